@@ -1,0 +1,24 @@
+"""benefits: a medical-insurance benefit-rules engine.
+
+    import benefits
+    rules = benefits.load_rules("rules/jiangmen")
+    settlement = benefits.evaluate(claim, rules, accumulators)
+
+The claim is paid layer by layer (basic fund, serious illness, medical aid, secondary aid)
+as the rule pack says; the settlement carries every layer's payout, the patient's part,
+the accumulators after the claim and a trace explaining every number.
+"""
+
+from .calculator import evaluate
+from .errors import BenefitsError, ClaimError, RuleFileError
+from .models.accumulators import Accumulators
+from .models.claim import BillSplit, Claim, LineItem, Member
+from .models.settlement import LayerPayout, PatientPart, Settlement
+from .rules.loader import load_rules
+from .rules.pack import RulePack
+from .trace import TraceStep
+
+__all__ = [
+    "Accumulators", "BenefitsError", "BillSplit", "Claim", "ClaimError", "LayerPayout", "LineItem",
+    "Member", "PatientPart", "RuleFileError", "RulePack", "Settlement", "TraceStep", "evaluate", "load_rules",
+]

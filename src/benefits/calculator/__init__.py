@@ -1,0 +1,149 @@
+"""The layered calculator: one claim, the pack's layers in the pack's order, each working on
+what the layers before it left to the patient (domain.md section 1)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from ..errors import ClaimError
+from ..facts import build_fact
+from ..models.accumulators import Accumulators
+from ..models.claim import Claim, Visit
+from ..models.settlement import LayerPayout, PatientPart, Settlement
+from ..money import ZERO, fmt
+from ..rules.model import BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer
+from ..rules.pack import RulePack
+from ..trace import Trace
+from .basic import pay_basic_fund
+from .bill import split_bill
+from .context import ClaimContext
+from .cumulative import pay_cumulative_bands
+from .residual import pay_residual_ratio
+
+# Layer kinds: the formulas of domain.md section 6. Which layers exist, in which order, with
+# which parameters, is the rule pack's business.
+KINDS: dict[type, Callable] = {
+    BasicFundLayer: pay_basic_fund,
+    CumulativeBandsLayer: pay_cumulative_bands,
+    ResidualRatioLayer: pay_residual_ratio,
+}
+
+
+def _validated(model, value: Any, what: str):
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+            lines.append(f"{what}{'.' + where if where else ''}: {err['msg']}")
+        raise ClaimError("; ".join(lines)) from None
+
+
+def _check_claim(claim: Claim, pack: RulePack) -> None:
+    meta = pack.meta
+    if claim.visit.value not in meta.visits:
+        raise ClaimError(
+            f"pack {pack.name!r} does not cover visit kind {claim.visit.value!r}; it covers: {', '.join(meta.visits)}"
+        )
+    if claim.level not in meta.levels:
+        raise ClaimError(
+            f"claim.level: {claim.level!r} is not a hospital level of pack {pack.name!r}; expected one of: {', '.join(meta.levels)}"
+        )
+    if pack.uses_age and claim.member.age is None:
+        raise ClaimError(f"claim.member.age is required: pack {pack.name!r} has conditions on age")
+
+
+def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: int) -> None:
+    if acc.year != year:
+        raise ClaimError(f"accumulators.year is {acc.year}, but the claim settles on a date in {year}")
+    if acc.member_id is not None and acc.member_id != claim.member.id:
+        raise ClaimError(f"accumulators.member_id {acc.member_id!r} is not the claim's member {claim.member.id!r}")
+    for name in acc.counters:
+        base = name.split("@", 1)[0]
+        if base not in pack.counters:
+            raise ClaimError(
+                f"accumulators.counters: unknown counter {name!r}; pack {pack.name!r} keeps: {', '.join(pack.counters)}"
+            )
+
+
+def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | dict | None = None,
+             *, trace: bool = True) -> Settlement:
+    """Settle one claim under `rules`, starting from the member's `accumulators` for the year.
+
+    Returns the settlement, including the accumulators after the claim; the inputs are not
+    changed. Raises ClaimError (a BenefitsError) for a claim the rules cannot settle.
+    """
+    claim = _validated(Claim, claim, "claim")
+    pack = rules
+    _check_claim(claim, pack)
+    day = claim.settlement_date if pack.meta.deciding_date == "settlement" else claim.start_date
+    version = pack.version_for(day)
+    if accumulators is None:
+        accumulators = Accumulators(member_id=claim.member.id, year=day.year)
+    acc = _validated(Accumulators, accumulators, "accumulators")
+    _check_accumulators(acc, claim, pack, day.year)
+
+    fact = build_fact(claim, day, pack.disease_of(claim.diagnoses))
+    fired = pack.matcher.fired(fact)
+    tr = Trace(trace)
+    tr.add(step="version", rule=f"{pack.name}@{version.start}",
+           explain_zh=f"按{day}（{pack.meta.deciding_date}）适用 {version.start} 起的政策",
+           explain_en=f"the deciding date {day} ({pack.meta.deciding_date}) selects the version of {version.start}",
+           inputs={"deciding_date": str(day)}, formula="", output=str(version.start))
+    bill = split_bill(claim, pack.param(pack.meta.default_b_share, day), tr)
+    ctx = ClaimContext(
+        claim=claim, pack=pack, day=day, fired=fired, bill=bill, counters=dict(acc.counters),
+        admissions_before=acc.admissions, trace=tr, left=bill.policy_range,
+    )
+    payouts = []
+    for layer in pack.layers:
+        result = None
+        if ctx.fires(f"{layer.id}.when"):
+            result = KINDS[type(layer)](layer, ctx)
+        if result is None:
+            tr.add(step=f"{layer.id}.skip", layer=layer.id, rule=f"{layer.id}.when",
+                   explain_zh=f"{layer.name.zh}不适用于本次结算", explain_en=f"{layer.name.en} does not apply to this claim",
+                   inputs={}, formula=f"not ({layer.when})", output="0.00")
+            paid, base, cap_left, applied = ZERO, ZERO, None, False
+        else:
+            paid, base, cap_left = result
+            applied = True
+            ctx.left -= paid
+        scheme = claim.member.scheme.value
+        payouts.append(LayerPayout(
+            layer=layer.id, name_zh=layer.name.zh, name_en=layer.name.en,
+            fund_code=layer.fund_code.get(scheme), platform_field=layer.platform_field.get(scheme),
+            applied=applied, base=base, limit_left=cap_left, paid=paid,
+        ))
+
+    fund_total = sum((p.paid for p in payouts), ZERO)
+    basic = ctx.basic
+    if basic.ratio is None:  # no basic layer applied: the policy-range amount is unpaid by it
+        basic.co_pay = bill.policy_range
+    patient = PatientPart(
+        fully_self_paid=bill.fully_self_paid, over_limit=bill.over_limit, pre_self_paid=bill.pre_self_paid,
+        deductible=basic.deductible, co_pay=basic.co_pay, above_cap=basic.above_cap,
+        relieved_by_later_layers=basic.deductible + basic.co_pay + basic.above_cap - ctx.left,
+        total=bill.total - fund_total,
+    )
+    tr.add(step="patient", rule="domain 6.9",
+           explain_zh="个人负担 = 总额 - 各项基金支付", explain_en="patient pays total - every fund's payout",
+           inputs={p.layer: fmt(p.paid) for p in payouts},
+           formula=f"{fmt(bill.total)} - {fmt(fund_total)} = {fmt(patient.total)}", output=fmt(patient.total))
+    counters = {name: ctx.counter(name) for name in pack.counters}
+    counters.update({k: v for k, v in ctx.counters.items() if k not in counters})
+    after = Accumulators(
+        member_id=claim.member.id, year=acc.year,
+        admissions=acc.admissions + (1 if claim.visit is Visit.inpatient else 0),
+        counters=counters,
+    )
+    return Settlement(
+        claim_id=claim.id, pack=pack.name, version=version.start, deciding_date=day, bill=bill,
+        deductible=basic.deductible, ratio=basic.ratio, layers=payouts, fund_total=fund_total,
+        patient=patient, accumulators_before=acc, accumulators_after=after, trace=tr.steps,
+    )

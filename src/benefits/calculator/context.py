@@ -1,0 +1,68 @@
+"""What the layers of one claim share while it is evaluated. Built per claim, never reused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..models.claim import BillSplit, Claim
+from ..money import HUNDRED, ONE, ZERO, fmt_ratio
+from ..rules.pack import ParameterValue, RulePack
+from ..trace import Citation, Trace
+
+
+@dataclass
+class BasicOutcome:
+    """How the basic fund treated the policy-range amount: for the patient's breakdown."""
+
+    deductible: Decimal = ZERO
+    co_pay: Decimal = ZERO
+    above_cap: Decimal = ZERO
+    ratio: Decimal | None = None
+
+
+@dataclass
+class ClaimContext:
+    claim: Claim
+    pack: RulePack
+    day: dt.date  # the deciding date: picks parameter values
+    fired: frozenset[str]  # rule ids whose conditions hold for this claim
+    bill: BillSplit
+    counters: dict[str, Decimal]  # accumulators, updated as layers pay
+    admissions_before: int
+    trace: Trace
+    left: Decimal  # the policy-range amount still left to the patient after the layers so far
+    basic: BasicOutcome = field(default_factory=BasicOutcome)
+
+    def fires(self, rule_id: str) -> bool:
+        return rule_id in self.fired
+
+    def first(self, layer: str, section: str, rows) -> tuple[int, object] | None:
+        """The first row of a decision table whose condition holds (a row without one always does)."""
+        for i, row in enumerate(rows):
+            if row.when is None or f"{layer}.{section}[{i}]" in self.fired:
+                return i, row
+        return None
+
+    def param(self, name: str) -> ParameterValue:
+        return self.pack.param(name, self.day)
+
+    def counter(self, name: str) -> Decimal:
+        return self.counters.get(name, ZERO)
+
+    def add(self, name: str, amount: Decimal) -> None:
+        self.counters[name] = self.counter(name) + amount
+
+
+def cite(*values: ParameterValue | None) -> list[Citation]:
+    return [Citation(parameter=v.name, value=v.text, source=v.source) for v in values if v is not None]
+
+
+def with_points(ratio: Decimal, points: Decimal) -> Decimal:
+    """A ratio changed by percentage points (65% - 10 points = 55%), kept within 0%..100%."""
+    return min(ONE, max(ZERO, ratio + points / HUNDRED))
+
+
+def pct(ratio: Decimal) -> str:
+    return fmt_ratio(ratio)

@@ -1,0 +1,55 @@
+"""Layer kind `residual_ratio`: 医疗救助 (domain.md section 6.6).
+
+    pay = ratio x max(0, left - aid_deductible_left), up to the annual cap left
+where `left` is what the policy-range amount still leaves after the fund layers before it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..money import ZERO, fmt, round_fen
+from ..rules.model import ResidualRatioLayer
+from .context import ClaimContext, cite, pct
+
+
+def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[Decimal, Decimal, Decimal | None] | None:
+    """None when the member is in none of the layer's groups."""
+    groups = [g for g in layer.groups if ctx.fires(f"{layer.id}.groups.{g.id}")]
+    if not groups:
+        return None
+    left = ctx.left
+    hit_c = ctx.first(layer.id, "caps", layer.caps)
+    cap = ctx.param(hit_c[1].value) if hit_c else None
+    cap_left = max(ZERO, cap.value - ctx.counter(layer.paid_counter)) if cap else None
+    options = []
+    for g in groups:
+        ratio = ctx.param(g.ratio)
+        ded = ctx.param(g.deductible) if g.deductible else None
+        ded_left = max(ZERO, ded.value - ctx.counter(layer.deductible_counter)) if ded else ZERO
+        used = min(left, ded_left)
+        raw = (left - used) * ratio.value
+        paid = round_fen(raw if cap_left is None else min(raw, cap_left))
+        options.append((paid, g, ratio, ded, used, raw))
+    paid, g, ratio, ded, used, raw = max(options, key=lambda o: o[0])
+    if len(options) > 1:
+        ctx.trace.add(
+            step=f"{layer.id}.group", layer=layer.id, rule=f"{layer.id}.groups.{g.id}",
+            explain_zh="按对本层最有利的救助身份计算", explain_en="the aid group most favourable for this layer applies",
+            inputs={o[1].id: fmt(o[0]) for o in options}, formula=f"max -> {g.id}", output=g.id,
+        )
+    formula = f"({fmt(left)} - {fmt(used)}) x {pct(ratio.value)} = {fmt(raw)}"
+    if cap_left is not None and cap_left < raw:
+        formula += f"; capped at {fmt(cap_left)}"
+    ctx.trace.add(
+        step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.groups.{g.id}",
+        explain_zh=f"救助对象（{g.id}）按{pct(ratio.value)}救助剩余合规自付",
+        explain_en=f"aid group {g.id}: {pct(ratio.value)} of the in-policy self-pay left",
+        inputs={"left": fmt(left), "aid_deductible_used": fmt(used),
+                "cap_left": "none" if cap_left is None else fmt(cap_left)},
+        formula=formula + f" -> {fmt(paid)}", output=fmt(paid), citations=cite(ratio, ded, cap),
+    )
+    ctx.add(layer.paid_counter, paid)
+    if used:
+        ctx.add(layer.deductible_counter, used)
+    return paid, left, cap_left

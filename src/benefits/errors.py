@@ -1,0 +1,42 @@
+"""The errors the engine raises. Each says where (file, line, field) and what was expected."""
+
+from __future__ import annotations
+
+
+class BenefitsError(Exception):
+    """Base class: every error the engine raises on bad input is one of these."""
+
+
+class RuleFileError(BenefitsError):
+    """A rule pack is malformed or inconsistent. Carries every problem found, not only the first."""
+
+    def __init__(self, problems: list["Problem"]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class Problem:
+    """One problem in a rule file: where it is and what was expected."""
+
+    def __init__(self, file: str, line: int | None, where: str, message: str):
+        self.file, self.line, self.where, self.message = file, line, where, message
+
+    def __str__(self) -> str:
+        at = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" [{self.where}]" if self.where else ""
+        return f"{at}{field}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"Problem({self!s})"
+
+
+class ClaimError(BenefitsError):
+    """A claim or its accumulators cannot be settled under the loaded rules."""
+
+
+class ConditionSyntaxError(BenefitsError):
+    """A `when:` condition does not parse or names an unknown field or value."""
+
+    def __init__(self, text: str, position: int, message: str):
+        self.text, self.position = text, position
+        super().__init__(f"{message} (at column {position + 1} of {text!r})")

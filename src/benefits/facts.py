@@ -1,0 +1,111 @@
+"""The facts a condition can test, and how a claim becomes a fact.
+
+One flat dict of strings, integers and booleans per claim: the only thing either matcher sees.
+Money never goes in (durable-rules has no decimals); list fields are flattened to one boolean
+per value, so no matcher needs array operators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from .models.claim import Claim, Group, MemberType, Region, Scheme, Visit
+
+
+class FieldKind(Enum):
+    ENUM = "enum"  # one of a fixed set of words
+    BOOL = "bool"
+    INT = "int"
+    DATE = "date"  # compared as YYYYMMDD integers
+    SET = "set"  # a list of words, tested with `has`
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: FieldKind
+    values: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def ordered(self) -> bool:
+        return self.kind in (FieldKind.INT, FieldKind.DATE)
+
+    def parse_value(self, text: str) -> object:
+        """A literal from a condition, in the fact's representation; ValueError names what fits."""
+        if self.kind in (FieldKind.ENUM, FieldKind.SET):
+            if text not in self.values:
+                raise ValueError(f"{text!r} is not a value of {self.name!r}; expected one of: {', '.join(self.values)}")
+            return text
+        if self.kind is FieldKind.BOOL:
+            if text not in ("true", "false"):
+                raise ValueError(f"{self.name!r} is true or false, not {text!r}")
+            return text == "true"
+        if self.kind is FieldKind.INT:
+            if not re.fullmatch(r"-?\d+", text):
+                raise ValueError(f"{self.name!r} compares with a whole number, not {text!r}")
+            return int(text)
+        try:
+            return date_key(dt.date.fromisoformat(text))
+        except ValueError:
+            raise ValueError(f"{self.name!r} compares with a date written YYYY-MM-DD, not {text!r}") from None
+
+
+def date_key(day: dt.date) -> int:
+    """2021-07-01 -> 20210701: dates travel to the matcher as integers."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _words(enum: type[Enum]) -> tuple[str, ...]:
+    return tuple(e.value for e in enum)
+
+
+def field_specs(levels: tuple[str, ...], diseases: tuple[str, ...]) -> dict[str, FieldSpec]:
+    """The fields a pack's conditions may use; levels and disease names come from the pack."""
+    specs = [
+        FieldSpec("scheme", FieldKind.ENUM, _words(Scheme), "险种"),
+        FieldSpec("member_type", FieldKind.ENUM, _words(MemberType) + ("unknown",), "人员类别"),
+        FieldSpec("visit", FieldKind.ENUM, _words(Visit), "就诊类型"),
+        FieldSpec("level", FieldKind.ENUM, levels, "医院等级"),
+        FieldSpec("region", FieldKind.ENUM, _words(Region), "就医地"),
+        FieldSpec("filed", FieldKind.BOOL, (), "异地备案"),
+        FieldSpec("groups", FieldKind.SET, _words(Group), "困难群体"),
+        FieldSpec("age", FieldKind.INT, (), "年龄"),
+        FieldSpec("disease", FieldKind.ENUM, diseases + ("none",), "病种 (the pack's disease lists)"),
+        FieldSpec("date", FieldKind.DATE, (), "the deciding date"),
+    ]
+    return {s.name: s for s in specs}
+
+
+def group_key(field: str, value: str) -> str:
+    """A list field's membership is flattened into one boolean per value in the fact."""
+    return f"{field}__{value}"
+
+
+# Always present, so that a catch-all rule matches every fact (see matcher/durable.py).
+ALWAYS = "claim"
+
+
+def build_fact(claim: Claim, deciding_date: dt.date, disease: str) -> dict:
+    """The claim as the flat fact both matchers test."""
+    m = claim.member
+    fact: dict[str, object] = {
+        ALWAYS: 1,
+        "scheme": m.scheme.value,
+        "member_type": m.member_type.value if m.member_type else "unknown",
+        "visit": claim.visit.value,
+        "level": claim.level,
+        "region": claim.region.value,
+        "filed": claim.filed,
+        "disease": disease,
+        "date": date_key(deciding_date),
+    }
+    if m.age is not None:
+        fact["age"] = m.age
+    held = {g.value for g in m.groups}
+    for g in Group:
+        fact[group_key("groups", g.value)] = g.value in held
+    return fact

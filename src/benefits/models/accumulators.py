@@ -1,0 +1,29 @@
+"""Year-to-date accumulators (年度累计): input to every claim and output of it, never hidden state."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..money import Money
+
+
+class Accumulators(BaseModel):
+    """What a member has used this calendar year, before (or after) a claim.
+
+    `counters` are named by the rule pack (its `counters:` list), e.g. `basic.annual`
+    (basic fund paid against the shared annual cap) or `serious_illness.base` (cumulative
+    in-policy self-pay, 合规自付累计). A counter not listed is zero.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    member_id: str | None = Field(None, description="the member these belong to; checked against the claim")
+    year: int = Field(ge=1900, le=2200)
+    admissions: int = Field(0, ge=0, description="inpatient admissions earlier this year")
+    counters: dict[str, Money] = Field(default_factory=dict)
+
+    def get(self, name: str) -> Decimal:
+        """A counter's value, zero when absent."""
+        return self.counters.get(name, Decimal("0.00"))

@@ -1,0 +1,173 @@
+"""A claim: one outpatient visit or one hospital stay, with its member and its bill."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..money import Money, parse_decimal
+
+Share = Annotated[Decimal, Field(ge=0, le=1)]
+
+
+class Scheme(str, Enum):
+    """险种: employee basic (职工, insutype 310) or resident basic (居民, insutype 390)."""
+
+    employee = "employee"
+    resident = "resident"
+
+
+class MemberType(str, Enum):
+    """人员类别 where the rules need it: in-service 在职 (1101), retired 退休 (1201), resident kinds."""
+
+    in_service = "in_service"
+    retired = "retired"
+    adult = "adult"
+    child = "child"
+    student = "student"
+
+
+class Group(str, Enum):
+    """Member groups that modify benefits (困难群体)."""
+
+    dibao = "dibao"  # 低保 最低生活保障对象
+    tekun = "tekun"  # 特困供养人员
+    guer = "guer"  # 孤儿
+    tuopin = "tuopin"  # 脱贫人口 / 原建档立卡贫困人员
+    dishouru = "dishouru"  # 低收入家庭成员
+
+
+class Visit(str, Enum):
+    """就诊类型: inpatient 住院 (med_type 21), general outpatient 普通门诊 (11),
+    outpatient special/chronic disease 门特/慢特病 (14), maternity 生育 (51/52)."""
+
+    inpatient = "inpatient"
+    general_outpatient = "general_outpatient"
+    special_outpatient = "special_outpatient"
+    maternity = "maternity"
+
+
+class Region(str, Enum):
+    """Where the member was treated relative to the insuring place (异地就医)."""
+
+    local = "local"
+    in_province = "in_province"
+    out_of_province = "out_of_province"
+
+
+class Category(str, Enum):
+    """医保目录类别: A 甲类 (chrgitm_lv 01), B 乙类 (02), C 丙类/自费 (03)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Member(_Strict):
+    """The insured person (参保人)."""
+
+    id: str = Field(min_length=1)
+    scheme: Scheme
+    member_type: MemberType | None = None
+    groups: list[Group] = Field(default_factory=list)
+    age: int | None = Field(default=None, ge=0, le=150)
+
+
+class BillSplit(_Strict):
+    """A bill already split into its four parts (费用分解); they must add up to the total."""
+
+    total: Money
+    fully_self_paid: Money  # 全自费 fulamt_ownpay_amt
+    over_limit: Money  # 超限价 overlmt_selfpay
+    pre_self_paid: Money  # 先行自付 preselfpay_amt
+    policy_range: Money  # 政策范围内 inscp_scp_amt
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> "BillSplit":
+        parts = self.fully_self_paid + self.over_limit + self.pre_self_paid + self.policy_range
+        if parts != self.total:
+            raise ValueError(
+                f"the four parts add up to {parts:.2f}, not to the total {self.total:.2f} "
+                "(fully_self_paid + over_limit + pre_self_paid + policy_range = total)"
+            )
+        return self
+
+
+class LineItem(_Strict):
+    """One fee line (费用明细)."""
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+    category: Category
+    unit_price: Money
+    quantity: Annotated[Decimal, Field(gt=0, le=1000000)] = Decimal(1)
+    payment_standard: Money | None = None  # 支付标准 / 限价: the unit price the fund recognises
+    self_pay_share: Share | None = None  # 乙类先行自付比例; the pack default when absent
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exact_numbers(cls, data):
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("quantity", "self_pay_share"):
+                if data.get(key) is not None:
+                    data[key] = parse_decimal(data[key])
+        return data
+
+
+class Claim(_Strict):
+    """One claim: a visit or a stay, settled as a whole (一次结算)."""
+
+    id: str = Field(min_length=1)
+    member: Member
+    visit: Visit
+    level: str = Field(min_length=1, description="hospital level, one of the rule pack's levels")
+    region: Region = Region.local
+    filed: bool = Field(True, description="cross-region filing (异地备案) done")
+    date: dt.date | None = Field(None, description="visit date (outpatient)")
+    admission_date: dt.date | None = None
+    discharge_date: dt.date | None = None
+    diagnoses: list[str] = Field(default_factory=list, description="ICD-10 codes, primary first")
+    bill: BillSplit | None = None
+    items: list[LineItem] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Claim":
+        if (self.bill is None) == (self.items is None):
+            raise ValueError("give either `bill` (already split) or `items` (line items), not both or neither")
+        if self.items is not None:
+            if not self.items:
+                raise ValueError("`items` is empty: a claim needs at least one line item")
+            seen: set[str] = set()
+            for item in self.items:
+                if item.id in seen:
+                    raise ValueError(f"line item id {item.id!r} appears more than once")
+                seen.add(item.id)
+        if self.visit is Visit.inpatient:
+            if self.admission_date is None or self.discharge_date is None:
+                raise ValueError("an inpatient claim needs admission_date and discharge_date")
+            if self.discharge_date < self.admission_date:
+                raise ValueError(
+                    f"discharge_date {self.discharge_date} is before admission_date {self.admission_date}"
+                )
+        elif self.date is None:
+            raise ValueError(f"a {self.visit.value} claim needs `date` (the visit date)")
+        return self
+
+    @property
+    def settlement_date(self) -> dt.date:
+        """The date the claim settles on: discharge for a stay, the visit date otherwise."""
+        return self.discharge_date if self.visit is Visit.inpatient else self.date  # type: ignore[return-value]
+
+    @property
+    def start_date(self) -> dt.date:
+        """Admission for a stay, the visit date otherwise."""
+        return self.admission_date if self.visit is Visit.inpatient else self.date  # type: ignore[return-value]

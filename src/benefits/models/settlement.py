@@ -1,0 +1,89 @@
+"""A settlement (结算结果): the bill split, each layer's payout, the patient's part, the
+accumulators after the claim, and the trace. Field names follow domain.md section 5."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..money import Money
+from ..trace import TraceStep
+from .accumulators import Accumulators
+from .claim import BillSplit
+
+
+class LayerPayout(BaseModel):
+    """What one layer paid on this claim."""
+
+    model_config = ConfigDict(frozen=True)
+
+    layer: str
+    name_zh: str
+    name_en: str
+    fund_code: str | None = Field(None, description="setldetail fund_pay_type, e.g. 390100")
+    platform_field: str | None = Field(None, description="2207 output field, e.g. hifp_pay")
+    applied: bool = Field(description="whether the layer applied to this claim at all")
+    base: Money = Field(description="the amount it worked on (in-scope amount)")
+    limit_left: Money | None = Field(None, description="crt_payb_lmt_amt: cap left before this claim; None = no cap")
+    paid: Money
+
+
+class PatientPart(BaseModel):
+    """Why the patient pays what they pay (个人负担构成)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fully_self_paid: Money = Field(description="outside the catalogue 全自费")
+    over_limit: Money = Field(description="above the price limit 超限价")
+    pre_self_paid: Money = Field(description="category-B share 先行自付")
+    deductible: Money = Field(description="起付线 applied")
+    co_pay: Money = Field(description="proportional co-pay 按比例自付 above the deductible")
+    above_cap: Money = Field(description="what the basic fund's cap left unpaid 超封顶")
+    relieved_by_later_layers: Money = Field(
+        description="part of deductible + co-pay + above-cap paid by serious illness and aid"
+    )
+    total: Money = Field(description="psn_part_amt = total - all funds")
+
+
+class Settlement(BaseModel):
+    """The result of evaluating one claim."""
+
+    model_config = ConfigDict(frozen=True)
+
+    claim_id: str
+    pack: str
+    version: dt.date = Field(description="the parameter version applied (its start date)")
+    deciding_date: dt.date
+    bill: BillSplit
+    deductible: Money = Field(description="act_pay_dedc, the basic fund's deductible applied")
+    ratio: Decimal | None = Field(None, description="the basic fund's ratio applied")
+    layers: list[LayerPayout]
+    fund_total: Money = Field(description="fund_pay_sumamt")
+    patient: PatientPart
+    accumulators_before: Accumulators
+    accumulators_after: Accumulators
+    trace: list[TraceStep] = Field(default_factory=list)
+
+    @property
+    def payouts(self) -> dict[str, Decimal]:
+        """Each layer's payout by layer id, in layer order."""
+        return {p.layer: p.paid for p in self.layers}
+
+    def platform_fields(self) -> dict[str, Decimal]:
+        """The national platform's 2207/2304 amount fields (domain.md section 5)."""
+        out = {
+            "medfee_sumamt": self.bill.total,
+            "fulamt_ownpay_amt": self.bill.fully_self_paid,
+            "overlmt_selfpay": self.bill.over_limit,
+            "preselfpay_amt": self.bill.pre_self_paid,
+            "inscp_scp_amt": self.bill.policy_range,
+            "act_pay_dedc": self.deductible,
+            "fund_pay_sumamt": self.fund_total,
+            "psn_part_amt": self.patient.total,
+        }
+        for p in self.layers:
+            if p.platform_field:
+                out[p.platform_field] = out.get(p.platform_field, Decimal("0.00")) + p.paid
+        return out

@@ -1,0 +1,96 @@
+"""Money and ratios as exact decimals.
+
+Money is `decimal.Decimal` in yuan, quantised to the fen (0.01) with ROUND_HALF_UP only where
+the rules round (domain.md section 6.9): once per layer payout, and per item in the bill split.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+FEN = Decimal("0.01")
+ZERO = Decimal("0.00")
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+# Far above any real claim; rejects typos such as an extra six zeros before they reach a ledger.
+MAX_AMOUNT = Decimal("1000000000.00")
+# Exact arithmetic for every intermediate value: 50 digits is far beyond any yuan amount x ratio.
+PRECISION = 50
+
+
+def round_fen(value: Decimal) -> Decimal:
+    """Round to 0.01 yuan, ROUND_HALF_UP (四舍五入到分)."""
+    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def exact():
+    """A decimal context wide enough that intermediate products and quotients are exact."""
+    ctx = localcontext()
+    ctx.prec = PRECISION
+    return ctx
+
+
+def fmt(value: Decimal) -> str:
+    """Money as text with two decimals: 1234.50."""
+    return f"{round_fen(value):.2f}" if value == round_fen(value) else f"{value.normalize():f}"
+
+
+def fmt_ratio(ratio: Decimal) -> str:
+    """A ratio as a percentage: Decimal('0.65') -> '65%'."""
+    pct = (ratio * HUNDRED).normalize()
+    return f"{pct:f}%"
+
+
+def parse_money(value: object) -> Decimal:
+    """Validate an amount: a Decimal, int or decimal string; never a float; at most two decimals."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(
+            "an amount must be a decimal number written exactly (e.g. 1234.50 or '1234.50'); "
+            "floats cannot hold fen exactly"
+        )
+    if isinstance(value, int):
+        value = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except Exception:
+            raise ValueError(f"expected an amount in yuan such as 1234.50, got {value!r}") from None
+    if not isinstance(value, Decimal):
+        raise ValueError(f"expected an amount in yuan such as 1234.50, got {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueError(f"expected a finite amount, got {value}")
+    if value != value.quantize(FEN, rounding=ROUND_HALF_UP):
+        raise ValueError(f"an amount has at most two decimals (fen), got {value}")
+    if value < 0:
+        raise ValueError(f"an amount cannot be negative, got {value}")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"amount {value} is above the largest accepted ({MAX_AMOUNT})")
+    return value.quantize(FEN)
+
+
+def parse_decimal(value: object) -> Decimal:
+    """A non-money decimal (a quantity, a share): exact, finite, never a float."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("write the number exactly as a decimal (e.g. 0.10 or '0.10'), not a float")
+    try:
+        d = Decimal(value) if isinstance(value, (int, str)) else value
+    except Exception:
+        raise ValueError(f"expected a decimal number, got {value!r}") from None
+    if not isinstance(d, Decimal) or not d.is_finite():
+        raise ValueError(f"expected a finite decimal number, got {value!r}")
+    return d
+
+
+def _serialize(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(parse_money),
+    PlainSerializer(_serialize, return_type=str, when_used="json"),
+]
+"""An amount in yuan: Decimal, two places, non-negative; JSON carries it as a string."""

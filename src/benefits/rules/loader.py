@@ -1,0 +1,367 @@
+"""Loading a rule pack: read every file, validate it, check every reference, compile conditions.
+
+Every problem found is collected (file, line, field, what was expected) and the pack is
+refused as a whole with all of them: a pack is never half-loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .. import conditions
+from ..errors import ConditionSyntaxError, Problem, RuleFileError
+from ..facts import FieldKind, field_specs
+from ..matcher import make_matcher
+from ..money import parse_money
+from ..yamlio import Locator, YamlError, load_file
+from .model import (
+    BasicFundLayer,
+    CumulativeBandsLayer,
+    LayerFile,
+    PackFile,
+    Parameter as ParameterFile,
+    ResidualRatioLayer,
+)
+from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
+
+_LAYER = TypeAdapter(LayerFile)
+SOURCE_KINDS = ("seed ", "notice ", "assumed:")
+
+
+class _Collector:
+    """Problems found so far, with the current file's locator to turn paths into lines."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root.parent))
+        except ValueError:
+            return str(path)
+
+    def add(self, path: Path, locator: Locator | None, where: tuple, message: str) -> None:
+        line = locator.line(where) if locator else None
+        self.problems.append(Problem(self.rel(path), line, ".".join(map(str, where)), message))
+
+    def validation(self, path: Path, locator: Locator, exc: ValidationError, prefix: tuple = ()) -> None:
+        for err in exc.errors():
+            loc = prefix + tuple(p for p in err["loc"] if not _is_union_tag(p))
+            self.add(path, locator, loc, _message(err))
+
+
+def _is_union_tag(part) -> bool:
+    return isinstance(part, str) and part in ("basic_fund", "cumulative_bands", "residual_ratio", "function-after[_adds_up()]")
+
+
+def _message(err: dict) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (not part of the rule-file format)"
+    if kind == "string_pattern_mismatch":
+        return f"expected a name of lower-case words joined by '.' or '_', got {err.get('input')!r}"
+    if kind == "literal_error":
+        return f"expected {err['ctx']['expected']}, got {err.get('input')!r}"
+    if kind == "union_tag_invalid":
+        return f"unknown layer kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+    return f"{err['msg']} (got {err.get('input')!r})"
+
+
+def _read(col: _Collector, path: Path) -> tuple[object, Locator] | None:
+    try:
+        return load_file(path)
+    except YamlError as exc:
+        col.problems.append(Problem(col.rel(path), exc.line, "", exc.message))
+        return None
+
+
+def _model(col: _Collector, path: Path, locator: Locator, data: object, model, prefix: tuple = ()):
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        col.validation(path, locator, exc, prefix)
+        return None
+
+
+# --- parameters -------------------------------------------------------------------------
+
+
+def _parse_value(unit: str, raw: object) -> Decimal:
+    if unit == "yuan":
+        return parse_money(raw)
+    if unit == "percent":
+        if not isinstance(raw, str) or not raw.strip().endswith("%"):
+            raise ValueError(f"a percent is written like 65% or 12.5%, got {raw!r}")
+        value = Decimal(raw.strip()[:-1]) / 100
+        if not Decimal(0) <= value <= Decimal(1):
+            raise ValueError(f"a percent lies between 0% and 100%, got {raw}")
+        return value
+    if isinstance(raw, bool) or not isinstance(raw, (int, Decimal)):
+        raise ValueError(f"points are a number such as -10 or 3, got {raw!r}")
+    value = Decimal(raw)
+    if not Decimal(-100) <= value <= Decimal(100):
+        raise ValueError(f"points lie between -100 and 100, got {raw}")
+    return value
+
+
+def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parameter]:
+    params: dict[str, Parameter] = {}
+    where_defined: dict[str, str] = {}
+    folder = root / "parameters"
+    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    if not files:
+        col.add(root / "parameters", None, (), "expected a folder parameters/ with at least one .yaml file")
+    versions = set(meta.versions)
+    for path in files:
+        read = _read(col, path)
+        if read is None:
+            continue
+        data, loc = read
+        if not isinstance(data, dict):
+            col.add(path, loc, (), "expected a mapping of parameter names to parameters")
+            continue
+        for name, body in data.items():
+            if not isinstance(name, str) or not _is_name(name):
+                col.add(path, loc, (name,), f"expected a parameter name of lower-case words joined by '.', got {name!r}")
+                continue
+            if name in where_defined:
+                col.add(path, loc, (name,), f"parameter {name!r} is already defined in {where_defined[name]}")
+                continue
+            where_defined[name] = col.rel(path)
+            p = _model(col, path, loc, body, ParameterFile, (name,))
+            if p is None:
+                continue
+            values = []
+            for start, dv in sorted(p.values.items()):
+                at = (name, "values", start)
+                try:
+                    value = _parse_value(p.unit, dv.value)
+                except (ValueError, ArithmeticError) as exc:
+                    col.add(path, loc, at, str(exc))
+                    continue
+                if not dv.source.startswith(SOURCE_KINDS):
+                    col.add(path, loc, at + ("source",), "a source starts with 'seed NNN:', 'notice <number>:' or 'assumed:'")
+                if start not in versions:
+                    col.add(path, loc, at, f"{start} is not one of the pack's version dates {', '.join(map(str, meta.versions))}")
+                values.append(ParameterValue(name, p.description, p.unit, start, value, dv.source, col.rel(path), loc.line(at)))
+            if p.values and min(p.values) != meta.versions[0]:
+                col.add(path, loc, (name, "values"), f"the first value must start on the pack's first version date {meta.versions[0]}, not {min(p.values)}")
+            params[name] = Parameter(name, p.description, p.unit, tuple(values))
+    return params
+
+
+def _is_name(text: str) -> bool:
+    from .model import Name  # noqa: F401  (same pattern)
+    import re
+
+    return re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*", text) is not None
+
+
+# --- layers -----------------------------------------------------------------------------
+
+
+class _LayerCheck:
+    """Checks one layer's references and compiles its conditions."""
+
+    def __init__(self, col, path, loc, layer, params, counters, specs, rules, sites):
+        self.col, self.path, self.loc, self.layer = col, path, loc, layer
+        self.params, self.counters, self.specs = params, counters, specs
+        self.rules, self.sites = rules, sites
+
+    def param(self, where: tuple, name: str | None, unit: str) -> None:
+        if name is None:
+            return
+        p = self.params.get(name)
+        if p is None:
+            self.col.add(self.path, self.loc, where, f"refers to parameter {name!r}, which no file in parameters/ defines")
+        elif p.unit != unit:
+            self.col.add(self.path, self.loc, where, f"parameter {name!r} is in {p.unit}; expected one in {unit}")
+
+    def counter(self, where: tuple, name: str | None) -> None:
+        if name is not None and name not in self.counters:
+            self.col.add(self.path, self.loc, where, f"counter {name!r} is not declared under `counters:` in pack.yaml")
+
+    def when(self, where: tuple, text: str | None, rule_id: str) -> None:
+        if text is None:
+            return
+        try:
+            node = conditions.parse(text, self.specs)
+        except ConditionSyntaxError as exc:
+            self.col.add(self.path, self.loc, where, f"condition: {exc}")
+            return
+        self.rules[rule_id] = node
+        self.sites[rule_id] = (self.col.rel(self.path), self.loc.line(where))
+
+    def rows(self, section: str, rows, unit: str) -> None:
+        for i, row in enumerate(rows):
+            self.when((section, i, "when"), row.when, f"{self.layer.id}.{section}[{i}]")
+            self.param((section, i, "value"), row.value, unit)
+
+
+def _check_layer(chk: _LayerCheck) -> None:
+    layer = chk.layer
+    chk.when(("when",), layer.when, f"{layer.id}.when")
+    if isinstance(layer, BasicFundLayer):
+        d = layer.deductible
+        if d.per == "none" and d.amount:
+            chk.col.add(chk.path, chk.loc, ("deductible",), "`per: none` takes no `amount` rows")
+        if d.per != "none" and not d.amount:
+            chk.col.add(chk.path, chk.loc, ("deductible", "amount"), "expected at least one row")
+        if (d.per == "year") != (d.counter is not None):
+            chk.col.add(chk.path, chk.loc, ("deductible",), "an annual deductible (per: year) needs a `counter`; other kinds take none")
+        if d.repeat_admissions and d.per != "admission":
+            chk.col.add(chk.path, chk.loc, ("deductible", "repeat_admissions"), "only a per-admission deductible has repeat admissions")
+        chk.counter(("deductible", "counter"), d.counter)
+        for i, row in enumerate(d.amount):
+            chk.when(("deductible", "amount", i, "when"), row.when, f"{layer.id}.deductible[{i}]")
+            chk.param(("deductible", "amount", i, "value"), row.value, "yuan")
+        if d.repeat_admissions:
+            chk.param(("deductible", "repeat_admissions", "factor"), d.repeat_admissions.factor, "percent")
+        chk.rows("ratio", layer.ratio, "percent")
+        for i, adj in enumerate(layer.adjustments):
+            chk.when(("adjustments", i, "when"), adj.when, f"{layer.id}.adjustments[{i}]")
+            chk.param(("adjustments", i, "points"), adj.points, "points")
+        for i, cap in enumerate(layer.caps):
+            chk.when(("caps", i, "when"), cap.when, f"{layer.id}.caps[{i}]")
+            chk.param(("caps", i, "value"), cap.value, "yuan")
+            chk.counter(("caps", i, "counter"), cap.counter)
+            if (cap.period == "claim") != (cap.counter is None):
+                chk.col.add(chk.path, chk.loc, ("caps", i), "a per-claim cap has no counter; a yearly or monthly cap needs one")
+    elif isinstance(layer, CumulativeBandsLayer):
+        chk.counter(("base_counter",), layer.base_counter)
+        chk.counter(("paid_counter",), layer.paid_counter)
+        chk.rows("deductible", layer.deductible, "yuan")
+        chk.rows("caps", layer.caps, "yuan")
+        for i, row in enumerate(layer.bands):
+            chk.when(("bands", i, "when"), row.when, f"{layer.id}.bands[{i}]")
+            for j, band in enumerate(row.bands):
+                if (j == 0) != (band.start is None):
+                    chk.col.add(chk.path, chk.loc, ("bands", i, "bands", j), "the first band starts at the deductible (no `start`); every later band needs a `start`")
+                chk.param(("bands", i, "bands", j, "start"), band.start, "yuan")
+                chk.param(("bands", i, "bands", j, "ratio"), band.ratio, "percent")
+        _check_groups(chk, layer.groups)
+        for i, g in enumerate(layer.groups):
+            chk.param(("groups", i, "deductible_reduction"), g.deductible_reduction, "percent")
+            chk.param(("groups", i, "points"), g.points, "points")
+    elif isinstance(layer, ResidualRatioLayer):
+        chk.counter(("paid_counter",), layer.paid_counter)
+        chk.counter(("deductible_counter",), layer.deductible_counter)
+        chk.rows("caps", layer.caps, "yuan")
+        _check_groups(chk, layer.groups)
+        for i, g in enumerate(layer.groups):
+            chk.param(("groups", i, "ratio"), g.ratio, "percent")
+            chk.param(("groups", i, "deductible"), g.deductible, "yuan")
+
+
+def _check_groups(chk: _LayerCheck, groups) -> None:
+    seen = set()
+    for i, g in enumerate(groups):
+        if g.id in seen:
+            chk.col.add(chk.path, chk.loc, ("groups", i, "id"), f"group id {g.id!r} appears twice in this layer")
+        seen.add(g.id)
+        chk.when(("groups", i, "when"), g.when, f"{chk.layer.id}.groups.{g.id}")
+
+
+# --- the pack ---------------------------------------------------------------------------
+
+
+def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
+    """Load, validate and compile the rule pack in `directory`.
+
+    Raises RuleFileError listing every problem (file, line, what was expected); nothing of a
+    malformed pack is kept. `matcher` is 'durable' (production) or 'reference' (plain Python).
+    """
+    root = Path(directory)
+    col = _Collector(root)
+    pack_path = root / "pack.yaml"
+    if not root.is_dir():
+        raise RuleFileError([Problem(str(root), None, "", "not a folder: a rule pack is a folder with pack.yaml")])
+    read = _read(col, pack_path)
+    meta = None
+    if read is not None:
+        data, loc = read
+        meta = _model(col, pack_path, loc, data, PackFile)
+        if meta is not None:
+            _check_meta(col, pack_path, loc, meta)
+    if meta is None:
+        raise RuleFileError(col.problems)
+
+    params = _parameters(col, root, meta)
+    _check_param_ref(col, pack_path, loc, ("default_b_share",), params, meta.default_b_share, "percent")
+    diseases = []
+    for name, ranges in meta.diseases.items():
+        try:
+            diseases.append(DiseaseList(name, tuple(DiseaseList.parse_range(r) for r in ranges)))
+        except ValueError as exc:
+            col.add(pack_path, loc, ("diseases", name), str(exc))
+    specs = field_specs(tuple(meta.levels), tuple(meta.diseases))
+    counters = {c.name: c.description for c in meta.counters}
+    rules, sites, layers = {}, {}, []
+    layer_dir = root / "layers"
+    for i, layer_id in enumerate(meta.layers):
+        path = layer_dir / f"{layer_id}.yaml"
+        if not path.is_file():
+            col.add(pack_path, loc, ("layers", i), f"layer {layer_id!r} has no file layers/{layer_id}.yaml")
+            continue
+        read = _read(col, path)
+        if read is None:
+            continue
+        data, lloc = read
+        layer = _model(col, path, lloc, data, _LAYER)
+        if layer is None:
+            continue
+        if layer.id != layer_id:
+            col.add(path, lloc, ("id",), f"the file layers/{layer_id}.yaml must have id: {layer_id}, not {layer.id!r}")
+        _check_layer(_LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites))
+        layers.append(layer)
+    if layer_dir.is_dir():
+        for extra in sorted(set(p.stem for p in layer_dir.glob("*.yaml")) - set(meta.layers)):
+            col.add(layer_dir / f"{extra}.yaml", None, (), f"layer file not listed under `layers:` in pack.yaml")
+    if col.problems:
+        raise RuleFileError(col.problems)
+
+    uses_age = any("age" in conditions.fields_of(n) for n in rules.values())
+    ends = [v - dt.timedelta(days=1) for v in meta.versions[1:]] + [meta.valid_until]
+    versions = tuple(Version(s, e) for s, e in zip(meta.versions, ends))
+    return RulePack(
+        meta=meta,
+        directory=str(root),
+        versions=versions,
+        parameters=params,
+        layers=tuple(layers),
+        diseases=tuple(diseases),
+        rules=rules,
+        sites=sites,
+        matcher=make_matcher(rules, matcher),
+        uses_age=uses_age,
+        counters=counters,
+    )
+
+
+def _check_param_ref(col, path, loc, where, params, name, unit) -> None:
+    p = params.get(name)
+    if p is None:
+        col.add(path, loc, where, f"refers to parameter {name!r}, which no file in parameters/ defines")
+    elif p.unit != unit:
+        col.add(path, loc, where, f"parameter {name!r} is in {p.unit}; expected one in {unit}")
+
+
+def _check_meta(col: _Collector, path: Path, loc: Locator, meta: PackFile) -> None:
+    if meta.versions != sorted(set(meta.versions)):
+        col.add(path, loc, ("versions",), "version dates must be increasing, each once")
+    if meta.valid_until < meta.versions[-1]:
+        col.add(path, loc, ("valid_until",), f"valid_until {meta.valid_until} is before the last version {meta.versions[-1]}")
+    for field, values in (("levels", meta.levels), ("layers", meta.layers), ("counters", [c.name for c in meta.counters])):
+        dupes = sorted({v for v in values if values.count(v) > 1})
+        if dupes:
+            col.add(path, loc, (field,), f"listed more than once: {', '.join(dupes)}")

@@ -1,0 +1,186 @@
+"""The shapes of rule files, as pydantic models. The loader validates every file against these.
+
+A pack is a folder:
+    pack.yaml            what the pack covers, its versions, counters and layer order
+    parameters/*.yaml    every number, dated, each with its source (OpenFisca-style)
+    layers/<id>.yaml     one file per layer: conditions (`when:`) naming parameters
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
+"""A parameter, counter or layer name: lower-case words joined by dots or underscores."""
+Condition = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_File):
+    zh: str
+    en: str
+
+
+# --- parameters/*.yaml ------------------------------------------------------------------
+
+
+class DatedValue(_File):
+    value: Union[int, Decimal, str]  # checked against the parameter's unit by the loader
+    source: str = Field(
+        min_length=1,
+        description="`seed NNN: ...`, `notice <number>: ...` or `assumed: <why>`",
+    )
+
+
+class Parameter(_File):
+    description: str = Field(min_length=1)
+    unit: Literal["yuan", "percent", "points"]
+    values: dict[dt.date, DatedValue] = Field(min_length=1)
+
+
+# --- pack.yaml --------------------------------------------------------------------------
+
+
+class Counter(_File):
+    name: Name
+    description: str
+
+
+class PackFile(_File):
+    pack: Name
+    title: str
+    jurisdiction: str
+    deciding_date: Literal["settlement", "admission"] = Field(
+        description="settlement: discharge date for a stay, visit date otherwise"
+    )
+    versions: list[dt.date] = Field(min_length=1, description="start dates of parameter versions")
+    valid_until: dt.date
+    levels: list[Name] = Field(min_length=1)
+    visits: list[Literal["inpatient", "general_outpatient", "special_outpatient", "maternity"]] = Field(min_length=1)
+    diseases: dict[Name, list[str]] = Field(default_factory=dict, description="ICD-10 ranges per disease name")
+    default_b_share: Name = Field(description="parameter: default pre-self-pay share of category-B items")
+    counters: list[Counter]
+    layers: list[Name] = Field(min_length=1, description="layer ids in paying order: layers/<id>.yaml")
+
+
+# --- layers/<id>.yaml -------------------------------------------------------------------
+
+
+class Row(_File):
+    """One row of a decision table: the first row whose `when` holds gives the value."""
+
+    when: Condition | None = None
+    value: Name
+
+
+class Adjustment(_File):
+    """Every adjustment whose `when` holds adds its points to the ratio."""
+
+    when: Condition
+    points: Name
+
+
+class Cap(_File):
+    """A maximum payment (最高支付限额); every cap whose `when` holds limits the layer."""
+
+    id: Name
+    when: Condition | None = None
+    value: Name
+    counter: Name | None = Field(None, description="what has been paid against it; none for a per-claim cap")
+    period: Literal["year", "month", "claim"] = "year"
+
+
+class RepeatAdmissions(_File):
+    from_admission: int = Field(ge=2, description="the admission number (this year) from which `factor` applies")
+    factor: Name
+
+
+class Deductible(_File):
+    """起付线: per admission, per year (consumed by a counter), per claim, or none."""
+
+    per: Literal["admission", "year", "claim", "none"]
+    amount: list[Row] = Field(default_factory=list)
+    repeat_admissions: RepeatAdmissions | None = None
+    counter: Name | None = Field(None, description="per year: the counter of deductible already used")
+
+
+class Band(_File):
+    start: Name | None = Field(None, description="parameter; absent for the first band, which starts at the deductible")
+    ratio: Name
+
+
+class BandRow(_File):
+    when: Condition | None = None
+    bands: list[Band] = Field(min_length=1)
+
+
+class GroupModifier(_File):
+    """A group's modification of a cumulative layer (serious illness: 倾斜政策)."""
+
+    id: Name
+    when: Condition
+    deductible_reduction: Name | None = None
+    points: Name | None = None
+    lift_cap: bool = False
+
+
+class GroupRatio(_File):
+    """A group served by medical aid, with its ratio and deductible."""
+
+    id: Name
+    when: Condition
+    ratio: Name
+    deductible: Name | None = None
+
+
+class _Layer(_File):
+    id: Name
+    name: Text
+    when: Condition = Field(description="the claims this layer applies to")
+    fund_code: dict[Literal["employee", "resident"], str] = Field(default_factory=dict)
+    platform_field: dict[Literal["employee", "resident"], str] = Field(default_factory=dict)
+    citation: str = Field(min_length=1, description="the policy text this layer encodes")
+
+
+class BasicFundLayer(_Layer):
+    """基本医疗保险统筹基金: deductible, ratio, caps on the policy-range amount."""
+
+    kind: Literal["basic_fund"]
+    deductible: Deductible
+    ratio: list[Row] = Field(min_length=1)
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    caps: list[Cap] = Field(default_factory=list)
+
+
+class CumulativeBandsLayer(_Layer):
+    """大病保险 / 二次救助: ratio bands on the annual cumulative amount left to the patient."""
+
+    kind: Literal["cumulative_bands"]
+    base_counter: Name
+    paid_counter: Name
+    deductible: list[Row] = Field(min_length=1)
+    bands: list[BandRow] = Field(min_length=1)
+    caps: list[Row] = Field(default_factory=list)
+    groups: list[GroupModifier] = Field(default_factory=list)
+
+
+class ResidualRatioLayer(_Layer):
+    """医疗救助: a group's ratio on what the earlier layers left, above an annual aid deductible."""
+
+    kind: Literal["residual_ratio"]
+    paid_counter: Name
+    deductible_counter: Name
+    groups: list[GroupRatio] = Field(min_length=1)
+    caps: list[Row] = Field(default_factory=list)
+
+
+LayerFile = Annotated[
+    Union[BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer], Field(discriminator="kind")
+]
