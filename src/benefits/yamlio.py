@@ -73,7 +73,7 @@ class Locator:
 
     def line(self, path: tuple) -> int | None:
         """The line of `path`, or of the deepest enclosing node that has one."""
-        path = tuple(path)
+        path = tuple(str(part) for part in path)  # keys as written: dates, numbers and all
         while path:
             if path in self.lines:
                 return self.lines[path]
@@ -92,7 +92,7 @@ def _index(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
                 lines[path + (key,)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, path + (i,), lines)
+            _index(item, path + (str(i),), lines)
 
 
 def load_text(text: str, name: str) -> tuple[object, Locator]:

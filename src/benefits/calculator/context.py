@@ -64,5 +64,10 @@ def with_points(ratio: Decimal, points: Decimal) -> Decimal:
     return min(ONE, max(ZERO, ratio + points / HUNDRED))
 
 
+def most_favourable(options: list, paid) -> object:
+    """The option paying the most (domain.md 6.7); among equals, the first listed."""
+    return max(options, key=paid)
+
+
 def pct(ratio: Decimal) -> str:
     return fmt_ratio(ratio)

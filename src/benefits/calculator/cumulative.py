@@ -14,7 +14,7 @@ from ..errors import ClaimError
 from ..money import ONE, ZERO, fmt, round_fen
 from ..rules.model import CumulativeBandsLayer, GroupModifier
 from ..rules.pack import ParameterValue
-from .context import ClaimContext, cite, pct, with_points
+from .context import ClaimContext, cite, most_favourable, pct, with_points
 
 
 @dataclass
@@ -75,7 +75,7 @@ def pay_cumulative_bands(layer: CumulativeBandsLayer, ctx: ClaimContext) -> tupl
     groups = [g for g in layer.groups if ctx.fires(f"{layer.id}.groups.{g.id}")]
     options = [_option(layer, ctx, g, deductible, band_params, cap, before, after) for g in groups]
     options.append(_option(layer, ctx, None, deductible, band_params, cap, before, after))
-    best = max(options, key=lambda o: o.paid)  # max keeps the first of equals: groups before none
+    best = most_favourable(options, lambda o: o.paid)  # groups are listed before `none`
     if len(options) > 1:
         ctx.trace.add(
             step=f"{layer.id}.group", layer=layer.id,

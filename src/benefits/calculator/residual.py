@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from ..money import ZERO, fmt, round_fen
 from ..rules.model import ResidualRatioLayer
-from .context import ClaimContext, cite, pct
+from .context import ClaimContext, cite, most_favourable, pct
 
 
 def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[Decimal, Decimal, Decimal | None] | None:
@@ -31,7 +31,7 @@ def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[De
         raw = (left - used) * ratio.value
         paid = round_fen(raw if cap_left is None else min(raw, cap_left))
         options.append((paid, g, ratio, ded, used, raw))
-    paid, g, ratio, ded, used, raw = max(options, key=lambda o: o[0])
+    paid, g, ratio, ded, used, raw = most_favourable(options, lambda o: o[0])
     if len(options) > 1:
         ctx.trace.add(
             step=f"{layer.id}.group", layer=layer.id, rule=f"{layer.id}.groups.{g.id}",

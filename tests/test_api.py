@@ -1,0 +1,142 @@
+"""The typed public API: evaluate, errors that say where, schemas, conservation, the trace."""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import benefits
+from benefits import Accumulators, ClaimError, Settlement
+from benefits.cases import load_case
+from benefits.models.case import CaseFile
+
+D = Decimal
+CASES = sorted((Path(__file__).parent / "cases").rglob("*.yaml"))
+
+
+def claim(**over):
+    base = {
+        "id": "c1", "member": {"id": "m1", "scheme": "resident", "groups": []},
+        "visit": "inpatient", "level": "level3",
+        "admission_date": "2021-03-01", "discharge_date": "2021-03-10",
+        "bill": {"total": "20000.00", "fully_self_paid": "1000.00", "over_limit": "0.00",
+                 "pre_self_paid": "500.00", "policy_range": "18500.00"},
+    }
+    base.update(over)
+    return base
+
+
+def test_two_claims_in_a_row_carry_the_accumulators(jiangmen):
+    # Claim 1: (18500.00 - 1000.00) x 65% = 11375.00; in-policy self-pay 18500.00 - 11375.00 = 7125.00
+    first = benefits.evaluate(claim(), jiangmen)
+    assert first.payouts["basic"] == D("11375.00")
+    assert first.accumulators_after.admissions == 1
+    assert first.accumulators_after.counters["serious_illness.base"] == D("7125.00")
+    # Claim 2, second admission: deductible 1000.00 x 50% = 500.00; (10000.00 - 500.00) x 65% = 6175.00
+    # self-pay 10000.00 - 6175.00 = 3825.00; cumulative 7125.00 -> 10950.00: (10950.00 - 10000.00) x 60% = 570.00
+    second = benefits.evaluate(
+        claim(id="c2", admission_date="2021-05-01", discharge_date="2021-05-04",
+              bill={"total": "10000.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0", "policy_range": "10000.00"}),
+        jiangmen, first.accumulators_after)
+    assert second.deductible == D("500.00")
+    assert second.payouts == {"basic": D("6175.00"), "serious_illness": D("570.00"),
+                              "medical_aid": D("0.00"), "secondary_aid": D("0.00")}
+    assert second.accumulators_after.counters["basic.annual"] == D("17550.00")  # 11375.00 + 6175.00
+    assert second.accumulators_after.admissions == 2
+    # the inputs are untouched
+    assert first.accumulators_after.counters["basic.annual"] == D("11375.00")
+
+
+@pytest.mark.parametrize("over, acc, fragment", [
+    ({"discharge_date": "2023-01-02"}, None, "no version of the rules covers 2023-01-02"),
+    ({"level": "level4"}, None, "claim.level: 'level4' is not a hospital level"),
+    ({"visit": "maternity", "date": "2021-03-01"}, None, "does not cover visit kind 'maternity'"),
+    ({"discharge_date": "2021-02-01"}, None, "discharge_date 2021-02-01 is before admission_date"),
+    ({"bill": {"total": "100.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0", "policy_range": "90.00"}},
+     None, "add up to 90.00, not to the total 100.00"),
+    ({"bill": {"total": 100.5, "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0", "policy_range": "100.50"}},
+     None, "floats cannot hold fen exactly"),
+    ({"bill": {"total": "100.005", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0", "policy_range": "100.005"}},
+     None, "at most two decimals"),
+    ({"bill": {"total": "-1.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0", "policy_range": "-1.00"}},
+     None, "cannot be negative"),
+    ({"items": [{"id": "a", "category": "A", "unit_price": "1.00"}, {"id": "a", "category": "A", "unit_price": "2.00"}], "bill": None},
+     None, "line item id 'a' appears more than once"),
+    ({"visit": "surgery"}, None, "claim.visit"),
+    ({}, {"year": 2020}, "accumulators.year is 2020, but the claim settles on a date in 2021"),
+    ({}, {"year": 2021, "member_id": "other"}, "accumulators.member_id 'other' is not the claim's member 'm1'"),
+    ({}, {"year": 2021, "counters": {"basic.anual": "1.00"}}, "unknown counter 'basic.anual'"),
+])
+def test_bad_input_is_refused_with_a_clear_message(jiangmen, over, acc, fragment):
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(**over), jiangmen, acc)
+    assert fragment in str(exc.value)
+
+
+def test_json_schemas_exist_for_every_public_document():
+    for model in (benefits.Claim, Accumulators, Settlement, CaseFile):
+        schema = model.model_json_schema()
+        assert schema["type"] == "object" and schema["properties"]
+
+
+def test_settlement_round_trips_through_json_with_money_as_strings(jiangmen):
+    s = benefits.evaluate(claim(), jiangmen)
+    data = s.model_dump(mode="json")
+    assert data["layers"][0]["paid"] == "11375.00"
+    assert Settlement.model_validate_json(s.model_dump_json()) == s
+
+
+def test_platform_fields_map_one_to_one(jiangmen):
+    s = benefits.evaluate(claim(member={"id": "m1", "scheme": "resident", "groups": ["dibao"]}), jiangmen)
+    f = s.platform_fields()
+    assert f["hifp_pay"] == s.payouts["basic"]
+    assert f["hifmi_pay"] == s.payouts["serious_illness"]
+    assert f["maf_pay"] == s.payouts["medical_aid"] + s.payouts["secondary_aid"]
+    assert f["fund_pay_sumamt"] + f["psn_part_amt"] == f["medfee_sumamt"]
+    assert s.layers[0].fund_code == "390100"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_conservation_on_every_case(jiangmen, path):
+    case = load_case(path)
+    if case.expected.error:
+        return
+    s = benefits.evaluate(case.claim, jiangmen, case.accumulators)
+    b, p = s.bill, s.patient
+    assert b.fully_self_paid + b.over_limit + b.pre_self_paid + b.policy_range == b.total
+    assert sum(s.payouts.values()) + p.total == b.total
+    assert p.fully_self_paid + p.over_limit + p.pre_self_paid + p.deductible + p.co_pay + p.above_cap \
+        - p.relieved_by_later_layers == p.total
+    assert p.total >= b.fully_self_paid + b.over_limit
+    assert all(v >= 0 for v in s.payouts.values())
+
+
+def test_the_trace_lets_a_cashier_redo_the_numbers(jiangmen):
+    s = benefits.evaluate(claim(member={"id": "m1", "scheme": "resident", "groups": ["tekun"]}), jiangmen)
+    steps = {t.step: t for t in s.trace}
+    assert steps["basic.pay"].formula == "(18500.00 - 1000.00) x 65% = 11375.00 -> 11375.00"
+    # tekun: first band starts at 10000.00 x (1 - 80%) = 2000.00, ratio 60% + 20 points = 80%
+    assert steps["serious_illness.pay"].formula == "(7125.00 - 2000.00) x 80% = 4100.00 -> 4100.00"
+    ratio = steps["basic.ratio"]
+    assert ratio.citations[0].source.startswith("seed 001") and ratio.citations[0].value == "65%"
+    assert all(t.rule and t.explain_zh and t.explain_en and t.output for t in s.trace)
+
+
+def test_without_the_trace_the_numbers_are_the_same(jiangmen):
+    with_trace = benefits.evaluate(claim(), jiangmen)
+    without = benefits.evaluate(claim(), jiangmen, trace=False)
+    assert without.trace == [] and without.payouts == with_trace.payouts
+
+
+def test_line_items_split_per_item(jiangmen):
+    # A 100.00 x 2; B 50.00 x 3 at the default 10%: 150.00 x 10% = 15.00;
+    # B 120.00 x 1 above its standard 100.00: over 20.00, pre-self-pay (120.00 - 20.00) x 20% = 20.00; C 33.33
+    items = [
+        {"id": "1", "category": "A", "unit_price": "100.00", "quantity": 2},
+        {"id": "2", "category": "B", "unit_price": "50.00", "quantity": 3},
+        {"id": "3", "category": "B", "unit_price": "120.00", "payment_standard": "100.00", "self_pay_share": "0.20"},
+        {"id": "4", "category": "C", "unit_price": "33.33"},
+    ]
+    s = benefits.evaluate(claim(bill=None, items=items), jiangmen)
+    assert (s.bill.total, s.bill.fully_self_paid, s.bill.over_limit, s.bill.pre_self_paid, s.bill.policy_range) == (
+        D("503.33"), D("33.33"), D("20.00"), D("35.00"), D("415.00"))

@@ -1,0 +1,164 @@
+"""A malformed pack is refused as a whole, with every problem's file, line and expectation."""
+
+import shutil
+
+import pytest
+
+import benefits
+from benefits.errors import RuleFileError
+
+from conftest import RULES
+
+
+@pytest.fixture
+def pack(tmp_path):
+    dest = tmp_path / "jiangmen"
+    shutil.copytree(RULES / "jiangmen", dest)
+    return dest
+
+
+def edit(pack, rel, old, new, count=1):
+    path = pack / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def line_of(pack, rel, fragment):
+    for n, line in enumerate((pack / rel).read_text(encoding="utf-8").splitlines(), 1):
+        if fragment in line:
+            return n
+    raise AssertionError(fragment)
+
+
+def problems(pack):
+    with pytest.raises(RuleFileError) as exc:
+        benefits.load_rules(pack, matcher="reference")
+    return exc.value.problems
+
+
+def only(pack):
+    found = problems(pack)
+    assert len(found) == 1, [str(p) for p in found]
+    return found[0]
+
+
+def test_the_real_pack_loads():
+    rules = benefits.load_rules(RULES / "jiangmen")
+    assert [l.id for l in rules.layers] == ["basic", "serious_illness", "medical_aid", "secondary_aid"]
+
+
+def test_yaml_syntax_error_names_file_and_line(pack):
+    edit(pack, "layers/basic.yaml", "kind: basic_fund", "kind: [basic_fund")
+    p = only(pack)
+    assert p.file.endswith("layers/basic.yaml") and p.line is not None and "not valid YAML" in p.message
+
+
+def test_unknown_key(pack):
+    edit(pack, "layers/basic.yaml", "adjustments:", "adjustmnets:")
+    found = problems(pack)
+    assert any(p.where == "adjustmnets" and "unknown key" in p.message
+               and p.line == line_of(pack, "layers/basic.yaml", "adjustmnets:") for p in found)
+
+
+def test_missing_parameter_reference(pack):
+    edit(pack, "layers/basic.yaml", "value: inpatient.ratio.resident.level3", "value: inpatient.ratio.resident.level9")
+    p = only(pack)
+    assert "inpatient.ratio.resident.level9" in p.message and "no file in parameters/ defines" in p.message
+    assert p.line == line_of(pack, "layers/basic.yaml", "level9")
+
+
+def test_parameter_of_the_wrong_unit(pack):
+    edit(pack, "layers/basic.yaml", "value: inpatient.ratio.resident.level3", "value: basic.annual_cap.resident")
+    assert "is in yuan; expected one in percent" in only(pack).message
+
+
+def test_ratio_above_100_percent(pack):
+    edit(pack, "parameters/basic_inpatient.yaml", "{value: 65%", "{value: 165%")
+    p = only(pack)
+    assert "between 0% and 100%" in p.message
+    assert p.line == line_of(pack, "parameters/basic_inpatient.yaml", "165%")
+
+
+def test_money_with_three_decimals(pack):
+    edit(pack, "parameters/basic_inpatient.yaml", "value: 300.00,", "value: 300.005,")
+    assert "at most two decimals" in only(pack).message
+
+
+def test_condition_on_unknown_field(pack):
+    edit(pack, "layers/basic.yaml", "when: scheme == employee and member_type == retired",
+         "when: scheme == employee and membertype == retired")
+    p = only(pack)
+    assert "unknown field 'membertype'" in p.message
+    assert p.line == line_of(pack, "layers/basic.yaml", "membertype")
+
+
+def test_condition_value_outside_the_domain(pack):
+    edit(pack, "layers/basic.yaml", "scheme == resident and level == level3, value: inpatient.deductible",
+         "scheme == resident and level == level4, value: inpatient.deductible")
+    assert "'level4' is not a value of 'level'" in only(pack).message
+
+
+def test_parameter_date_not_a_version(pack):
+    edit(pack, "parameters/basic_inpatient.yaml", "2021-07-01: {value: 80%", "2021-08-01: {value: 80%")
+    assert "2021-08-01 is not one of the pack's version dates" in only(pack).message
+
+
+def test_parameter_starting_late_leaves_a_gap(pack):
+    edit(pack, "parameters/serious_illness.yaml", "    2021-01-01: {value: 10000.00", "    2021-07-01: {value: 10000.00")
+    assert "must start on the pack's first version date 2021-01-01" in only(pack).message
+
+
+def test_source_must_say_what_kind(pack):
+    edit(pack, "parameters/bill.yaml", 'source: "assumed:', 'source: "guess:')
+    assert "a source starts with" in only(pack).message
+
+
+def test_duplicate_key(pack):
+    edit(pack, "parameters/bill.yaml", "  unit: percent", "  unit: percent\n  unit: yuan")
+    first = problems(pack)[0]  # the file cannot be read; what refers to its parameters follows
+    assert first.file.endswith("parameters/bill.yaml") and first.line == 5 and "duplicate key 'unit'" in first.message
+
+
+def test_undeclared_counter(pack):
+    edit(pack, "layers/medical_aid.yaml", "paid_counter: medical_aid.paid", "paid_counter: medical_aid.payed")
+    assert "counter 'medical_aid.payed' is not declared" in only(pack).message
+
+
+def test_missing_layer_file_and_layer_id_mismatch(pack):
+    (pack / "layers" / "secondary_aid.yaml").unlink()
+    edit(pack, "layers/medical_aid.yaml", "id: medical_aid", "id: aid")
+    found = [str(p) for p in problems(pack)]
+    assert any("layer 'secondary_aid' has no file layers/secondary_aid.yaml" in p for p in found)
+    assert any("must have id: medical_aid" in p for p in found)
+
+
+def test_unknown_layer_kind(pack):
+    edit(pack, "layers/medical_aid.yaml", "kind: residual_ratio", "kind: lottery")
+    assert "unknown layer kind 'lottery'" in only(pack).message
+
+
+def test_every_problem_is_reported_not_only_the_first(pack):
+    edit(pack, "parameters/basic_inpatient.yaml", "{value: 65%", "{value: 165%")
+    edit(pack, "layers/basic.yaml", "adjustments:", "adjustmnets:")
+    edit(pack, "layers/serious_illness.yaml", "when: scheme == resident\n", "when: scheme = resident\n")
+    found = problems(pack)
+    files = {p.file.split("/")[-1] for p in found}
+    assert {"basic_inpatient.yaml", "basic.yaml", "serious_illness.yaml"} <= files
+    assert len(found) >= 3
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(RuleFileError, match="not a folder"):
+        benefits.load_rules(tmp_path / "nowhere")
+
+
+def test_versions_must_increase(pack):
+    edit(pack, "pack.yaml", "versions: [2021-01-01, 2021-07-01, 2022-01-01]", "versions: [2021-01-01, 2022-01-01, 2021-07-01]")
+    assert any("increasing" in p.message for p in problems(pack))
+
+
+def test_first_band_has_no_start(pack):
+    edit(pack, "layers/serious_illness.yaml", "- {ratio: serious_illness.resident.band1_ratio}",
+         "- {start: serious_illness.band2_start, ratio: serious_illness.resident.band1_ratio}")
+    assert "the first band starts at the deductible" in only(pack).message

@@ -1,0 +1,144 @@
+"""The durable-rules matcher against the plain-Python reference, over the same condition trees."""
+
+import random
+import threading
+
+import pytest
+
+import benefits
+from benefits.conditions import parse
+from benefits.facts import Group, date_key, field_specs, group_key
+from benefits.matcher import make_matcher
+from benefits.matcher.durable import compile_condition
+
+SPECS = field_specs(("level1", "level2", "level3"), ("hypertension", "diabetes"))
+
+# One rule per operator and shape, so a rule that silently never fires is caught.
+CONDITIONS = {
+    "eq": "scheme == resident",
+    "neq": "level != level3",
+    "in": "level in [level1, level2]",
+    "not_in": "not level in [level1, level2]",
+    "lt": "age < 18",
+    "lte": "age <= 18",
+    "gt": "age > 60",
+    "gte": "age >= 60",
+    "bool": "filed",
+    "not_bool": "not filed",
+    "has": "groups has tekun",
+    "not_has": "not groups has dibao",
+    "and": "scheme == employee and member_type == retired",
+    "or": "groups has tekun or groups has guer",
+    "nested": "(scheme == resident and (level == level1 or not filed)) or (age >= 65 and groups has dibao)",
+    "date_before": "date < 2021-07-01",
+    "date_from": "date >= 2021-07-01",
+    "disease": "disease == hypertension",
+    "not_disease": "disease != none",
+    "de_morgan": "not (scheme == resident or region == local)",
+}
+
+
+def random_fact(rng: random.Random) -> dict:
+    fact = {
+        "claim": 1,
+        "scheme": rng.choice(["resident", "employee"]),
+        "member_type": rng.choice(["in_service", "retired", "adult", "child", "unknown"]),
+        "visit": rng.choice(["inpatient", "general_outpatient"]),
+        "level": rng.choice(["level1", "level2", "level3"]),
+        "region": rng.choice(["local", "in_province", "out_of_province"]),
+        "filed": rng.random() < 0.5,
+        "age": rng.choice([0, 17, 18, 19, 59, 60, 61, 64, 65, 90]),
+        "disease": rng.choice(["hypertension", "diabetes", "none"]),
+        "date": rng.choice([date_key(__import__("datetime").date(2021, m, d)) for m, d in [(1, 1), (6, 30), (7, 1), (12, 31)]]),
+    }
+    for g in Group:
+        fact[group_key("groups", g.value)] = rng.random() < 0.3
+    return fact
+
+
+@pytest.fixture(scope="module")
+def trees():
+    return {rid: parse(text, SPECS) for rid, text in CONDITIONS.items()}
+
+
+def test_durable_agrees_with_reference_and_every_rule_both_fires_and_not(trees):
+    durable = make_matcher(trees, "durable")
+    reference = make_matcher(trees, "reference")
+    rng = random.Random(20211)
+    seen_fired, seen_not = set(), set()
+    for _ in range(1500):
+        fact = random_fact(rng)
+        want = reference.fired(fact)
+        assert durable.fired(fact) == want, fact
+        seen_fired |= want
+        seen_not |= set(trees) - want
+    assert seen_fired == set(trees), f"never fired: {set(trees) - seen_fired}"
+    assert seen_not == set(trees), f"always fired: {set(trees) - seen_not}"
+
+
+def test_a_fact_matching_no_rule_is_safe_and_empty(trees):
+    matcher = make_matcher({"only": parse("age > 200", SPECS)}, "durable")
+    fact = random_fact(random.Random(1))
+    assert matcher.fired(fact) == frozenset()
+    assert matcher.fired(fact) == frozenset()  # same fact again: no state kept between claims
+
+
+def test_compiled_form_uses_only_safe_operators(trees):
+    def ops(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield k
+                yield from ops(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from ops(v)
+
+    used = {o for t in trees.values() for o in ops(compile_condition(t)) if o.startswith("$")}
+    assert used <= {"$and", "$or", "$neq", "$lt", "$lte", "$gt", "$gte"}
+
+
+def test_two_matchers_in_one_process_do_not_interfere(trees):
+    a = make_matcher({"x": parse("scheme == resident", SPECS)}, "durable")
+    b = make_matcher({"x": parse("scheme == employee", SPECS)}, "durable")
+    fact = random_fact(random.Random(2))
+    fact["scheme"] = "resident"
+    assert a.fired(fact) == {"x"} and b.fired(fact) == frozenset()
+
+
+def test_threads_share_a_matcher_safely(trees):
+    durable = make_matcher(trees, "durable")
+    reference = make_matcher(trees, "reference")
+    facts = [random_fact(random.Random(i)) for i in range(200)]
+    errors = []
+
+    def work(chunk):
+        for f in chunk:
+            if durable.fired(f) != reference.fired(f):
+                errors.append(f)
+
+    threads = [threading.Thread(target=work, args=(facts[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_whole_pack_durable_and_reference_settle_every_case_alike():
+    from conftest import RULES
+    from benefits.cases import load_case
+    from pathlib import Path
+
+    durable = benefits.load_rules(RULES / "jiangmen", matcher="durable")
+    reference = benefits.load_rules(RULES / "jiangmen", matcher="reference")
+    cases = sorted((Path(__file__).parent / "cases" / "jiangmen").glob("*.yaml"))
+    compared = 0
+    for path in cases:
+        case = load_case(path)
+        if case.expected.error:
+            continue
+        a = benefits.evaluate(case.claim, durable, case.accumulators)
+        b = benefits.evaluate(case.claim, reference, case.accumulators)
+        assert a == b, path.name
+        compared += 1
+    assert compared >= 30
