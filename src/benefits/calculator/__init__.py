@@ -135,12 +135,10 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
            explain_zh="个人负担 = 总额 - 各项基金支付", explain_en="patient pays total - every fund's payout",
            inputs={p.layer: fmt(p.paid) for p in payouts},
            formula=f"{fmt(bill.total)} - {fmt(fund_total)} = {fmt(patient.total)}", output=fmt(patient.total))
-    counters = {name: ctx.counter(name) for name in pack.counters}
-    counters.update({k: v for k, v in ctx.counters.items() if k not in counters})
     after = Accumulators(
         member_id=claim.member.id, year=acc.year,
         admissions=acc.admissions + (1 if claim.visit is Visit.inpatient else 0),
-        counters=counters,
+        counters=dict(sorted(ctx.counters.items())),
     )
     return Settlement(
         claim_id=claim.id, pack=pack.name, version=version.start, deciding_date=day, bill=bill,
