@@ -162,3 +162,15 @@ def test_first_band_has_no_start(pack):
     edit(pack, "layers/serious_illness.yaml", "- {ratio: serious_illness.resident.band1_ratio}",
          "- {start: serious_illness.band2_start, ratio: serious_illness.resident.band1_ratio}")
     assert "the first band starts at the deductible" in only(pack).message
+
+
+@pytest.mark.parametrize("bad", ["abc%", "0.65", "65"])
+def test_percent_must_be_written_as_a_percent(pack, bad):
+    edit(pack, "parameters/basic_inpatient.yaml", "{value: 65%", f"{{value: {bad}")
+    assert "a percent is written like 65%" in only(pack).message
+
+
+def test_pack_yaml_that_is_not_a_mapping(pack):
+    (pack / "pack.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    p = only(pack)
+    assert p.file.endswith("pack.yaml") and "valid dictionary" in p.message

@@ -7,7 +7,8 @@ refused as a whole with all of them: a pack is never half-loaded.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Iterable
 
@@ -20,6 +21,7 @@ from ..matcher import make_matcher
 from ..money import parse_money
 from ..yamlio import Locator, YamlError, load_file
 from .model import (
+    NAME_PATTERN,
     BasicFundLayer,
     CumulativeBandsLayer,
     LayerFile,
@@ -56,8 +58,12 @@ class _Collector:
             self.add(path, locator, loc, _message(err))
 
 
+_KIND_TAGS = {cls.model_fields["kind"].annotation.__args__[0] for cls in (BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer)}
+
+
 def _is_union_tag(part) -> bool:
-    return isinstance(part, str) and part in ("basic_fund", "cumulative_bands", "residual_ratio", "function-after[_adds_up()]")
+    """pydantic puts the discriminator value in an error's path; a reader does not need it."""
+    return part in _KIND_TAGS
 
 
 def _message(err: dict) -> str:
@@ -102,7 +108,10 @@ def _parse_value(unit: str, raw: object) -> Decimal:
     if unit == "percent":
         if not isinstance(raw, str) or not raw.strip().endswith("%"):
             raise ValueError(f"a percent is written like 65% or 12.5%, got {raw!r}")
-        value = Decimal(raw.strip()[:-1]) / 100
+        try:
+            value = Decimal(raw.strip()[:-1]) / 100
+        except InvalidOperation:
+            raise ValueError(f"a percent is written like 65% or 12.5%, got {raw!r}") from None
         if not Decimal(0) <= value <= Decimal(1):
             raise ValueError(f"a percent lies between 0% and 100%, got {raw}")
         return value
@@ -161,10 +170,17 @@ def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parame
 
 
 def _is_name(text: str) -> bool:
-    from .model import Name  # noqa: F401  (same pattern)
-    import re
+    return re.match(NAME_PATTERN, text) is not None
 
-    return re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*", text) is not None
+
+def _reference_problem(params: dict[str, Parameter], name: str, unit: str) -> str | None:
+    """What is wrong with a reference to parameter `name` where a value in `unit` is needed."""
+    p = params.get(name)
+    if p is None:
+        return f"refers to parameter {name!r}, which no file in parameters/ defines"
+    if p.unit != unit:
+        return f"parameter {name!r} is in {p.unit}; expected one in {unit}"
+    return None
 
 
 # --- layers -----------------------------------------------------------------------------
@@ -179,13 +195,9 @@ class _LayerCheck:
         self.rules, self.sites = rules, sites
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
-        if name is None:
-            return
-        p = self.params.get(name)
-        if p is None:
-            self.col.add(self.path, self.loc, where, f"refers to parameter {name!r}, which no file in parameters/ defines")
-        elif p.unit != unit:
-            self.col.add(self.path, self.loc, where, f"parameter {name!r} is in {p.unit}; expected one in {unit}")
+        problem = name and _reference_problem(self.params, name, unit)
+        if problem:
+            self.col.add(self.path, self.loc, where, problem)
 
     def counter(self, where: tuple, name: str | None) -> None:
         if name is not None and name not in self.counters:
@@ -297,7 +309,9 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
         raise RuleFileError(col.problems)
 
     params = _parameters(col, root, meta)
-    _check_param_ref(col, pack_path, loc, ("default_b_share",), params, meta.default_b_share, "percent")
+    problem = _reference_problem(params, meta.default_b_share, "percent")
+    if problem:
+        col.add(pack_path, loc, ("default_b_share",), problem)
     diseases = []
     for name, ranges in meta.diseases.items():
         try:
@@ -346,14 +360,6 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
         uses_age=uses_age,
         counters=counters,
     )
-
-
-def _check_param_ref(col, path, loc, where, params, name, unit) -> None:
-    p = params.get(name)
-    if p is None:
-        col.add(path, loc, where, f"refers to parameter {name!r}, which no file in parameters/ defines")
-    elif p.unit != unit:
-        col.add(path, loc, where, f"parameter {name!r} is in {p.unit}; expected one in {unit}")
 
 
 def _check_meta(col: _Collector, path: Path, loc: Locator, meta: PackFile) -> None:

@@ -14,7 +14,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
+NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A parameter, counter or layer name: lower-case words joined by dots or underscores."""
 Condition = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
