@@ -16,7 +16,7 @@ CASES = sorted((Path(__file__).parent / "cases").rglob("*.yaml"))
 
 def claim(**over):
     base = {
-        "id": "c1", "member": {"id": "m1", "scheme": "resident", "groups": []},
+        "id": "c1", "member": {"id": "m1", "scheme": "resident", "member_type": "adult", "groups": []},
         "visit": "inpatient", "level": "level3",
         "admission_date": "2021-03-01", "discharge_date": "2021-03-10",
         "bill": {"total": "20000.00", "fully_self_paid": "1000.00", "over_limit": "0.00",
@@ -50,7 +50,7 @@ def test_two_claims_in_a_row_carry_the_accumulators(jiangmen):
 @pytest.mark.parametrize("over, acc, fragment", [
     ({"discharge_date": "2023-01-02"}, None, "no version of the rules covers 2023-01-02"),
     ({"level": "level4"}, None, "claim.level: 'level4' is not a hospital level"),
-    ({"visit": "maternity", "date": "2021-03-01"}, None, "does not cover visit kind 'maternity'"),
+    ({"visit": "maternity", "date": "2021-03-01", "admission_date": None, "discharge_date": None}, None, "does not cover visit kind 'maternity'"),
     ({"discharge_date": "2021-02-01"}, None, "discharge_date 2021-02-01 is before admission_date"),
     ({"bill": {"total": "100.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0", "policy_range": "90.00"}},
      None, "add up to 90.00, not to the total 100.00"),
@@ -66,11 +66,38 @@ def test_two_claims_in_a_row_carry_the_accumulators(jiangmen):
     ({}, {"year": 2020}, "accumulators.year is 2020, but the claim settles on a date in 2021"),
     ({}, {"year": 2021, "member_id": "other"}, "accumulators.member_id 'other' is not the claim's member 'm1'"),
     ({}, {"year": 2021, "counters": {"basic.anual": "1.00"}}, "unknown counter 'basic.anual'"),
+    ({}, {"year": 2021, "counters": {"basic.annual@2021-03": "1.00"}}, "'basic.annual' is a yearly counter"),
+    ({}, {"year": 2021, "counters": {"basic.annual": "3000000.00"}},
+     "accumulators.counters.basic.annual is 3000000.00, above the most cap 'basic.annual_cap.resident' has ever allowed"),
+    ({"member": {"id": "m1", "scheme": "resident", "member_type": "adult", "groups": ["dibao"]}},
+     {"year": 2021, "counters": {"medical_aid.paid": "90000.00"}}, "medical_aid.paid is 90000.00, above the most cap"),
+    ({"member": {"id": "m1", "scheme": "employee"}}, None, "claim.member.member_type is required"),
+    ({"member": {"id": "m1", "scheme": "employee", "member_type": "adult"}}, None,
+     "member_type 'adult' is not a employee member type; expected one of: in_service, retired"),
+    ({"region": "out_of_province"}, None, "must say whether it was filed"),
+    ({"date": "2021-03-10"}, None, "an inpatient claim has admission_date and discharge_date, not `date`"),
+    ({"items": [{"id": "a", "category": "A", "unit_price": "20000.00", "quantity": 100000}], "bill": None},
+     None, "cannot be settled within accepted amounts"),
+    ({}, {"year": 2021, "counters": {"serious_illness.base": "999999999.00"}}, "cannot be settled within accepted amounts"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(jiangmen, over, acc, fragment):
     with pytest.raises(ClaimError) as exc:
         benefits.evaluate(claim(**over), jiangmen, acc)
     assert fragment in str(exc.value)
+
+
+def test_rules_must_be_a_loaded_pack(jiangmen):
+    with pytest.raises(TypeError, match="rules must be a pack from benefits.load_rules"):
+        benefits.evaluate(claim(), "rules/jiangmen")
+
+
+def test_the_callers_decimal_context_does_not_change_a_payout(jiangmen):
+    import decimal
+
+    want = benefits.evaluate(claim(), jiangmen).payouts
+    with decimal.localcontext() as ctx:
+        ctx.prec, ctx.rounding = 5, decimal.ROUND_FLOOR
+        assert benefits.evaluate(claim(), jiangmen).payouts == want
 
 
 def test_json_schemas_exist_for_every_public_document():
@@ -87,7 +114,7 @@ def test_settlement_round_trips_through_json_with_money_as_strings(jiangmen):
 
 
 def test_platform_fields_map_one_to_one(jiangmen):
-    s = benefits.evaluate(claim(member={"id": "m1", "scheme": "resident", "groups": ["dibao"]}), jiangmen)
+    s = benefits.evaluate(claim(member={"id": "m1", "scheme": "resident", "member_type": "adult", "groups": ["dibao"]}), jiangmen)
     f = s.platform_fields()
     assert f["hifp_pay"] == s.payouts["basic"]
     assert f["hifmi_pay"] == s.payouts["serious_illness"]
@@ -112,7 +139,7 @@ def test_conservation_on_every_case(jiangmen, path):
 
 
 def test_the_trace_lets_a_cashier_redo_the_numbers(jiangmen):
-    s = benefits.evaluate(claim(member={"id": "m1", "scheme": "resident", "groups": ["tekun"]}), jiangmen)
+    s = benefits.evaluate(claim(member={"id": "m1", "scheme": "resident", "member_type": "adult", "groups": ["tekun"]}), jiangmen)
     steps = {t.step: t for t in s.trace}
     assert steps["basic.pay"].formula == "(18500.00 - 1000.00) x 65% = 11375.00 -> 11375.00"
     # tekun: first band starts at 10000.00 x (1 - 80%) = 2000.00, ratio 60% + 20 points = 80%

@@ -99,7 +99,7 @@ def build_fact(claim: Claim, deciding_date: dt.date, disease: str) -> dict:
         "visit": claim.visit.value,
         "level": claim.level,
         "region": claim.region.value,
-        "filed": claim.filed,
+        "filed": True if claim.filed is None else claim.filed,  # filing only matters out of province
         "disease": disease,
         "date": date_key(deciding_date),
     }

@@ -6,7 +6,7 @@ the rules round (domain.md section 6.9): once per layer payout, and per item in 
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -27,10 +27,10 @@ def round_fen(value: Decimal) -> Decimal:
 
 
 def exact():
-    """A decimal context wide enough that intermediate products and quotients are exact."""
-    ctx = localcontext()
-    ctx.prec = PRECISION
-    return ctx
+    """A fresh decimal context, wide enough that intermediate products and quotients are exact,
+    whatever context the caller has set."""
+    return localcontext(Context(prec=PRECISION, rounding=ROUND_HALF_UP,
+                                traps=[InvalidOperation, DivisionByZero, Overflow]))
 
 
 def fmt(value: Decimal) -> str:

@@ -3,6 +3,7 @@ what the layers before it left to the patient (domain.md section 1)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from pydantic import ValidationError
@@ -12,7 +13,7 @@ from ..facts import build_fact
 from ..models.accumulators import Accumulators
 from ..models.claim import Claim, Visit
 from ..models.settlement import LayerPayout, PatientPart, Settlement
-from ..money import ZERO, fmt
+from ..money import ZERO, exact, fmt
 from ..rules.model import BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer
 from ..rules.pack import RulePack
 from ..trace import Trace
@@ -54,8 +55,9 @@ def _check_claim(claim: Claim, pack: RulePack) -> None:
         raise ClaimError(
             f"claim.level: {claim.level!r} is not a hospital level of pack {pack.name!r}; expected one of: {', '.join(meta.levels)}"
         )
-    if pack.uses_age and claim.member.age is None:
-        raise ClaimError(f"claim.member.age is required: pack {pack.name!r} has conditions on age")
+    for name in sorted(pack.required_fields):
+        if getattr(claim.member, name) is None:
+            raise ClaimError(f"claim.member.{name} is required: pack {pack.name!r} has conditions on {name}")
 
 
 def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: int) -> None:
@@ -64,11 +66,20 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
     if acc.member_id is not None and acc.member_id != claim.member.id:
         raise ClaimError(f"accumulators.member_id {acc.member_id!r} is not the claim's member {claim.member.id!r}")
     for name in acc.counters:
-        base = name.split("@", 1)[0]
+        base, _, month = name.partition("@")
         if base not in pack.counters:
             raise ClaimError(
                 f"accumulators.counters: unknown counter {name!r}; pack {pack.name!r} keeps: {', '.join(pack.counters)}"
             )
+        if (base in pack.monthly_counters) != bool(month):
+            raise ClaimError(
+                f"accumulators.counters: {name!r}: " + (
+                    f"{base!r} is kept per month, as {base}@{year}-MM" if base in pack.monthly_counters
+                    else f"{base!r} is a yearly counter, written without @"
+                )
+            )
+        if month and not re.fullmatch(rf"{year}-(0[1-9]|1[0-2])", month):
+            raise ClaimError(f"accumulators.counters: {name!r}: expected a month of {year}, as {base}@{year}-MM")
 
 
 def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | dict | None = None,
@@ -78,6 +89,21 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
     Returns the settlement, including the accumulators after the claim; the inputs are not
     changed. Raises ClaimError (a BenefitsError) for a claim the rules cannot settle.
     """
+    if not isinstance(rules, RulePack):
+        raise TypeError(f"rules must be a pack from benefits.load_rules(folder), not {type(rules).__name__}")
+    with exact():  # the caller's decimal context must not change a payout
+        try:
+            return _evaluate(claim, rules, accumulators, trace)
+        except ValidationError as exc:  # a result out of range, e.g. counters beyond the largest amount
+            raise ClaimError(f"the claim cannot be settled within accepted amounts: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+
+
+def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
     claim = _validated(Claim, claim, "claim")
     pack = rules
     _check_claim(claim, pack)

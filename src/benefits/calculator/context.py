@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ..errors import ClaimError
 from ..models.claim import BillSplit, Claim
 from ..money import HUNDRED, ONE, ZERO, fmt_ratio
 from ..rules.pack import ParameterValue, RulePack
@@ -50,6 +51,17 @@ class ClaimContext:
 
     def counter(self, name: str) -> Decimal:
         return self.counters.get(name, ZERO)
+
+    def capped_counter(self, key: str, cap_parameter: str) -> Decimal:
+        """A counter drawn against a cap; one above every value that cap ever had is a bad input."""
+        used = self.counter(key)
+        highest = self.pack.highest(cap_parameter)
+        if used > highest:
+            raise ClaimError(
+                f"accumulators.counters.{key} is {used:.2f}, above the most cap {cap_parameter!r} "
+                f"has ever allowed ({highest:.2f}); check the accumulators"
+            )
+        return used
 
     def add(self, name: str, amount: Decimal) -> None:
         self.counters[name] = self.counter(name) + amount

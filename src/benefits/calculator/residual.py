@@ -21,7 +21,7 @@ def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[De
     left = ctx.left
     hit_c = ctx.first(layer.id, "caps", layer.caps)
     cap = ctx.param(hit_c[1].value) if hit_c else None
-    cap_left = max(ZERO, cap.value - ctx.counter(layer.paid_counter)) if cap else None
+    cap_left = max(ZERO, cap.value - ctx.capped_counter(layer.paid_counter, hit_c[1].value)) if cap else None
     options = []
     for g in groups:
         ratio = ctx.param(g.ratio)

@@ -71,14 +71,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
+MEMBER_TYPES = {
+    Scheme.employee: (MemberType.in_service, MemberType.retired),
+    Scheme.resident: (MemberType.adult, MemberType.child, MemberType.student),
+}
+
+
 class Member(_Strict):
     """The insured person (参保人)."""
 
     id: str = Field(min_length=1)
     scheme: Scheme
-    member_type: MemberType | None = None
+    member_type: MemberType | None = Field(None, description="required when the pack's conditions use it")
     groups: list[Group] = Field(default_factory=list)
     age: int | None = Field(default=None, ge=0, le=150)
+
+    @model_validator(mode="after")
+    def _type_fits_scheme(self) -> "Member":
+        allowed = MEMBER_TYPES[self.scheme]
+        if self.member_type is not None and self.member_type not in allowed:
+            raise ValueError(
+                f"member_type {self.member_type.value!r} is not a {self.scheme.value} member type; "
+                f"expected one of: {', '.join(t.value for t in allowed)}"
+            )
+        return self
 
 
 class BillSplit(_Strict):
@@ -131,7 +147,7 @@ class Claim(_Strict):
     visit: Visit
     level: str = Field(min_length=1, description="hospital level, one of the rule pack's levels")
     region: Region = Region.local
-    filed: bool = Field(True, description="cross-region filing (异地备案) done")
+    filed: bool | None = Field(None, description="cross-region filing (异地备案) done; required out of province")
     date: dt.date | None = Field(None, description="visit date (outpatient)")
     admission_date: dt.date | None = None
     discharge_date: dt.date | None = None
@@ -151,15 +167,19 @@ class Claim(_Strict):
                 if item.id in seen:
                     raise ValueError(f"line item id {item.id!r} appears more than once")
                 seen.add(item.id)
+        if self.region is Region.out_of_province and self.filed is None:
+            raise ValueError("an out-of-province claim must say whether it was filed (filed: true or false)")
         if self.visit is Visit.inpatient:
             if self.admission_date is None or self.discharge_date is None:
                 raise ValueError("an inpatient claim needs admission_date and discharge_date")
+            if self.date is not None:
+                raise ValueError("an inpatient claim has admission_date and discharge_date, not `date`")
             if self.discharge_date < self.admission_date:
                 raise ValueError(
                     f"discharge_date {self.discharge_date} is before admission_date {self.admission_date}"
                 )
-        elif self.date is None:
-            raise ValueError(f"a {self.visit.value} claim needs `date` (the visit date)")
+        elif self.date is None or self.admission_date or self.discharge_date:
+            raise ValueError(f"a {self.visit.value} claim has `date` (the visit date), not admission or discharge dates")
         return self
 
     @property

@@ -293,6 +293,8 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
     Raises RuleFileError listing every problem (file, line, what was expected); nothing of a
     malformed pack is kept. `matcher` is 'durable' (production) or 'reference' (plain Python).
     """
+    if not isinstance(directory, (str, Path)):
+        raise TypeError(f"load_rules takes a folder path, not {type(directory).__name__}")
     root = Path(directory)
     col = _Collector(root)
     pack_path = root / "pack.yaml"
@@ -344,7 +346,8 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
     if col.problems:
         raise RuleFileError(col.problems)
 
-    uses_age = any("age" in conditions.fields_of(n) for n in rules.values())
+    read = set().union(*(conditions.fields_of(n) for n in rules.values())) if rules else set()
+    monthly = {c.counter for l in layers if isinstance(l, BasicFundLayer) for c in l.caps if c.period == "month"}
     ends = [v - dt.timedelta(days=1) for v in meta.versions[1:]] + [meta.valid_until]
     versions = tuple(Version(s, e) for s, e in zip(meta.versions, ends))
     return RulePack(
@@ -357,8 +360,9 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
         rules=rules,
         sites=sites,
         matcher=make_matcher(rules, matcher),
-        uses_age=uses_age,
+        required_fields=frozenset(read & {"age", "member_type"}),
         counters=counters,
+        monthly_counters=frozenset(monthly),
     )
 
 

@@ -102,8 +102,9 @@ class RulePack:
     rules: dict[str, Node]  # rule id -> condition, every `when:` in the pack
     sites: dict[str, tuple[str, int | None]]  # rule id -> (file, line)
     matcher: Matcher
-    uses_age: bool = False
+    required_fields: frozenset[str] = frozenset()  # optional member fields the conditions read
     counters: dict[str, str] = field(default_factory=dict)
+    monthly_counters: frozenset[str] = frozenset()  # kept per month, as name@YYYY-MM
 
     @property
     def name(self) -> str:
@@ -121,6 +122,10 @@ class RulePack:
 
     def param(self, name: str, day: dt.date) -> ParameterValue:
         return self.parameters[name].at(day)
+
+    def highest(self, name: str) -> Decimal:
+        """The largest value a parameter takes in any version (a bound for sanity checks)."""
+        return max(v.value for v in self.parameters[name].values)
 
     def disease_of(self, codes: list[str]) -> str:
         """The name of the pack's disease list the primary diagnosis falls in, or 'none'."""
