@@ -142,3 +142,11 @@ def test_whole_pack_durable_and_reference_settle_every_case_alike():
         assert a == b, path.name
         compared += 1
     assert compared >= 30
+
+
+@pytest.mark.parametrize("code, name", [
+    ("I10", "hypertension"), ("I15.901", "hypertension"), ("I16", "none"), ("E11.9", "diabetes"),
+    ("N18.5", "uraemia"), ("C97", "cancer"), ("C98", "none"), ("Z94.0", "transplant"), ("x", "none"),
+])
+def test_primary_diagnosis_maps_to_the_packs_disease_lists(jiangmen, code, name):
+    assert jiangmen.disease_of([code, "I10"]) == name  # only the primary (first) code counts
