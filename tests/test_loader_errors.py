@@ -174,3 +174,10 @@ def test_pack_yaml_that_is_not_a_mapping(pack):
     (pack / "pack.yaml").write_text("- just\n- a list\n", encoding="utf-8")
     p = only(pack)
     assert p.file.endswith("pack.yaml") and "valid dictionary" in p.message
+
+
+def test_error_paths_hide_exactly_the_layer_kinds():
+    from benefits.calculator import KINDS
+    from benefits.errors import _UNION_TAGS
+
+    assert _UNION_TAGS == {cls.model_fields["kind"].annotation.__args__[0] for cls in KINDS}

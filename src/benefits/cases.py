@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .calculator import evaluate
-from .errors import BenefitsError
+from .errors import BenefitsError, error_message, error_path
 from .models.case import CaseFile
 from .rules.pack import RulePack
 from .yamlio import load_file
@@ -30,9 +30,8 @@ def load_case(path: str | Path) -> CaseFile:
     except ValidationError as exc:
         msgs = []
         for err in exc.errors():
-            parts = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
-            line = loc.line(parts)
-            msgs.append(f"{path}:{line} [{'.'.join(map(str, parts))}]: {err['msg']}")
+            parts = error_path(err)
+            msgs.append(f"{path}:{loc.line(parts)} [{'.'.join(map(str, parts))}]: {error_message(err)}")
         raise BenefitsError("\n".join(msgs)) from None
 
 

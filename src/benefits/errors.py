@@ -40,3 +40,29 @@ class ConditionSyntaxError(BenefitsError):
     def __init__(self, text: str, position: int, message: str):
         self.text, self.position = text, position
         super().__init__(f"{message} (at column {position + 1} of {text!r})")
+
+
+def error_path(err: dict) -> tuple:
+    """Where a pydantic error is, without pydantic's internal steps (validator and union tags)."""
+    return tuple(p for p in err["loc"] if not str(p).startswith("function-") and p not in _UNION_TAGS)
+
+
+# Layer kinds appear in pydantic's error paths as the union's tag; a reader does not need them.
+_UNION_TAGS = {"basic_fund", "cumulative_bands", "residual_ratio"}
+
+
+def error_message(err: dict) -> str:
+    """A pydantic error in the words of our file formats."""
+    kind = err["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key (not part of the format)"
+    if kind == "string_pattern_mismatch":
+        return f"expected a name of lower-case words joined by '.' or '_', got {err.get('input')!r}"
+    if kind == "literal_error":
+        return f"expected {err['ctx']['expected']}, got {err.get('input')!r}"
+    if kind == "union_tag_invalid":
+        return f"unknown layer kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return msg if kind == "value_error" else f"{msg} (got {err.get('input')!r})"

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from ..errors import ClaimError
+from ..errors import ClaimError, error_message, error_path
 from ..facts import build_fact
 from ..models.accumulators import Accumulators
 from ..models.claim import Claim, Visit
@@ -38,11 +38,9 @@ def _validated(model, value: Any, what: str):
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-            lines.append(f"{what}{'.' + where if where else ''}: {err['msg']}")
-        raise ClaimError("; ".join(lines)) from None
+        raise ClaimError("; ".join(
+            f"{'.'.join(map(str, (what,) + error_path(err)))}: {error_message(err)}" for err in exc.errors()
+        )) from None
 
 
 def _check_claim(claim: Claim, pack: RulePack) -> None:
@@ -100,7 +98,7 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    return f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+    return f"{'.'.join(map(str, error_path(err)))}: {error_message(err)}"
 
 
 def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:

@@ -15,7 +15,7 @@ from typing import Iterable
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .. import conditions
-from ..errors import ConditionSyntaxError, Problem, RuleFileError
+from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
 from ..facts import FieldKind, field_specs
 from ..matcher import make_matcher
 from ..money import parse_money
@@ -54,31 +54,7 @@ class _Collector:
 
     def validation(self, path: Path, locator: Locator, exc: ValidationError, prefix: tuple = ()) -> None:
         for err in exc.errors():
-            loc = prefix + tuple(p for p in err["loc"] if not _is_union_tag(p))
-            self.add(path, locator, loc, _message(err))
-
-
-_KIND_TAGS = {cls.model_fields["kind"].annotation.__args__[0] for cls in (BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer)}
-
-
-def _is_union_tag(part) -> bool:
-    """pydantic puts the discriminator value in an error's path; a reader does not need it."""
-    return part in _KIND_TAGS
-
-
-def _message(err: dict) -> str:
-    kind = err["type"]
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        return "unknown key (not part of the rule-file format)"
-    if kind == "string_pattern_mismatch":
-        return f"expected a name of lower-case words joined by '.' or '_', got {err.get('input')!r}"
-    if kind == "literal_error":
-        return f"expected {err['ctx']['expected']}, got {err.get('input')!r}"
-    if kind == "union_tag_invalid":
-        return f"unknown layer kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
-    return f"{err['msg']} (got {err.get('input')!r})"
+            self.add(path, locator, prefix + error_path(err), error_message(err))
 
 
 def _read(col: _Collector, path: Path) -> tuple[object, Locator] | None:

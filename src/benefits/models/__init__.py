@@ -1,0 +1,1 @@
+"""Domain models: claim, accumulators, settlement, case file."""

@@ -1,0 +1,1 @@
+"""Rule packs: the file format (model), the loader, and the loaded pack."""
