@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import benefits
 from benefits.calculator import basic, bill, cumulative, residual
 from benefits.cases import check_case, load_case
 from benefits.money import FEN

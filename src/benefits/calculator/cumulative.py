@@ -43,7 +43,7 @@ def _option(layer, ctx, group, deductible, band_params, cap, before, after) -> _
         cites.append(pts)
     lows = [start] + [b[0].value for b in band_params[1:]]
     highs = lows[1:] + [None]
-    bands = [(lo, hi, with_points(b[1].value, points)) for lo, hi, b in zip(lows, highs, band_params)]
+    bands = [(lo, hi, with_points(b[1].value, points)) for lo, hi, b in zip(lows, highs, band_params, strict=True)]
     raw, pieces = ZERO, []
     for lo, hi, ratio in bands:
         top = after if hi is None else min(after, hi)

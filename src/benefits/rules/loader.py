@@ -10,13 +10,12 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Iterable
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from .. import conditions
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
-from ..facts import FieldKind, field_specs
+from ..facts import field_specs
 from ..matcher import make_matcher
 from ..money import parse_money
 from ..yamlio import Locator, YamlError, load_file
@@ -318,14 +317,14 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
         layers.append(layer)
     if layer_dir.is_dir():
         for extra in sorted(set(p.stem for p in layer_dir.glob("*.yaml")) - set(meta.layers)):
-            col.add(layer_dir / f"{extra}.yaml", None, (), f"layer file not listed under `layers:` in pack.yaml")
+            col.add(layer_dir / f"{extra}.yaml", None, (), "layer file not listed under `layers:` in pack.yaml")
     if col.problems:
         raise RuleFileError(col.problems)
 
     read = set().union(*(conditions.fields_of(n) for n in rules.values())) if rules else set()
     monthly = {c.counter for l in layers if isinstance(l, BasicFundLayer) for c in l.caps if c.period == "month"}
     ends = [v - dt.timedelta(days=1) for v in meta.versions[1:]] + [meta.valid_until]
-    versions = tuple(Version(s, e) for s, e in zip(meta.versions, ends))
+    versions = tuple(Version(s, e) for s, e in zip(meta.versions, ends, strict=True))
     return RulePack(
         meta=meta,
         directory=str(root),
