@@ -47,7 +47,8 @@ def test_dates_become_integers_and_quoted_values_work():
     ("scheme ~= resident", "unexpected character"),
     ("level in [level1 level2]", "expected `]`"),
     ("", "non-empty"),
-    ("(" * 30 + "filed" + ")" * 30, "nested deeper"),
+    ("(" * 30 + "filed" + ")" * 30, "nest at most 20 deep"),
+    ("not " * 30 + "filed", "nest at most 20 deep"),
 ])
 def test_errors_name_the_problem(text, fragment):
     with pytest.raises(ConditionSyntaxError) as exc:

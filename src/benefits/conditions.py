@@ -198,26 +198,19 @@ class _Parser:
 
     def factor(self) -> Node:
         tok = self.peek()
+        if tok.kind != "not" and not (tok.kind == "punct" and tok.text == "("):
+            return self.test()
+        self.take()
+        self.depth += 1  # bounded, so a hostile condition cannot exhaust the stack
+        if self.depth > MAX_DEPTH:
+            raise ConditionSyntaxError(self.text, tok.pos, f"conditions nest at most {MAX_DEPTH} deep")
         if tok.kind == "not":
-            self.take()
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise ConditionSyntaxError(self.text, tok.pos, f"`not` nested deeper than {MAX_DEPTH}")
-            node = Not(self.factor())
-            self.depth -= 1
-            return node
-        if tok.kind == "punct" and tok.text == "(":
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise ConditionSyntaxError(self.text, tok.pos, f"parentheses nested deeper than {MAX_DEPTH}")
-            self.take()
+            node: Node = Not(self.factor())
+        else:
             node = self.expr()
-            self.depth -= 1
-            close = self.take("punct", "`)`")
-            if close.text != ")":
-                raise ConditionSyntaxError(self.text, close.pos, f"expected `)`, found {close.text!r}")
-            return node
-        return self.test()
+            self.expect_punct(")")
+        self.depth -= 1
+        return node
 
     def test(self) -> Node:
         tok = self.take("word", "a field name")
