@@ -1,0 +1,1 @@
+"""The `benefits` command line (installed as the package `benefits_cli`)."""
