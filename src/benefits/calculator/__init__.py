@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ..errors import ClaimError, error_message, error_path
 from ..facts import build_fact
 from ..models.accumulators import Accumulators
-from ..models.claim import Claim, Visit
+from ..models.claim import STAYS, Claim
 from ..models.settlement import LayerPayout, PatientPart, Settlement
 from ..money import ZERO, exact, fmt
 from ..rules.model import BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer
@@ -153,7 +153,7 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
         fully_self_paid=bill.fully_self_paid, over_limit=bill.over_limit, pre_self_paid=bill.pre_self_paid,
         deductible=basic.deductible, co_pay=basic.co_pay, above_cap=basic.above_cap,
         relieved_by_later_layers=basic.deductible + basic.co_pay + basic.above_cap - ctx.left,
-        total=bill.total - fund_total,
+        total=bill.total - fund_total, cash=bill.total - fund_total,
     )
     tr.add(step="patient", rule="domain 6.9",
            explain_zh="个人负担 = 总额 - 各项基金支付", explain_en="patient pays total - every fund's payout",
@@ -161,7 +161,7 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
            formula=f"{fmt(bill.total)} - {fmt(fund_total)} = {fmt(patient.total)}", output=fmt(patient.total))
     after = Accumulators(
         member_id=claim.member.id, year=acc.year,
-        admissions=acc.admissions + (1 if claim.visit is Visit.inpatient else 0),
+        admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
         counters=dict(sorted(ctx.counters.items())),
     )
     return Settlement(

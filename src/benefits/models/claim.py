@@ -42,13 +42,20 @@ class Group(str, Enum):
 
 
 class Visit(str, Enum):
-    """就诊类型: inpatient 住院 (med_type 21), general outpatient 普通门诊 (11),
-    outpatient special/chronic disease 门特/慢特病 (14), maternity 生育 (51/52)."""
+    """就诊类型: inpatient 住院 (med_type 21), day surgery 日间手术 (a stay too), general outpatient
+    普通门诊 (11), outpatient special/chronic disease 门特/慢特病 (14), maternity outpatient 生育门诊 (51),
+    COVID nucleic-acid test 核酸检测."""
 
     inpatient = "inpatient"
+    day_surgery = "day_surgery"
     general_outpatient = "general_outpatient"
     special_outpatient = "special_outpatient"
     maternity = "maternity"
+    covid_test = "covid_test"
+
+
+STAYS = (Visit.inpatient, Visit.day_surgery)
+"""Visit kinds that are admissions: admission and discharge dates, counted in `admissions`."""
 
 
 class Region(str, Enum):
@@ -65,6 +72,10 @@ class Category(str, Enum):
     A = "A"
     B = "B"
     C = "C"
+
+
+def _a(visit: Visit) -> str:
+    return ("an " if visit.value[0] in "aeiou" else "a ") + visit.value
 
 
 class _Strict(BaseModel):
@@ -152,6 +163,8 @@ class Claim(_Strict):
     admission_date: dt.date | None = None
     discharge_date: dt.date | None = None
     diagnoses: list[str] = Field(default_factory=list, description="ICD-10 codes, primary first")
+    service: str | None = Field(None, min_length=1, max_length=64,
+                                description="a fixed-amount service, e.g. maternity prenatal_care; one of the pack's services")
     bill: BillSplit | None = None
     items: list[LineItem] | None = None
 
@@ -169,25 +182,25 @@ class Claim(_Strict):
                 seen.add(item.id)
         if self.region is Region.out_of_province and self.filed is None:
             raise ValueError("an out-of-province claim must say whether it was filed (filed: true or false)")
-        if self.visit is Visit.inpatient:
+        if self.visit in STAYS:
             if self.admission_date is None or self.discharge_date is None:
-                raise ValueError("an inpatient claim needs admission_date and discharge_date")
+                raise ValueError(f"{_a(self.visit)} claim needs admission_date and discharge_date")
             if self.date is not None:
-                raise ValueError("an inpatient claim has admission_date and discharge_date, not `date`")
+                raise ValueError(f"{_a(self.visit)} claim has admission_date and discharge_date, not `date`")
             if self.discharge_date < self.admission_date:
                 raise ValueError(
                     f"discharge_date {self.discharge_date} is before admission_date {self.admission_date}"
                 )
         elif self.date is None or self.admission_date or self.discharge_date:
-            raise ValueError(f"a {self.visit.value} claim has `date` (the visit date), not admission or discharge dates")
+            raise ValueError(f"{_a(self.visit)} claim has `date` (the visit date), not admission or discharge dates")
         return self
 
     @property
     def settlement_date(self) -> dt.date:
         """The date the claim settles on: discharge for a stay, the visit date otherwise."""
-        return self.discharge_date if self.visit is Visit.inpatient else self.date  # type: ignore[return-value]
+        return self.discharge_date if self.visit in STAYS else self.date  # type: ignore[return-value]
 
     @property
     def start_date(self) -> dt.date:
         """Admission for a stay, the visit date otherwise."""
-        return self.admission_date if self.visit is Visit.inpatient else self.date  # type: ignore[return-value]
+        return self.admission_date if self.visit in STAYS else self.date  # type: ignore[return-value]

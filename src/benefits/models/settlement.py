@@ -25,6 +25,8 @@ class LayerPayout(BaseModel):
     fund_code: str | None = Field(None, description="setldetail fund_pay_type, e.g. 390100")
     platform_field: str | None = Field(None, description="2207 output field, e.g. hifp_pay")
     applied: bool = Field(description="whether the layer applied to this claim at all")
+    fund: bool = Field(True, description="a fund (counted in fund_pay_sumamt); False for the personal account, "
+                       "which pays part of the patient's own share")
     base: Money = Field(description="the amount it worked on (in-scope amount)")
     limit_left: Money | None = Field(None, description="crt_payb_lmt_amt: cap left before this claim; None = no cap")
     paid: Money
@@ -45,6 +47,23 @@ class PatientPart(BaseModel):
         description="part of deductible + co-pay + above-cap paid by serious illness and aid"
     )
     total: Money = Field(description="psn_part_amt = total - all funds")
+    account: Money = Field(Decimal("0.00"), description="acct_pay: paid from the personal account 个人账户")
+    cash: Money = Field(Decimal("0.00"), description="psn_cash_pay: paid in cash 个人现金 = total - account")
+
+
+class ItemSplit(BaseModel):
+    """One line item's share of the bill split (the 2301 fee-line output)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    category: str = Field(description="A 甲 / B 乙 / C 丙 (chrgitm_lv 01 / 02 / 03)")
+    amount: Money = Field(description="unit_price x quantity, rounded to the fen")
+    self_pay_share: Decimal | None = Field(None, description="selfpay_prop applied to a category-B item")
+    fully_self_paid: Money = Field(description="fulamt_ownpay_amt")
+    over_limit: Money = Field(description="overlmt_amt")
+    pre_self_paid: Money = Field(description="preselfpay_amt")
+    policy_range: Money = Field(description="inscp_scp_amt")
 
 
 class Settlement(BaseModel):
@@ -57,6 +76,7 @@ class Settlement(BaseModel):
     version: dt.date = Field(description="the parameter version applied (its start date)")
     deciding_date: dt.date
     bill: BillSplit
+    items: list[ItemSplit] = Field(default_factory=list, description="each line item's split; empty for a pre-split bill")
     deductible: Money = Field(description="act_pay_dedc, the basic fund's deductible applied")
     ratio: Decimal | None = Field(None, description="the basic fund's ratio applied")
     layers: list[LayerPayout]

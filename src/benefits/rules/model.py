@@ -64,7 +64,8 @@ class PackFile(_File):
     versions: list[dt.date] = Field(min_length=1, description="start dates of parameter versions")
     valid_until: dt.date
     levels: list[Name] = Field(min_length=1)
-    visits: list[Literal["inpatient", "general_outpatient", "special_outpatient", "maternity"]] = Field(min_length=1)
+    visits: list[Literal["inpatient", "day_surgery", "general_outpatient", "special_outpatient", "maternity",
+                         "covid_test"]] = Field(min_length=1)
     diseases: dict[Name, list[str]] = Field(default_factory=dict, description="ICD-10 ranges per disease name")
     default_b_share: Name = Field(description="parameter: default pre-self-pay share of category-B items")
     counters: list[Counter]
