@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -11,6 +10,7 @@ from pydantic import ValidationError
 from .calculator import evaluate
 from .errors import BenefitsError, error_message, error_path
 from .models.case import CaseFile
+from .money import ZERO
 from .rules.pack import RulePack
 from .yamlio import load_file
 
@@ -63,17 +63,24 @@ def check_case(case: CaseFile, rules: RulePack) -> list[Mismatch]:
     if exp.bill is not None:
         for name in ("total", "fully_self_paid", "over_limit", "pre_self_paid", "policy_range"):
             cmp(f"bill.{name}", getattr(exp.bill, name), getattr(s.bill, name))
+    if exp.items is not None:
+        got_items = {i.id: i for i in s.items}
+        for item_id, want in exp.items.items():
+            item = got_items.get(item_id)
+            for name in ("fully_self_paid", "over_limit", "pre_self_paid", "policy_range"):
+                cmp(f"items.{item_id}.{name}", getattr(want, name), getattr(item, name) if item else "(no such item)")
     cmp("deductible", exp.deductible, s.deductible)
     if exp.payouts is not None:
         got = s.payouts
         for layer in dict.fromkeys(list(exp.payouts) + list(got)):
-            cmp(f"payouts.{layer}", exp.payouts.get(layer, "(not listed)"), got.get(layer, "(no such layer)"))
+            cmp(f"payouts.{layer}", exp.payouts.get(layer, ZERO), got.get(layer, "(no such layer)"))
     cmp("patient", exp.patient, s.patient.total)
+    cmp("cash", exp.cash, s.patient.cash)
     if exp.accumulators is not None:
         after = s.accumulators_after
         cmp("accumulators.admissions", exp.accumulators.admissions, after.admissions)
         for name, want in exp.accumulators.counters.items():
-            cmp(f"accumulators.counters.{name}", want, after.counters.get(name, Decimal("0.00")))
+            cmp(f"accumulators.counters.{name}", want, after.counters.get(name, ZERO))
     return out
 
 

@@ -48,7 +48,7 @@ def error_path(err: dict) -> tuple:
 
 
 # Layer kinds appear in pydantic's error paths as the union's tag; a reader does not need them.
-_UNION_TAGS = {"basic_fund", "cumulative_bands", "residual_ratio"}
+_UNION_TAGS = {"basic_fund", "cumulative_bands", "residual_ratio", "fixed_amount", "above_cap", "personal_account"}
 
 
 def error_message(err: dict) -> str:

@@ -63,8 +63,8 @@ def _words(enum: type[Enum]) -> tuple[str, ...]:
     return tuple(e.value for e in enum)
 
 
-def field_specs(levels: tuple[str, ...], diseases: tuple[str, ...]) -> dict[str, FieldSpec]:
-    """The fields a pack's conditions may use; levels and disease names come from the pack."""
+def field_specs(levels: tuple[str, ...], diseases: tuple[str, ...], services: tuple[str, ...] = ()) -> dict[str, FieldSpec]:
+    """The fields a pack's conditions may use; levels, disease and service names come from the pack."""
     specs = [
         FieldSpec("scheme", FieldKind.ENUM, _words(Scheme), "险种"),
         FieldSpec("member_type", FieldKind.ENUM, _words(MemberType) + ("unknown",), "人员类别"),
@@ -75,6 +75,7 @@ def field_specs(levels: tuple[str, ...], diseases: tuple[str, ...]) -> dict[str,
         FieldSpec("groups", FieldKind.SET, _words(Group), "困难群体"),
         FieldSpec("age", FieldKind.INT, (), "年龄"),
         FieldSpec("disease", FieldKind.ENUM, diseases + ("none",), "病种 (the pack's disease lists)"),
+        FieldSpec("service", FieldKind.ENUM, services + ("none",), "定额服务 (the pack's fixed-amount services)"),
         FieldSpec("date", FieldKind.DATE, (), "the deciding date"),
     ]
     return {s.name: s for s in specs}
@@ -101,6 +102,7 @@ def build_fact(claim: Claim, deciding_date: dt.date, disease: str) -> dict:
         "region": claim.region.value,
         "filed": True if claim.filed is None else claim.filed,  # filing only matters out of province
         "disease": disease,
+        "service": claim.service or "none",
         "date": date_key(deciding_date),
     }
     if m.age is not None:

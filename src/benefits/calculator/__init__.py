@@ -14,13 +14,23 @@ from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, Claim
 from ..models.settlement import LayerPayout, PatientPart, Settlement
 from ..money import ZERO, exact, fmt
-from ..rules.model import BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer
+from ..rules.model import (
+    AboveCapLayer,
+    BasicFundLayer,
+    CumulativeBandsLayer,
+    FixedAmountLayer,
+    PersonalAccountLayer,
+    ResidualRatioLayer,
+)
 from ..rules.pack import RulePack
 from ..trace import Trace
+from .above_cap import pay_above_cap
+from .account import pay_personal_account
 from .basic import pay_basic_fund
 from .bill import split_bill
 from .context import ClaimContext
 from .cumulative import pay_cumulative_bands
+from .fixed import pay_fixed_amount
 from .residual import pay_residual_ratio
 
 # Layer kinds: the formulas of domain.md section 6. Which layers exist, in which order, with
@@ -29,7 +39,12 @@ KINDS: dict[type, Callable] = {
     BasicFundLayer: pay_basic_fund,
     CumulativeBandsLayer: pay_cumulative_bands,
     ResidualRatioLayer: pay_residual_ratio,
+    FixedAmountLayer: pay_fixed_amount,
+    AboveCapLayer: pay_above_cap,
+    PersonalAccountLayer: pay_personal_account,
 }
+# Layer kinds that are not funds: they pay part of the patient's own share (psn_part_amt).
+NOT_FUNDS = (PersonalAccountLayer,)
 
 
 def _validated(model, value: Any, what: str):
@@ -56,6 +71,17 @@ def _check_claim(claim: Claim, pack: RulePack) -> None:
     for name in sorted(pack.required_fields):
         if getattr(claim.member, name) is None:
             raise ClaimError(f"claim.member.{name} is required: pack {pack.name!r} has conditions on {name}")
+    if claim.service is not None and claim.service not in meta.services:
+        raise ClaimError(
+            f"claim.service: {claim.service!r} is not a service of pack {pack.name!r}; "
+            f"expected one of: {', '.join(meta.services) or '(the pack has none)'}"
+        )
+
+
+def _check_refusals(pack: RulePack, fired: frozenset[str]) -> None:
+    for i, refusal in enumerate(pack.meta.refusals):
+        if f"refusals[{i}]" in fired:
+            raise ClaimError(f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})")
 
 
 def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: int) -> None:
@@ -114,12 +140,13 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
 
     fact = build_fact(claim, day, pack.disease_of(claim.diagnoses))
     fired = pack.matcher.fired(fact)
+    _check_refusals(pack, fired)
     tr = Trace(trace)
     tr.add(step="version", rule=f"{pack.name}@{version.start}",
            explain_zh=f"按{day}（{pack.meta.deciding_date}）适用 {version.start} 起的政策",
            explain_en=f"the deciding date {day} ({pack.meta.deciding_date}) selects the version of {version.start}",
            inputs={"deciding_date": str(day)}, formula="", output=str(version.start))
-    bill = split_bill(claim, pack.param(pack.meta.default_b_share, day), tr)
+    bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), tr)
     ctx = ClaimContext(
         claim=claim, pack=pack, day=day, fired=fired, bill=bill, counters=dict(acc.counters),
         admissions_before=acc.admissions, trace=tr, left=bill.policy_range,
@@ -137,15 +164,18 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
         else:
             paid, base, cap_left = result
             applied = True
+        fund = not isinstance(layer, NOT_FUNDS)
+        if fund:
             ctx.left -= paid
         scheme = claim.member.scheme.value
         payouts.append(LayerPayout(
             layer=layer.id, name_zh=layer.name.zh, name_en=layer.name.en,
             fund_code=layer.fund_code.get(scheme), platform_field=layer.platform_field.get(scheme),
-            applied=applied, base=base, limit_left=cap_left, paid=paid,
+            applied=applied, fund=fund, base=base, limit_left=cap_left, paid=paid,
         ))
 
-    fund_total = sum((p.paid for p in payouts), ZERO)
+    fund_total = sum((p.paid for p in payouts if p.fund), ZERO)
+    account = sum((p.paid for p in payouts if not p.fund), ZERO)
     basic = ctx.basic
     if basic.ratio is None:  # no basic layer applied: the policy-range amount is unpaid by it
         basic.co_pay = bill.policy_range
@@ -153,19 +183,24 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
         fully_self_paid=bill.fully_self_paid, over_limit=bill.over_limit, pre_self_paid=bill.pre_self_paid,
         deductible=basic.deductible, co_pay=basic.co_pay, above_cap=basic.above_cap,
         relieved_by_later_layers=basic.deductible + basic.co_pay + basic.above_cap - ctx.left,
-        total=bill.total - fund_total, cash=bill.total - fund_total,
+        total=bill.total - fund_total, account=account, cash=bill.total - fund_total - account,
     )
     tr.add(step="patient", rule="domain 6.9",
            explain_zh="个人负担 = 总额 - 各项基金支付", explain_en="patient pays total - every fund's payout",
-           inputs={p.layer: fmt(p.paid) for p in payouts},
+           inputs={p.layer: fmt(p.paid) for p in payouts if p.fund},
            formula=f"{fmt(bill.total)} - {fmt(fund_total)} = {fmt(patient.total)}", output=fmt(patient.total))
+    if account:
+        tr.add(step="cash", rule="domain 6.8",
+               explain_zh="个人现金 = 个人负担 - 个人账户支付", explain_en="cash = the patient's part - the personal account's payment",
+               inputs={"account": fmt(account)},
+               formula=f"{fmt(patient.total)} - {fmt(account)} = {fmt(patient.cash)}", output=fmt(patient.cash))
     after = Accumulators(
         member_id=claim.member.id, year=acc.year,
         admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
         counters=dict(sorted(ctx.counters.items())),
     )
     return Settlement(
-        claim_id=claim.id, pack=pack.name, version=version.start, deciding_date=day, bill=bill,
+        claim_id=claim.id, pack=pack.name, version=version.start, deciding_date=day, bill=bill, items=items,
         deductible=basic.deductible, ratio=basic.ratio, layers=payouts, fund_total=fund_total,
         patient=patient, accumulators_before=acc, accumulators_after=after, trace=tr.steps,
     )

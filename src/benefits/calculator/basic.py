@@ -90,6 +90,7 @@ def _ratio(layer: BasicFundLayer, ctx: ClaimContext) -> Decimal:
 def _cap_left(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal | None, list[str]]:
     """The smallest cap left among those that apply, and the counter keys they draw on."""
     lefts: list[Decimal] = []
+    by_id = ctx.basic.cap_lefts
     keys: list[str] = []
     for i, cap in enumerate(layer.caps):
         rule = f"{layer.id}.caps[{i}]"
@@ -105,6 +106,7 @@ def _cap_left(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal | None,
             if key not in keys:
                 keys.append(key)
         lefts.append(left)
+        by_id[cap.id] = min(left, by_id.get(cap.id, left))
         ctx.trace.add(
             step=f"{layer.id}.cap", layer=layer.id, rule=rule,
             explain_zh=f"最高支付限额（{cap.id}）剩余", explain_en=f"cap {cap.id}: what is left of it",
@@ -117,6 +119,12 @@ def _cap_left(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal | None,
 
 def pay_basic_fund(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal, Decimal, Decimal | None]:
     """Returns (paid, the amount it worked on, cap left before the claim)."""
+    if ctx.basic.layer is not None:
+        raise ClaimError(
+            f"pack {ctx.pack.name!r}: basic-fund layers {ctx.basic.layer!r} and {layer.id!r} both apply to this "
+            "claim; their `when:` conditions must not overlap"
+        )
+    ctx.basic.layer = layer.id
     policy = ctx.left
     deductible_left = _deductible(layer, ctx)
     applied = min(policy, deductible_left)
@@ -145,4 +153,5 @@ def pay_basic_fund(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal, D
     ctx.basic.co_pay = eligible - rounded
     ctx.basic.above_cap = rounded - paid
     ctx.basic.ratio = ratio
+    ctx.basic.eligible = eligible
     return paid, policy, cap_left

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 
 from ..models.claim import BillSplit, Category, Claim
+from ..models.settlement import ItemSplit
 from ..money import ZERO, fmt, round_fen
 from ..trace import Trace
 from .context import cite, pct
 from ..rules.pack import ParameterValue
 
 
-def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> BillSplit:
-    """The claim's bill split into fully self-paid, over-limit, pre-self-paid and policy-range parts."""
+def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> tuple[BillSplit, list[ItemSplit]]:
+    """The claim's bill split into fully self-paid, over-limit, pre-self-paid and policy-range parts,
+    and each line item's share of it (empty for a bill that came already split)."""
     if claim.bill is not None:
         b = claim.bill
         trace.add(
@@ -21,11 +23,13 @@ def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> Bil
             formula=f"{fmt(b.total)} - {fmt(b.fully_self_paid)} - {fmt(b.over_limit)} - {fmt(b.pre_self_paid)} = {fmt(b.policy_range)}",
             output=fmt(b.policy_range),
         )
-        return b
+        return b, []
     total = fully = over = pre = policy = ZERO
+    splits: list[ItemSplit] = []
     for item in claim.items or []:
         amount = round_fen(item.unit_price * item.quantity)
         item_over = item_pre = ZERO
+        share = None
         if item.category is Category.C:
             item_fully = amount
             why = f"丙类全自费 / category C, fully self-paid: {fmt(amount)}"
@@ -49,6 +53,10 @@ def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> Bil
             output=fmt(item_policy),
             citations=cite(default_share) if item.category is Category.B and item.self_pay_share is None else [],
         )
+        splits.append(ItemSplit(
+            id=item.id, category=item.category.value, amount=amount, self_pay_share=share,
+            fully_self_paid=item_fully, over_limit=item_over, pre_self_paid=item_pre, policy_range=item_policy,
+        ))
         total += amount
         fully += item_fully
         over += item_over
@@ -63,7 +71,7 @@ def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> Bil
         formula=f"{fmt(total)} - {fmt(fully)} - {fmt(over)} - {fmt(pre)} = {fmt(policy)}",
         output=fmt(policy),
     )
-    return bill
+    return bill, splits
 
 
 __all__ = ["split_bill"]

@@ -15,12 +15,16 @@ from ..trace import Citation, Trace
 
 @dataclass
 class BasicOutcome:
-    """How the basic fund treated the policy-range amount: for the patient's breakdown."""
+    """How the basic fund treated the policy-range amount: for the patient's breakdown and for
+    a layer that follows one of its caps (大额医疗补助)."""
 
+    layer: str | None = None  # the basic-fund layer that applied, if any
     deductible: Decimal = ZERO
     co_pay: Decimal = ZERO
     above_cap: Decimal = ZERO
     ratio: Decimal | None = None
+    eligible: Decimal = ZERO  # policy-range amount above the deductible
+    cap_lefts: dict[str, Decimal] = field(default_factory=dict)  # cap id -> left before the claim
 
 
 @dataclass

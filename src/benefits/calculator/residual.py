@@ -15,7 +15,7 @@ from .context import ClaimContext, cite, most_favourable, pct
 
 def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[Decimal, Decimal, Decimal | None] | None:
     """None when the member is in none of the layer's groups."""
-    groups = [g for g in layer.groups if ctx.fires(f"{layer.id}.groups.{g.id}")]
+    groups = [g for g in layer.groups if g.when is None or ctx.fires(f"{layer.id}.groups.{g.id}")]
     if not groups:
         return None
     left = ctx.left
@@ -26,7 +26,7 @@ def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[De
     for g in groups:
         ratio = ctx.param(g.ratio)
         ded = ctx.param(g.deductible) if g.deductible else None
-        ded_left = max(ZERO, ded.value - ctx.counter(layer.deductible_counter)) if ded else ZERO
+        ded_left = max(ZERO, ded.value - ctx.counter(layer.deductible_counter)) if ded and layer.deductible_counter else ZERO
         used = min(left, ded_left)
         raw = (left - used) * ratio.value
         paid = round_fen(raw if cap_left is None else min(raw, cap_left))
@@ -49,7 +49,8 @@ def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[De
                 "cap_left": "none" if cap_left is None else fmt(cap_left)},
         formula=formula + f" -> {fmt(paid)}", output=fmt(paid), citations=cite(ratio, ded, cap),
     )
-    ctx.add(layer.paid_counter, paid)
-    if used:
+    if layer.paid_counter:
+        ctx.add(layer.paid_counter, paid)
+    if used and layer.deductible_counter:
         ctx.add(layer.deductible_counter, used)
     return paid, left, cap_left

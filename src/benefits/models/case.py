@@ -18,14 +18,29 @@ class ExpectedAccumulators(BaseModel):
     counters: dict[str, Money] = Field(default_factory=dict)
 
 
+class ExpectedItem(BaseModel):
+    """One line item's split (domain.md 6.2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fully_self_paid: Money
+    over_limit: Money
+    pre_self_paid: Money
+    policy_range: Money
+
+
 class Expected(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     error: str | None = Field(None, description="the claim is refused with a message containing this")
     bill: BillSplit | None = None
+    items: dict[str, ExpectedItem] | None = Field(None, description="line items' splits, by item id")
     deductible: Money | None = None
-    payouts: dict[str, Money] | None = Field(None, description="every layer of the pack, by id")
-    patient: Money | None = None
+    payouts: dict[str, Money] | None = Field(
+        None, description="payout by layer id; a layer of the pack not listed is expected to pay 0.00"
+    )
+    patient: Money | None = Field(None, description="psn_part_amt: total - every fund's payout")
+    cash: Money | None = Field(None, description="psn_cash_pay: the patient's part less the personal account")
     accumulators: ExpectedAccumulators | None = None
 
 

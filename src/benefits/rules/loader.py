@@ -21,11 +21,14 @@ from ..money import parse_money
 from ..yamlio import Locator, YamlError, load_file
 from .model import (
     NAME_PATTERN,
+    AboveCapLayer,
     BasicFundLayer,
     CumulativeBandsLayer,
+    FixedAmountLayer,
     LayerFile,
     PackFile,
     Parameter as ParameterFile,
+    PersonalAccountLayer,
     ResidualRatioLayer,
 )
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
@@ -244,10 +247,22 @@ def _check_layer(chk: _LayerCheck) -> None:
         chk.counter(("paid_counter",), layer.paid_counter)
         chk.counter(("deductible_counter",), layer.deductible_counter)
         chk.rows("caps", layer.caps, "yuan")
+        if layer.caps and layer.paid_counter is None:
+            chk.col.add(chk.path, chk.loc, ("caps",), "an annual cap needs a `paid_counter` to draw on")
         _check_groups(chk, layer.groups)
         for i, g in enumerate(layer.groups):
             chk.param(("groups", i, "ratio"), g.ratio, "percent")
             chk.param(("groups", i, "deductible"), g.deductible, "yuan")
+            if g.deductible and layer.deductible_counter is None:
+                chk.col.add(chk.path, chk.loc, ("groups", i, "deductible"), "an aid deductible needs the layer's `deductible_counter`")
+    elif isinstance(layer, FixedAmountLayer):
+        chk.rows("amount", layer.amount, "yuan")
+    elif isinstance(layer, AboveCapLayer):
+        chk.param(("ratio",), layer.ratio, "percent")
+        chk.counter(("paid_counter",), layer.paid_counter)
+        chk.rows("caps", layer.caps, "yuan")
+    elif isinstance(layer, PersonalAccountLayer):
+        chk.counter(("balance_counter",), layer.balance_counter)
 
 
 def _check_groups(chk: _LayerCheck, groups) -> None:
@@ -257,6 +272,18 @@ def _check_groups(chk: _LayerCheck, groups) -> None:
             chk.col.add(chk.path, chk.loc, ("groups", i, "id"), f"group id {g.id!r} appears twice in this layer")
         seen.add(g.id)
         chk.when(("groups", i, "when"), g.when, f"{chk.layer.id}.groups.{g.id}")
+
+
+def _check_order(col: _Collector, path: Path, loc: Locator, layers: list) -> None:
+    """Cross-layer rules: the account pays last; an above-cap layer names a cap of a basic fund before it."""
+    cap_ids: set[str] = set()
+    for i, layer in enumerate(layers):
+        if isinstance(layer, PersonalAccountLayer) and i != len(layers) - 1:
+            col.add(path, loc, ("layers", i), f"the personal-account layer {layer.id!r} pays what every fund left: it must be listed last")
+        if isinstance(layer, AboveCapLayer) and layer.cap not in cap_ids:
+            col.add(path, loc, ("layers", i), f"layer {layer.id!r} follows cap {layer.cap!r}, which no basic-fund layer listed before it has")
+        if isinstance(layer, BasicFundLayer):
+            cap_ids.update(c.id for c in layer.caps)
 
 
 # --- the pack ---------------------------------------------------------------------------
@@ -295,9 +322,15 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
             diseases.append(DiseaseList(name, tuple(DiseaseList.parse_range(r) for r in ranges)))
         except ValueError as exc:
             col.add(pack_path, loc, ("diseases", name), str(exc))
-    specs = field_specs(tuple(meta.levels), tuple(meta.diseases))
+    specs = field_specs(tuple(meta.levels), tuple(meta.diseases), tuple(meta.services))
     counters = {c.name: c.description for c in meta.counters}
     rules, sites, layers = {}, {}, []
+    for i, refusal in enumerate(meta.refusals):
+        try:
+            rules[f"refusals[{i}]"] = conditions.parse(refusal.when, specs)
+            sites[f"refusals[{i}]"] = (col.rel(pack_path), loc.line(("refusals", i, "when")))
+        except ConditionSyntaxError as exc:
+            col.add(pack_path, loc, ("refusals", i, "when"), f"condition: {exc}")
     layer_dir = root / "layers"
     for i, layer_id in enumerate(meta.layers):
         path = layer_dir / f"{layer_id}.yaml"
@@ -315,6 +348,8 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
             col.add(path, lloc, ("id",), f"the file layers/{layer_id}.yaml must have id: {layer_id}, not {layer.id!r}")
         _check_layer(_LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites))
         layers.append(layer)
+    if len(layers) == len(meta.layers):
+        _check_order(col, pack_path, loc, layers)
     if layer_dir.is_dir():
         for extra in sorted(set(p.stem for p in layer_dir.glob("*.yaml")) - set(meta.layers)):
             col.add(layer_dir / f"{extra}.yaml", None, (), "layer file not listed under `layers:` in pack.yaml")
@@ -346,7 +381,8 @@ def _check_meta(col: _Collector, path: Path, loc: Locator, meta: PackFile) -> No
         col.add(path, loc, ("versions",), "version dates must be increasing, each once")
     if meta.valid_until < meta.versions[-1]:
         col.add(path, loc, ("valid_until",), f"valid_until {meta.valid_until} is before the last version {meta.versions[-1]}")
-    for field, values in (("levels", meta.levels), ("layers", meta.layers), ("counters", [c.name for c in meta.counters])):
+    for field, values in (("levels", meta.levels), ("layers", meta.layers), ("counters", [c.name for c in meta.counters]),
+                          ("services", meta.services)):
         dupes = sorted({v for v in values if values.count(v) > 1})
         if dupes:
             col.add(path, loc, (field,), f"listed more than once: {', '.join(dupes)}")

@@ -54,6 +54,14 @@ class Counter(_File):
     description: str
 
 
+class Refusal(_File):
+    """A claim the pack does not settle, with the reason given to the person who sent it."""
+
+    when: Condition
+    message: str = Field(min_length=1)
+    citation: str = Field(min_length=1)
+
+
 class PackFile(_File):
     pack: Name
     title: str
@@ -67,6 +75,8 @@ class PackFile(_File):
     visits: list[Literal["inpatient", "day_surgery", "general_outpatient", "special_outpatient", "maternity",
                          "covid_test"]] = Field(min_length=1)
     diseases: dict[Name, list[str]] = Field(default_factory=dict, description="ICD-10 ranges per disease name")
+    services: list[Name] = Field(default_factory=list, description="fixed-amount services a claim may name")
+    refusals: list[Refusal] = Field(default_factory=list, description="claims the pack refuses, and why")
     default_b_share: Name = Field(description="parameter: default pre-self-pay share of category-B items")
     counters: list[Counter]
     layers: list[Name] = Field(min_length=1, description="layer ids in paying order: layers/<id>.yaml")
@@ -137,7 +147,7 @@ class GroupRatio(_File):
     """A group served by medical aid, with its ratio and deductible."""
 
     id: Name
-    when: Condition
+    when: Condition | None = Field(None, description="absent: every member the layer applies to")
     ratio: Name
     deductible: Name | None = None
 
@@ -177,12 +187,40 @@ class ResidualRatioLayer(_Layer):
     """医疗救助: a group's ratio on what the earlier layers left, above an annual aid deductible."""
 
     kind: Literal["residual_ratio"]
-    paid_counter: Name
-    deductible_counter: Name
+    paid_counter: Name | None = Field(None, description="absent: the layer touches no accumulator")
+    deductible_counter: Name | None = None
     groups: list[GroupRatio] = Field(min_length=1)
     caps: list[Row] = Field(default_factory=list)
 
 
+class FixedAmountLayer(_Layer):
+    """定额结算 (maternity services): pays the service's fixed amount, or the amount left if lower."""
+
+    kind: Literal["fixed_amount"]
+    amount: list[Row] = Field(min_length=1, description="the first row that holds gives the fixed amount")
+
+
+class AboveCapLayer(_Layer):
+    """大额医疗补助: pays a ratio of the eligible cost lying beyond the point where a basic-fund
+    cap was reached: ratio x max(0, E - cap_left / basic_ratio)."""
+
+    kind: Literal["above_cap"]
+    cap: Name = Field(description="the id of the basic-fund cap whose exhaustion triggers this layer")
+    ratio: Name
+    paid_counter: Name
+    caps: list[Row] = Field(default_factory=list)
+
+
+class PersonalAccountLayer(_Layer):
+    """个人账户: pays the patient's remaining in-catalogue part (pre-self-pay + policy-range amount
+    left), up to the balance. Not a fund: it pays part of the patient's own share. Must be last."""
+
+    kind: Literal["personal_account"]
+    balance_counter: Name
+
+
 LayerFile = Annotated[
-    Union[BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer], Field(discriminator="kind")
+    Union[BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer, FixedAmountLayer, AboveCapLayer,
+          PersonalAccountLayer],
+    Field(discriminator="kind"),
 ]
