@@ -45,7 +45,10 @@ def only(pack):
 
 def test_the_real_pack_loads():
     rules = benefits.load_rules(RULES / "jiangmen")
-    assert [l.id for l in rules.layers] == ["basic", "serious_illness", "medical_aid", "secondary_aid"]
+    assert [l.id for l in rules.layers] == [
+        "basic", "basic_outpatient", "basic_special", "basic_covid", "covid_finance", "maternity",
+        "serious_illness", "medical_aid", "secondary_aid", "personal_account",
+    ]
 
 
 def test_yaml_syntax_error_names_file_and_line(pack):

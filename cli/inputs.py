@@ -1,0 +1,77 @@
+"""Reading the command line's inputs: claim and accumulators files (YAML or JSON, or stdin), with
+every error naming the file, the line and the field."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from benefits import BenefitsError
+from benefits.errors import error_message, error_path
+from benefits.yamlio import Locator, YamlError, load_file, load_text
+
+STDIN = "-"
+
+
+@dataclass
+class Document:
+    """A file's data, its name as the user wrote it, and where each key is."""
+
+    name: str
+    data: object
+    locator: Locator
+
+    def at(self, path: tuple) -> str:
+        """`name:line` of a path inside the document (just `name` when the line is unknown)."""
+        line = self.locator.line(path)
+        return f"{self.name}:{line}" if line else self.name
+
+
+def read(path: str) -> Document:
+    """Read a YAML or JSON file (JSON is read as YAML: numbers stay exact decimals), or stdin for '-'."""
+    if path == STDIN:
+        name = "<stdin>"
+        try:
+            text = sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            raise YamlError(name, None, f"not UTF-8 text (byte {exc.start})") from None
+        data, loc = load_text(text, name)
+    else:
+        if Path(path).is_dir():
+            raise YamlError(path, None, "is a folder; expected a YAML or JSON file")
+        data, loc = load_file(Path(path))
+    return Document(path if path != STDIN else "<stdin>", data, loc)
+
+
+def validate(doc: Document, model: type[BaseModel], what: str, example: str):
+    """The document as `model`; a BenefitsError with one line a problem (file:line [field]: expected ...)."""
+    if not isinstance(doc.data, dict):
+        found = "an empty file" if doc.data is None else f"a {type(doc.data).__name__}"
+        raise BenefitsError(f"{doc.name}: expected {what} (a mapping with keys such as {example}), found {found}")
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = error_path(err)
+            field = f" [{'.'.join(map(str, path))}]" if path else ""
+            lines.append(f"{doc.at(path)}{field}: {error_message(err)}")
+        raise BenefitsError("\n".join(lines)) from None
+
+
+# The engine names a field of its input as `claim.member.age: ...` or `accumulators.year is ...`.
+_FIELD = re.compile(r"^(claim|accumulators)((?:\.[A-Za-z_][\w]*)*)")
+
+
+def locate(message: str, docs: dict[str, Document | None]) -> str:
+    """An engine message about the claim or the accumulators, prefixed with the file and line it is about."""
+    m = _FIELD.match(message)
+    if m and docs.get(m.group(1)) is not None:
+        doc = docs[m.group(1)]
+        return f"{doc.at(tuple(p for p in m.group(2).split('.') if p))}: {message}"
+    claim = docs.get("claim")
+    return f"{claim.name}: {message}" if claim is not None else message

@@ -1,0 +1,112 @@
+"""Terminal text: display widths (Chinese characters take two columns), aligned tables, colour.
+
+Colour is used only when the stream is a terminal and NO_COLOR is not set (https://no-color.org);
+piped output is plain text.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: wide and full-width characters count two, combining marks none."""
+    total = 0
+    for ch in text:
+        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return total
+
+
+def pad(text: str, size: int, align: str = "l") -> str:
+    """`text` padded with spaces to `size` columns, left ('l') or right ('r') aligned."""
+    fill = " " * max(0, size - width(text))
+    return text + fill if align == "l" else fill + text
+
+
+def money(value: Decimal | None, *, signed: bool = False) -> str:
+    """An amount with two decimals; '-' for none."""
+    if value is None:
+        return "-"
+    return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def color_enabled(stream=None) -> bool:
+    stream = stream if stream is not None else sys.stdout
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+_CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+
+
+class Paint:
+    """Wraps text in ANSI codes, or leaves it alone when colour is off."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __call__(self, text: str, *styles: str) -> str:
+        if not self.enabled or not styles or not text:
+            return text
+        codes = ";".join(_CODES[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+@dataclass
+class Table:
+    """Rows of cells, each column left ('l') or right ('r') aligned by display width.
+
+    A row given as a plain string is printed as is (a sub-heading); `rule()` adds a line of dashes
+    under the amount columns (before a total).
+    """
+
+    headers: list[str]
+    align: str  # one letter a column, e.g. "lrr"
+    indent: str = "  "
+    rows: list = field(default_factory=list)
+
+    def add(self, *cells: str, style: tuple[str, ...] = ()) -> None:
+        cells = tuple(cells) + ("",) * (len(self.headers) - len(cells))
+        self.rows.append((cells, style))
+
+    def heading(self, text: str) -> None:
+        self.rows.append(text)
+
+    def rule(self) -> None:
+        self.rows.append(None)
+
+    def render(self, paint: Paint) -> list[str]:
+        cells = [self.headers] + [r[0] for r in self.rows if isinstance(r, tuple)]
+        widths = [max(width(row[i]) for row in cells) for i in range(len(self.headers))]
+        last = len(self.headers) - 1
+
+        def line(row, style=()) -> str:
+            parts = []
+            for i, cell in enumerate(row):
+                # the last column, left aligned, is not padded (no trailing spaces)
+                parts.append(cell if i == last and self.align[i] == "l" else pad(cell, widths[i], self.align[i]))
+            return paint((self.indent + "  ".join(parts)).rstrip(), *style)
+
+        out = [line(self.headers, ("bold",))] if any(self.headers) else []
+        for row in self.rows:
+            if row is None:
+                right = [i for i, a in enumerate(self.align) if a == "r"] or [0, last]
+                start, end = right[0], right[-1]
+                lead = sum(widths[:start]) + 2 * start
+                span = sum(widths[start:end + 1]) + 2 * (end - start)
+                out.append(self.indent + " " * lead + "-" * span)
+            elif isinstance(row, str):
+                out.append(paint(self.indent + row, "bold"))
+            else:
+                out.append(line(*row))
+        return out
