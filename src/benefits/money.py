@@ -34,8 +34,13 @@ def exact():
 
 
 def fmt(value: Decimal) -> str:
-    """Money as text with two decimals: 1234.50."""
-    return f"{round_fen(value):.2f}" if value == round_fen(value) else f"{value.normalize():f}"
+    """Money as text with two decimals: 1234.50. An exact intermediate keeps its digits (5252.3445),
+    shown to 8 decimals with '...' when it has more (a division: 42381.81818181...)."""
+    if value == round_fen(value):
+        return f"{round_fen(value):.2f}"
+    text = f"{value.normalize():f}"
+    whole, _, decimals = text.partition(".")
+    return text if len(decimals) <= 8 else f"{whole}.{decimals[:8]}..."
 
 
 def fmt_ratio(ratio: Decimal) -> str:

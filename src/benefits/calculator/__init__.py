@@ -157,9 +157,11 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
         if ctx.fires(f"{layer.id}.when"):
             result = KINDS[type(layer)](layer, ctx)
         if result is None:
+            why = (f"not ({layer.when})" if not ctx.fires(f"{layer.id}.when")
+                   else "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold")
             tr.add(step=f"{layer.id}.skip", layer=layer.id, rule=f"{layer.id}.when",
                    explain_zh=f"{layer.name.zh}不适用于本次结算", explain_en=f"{layer.name.en} does not apply to this claim",
-                   inputs={}, formula=f"not ({layer.when})", output="0.00")
+                   inputs={}, formula=why, output="0.00")
             paid, base, cap_left, applied = ZERO, ZERO, None, False
         else:
             paid, base, cap_left = result

@@ -42,4 +42,4 @@ def pay_above_cap(layer: AboveCapLayer, ctx: ClaimContext) -> tuple[Decimal, Dec
         formula=formula + f" -> {fmt(paid)}", output=fmt(paid), citations=cite(ratio, cap),
     )
     ctx.add(layer.paid_counter, paid)
-    return paid, beyond, cap_left
+    return paid, eligible, cap_left
