@@ -39,5 +39,10 @@ class Trace:
         self.steps: list[TraceStep] = []
 
     def add(self, **fields) -> None:
+        # Built from the engine's own strings: construct without re-validating (a measured cost).
         if self.enabled:
-            self.steps.append(TraceStep(**fields))
+            fields.setdefault("layer", None)
+            fields.setdefault("inputs", {})
+            fields.setdefault("formula", "")
+            fields.setdefault("citations", [])
+            self.steps.append(TraceStep.model_construct(**fields))

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from ..errors import ClaimError, error_message, error_path
 from ..facts import build_fact
 from ..models.accumulators import Accumulators
-from ..models.claim import STAYS, Claim
+from ..models.claim import STAYS, BillSplit, Claim
 from ..models.settlement import LayerPayout, PatientPart, Settlement
-from ..money import ZERO, exact, fmt
+from ..money import MAX_AMOUNT, ZERO, exact, fmt
 from ..rules.model import (
     AboveCapLayer,
     BasicFundLayer,
@@ -122,6 +122,16 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
             raise ClaimError(f"the claim cannot be settled within accepted amounts: {_first_error(exc)}") from None
 
 
+def _check_limits(bill: BillSplit, after: Accumulators) -> None:
+    """Results must stay within what an input may hold (a ledger would refuse them later)."""
+    for name, value in [("bill.total", bill.total)] + [(f"accumulators_after.counters.{k}", v) for k, v in after.counters.items()]:
+        if value > MAX_AMOUNT:
+            raise ClaimError(
+                f"the claim cannot be settled within accepted amounts: {name} would be {fmt(value)}, "
+                f"above the largest accepted amount {fmt(MAX_AMOUNT)}"
+            )
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     return f"{'.'.join(map(str, error_path(err)))}: {error_message(err)}"
@@ -170,7 +180,7 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
         if fund:
             ctx.left -= paid
         scheme = claim.member.scheme.value
-        payouts.append(LayerPayout(
+        payouts.append(LayerPayout.model_construct(
             layer=layer.id, name_zh=layer.name.zh, name_en=layer.name.en,
             fund_code=layer.fund_code.get(scheme), platform_field=layer.platform_field.get(scheme),
             applied=applied, fund=fund, base=base, limit_left=cap_left, paid=paid,
@@ -181,7 +191,7 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
     basic = ctx.basic
     if basic.ratio is None:  # no basic layer applied: the policy-range amount is unpaid by it
         basic.co_pay = bill.policy_range
-    patient = PatientPart(
+    patient = PatientPart.model_construct(
         fully_self_paid=bill.fully_self_paid, over_limit=bill.over_limit, pre_self_paid=bill.pre_self_paid,
         deductible=basic.deductible, co_pay=basic.co_pay, above_cap=basic.above_cap,
         relieved_by_later_layers=basic.deductible + basic.co_pay + basic.above_cap - ctx.left,
@@ -196,12 +206,14 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
                explain_zh="个人现金 = 个人负担 - 个人账户支付", explain_en="cash = the patient's part - the personal account's payment",
                inputs={"account": fmt(account)},
                formula=f"{fmt(patient.total)} - {fmt(account)} = {fmt(patient.cash)}", output=fmt(patient.cash))
-    after = Accumulators(
+    after = Accumulators.model_construct(
         member_id=claim.member.id, year=acc.year,
         admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
         counters=dict(sorted(ctx.counters.items())),
     )
-    return Settlement(
+    _check_limits(bill, after)
+    # Every part is the engine's own arithmetic on validated input: built without re-validating.
+    return Settlement.model_construct(
         claim_id=claim.id, pack=pack.name, version=version.start, deciding_date=day, bill=bill, items=items,
         deductible=basic.deductible, ratio=basic.ratio, layers=payouts, fund_total=fund_total,
         patient=patient, accumulators_before=acc, accumulators_after=after, trace=tr.steps,

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP
 
 from ..models.claim import BillSplit, Category, Claim
 from ..models.settlement import ItemSplit
-from ..money import ZERO, fmt, round_fen
+from ..money import FEN, ZERO, fmt
+from ..rules.pack import ParameterValue
 from ..trace import Trace
 from .context import cite, pct
-from ..rules.pack import ParameterValue
 
 
 def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> tuple[BillSplit, list[ItemSplit]]:
     """The claim's bill split into fully self-paid, over-limit, pre-self-paid and policy-range parts,
-    and each line item's share of it (empty for a bill that came already split)."""
+    and each line item's share of it (empty for a bill that came already split).
+
+    Per item: amount = unit price x quantity; 丙 (C) is fully self-paid; the part of the unit price
+    above the payment standard, times quantity, is over-limit; a 乙 (B) item pre-pays its share of
+    what is left; each rounded to the fen, ROUND_HALF_UP, per item. The settlement's `items` carry
+    every item's split, so the trace records the totals once rather than one step per item.
+    """
     if claim.bill is not None:
         b = claim.bill
         trace.add(
@@ -24,53 +31,47 @@ def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> tup
             output=fmt(b.policy_range),
         )
         return b, []
-    total = fully = over = pre = policy = ZERO
+    total = fully = over = pre = ZERO
     splits: list[ItemSplit] = []
-    for item in claim.items or []:
-        amount = round_fen(item.unit_price * item.quantity)
-        item_over = item_pre = ZERO
+    default = default_share.value
+    used_default = False
+    for item in claim.items or ():
+        price, qty, category = item.unit_price, item.quantity, item.category
+        amount = (price * qty).quantize(FEN, ROUND_HALF_UP)
+        item_fully = item_over = item_pre = ZERO
         share = None
-        if item.category is Category.C:
+        if category is Category.C:
             item_fully = amount
-            why = f"丙类全自费 / category C, fully self-paid: {fmt(amount)}"
         else:
-            item_fully = ZERO
-            if item.payment_standard is not None and item.unit_price > item.payment_standard:
-                item_over = round_fen((item.unit_price - item.payment_standard) * item.quantity)
-            why = f"({fmt(item.unit_price)} x {item.quantity}) = {fmt(amount)}"
-            if item_over:
-                why += f"; over limit ({fmt(item.unit_price)} - {fmt(item.payment_standard)}) x {item.quantity} = {fmt(item_over)}"
-            if item.category is Category.B:
-                share = item.self_pay_share if item.self_pay_share is not None else default_share.value
-                item_pre = round_fen(share * (amount - item_over))
-                why += f"; B pre-self-pay ({fmt(amount)} - {fmt(item_over)}) x {pct(share)} = {fmt(item_pre)}"
-        item_policy = amount - item_fully - item_over - item_pre
-        trace.add(
-            step="bill.item", rule=f"item {item.id}",
-            explain_zh=f"明细 {item.id}（{item.category.value}类）分解", explain_en=f"line item {item.id} (category {item.category.value}) split",
-            inputs={"unit_price": fmt(item.unit_price), "quantity": str(item.quantity)},
-            formula=why + f"; policy range {fmt(item_policy)}",
-            output=fmt(item_policy),
-            citations=cite(default_share) if item.category is Category.B and item.self_pay_share is None else [],
-        )
-        splits.append(ItemSplit(
-            id=item.id, category=item.category.value, amount=amount, self_pay_share=share,
-            fully_self_paid=item_fully, over_limit=item_over, pre_self_paid=item_pre, policy_range=item_policy,
+            std = item.payment_standard
+            if std is not None and price > std:
+                item_over = ((price - std) * qty).quantize(FEN, ROUND_HALF_UP)
+            if category is Category.B:
+                share = item.self_pay_share
+                if share is None:
+                    share, used_default = default, True
+                item_pre = (share * (amount - item_over)).quantize(FEN, ROUND_HALF_UP)
+        splits.append(ItemSplit.model_construct(
+            id=item.id, category=category.value, amount=amount, self_pay_share=share, fully_self_paid=item_fully,
+            over_limit=item_over, pre_self_paid=item_pre, policy_range=amount - item_fully - item_over - item_pre,
         ))
         total += amount
         fully += item_fully
         over += item_over
         pre += item_pre
-        policy += item_policy
-    bill = BillSplit(total=total, fully_self_paid=fully, over_limit=over, pre_self_paid=pre, policy_range=policy)
-    trace.add(
-        step="bill.split", rule="domain 6.2",
-        explain_zh="政策范围内费用 = 总额 - 全自费 - 超限价 - 先行自付",
-        explain_en="policy-range amount = total - fully self-paid - over-limit - pre-self-paid",
-        inputs={"items": str(len(claim.items or []))},
-        formula=f"{fmt(total)} - {fmt(fully)} - {fmt(over)} - {fmt(pre)} = {fmt(policy)}",
-        output=fmt(policy),
-    )
+    policy = total - fully - over - pre
+    bill = BillSplit.model_construct(total=total, fully_self_paid=fully, over_limit=over, pre_self_paid=pre,
+                                     policy_range=policy)
+    if trace.enabled:
+        trace.add(
+            step="bill.split", rule="domain 6.2",
+            explain_zh="逐项分解：丙类全自费；超支付标准部分为超限价自付；乙类按比例先行自付；其余为政策范围内费用（明细见 items）",
+            explain_en="item by item: C fully self-paid; the price above the payment standard is over-limit; "
+                       "B pre-pays its share; the rest is the policy-range amount (each item's split: items)",
+            inputs={"items": str(len(splits)), "default_b_share": pct(default)},
+            formula=f"{fmt(total)} - {fmt(fully)} - {fmt(over)} - {fmt(pre)} = {fmt(policy)}",
+            output=fmt(policy), citations=cite(default_share) if used_default else [],
+        )
     return bill, splits
 
 

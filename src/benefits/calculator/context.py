@@ -72,7 +72,7 @@ class ClaimContext:
 
 
 def cite(*values: ParameterValue | None) -> list[Citation]:
-    return [Citation(parameter=v.name, value=v.text, source=v.source) for v in values if v is not None]
+    return [v.citation for v in values if v is not None]
 
 
 def with_points(ratio: Decimal, points: Decimal) -> Decimal:

@@ -20,17 +20,24 @@ class Matcher(Protocol):
         ...
 
 
-def make_matcher(rules: Mapping[str, Node], kind: str = "durable") -> Matcher:
-    """Build a matcher of the given kind ('durable' or 'reference') over named conditions."""
+def make_matcher(rules: Mapping[str, Node], kind: str = "durable", memo: bool = True) -> Matcher:
+    """Build a matcher of the given kind ('durable' or 'reference') over named conditions; with
+    `memo`, answers are remembered per combination of the fields the conditions read."""
     if kind == "reference":
         from .reference import ReferenceMatcher
 
-        return ReferenceMatcher(rules)
-    if kind == "durable":
+        inner: Matcher = ReferenceMatcher(rules)
+    elif kind == "durable":
         from .durable import DurableMatcher
 
-        return DurableMatcher(rules)
-    raise ValueError(f"unknown matcher {kind!r}; expected 'durable' or 'reference'")
+        inner = DurableMatcher(rules)
+    else:
+        raise ValueError(f"unknown matcher {kind!r}; expected 'durable' or 'reference'")
+    if not memo:
+        return inner
+    from .memo import MemoMatcher
+
+    return MemoMatcher(inner, rules)
 
 
 __all__ = ["Matcher", "make_matcher"]

@@ -289,11 +289,12 @@ def _check_order(col: _Collector, path: Path, loc: Locator, layers: list) -> Non
 # --- the pack ---------------------------------------------------------------------------
 
 
-def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
+def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = True) -> RulePack:
     """Load, validate and compile the rule pack in `directory`.
 
     Raises RuleFileError listing every problem (file, line, what was expected); nothing of a
-    malformed pack is kept. `matcher` is 'durable' (production) or 'reference' (plain Python).
+    malformed pack is kept. `matcher` is 'durable' (production) or 'reference' (plain Python);
+    `memo` remembers which rules fire per combination of the fields the conditions read.
     """
     if not isinstance(directory, (str, Path)):
         raise TypeError(f"load_rules takes a folder path, not {type(directory).__name__}")
@@ -369,7 +370,7 @@ def load_rules(directory: str | Path, matcher: str = "durable") -> RulePack:
         diseases=tuple(diseases),
         rules=rules,
         sites=sites,
-        matcher=make_matcher(rules, matcher),
+        matcher=make_matcher(rules, matcher, memo),
         required_fields=frozenset(read & {"age", "member_type"}),
         counters=counters,
         monthly_counters=frozenset(monthly),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 
 from ..conditions import Node
 from ..errors import ClaimError
 from ..matcher import Matcher
 from ..money import fmt, fmt_ratio
+from ..trace import Citation
 from .model import LayerFile, PackFile
 
 
@@ -34,6 +36,11 @@ class ParameterValue:
         if self.unit == "points":
             return f"{self.value:+f} points"
         return fmt(self.value)
+
+    @cached_property
+    def citation(self) -> Citation:
+        """This value as a trace citation (built once)."""
+        return Citation.model_construct(parameter=self.name, value=self.text, source=self.source)
 
     @property
     def assumed(self) -> bool:
