@@ -1,5 +1,388 @@
-"""Placeholder: the typer application lands with the command-line issue."""
+"""The `benefits` command line: settle a claim, explain it, run case files, inspect rule packs.
+
+Exit codes: 0 ok; 1 a case failed (`check`); 2 bad input (an unreadable file, an invalid claim,
+accumulators or case, an invalid rule pack, a claim date no version of the rules covers);
+3 an internal error (a bug: please report it with the output of --debug).
+
+Only the public API of the `benefits` library is used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import traceback
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import benefits
+from benefits import (
+    Accumulators,
+    BenefitsError,
+    Claim,
+    RuleFileError,
+    RulePack,
+    Settlement,
+)
+from benefits.cases import check_case, format_mismatches, load_case, rules_dir
+from benefits.models.case import CaseFile
+
+from . import inputs
+from .render import parameters_text, settlement_text, trace_text
+from .text import Paint, color_enabled
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="benefits",
+    help=(
+        "Settle Chinese medical-insurance claims layer by layer (basic fund, serious illness, medical aid, "
+        "secondary aid) under a declarative rule pack, and explain every number.\n\n"
+        "Example: benefits calc examples/resident-level3-inpatient.yaml --rules rules/jiangmen "
+        "--accumulators examples/resident-level3-accumulators.yaml\n\n"
+        "Exit codes: 0 ok, 1 a case failed (check), 2 bad input, 3 internal error."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+rules_app = typer.Typer(
+    help="Check a rule pack and show its parameters.\n\n"
+         "Example: benefits rules validate rules/jiangmen",
+    no_args_is_help=True,
+)
+app.add_typer(rules_app, name="rules")
 
 
-def main() -> None:  # pragma: no cover
-    raise SystemExit("benefits: the command line is not built yet; use python -m benefits")
+class Lang(str, Enum):
+    zh = "zh"
+    en = "en"
+
+
+class SchemaName(str, Enum):
+    claim = "claim"
+    accumulators = "accumulators"
+    settlement = "settlement"
+    case = "case"
+
+
+SCHEMAS = {"claim": Claim, "accumulators": Accumulators, "settlement": Settlement, "case": CaseFile}
+
+ClaimArg = Annotated[str, typer.Argument(
+    metavar="CLAIM", show_default=False, help="The claim: a YAML or JSON file, or - to read it from stdin.")]
+RulesOpt = Annotated[str, typer.Option(
+    "--rules", "-r", metavar="DIR", envvar="BENEFITS_RULES", show_default=False, show_envvar=True,
+    help="The rule pack folder, e.g. rules/jiangmen. Required, unless BENEFITS_RULES names it.")]
+AccOpt = Annotated[str | None, typer.Option(
+    "--accumulators", "-a", metavar="FILE", show_default=False,
+    help="The member's year-to-date accumulators before the claim (YAML or JSON, - for stdin). "
+         "Default: nothing used yet this year.")]
+LangOpt = Annotated[Lang, typer.Option("--lang", "-l", help="Language of the labels and explanations.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def _error(message: str) -> None:
+    paint = Paint(color_enabled(sys.stderr))
+    for line in message.splitlines() or [""]:
+        typer.echo(f"{paint('error:', 'red', 'bold')} {line}", err=True)
+
+
+@contextmanager
+def guard(debug: bool):
+    """Bad input -> one message naming file, line and field, exit 2; a bug -> exit 3. --debug adds the traceback."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+        raise
+    except RuleFileError as exc:
+        if debug:
+            traceback.print_exc()
+        _error(rule_problems(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except BenefitsError as exc:
+        if debug:
+            traceback.print_exc()
+        _error(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except Exception as exc:  # noqa: BLE001 - any other error is a bug: say so, exit 3
+        if debug:
+            traceback.print_exc()
+        _error(f"internal error (a bug, not your input): {type(exc).__name__}: {exc}"
+               + ("" if debug else "; run again with --debug for the traceback"))
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def rule_problems(exc: RuleFileError, directory: str | None = None) -> str:
+    """Every problem of a pack, one a line, with paths the user can open from here."""
+    lines = []
+    for p in exc.problems:
+        name = p.file
+        if directory is not None:
+            here = Path(directory).parent / p.file
+            name = str(here) if here.exists() else p.file
+        at = f"{name}:{p.line}" if p.line else name
+        lines.append(f"{at}{f' [{p.where}]' if p.where else ''}: {p.message}")
+    return "\n".join(lines)
+
+
+def load_pack(directory: str) -> RulePack:
+    try:
+        return benefits.load_rules(directory)
+    except RuleFileError as exc:
+        count = len(exc.problems)
+        raise BenefitsError(f"rule pack {directory} is invalid ({count} problem{'s' if count != 1 else ''}):\n"
+                            + rule_problems(exc, directory)) from None
+
+
+# --- calc and explain -------------------------------------------------------------------------
+
+
+def settle(claim_path: str, rules: str, accumulators: str | None) -> tuple[Settlement, RulePack]:
+    """Read, validate and settle; every error names the file (and line and field where it can)."""
+    if claim_path == inputs.STDIN and accumulators == inputs.STDIN:
+        raise BenefitsError("only one of CLAIM and --accumulators can be read from stdin (-)")
+    pack = load_pack(rules)
+    claim_doc = inputs.read(claim_path)
+    claim = inputs.validate(claim_doc, Claim, "a claim", "id, member, visit, level, bill")
+    acc_doc = acc = None
+    if accumulators is not None:
+        acc_doc = inputs.read(accumulators)
+        acc = inputs.validate(acc_doc, Accumulators, "accumulators", "year, admissions, counters")
+    try:
+        return benefits.evaluate(claim, pack, acc), pack
+    except BenefitsError as exc:
+        raise BenefitsError(inputs.locate(str(exc), {"claim": claim_doc, "accumulators": acc_doc})) from None
+
+
+CALC_EPILOG = (
+    "Example: benefits calc examples/resident-level3-inpatient.yaml --rules rules/jiangmen "
+    "--accumulators examples/resident-level3-accumulators.yaml --lang en"
+)
+
+
+@app.command(epilog=CALC_EPILOG, help=(
+    "Settle one claim and print the settlement.\n\n"
+    "The bill split, each layer's payout, what the patient pays and why (deductible, co-pay, above the cap, "
+    "personal account, cash), and the accumulators after the claim: feed those to the member's next claim "
+    "with --accumulators."
+))
+def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
+         as_json: Annotated[bool, typer.Option(
+             "--json", help="Print the settlement as JSON (the API's Settlement schema; amounts as strings) "
+                            "and nothing else.")] = False,
+         lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
+    with guard(debug):
+        s, pack = settle(claim, rules, accumulators)
+        if as_json:
+            typer.echo(json.dumps(s.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        else:
+            typer.echo(settlement_text(s, pack, lang.value, Paint(color_enabled())))
+
+
+EXPLAIN_EPILOG = (
+    "Example: benefits explain examples/tekun-medical-aid-inpatient.yaml --rules rules/jiangmen "
+    "--accumulators examples/tekun-medical-aid-accumulators.yaml --lang en"
+)
+
+
+@app.command(epilog=EXPLAIN_EPILOG, help=(
+    "Explain a claim's settlement step by step (Chinese by default, --lang en).\n\n"
+    "Every step as a cashier re-does it by hand: the rule that fired (with its file and line), the inputs, "
+    "the formula with the numbers, the result, and the parameters it cites with their source text. "
+    "Values marked assumed have no published source yet."
+))
+def explain(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
+            lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
+    with guard(debug):
+        s, pack = settle(claim, rules, accumulators)
+        typer.echo(trace_text(s, pack, lang.value, Paint(color_enabled())))
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+def _case_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+            if not found:
+                raise BenefitsError(f"{raw}: no case files (*.yaml, *.yml) in this folder or below")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise BenefitsError(f"{raw}: no such file or folder; expected a case file or a folder of them")
+    return list(dict.fromkeys(files))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class _Packs:
+    """Each pack loaded once, and each broken pack reported once per case that names it."""
+
+    def __init__(self, root: Path | None):
+        self.root = root
+        self.loaded: dict[Path, RulePack | BenefitsError] = {}
+
+    def for_case(self, case: CaseFile, path: Path) -> RulePack:
+        named = Path(case.rules)
+        if len(named.parts) == 1 and not named.is_absolute() and self.root is None:
+            raise BenefitsError(
+                f"{path}: rules: {case.rules!r} names a pack folder, but there is no rules/ folder here; "
+                "give --rules-root DIR (the folder that holds it) or a path relative to the case file")
+        directory = rules_dir(case, path, self.root or Path("rules"))
+        key = directory.resolve()
+        if key not in self.loaded:
+            try:
+                self.loaded[key] = load_pack(str(directory))
+            except BenefitsError as exc:
+                self.loaded[key] = exc
+        got = self.loaded[key]
+        if isinstance(got, BenefitsError):
+            raise got
+        return got
+
+
+CHECK_EPILOG = (
+    "Examples:\n\n"
+    "benefits check tests/cases\n\n"
+    "benefits check tests/cases/jiangmen/ja-18-line-items-resident-l3.yaml\n\n"
+    "benefits check ~/work/cases --rules-root ~/work/rules"
+)
+
+
+@app.command(epilog=CHECK_EPILOG, help=(
+    "Run case files and compare each settlement with what the case expects.\n\n"
+    "One line a case; under a failure, each differing field with expected and actual side by side. "
+    "Each rule pack is loaded once. Exit 1 if a case fails, 2 if a case file or its rule pack cannot be "
+    "read. The format is in tests/cases/README.md; `benefits schema case` gives its JSON Schema."
+))
+def check(paths: Annotated[list[str], typer.Argument(
+              metavar="PATH...", show_default=False,
+              help="Case files, or folders searched recursively for *.yaml and *.yml.")],
+          rules_root: Annotated[str | None, typer.Option(
+              "--rules-root", metavar="DIR", show_default=False,
+              help="Where a case's `rules: <name>` is looked up (DIR/<name>). Default: ./rules if it exists. "
+                   "A `rules:` with a slash is a path relative to the case file.")] = None,
+          debug: DebugOpt = False) -> None:
+    paint = Paint(color_enabled())
+    with guard(debug):
+        files = _case_files(paths)
+        if rules_root is not None:
+            root: Path | None = Path(rules_root)
+            if not root.is_dir():
+                raise BenefitsError(f"--rules-root {rules_root}: not a folder; expected the folder that holds the rule packs")
+        else:
+            root = Path("rules") if Path("rules").is_dir() else None
+        packs = _Packs(root)
+        passed = failed = errors = 0
+        for path in files:
+            shown = _shown(path)
+            try:
+                case = load_case(path)
+                mismatches = check_case(case, packs.for_case(case, path))
+            except BenefitsError as exc:
+                if debug:
+                    traceback.print_exc()
+                errors += 1
+                typer.echo(f"{paint('ERROR', 'red', 'bold')}  {shown}")
+                for line in str(exc).splitlines():
+                    typer.echo(f"       {line}")
+                continue
+            if mismatches:
+                failed += 1
+                typer.echo(f"{paint('FAIL ', 'red', 'bold')}  {shown}  {case.description}")
+                for line in format_mismatches(mismatches).splitlines():
+                    typer.echo(f"       {line}")
+            else:
+                passed += 1
+                typer.echo(f"{paint('ok   ', 'green')}  {shown}  {case.description}")
+        parts = [f"{passed} passed"] + [f"{failed} failed"] * bool(failed) + [f"{errors} not run (bad input)"] * bool(errors)
+        summary = f"{len(files)} case{'s' if len(files) != 1 else ''}: " + ", ".join(parts)
+        typer.echo(paint(summary, "bold", "green" if not (failed or errors) else "red"))
+    if errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+DirArg = Annotated[str, typer.Argument(metavar="DIR", show_default=False, help="A rule pack folder (with pack.yaml).")]
+
+
+@rules_app.command(epilog="Example: benefits rules validate rules/jiangmen", help=(
+    "Load a rule pack and report every problem in it.\n\n"
+    "Each problem names its file, line and key and says what was expected. Exit 2 if there is any."
+))
+def validate(directory: DirArg, debug: DebugOpt = False) -> None:
+    with guard(debug):
+        try:
+            pack = benefits.load_rules(directory)
+        except RuleFileError as exc:
+            if debug:
+                traceback.print_exc()
+            n = len(exc.problems)
+            typer.echo(f"{directory}: {n} problem{'s' if n != 1 else ''}")
+            for line in rule_problems(exc, directory).splitlines():
+                typer.echo(f"  {line}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        versions = ", ".join(str(v.start) for v in pack.versions)
+        typer.echo(f"{directory}: ok — pack {pack.name}, {len(pack.layers)} layers ({', '.join(pack.meta.layers)}), "
+                   f"{len(pack.parameters)} parameters, versions {versions} (valid until {pack.meta.valid_until})")
+
+
+@rules_app.command(epilog="Example: benefits rules show rules/jiangmen --on 2021-08-16", help=(
+    "Show a rule pack's parameters: values, start dates and sources.\n\n"
+    "Grouped by parameter file; values assumed (no published source yet) are marked *."
+))
+def show(directory: DirArg,
+         on: Annotated[dt.datetime | None, typer.Option(
+             "--on", metavar="DATE", formats=["%Y-%m-%d"], show_default=False,
+             help="Show the values in force on this date (YYYY-MM-DD). Default: every value of every version.")] = None,
+         debug: DebugOpt = False) -> None:
+    with guard(debug):
+        pack = load_pack(directory)
+        typer.echo(parameters_text(pack, on.date() if on else None, Paint(color_enabled())))
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: benefits schema claim > claim.schema.json", help=(
+    "Print the JSON Schema of a file format.\n\n"
+    "claim, accumulators, settlement (what calc --json prints) or case (a case file for check)."
+))
+def schema(name: Annotated[SchemaName, typer.Argument(metavar="claim|accumulators|settlement|case",
+                                                      show_default=False, help="Which file format.")]) -> None:
+    typer.echo(json.dumps(SCHEMAS[name.value].model_json_schema(), ensure_ascii=False, indent=2))
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def main(prog_name: str = "benefits") -> None:
+    """The console script `benefits` (and `python -m benefits`)."""
+    try:
+        app(prog_name=prog_name)
+    except BrokenPipeError:  # output piped into `head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_OK)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from benefits import BenefitsError
+from benefits import BenefitsError, yamlio
 from benefits.errors import error_message, error_path
 from benefits.yamlio import Locator, YamlError, load_file, load_text
 
@@ -36,7 +36,8 @@ def read(path: str) -> Document:
     if path == STDIN:
         name = "<stdin>"
         try:
-            text = sys.stdin.read()
+            limit = getattr(yamlio, "MAX_BYTES", None)  # load_text refuses more; do not read an endless pipe
+            text = sys.stdin.read(-1 if limit is None else limit + 1)
         except UnicodeDecodeError as exc:
             raise YamlError(name, None, f"not UTF-8 text (byte {exc.start})") from None
         data, loc = load_text(text, name)

@@ -7,6 +7,7 @@ layer or a PatientPart field added to the engine shows up without a change here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,12 +25,12 @@ WORDS = {
         "pre_self_paid": "乙类先行自付", "policy_range": "政策范围内费用",
         "deductible": "起付线（实际支付）", "ratio": "基本统筹支付比例",
         "payouts": "各层支付", "layer": "层", "name": "名称", "base": "计算基数", "cap_left": "剩余限额",
-        "paid": "支付", "all_funds": "基金支付合计", "not_applied": "（不适用）",
+        "paid": "支付", "no_cap": "不设限额", "all_funds": "基金支付合计", "not_applied": "本次不适用的层：",
         "not_fund": "† 非基金：支付个人负担的一部分，计入个人负担",
         "patient": "个人负担及原因", "accumulators": "年度累计", "counter": "累计项",
         "before": "结算前", "after": "结算后", "change": "变化", "admissions": "本年住院次数",
         "meaning": "含义", "items": "费用明细分解", "item": "明细", "category": "类别",
-        "share": "自付比例",
+        "share": "自付比例", "item_parts": ["全自费", "超限价", "先行自付", "政策范围内"],
         "explain_title": "结算说明", "step": "第 {n} 步", "rule": "规则", "inputs": "输入",
         "formula": "计算", "output": "结果", "cites": "依据", "assumed": "（假设，待正式文件）",
         "general": "总体", "summary": "结算结果", "patient_total": "个人负担",
@@ -42,12 +43,12 @@ WORDS = {
         "over_limit": "over the price limit", "pre_self_paid": "pre-self-paid (category-B share)",
         "policy_range": "policy-range amount", "deductible": "deductible applied", "ratio": "basic fund ratio",
         "payouts": "Payouts by layer", "layer": "layer", "name": "name", "base": "base", "cap_left": "cap left",
-        "paid": "paid", "all_funds": "all funds", "not_applied": " (does not apply)",
+        "paid": "paid", "no_cap": "no cap", "all_funds": "all funds", "not_applied": "layers that do not apply to this claim: ",
         "not_fund": "† not a fund: pays part of the patient's own share, counted in it",
         "patient": "What the patient pays, and why", "accumulators": "Accumulators", "counter": "counter",
         "before": "before", "after": "after", "change": "change", "admissions": "admissions this year",
         "meaning": "meaning", "items": "Line items", "item": "item", "category": "cat.",
-        "share": "B share",
+        "share": "B share", "item_parts": ["fully self-paid", "over limit", "pre-self-paid", "policy range"],
         "explain_title": "How this claim was settled", "step": "Step {n}", "rule": "rule", "inputs": "inputs",
         "formula": "formula", "output": "result", "cites": "source", "assumed": "(assumed, awaiting a published source)",
         "general": "Whole claim", "summary": "Result", "patient_total": "patient pays",
@@ -73,13 +74,14 @@ PATIENT = {
 }
 SUBTRACTED = {"relieved_by_later_layers"}  # parts that reduce the patient's total
 AFTER_TOTAL = {"account", "cash"}  # how the total is paid, shown under it
+AFTER_TOTAL_ORDER = ("account", "cash")
 
 
 def _half(text: str, lang: str) -> str:
     """'中文 / English' descriptions: the half in the reader's language."""
-    if " / " in text:
-        zh, en = text.split(" / ", 1)
-        return zh.strip() if lang == "zh" else en.strip()
+    parts = re.split(r"\s*/\s+", text, maxsplit=1)
+    if len(parts) == 2:
+        return parts[0].strip() if lang == "zh" else parts[1].strip()
     return text
 
 
@@ -102,30 +104,16 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> s
     out += bill.render(paint) + [""]
 
     if s.items:
-        items = Table([w["item"], w["category"], w["amount"], w["share"], w["fully_self_paid"],
-                       w["over_limit"], w["pre_self_paid"], w["policy_range"]], "llrrrrrr")
+        items = Table([w["item"], w["category"], w["amount"], w["share"], *w["item_parts"]], "llrrrrrr")
         for it in s.items:
             share = "" if it.self_pay_share is None else f"{(it.self_pay_share * 100).normalize():f}%"
             items.add(it.id, it.category, money(it.amount), share, money(it.fully_self_paid),
                       money(it.over_limit), money(it.pre_self_paid), money(it.policy_range))
         out += items.render(paint) + [""]
 
-    layers = Table([w["payouts"], w["name"], w["base"], w["cap_left"], w["paid"]], "llrrr")
-    marked = False
-    for p in s.layers:
-        name = p.name_zh if lang == "zh" else p.name_en
-        if not p.applied:
-            name += w["not_applied"]
-        if not p.fund:
-            name, marked = name + " †", True
-        layers.add(p.layer, name, money(p.base), money(p.limit_left) if p.limit_left is not None else "-",
-                   money(p.paid), style=() if p.applied else ("dim",))
-    layers.rule()
-    layers.add(w["all_funds"], "", "", "", money(s.fund_total), style=("bold",))
-    out += layers.render(paint)
-    if marked:
-        out.append("  " + w["not_fund"])
-    out.append("")
+    out += layers_table(s, lang).render(paint)
+    notes = layer_notes(s, lang)
+    out += [paint("  " + n, "dim") for n in notes] + [""]
 
     patient = Table([w["patient"], w["amount"]], "lr")
     fields = PatientPart.model_fields
@@ -143,6 +131,39 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> s
 
     out += accumulators_table(s, pack, lang).render(paint)
     return "\n".join(out)
+
+
+def layers_table(s: Settlement, lang: str) -> Table:
+    """The layers that applied: the funds, their total, then what pays from the patient's own share."""
+    w = WORDS[lang]
+    t = Table([w["payouts"], w["name"], w["base"], w["cap_left"], w["paid"]], "llrrr")
+    applied = [p for p in s.layers if p.applied]
+    for p in [p for p in applied if p.fund]:
+        t.add(p.layer, _layer_name(p, lang), money(p.base), _cap(p.limit_left, lang), money(p.paid))
+    t.rule()
+    t.add(w["all_funds"], "", "", "", money(s.fund_total), style=("bold",))
+    for p in [p for p in applied if not p.fund]:
+        t.add(p.layer, _layer_name(p, lang) + " †", money(p.base), _cap(p.limit_left, lang), money(p.paid))
+    return t
+
+
+def layer_notes(s: Settlement, lang: str) -> list[str]:
+    w = WORDS[lang]
+    notes = []
+    if any(p.applied and not p.fund for p in s.layers):
+        notes.append(w["not_fund"])
+    skipped = [p.layer for p in s.layers if not p.applied]
+    if skipped:
+        notes.append(w["not_applied"] + ", ".join(skipped))
+    return notes
+
+
+def _cap(value: Decimal | None, lang: str) -> str:
+    return WORDS[lang]["no_cap"] if value is None else money(value)
+
+
+def _layer_name(p, lang: str) -> str:
+    return p.name_zh if lang == "zh" else p.name_en
 
 
 def _patient_label(name: str, lang: str) -> str:
@@ -209,16 +230,13 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
                        indent + " " * (key_w + 2) + paint(text, *(("yellow",) if assumed else ())))
             out.append(indent + " " * (key_w + 4) + paint(c.source, "dim"))
     out += ["", paint(w["summary"], "cyan", "bold")]
-    t = Table(["", ""], "lr")
-    for p in s.layers:
-        t.add(names[p.layer], money(p.paid))
+    t = layers_table(s, lang)
     t.rule()
-    t.add(w["all_funds"], money(s.fund_total))
-    t.add(w["patient_total"], money(s.patient.total), style=("bold",))
-    if s.patient.account:
-        t.add("  " + w["of_which_account"], money(s.patient.account))
-    t.add("  " + w["of_which_cash"], money(s.patient.cash))
+    t.add(w["patient_total"], "", "", "", money(s.patient.total), style=("bold",))
+    for name in AFTER_TOTAL_ORDER:
+        t.add("  " + _patient_label(name, lang), "", "", "", money(getattr(s.patient, name)))
     out += t.render(paint)
+    out += [paint("  " + n, "dim") for n in layer_notes(s, lang)]
     return "\n".join(out)
 
 
@@ -252,6 +270,6 @@ def parameters_text(pack: RulePack, on: dt.date | None, paint: Paint) -> str:
                 t.add(name if i == 0 else "", v.text, str(v.start), "*" if v.assumed else "", v.source,
                       style=("yellow",) if v.assumed else ())
     out += t.render(paint)
-    out += ["", f"  {len(pack.parameters)} parameters, {total} values shown; "
-            f"* = assumed ({assumed} of {total}): no published source yet, the source says why"]
+    out += ["", (f"  {len(pack.parameters)} parameters, {total} values shown; "
+                 f"* = assumed ({assumed} of {total}): no published source yet, the source says why")]
     return "\n".join(out)

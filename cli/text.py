@@ -106,6 +106,8 @@ class Table:
                 span = sum(widths[start:end + 1]) + 2 * (end - start)
                 out.append(self.indent + " " * lead + "-" * span)
             elif isinstance(row, str):
+                if len(out) > 1:
+                    out.append("")
                 out.append(paint(self.indent + row, "bold"))
             else:
                 out.append(line(*row))

@@ -1,0 +1,492 @@
+"""The `benefits` command line: every command, every bad-input path and its exit code.
+
+Amounts asserted here come from hand-computed case files (tests/cases/jiangmen/ja-18-line-items-resident-l3.yaml:
+basic 5252.34, patient 7498.81, policy range 9080.53; accumulators after: basic.annual 5252.34,
+serious_illness.base 3828.19), never from the engine's own output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from benefits_cli.app import app
+from benefits_cli.text import Paint, color_enabled, pad, width
+from conftest import ROOT, RULES
+from typer.testing import CliRunner
+
+import benefits
+from benefits.cases import load_case
+
+JIANGMEN = RULES / "jiangmen"
+CASES = ROOT / "tests" / "cases"
+JA18 = CASES / "jiangmen" / "ja-18-line-items-resident-l3.yaml"
+MINI = ROOT / "examples" / "rules" / "mini"
+
+
+def _runner() -> CliRunner:
+    try:  # typer releases built on click 8.1 mix stderr into stdout unless told not to
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
+runner = _runner()
+
+
+@pytest.fixture(autouse=True)
+def one_jiangmen_load(monkeypatch, jiangmen):
+    """Speed: the Jiangmen pack is loaded once per session; any other folder loads for real."""
+    real = benefits.load_rules
+
+    def load(directory, *args, **kwargs):
+        if Path(directory).resolve() == JIANGMEN.resolve() and not args and not kwargs:
+            return jiangmen
+        return real(directory, *args, **kwargs)
+
+    monkeypatch.setattr(benefits, "load_rules", load)
+
+
+def run(*args: str, input: str | None = None, env: dict | None = None):
+    return runner.invoke(app, [str(a) for a in args], input=input, env=env)
+
+
+@pytest.fixture
+def ja18(tmp_path):
+    """The ja-18 case's claim (as JSON) and accumulators (as YAML), as a cashier would have them."""
+    case = load_case(JA18)
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(case.claim.model_dump(mode="json", exclude_none=True)), encoding="utf-8")
+    acc = tmp_path / "acc.yaml"
+    acc.write_text(yaml.safe_dump(case.accumulators.model_dump(mode="json", exclude_none=True)), encoding="utf-8")
+    return claim, acc
+
+
+def no_traceback(result):
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+# --- calc -------------------------------------------------------------------------------------
+
+
+def test_calc_prints_bill_layers_patient_and_accumulators(ja18):
+    claim, acc = ja18
+    r = run("calc", claim, "--rules", JIANGMEN, "--accumulators", acc, "--lang", "en")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+
+    def row(label):  # the cells of the line that starts with this label (a layer, item or counter id)
+        return next(line.split() for line in lines if line.strip().startswith(label + "  "))
+
+    assert row("total")[-1] == "12751.15"
+    assert row("policy-range amount")[-1] == "9080.53"
+    assert row("deductible applied")[-1] == "1000.00"
+    assert row("basic")[-1] == "5252.34"
+    assert row("patient pays in all")[-1] == "7498.81"
+    assert row("of which cash")[-1] == "7498.81"  # a resident has no personal account
+    assert row("basic.annual")[1:4] == ["0.00", "5252.34", "+5252.34"]
+    assert row("serious_illness.base")[1:3] == ["0.00", "3828.19"]
+    assert row("admissions")[1:4] == ["0", "1", "+1"]
+    # the line items' split (domain.md 6.2): i5 over its payment standard, i4 at the default 10% share
+    assert row("i5")[1:] == ["B", "9360.00", "15%", "0.00", "960.00", "1260.00", "7140.00"]
+    assert row("i4")[1:] == ["B", "164.15", "10%", "0.00", "0.00", "16.42", "147.73"]
+    assert "\x1b[" not in r.stdout  # not a terminal: plain text
+
+
+def test_calc_chinese_by_default_aligned_by_display_width(ja18):
+    claim, acc = ja18
+    r = run("calc", claim, "--rules", JIANGMEN, "--accumulators", acc)
+    assert r.exit_code == 0, r.stderr
+    assert "基本医疗保险统筹基金" in r.stdout and "个人负担合计" in r.stdout
+    bill = r.stdout.split("\n\n")[1].splitlines()  # the bill-split block: Chinese labels, amounts right-aligned
+    assert bill[1].split()[-1] == "12751.15" and len(bill) >= 6
+    assert len({width(line) for line in bill}) == 1, bill
+
+
+def test_calc_json_is_the_settlement_and_nothing_else(ja18):
+    claim, acc = ja18
+    r = run("calc", claim, "--rules", JIANGMEN, "--accumulators", acc, "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert {p["layer"]: p["paid"] for p in data["layers"]}["basic"] == "5252.34"
+    assert data["patient"]["total"] == "7498.81"
+    assert data["accumulators_after"]["counters"]["serious_illness.base"] == "3828.19"
+    case = load_case(JA18)
+    api = benefits.evaluate(case.claim, benefits.load_rules(JIANGMEN), case.accumulators)
+    assert data == api.model_dump(mode="json")
+    benefits.Settlement.model_validate_json(r.stdout)  # the API's schema
+
+
+def test_calc_reads_the_claim_from_stdin(ja18):
+    claim, _ = ja18
+    r = run("calc", "-", "--rules", JIANGMEN, "--json", input=claim.read_text(encoding="utf-8"))
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["fund_total"] == "5252.34"
+
+
+def test_calc_rules_from_the_environment(ja18):
+    claim, _ = ja18
+    r = run("calc", claim, "--json", env={"BENEFITS_RULES": str(JIANGMEN)})
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["patient"]["total"] == "7498.81"
+
+
+def test_calc_examples_settle():
+    for name in ("resident-level3", "employee-serious-illness", "tekun-medical-aid"):
+        claim = ROOT / "examples" / f"{name}-inpatient.yaml"
+        acc = ROOT / "examples" / f"{name}-accumulators.yaml"
+        r = run("calc", claim, "--rules", JIANGMEN, "--accumulators", acc, "--json")
+        assert r.exit_code == 0, (name, r.stderr)
+        paid = {p["layer"]: p["paid"] for p in json.loads(r.stdout)["layers"]}
+        if name == "employee-serious-illness":
+            assert paid["serious_illness"] != "0.00"
+        if name == "tekun-medical-aid":
+            assert paid["medical_aid"] != "0.00"
+
+
+# --- explain ----------------------------------------------------------------------------------
+
+
+def test_explain_every_step_with_formula_rule_site_and_citation(ja18):
+    claim, acc = ja18
+    case = load_case(JA18)
+    s = benefits.evaluate(case.claim, benefits.load_rules(JIANGMEN), case.accumulators)
+    zh = run("explain", claim, "--rules", JIANGMEN, "--accumulators", acc)
+    en = run("explain", claim, "--rules", JIANGMEN, "--accumulators", acc, "--lang", "en")
+    assert zh.exit_code == 0 and en.exit_code == 0, zh.stderr + en.stderr
+    for i, step in enumerate(s.trace, 1):
+        assert f"第 {i} 步" in zh.stdout and step.explain_zh in zh.stdout
+        assert f"Step {i}" in en.stdout and step.explain_en in en.stdout
+        assert step.rule in en.stdout
+        if step.formula:
+            assert step.formula in en.stdout
+        for c in step.citations:
+            assert f"{c.parameter} = {c.value}" in en.stdout and c.source in en.stdout
+    assert "9080.53" in en.stdout and "5252.34" in en.stdout
+    assert "inpatient.ratio.resident.level3 = 65%" in en.stdout
+    assert str(Path("jiangmen") / "layers" / "basic.yaml") + ":" in en.stdout  # the rule's file and line
+    assert "(assumed, awaiting a published source)" in en.stdout
+    assert "结算说明" in zh.stdout and "Step 1" not in zh.stdout
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cases(tmp_path):
+    """A folder outside the repo: one passing case, one failing, one invalid, one in a subfolder."""
+    folder = tmp_path / "cases"
+    (folder / "sub").mkdir(parents=True)
+    text = JA18.read_text(encoding="utf-8")
+    (folder / "a-pass.yaml").write_text(text, encoding="utf-8")
+    (folder / "b-fail.yaml").write_text(
+        text.replace("basic: 5252.34", "basic: 5252.35").replace("patient: 7498.81", "patient: 7498.80"),
+        encoding="utf-8")
+    (folder / "sub" / "c-pass.yml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_check_passing_cases_outside_the_repo(cases, tmp_path, monkeypatch):
+    (cases / "b-fail.yaml").unlink()
+    monkeypatch.chdir(tmp_path)  # no rules/ here
+    r = run("check", cases, "--rules-root", RULES)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and lines[-1] == "2 cases: 2 passed"
+    assert all(line.startswith("ok") for line in lines[:2])
+    assert "sub/c-pass.yml" in r.stdout.replace(os.sep, "/")
+
+
+def test_check_failure_shows_expected_and_actual_side_by_side(cases):
+    r = run("check", cases, "--rules-root", RULES)
+    assert r.exit_code == 1, r.stdout + r.stderr
+    out = r.stdout.splitlines()
+    fail = next(i for i, line in enumerate(out) if line.startswith("FAIL"))
+    assert "b-fail.yaml" in out[fail]
+    assert out[fail + 1].split() == ["field", "expected", "actual"]
+    assert out[fail + 2].split() == ["payouts.basic", "5252.35", "5252.34"]
+    assert out[fail + 3].split() == ["patient", "7498.80", "7498.81"]
+    assert out[-1] == "3 cases: 2 passed, 1 failed"
+
+
+def test_check_loads_each_pack_once(cases, monkeypatch):
+    calls = []
+    real = benefits.load_rules
+    monkeypatch.setattr(benefits, "load_rules", lambda d, *a, **k: calls.append(d) or real(d, *a, **k))
+    r = run("check", cases, "--rules-root", RULES)
+    assert r.exit_code == 1 and len(calls) == 1
+
+
+def test_check_rules_root_defaults_to_rules_here(cases, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    r = run("check", cases / "a-pass.yaml")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1] == "1 case: 1 passed"
+
+
+def test_check_without_a_rules_root_says_how_to_give_one(cases, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run("check", cases / "a-pass.yaml")
+    assert r.exit_code == 2
+    assert "--rules-root" in r.stdout and "ERROR" in r.stdout
+    no_traceback(r)
+
+
+def test_check_rules_as_a_path_relative_to_the_case(cases):
+    relative = os.path.relpath(JIANGMEN, cases)
+    case = cases / "a-pass.yaml"
+    case.write_text(case.read_text(encoding="utf-8").replace("rules: jiangmen", f"rules: {relative}"), encoding="utf-8")
+    r = run("check", case)
+    assert r.exit_code == 0, r.stdout + r.stderr
+
+
+def test_check_invalid_case_is_bad_input_naming_file_line_and_field(cases):
+    bad = cases / "d-bad.yaml"
+    text = JA18.read_text(encoding="utf-8").replace("scheme: resident", "scheme: residnt")
+    bad.write_text(text, encoding="utf-8")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "residnt" in t)
+    r = run("check", cases, "--rules-root", RULES)
+    assert r.exit_code == 2  # bad input outranks a failure
+    assert f"d-bad.yaml:{line} [claim.member.scheme]" in r.stdout
+    assert r.stdout.splitlines()[-1] == "4 cases: 2 passed, 1 failed, 1 not run (bad input)"
+    no_traceback(r)
+
+
+def test_check_missing_path_and_empty_folder(tmp_path):
+    r = run("check", tmp_path / "nowhere")
+    assert r.exit_code == 2 and "nowhere: no such file or folder" in r.stderr
+    r = run("check", tmp_path)
+    assert r.exit_code == 2 and "no case files" in r.stderr
+
+
+def test_check_the_repo_cases():
+    r = run("check", CASES / "jiangmen", "--rules-root", RULES)
+    files = sorted((CASES / "jiangmen").rglob("*.yaml"))
+    assert r.stdout.splitlines()[-1].startswith(f"{len(files)} cases:")
+    assert r.exit_code in (0, 1), r.stdout  # other work may have a case failing; none is unreadable
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def _claim(tmp_path, text: str, name="claim.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = """\
+id: c1
+member: {id: m1, scheme: resident, member_type: adult}
+visit: inpatient
+level: level3
+admission_date: 2021-03-01
+discharge_date: 2021-03-10
+bill: {total: 20000.00, fully_self_paid: 1000.00, over_limit: 0.00, pre_self_paid: 500.00, policy_range: 18500.00}
+"""
+
+
+def test_good_claim_without_accumulators(tmp_path):
+    # domain.md 7.1: (18500.00 - 1000.00) x 65% = 11375.00 (ja-01's hand arithmetic)
+    r = run("calc", _claim(tmp_path, GOOD), "--rules", JIANGMEN, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["fund_total"] == "11375.00"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (GOOD.replace("scheme: resident", "scheme: residnt"),
+     "claim.yaml:2 [member.scheme]: Input should be 'employee' or 'resident'"),
+    (GOOD.replace("total: 20000.00", "total: 20001.00"), "claim.yaml:7 [bill]: the four parts add up to 20000.00, not to the total 20001.00"),
+    (GOOD.replace("level: level3", "level: level9"), "claim.yaml:4: claim.level: 'level9' is not a hospital level"),
+    (GOOD.replace("2021-03-01", "2023-03-01").replace("2021-03-10", "2023-03-10"),
+     "claim.yaml: no version of the rules covers 2023-03-10"),
+    ("id: [\n", "claim.yaml:2: not valid YAML"),
+    ("", "claim.yaml: expected a claim (a mapping with keys such as id, member"),
+    ("- 1\n", "claim.yaml: expected a claim"),
+    (GOOD.replace("visit: inpatient\n", ""), "claim.yaml:1 [visit]: required key is missing"),
+])
+def test_bad_claim_exits_2_naming_file_line_and_field(tmp_path, text, expected):
+    r = run("calc", _claim(tmp_path, text), "--rules", JIANGMEN)
+    assert r.exit_code == 2, r.stdout
+    assert r.stdout == ""
+    assert expected in r.stderr.replace(str(tmp_path) + os.sep, ""), r.stderr
+    assert r.stderr.startswith("error: ")
+    no_traceback(r)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("year: 2020\n", "acc.yaml:1: accumulators.year is 2020, but the claim settles on a date in 2021"),
+    ("year: 2021\ncounters: {nope: 1.00}\n", "acc.yaml:2: accumulators.counters: unknown counter 'nope'"),
+    ("year: 2021\ncounters:\n  basic.annual: 1.5.0\n", "acc.yaml:3 [counters.basic.annual]: expected an amount"),
+    ("year: 2021\nextra: 1\n", "acc.yaml:2 [extra]: unknown key"),
+])
+def test_bad_accumulators_exit_2(tmp_path, text, expected):
+    acc = _claim(tmp_path, text, "acc.yaml")
+    r = run("calc", _claim(tmp_path, GOOD), "--rules", JIANGMEN, "--accumulators", acc)
+    assert r.exit_code == 2
+    assert expected in r.stderr.replace(str(tmp_path) + os.sep, ""), r.stderr
+    no_traceback(r)
+
+
+def test_unreadable_inputs_exit_2(tmp_path):
+    r = run("calc", tmp_path / "missing.yaml", "--rules", JIANGMEN)
+    assert r.exit_code == 2 and "missing.yaml: cannot read: No such file or directory" in r.stderr
+    r = run("explain", tmp_path, "--rules", JIANGMEN)
+    assert r.exit_code == 2 and "is a folder; expected a YAML or JSON file" in r.stderr
+    r = run("calc", _claim(tmp_path, GOOD), "--rules", tmp_path / "norules")
+    assert r.exit_code == 2 and "norules: not a folder" in r.stderr
+    r = run("calc", "-", "--rules", JIANGMEN, "--accumulators", "-", input=GOOD)
+    assert r.exit_code == 2 and "only one of CLAIM and --accumulators" in r.stderr
+    r = run("calc", _claim(tmp_path, GOOD), env={"BENEFITS_RULES": None})
+    assert r.exit_code == 2 and "--rules" in r.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    r = run("calc", _claim(tmp_path, GOOD.replace("level3", "level9")), "--rules", JIANGMEN, "--debug")
+    assert r.exit_code == 2
+    assert "Traceback" in r.stderr and "error: " in r.stderr
+
+
+def test_a_bug_is_exit_3_without_traceback(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(benefits, "evaluate", broken)
+    r = run("calc", _claim(tmp_path, GOOD), "--rules", JIANGMEN)
+    assert r.exit_code == 3
+    assert "internal error" in r.stderr and "ZeroDivisionError: boom" in r.stderr and "--debug" in r.stderr
+    no_traceback(r)
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def test_rules_validate_ok():
+    r = run("rules", "validate", JIANGMEN)
+    assert r.exit_code == 0, r.stdout
+    assert "ok — pack jiangmen" in r.stdout
+
+
+def test_rules_validate_reports_every_problem_with_file_and_line(tmp_path):
+    pack = tmp_path / "mini"
+    shutil.copytree(MINI, pack)
+    params = pack / "parameters" / "outpatient.yaml"
+    text = params.read_text(encoding="utf-8")
+    params.write_text(text.replace("value: 100.00, source: \"assumed:", "value: 100.00, source: \"guessed:", 1),
+                      encoding="utf-8")
+    p_line = next(n for n, t in enumerate(params.read_text(encoding="utf-8").splitlines(), 1) if "guessed:" in t)
+    layer = pack / "layers" / "outpatient.yaml"
+    layer.write_text(layer.read_text(encoding="utf-8").replace("value: outpatient.ratio.clinic",
+                                                               "value: outpatient.ratio.nowhere"), encoding="utf-8")
+    l_line = next(n for n, t in enumerate(layer.read_text(encoding="utf-8").splitlines(), 1) if "nowhere" in t)
+    r = run("rules", "validate", pack)
+    assert r.exit_code == 2
+    out = r.stdout.replace(str(tmp_path) + os.sep, "").replace(os.sep, "/")
+    assert out.splitlines()[0] == "mini: 2 problems"
+    assert f"mini/parameters/outpatient.yaml:{p_line}" in out
+    assert f"mini/layers/outpatient.yaml:{l_line}" in out and "outpatient.ratio.nowhere" in out
+    no_traceback(r)
+    # the same pack given to calc: exit 2, the problems on stderr
+    r = run("calc", _claim(tmp_path, GOOD), "--rules", pack)
+    assert r.exit_code == 2 and "is invalid (2 problems)" in r.stderr
+
+
+def test_rules_show_on_a_date_with_sources_and_assumed_marks():
+    # README: the resident level-2 ratio is 75% (assumed) from 2021-01-01 and 80% (seed 001) from 2021-07-01
+    before = run("rules", "show", JIANGMEN, "--on", "2021-06-30")
+    after = run("rules", "show", JIANGMEN, "--on", "2021-07-01")
+    assert before.exit_code == 0 and after.exit_code == 0, before.stderr
+
+    def row(out, name):
+        return next(line for line in out.splitlines() if line.split()[:1] == [name]).split()
+
+    assert row(before.stdout, "inpatient.ratio.resident.level2")[1:4] == ["75%", "2021-01-01", "*"]
+    assert row(after.stdout, "inpatient.ratio.resident.level2")[1:5] == ["80%", "2021-07-01", "seed", "001:"]
+    assert row(after.stdout, "inpatient.ratio.resident.level3")[1:3] == ["65%", "2021-01-01"]
+    assert "version 2021-07-01" in after.stdout
+
+
+def test_rules_show_every_version_and_bad_dates():
+    r = run("rules", "show", JIANGMEN)
+    assert r.exit_code == 0
+    assert "75%" in r.stdout and "80%" in r.stdout  # both values of the level-2 ratio
+    r = run("rules", "show", JIANGMEN, "--on", "2030-01-01")
+    assert r.exit_code == 2 and "no version of the rules covers 2030-01-01" in r.stderr
+    r = run("rules", "show", JIANGMEN, "--on", "1 July")
+    assert r.exit_code == 2
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, model", [
+    ("claim", benefits.Claim), ("accumulators", benefits.Accumulators),
+    ("settlement", benefits.Settlement), ("case", None),
+])
+def test_schema(name, model):
+    from benefits.models.case import CaseFile
+
+    r = run("schema", name)
+    assert r.exit_code == 0
+    assert json.loads(r.stdout) == (model or CaseFile).model_json_schema()
+
+
+def test_schema_unknown_name():
+    r = run("schema", "bill")
+    assert r.exit_code == 2
+
+
+def test_help_on_every_command_has_an_example():
+    for args in (["--help"], ["calc", "--help"], ["explain", "--help"], ["check", "--help"],
+                 ["schema", "--help"], ["rules", "--help"], ["rules", "validate", "--help"],
+                 ["rules", "show", "--help"]):
+        r = run(*args)
+        assert r.exit_code == 0, args
+        assert "Example" in r.stdout and "benefits " in r.stdout, args
+
+
+# --- terminal text ----------------------------------------------------------------------------
+
+
+def test_display_width_of_chinese():
+    assert width("医疗费总额") == 10 and width("total") == 5 and width("（注）") == 6 and width("é") == 1
+    assert pad("起付线", 8) == "起付线  " and pad("1.00", 6, "r") == "  1.00"
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert color_enabled(_Tty()) and not color_enabled(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not color_enabled(_Tty())
+    assert Paint(False)("x", "bold") == "x" and Paint(True)("x", "bold") == "\x1b[1mx\x1b[0m"
+
+
+# --- the installed console script -------------------------------------------------------------
+
+
+def test_console_script_runs(ja18):
+    script = Path(sys.executable).parent / ("benefits.exe" if os.name == "nt" else "benefits")
+    assert script.exists(), f"no console script next to {sys.executable}: install the project (pip install -e .)"
+    claim, acc = ja18
+    env = {**os.environ, "NO_COLOR": "1"}
+    done = subprocess.run([str(script), "calc", str(claim), "--rules", str(JIANGMEN), "--accumulators", str(acc),
+                           "--lang", "en"], check=False, capture_output=True, text=True, encoding="utf-8", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "5252.34" in done.stdout and "7498.81" in done.stdout and "\x1b[" not in done.stdout
+    env.pop("BENEFITS_RULES", None)
+    done = subprocess.run([sys.executable, "-m", "benefits", "calc", str(claim), "--json"],
+                          check=False, capture_output=True, text=True, encoding="utf-8", env=env, timeout=60)
+    assert done.returncode == 2 and "--rules" in done.stderr  # python -m benefits is the same command line
