@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass, field
+
+# Plain dataclasses, not pydantic models: a settlement holds dozens of steps, built by the engine
+# from its own strings, and constructing models was the largest cost of an evaluation (bench/).
+# Pydantic still validates, serialises and documents them as fields of `Settlement`.
 
 
-class Citation(BaseModel):
-    """Where a value comes from: a parameter of the pack and its source text."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a value comes from: a parameter of the pack, its value and its source text."""
 
     parameter: str
     value: str
     source: str
 
 
-class TraceStep(BaseModel):
-    """One step: which rule fired, on what, with which formula, giving what, and why."""
+@dataclass(slots=True)
+class TraceStep:
+    """One step: which rule fired (`rule`), what it computes (`step`, e.g. basic.deductible), on
+    what (`inputs`), with which formula and numbers, giving what (`output`), and why (the
+    explanations and the citations of the parameters used)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    step: str = Field(description="what this step computes, e.g. basic.deductible")
-    layer: str | None = None
-    rule: str = Field(description="the rule (file entry) that fired")
+    step: str
+    rule: str
     explain_zh: str
     explain_en: str
-    inputs: dict[str, str] = Field(default_factory=dict)
-    formula: str = ""
     output: str
-    citations: list[Citation] = Field(default_factory=list)
+    layer: str | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    formula: str = ""
+    citations: list[Citation] = field(default_factory=list)
 
 
 class Trace:
@@ -39,10 +43,5 @@ class Trace:
         self.steps: list[TraceStep] = []
 
     def add(self, **fields) -> None:
-        # Built from the engine's own strings: construct without re-validating (a measured cost).
         if self.enabled:
-            fields.setdefault("layer", None)
-            fields.setdefault("inputs", {})
-            fields.setdefault("formula", "")
-            fields.setdefault("citations", [])
-            self.steps.append(TraceStep.model_construct(**fields))
+            self.steps.append(TraceStep(**fields))

@@ -51,10 +51,8 @@ def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> tup
                 if share is None:
                     share, used_default = default, True
                 item_pre = (share * (amount - item_over)).quantize(FEN, ROUND_HALF_UP)
-        splits.append(ItemSplit.model_construct(
-            id=item.id, category=category.value, amount=amount, self_pay_share=share, fully_self_paid=item_fully,
-            over_limit=item_over, pre_self_paid=item_pre, policy_range=amount - item_fully - item_over - item_pre,
-        ))
+        splits.append(ItemSplit(item.id, category.value, amount, share, item_fully, item_over, item_pre,
+                                amount - item_fully - item_over - item_pre))
         total += amount
         fully += item_fully
         over += item_over

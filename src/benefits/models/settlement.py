@@ -4,6 +4,7 @@ accumulators after the claim, and the trace. Field names follow domain.md sectio
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,19 +52,21 @@ class PatientPart(BaseModel):
     cash: Money = Field(Decimal("0.00"), description="psn_cash_pay: paid in cash 个人现金 = total - account")
 
 
-class ItemSplit(BaseModel):
-    """One line item's share of the bill split (the 2301 fee-line output)."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(slots=True)
+class ItemSplit:
+    """One line item's share of the bill split (the 2301 fee-line output): its category (A 甲 / B 乙 /
+    C 丙, chrgitm_lv 01/02/03), amount (unit price x quantity, to the fen), the B share applied
+    (selfpay_prop), and its fully self-paid (fulamt_ownpay_amt), over-limit (overlmt_amt),
+    pre-self-paid (preselfpay_amt) and policy-range (inscp_scp_amt) parts."""
 
     id: str
-    category: str = Field(description="A 甲 / B 乙 / C 丙 (chrgitm_lv 01 / 02 / 03)")
-    amount: Money = Field(description="unit_price x quantity, rounded to the fen")
-    self_pay_share: Decimal | None = Field(None, description="selfpay_prop applied to a category-B item")
-    fully_self_paid: Money = Field(description="fulamt_ownpay_amt")
-    over_limit: Money = Field(description="overlmt_amt")
-    pre_self_paid: Money = Field(description="preselfpay_amt")
-    policy_range: Money = Field(description="inscp_scp_amt")
+    category: str
+    amount: Money
+    self_pay_share: Decimal | None
+    fully_self_paid: Money
+    over_limit: Money
+    pre_self_paid: Money
+    policy_range: Money
 
 
 class Settlement(BaseModel):

@@ -40,7 +40,7 @@ class ParameterValue:
     @cached_property
     def citation(self) -> Citation:
         """This value as a trace citation (built once)."""
-        return Citation.model_construct(parameter=self.name, value=self.text, source=self.source)
+        return Citation(self.name, self.text, self.source)
 
     @property
     def assumed(self) -> bool:
