@@ -125,6 +125,18 @@ def test_platform_fields_map_one_to_one(jiangmen):
     assert s.layers[0].fund_code == "390100"
 
 
+def test_platform_fields_of_an_employee_with_a_personal_account(jiangmen):
+    # in-service, level 3: (18500.00 - 800.00) x 85% = 15045.00; in-policy self-pay 3455.00 (below the
+    # serious-illness deductible); the account pays pre-self-pay 500.00 + 3455.00 = 3955.00 of its 5000.00
+    s = benefits.evaluate(claim(member={"id": "m1", "scheme": "employee", "member_type": "in_service"}), jiangmen,
+                          {"year": 2021, "counters": {"personal_account.balance": "5000.00"}})
+    f = s.platform_fields()
+    assert f["hifp_pay"] == D("15045.00") and f["fund_pay_sumamt"] == D("15045.00")
+    assert f["psn_part_amt"] == D("20000.00") - D("15045.00")
+    assert (f["acct_pay"], f["balc"], f["psn_cash_pay"]) == (D("3955.00"), D("1045.00"), D("1000.00"))
+    assert s.accumulators_after.counters["personal_account.balance"] == D("1045.00")
+
+
 @pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
 def test_conservation_on_every_case(path):
     case = load_case(path)

@@ -109,4 +109,9 @@ class Settlement(BaseModel):
         for p in self.layers:
             if p.platform_field:
                 out[p.platform_field] = out.get(p.platform_field, Decimal("0.00")) + p.paid
+        out["acct_pay"] = self.patient.account
+        out["psn_cash_pay"] = self.patient.cash
+        for p in self.layers:
+            if not p.fund and p.applied and p.limit_left is not None:
+                out["balc"] = p.limit_left - p.paid  # the account balance after the claim
         return out
