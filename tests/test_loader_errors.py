@@ -184,3 +184,36 @@ def test_error_paths_hide_exactly_the_layer_kinds():
     from benefits.errors import _UNION_TAGS
 
     assert _UNION_TAGS == {cls.model_fields["kind"].annotation.__args__[0] for cls in KINDS}
+
+
+def test_the_personal_account_must_pay_last(pack):
+    edit(pack, "pack.yaml", "secondary_aid, personal_account]", "personal_account, secondary_aid]")
+    p = only(pack)
+    assert p.file.endswith("pack.yaml") and p.line == line_of(pack, "pack.yaml", "personal_account, secondary_aid]")
+    assert "'personal_account' pays what every fund left: it must be listed last" in p.message
+
+
+def test_a_refusal_condition_is_checked_with_its_line(pack):
+    edit(pack, "pack.yaml", "when: visit == maternity and scheme == resident", "when: visit == maternity and schema == resident")
+    p = only(pack)
+    assert p.line == line_of(pack, "pack.yaml", "schema == resident") and p.where == "refusals.1.when"
+    assert "unknown field 'schema'" in p.message
+
+
+def test_a_service_condition_names_a_service_of_the_pack(pack):
+    edit(pack, "layers/maternity.yaml", "service == iud", "service == ivf")
+    p = only(pack)
+    assert p.line == line_of(pack, "layers/maternity.yaml", "service == ivf")
+    assert "'ivf' is not a value of 'service'" in p.message
+
+
+def test_an_above_cap_layer_needs_the_cap_it_follows():
+    import pathlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = pathlib.Path(tmp) / "anyang"
+        shutil.copytree(RULES / "anyang", dest)
+        edit(dest, "layers/large_amount.yaml", "cap: annual", "cap: yearly")
+        p = only(dest)
+        assert p.file.endswith("pack.yaml") and "follows cap 'yearly', which no basic-fund layer listed before it has" in p.message
