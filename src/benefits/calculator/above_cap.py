@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from ..money import ZERO, fmt, round_fen
 from ..rules.model import AboveCapLayer
-from .context import ClaimContext, cite, pct
+from .context import ClaimContext, capped, cite, pct
 
 
 def pay_above_cap(layer: AboveCapLayer, ctx: ClaimContext) -> tuple[Decimal, Decimal, Decimal | None] | None:
@@ -26,13 +26,10 @@ def pay_above_cap(layer: AboveCapLayer, ctx: ClaimContext) -> tuple[Decimal, Dec
     # with a zero basic ratio the fund never reaches its cap, so nothing lies beyond it
     beyond = max(ZERO, eligible - left / r) if r > 0 else ZERO
     raw = beyond * ratio.value
-    hit_c = ctx.first(layer.id, "caps", layer.caps)
-    cap = ctx.param(hit_c[1].value) if hit_c else None
-    cap_left = max(ZERO, cap.value - ctx.capped_counter(layer.paid_counter, hit_c[1].value)) if cap else None
+    cap, cap_left = ctx.annual_cap_left(layer.id, layer.caps, layer.paid_counter)
     paid = round_fen(raw if cap_left is None else min(raw, cap_left))
-    formula = f"{pct(ratio.value)} x max(0, {fmt(eligible)} - {fmt(left)} / {pct(r)}) = {pct(ratio.value)} x {fmt(beyond)} = {fmt(raw)}"
-    if cap_left is not None and cap_left < raw:
-        formula += f"; capped at {fmt(cap_left)}"
+    formula = capped(f"{pct(ratio.value)} x max(0, {fmt(eligible)} - {fmt(left)} / {pct(r)}) = "
+                     f"{pct(ratio.value)} x {fmt(beyond)} = {fmt(raw)}", raw, cap_left)
     ctx.trace.add(
         step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.when",
         explain_zh=f"基本医疗保险达到最高支付限额（{layer.cap}）后的合规费用，按{pct(ratio.value)}补助",

@@ -10,7 +10,7 @@ from decimal import Decimal
 from ..errors import ClaimError
 from ..money import ZERO, fmt, round_fen
 from ..rules.model import BasicFundLayer
-from .context import ClaimContext, cite, pct, with_points
+from .context import ClaimContext, capped, cite, pct, with_points
 
 
 def _deductible(layer: BasicFundLayer, ctx: ClaimContext) -> Decimal:
@@ -133,9 +133,7 @@ def pay_basic_fund(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal, D
     eligible = policy - applied
     uncapped = eligible * ratio
     paid = round_fen(uncapped if cap_left is None else min(uncapped, cap_left))
-    formula = f"({fmt(policy)} - {fmt(applied)}) x {pct(ratio)} = {fmt(uncapped)}"
-    if cap_left is not None and cap_left < uncapped:
-        formula += f"; capped at {fmt(cap_left)}"
+    formula = capped(f"({fmt(policy)} - {fmt(applied)}) x {pct(ratio)} = {fmt(uncapped)}", uncapped, cap_left)
     ctx.trace.add(
         step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.when",
         explain_zh="统筹基金支付 =（政策范围内费用 - 起付线）x 支付比例，不超过限额",

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from ..errors import ClaimError
 from ..models.claim import BillSplit, Claim
-from ..money import HUNDRED, ONE, ZERO, fmt_ratio
+from ..money import HUNDRED, ONE, ZERO, fmt, fmt_ratio
 from ..rules.pack import ParameterValue, RulePack
 from ..trace import Citation, Trace
 
@@ -67,6 +67,14 @@ class ClaimContext:
             )
         return used
 
+    def annual_cap_left(self, layer: str, rows, paid_counter: str | None) -> tuple[ParameterValue | None, Decimal | None]:
+        """The first `caps` row that holds, and what `paid_counter` has left of it (None: no cap)."""
+        hit = self.first(layer, "caps", rows)
+        if hit is None or paid_counter is None:
+            return None, None
+        cap = self.param(hit[1].value)
+        return cap, max(ZERO, cap.value - self.capped_counter(paid_counter, hit[1].value))
+
     def add(self, name: str, amount: Decimal) -> None:
         self.counters[name] = self.counter(name) + amount
 
@@ -83,6 +91,11 @@ def with_points(ratio: Decimal, points: Decimal) -> Decimal:
 def most_favourable(options: list, paid) -> object:
     """The option paying the most (domain.md 6.7); among equals, the first listed."""
     return max(options, key=paid)
+
+
+def capped(formula: str, raw: Decimal, cap_left: Decimal | None) -> str:
+    """The formula, noting the cap where it binds."""
+    return formula + f"; capped at {fmt(cap_left)}" if cap_left is not None and cap_left < raw else formula
 
 
 def pct(ratio: Decimal) -> str:

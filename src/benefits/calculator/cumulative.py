@@ -14,7 +14,7 @@ from ..errors import ClaimError
 from ..money import ONE, ZERO, fmt, round_fen
 from ..rules.model import CumulativeBandsLayer, GroupModifier
 from ..rules.pack import ParameterValue
-from .context import ClaimContext, cite, most_favourable, pct, with_points
+from .context import ClaimContext, capped, cite, most_favourable, pct, with_points
 
 
 @dataclass
@@ -95,9 +95,7 @@ def pay_cumulative_bands(layer: CumulativeBandsLayer, ctx: ClaimContext) -> tupl
         f"{fmt(lo)}-{'' if hi is None else fmt(hi)}: {pct(r)}" for lo, hi, r in best.bands
     )
     formula = " + ".join(best.pieces) or "0 (no part of the cumulative amount lies in a band)"
-    formula += f" = {fmt(best.raw)}"
-    if best.cap_left is not None and best.cap_left < best.raw:
-        formula += f"; capped at {fmt(best.cap_left)}"
+    formula = capped(formula + f" = {fmt(best.raw)}", best.raw, best.cap_left)
     ctx.trace.add(
         step=f"{layer.id}.pay", layer=layer.id,
         rule=f"{layer.id}.bands[{hit_b[0]}]",

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from ..money import ZERO, fmt, round_fen
 from ..rules.model import ResidualRatioLayer
-from .context import ClaimContext, cite, most_favourable, pct
+from .context import ClaimContext, capped, cite, most_favourable, pct
 
 
 def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[Decimal, Decimal, Decimal | None] | None:
@@ -19,9 +19,7 @@ def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[De
     if not groups:
         return None
     left = ctx.left
-    hit_c = ctx.first(layer.id, "caps", layer.caps)
-    cap = ctx.param(hit_c[1].value) if hit_c else None
-    cap_left = max(ZERO, cap.value - ctx.capped_counter(layer.paid_counter, hit_c[1].value)) if cap else None
+    cap, cap_left = ctx.annual_cap_left(layer.id, layer.caps, layer.paid_counter)
     options = []
     for g in groups:
         ratio = ctx.param(g.ratio)
@@ -38,9 +36,7 @@ def pay_residual_ratio(layer: ResidualRatioLayer, ctx: ClaimContext) -> tuple[De
             explain_zh="按对本层最有利的救助身份计算", explain_en="the aid group most favourable for this layer applies",
             inputs={o[1].id: fmt(o[0]) for o in options}, formula=f"max -> {g.id}", output=g.id,
         )
-    formula = f"({fmt(left)} - {fmt(used)}) x {pct(ratio.value)} = {fmt(raw)}"
-    if cap_left is not None and cap_left < raw:
-        formula += f"; capped at {fmt(cap_left)}"
+    formula = capped(f"({fmt(left)} - {fmt(used)}) x {pct(ratio.value)} = {fmt(raw)}", raw, cap_left)
     ctx.trace.add(
         step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.groups.{g.id}",
         explain_zh=f"救助对象（{g.id}）按{pct(ratio.value)}救助剩余合规自付",
