@@ -90,7 +90,7 @@ class DiseaseList:
 
     def contains(self, code: str) -> bool:
         code = code.strip().upper()
-        if len(code) < 3 or not code[1:3].isdigit():
+        if len(code) < 3 or not (code[1:3].isascii() and code[1:3].isdigit()):  # '²³' is a digit to isdigit
             return False
         letter, num = code[0], int(code[1:3])
         return any(letter == l and lo <= num <= hi for l, lo, hi in self.ranges)
