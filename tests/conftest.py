@@ -11,3 +11,23 @@ def jiangmen():
     import benefits
 
     return benefits.load_rules(RULES / "jiangmen")
+
+
+# --- hypothesis profiles (tests/test_invariants.py, tests/test_fuzz.py) -------------------------
+# `ci` is the default: derandomized (the same examples on every run), no example database, a
+# couple of minutes at most for the whole suite. `long` is for a longer search, e.g.
+#     HYPOTHESIS_PROFILE=long python -m pytest tests/test_invariants.py tests/test_fuzz.py -p no:cacheprovider
+# Tests scale their example counts from the profile's max_examples (see tests/generators.py).
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=60, derandomize=True, database=None, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "long", max_examples=3000, database=None, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+
 
 class BenefitsError(Exception):
     """Base class: every error the engine raises on bad input is one of these."""
@@ -51,6 +53,15 @@ def error_path(err: dict) -> tuple:
 _UNION_TAGS = {"basic_fund", "cumulative_bands", "residual_ratio", "fixed_amount", "above_cap", "personal_account"}
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 4, 80, 80
+
+
+def shown(value: object) -> str:
+    """repr() of an input, cut short: a hostile input can be megabytes long or nested too deep for repr()."""
+    return _SHOWN.repr(value)
+
+
 def error_message(err: dict) -> str:
     """A pydantic error in the words of our file formats."""
     kind = err["type"]
@@ -59,10 +70,10 @@ def error_message(err: dict) -> str:
     if kind == "extra_forbidden":
         return "unknown key (not part of the format)"
     if kind == "string_pattern_mismatch":
-        return f"expected a name of lower-case words joined by '.' or '_', got {err.get('input')!r}"
+        return f"expected a name of lower-case words joined by '.' or '_', got {shown(err.get('input'))}"
     if kind == "literal_error":
-        return f"expected {err['ctx']['expected']}, got {err.get('input')!r}"
+        return f"expected {err['ctx']['expected']}, got {shown(err.get('input'))}"
     if kind == "union_tag_invalid":
         return f"unknown layer kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
     msg = err["msg"].removeprefix("Value error, ")
-    return msg if kind == "value_error" else f"{msg} (got {err.get('input')!r})"
+    return msg if kind == "value_error" else f"{msg} (got {shown(err.get('input'))})"

@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from .errors import shown
+
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
 ONE = Decimal(1)
@@ -62,11 +64,14 @@ def parse_money(value: object) -> Decimal:
         try:
             value = Decimal(value.strip())
         except Exception:
-            raise ValueError(f"expected an amount in yuan such as 1234.50, got {value!r}") from None
+            raise ValueError(f"expected an amount in yuan such as 1234.50, got {shown(value)}") from None
     if not isinstance(value, Decimal):
         raise ValueError(f"expected an amount in yuan such as 1234.50, got {type(value).__name__}")
     if not value.is_finite():
         raise ValueError(f"expected a finite amount, got {value}")
+    if value.copy_abs() > MAX_AMOUNT:  # before quantize(), which raises on more digits than the context holds
+        raise ValueError(f"an amount cannot be negative, got {value}" if value < 0
+                         else f"amount {value} is above the largest accepted ({MAX_AMOUNT})")
     if value != value.quantize(FEN, rounding=ROUND_HALF_UP):
         raise ValueError(f"an amount has at most two decimals (fen), got {value}")
     if value < 0:
@@ -83,9 +88,9 @@ def parse_decimal(value: object) -> Decimal:
     try:
         d = Decimal(value) if isinstance(value, (int, str)) else value
     except Exception:
-        raise ValueError(f"expected a decimal number, got {value!r}") from None
+        raise ValueError(f"expected a decimal number, got {shown(value)}") from None
     if not isinstance(d, Decimal) or not d.is_finite():
-        raise ValueError(f"expected a finite decimal number, got {value!r}")
+        raise ValueError(f"expected a finite decimal number, got {shown(value)}")
     return d
 
 

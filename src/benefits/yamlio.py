@@ -15,6 +15,15 @@ import yaml
 
 from .errors import BenefitsError
 
+# Bounds on what a document may cost to read, so hostile input cannot hang the process or take
+# unbounded memory: the file's size, its nesting, and its values, counted as written and again
+# once anchors and aliases are expanded (a "billion laughs" bomb is a few hundred bytes that
+# expand to 10**9 values). PyYAML takes about 1 KB and 35 us a value: 300,000 values (some
+# 20,000 line items) cost at most about 300 MB and 10 s.
+MAX_BYTES = 3_000_000
+MAX_DEPTH = 64
+MAX_NODES = 300_000
+
 
 class YamlError(BenefitsError):
     """A file is not readable YAML (syntax, encoding, or a construct we do not accept)."""
@@ -26,6 +35,38 @@ class YamlError(BenefitsError):
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with decimal floats. No custom tags, no Python objects."""
+
+    _depth = 0
+    _nodes = 0
+
+    def compose_node(self, parent, index):
+        # PyYAML composes recursively: refuse deep nesting before Python's stack runs out,
+        # and stop counting values at the bound instead of after composing them all
+        self._depth += 1
+        self._nodes += 1
+        try:
+            if self._depth > MAX_DEPTH or self._nodes > MAX_NODES:
+                what = f"nested more than {MAX_DEPTH} levels deep" if self._depth > MAX_DEPTH else f"too large: more than {MAX_NODES} values"
+                raise yaml.composer.ComposerError(None, None, what, self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node, deep=False):
+        # PyYAML's own constructors raise plain exceptions on some values (2021-13-45, !!int x,
+        # !!bool maybe, 0b_, ints of more than 4300 digits): make them YAML errors with a line.
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError) as exc:
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            value = node.value if isinstance(node.value, str) else ""
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            why = f" ({str(exc).split(': ')[0][:100]})" if isinstance(exc, (ValueError, ArithmeticError)) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {shown!r} as {tag}{why}", node.start_mark
+            ) from None
 
 
 def _decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal:
@@ -54,8 +95,9 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict:
                 None, None, "a mapping key must be a plain value", key_node.start_mark
             ) from None
         if duplicate:
+            written = key_node.value if isinstance(key_node.value, str) else key  # 2021-07-01, not datetime.date(...)
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
+                None, None, f"duplicate key {written!r}", key_node.start_mark
             )
         seen.add(key)
     return loader.construct_mapping(node, deep=True)
@@ -81,6 +123,42 @@ class Locator:
         return self.lines.get((), None)
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_size(root: yaml.Node, name: str) -> None:
+    """Refuse a document whose anchors and aliases expand beyond MAX_NODES values or MAX_DEPTH
+    levels, or refer to themselves. Iterative, and each shared node is measured once."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_: set[int] = set()  # nodes on the current path
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            if size[key] > MAX_NODES or depth[key] > MAX_DEPTH:
+                what = f"more than {MAX_NODES} values" if size[key] > MAX_NODES else f"more than {MAX_DEPTH} levels"
+                raise YamlError(name, node.start_mark.line + 1, f"too large: anchors and aliases expand it to {what}")
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            raise YamlError(name, node.start_mark.line + 1, "an alias refers to a node that contains it (a recursive structure)")
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in _children(node) if id(k) not in size)
+
+
 def _index(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -97,10 +175,14 @@ def _index(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
 
 def load_text(text: str, name: str) -> tuple[object, Locator]:
     """Parse YAML text; return the data and a locator. Raises YamlError naming `name` and the line."""
+    if len(text) > MAX_BYTES:
+        raise YamlError(name, None, f"too large: more than {MAX_BYTES} characters")
     try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _check_size(node, name)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -118,9 +200,12 @@ def load_text(text: str, name: str) -> tuple[object, Locator]:
 def load_file(path: Path) -> tuple[object, Locator]:
     """Read a UTF-8 YAML file; see `load_text`."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise YamlError(str(path), None, f"cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise YamlError(str(path), None, f"too large: more than {MAX_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

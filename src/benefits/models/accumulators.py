@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..money import Money
+
+CounterKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$")]
+"""A counter's name as the pack declares it, or `name@YYYY-MM` for a counter kept per month."""
 
 
 class Accumulators(BaseModel):
@@ -22,7 +26,7 @@ class Accumulators(BaseModel):
     member_id: str | None = Field(None, description="the member these belong to; checked against the claim")
     year: int = Field(ge=1900, le=2200)
     admissions: int = Field(0, ge=0, description="inpatient admissions earlier this year")
-    counters: dict[str, Money] = Field(default_factory=dict)
+    counters: dict[CounterKey, Money] = Field(default_factory=dict)
 
     def get(self, name: str) -> Decimal:
         """A counter's value, zero when absent."""

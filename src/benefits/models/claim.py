@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..money import Money, parse_decimal
 
@@ -74,6 +74,22 @@ class Category(str, Enum):
     C = "C"
 
 
+def _shallow(value: object) -> object:
+    """Before an enum field: Enum() puts repr(value) in its error, which exhausts the stack on a
+    list nested thousands deep (Python API input), so such a value is refused here."""
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > 32:
+            raise ValueError("expected a word, got a value nested more than 32 levels deep")
+        level = [v for x in level if isinstance(x, (list, tuple, set, dict))
+                 for v in (x.values() if isinstance(x, dict) else x)]
+    return value
+
+
+Word = BeforeValidator(_shallow)
+
+
 def _a(visit: Visit) -> str:
     return ("an " if visit.value[0] in "aeiou" else "a ") + visit.value
 
@@ -92,9 +108,9 @@ class Member(_Strict):
     """The insured person (参保人)."""
 
     id: str = Field(min_length=1)
-    scheme: Scheme
-    member_type: MemberType | None = Field(None, description="required when the pack's conditions use it")
-    groups: list[Group] = Field(default_factory=list)
+    scheme: Annotated[Scheme, Word]
+    member_type: Annotated[MemberType, Word] | None = Field(None, description="required when the pack's conditions use it")
+    groups: list[Annotated[Group, Word]] = Field(default_factory=list)
     age: int | None = Field(default=None, ge=0, le=150)
 
     @model_validator(mode="after")
@@ -133,7 +149,7 @@ class LineItem(_Strict):
 
     id: str = Field(min_length=1)
     name: str | None = None
-    category: Category
+    category: Annotated[Category, Word]
     unit_price: Money
     quantity: Annotated[Decimal, Field(gt=0, le=1000000)] = Decimal(1)
     payment_standard: Money | None = None  # 支付标准 / 限价: the unit price the fund recognises
@@ -155,9 +171,9 @@ class Claim(_Strict):
 
     id: str = Field(min_length=1)
     member: Member
-    visit: Visit
+    visit: Annotated[Visit, Word]
     level: str = Field(min_length=1, description="hospital level, one of the rule pack's levels")
-    region: Region = Region.local
+    region: Annotated[Region, Word] = Region.local
     filed: bool | None = Field(None, description="cross-region filing (异地备案) done; required out of province")
     date: dt.date | None = Field(None, description="visit date (outpatient)")
     admission_date: dt.date | None = None

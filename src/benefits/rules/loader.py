@@ -87,18 +87,45 @@ def _parse_value(unit: str, raw: object) -> Decimal:
         if not isinstance(raw, str) or not raw.strip().endswith("%"):
             raise ValueError(f"a percent is written like 65% or 12.5%, got {raw!r}")
         try:
-            value = Decimal(raw.strip()[:-1]) / 100
+            number = Decimal(raw.strip()[:-1])
         except InvalidOperation:
             raise ValueError(f"a percent is written like 65% or 12.5%, got {raw!r}") from None
-        if not Decimal(0) <= value <= Decimal(1):
+        # checked before dividing: nan% or 1e999999999% must not end in a bare decimal signal
+        if not number.is_finite() or not Decimal(0) <= number <= Decimal(100):
             raise ValueError(f"a percent lies between 0% and 100%, got {raw}")
-        return value
+        return number / 100
     if isinstance(raw, bool) or not isinstance(raw, (int, Decimal)):
         raise ValueError(f"points are a number such as -10 or 3, got {raw!r}")
     value = Decimal(raw)
     if not Decimal(-100) <= value <= Decimal(100):
         raise ValueError(f"points lie between -100 and 100, got {raw}")
     return value
+
+
+_DATE = TypeAdapter(dt.date)
+
+
+def _repeated_dates(body: object) -> list[tuple[object, object, dt.date]]:
+    """Keys of a parameter's `values` naming a date an earlier key names (2022-01-01 and
+    '2022-01-01'): validation would keep only one of the two values, silently."""
+    values = body.get("values") if isinstance(body, dict) else None
+    if not isinstance(values, dict):
+        return []
+    seen: dict[dt.date, object] = {}
+    out = []
+    for key in values:
+        try:
+            day = _DATE.validate_python(key)
+        except ValidationError:
+            continue  # reported by the model's validation
+        if day in seen:
+            out.append((key, seen[day], day))
+        seen.setdefault(day, key)
+    return out
+
+
+def _written(key: object) -> str:
+    return repr(key) if isinstance(key, str) else str(key)
 
 
 def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parameter]:
@@ -125,6 +152,11 @@ def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parame
                 col.add(path, loc, (name,), f"parameter {name!r} is already defined in {where_defined[name]}")
                 continue
             where_defined[name] = col.rel(path)
+            repeated = _repeated_dates(body)
+            for key, first, day in repeated:
+                col.add(path, loc, (name, "values", key), f"the date {day} is given twice (as {_written(first)} and as {_written(key)}); one value a date")
+            if repeated:
+                continue
             p = _model(col, path, loc, body, ParameterFile, (name,))
             if p is None:
                 continue
