@@ -187,3 +187,33 @@ def test_line_items_split_per_item(jiangmen):
     s = benefits.evaluate(claim(bill=None, items=items), jiangmen)
     assert (s.bill.total, s.bill.fully_self_paid, s.bill.over_limit, s.bill.pre_self_paid, s.bill.policy_range) == (
         D("503.33"), D("33.33"), D("20.00"), D("35.00"), D("415.00"))
+
+
+def _models(value):
+    """Every pydantic model inside a settlement, with the model itself first."""
+    if isinstance(value, benefits.Settlement.__mro__[1]):  # pydantic.BaseModel
+        yield value
+        for name in type(value).model_fields:
+            yield from _models(getattr(value, name))
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _models(v)
+
+
+@pytest.mark.parametrize("trace", [True, False])
+def test_results_built_without_validation_equal_validated_ones(jiangmen, trace):
+    """The engine builds its results with models/trusted.py, skipping validation: each must hold
+    every field of its model, and validating its own dump must give it back unchanged."""
+    items = [{"id": "i1", "category": "B", "unit_price": "1200.00", "quantity": "2"},
+             {"id": "i2", "category": "C", "unit_price": "300.00"},
+             {"id": "i3", "category": "A", "unit_price": "90.00", "quantity": "3", "payment_standard": "80.00"}]
+    result = benefits.evaluate(claim(bill=None, items=items, member={
+        "id": "m1", "scheme": "resident", "member_type": "adult", "groups": ["dibao"]}), jiangmen, trace=trace)
+    models = list(_models(result))
+    assert {type(m).__name__ for m in models} >= {"Settlement", "BillSplit", "LayerPayout", "PatientPart", "Accumulators"}
+    for m in models:
+        assert set(m.__dict__) == set(type(m).model_fields), type(m).__name__
+        assert type(m).model_validate(m.model_dump()) == m, type(m).__name__
+        assert type(m).model_construct(**m.__dict__) == m
+    again = Settlement.model_validate_json(result.model_dump_json())
+    assert again == result and again.model_dump(mode="json") == result.model_dump(mode="json")

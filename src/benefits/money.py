@@ -7,6 +7,7 @@ the rules round (domain.md section 6.9): once per layer payout, and per item in 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -38,6 +39,9 @@ def exact():
 def fmt(value: Decimal) -> str:
     """Money as text with two decimals: 1234.50. An exact intermediate keeps its digits (5252.3445),
     shown to 8 decimals with '...' when it has more (a division: 42381.81818181...)."""
+    text = str(value)
+    if text[-3:-2] == ".":  # already to the fen (exponent -2), the common case: str() is exact
+        return text
     if value == round_fen(value):
         return f"{round_fen(value):.2f}"
     text = f"{value.normalize():f}"
@@ -45,6 +49,7 @@ def fmt(value: Decimal) -> str:
     return text if len(decimals) <= 8 else f"{whole}.{decimals[:8]}..."
 
 
+@lru_cache(maxsize=1024)  # a pack has a few dozen ratios; equal Decimals print the same
 def fmt_ratio(ratio: Decimal) -> str:
     """A ratio as a percentage: Decimal('0.65') -> '65%'."""
     pct = (ratio * HUNDRED).normalize()

@@ -13,6 +13,7 @@ from ..facts import build_fact
 from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, BillSplit, Claim
 from ..models.settlement import LayerPayout, PatientPart, Settlement
+from ..models.trusted import trusted
 from ..money import MAX_AMOUNT, ZERO, exact, fmt
 from ..rules.model import (
     AboveCapLayer,
@@ -152,10 +153,11 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
     fired = pack.matcher.fired(fact)
     _check_refusals(pack, fired)
     tr = Trace(trace)
-    tr.add(step="version", rule=f"{pack.name}@{version.start}",
-           explain_zh=f"按{day}（{pack.meta.deciding_date}）适用 {version.start} 起的政策",
-           explain_en=f"the deciding date {day} ({pack.meta.deciding_date}) selects the version of {version.start}",
-           inputs={"deciding_date": str(day)}, formula="", output=str(version.start))
+    if tr.enabled:
+        tr.add(step="version", rule=f"{pack.name}@{version.start}",
+               explain_zh=f"按{day}（{pack.meta.deciding_date}）适用 {version.start} 起的政策",
+               explain_en=f"the deciding date {day} ({pack.meta.deciding_date}) selects the version of {version.start}",
+               inputs={"deciding_date": str(day)}, formula="", output=str(version.start))
     bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), tr)
     ctx = ClaimContext(
         claim=claim, pack=pack, day=day, fired=fired, bill=bill, counters=dict(acc.counters),
@@ -169,9 +171,10 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
         if result is None:
             why = (f"not ({layer.when})" if not ctx.fires(f"{layer.id}.when")
                    else "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold")
-            tr.add(step=f"{layer.id}.skip", layer=layer.id, rule=f"{layer.id}.when",
-                   explain_zh=f"{layer.name.zh}不适用于本次结算", explain_en=f"{layer.name.en} does not apply to this claim",
-                   inputs={}, formula=why, output="0.00")
+            if tr.enabled:
+                tr.add(step=f"{layer.id}.skip", layer=layer.id, rule=f"{layer.id}.when",
+                       explain_zh=f"{layer.name.zh}不适用于本次结算", explain_en=f"{layer.name.en} does not apply to this claim",
+                       inputs={}, formula=why, output="0.00")
             paid, base, cap_left, applied = ZERO, ZERO, None, False
         else:
             paid, base, cap_left = result
@@ -180,41 +183,44 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
         if fund:
             ctx.left -= paid
         scheme = claim.member.scheme.value
-        payouts.append(LayerPayout.model_construct(
-            layer=layer.id, name_zh=layer.name.zh, name_en=layer.name.en,
-            fund_code=layer.fund_code.get(scheme), platform_field=layer.platform_field.get(scheme),
-            applied=applied, fund=fund, base=base, limit_left=cap_left, paid=paid,
-        ))
+        payouts.append(trusted(LayerPayout, {
+            "layer": layer.id, "name_zh": layer.name.zh, "name_en": layer.name.en,
+            "fund_code": layer.fund_code.get(scheme), "platform_field": layer.platform_field.get(scheme),
+            "applied": applied, "fund": fund, "base": base, "limit_left": cap_left, "paid": paid,
+        }))
 
     fund_total = sum((p.paid for p in payouts if p.fund), ZERO)
     account = sum((p.paid for p in payouts if not p.fund), ZERO)
     basic = ctx.basic
     if basic.ratio is None:  # no basic layer applied: the policy-range amount is unpaid by it
         basic.co_pay = bill.policy_range
-    patient = PatientPart.model_construct(
-        fully_self_paid=bill.fully_self_paid, over_limit=bill.over_limit, pre_self_paid=bill.pre_self_paid,
-        deductible=basic.deductible, co_pay=basic.co_pay, above_cap=basic.above_cap,
-        relieved_by_later_layers=basic.deductible + basic.co_pay + basic.above_cap - ctx.left,
-        total=bill.total - fund_total, account=account, cash=bill.total - fund_total - account,
-    )
-    tr.add(step="patient", rule="domain 6.9",
-           explain_zh="个人负担 = 总额 - 各项基金支付", explain_en="patient pays total - every fund's payout",
-           inputs={p.layer: fmt(p.paid) for p in payouts if p.fund},
-           formula=f"{fmt(bill.total)} - {fmt(fund_total)} = {fmt(patient.total)}", output=fmt(patient.total))
+    patient = trusted(PatientPart, {
+        "fully_self_paid": bill.fully_self_paid, "over_limit": bill.over_limit, "pre_self_paid": bill.pre_self_paid,
+        "deductible": basic.deductible, "co_pay": basic.co_pay, "above_cap": basic.above_cap,
+        "relieved_by_later_layers": basic.deductible + basic.co_pay + basic.above_cap - ctx.left,
+        "total": bill.total - fund_total, "account": account, "cash": bill.total - fund_total - account,
+    })
+    if tr.enabled:
+        tr.add(step="patient", rule="domain 6.9",
+               explain_zh="个人负担 = 总额 - 各项基金支付", explain_en="patient pays total - every fund's payout",
+               inputs={p.layer: fmt(p.paid) for p in payouts if p.fund},
+               formula=f"{fmt(bill.total)} - {fmt(fund_total)} = {fmt(patient.total)}", output=fmt(patient.total))
     if account:
-        tr.add(step="cash", rule="domain 6.8",
-               explain_zh="个人现金 = 个人负担 - 个人账户支付", explain_en="cash = the patient's part - the personal account's payment",
-               inputs={"account": fmt(account)},
-               formula=f"{fmt(patient.total)} - {fmt(account)} = {fmt(patient.cash)}", output=fmt(patient.cash))
-    after = Accumulators.model_construct(
-        member_id=claim.member.id, year=acc.year,
-        admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
-        counters=dict(sorted(ctx.counters.items())),
-    )
+        if tr.enabled:
+            tr.add(step="cash", rule="domain 6.8",
+                   explain_zh="个人现金 = 个人负担 - 个人账户支付", explain_en="cash = the patient's part - the personal account's payment",
+                   inputs={"account": fmt(account)},
+                   formula=f"{fmt(patient.total)} - {fmt(account)} = {fmt(patient.cash)}", output=fmt(patient.cash))
+    after = trusted(Accumulators, {
+        "member_id": claim.member.id, "year": acc.year,
+        "admissions": acc.admissions + (1 if claim.visit in STAYS else 0),
+        "counters": dict(sorted(ctx.counters.items())),
+    })
     _check_limits(bill, after)
     # Every part is the engine's own arithmetic on validated input: built without re-validating.
-    return Settlement.model_construct(
-        claim_id=claim.id, pack=pack.name, version=version.start, deciding_date=day, bill=bill, items=items,
-        deductible=basic.deductible, ratio=basic.ratio, layers=payouts, fund_total=fund_total,
-        patient=patient, accumulators_before=acc, accumulators_after=after, trace=tr.steps,
-    )
+    return trusted(Settlement, {
+        "claim_id": claim.id, "pack": pack.name, "version": version.start, "deciding_date": day, "bill": bill,
+        "items": items, "deductible": basic.deductible, "ratio": basic.ratio, "layers": payouts,
+        "fund_total": fund_total, "patient": patient, "accumulators_before": acc, "accumulators_after": after,
+        "trace": tr.steps,
+    })

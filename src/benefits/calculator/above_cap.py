@@ -28,15 +28,16 @@ def pay_above_cap(layer: AboveCapLayer, ctx: ClaimContext) -> tuple[Decimal, Dec
     raw = beyond * ratio.value
     cap, cap_left = ctx.annual_cap_left(layer.id, layer.caps, layer.paid_counter)
     paid = round_fen(raw if cap_left is None else min(raw, cap_left))
-    formula = capped(f"{pct(ratio.value)} x max(0, {fmt(eligible)} - {fmt(left)} / {pct(r)}) = "
-                     f"{pct(ratio.value)} x {fmt(beyond)} = {fmt(raw)}", raw, cap_left)
-    ctx.trace.add(
-        step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.when",
-        explain_zh=f"基本医疗保险达到最高支付限额（{layer.cap}）后的合规费用，按{pct(ratio.value)}补助",
-        explain_en=f"{pct(ratio.value)} of the eligible cost beyond the point where the basic fund reached cap {layer.cap}",
-        inputs={"eligible": fmt(eligible), "basic_cap_left": fmt(left), "basic_ratio": pct(r),
-                "cap_left": "none" if cap_left is None else fmt(cap_left)},
-        formula=formula + f" -> {fmt(paid)}", output=fmt(paid), citations=cite(ratio, cap),
-    )
+    if ctx.trace.enabled:
+        formula = capped(f"{pct(ratio.value)} x max(0, {fmt(eligible)} - {fmt(left)} / {pct(r)}) = "
+                         f"{pct(ratio.value)} x {fmt(beyond)} = {fmt(raw)}", raw, cap_left)
+        ctx.trace.add(
+            step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.when",
+            explain_zh=f"基本医疗保险达到最高支付限额（{layer.cap}）后的合规费用，按{pct(ratio.value)}补助",
+            explain_en=f"{pct(ratio.value)} of the eligible cost beyond the point where the basic fund reached cap {layer.cap}",
+            inputs={"eligible": fmt(eligible), "basic_cap_left": fmt(left), "basic_ratio": pct(r),
+                    "cap_left": "none" if cap_left is None else fmt(cap_left)},
+            formula=formula + f" -> {fmt(paid)}", output=fmt(paid), citations=cite(ratio, cap),
+        )
     ctx.add(layer.paid_counter, paid)
     return paid, eligible, cap_left

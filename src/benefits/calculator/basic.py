@@ -23,39 +23,43 @@ def _deductible(layer: BasicFundLayer, ctx: ClaimContext) -> Decimal:
         raise ClaimError(f"{layer.id}: no deductible row of {ctx.pack.name!r} applies to this claim")
     i, row = hit
     base = ctx.param(row.value)
-    rule = f"{layer.id}.deductible[{i}]"
+    factor = used = None
     if d.per == "admission":
-        number = ctx.admissions_before + 1
         rep = d.repeat_admissions
-        if rep and number >= rep.from_admission:
+        if rep and ctx.admissions_before + 1 >= rep.from_admission:
             factor = ctx.param(rep.factor)
-            amount = round_fen(base.value * factor.value)
-            ctx.trace.add(
-                step=f"{layer.id}.deductible", layer=layer.id, rule=rule,
-                explain_zh=f"本年第{number}次住院，起付线按{pct(factor.value)}计",
-                explain_en=f"admission no. {number} this year: {pct(factor.value)} of the deductible",
-                inputs={"admissions_before": str(ctx.admissions_before)},
-                formula=f"{fmt(base.value)} x {pct(factor.value)} = {fmt(amount)}",
-                output=fmt(amount), citations=cite(base, factor),
-            )
-            return amount
-        explain = (f"本年第{number}次住院，起付线", f"admission no. {number} this year: the level's deductible")
-        formula, amount = fmt(base.value), base.value
+        amount = round_fen(base.value * factor.value) if factor else base.value
     elif d.per == "year":
         used = ctx.counter(d.counter)
         amount = max(ZERO, base.value - used)
+    else:
+        amount = base.value
+    if ctx.trace.enabled:
+        _trace_deductible(layer, ctx, f"{layer.id}.deductible[{i}]", base, factor, used, amount)
+    return amount
+
+
+def _trace_deductible(layer, ctx, rule, base, factor, used, amount) -> None:
+    per, number = layer.deductible.per, ctx.admissions_before + 1
+    if factor is not None:
+        explain = (f"本年第{number}次住院，起付线按{pct(factor.value)}计",
+                   f"admission no. {number} this year: {pct(factor.value)} of the deductible")
+        formula = f"{fmt(base.value)} x {pct(factor.value)} = {fmt(amount)}"
+    elif per == "admission":
+        explain = (f"本年第{number}次住院，起付线", f"admission no. {number} this year: the level's deductible")
+        formula = fmt(base.value)
+    elif per == "year":
         explain = ("年度起付线未用部分", "the annual deductible not yet used")
         formula = f"max(0, {fmt(base.value)} - {fmt(used)}) = {fmt(amount)}"
     else:
         explain = ("每次起付线", "the per-claim deductible")
-        formula, amount = fmt(base.value), base.value
+        formula = fmt(base.value)
     ctx.trace.add(
         step=f"{layer.id}.deductible", layer=layer.id, rule=rule,
         explain_zh=explain[0], explain_en=explain[1],
-        inputs={"admissions_before": str(ctx.admissions_before)} if d.per == "admission" else {},
-        formula=formula, output=fmt(amount), citations=cite(base),
+        inputs={"admissions_before": str(ctx.admissions_before)} if per == "admission" else {},
+        formula=formula, output=fmt(amount), citations=cite(base, factor),
     )
-    return amount
 
 
 def _ratio(layer: BasicFundLayer, ctx: ClaimContext) -> Decimal:
@@ -64,25 +68,27 @@ def _ratio(layer: BasicFundLayer, ctx: ClaimContext) -> Decimal:
         raise ClaimError(f"{layer.id}: no ratio row of {ctx.pack.name!r} applies to this claim")
     i, row = hit
     base = ctx.param(row.value)
-    ctx.trace.add(
-        step=f"{layer.id}.ratio", layer=layer.id, rule=f"{layer.id}.ratio[{i}]",
-        explain_zh="基金支付比例", explain_en="the fund's payment ratio",
-        inputs={"level": ctx.claim.level, "scheme": ctx.claim.member.scheme.value},
-        formula=pct(base.value), output=pct(base.value), citations=cite(base),
-    )
+    if ctx.trace.enabled:
+        ctx.trace.add(
+            step=f"{layer.id}.ratio", layer=layer.id, rule=f"{layer.id}.ratio[{i}]",
+            explain_zh="基金支付比例", explain_en="the fund's payment ratio",
+            inputs={"level": ctx.claim.level, "scheme": ctx.claim.member.scheme.value},
+            formula=pct(base.value), output=pct(base.value), citations=cite(base),
+        )
     ratio = base.value
     for i, adj in enumerate(layer.adjustments):
         rule = f"{layer.id}.adjustments[{i}]"
         if ctx.fires(rule):
             pts = ctx.param(adj.points)
             new = with_points(ratio, pts.value)
-            ctx.trace.add(
-                step=f"{layer.id}.ratio", layer=layer.id, rule=rule,
-                explain_zh=f"支付比例调整 {pts.value:+f} 个百分点（{adj.when}）",
-                explain_en=f"ratio changed by {pts.value:+f} points ({adj.when})",
-                formula=f"{pct(ratio)} {pts.value:+f} points = {pct(new)}",
-                output=pct(new), citations=cite(pts),
-            )
+            if ctx.trace.enabled:
+                ctx.trace.add(
+                    step=f"{layer.id}.ratio", layer=layer.id, rule=rule,
+                    explain_zh=f"支付比例调整 {pts.value:+f} 个百分点（{adj.when}）",
+                    explain_en=f"ratio changed by {pts.value:+f} points ({adj.when})",
+                    formula=f"{pct(ratio)} {pts.value:+f} points = {pct(new)}",
+                    output=pct(new), citations=cite(pts),
+                )
             ratio = new
     return ratio
 
@@ -107,13 +113,14 @@ def _cap_left(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal | None,
                 keys.append(key)
         lefts.append(left)
         by_id[cap.id] = min(left, by_id.get(cap.id, left))
-        ctx.trace.add(
-            step=f"{layer.id}.cap", layer=layer.id, rule=rule,
-            explain_zh=f"最高支付限额（{cap.id}）剩余", explain_en=f"cap {cap.id}: what is left of it",
-            inputs={"paid_so_far": fmt(used)},
-            formula=f"max(0, {fmt(amount.value)} - {fmt(used)}) = {fmt(left)}",
-            output=fmt(left), citations=cite(amount),
-        )
+        if ctx.trace.enabled:
+            ctx.trace.add(
+                step=f"{layer.id}.cap", layer=layer.id, rule=rule,
+                explain_zh=f"最高支付限额（{cap.id}）剩余", explain_en=f"cap {cap.id}: what is left of it",
+                inputs={"paid_so_far": fmt(used)},
+                formula=f"max(0, {fmt(amount.value)} - {fmt(used)}) = {fmt(left)}",
+                output=fmt(left), citations=cite(amount),
+            )
     return (min(lefts) if lefts else None), keys
 
 
@@ -133,15 +140,16 @@ def pay_basic_fund(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal, D
     eligible = policy - applied
     uncapped = eligible * ratio
     paid = round_fen(uncapped if cap_left is None else min(uncapped, cap_left))
-    formula = capped(f"({fmt(policy)} - {fmt(applied)}) x {pct(ratio)} = {fmt(uncapped)}", uncapped, cap_left)
-    ctx.trace.add(
-        step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.when",
-        explain_zh="统筹基金支付 =（政策范围内费用 - 起付线）x 支付比例，不超过限额",
-        explain_en="fund pays (policy-range amount - deductible) x ratio, up to the cap",
-        inputs={"policy_range": fmt(policy), "deductible_applied": fmt(applied), "ratio": pct(ratio),
-                "cap_left": "none" if cap_left is None else fmt(cap_left)},
-        formula=formula + f" -> {fmt(paid)}", output=fmt(paid),
-    )
+    if ctx.trace.enabled:
+        formula = capped(f"({fmt(policy)} - {fmt(applied)}) x {pct(ratio)} = {fmt(uncapped)}", uncapped, cap_left)
+        ctx.trace.add(
+            step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.when",
+            explain_zh="统筹基金支付 =（政策范围内费用 - 起付线）x 支付比例，不超过限额",
+            explain_en="fund pays (policy-range amount - deductible) x ratio, up to the cap",
+            inputs={"policy_range": fmt(policy), "deductible_applied": fmt(applied), "ratio": pct(ratio),
+                    "cap_left": "none" if cap_left is None else fmt(cap_left)},
+            formula=formula + f" -> {fmt(paid)}", output=fmt(paid),
+        )
     for key in keys:
         ctx.add(key, paid)
     if layer.deductible.per == "year":

@@ -17,7 +17,7 @@ from ..rules.pack import ParameterValue
 from .context import ClaimContext, capped, cite, most_favourable, pct, with_points
 
 
-@dataclass
+@dataclass(slots=True)
 class _Option:
     group: GroupModifier | None
     start: Decimal
@@ -25,38 +25,35 @@ class _Option:
     cap_left: Decimal | None
     raw: Decimal
     paid: Decimal
-    pieces: list[str]
-    citations: list[ParameterValue]
+    modifiers: list[ParameterValue]  # the group's parameters used (deductible reduction, points)
 
 
 def _option(layer, ctx, group, deductible, band_params, cap, before, after) -> _Option:
-    cites = [deductible] + [p for b in band_params for p in b if p is not None]
     start = deductible.value
     points = ZERO
+    modifiers = []
     if group is not None and group.deductible_reduction:
         red = ctx.param(group.deductible_reduction)
         start = deductible.value * (ONE - red.value)
-        cites.append(red)
+        modifiers.append(red)
     if group is not None and group.points:
         pts = ctx.param(group.points)
         points = pts.value
-        cites.append(pts)
+        modifiers.append(pts)
     lows = [start] + [b[0].value for b in band_params[1:]]
     highs = lows[1:] + [None]
     bands = [(lo, hi, with_points(b[1].value, points)) for lo, hi, b in zip(lows, highs, band_params, strict=True)]
-    raw, pieces = ZERO, []
+    raw = ZERO
     for lo, hi, ratio in bands:
         top = after if hi is None else min(after, hi)
-        part = max(ZERO, top - max(before, lo))
+        part = top - max(before, lo)
         if part > 0:
             raw += part * ratio
-            pieces.append(f"({fmt(top)} - {fmt(max(before, lo))}) x {pct(ratio)}")
     cap_left = None
     if cap is not None and not (group is not None and group.lift_cap):
         cap_left = max(ZERO, cap.value - ctx.counter(layer.paid_counter))
-        cites.append(cap)
     paid = round_fen(raw if cap_left is None else min(raw, cap_left))
-    return _Option(group, start, bands, cap_left, raw, paid, pieces, cites)
+    return _Option(group, start, bands, cap_left, raw, paid, modifiers)
 
 
 def pay_cumulative_bands(layer: CumulativeBandsLayer, ctx: ClaimContext) -> tuple[Decimal, Decimal, Decimal | None]:
@@ -76,6 +73,17 @@ def pay_cumulative_bands(layer: CumulativeBandsLayer, ctx: ClaimContext) -> tupl
     options = [_option(layer, ctx, g, deductible, band_params, cap, before, after) for g in groups]
     options.append(_option(layer, ctx, None, deductible, band_params, cap, before, after))
     best = most_favourable(options, lambda o: o.paid)  # groups are listed before `none`
+    if ctx.trace.enabled:
+        cites = [deductible] + [p for b in band_params for p in b if p is not None] + best.modifiers
+        if best.cap_left is not None:
+            cites.append(cap)
+        _trace(layer, ctx, options, best, hit_b[0], before, amount, after, cites)
+    ctx.add(layer.base_counter, amount)
+    ctx.add(layer.paid_counter, best.paid)
+    return best.paid, amount, best.cap_left
+
+
+def _trace(layer, ctx, options, best, row, before, amount, after, cites) -> None:
     if len(options) > 1:
         ctx.trace.add(
             step=f"{layer.id}.group", layer=layer.id,
@@ -94,16 +102,18 @@ def pay_cumulative_bands(layer: CumulativeBandsLayer, ctx: ClaimContext) -> tupl
     bands_text = "; ".join(
         f"{fmt(lo)}-{'' if hi is None else fmt(hi)}: {pct(r)}" for lo, hi, r in best.bands
     )
-    formula = " + ".join(best.pieces) or "0 (no part of the cumulative amount lies in a band)"
+    pieces = []
+    for lo, hi, ratio in best.bands:
+        top = after if hi is None else min(after, hi)
+        if top - max(before, lo) > 0:
+            pieces.append(f"({fmt(top)} - {fmt(max(before, lo))}) x {pct(ratio)}")
+    formula = " + ".join(pieces) or "0 (no part of the cumulative amount lies in a band)"
     formula = capped(formula + f" = {fmt(best.raw)}", best.raw, best.cap_left)
     ctx.trace.add(
         step=f"{layer.id}.pay", layer=layer.id,
-        rule=f"{layer.id}.bands[{hit_b[0]}]",
+        rule=f"{layer.id}.bands[{row}]",
         explain_zh=f"分段支付：{bands_text}", explain_en=f"paid band by band: {bands_text}",
         inputs={"before": fmt(before), "after": fmt(after), "first_band_start": fmt(best.start),
                 "cap_left": "none" if best.cap_left is None else fmt(best.cap_left)},
-        formula=formula + f" -> {fmt(best.paid)}", output=fmt(best.paid), citations=cite(*best.citations),
+        formula=formula + f" -> {fmt(best.paid)}", output=fmt(best.paid), citations=cite(*cites),
     )
-    ctx.add(layer.base_counter, amount)
-    ctx.add(layer.paid_counter, best.paid)
-    return best.paid, amount, best.cap_left

@@ -24,11 +24,12 @@ def pay_fixed_amount(layer: FixedAmountLayer, ctx: ClaimContext) -> tuple[Decima
     fixed = ctx.param(row.value)
     left = ctx.left
     paid = round_fen(min(fixed.value, left))
-    ctx.trace.add(
-        step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.amount[{i}]",
-        explain_zh="定额结算：按定额支付，政策范围内费用低于定额的按实际费用支付",
-        explain_en="fixed-amount settlement: the fixed amount, or the policy-range amount if lower",
-        inputs={"service": ctx.claim.service or "none", "policy_range_left": fmt(left)},
-        formula=f"min({fmt(fixed.value)}, {fmt(left)}) = {fmt(paid)}", output=fmt(paid), citations=cite(fixed),
-    )
+    if ctx.trace.enabled:
+        ctx.trace.add(
+            step=f"{layer.id}.pay", layer=layer.id, rule=f"{layer.id}.amount[{i}]",
+            explain_zh="定额结算：按定额支付，政策范围内费用低于定额的按实际费用支付",
+            explain_en="fixed-amount settlement: the fixed amount, or the policy-range amount if lower",
+            inputs={"service": ctx.claim.service or "none", "policy_range_left": fmt(left)},
+            formula=f"min({fmt(fixed.value)}, {fmt(left)}) = {fmt(paid)}", output=fmt(paid), citations=cite(fixed),
+        )
     return paid, left, fixed.value
