@@ -21,7 +21,7 @@ class Accumulators(BaseModel):
     in-policy self-pay, 合规自付累计). A counter not listed is zero.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     member_id: str | None = Field(None, description="the member these belong to; checked against the claim")
     year: int = Field(ge=1900, le=2200)

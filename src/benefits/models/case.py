@@ -12,7 +12,7 @@ from .claim import BillSplit, Claim
 class ExpectedAccumulators(BaseModel):
     """Only the keys listed are compared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     admissions: int | None = None
     counters: dict[str, Money] = Field(default_factory=dict)
@@ -21,7 +21,7 @@ class ExpectedAccumulators(BaseModel):
 class ExpectedItem(BaseModel):
     """One line item's split (domain.md 6.2)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     fully_self_paid: Money
     over_limit: Money
@@ -30,7 +30,7 @@ class ExpectedItem(BaseModel):
 
 
 class Expected(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     error: str | None = Field(None, description="the claim is refused with a message containing this")
     bill: BillSplit | None = None
@@ -45,7 +45,7 @@ class Expected(BaseModel):
 
 
 class CaseFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     description: str
     rules: str = Field(description="the rule pack: a folder name under rules/, or a path")

@@ -18,7 +18,7 @@ from .claim import BillSplit
 class LayerPayout(BaseModel):
     """What one layer paid on this claim."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     layer: str
     name_zh: str
@@ -36,7 +36,7 @@ class LayerPayout(BaseModel):
 class PatientPart(BaseModel):
     """Why the patient pays what they pay (个人负担构成)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     fully_self_paid: Money = Field(description="outside the catalogue 全自费")
     over_limit: Money = Field(description="above the price limit 超限价")
@@ -72,7 +72,7 @@ class ItemSplit:
 class Settlement(BaseModel):
     """The result of evaluating one claim."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     claim_id: str
     pack: str

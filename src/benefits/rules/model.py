@@ -21,7 +21,7 @@ Condition = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
 class _File(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Text(_File):
