@@ -90,16 +90,20 @@ def group_key(field: str, value: str) -> str:
 ALWAYS = "claim"
 
 
+_GROUP_KEYS = tuple((g, group_key("groups", g.value)) for g in Group)
+
+
 def build_fact(claim: Claim, deciding_date: dt.date, disease: str) -> dict:
     """The claim as the flat fact both matchers test."""
+    # Enum members' `_value_`, not `.value`: the same string, without a property call (per claim).
     m = claim.member
     fact: dict[str, object] = {
         ALWAYS: 1,
-        "scheme": m.scheme.value,
-        "member_type": m.member_type.value if m.member_type else "unknown",
-        "visit": claim.visit.value,
+        "scheme": m.scheme._value_,
+        "member_type": m.member_type._value_ if m.member_type else "unknown",
+        "visit": claim.visit._value_,
         "level": claim.level,
-        "region": claim.region.value,
+        "region": claim.region._value_,
         "filed": True if claim.filed is None else claim.filed,  # filing only matters out of province
         "disease": disease,
         "service": claim.service or "none",
@@ -107,7 +111,7 @@ def build_fact(claim: Claim, deciding_date: dt.date, disease: str) -> dict:
     }
     if m.age is not None:
         fact["age"] = m.age
-    held = {g.value for g in m.groups}
-    for g in Group:
-        fact[group_key("groups", g.value)] = g.value in held
+    held = set(m.groups)
+    for g, key in _GROUP_KEYS:
+        fact[key] = g in held
     return fact

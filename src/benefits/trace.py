@@ -42,6 +42,9 @@ class Trace:
         self.enabled = enabled
         self.steps: list[TraceStep] = []
 
-    def add(self, **fields) -> None:
+    def add(self, step: str, rule: str, explain_zh: str, explain_en: str, output: str, layer: str | None = None,
+            inputs: dict[str, str] | None = None, formula: str = "", citations: list[Citation] | None = None) -> None:
+        """Record a step (callers build its text only when `enabled`: formatting is most of its cost)."""
         if self.enabled:
-            self.steps.append(TraceStep(**fields))
+            self.steps.append(TraceStep(step, rule, explain_zh, explain_en, output, layer,
+                                        {} if inputs is None else inputs, formula, [] if citations is None else citations))

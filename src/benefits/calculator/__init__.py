@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ..errors import ClaimError, error_message, error_path
 from ..facts import build_fact
 from ..models.accumulators import Accumulators
-from ..models.claim import STAYS, BillSplit, Claim
+from ..models.claim import STAYS, BillSplit, Claim, Scheme
 from ..models.settlement import LayerPayout, PatientPart, Settlement
 from ..models.trusted import trusted
 from ..money import MAX_AMOUNT, ZERO, exact, fmt
@@ -123,6 +123,21 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
             raise ClaimError(f"the claim cannot be settled within accepted amounts: {_first_error(exc)}") from None
 
 
+def _plan(pack: RulePack) -> list[tuple]:
+    """Per layer, what does not change from claim to claim: its formula, the id of its `when:`
+    rule, whether it is a fund, and its payout's fixed fields per scheme. Built once per pack."""
+    plan = pack.derived.get("calculator.plan")
+    if plan is None:
+        plan = [(layer, KINDS[type(layer)], f"{layer.id}.when", not isinstance(layer, NOT_FUNDS), {
+            scheme: {"layer": layer.id, "name_zh": layer.name.zh, "name_en": layer.name.en,
+                     "fund_code": layer.fund_code.get(scheme), "platform_field": layer.platform_field.get(scheme),
+                     "fund": not isinstance(layer, NOT_FUNDS)}
+            for scheme in (s.value for s in Scheme)
+        }) for layer in pack.layers]
+        pack.derived["calculator.plan"] = plan
+    return plan
+
+
 def _check_limits(bill: BillSplit, after: Accumulators) -> None:
     """Results must stay within what an input may hold (a ledger would refuse them later)."""
     for name, value in [("bill.total", bill.total)] + [(f"accumulators_after.counters.{k}", v) for k, v in after.counters.items()]:
@@ -161,36 +176,33 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
     bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), tr)
     ctx = ClaimContext(
         claim=claim, pack=pack, day=day, fired=fired, bill=bill, counters=dict(acc.counters),
-        admissions_before=acc.admissions, trace=tr, left=bill.policy_range,
+        admissions_before=acc.admissions, trace=tr, left=bill.policy_range, values=pack.values_on(day),
     )
     payouts = []
-    for layer in pack.layers:
-        result = None
-        if ctx.fires(f"{layer.id}.when"):
-            result = KINDS[type(layer)](layer, ctx)
+    fund_total = account = ZERO
+    scheme = claim.member.scheme._value_
+    for layer, pay, when, fund, names in _plan(pack):
+        result = pay(layer, ctx) if when in fired else None
         if result is None:
-            why = (f"not ({layer.when})" if not ctx.fires(f"{layer.id}.when")
-                   else "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold")
             if tr.enabled:
-                tr.add(step=f"{layer.id}.skip", layer=layer.id, rule=f"{layer.id}.when",
+                why = (f"not ({layer.when})" if when not in fired
+                       else "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold")
+                tr.add(step=f"{layer.id}.skip", layer=layer.id, rule=when,
                        explain_zh=f"{layer.name.zh}不适用于本次结算", explain_en=f"{layer.name.en} does not apply to this claim",
                        inputs={}, formula=why, output="0.00")
             paid, base, cap_left, applied = ZERO, ZERO, None, False
         else:
             paid, base, cap_left = result
             applied = True
-        fund = not isinstance(layer, NOT_FUNDS)
         if fund:
             ctx.left -= paid
-        scheme = claim.member.scheme.value
-        payouts.append(trusted(LayerPayout, {
-            "layer": layer.id, "name_zh": layer.name.zh, "name_en": layer.name.en,
-            "fund_code": layer.fund_code.get(scheme), "platform_field": layer.platform_field.get(scheme),
-            "applied": applied, "fund": fund, "base": base, "limit_left": cap_left, "paid": paid,
-        }))
+            fund_total += paid
+        else:
+            account += paid
+        fields = dict(names[scheme])
+        fields.update(applied=applied, base=base, limit_left=cap_left, paid=paid)
+        payouts.append(trusted(LayerPayout, fields))
 
-    fund_total = sum((p.paid for p in payouts if p.fund), ZERO)
-    account = sum((p.paid for p in payouts if not p.fund), ZERO)
     basic = ctx.basic
     if basic.ratio is None:  # no basic layer applied: the policy-range amount is unpaid by it
         basic.co_pay = bill.policy_range

@@ -39,6 +39,7 @@ class ClaimContext:
     trace: Trace
     left: Decimal  # the policy-range amount still left to the patient after the layers so far
     basic: BasicOutcome = field(default_factory=BasicOutcome)
+    values: dict[str, ParameterValue] = field(default_factory=dict)  # parameters in force on `day`
 
     def fires(self, rule_id: str) -> bool:
         return rule_id in self.fired
@@ -51,7 +52,8 @@ class ClaimContext:
         return None
 
     def param(self, name: str) -> ParameterValue:
-        return self.pack.param(name, self.day)
+        value = self.values.get(name)
+        return value if value is not None else self.pack.param(name, self.day)
 
     def counter(self, name: str) -> Decimal:
         return self.counters.get(name, ZERO)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
@@ -89,11 +90,18 @@ class DiseaseList:
         return (m.group(1), lo, int(m.group(4)) if m.group(4) else lo)
 
     def contains(self, code: str) -> bool:
-        code = code.strip().upper()
-        if len(code) < 3 or not (code[1:3].isascii() and code[1:3].isdigit()):  # '²³' is a digit to isdigit
-            return False
-        letter, num = code[0], int(code[1:3])
-        return any(letter == l and lo <= num <= hi for l, lo, hi in self.ranges)
+        category = icd_category(code)
+        return category is not None and any(
+            category[0] == l and lo <= category[1] <= hi for l, lo, hi in self.ranges
+        )
+
+
+def icd_category(code: str) -> tuple[str, int] | None:
+    """An ICD-10 code's category: 'i10.x00' -> ('I', 10); None when it has none."""
+    code = code.strip().upper()
+    if len(code) < 3 or not (code[1:3].isascii() and code[1:3].isdigit()):  # '²³' is a digit to isdigit
+        return None
+    return code[0], int(code[1:3])
 
 
 @dataclass
@@ -112,10 +120,33 @@ class RulePack:
     required_fields: frozenset[str] = frozenset()  # optional member fields the conditions read
     counters: dict[str, str] = field(default_factory=dict)
     monthly_counters: frozenset[str] = frozenset()  # kept per month, as name@YYYY-MM
+    # Lookup tables derived once from the above, so that a claim does dictionary lookups only.
+    _starts: list[dt.date] = field(init=False, repr=False)  # every date a parameter changes on
+    _in_force: list[dict[str, ParameterValue]] = field(init=False, repr=False)  # per start: values in force
+    _highest: dict[str, Decimal] = field(init=False, repr=False)
+    _disease: dict[tuple[str, int], str] = field(init=False, repr=False)  # ICD-10 category -> first list
+    # What other modules derive from the pack once and reuse for every claim (the calculator's plan).
+    derived: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._starts = sorted({v.start for p in self.parameters.values() for v in p.values})
+        self._in_force = [{name: p.at(day) for name, p in self.parameters.items() if p.values[0].start <= day}
+                          for day in self._starts]
+        self._highest = {name: max(v.value for v in p.values) for name, p in self.parameters.items()}
+        self._disease = {}
+        for d in self.diseases:
+            for letter, lo, hi in d.ranges:
+                for num in range(lo, hi + 1):
+                    self._disease.setdefault((letter, num), d.name)
 
     @property
     def name(self) -> str:
         return self.meta.pack
+
+    def values_on(self, day: dt.date) -> dict[str, ParameterValue]:
+        """Every parameter's value in force on `day` (one without a value yet is absent)."""
+        i = bisect_right(self._starts, day)
+        return self._in_force[i - 1] if i else {}
 
     def version_for(self, day: dt.date) -> Version:
         """The parameter version in force on `day`; a day no version covers is refused."""
@@ -128,16 +159,14 @@ class RulePack:
         )
 
     def param(self, name: str, day: dt.date) -> ParameterValue:
-        return self.parameters[name].at(day)
+        value = self.values_on(day).get(name)
+        return value if value is not None else self.parameters[name].at(day)  # raises the right error
 
     def highest(self, name: str) -> Decimal:
         """The largest value a parameter takes in any version (a bound for sanity checks)."""
-        return max(v.value for v in self.parameters[name].values)
+        return self._highest[name]
 
     def disease_of(self, codes: list[str]) -> str:
-        """The name of the pack's disease list the primary diagnosis falls in, or 'none'."""
-        if codes:
-            for d in self.diseases:
-                if d.contains(codes[0]):
-                    return d.name
-        return "none"
+        """The name of the pack's first disease list the primary diagnosis falls in, or 'none'."""
+        category = icd_category(codes[0]) if codes else None
+        return self._disease.get(category, "none") if category else "none"
