@@ -58,6 +58,16 @@ def fmt_ratio(ratio: Decimal) -> str:
 
 def parse_money(value: object) -> Decimal:
     """Validate an amount: a Decimal, int or decimal string; never a float; at most two decimals."""
+    if type(value) is str:  # the common case (JSON, YAML): one conversion, one rounding, two comparisons
+        try:
+            d = Decimal(value)
+        except (InvalidOperation, ValueError):
+            d = None
+        if d is not None and d.is_finite() and ZERO <= d <= MAX_AMOUNT:
+            q = d.quantize(FEN)
+            if q == d:
+                return q
+        # anything else: the checks below say what is wrong
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError(
             "an amount must be a decimal number written exactly (e.g. 1234.50 or '1234.50'); "
@@ -88,6 +98,8 @@ def parse_money(value: object) -> Decimal:
 
 def parse_decimal(value: object) -> Decimal:
     """A non-money decimal (a quantity, a share): exact, finite, never a float."""
+    if value is None:  # an optional field left empty
+        return value
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError("write the number exactly as a decimal (e.g. 0.10 or '0.10'), not a float")
     try:

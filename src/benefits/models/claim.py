@@ -77,6 +77,8 @@ class Category(str, Enum):
 def _shallow(value: object) -> object:
     """Before an enum field: Enum() puts repr(value) in its error, which exhausts the stack on a
     list nested thousands deep (Python API input), so such a value is refused here."""
+    if type(value) is str:  # the common case
+        return value
     level, depth = [value], 0
     while level:
         depth += 1
@@ -151,19 +153,10 @@ class LineItem(_Strict):
     name: str | None = None
     category: Annotated[Category, Word]
     unit_price: Money
-    quantity: Annotated[Decimal, Field(gt=0, le=1000000)] = Decimal(1)
+    quantity: Annotated[Decimal, Field(gt=0, le=1000000), BeforeValidator(parse_decimal)] = Decimal(1)
     payment_standard: Money | None = None  # 支付标准 / 限价: the unit price the fund recognises
-    self_pay_share: Share | None = None  # 乙类先行自付比例; the pack default when absent
-
-    @model_validator(mode="before")
-    @classmethod
-    def _exact_numbers(cls, data):
-        if isinstance(data, dict):
-            data = dict(data)
-            for key in ("quantity", "self_pay_share"):
-                if data.get(key) is not None:
-                    data[key] = parse_decimal(data[key])
-        return data
+    # 乙类先行自付比例; the pack default when absent
+    self_pay_share: Annotated[Share | None, BeforeValidator(parse_decimal)] = None
 
 
 class Claim(_Strict):
