@@ -196,6 +196,9 @@ DOCUMENTS = {
     "syntax error": ("a: [1, 2\n", "x.yaml:2: not valid YAML: did not find expected ',' or ']'"),
     "tab indentation": ("a:\n\t- 1\n", "x.yaml:2: not valid YAML: found character '\\t' that cannot start any token"),
     "duplicate key": ("a: 1\na: 2\n", "x.yaml:2: not valid YAML: duplicate key 'a'"),
+    # libyaml reads UTF-8: a lone surrogate, escaped or raw (Python API text), is refused
+    "escaped lone surrogate": ('a: "\\ud800"\n', "x.yaml:1: not valid YAML: found invalid Unicode character escape code"),
+    "raw lone surrogate": ("a: \ud800\n", "x.yaml: not valid YAML: character '\\ud800' is not Unicode text"),
     "duplicate date key": ("2021-07-01: 1\n2021-07-01: 2\n", "x.yaml:2: not valid YAML: duplicate key '2021-07-01'"),
     "complex key": ("? [a]\n: 1\n", "x.yaml:1: not valid YAML: a mapping key must be a plain value"),
     "infinite float": ("a: .inf\n", "x.yaml:1: not valid YAML: expected a finite decimal number, found '.inf'"),
