@@ -295,12 +295,12 @@ def child_load(args) -> dict:
     if rss_before is not None and rss_after is not None:
         kept = (rss_after - rss_before) / loads
         figures["rss_kept_per_load_mb"] = round(kept, 3)
-        out(f"  a pack loaded and dropped is never freed (durable-rules keeps its host): RSS {kept:+.2f} MB per load "
+        out(f"  memory a pack loaded and dropped leaves behind: RSS {kept:+.2f} MB per load "
             f"({loads} loads: {rss_before:.1f} -> {rss_after:.1f} MB)")
     if threads_before is not None and threads_after is not None:
         figures["thread_starts_per_s"] = {"2 packs": threads_before, f"{2 + loads} packs": threads_after}
-        out(f"  each loaded pack keeps durable-rules timer threads going: {threads_before:.0f} thread starts/s while "
-            f"idle with 2 packs loaded, {threads_after:.0f}/s after those {loads} loads")
+        out(f"  threads started while idle (durable-rules' Host re-arms timers unless stopped): {threads_before:.0f}/s "
+            f"with 2 packs loaded, {threads_after:.0f}/s after those {loads} loads")
     figures["eval_rate_probe"] = {"2 packs": round(rate_before, 1), f"{2 + loads} packs": round(rate_after, 1)}
     out(f"  evaluation ({len(probe)} headline claims, models, trace on) with 2 packs loaded {rate_before:,.0f} claims/s; "
         f"with {2 + loads} loaded {rate_after:,.0f} claims/s ({(rate_after / rate_before - 1) * 100:+.0f}%)")
