@@ -4,6 +4,7 @@ what the layers before it left to the patient (domain.md section 1)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from ..rules.model import (
     BasicFundLayer,
     CumulativeBandsLayer,
     FixedAmountLayer,
+    LayerFile,
     PersonalAccountLayer,
     ResidualRatioLayer,
 )
@@ -123,17 +125,34 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
             raise ClaimError(f"the claim cannot be settled within accepted amounts: {_first_error(exc)}") from None
 
 
-def _plan(pack: RulePack) -> list[tuple]:
-    """Per layer, what does not change from claim to claim: its formula, the id of its `when:`
-    rule, whether it is a fund, and its payout's fixed fields per scheme. Built once per pack."""
+@dataclass(frozen=True, slots=True)
+class _LayerPlan:
+    """What does not change from claim to claim for one layer. Built once per pack."""
+
+    layer: LayerFile
+    pay: Callable  # the layer kind's formula
+    when: str  # the id of its `when:` rule
+    fund: bool
+    payout: dict[str, dict]  # scheme -> the payout's fixed fields
+    skip: tuple[str, str, str, str]  # the trace step of a layer that does not apply: step, zh, en, why
+
+
+_OWN_CONDITIONS = "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold"
+
+
+def _plan(pack: RulePack) -> list[_LayerPlan]:
     plan = pack.derived.get("calculator.plan")
     if plan is None:
-        plan = [(layer, KINDS[type(layer)], f"{layer.id}.when", not isinstance(layer, NOT_FUNDS), {
-            scheme: {"layer": layer.id, "name_zh": layer.name.zh, "name_en": layer.name.en,
-                     "fund_code": layer.fund_code.get(scheme), "platform_field": layer.platform_field.get(scheme),
-                     "fund": not isinstance(layer, NOT_FUNDS)}
-            for scheme in (s.value for s in Scheme)
-        }) for layer in pack.layers]
+        plan = []
+        for layer in pack.layers:
+            fund = not isinstance(layer, NOT_FUNDS)
+            payout = {scheme: {"layer": layer.id, "name_zh": layer.name.zh, "name_en": layer.name.en,
+                               "fund_code": layer.fund_code.get(scheme),
+                               "platform_field": layer.platform_field.get(scheme), "fund": fund}
+                      for scheme in (s.value for s in Scheme)}
+            skip = (f"{layer.id}.skip", f"{layer.name.zh}不适用于本次结算",
+                    f"{layer.name.en} does not apply to this claim", f"not ({layer.when})")
+            plan.append(_LayerPlan(layer, KINDS[type(layer)], f"{layer.id}.when", fund, payout, skip))
         pack.derived["calculator.plan"] = plan
     return plan
 
@@ -181,25 +200,24 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
     payouts = []
     fund_total = account = ZERO
     scheme = claim.member.scheme._value_
-    for layer, pay, when, fund, names in _plan(pack):
-        result = pay(layer, ctx) if when in fired else None
+    for plan in _plan(pack):
+        layer = plan.layer
+        result = plan.pay(layer, ctx) if plan.when in fired else None
         if result is None:
             if tr.enabled:
-                why = (f"not ({layer.when})" if when not in fired
-                       else "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold")
-                tr.add(step=f"{layer.id}.skip", layer=layer.id, rule=when,
-                       explain_zh=f"{layer.name.zh}不适用于本次结算", explain_en=f"{layer.name.en} does not apply to this claim",
-                       inputs={}, formula=why, output="0.00")
+                step, zh, en, not_when = plan.skip
+                tr.add(step, plan.when, zh, en, "0.00", layer.id, {},
+                       not_when if plan.when not in fired else _OWN_CONDITIONS)
             paid, base, cap_left, applied = ZERO, ZERO, None, False
         else:
             paid, base, cap_left = result
             applied = True
-        if fund:
+        if plan.fund:
             ctx.left -= paid
             fund_total += paid
         else:
             account += paid
-        fields = dict(names[scheme])
+        fields = dict(plan.payout[scheme])
         fields.update(applied=applied, base=base, limit_left=cap_left, paid=paid)
         payouts.append(trusted(LayerPayout, fields))
 

@@ -35,7 +35,7 @@ def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> tup
     total = fully = over = pre = ZERO
     splits: list[ItemSplit] = []
     append, quantize = splits.append, Decimal.quantize
-    A, B, C = Category.A, Category.B, Category.C
+    A, C = Category.A, Category.C  # anything else is B
     default = default_share.value
     used_default = False
     # The hottest loop of an evaluation (50-300 items a stay): locals only, the category compared
