@@ -372,6 +372,38 @@ def bench_batch(title: str, key: str, cases, packs, args, results: dict) -> dict
     return timings
 
 
+def bench_floors(cases, packs, timings: dict[str, Timing], results: dict) -> None:
+    """Parts of the headline claim's time measured alone, against the targets' budget per claim:
+    the bill split (every line item priced, split and listed: no engine can skip it) and
+    validating a dict into a Claim (the dicts rows pay it; the models rows do not)."""
+    from benefits.calculator.bill import split_bill
+    from benefits.money import exact
+    from benefits.trace import Trace
+
+    claims = [benefits.Claim.model_validate(c.claim) for c in cases]
+    pack = packs["jiangmen"]
+    shares = [pack.param(pack.meta.default_b_share, c.settlement_date) for c in claims]
+
+    def per_claim_us(fn) -> float:
+        lat = []
+        for _ in range(2):  # the first pass warms caches
+            lat = []
+            for i in range(len(claims)):
+                t0 = time.perf_counter()
+                fn(i)
+                lat.append((time.perf_counter() - t0) * 1e6)
+        return statistics.median(lat)
+
+    with exact():
+        split = per_claim_us(lambda i: split_bill(claims[i], shares[i], Trace(False)))
+    validate = per_claim_us(lambda i: benefits.Claim.model_validate(cases[i].claim))
+    budget_trace, budget_plain = 1e6 / TARGET_TRACE_RATE, 1e6 / TARGET_NOTRACE_RATE
+    out(f"  parts measured alone (median per claim): the bill split {split:.0f} us; validating the dict {validate:.0f} us"
+        f"   (a claim's whole budget at the targets: {budget_trace:.0f} us with the trace, {budget_plain:.0f} us without)")
+    results["headline_parts_us"] = {"split_bill": round(split, 1), "validate_claim": round(validate, 1),
+                                    "budget_trace_us": budget_trace, "budget_no_trace_us": budget_plain}
+
+
 def per_visit(cases, timing: Timing, results: dict) -> None:
     """Median latency per (pack, visit kind) in one timed run of the mixed batch."""
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -678,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         head_timings = bench_batch(
             f"== 2. headline: Jiangmen inpatient claims of 50 line items, 2022 ({len(head_cases):,} claims)",
             "headline", head_cases, packs, args, results)
+        bench_floors(head_cases, packs, head_timings, results)
         out()
     if "mixed" not in args.skip:
         kinds = defaultdict(int)
