@@ -58,12 +58,15 @@ class _Loader(_Safe):
 
     _depth = 0
     _nodes = 0
+    aliased = False  # an alias reuses a node: only then can the document expand beyond the counts
 
     def compose_node(self, parent, index):
         # PyYAML composes recursively: refuse deep nesting before Python's stack runs out,
         # and stop counting values at the bound instead of after composing them all
         self._depth += 1
         self._nodes += 1
+        if self.check_event(yaml.events.AliasEvent):
+            self.aliased = True
         try:
             if self._depth > MAX_DEPTH or self._nodes > MAX_NODES:
                 what = f"nested more than {MAX_DEPTH} levels deep" if self._depth > MAX_DEPTH else f"too large: more than {MAX_NODES} values"
@@ -201,7 +204,7 @@ def load_text(text: str, name: str) -> tuple[object, Locator]:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
-            if node is not None:
+            if node is not None and loader.aliased:  # without aliases the composer's own bounds hold
                 _check_size(node, name)
             data = loader.construct_document(node) if node is not None else None
         finally:
