@@ -235,12 +235,11 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
                explain_zh="个人负担 = 总额 - 各项基金支付", explain_en="patient pays total - every fund's payout",
                inputs={p.layer: fmt(p.paid) for p in payouts if p.fund},
                formula=f"{fmt(bill.total)} - {fmt(fund_total)} = {fmt(patient.total)}", output=fmt(patient.total))
-    if account:
-        if tr.enabled:
-            tr.add(step="cash", rule="domain 6.8",
-                   explain_zh="个人现金 = 个人负担 - 个人账户支付", explain_en="cash = the patient's part - the personal account's payment",
-                   inputs={"account": fmt(account)},
-                   formula=f"{fmt(patient.total)} - {fmt(account)} = {fmt(patient.cash)}", output=fmt(patient.cash))
+    if account and tr.enabled:
+        tr.add(step="cash", rule="domain 6.8",
+               explain_zh="个人现金 = 个人负担 - 个人账户支付", explain_en="cash = the patient's part - the personal account's payment",
+               inputs={"account": fmt(account)},
+               formula=f"{fmt(patient.total)} - {fmt(account)} = {fmt(patient.cash)}", output=fmt(patient.cash))
     after = trusted(Accumulators, {
         "member_id": claim.member.id, "year": acc.year,
         "admissions": acc.admissions + (1 if claim.visit in STAYS else 0),
