@@ -32,6 +32,7 @@ from benefits import (
 )
 from benefits.cases import check_case, format_mismatches, load_case, rules_dir
 from benefits.models.case import CaseFile
+from benefits.yamlio import is_dir, is_file
 
 from . import inputs
 from .render import parameters_text, settlement_text, trace_text
@@ -129,7 +130,7 @@ def rule_problems(exc: RuleFileError, directory: str | None = None) -> str:
         name = p.file
         if directory is not None:
             here = Path(directory).parent / p.file
-            name = str(here) if here.exists() else p.file
+            name = str(here) if is_file(here) or is_dir(here) else p.file
         at = f"{name}:{p.line}" if p.line else name
         lines.append(f"{at}{f' [{p.where}]' if p.where else ''}: {p.message}")
     return "\n".join(lines)
@@ -215,12 +216,12 @@ def _case_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        if is_dir(p):
             found = sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
             if not found:
                 raise BenefitsError(f"{raw}: no case files (*.yaml, *.yml) in this folder or below")
             files += found
-        elif p.is_file():
+        elif is_file(p):
             files.append(p)
         else:
             raise BenefitsError(f"{raw}: no such file or folder; expected a case file or a folder of them")
@@ -287,7 +288,7 @@ def check(paths: Annotated[list[str], typer.Argument(
         files = _case_files(paths)
         if rules_root is not None:
             root: Path | None = Path(rules_root)
-            if not root.is_dir():
+            if not is_dir(root):
                 raise BenefitsError(f"--rules-root {rules_root}: not a folder; expected the folder that holds the rule packs")
         else:
             root = Path("rules") if Path("rules").is_dir() else None

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from benefits import BenefitsError, yamlio
 from benefits.errors import error_message, error_path
-from benefits.yamlio import Locator, YamlError, load_file, load_text
+from benefits.yamlio import Locator, YamlError, is_dir, load_file, load_text
 
 STDIN = "-"
 
@@ -42,7 +42,7 @@ def read(path: str) -> Document:
             raise YamlError(name, None, f"not UTF-8 text (byte {exc.start})") from None
         data, loc = load_text(text, name)
     else:
-        if Path(path).is_dir():
+        if is_dir(Path(path)):
             raise YamlError(path, None, "is a folder; expected a YAML or JSON file")
         data, loc = load_file(Path(path))
     return Document(path if path != STDIN else "<stdin>", data, loc)

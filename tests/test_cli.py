@@ -490,3 +490,17 @@ def test_console_script_runs(ja18):
     done = subprocess.run([sys.executable, "-m", "benefits", "calc", str(claim), "--json"],
                           check=False, capture_output=True, text=True, encoding="utf-8", env=env, timeout=60)
     assert done.returncode == 2 and "--rules" in done.stderr  # python -m benefits is the same command line
+
+
+def test_paths_too_long_for_the_system_are_bad_input_not_a_bug(tmp_path):
+    long = tmp_path / ("x" * 5000)
+    for args, expected in [
+        (("calc", long, "--rules", JIANGMEN), "cannot read: File name too long"),
+        (("calc", ROOT / "examples" / "resident-level3-inpatient.yaml", "--rules", long), "not a folder"),
+        (("check", long), "no such file or folder"),
+        (("check", CASES, "--rules-root", long), "not a folder"),
+        (("rules", "validate", long), "not a folder"),
+    ]:
+        r = run(*args)
+        assert r.exit_code == 2 and expected in r.stderr + r.stdout, (args[0], r.exit_code, r.stderr[-200:])
+        no_traceback(r)

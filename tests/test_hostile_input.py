@@ -569,3 +569,23 @@ def test_a_broken_pack_loads_nothing_and_leaves_the_good_one_untouched(broken):
         benefits.load_rules(folder)  # durable matcher: nothing compiled into the process is left half-made
     assert benefits.evaluate(visit, good) == before
     assert benefits.evaluate(visit, benefits.load_rules(PACKS[name])) == before
+
+
+def test_a_layer_id_too_long_for_a_file_name(broken):
+    # found by tests/test_fuzz.py (long profile): `layers/<id>.yaml` raised OSError (name too long)
+    folder, edit = broken
+    layers_line = next(line for line in (folder / "pack.yaml").read_text(encoding="utf-8").splitlines()
+                       if line.startswith("layers: ["))
+    first = layers_line[len("layers: ["):].split(",")[0].split("]")[0]
+    edit("pack.yaml", layers_line, layers_line.replace(first, "x" * 5000, 1))
+    found = problems(folder)
+    n = (folder / "pack.yaml").read_text(encoding="utf-8").splitlines().index(
+        layers_line.replace(first, "x" * 5000, 1)) + 1
+    assert found == [f"{folder.name}/pack.yaml:{n} [layers.0]: String should have at most 100 characters "
+                     f"(got '{'x' * 37}...{'x' * 38}')"]
+
+
+def test_a_pack_folder_name_too_long_for_the_system(tmp_path):
+    with pytest.raises(RuleFileError) as exc:
+        benefits.load_rules(tmp_path / ("x" * 5000))
+    assert [p.message for p in exc.value.problems] == ["not a folder: a rule pack is a folder with pack.yaml"]

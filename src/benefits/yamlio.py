@@ -227,6 +227,23 @@ def load_text(text: str, name: str) -> tuple[object, Locator]:
     return data, Locator(lines)
 
 
+def is_dir(path: Path) -> bool:
+    """`Path.is_dir`, but False rather than an exception for a path the system cannot look up at
+    all, such as a name longer than the file system allows (Python 3.11 raises ENAMETOOLONG)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def is_file(path: Path) -> bool:
+    """`Path.is_file`, but False rather than an exception for a path the system cannot look up."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def load_file(path: Path) -> tuple[object, Locator]:
     """Read a UTF-8 YAML file; see `load_text`."""
     try:

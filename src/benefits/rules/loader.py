@@ -18,7 +18,7 @@ from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message
 from ..facts import field_specs
 from ..matcher import make_matcher
 from ..money import parse_money
-from ..yamlio import Locator, YamlError, load_file
+from ..yamlio import Locator, YamlError, is_dir, is_file, load_file
 from .model import (
     NAME_PATTERN,
     AboveCapLayer,
@@ -132,7 +132,7 @@ def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parame
     params: dict[str, Parameter] = {}
     where_defined: dict[str, str] = {}
     folder = root / "parameters"
-    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    files = sorted(folder.glob("*.yaml")) if is_dir(folder) else []
     if not files:
         col.add(root / "parameters", None, (), "expected a folder parameters/ with at least one .yaml file")
     versions = set(meta.versions)
@@ -333,7 +333,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     root = Path(directory)
     col = _Collector(root)
     pack_path = root / "pack.yaml"
-    if not root.is_dir():
+    if not is_dir(root):
         raise RuleFileError([Problem(str(root), None, "", "not a folder: a rule pack is a folder with pack.yaml")])
     read = _read(col, pack_path)
     meta = None
@@ -367,7 +367,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     layer_dir = root / "layers"
     for i, layer_id in enumerate(meta.layers):
         path = layer_dir / f"{layer_id}.yaml"
-        if not path.is_file():
+        if not is_file(path):
             col.add(pack_path, loc, ("layers", i), f"layer {layer_id!r} has no file layers/{layer_id}.yaml")
             continue
         read = _read(col, path)
@@ -383,7 +383,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
         layers.append(layer)
     if len(layers) == len(meta.layers):
         _check_order(col, pack_path, loc, layers)
-    if layer_dir.is_dir():
+    if is_dir(layer_dir):
         for extra in sorted(set(p.stem for p in layer_dir.glob("*.yaml")) - set(meta.layers)):
             col.add(layer_dir / f"{extra}.yaml", None, (), "layer file not listed under `layers:` in pack.yaml")
     if col.problems:

@@ -15,8 +15,9 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-"""A parameter, counter or layer name: lower-case words joined by dots or underscores."""
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=100)]
+"""A parameter, counter or layer name: lower-case words joined by dots or underscores (a layer's
+is also its file name, so it is bounded)."""
 Condition = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
