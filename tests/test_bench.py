@@ -39,3 +39,13 @@ def test_the_generated_batches_are_reproducible_and_settle(pack):
     for case in first:
         s = benefits.evaluate(case.claim, packs[case.pack], case.accumulators)
         assert s.fund_total + s.patient.total == s.bill.total
+
+
+def test_the_profiling_and_counting_scripts_run(capsys):
+    import hotspots
+
+    assert hotspots.main(["-n", "5", "--top", "3", "--no-trace"]) == 0
+    assert "5 headline claims, models, trace off" in capsys.readouterr().out
+    import instructions  # needs valgrind to run; importing checks it is intact
+
+    assert callable(instructions.main)
