@@ -31,6 +31,7 @@ from benefits import (
     Settlement,
 )
 from benefits.cases import check_case, format_mismatches, load_case, rules_dir
+from benefits.errors import Problem, listed
 from benefits.models.case import CaseFile
 from benefits.yamlio import is_dir, is_file
 
@@ -125,15 +126,15 @@ def guard(debug: bool):
 
 def rule_problems(exc: RuleFileError, directory: str | None = None) -> str:
     """Every problem of a pack, one a line, with paths the user can open from here."""
-    lines = []
-    for p in exc.problems:
+    def line(p: Problem) -> str:
         name = p.file
         if directory is not None:
             here = Path(directory).parent / p.file
             name = str(here) if is_file(here) or is_dir(here) else p.file
         at = f"{name}:{p.line}" if p.line else name
-        lines.append(f"{at}{f' [{p.where}]' if p.where else ''}: {p.message}")
-    return "\n".join(lines)
+        return f"{at}{f' [{p.where}]' if p.where else ''}: {p.message}"
+
+    return "\n".join(listed(exc.problems, line, "problems"))
 
 
 def load_pack(directory: str) -> RulePack:

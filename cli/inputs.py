@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from benefits import BenefitsError, yamlio
-from benefits.errors import error_message, error_path
+from benefits.errors import error_message, error_path, listed
 from benefits.yamlio import Locator, YamlError, is_dir, load_file, load_text
 
 STDIN = "-"
@@ -56,12 +56,12 @@ def validate(doc: Document, model: type[BaseModel], what: str, example: str):
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
+        def line(err: dict) -> str:
             path = error_path(err)
             field = f" [{'.'.join(map(str, path))}]" if path else ""
-            lines.append(f"{doc.at(path)}{field}: {error_message(err)}")
-        raise BenefitsError("\n".join(lines)) from None
+            return f"{doc.at(path)}{field}: {error_message(err)}"
+
+        raise BenefitsError("\n".join(listed(exc.errors(), line, "errors"))) from None
 
 
 # The engine names a field of its input as `claim.member.age: ...` or `accumulators.year is ...`.

@@ -504,3 +504,15 @@ def test_paths_too_long_for_the_system_are_bad_input_not_a_bug(tmp_path):
         r = run(*args)
         assert r.exit_code == 2 and expected in r.stderr + r.stdout, (args[0], r.exit_code, r.stderr[-200:])
         no_traceback(r)
+
+
+def test_a_claim_file_with_many_bad_items_lists_fifty_lines_and_counts_the_rest(tmp_path):
+    items = "".join(f"  - {{id: i{n}, category: A, unit_price: x}}\n" for n in range(120))
+    text = GOOD.replace("bill: {total: 20000.00, fully_self_paid: 1000.00, over_limit: 0.00, pre_self_paid: 500.00, "
+                        "policy_range: 18500.00}\n", "items:\n" + items)
+    r = run("calc", _claim(tmp_path, text), "--rules", JIANGMEN)
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 51 and lines[-1] == "error: ... and 70 more errors", lines[-3:]
+    assert lines[1].endswith("claim.yaml:9 [items.1.unit_price]: expected an amount in yuan such as 1234.50, got 'x'")
+    no_traceback(r)

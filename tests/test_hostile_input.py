@@ -589,3 +589,37 @@ def test_a_pack_folder_name_too_long_for_the_system(tmp_path):
     with pytest.raises(RuleFileError) as exc:
         benefits.load_rules(tmp_path / ("x" * 5000))
     assert [p.message for p in exc.value.problems] == ["not a folder: a rule pack is a folder with pack.yaml"]
+
+
+# --- many errors at once: listed up to a bound, the rest counted ----------------------------------
+
+
+def test_a_claim_with_thousands_of_bad_items_lists_fifty_and_counts_the_rest():
+    items = [{"id": f"i{n}", "category": "A", "unit_price": "x"} for n in range(3000)]
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(bill=None, items=items), pack("jiangmen"))
+    parts = str(exc.value).split("; ")
+    assert len(parts) == 51
+    assert parts[0] == "claim.items.0.unit_price: expected an amount in yuan such as 1234.50, got 'x'"
+    assert parts[49].startswith("claim.items.49.unit_price: ")
+    assert parts[50] == "... and 2,950 more errors"
+
+
+def test_a_pack_with_many_problems_keeps_them_all_and_lists_fifty():
+    problems = [benefits.errors.Problem("p/pack.yaml", n, "x", "bad") for n in range(1, 121)]
+    err = RuleFileError(problems)
+    assert err.problems == problems
+    lines = str(err).splitlines()
+    assert lines[0] == "p/pack.yaml:1 [x]: bad" and lines[49] == "p/pack.yaml:50 [x]: bad"
+    assert lines[50:] == ["... and 70 more problems"]
+
+
+def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
+    case = {"description": "many bad items", "rules": "jiangmen", "claim": claim(bill=None, items=[
+        {"id": f"i{n}", "category": "Z", "unit_price": "1.00"} for n in range(80)]), "expected": {"payouts": {}}}
+    path = tmp_path / "many.yaml"
+    path.write_text(yaml.safe_dump(case, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(benefits.BenefitsError) as exc:
+        load_case(path)
+    lines = str(exc.value).splitlines()
+    assert len(lines) == 51 and lines[-1] == "... and 30 more errors"

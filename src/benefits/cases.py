@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .calculator import evaluate
-from .errors import BenefitsError, error_message, error_path
+from .errors import BenefitsError, error_message, error_path, listed
 from .models.case import CaseFile
 from .money import ZERO
 from .rules.pack import RulePack
@@ -28,11 +28,11 @@ def load_case(path: str | Path) -> CaseFile:
     try:
         return CaseFile.model_validate(data)
     except ValidationError as exc:
-        msgs = []
-        for err in exc.errors():
+        def line(err: dict) -> str:
             parts = error_path(err)
-            msgs.append(f"{path}:{loc.line(parts)} [{'.'.join(map(str, parts))}]: {error_message(err)}")
-        raise BenefitsError("\n".join(msgs)) from None
+            return f"{path}:{loc.line(parts)} [{'.'.join(map(str, parts))}]: {error_message(err)}"
+
+        raise BenefitsError("\n".join(listed(exc.errors(), line, "errors"))) from None
 
 
 def rules_dir(case: CaseFile, case_path: Path, rules_root: Path) -> Path:

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import reprlib
+from typing import Any, Callable, Sequence
 
 
 class BenefitsError(Exception):
     """Base class: every error the engine raises on bad input is one of these."""
 
 
+MAX_LISTED = 50
+"""Problems a message lists one by one; the rest are counted. A file of 300,000 bad values would
+otherwise make a message of tens of megabytes, which helps nobody."""
+
+
+def listed(items: Sequence, line: Callable[[Any], str], what: str) -> list[str]:
+    """One line for each of the first MAX_LISTED items, then one line counting the rest."""
+    out = [line(item) for item in items[:MAX_LISTED]]
+    if len(items) > MAX_LISTED:
+        out.append(f"... and {len(items) - MAX_LISTED:,} more {what}")
+    return out
+
+
 class RuleFileError(BenefitsError):
-    """A rule pack is malformed or inconsistent. Carries every problem found, not only the first."""
+    """A rule pack is malformed or inconsistent. Carries every problem found, not only the first
+    (`problems`); its message lists the first MAX_LISTED."""
 
     def __init__(self, problems: list["Problem"]):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__("\n".join(listed(problems, str, "problems")))
 
 
 class Problem:

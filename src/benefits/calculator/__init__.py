@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from ..errors import ClaimError, error_message, error_path
+from ..errors import ClaimError, error_message, error_path, listed
 from ..facts import build_fact
 from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, BillSplit, Claim, Scheme
@@ -56,9 +56,9 @@ def _validated(model, value: Any, what: str):
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        raise ClaimError("; ".join(
-            f"{'.'.join(map(str, (what,) + error_path(err)))}: {error_message(err)}" for err in exc.errors()
-        )) from None
+        raise ClaimError("; ".join(listed(
+            exc.errors(), lambda err: f"{'.'.join(map(str, (what,) + error_path(err)))}: {error_message(err)}", "errors"
+        ))) from None
 
 
 def _check_claim(claim: Claim, pack: RulePack) -> None:
