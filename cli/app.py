@@ -125,7 +125,7 @@ def guard(debug: bool):
 
 
 def rule_problems(exc: RuleFileError, directory: str | None = None) -> str:
-    """Every problem of a pack, one a line, with paths the user can open from here."""
+    """A pack's problems, one a line (the first 50, then a count), with paths the user can open from here."""
     def line(p: Problem) -> str:
         name = p.file
         if directory is not None:
