@@ -6,6 +6,20 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 
 
+def claim(**over) -> dict:
+    """A small valid Jiangmen inpatient claim (a pre-split bill); keyword arguments replace its keys,
+    and a key given as None is left out."""
+    base = {
+        "id": "c1", "member": {"id": "m1", "scheme": "resident", "member_type": "adult", "groups": []},
+        "visit": "inpatient", "level": "level3",
+        "admission_date": "2021-03-01", "discharge_date": "2021-03-10",
+        "bill": {"total": "20000.00", "fully_self_paid": "1000.00", "over_limit": "0.00",
+                 "pre_self_paid": "500.00", "policy_range": "18500.00"},
+    }
+    base.update(over)
+    return {k: v for k, v in base.items() if v is not None}
+
+
 @pytest.fixture(scope="session")
 def jiangmen():
     import benefits

@@ -9,23 +9,11 @@ import pytest
 import benefits
 from benefits import Accumulators, ClaimError, Settlement
 from benefits.cases import load_case, rules_dir
-from conftest import RULES
+from conftest import RULES, claim
 from benefits.models.case import CaseFile
 
 D = Decimal
 CASES = sorted((Path(__file__).parent / "cases").rglob("*.yaml"))
-
-
-def claim(**over):
-    base = {
-        "id": "c1", "member": {"id": "m1", "scheme": "resident", "member_type": "adult", "groups": []},
-        "visit": "inpatient", "level": "level3",
-        "admission_date": "2021-03-01", "discharge_date": "2021-03-10",
-        "bill": {"total": "20000.00", "fully_self_paid": "1000.00", "over_limit": "0.00",
-                 "pre_self_paid": "500.00", "policy_range": "18500.00"},
-    }
-    base.update(over)
-    return base
 
 
 def test_two_claims_in_a_row_carry_the_accumulators(jiangmen):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import claim
 from generators import PACKS, pack
 
 import benefits
@@ -31,18 +32,6 @@ from benefits.yamlio import (
 )
 
 D = Decimal
-
-
-def claim(**over) -> dict:
-    base = {
-        "id": "c1", "member": {"id": "m1", "scheme": "resident", "member_type": "adult", "groups": []},
-        "visit": "inpatient", "level": "level3",
-        "admission_date": "2021-03-01", "discharge_date": "2021-03-10",
-        "bill": {"total": "20000.00", "fully_self_paid": "1000.00", "over_limit": "0.00",
-                 "pre_self_paid": "500.00", "policy_range": "18500.00"},
-    }
-    base.update(over)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def bill(amount) -> dict:
