@@ -90,6 +90,8 @@ class DiseaseList:
         return (m.group(1), lo, int(m.group(4)) if m.group(4) else lo)
 
     def contains(self, code: str) -> bool:
+        """The plain definition; `RulePack.disease_of` answers from a table built from the ranges,
+        and tests/test_pack_tables.py holds the two to the same answers."""
         category = icd_category(code)
         return category is not None and any(
             category[0] == l and lo <= category[1] <= hi for l, lo, hi in self.ranges
