@@ -82,35 +82,36 @@ def _clamp(r: Decimal) -> Decimal:
     return ONE if r > ONE else (ZERO if r < 0 else r)
 
 
-def split_bill(items: list[dict], detail: list | None = None) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
-    """(total, fully self-paid, over-limit, pre-self-paid, policy range), domain.md 6.2. With a
-    `detail` list, each item's (id, amount, fully, over, pre, policy) is appended to it."""
+def parse_items(items: list[dict]) -> list[tuple]:
+    """Line items as (id, category, unit price, quantity, payment standard or None, B share), Decimal."""
+    return [(it["id"], it["category"], D(it["unit_price"]), D(it.get("quantity", 1)),
+             None if it.get("payment_standard") is None else D(it["payment_standard"]),
+             B_SHARE_DEFAULT if it.get("self_pay_share") is None else D(it["self_pay_share"]))
+            for it in items]
+
+
+def split_bill(items: list[tuple], detail: list | None = None) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+    """(total, fully self-paid, over-limit, pre-self-paid, policy range) of items from `parse_items`,
+    domain.md 6.2. With a `detail` list, each item's (id, amount, fully, over, pre, policy) is
+    appended to it."""
     total = fully = over = pre = ZERO
-    for it in items:
-        price = D(it["unit_price"])
-        qty = D(it.get("quantity", 1))
+    for item_id, cat, price, qty, std, share in items:
         amount = _fen(price * qty)
         total += amount
-        cat = it["category"]
         if cat == "C":
             fully += amount
             if detail is not None:
-                detail.append((it["id"], amount, amount, ZERO, ZERO, ZERO))
+                detail.append((item_id, amount, amount, ZERO, ZERO, ZERO))
             continue
         item_over = item_pre = ZERO
-        std = it.get("payment_standard")
-        if std is not None:
-            std = D(std)
-            if price > std:  # the part of the unit price above the standard, times quantity
-                item_over = _fen((price - std) * qty)
-                over += item_over
+        if std is not None and price > std:  # the part of the unit price above the standard, times quantity
+            item_over = _fen((price - std) * qty)
+            over += item_over
         if cat == "B":
-            share = it.get("self_pay_share")
-            share = B_SHARE_DEFAULT if share is None else D(share)
             item_pre = _fen(share * (amount - item_over))
             pre += item_pre
         if detail is not None:
-            detail.append((it["id"], amount, ZERO, item_over, item_pre, amount - item_over - item_pre))
+            detail.append((item_id, amount, ZERO, item_over, item_pre, amount - item_over - item_pre))
     return total, fully, over, pre, total - fully - over - pre
 
 
@@ -143,7 +144,7 @@ def _settle(claim: dict, acc: dict, detail: bool = False) -> dict:
 
     item_splits: list | None = [] if detail else None
     if claim.get("items") is not None:
-        total, fully, over, pre, policy = split_bill(claim["items"], item_splits)
+        total, fully, over, pre, policy = split_bill(parse_items(claim["items"]), item_splits)
     else:
         b = claim["bill"]
         total, fully, over, pre, policy = (_money(b[k]) for k in

@@ -15,6 +15,8 @@ What it measures, in the order printed (bench/README.md says what each figure me
     median latency per visit kind;
  4. the hand-written baseline (bench/baseline.py) on the headline batch: whether it pays what the
     engine pays, claim by claim (disagreements are printed), its rate and the engine/baseline ratio;
+    then the same calculation in integer fen (bench/baseline_fen.py), from dicts and from line items
+    parsed beforehand: the ceiling of an integer-money design;
  5. the matchers: durable-rules against the plain-Python reference matcher, with and without the
     memo in front of them, inside evaluate() and alone (what the first quick-rates script measured;
     this suite replaces it);
@@ -57,6 +59,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import baseline
+import baseline_fen
 from generate import DEFAULT_SEED, check_batch, headline_batch, mixed_batch
 
 import benefits
@@ -397,10 +400,20 @@ def bench_floors(cases, packs, results: dict) -> None:
     with exact():
         split = per_claim_us(lambda i: split_bill(claims[i], shares[i], Trace(False)))
     validate = per_claim_us(lambda i: benefits.Claim.model_validate(cases[i].claim))
+    # the same split hand-written, of items parsed beforehand, totals only (nothing listed), in
+    # Decimal (baseline.py) and in integer fen (baseline_fen.py): what the arithmetic alone costs
+    dec_parsed = [baseline.parse_items(c.claim["items"]) for c in cases]
+    fen_parsed = [baseline_fen.parse_items(c.claim["items"]) for c in cases]
+    with exact():
+        dec_split = per_claim_us(lambda i: baseline.split_bill(dec_parsed[i]))
+    fen_split = per_claim_us(lambda i: baseline_fen.split_bill(fen_parsed[i]))
     budget_trace, budget_plain = 1e6 / TARGET_TRACE_RATE, 1e6 / TARGET_NOTRACE_RATE
-    out(f"  parts measured alone (median per claim): the bill split {split:.0f} us; validating the dict {validate:.0f} us"
+    out(f"  parts measured alone (median per claim): the bill split {split:.0f} us (hand-written, parsed items, "
+        f"totals only: Decimal {dec_split:.0f} us, integer fen {fen_split:.0f} us); validating the dict {validate:.0f} us"
         f"   (a claim's whole budget at the targets: {budget_trace:.0f} us with the trace, {budget_plain:.0f} us without)")
-    results["headline_parts_us"] = {"split_bill": round(split, 1), "validate_claim": round(validate, 1),
+    results["headline_parts_us"] = {"split_bill": round(split, 1), "split_bill_decimal_parsed": round(dec_split, 1),
+                                    "split_bill_fen_parsed": round(fen_split, 1),
+                                    "validate_claim": round(validate, 1),
                                     "budget_trace_us": budget_trace, "budget_no_trace_us": budget_plain}
 
 
@@ -422,7 +435,6 @@ def bench_baseline(head_cases, check_cases, packs, head_timings: dict[str, Timin
     out("== 4. hand-written baseline (bench/baseline.py: Jiangmen 2022 stays, plain Python + Decimal)")
     rules = packs["jiangmen"]
     # agreement: every claim settled both ways, payouts (and bill split, deductible) compared
-    total_bad = []
     results["baseline_agreement"] = {}
     for name, cases in (("headline batch", head_cases), ("check batch (aid groups, heavy users, near caps)", check_cases)):
         compared, bad = baseline.compare(cases, rules)
@@ -431,12 +443,37 @@ def bench_baseline(head_cases, check_cases, packs, head_timings: dict[str, Timin
         out(f"  agreement, {name}: {compared} claims, {len(bad)} disagreements")
         for d in bad[:5]:
             out("    " + baseline.describe(d).replace("\n", "\n    "))
-        total_bad += bad
     # rate, on the same dicts the engine's "dicts" rows used; best of the rounds, as for the engine
     work = [(c.claim, c.accumulators) for c in head_cases]
-    settle = baseline.settle
-    for claim, acc in work[: args.warmup]:
-        settle(claim, acc)
+    t = _time_baseline("baseline (dicts)", baseline.settle, work, args)
+    results["baseline"] = t.as_dict()
+    results["engine_over_baseline"] = {}
+    for label in ("dicts, trace on", "dicts, trace off", "models, trace on", "models, trace off"):
+        e = head_timings[label]
+        ratio = t.rate / e.rate
+        results["engine_over_baseline"][label] = round(ratio, 2)
+        out(f"  engine ({label}) takes {ratio:5.1f}x the baseline's time per claim "
+            f"(medians: {e.median_ms / t.median_ms:5.1f}x)")
+    # The same calculation in integer fen: from the dicts, and from line items already parsed into
+    # ints (untimed), as an engine holding validated claims in fen would start. It lists no item
+    # splits, as the Decimal baseline does not; the engine lists them.
+    bad = baseline_fen.disagreements(head_cases) + baseline_fen.disagreements(check_cases)
+    out(f"  integer fen vs Decimal baseline (headline + check batch): {len(bad)} disagreements")
+    for line in bad[:5]:
+        out("    " + line)
+    fen = _time_baseline("baseline in fen (dicts)", baseline_fen.settle, work, args)
+    parsed = [(claim, acc, baseline_fen.parse_items(claim["items"])) for claim, acc in work]
+    fen_parsed = _time_baseline("baseline in fen (parsed)", baseline_fen.settle, parsed, args)
+    results["baseline_fen"] = {"disagreements": len(bad), "dicts": fen.as_dict(), "parsed": fen_parsed.as_dict()}
+    e = head_timings["models, trace off"]
+    out(f"  engine (models, trace off) takes {fen_parsed.rate / e.rate:5.1f}x the time of the fen baseline "
+        f"on parsed items")
+
+
+def _time_baseline(label: str, settle, work: list[tuple], args) -> Timing:
+    """Time settle(*args) over work like the engine's loops (warm-up, best of the rounds); print a row."""
+    for one in work[: args.warmup]:
+        settle(*one)
     pc = time.perf_counter
     best = None
     for _ in range(args.rounds):
@@ -446,9 +483,9 @@ def bench_baseline(head_cases, check_cases, packs, head_timings: dict[str, Timin
             gc.disable()
         try:
             start = pc()
-            for claim, acc in work:
+            for one in work:
                 t0 = pc()
-                settle(claim, acc)
+                settle(*one)
                 lat.append(pc() - t0)
             wall = pc() - start
         finally:
@@ -457,16 +494,9 @@ def bench_baseline(head_cases, check_cases, packs, head_timings: dict[str, Timin
         if best is None or wall < best[0]:
             best = (wall, lat)
     wall, lat = best
-    t = Timing("baseline, dicts", len(work), wall, lat)
-    out(f"  {'baseline (dicts)':<28}{t.median_ms:8.3f}ms{t.p99_ms:8.3f}ms{t.rate:11,.0f} claims/s")
-    results["baseline"] = t.as_dict()
-    results["engine_over_baseline"] = {}
-    for label in ("dicts, trace on", "dicts, trace off", "models, trace on", "models, trace off"):
-        e = head_timings[label]
-        ratio = t.rate / e.rate
-        results["engine_over_baseline"][label] = round(ratio, 2)
-        out(f"  engine ({label}) takes {ratio:5.1f}x the baseline's time per claim "
-            f"(medians: {e.median_ms / t.median_ms:5.1f}x)")
+    t = Timing(label, len(work), wall, lat)
+    out(f"  {label:<28}{t.median_ms:8.3f}ms{t.p99_ms:8.3f}ms{t.rate:11,.0f} claims/s")
+    return t
 
 
 def bench_matchers(head_cases, packs, args, results: dict) -> None:

@@ -49,3 +49,29 @@ def test_the_profiling_and_counting_scripts_run(capsys):
     import instructions  # needs valgrind to run; importing checks it is intact
 
     assert callable(instructions.main)
+
+
+import baseline_fen  # noqa: E402
+
+
+@pytest.mark.parametrize("batch", ["check", "headline"])
+def test_the_integer_fen_baseline_agrees_with_the_decimal_one(batch):
+    cases = generate.check_batch(150) if batch == "check" else generate.headline_batch(60)
+    assert baseline_fen.disagreements(cases) == []
+
+
+def test_the_integer_fen_split_rounds_halves_up_per_item():
+    items = baseline_fen.parse_items([
+        # 0.05 x 0.1 = 0.005 -> 0.01 (half up; banker's would give 0.00)
+        {"id": "1", "category": "A", "unit_price": "0.05", "quantity": "0.1"},
+        # 0.10 x 1 = 0.10; B at share 0.15: 0.015 -> 0.02 pre-self-paid
+        {"id": "2", "category": "B", "unit_price": "0.10", "quantity": "1", "self_pay_share": "0.15"},
+        # 12.00 x 3 = 36.00, standard 10.00: over (12.00 - 10.00) x 3 = 6.00;
+        # default share 0.10 of 36.00 - 6.00 = 3.00
+        {"id": "3", "category": "B", "unit_price": "12.00", "quantity": "3", "payment_standard": "10.00"},
+        {"id": "4", "category": "C", "unit_price": "7.50", "quantity": "2"},  # 15.00 fully self-paid
+    ])
+    # total 1 + 10 + 3600 + 1500 = 5111 fen; policy 5111 - 1500 - 600 - (2 + 300) = 2709
+    assert baseline_fen.split_bill(items) == (5111, 1500, 600, 302, 2709)
+    with pytest.raises(ValueError, match="whole number of fen"):
+        baseline_fen.parse_items([{"id": "x", "category": "A", "unit_price": "0.001"}])
