@@ -84,7 +84,7 @@ def _fen(text) -> int:
 
 
 def _pct_clamp(p: int) -> int:
-    return _HUNDRED if p > _HUNDRED else (0 if p < 0 else p)
+    return min(max(p, 0), _HUNDRED)
 
 
 def parse_items(items: list[dict]) -> list[tuple]:

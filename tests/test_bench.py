@@ -16,6 +16,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import baseline  # noqa: E402
+import baseline_fen  # noqa: E402
 import generate  # noqa: E402
 
 
@@ -49,9 +50,6 @@ def test_the_profiling_and_counting_scripts_run(capsys):
     import instructions  # needs valgrind to run; importing checks it is intact
 
     assert callable(instructions.main)
-
-
-import baseline_fen  # noqa: E402
 
 
 @pytest.mark.parametrize("batch", ["check", "headline"])
