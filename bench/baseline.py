@@ -122,14 +122,16 @@ def _bands(before: Decimal, after: Decimal, start: Decimal, ratios: tuple[Decima
     return part1 * r1 + part2 * r2
 
 
-def settle(claim: dict, accumulators: dict | None = None, *, detail: bool = False) -> dict:
+def settle(claim: dict, accumulators: dict | None = None, items: list[tuple] | None = None, *,
+           detail: bool = False) -> dict:
     """Payouts (by layer id), bill split and deductible applied for one Jiangmen 2022 stay; with
-    `detail`, also each line item's split (under "items")."""
+    `detail`, also each line item's split (under "items"). `items`: the claim's line items already
+    through `parse_items` (else they are parsed here)."""
     with localcontext(_CONTEXT):
-        return _settle(claim, accumulators or {}, detail)
+        return _settle(claim, accumulators or {}, items, detail)
 
 
-def _settle(claim: dict, acc: dict, detail: bool = False) -> dict:
+def _settle(claim: dict, acc: dict, items: list[tuple] | None = None, detail: bool = False) -> dict:
     if claim["visit"] not in ("inpatient", "day_surgery"):
         raise ValueError(f"baseline: only Jiangmen stays, not {claim['visit']!r}")
     if not str(claim["discharge_date"]).startswith("2022-"):
@@ -143,8 +145,9 @@ def _settle(claim: dict, acc: dict, detail: bool = False) -> dict:
         return _money(counters.get(name))
 
     item_splits: list | None = [] if detail else None
-    if claim.get("items") is not None:
-        total, fully, over, pre, policy = split_bill(parse_items(claim["items"]), item_splits)
+    if items is not None or claim.get("items") is not None:
+        total, fully, over, pre, policy = split_bill(parse_items(claim["items"]) if items is None else items,
+                                                     item_splits)
     else:
         b = claim["bill"]
         total, fully, over, pre, policy = (_money(b[k]) for k in

@@ -454,20 +454,23 @@ def bench_baseline(head_cases, check_cases, packs, head_timings: dict[str, Timin
         results["engine_over_baseline"][label] = round(ratio, 2)
         out(f"  engine ({label}) takes {ratio:5.1f}x the baseline's time per claim "
             f"(medians: {e.median_ms / t.median_ms:5.1f}x)")
-    # The same calculation in integer fen: from the dicts, and from line items already parsed into
-    # ints (untimed), as an engine holding validated claims in fen would start. It lists no item
-    # splits, as the Decimal baseline does not; the engine lists them.
+    # Both baselines on line items parsed beforehand (untimed), where an engine holding validated
+    # claims starts; and the calculation in integer fen from the dicts too. Neither lists the items'
+    # splits; the engine does.
     bad = baseline_fen.disagreements(head_cases) + baseline_fen.disagreements(check_cases)
     out(f"  integer fen vs Decimal baseline (headline + check batch): {len(bad)} disagreements")
     for line in bad[:5]:
         out("    " + line)
+    parsed = [(claim, acc, baseline.parse_items(claim["items"])) for claim, acc in work]
+    dec_parsed = _time_baseline("baseline (parsed)", baseline.settle, parsed, args)
     fen = _time_baseline("baseline in fen (dicts)", baseline_fen.settle, work, args)
     parsed = [(claim, acc, baseline_fen.parse_items(claim["items"])) for claim, acc in work]
     fen_parsed = _time_baseline("baseline in fen (parsed)", baseline_fen.settle, parsed, args)
+    results["baseline_parsed"] = dec_parsed.as_dict()
     results["baseline_fen"] = {"disagreements": len(bad), "dicts": fen.as_dict(), "parsed": fen_parsed.as_dict()}
     e = head_timings["models, trace off"]
-    out(f"  engine (models, trace off) takes {fen_parsed.rate / e.rate:5.1f}x the time of the fen baseline "
-        f"on parsed items")
+    out(f"  engine (models, trace off) takes {dec_parsed.rate / e.rate:5.1f}x the time of the Decimal baseline "
+        f"and {fen_parsed.rate / e.rate:5.1f}x that of the fen baseline, both on parsed items")
 
 
 def _time_baseline(label: str, settle, work: list[tuple], args) -> Timing:

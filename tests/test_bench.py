@@ -73,3 +73,10 @@ def test_the_integer_fen_split_rounds_halves_up_per_item():
     assert baseline_fen.split_bill(items) == (5111, 1500, 600, 302, 2709)
     with pytest.raises(ValueError, match="whole number of fen"):
         baseline_fen.parse_items([{"id": "x", "category": "A", "unit_price": "0.001"}])
+
+
+def test_both_baselines_settle_parsed_items_as_they_settle_dicts():
+    for case in generate.headline_batch(5):
+        claim, acc = case.claim, case.accumulators
+        assert baseline.settle(claim, acc, baseline.parse_items(claim["items"])) == baseline.settle(claim, acc)
+        assert baseline_fen.settle(claim, acc, baseline_fen.parse_items(claim["items"])) == baseline_fen.settle(claim, acc)
