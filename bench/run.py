@@ -15,8 +15,8 @@ What it measures, in the order printed (bench/README.md says what each figure me
     median latency per visit kind;
  4. the hand-written baseline (bench/baseline.py) on the headline batch: whether it pays what the
     engine pays, claim by claim (disagreements are printed), its rate and the engine/baseline ratio;
-    then the same calculation in integer fen (bench/baseline_fen.py), from dicts and from line items
-    parsed beforehand: the ceiling of an integer-money design;
+    then both baselines on line items parsed beforehand, and the calculation in integer fen
+    (bench/baseline_fen.py) from dicts too: the ceiling of a Decimal design and of an integer one;
  5. the matchers: durable-rules against the plain-Python reference matcher, with and without the
     memo in front of them, inside evaluate() and alone (what the first quick-rates script measured;
     this suite replaces it);
@@ -474,7 +474,8 @@ def bench_baseline(head_cases, check_cases, packs, head_timings: dict[str, Timin
 
 
 def _time_baseline(label: str, settle, work: list[tuple], args) -> Timing:
-    """Time settle(*args) over work like the engine's loops (warm-up, best of the rounds); print a row."""
+    """Time settle(*one) for each tuple `one` of work, as the engine's loops are timed (warm-up, best of
+    the rounds); print a row."""
     for one in work[: args.warmup]:
         settle(*one)
     pc = time.perf_counter
