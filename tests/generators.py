@@ -311,6 +311,15 @@ class Tally:
 # --- the invariants --------------------------------------------------------------------------
 
 
+def claim_and_accumulators(data, p: benefits.RulePack, claim_id: str = "c1", suffix: str = "") -> tuple[dict, dict | None]:
+    """Draw from `data` (hypothesis' st.data()) a claim of `p` and either no accumulators or
+    accumulators for its member in the year of its deciding date."""
+    claim = data.draw(claims(p, claim_id=claim_id), label="claim" + suffix)
+    year = deciding_day(p, claim).year
+    acc = data.draw(st.one_of(st.none(), accumulators(p, claim["member"]["id"], year)), label="accumulators" + suffix)
+    return claim, acc
+
+
 def fired(p: benefits.RulePack, claim: Claim, day: dt.date) -> frozenset[str]:
     """The pack's rules that hold for the claim, by the plain-Python reference matcher."""
     return ReferenceMatcher(p.rules).fired(build_fact(claim, day, p.disease_of(claim.diagnoses)))

@@ -27,10 +27,8 @@ import pytest
 import yaml
 from generators import (
     PACKS,
-    accumulators,
     check_conservation,
-    claims,
-    deciding_day,
+    claim_and_accumulators,
     examples,
     pack,
 )
@@ -369,9 +367,7 @@ def test_claims_settle_or_are_refused_with_our_error(name):
     @settings(max_examples=examples(2))
     @given(data=st.data())
     def run(data):
-        claim = data.draw(claims(p), label="claim")
-        day = deciding_day(p, claim)
-        acc = data.draw(st.one_of(st.none(), accumulators(p, claim["member"]["id"], day.year)), label="accumulators")
+        claim, acc = claim_and_accumulators(data, p)
         for _ in range(data.draw(st.integers(1, 3), label="mutations")):
             if data.draw(st.integers(0, 3)) or acc is None:
                 claim = data.draw(mutated(claim), label="claim'")

@@ -18,14 +18,13 @@ from generators import (
     PACKS,
     ZERO,
     Tally,
-    accumulators,
     check_caps_and_counters,
     check_conservation,
     check_items,
+    claim_and_accumulators,
     claims,
     coverage,
     days,
-    deciding_day,
     examples,
     fen,
     fired,
@@ -68,9 +67,7 @@ def test_every_claim_conserves_money_and_keeps_its_caps(name):
     @settings(max_examples=examples(2))
     @given(data=st.data())
     def run(data):
-        claim = data.draw(claims(p), label="claim")
-        day = deciding_day(p, claim)
-        acc = data.draw(st.one_of(st.none(), accumulators(p, claim["member"]["id"], day.year)), label="accumulators")
+        claim, acc = claim_and_accumulators(data, p)
         settle_and_check(tally, p, claim, acc)
 
     run()
@@ -193,9 +190,7 @@ def test_adding_cost_never_lowers_a_fund_payout_or_the_patients_part(name):
     @settings(max_examples=examples(1.5))
     @given(data=st.data())
     def run(data):
-        claim = data.draw(claims(p), label="claim")
-        day = deciding_day(p, claim)
-        acc = data.draw(st.one_of(st.none(), accumulators(p, claim["member"]["id"], day.year)), label="accumulators")
+        claim, acc = claim_and_accumulators(data, p)
         s = tally.settle(claim, p, acc)
         if s is None:
             return
@@ -283,9 +278,7 @@ def test_same_inputs_same_settlement_and_trace_in_any_order_after_reloading(name
     def run(data):
         inputs = []
         for i in range(3):
-            claim = data.draw(claims(p, claim_id=f"c{i}"), label=f"claim {i}")
-            day = deciding_day(p, claim)
-            acc = data.draw(st.one_of(st.none(), accumulators(p, claim["member"]["id"], day.year)), label=f"acc {i}")
+            claim, acc = claim_and_accumulators(data, p, claim_id=f"c{i}", suffix=f" {i}")
             inputs.append((claim, acc))
         first = [outcome(c, p, a) for c, a in inputs]
         for k, (c, a) in reversed(list(enumerate(inputs))):  # reversed, reloaded, other packs in between
