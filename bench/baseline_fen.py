@@ -27,38 +27,39 @@ import time
 from decimal import Decimal
 
 import baseline as dec
+from generate import fraction
 
 _HUNDRED = 100
 
 
-def _fen_of(d: Decimal) -> int:
-    return int(d * _HUNDRED)
-
-
-def _pct_of(d: Decimal) -> int:
-    return int(d * _HUNDRED)  # every ratio and point in the 2022 sheet has two places
+def _hundredths(d: Decimal) -> int:
+    """A parameter of the Decimal baseline x 100: yuan as fen, a ratio as percent (all are exact)."""
+    n = d * _HUNDRED
+    if n != int(n):
+        raise ValueError(f"baseline_fen: {d} is not a whole number of hundredths")
+    return int(n)
 
 
 # --- the same Jiangmen 2022 parameters, converted once from baseline.py --------------------------
-B_SHARE_DEFAULT = (_pct_of(dec.B_SHARE_DEFAULT), _HUNDRED)
-DEDUCTIBLE = {s: {lv: _fen_of(v) for lv, v in by.items()} for s, by in dec.DEDUCTIBLE.items()}
-REPEAT_PCT = _pct_of(dec.REPEAT_FACTOR)
-RATIO = {s: {lv: _pct_of(v) for lv, v in by.items()} for s, by in dec.RATIO.items()}
-RETIRED_POINTS = _pct_of(dec.RETIRED_POINTS)
-UNFILED_POINTS = _pct_of(dec.UNFILED_CROSS_PROVINCE_POINTS)
-BASIC_CAP = {s: _fen_of(v) for s, v in dec.BASIC_CAP.items()}
-SI_DEDUCTIBLE = _fen_of(dec.SI_DEDUCTIBLE)
-SI_BAND2_START = _fen_of(dec.SI_BAND2_START)
-SI_RATIOS = {s: (_pct_of(a), _pct_of(b)) for s, (a, b) in dec.SI_RATIOS.items()}
-SI_CAP = _fen_of(dec.SI_CAP)
+B_SHARE_DEFAULT = (_hundredths(dec.B_SHARE_DEFAULT), _HUNDRED)
+DEDUCTIBLE = {s: {lv: _hundredths(v) for lv, v in by.items()} for s, by in dec.DEDUCTIBLE.items()}
+REPEAT_PCT = _hundredths(dec.REPEAT_FACTOR)
+RATIO = {s: {lv: _hundredths(v) for lv, v in by.items()} for s, by in dec.RATIO.items()}
+RETIRED_POINTS = _hundredths(dec.RETIRED_POINTS)
+UNFILED_POINTS = _hundredths(dec.UNFILED_CROSS_PROVINCE_POINTS)
+BASIC_CAP = {s: _hundredths(v) for s, v in dec.BASIC_CAP.items()}
+SI_DEDUCTIBLE = _hundredths(dec.SI_DEDUCTIBLE)
+SI_BAND2_START = _hundredths(dec.SI_BAND2_START)
+SI_RATIOS = {s: (_hundredths(a), _hundredths(b)) for s, (a, b) in dec.SI_RATIOS.items()}
+SI_CAP = _hundredths(dec.SI_CAP)
 # (groups, the band's lowered start in fen, points): 10,000 x (1 - 0.80) is exact in Decimal
-SI_GROUPS = tuple((names, _fen_of(dec.SI_DEDUCTIBLE * (1 - reduction)), _pct_of(points))
+SI_GROUPS = tuple((names, _hundredths(dec.SI_DEDUCTIBLE * (1 - reduction)), _hundredths(points))
                   for names, reduction, points in dec.SI_GROUPS)
-AID_RATIOS = tuple((names, _pct_of(r)) for names, r in dec.AID_RATIOS)
-AID_CAP = _fen_of(dec.AID_CAP)
-SECONDARY_THRESHOLD = _fen_of(dec.SECONDARY_THRESHOLD)
-SECONDARY_PCT = _pct_of(dec.SECONDARY_RATIO)
-SECONDARY_CAP = _fen_of(dec.SECONDARY_CAP)
+AID_RATIOS = tuple((names, _hundredths(r)) for names, r in dec.AID_RATIOS)
+AID_CAP = _hundredths(dec.AID_CAP)
+SECONDARY_THRESHOLD = _hundredths(dec.SECONDARY_THRESHOLD)
+SECONDARY_PCT = _hundredths(dec.SECONDARY_RATIO)
+SECONDARY_CAP = _hundredths(dec.SECONDARY_CAP)
 AID_GROUPS = dec.AID_GROUPS
 
 
@@ -67,17 +68,11 @@ def _half_up(a: int, b: int) -> int:
     return (2 * a + b) // (2 * b)
 
 
-def _fraction(text) -> tuple[int, int]:
-    """A decimal string (or int) as an exact fraction: "0.5" -> (5, 10), "3" -> (3, 1)."""
-    whole, _, frac = str(text).partition(".")
-    return int(whole + frac), 10 ** len(frac)
-
-
 def _fen(text) -> int:
     """Money text to fen; exact (the engine refuses money with more than two places)."""
     if text is None:
         return 0
-    n, d = _fraction(text)
+    n, d = fraction(str(text))
     if _HUNDRED % d:
         raise ValueError(f"baseline_fen: {text!r} is not a whole number of fen")
     return n * (_HUNDRED // d)
@@ -93,10 +88,10 @@ def parse_items(items: list[dict]) -> list[tuple]:
     default_n, default_d = B_SHARE_DEFAULT
     parsed = []
     for it in items:
-        qn, qd = _fraction(it.get("quantity", 1))
+        qn, qd = fraction(str(it.get("quantity", 1)))
         std = it.get("payment_standard")
         share = it.get("self_pay_share")
-        sn, sd = (default_n, default_d) if share is None else _fraction(share)
+        sn, sd = (default_n, default_d) if share is None else fraction(share)
         parsed.append((it["category"], _fen(it["unit_price"]), qn, qd, None if std is None else _fen(std), sn, sd))
     return parsed
 
@@ -105,6 +100,7 @@ def split_bill(items: list[tuple]) -> tuple[int, int, int, int, int]:
     """(total, fully self-paid, over-limit, pre-self-paid, policy range) in fen, domain.md 6.2,
     of items from `parse_items`."""
     total = fully = over = pre = 0
+    # _half_up written out in place: this loop is the hot part of what the ceiling measures
     for cat, price, qn, qd, std, sn, sd in items:
         amount = (2 * price * qn + qd) // (2 * qd)
         total += amount

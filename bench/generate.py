@@ -234,7 +234,7 @@ def split_items_fen(items: list[dict], default_share: tuple[int, int]) -> dict[s
     total = fully = over = pre = 0
     for it in items:
         unit = fen(it["unit_price"])
-        qn, qd = _ratio(it["quantity"])
+        qn, qd = fraction(it["quantity"])
         amount = _mul_half_up(unit, qn, qd)
         item_over = item_pre = 0
         if it["category"] == "C":
@@ -245,7 +245,7 @@ def split_items_fen(items: list[dict], default_share: tuple[int, int]) -> dict[s
                 if unit > std:
                     item_over = _mul_half_up(unit - std, qn, qd)
             if it["category"] == "B":
-                sn, sd = _ratio(it["self_pay_share"]) if "self_pay_share" in it else default_share
+                sn, sd = fraction(it["self_pay_share"]) if "self_pay_share" in it else default_share
                 item_pre = _mul_half_up(amount - item_over, sn, sd)
         total += amount
         over += item_over
@@ -254,7 +254,8 @@ def split_items_fen(items: list[dict], default_share: tuple[int, int]) -> dict[s
             "policy_range": total - fully - over - pre}
 
 
-def _ratio(text: str) -> tuple[int, int]:
+def fraction(text: str) -> tuple[int, int]:
+    """A decimal string as an exact fraction: "0.5" -> (5, 10), "3" -> (3, 1)."""
     whole, _, frac = text.partition(".")
     den = 10 ** len(frac)
     return int(whole + frac), den
