@@ -104,8 +104,8 @@ def split_bill(items: list[tuple], detail: list | None = None) -> tuple[Decimal,
                 detail.append((item_id, amount, amount, ZERO, ZERO, ZERO))
             continue
         item_over = item_pre = ZERO
-        if std is not None and price > std:  # the part of the unit price above the standard, times quantity
-            item_over = _fen((price - std) * qty)
+        if std is not None and price > std:  # the amount less the recognised part, round(standard x quantity)
+            item_over = amount - _fen(std * qty)
             over += item_over
         if cat == "B":
             item_pre = _fen(share * (amount - item_over))

@@ -108,8 +108,8 @@ def split_bill(items: list[tuple]) -> tuple[int, int, int, int, int]:
             fully += amount
             continue
         item_over = 0
-        if std is not None and price > std:  # the part of the unit price above the standard, times quantity
-            item_over = (2 * (price - std) * qn + qd) // (2 * qd)
+        if std is not None and price > std:  # the amount less the recognised part, round(standard x quantity)
+            item_over = amount - (2 * std * qn + qd) // (2 * qd)
             over += item_over
         if cat == "B":
             pre += (2 * sn * (amount - item_over) + sd) // (2 * sd)

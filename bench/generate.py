@@ -242,8 +242,8 @@ def split_items_fen(items: list[dict], default_share: tuple[int, int]) -> dict[s
         else:
             if "payment_standard" in it:
                 std = fen(it["payment_standard"])
-                if unit > std:
-                    item_over = _mul_half_up(unit - std, qn, qd)
+                if unit > std:  # domain.md 6.2: the amount less the recognised round(standard x quantity)
+                    item_over = amount - _mul_half_up(std, qn, qd)
             if it["category"] == "B":
                 sn, sd = fraction(it["self_pay_share"]) if "self_pay_share" in it else default_share
                 item_pre = _mul_half_up(amount - item_over, sn, sd)

@@ -207,15 +207,11 @@ def test_adding_cost_never_lowers_a_fund_payout_or_the_patients_part(name):
     tally.check_enough_settled()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "domain.md 6.2 as written: the over-limit part is round((price - standard) x quantity), rounded on its "
-    "own, so with a fractional quantity a higher price can lower the policy-range amount by a fen; the engine "
-    "follows 6.2 and the point is raised with the team (issue 5 note)"))
 def test_raising_a_price_above_its_standard_never_lowers_a_fund_payout():
     # found by test_adding_cost_never_lowers_a_fund_payout_or_the_patients_part (long profile):
-    # 0.01 x 1.5 = 0.015 -> 0.02 policy range, 75% -> 0.02 paid; at 0.02 x 1.5 = 0.03 the over-limit
-    # part, rounded on its own ((0.02 - 0.01) x 1.5 = 0.015 -> 0.02), left 0.01 and the fund paid
-    # 0.01 (domain.md 6.2 rounds the over-limit part on its own; unchanged until the team decides)
+    # 0.01 x 1.5 = 0.015 -> 0.02 policy range, 75% -> 0.02 paid. At 0.02 the amount is 0.03 and the
+    # recognised part round(0.01 x 1.5) = 0.02 (domain.md 6.2, ruling of 2026-11-29), so the policy
+    # range stays 0.02; the former rule, round((0.02 - 0.01) x 1.5) = 0.02 over-limit, left 0.01.
     def visit(price: str) -> dict:
         return {"id": "c", "member": {"id": "m", "scheme": "employee", "member_type": "in_service"},
                 "visit": "general_outpatient", "level": "level1", "date": dt.date(2021, 1, 1),

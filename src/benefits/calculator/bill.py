@@ -17,9 +17,11 @@ def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> tup
     """The claim's bill split into fully self-paid, over-limit, pre-self-paid and policy-range parts,
     and each line item's share of it (empty for a bill that came already split).
 
-    Per item: amount = unit price x quantity; 丙 (C) is fully self-paid; the part of the unit price
-    above the payment standard, times quantity, is over-limit; a 乙 (B) item pre-pays its share of
-    what is left; each rounded to the fen, ROUND_HALF_UP, per item. The settlement's `items` carry
+    Per item: amount = round(unit price x quantity); 丙 (C) is fully self-paid; for a price above
+    the payment standard the fund recognises round(standard x quantity) and the rest of the amount
+    is over-limit, so a higher price never lowers the recognised part (domain.md 6.2, ruling of
+    2026-11-29); a 乙 (B) item pre-pays its share of what is left, rounded per item. Rounding is
+    to the fen, ROUND_HALF_UP. The settlement's `items` carry
     every item's split, so the trace records the totals once rather than one step per item.
     """
     if claim.bill is not None:
@@ -51,7 +53,7 @@ def split_bill(claim: Claim, default_share: ParameterValue, trace: Trace) -> tup
         std = item.payment_standard
         item_over = ZERO
         if std is not None and price > std:
-            item_over = quantize((price - std) * qty, FEN, ROUND_HALF_UP)
+            item_over = amount - quantize(std * qty, FEN, ROUND_HALF_UP)
             over += item_over
         if category is A:
             append(ItemSplit(item.id, "A", amount, None, ZERO, item_over, ZERO, amount - item_over))
