@@ -6,6 +6,7 @@ the rules round (domain.md section 6.9): once per layer payout, and per item in 
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
 from functools import lru_cache
 from typing import Annotated
@@ -56,17 +57,28 @@ def fmt_ratio(ratio: Decimal) -> str:
     return f"{pct:f}%"
 
 
+# A number as text: ASCII digits, an optional sign and decimal point, nothing else. `Decimal()`
+# alone also takes '1_000', '1e3', ' 12 ' and other scripts' digits ('５.00'), none of which an
+# export of amounts should contain.
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _number_text(value: str, what: str) -> Decimal:
+    if not _NUMBER.fullmatch(value):
+        raise ValueError(f"expected {what}, got {shown(value)}")
+    return Decimal(value)
+
+
 def parse_money(value: object) -> Decimal:
-    """Validate an amount: a Decimal, int or decimal string; never a float; at most two decimals."""
-    if type(value) is str:  # the common case (JSON, YAML): one conversion, one rounding, two comparisons
-        try:
+    """Validate an amount: a Decimal, int or decimal string; never a float; at most two decimals.
+    Zero is always +0.00: a '-0.00' passed on would read as a reversal to a platform that reads signs."""
+    if type(value) is str:  # the common case (JSON, YAML): one match, one conversion, one rounding
+        if _NUMBER.fullmatch(value):
             d = Decimal(value)
-        except (InvalidOperation, ValueError):
-            d = None
-        if d is not None and d.is_finite() and ZERO <= d <= MAX_AMOUNT:
-            q = d.quantize(FEN)
-            if q == d:
-                return q
+            if ZERO < d <= MAX_AMOUNT:
+                q = d.quantize(FEN)
+                if q == d:
+                    return q
         # anything else: the checks below say what is wrong
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError(
@@ -76,10 +88,7 @@ def parse_money(value: object) -> Decimal:
     if isinstance(value, int):
         value = Decimal(value)
     elif isinstance(value, str):
-        try:
-            value = Decimal(value.strip())
-        except Exception:
-            raise ValueError(f"expected an amount in yuan such as 1234.50, got {shown(value)}") from None
+        value = _number_text(value, "an amount in yuan such as 1234.50")
     if not isinstance(value, Decimal):
         raise ValueError(f"expected an amount in yuan such as 1234.50, got {type(value).__name__}")
     if not value.is_finite():
@@ -93,7 +102,7 @@ def parse_money(value: object) -> Decimal:
         raise ValueError(f"an amount cannot be negative, got {value}")
     if value > MAX_AMOUNT:
         raise ValueError(f"amount {value} is above the largest accepted ({MAX_AMOUNT})")
-    return value.quantize(FEN)
+    return value.quantize(FEN) if value else ZERO
 
 
 def parse_decimal(value: object) -> Decimal:
@@ -102,17 +111,14 @@ def parse_decimal(value: object) -> Decimal:
         return value
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError("write the number exactly as a decimal (e.g. 0.10 or '0.10'), not a float")
-    try:
-        d = Decimal(value) if isinstance(value, (int, str)) else value
-    except Exception:
-        raise ValueError(f"expected a decimal number, got {shown(value)}") from None
+    d = _number_text(value, "a decimal number") if isinstance(value, str) else Decimal(value) if isinstance(value, int) else value
     if not isinstance(d, Decimal) or not d.is_finite():
         raise ValueError(f"expected a finite decimal number, got {shown(value)}")
-    return d
+    return d if d else d.copy_abs()
 
 
 def _serialize(value: Decimal) -> str:
-    return f"{value:.2f}"
+    return f"{value:.2f}" if value else "0.00"  # never "-0.00"
 
 
 Money = Annotated[

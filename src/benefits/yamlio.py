@@ -1,8 +1,13 @@
-"""Safe YAML reading that keeps line numbers and never produces floats.
+"""Safe YAML (and JSON) reading that keeps line numbers and never produces floats.
 
 Numbers written with a decimal point become `Decimal` straight from their text, so 0.1 stays
 0.1. A `Locator` maps a path inside the document (('layers', 2, 'ratio')) to its line, which
 is how a validation error names the line of a rule file or a claim.
+
+Plain scalars are resolved by our own rules (`_Resolver`), not YAML 1.1's: a number is written in
+decimal digits (`012000` is twelve thousand, never octal; `1:23:20`, `0x10`, `1_000` and `1e3` stay
+text, which no amount accepts), a boolean is true or false, a date is YYYY-MM-DD. A `.json` file
+is read by a JSON parser (`012000` is not JSON).
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
+import json
+import re
 
 import yaml
 
@@ -39,8 +47,27 @@ except ImportError:  # pragma: no cover - a PyYAML built without libyaml
     CParser = None
 
 
+class _Resolver(yaml.resolver.BaseResolver):
+    """Which plain scalars are not text. A smaller set than YAML 1.1's, close to YAML 1.2's core
+    schema: YAML 1.1 reads a zero-padded export `00012000` as octal (5,120), `1:23:20` as base 60
+    (5,000) and `yes`/`on` as true, each a wrong number that would settle with no error."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+for _tag, _pattern, _first in [
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^[-+]?[0-9]+$", "-+0123456789"),
+    ("float", r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)$", "-+.0123456789"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("timestamp", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "0123456789"),  # a date; a time of day stays text
+    ("merge", r"^<<$", "<"),  # recognised only to be refused: no constructor
+]:
+    _Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
+
+
 if CParser is not None:
-    class _Safe(yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    class _Safe(yaml.composer.Composer, CParser, yaml.constructor.SafeConstructor, _Resolver):
         """SafeLoader's parts with libyaml's event parser, but PyYAML's Python composer first in
         the MRO (not CParser's own): composing is where nesting and size are bounded, below."""
 
@@ -48,9 +75,17 @@ if CParser is not None:
             CParser.__init__(self, stream)
             yaml.composer.Composer.__init__(self)
             yaml.constructor.SafeConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
+            _Resolver.__init__(self)
 else:  # pragma: no cover
-    _Safe = yaml.SafeLoader
+    class _Safe(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                yaml.constructor.SafeConstructor, _Resolver):
+        def __init__(self, stream):
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _Resolver.__init__(self)
 
 
 class _Loader(_Safe):
@@ -106,6 +141,30 @@ def _decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal:
     return value
 
 
+_DECIMAL_INT = re.compile(r"[-+]?[0-9]+")
+
+
+def _int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    # Decimal, whatever the leading zeros; also for an explicit !!int, which YAML 1.1 reads as
+    # octal, hex, binary or base 60.
+    text = loader.construct_scalar(node)
+    if not _DECIMAL_INT.fullmatch(text):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"expected a whole number in decimal digits, found {_excerpt(text)}", node.start_mark)
+    return int(text)
+
+
+def _bool(loader: _Loader, node: yaml.ScalarNode) -> bool:
+    text = loader.construct_scalar(node)
+    if text.lower() not in ("true", "false"):
+        raise yaml.constructor.ConstructorError(None, None, f"expected true or false, found {_excerpt(text)}", node.start_mark)
+    return text.lower() == "true"
+
+
+def _excerpt(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict:
     # PyYAML keeps the last of two equal keys; in a rule file that hides a mistake.
     seen: set = set()
@@ -127,6 +186,8 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
+_Loader.add_constructor("tag:yaml.org,2002:int", _int)
+_Loader.add_constructor("tag:yaml.org,2002:bool", _bool)
 _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
 
 
@@ -212,6 +273,10 @@ def load_text(text: str, name: str) -> tuple[object, Locator]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context
+        if problem and "maximum nesting depth" in problem:
+            # libyaml (PyYAML 6.0.4 on) refuses nesting itself, at a depth far above ours, before
+            # our composer sees it: the bound and its words are ours whichever layer keeps it
+            problem = f"nested more than {MAX_DEPTH} levels deep"
         if mark and problem == "found character that cannot start any token":  # libyaml does not say which
             line = text.split("\n")[mark.line] if mark.line < text.count("\n") + 1 else ""
             if mark.column < len(line):
@@ -244,8 +309,60 @@ def is_file(path: Path) -> bool:
         return False
 
 
+class _JsonRefusal(ValueError):
+    pass
+
+
+def _json_pairs(pairs: list[tuple[str, object]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JsonRefusal(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _json_constant(name: str) -> object:
+    raise _JsonRefusal(f"expected a finite number, found {name}")
+
+
+def _json_bounds(data: object, name: str) -> None:
+    """MAX_DEPTH and MAX_NODES for a JSON document, as the YAML composer enforces them."""
+    level, depth, nodes = [data], 0, 0
+    while level:
+        depth += 1
+        nodes += len(level)
+        if depth > MAX_DEPTH:
+            raise YamlError(name, None, f"not valid JSON: nested more than {MAX_DEPTH} levels deep")
+        if nodes > MAX_NODES:
+            raise YamlError(name, None, f"too large: more than {MAX_NODES} values")
+        level = [v for x in level if isinstance(x, (dict, list))
+                 for v in ([*x.keys(), *x.values()] if isinstance(x, dict) else x)]
+
+
+def load_json_text(text: str, name: str) -> tuple[object, Locator]:
+    """Parse JSON text by JSON's rules (numbers with a fraction become `Decimal`), within the same
+    bounds as YAML; lines for the locator come from reading the same text as YAML, when it can be."""
+    if len(text) > MAX_BYTES:
+        raise YamlError(name, None, f"too large: more than {MAX_BYTES} characters")
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_constant=_json_constant, object_pairs_hook=_json_pairs)
+    except json.JSONDecodeError as exc:
+        raise YamlError(name, exc.lineno, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except _JsonRefusal as exc:
+        raise YamlError(name, None, f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise YamlError(name, None, f"not valid JSON: nested more than {MAX_DEPTH} levels deep") from None
+    _json_bounds(data, name)
+    try:
+        _, locator = load_text(text, name)
+    except YamlError:  # valid JSON that PyYAML cannot read: no line numbers, the data stands
+        locator = Locator({})
+    return data, locator
+
+
 def load_file(path: Path) -> tuple[object, Locator]:
-    """Read a UTF-8 YAML file; see `load_text`."""
+    """Read a UTF-8 YAML file, or a JSON file when its name ends in .json; see `load_text`."""
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
@@ -257,4 +374,6 @@ def load_file(path: Path) -> tuple[object, Locator]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlError(str(path), None, f"not UTF-8 text (byte {exc.start})") from None
+    if path.suffix.lower() == ".json":
+        return load_json_text(text, str(path))
     return load_text(text, str(path))

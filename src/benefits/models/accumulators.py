@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ..dates import Count
 from ..money import Money
 
 CounterKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$")]
@@ -24,8 +25,8 @@ class Accumulators(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     member_id: str | None = Field(None, description="the member these belong to; checked against the claim")
-    year: int = Field(ge=1900, le=2200)
-    admissions: int = Field(0, ge=0, description="inpatient admissions earlier this year")
+    year: Count = Field(ge=1900, le=2200)
+    admissions: Count = Field(0, ge=0, description="inpatient admissions earlier this year")
     counters: dict[CounterKey, Money] = Field(default_factory=dict)
 
     def get(self, name: str) -> Decimal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..dates import Count
 from ..money import Money
 from .accumulators import Accumulators
 from .claim import BillSplit, Claim
@@ -14,7 +15,7 @@ class ExpectedAccumulators(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    admissions: int | None = None
+    admissions: Count | None = None
     counters: dict[str, Money] = Field(default_factory=dict)
 
 

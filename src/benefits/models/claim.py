@@ -7,8 +7,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
+from ..dates import Count, Day
 from ..money import Money, parse_decimal
 
 Share = Annotated[Decimal, Field(ge=0, le=1)]
@@ -113,7 +114,7 @@ class Member(_Strict):
     scheme: Annotated[Scheme, Word]
     member_type: Annotated[MemberType, Word] | None = Field(None, description="required when the pack's conditions use it")
     groups: list[Annotated[Group, Word]] = Field(default_factory=list)
-    age: int | None = Field(default=None, ge=0, le=150)
+    age: Count | None = Field(default=None, ge=0, le=150)
 
     @model_validator(mode="after")
     def _type_fits_scheme(self) -> "Member":
@@ -167,10 +168,10 @@ class Claim(_Strict):
     visit: Annotated[Visit, Word]
     level: str = Field(min_length=1, description="hospital level, one of the rule pack's levels")
     region: Annotated[Region, Word] = Region.local
-    filed: bool | None = Field(None, description="cross-region filing (异地备案) done; required out of province")
-    date: dt.date | None = Field(None, description="visit date (outpatient)")
-    admission_date: dt.date | None = None
-    discharge_date: dt.date | None = None
+    filed: StrictBool | None = Field(None, description="cross-region filing (异地备案) done; required out of province")
+    date: Day | None = Field(None, description="visit date (outpatient)")
+    admission_date: Day | None = None
+    discharge_date: Day | None = None
     diagnoses: list[str] = Field(default_factory=list, description="ICD-10 codes, primary first")
     service: str | None = Field(None, min_length=1, max_length=64,
                                 description="a fixed-amount service, e.g. maternity prenatal_care; one of the pack's services")

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from .. import conditions
+from ..dates import Day
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
 from ..facts import field_specs
 from ..matcher import make_matcher
@@ -102,7 +103,7 @@ def _parse_value(unit: str, raw: object) -> Decimal:
     return value
 
 
-_DATE = TypeAdapter(dt.date)
+_DATE = TypeAdapter(Day)
 
 
 def _repeated_dates(body: object) -> list[tuple[object, object, dt.date]]:

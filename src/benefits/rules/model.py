@@ -12,7 +12,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+from ..dates import Count, Day
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=100)]
@@ -44,7 +46,7 @@ class DatedValue(_File):
 class Parameter(_File):
     description: str = Field(min_length=1)
     unit: Literal["yuan", "percent", "points"]
-    values: dict[dt.date, DatedValue] = Field(min_length=1)
+    values: dict[Day, DatedValue] = Field(min_length=1)
 
 
 # --- pack.yaml --------------------------------------------------------------------------
@@ -70,8 +72,8 @@ class PackFile(_File):
     deciding_date: Literal["settlement", "admission"] = Field(
         description="settlement: discharge date for a stay, visit date otherwise"
     )
-    versions: list[dt.date] = Field(min_length=1, description="start dates of parameter versions")
-    valid_until: dt.date
+    versions: list[Day] = Field(min_length=1, description="start dates of parameter versions")
+    valid_until: Day
     levels: list[Name] = Field(min_length=1)
     visits: list[Literal["inpatient", "day_surgery", "general_outpatient", "special_outpatient", "maternity",
                          "covid_test"]] = Field(min_length=1)
@@ -111,7 +113,7 @@ class Cap(_File):
 
 
 class RepeatAdmissions(_File):
-    from_admission: int = Field(ge=2, description="the admission number (this year) from which `factor` applies")
+    from_admission: Count = Field(ge=2, description="the admission number (this year) from which `factor` applies")
     factor: Name
 
 
@@ -141,7 +143,7 @@ class GroupModifier(_File):
     when: Condition
     deductible_reduction: Name | None = None
     points: Name | None = None
-    lift_cap: bool = False
+    lift_cap: StrictBool = False
 
 
 class GroupRatio(_File):
