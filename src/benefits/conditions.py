@@ -89,6 +89,21 @@ def fields_of(node: Node) -> set[str]:
     return set().union(*(fields_of(i) for i in node.items))
 
 
+def possible(node: Node, fact: dict, unknown: frozenset[str]) -> bool:
+    """Whether the condition can hold for some fact that agrees with `fact` outside the `unknown`
+    fields (a test of an unknown field may go either way). Trees are in negation-normal form, so
+    counting such a test as true errs only towards "possible"."""
+    if isinstance(node, And):
+        return all(possible(i, fact, unknown) for i in node.items)
+    if isinstance(node, Or):
+        return any(possible(i, fact, unknown) for i in node.items)
+    if isinstance(node, Not):
+        return not fields_of(node.item) & unknown and not evaluate(node.item, fact)
+    if node.field in unknown:
+        return True
+    return evaluate(node, fact)
+
+
 def evaluate(node: Node, fact: dict) -> bool:
     """The reference semantics of a condition over a fact (see facts.build_fact).
 

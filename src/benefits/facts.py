@@ -86,6 +86,10 @@ def group_key(field: str, value: str) -> str:
     return f"{field}__{value}"
 
 
+# What a claim says about its visit rather than its member: a cap conditioned on these binds the
+# member on some claim, which is enough to bound its counter (rules/bounds.py).
+VISIT_FIELDS = frozenset({"visit", "level", "region", "filed", "disease", "service", "date"})
+
 # Always present, so that a catch-all rule matches every fact (see matcher/durable.py).
 ALWAYS = "claim"
 

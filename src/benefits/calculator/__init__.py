@@ -10,7 +10,8 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from ..errors import ClaimError, error_message, error_path, listed
-from ..facts import build_fact
+from ..conditions import possible
+from ..facts import VISIT_FIELDS, build_fact
 from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, BillSplit, Claim, Scheme
 from ..models.settlement import LayerPayout, PatientPart, Settlement
@@ -109,6 +110,23 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
             raise ClaimError(f"accumulators.counters: {name!r}: expected a month of {year}, as {base}@{year}-MM")
 
 
+def _check_counter_bounds(acc: Accumulators, pack: RulePack, fact: dict) -> None:
+    """domain.md 6.11: a counter beyond the most its caps (or aid deductibles) ever allowed this
+    member is impossible input, whether or not this claim reads it."""
+    for key, value in acc.counters.items():
+        bounds = pack.bounds.get(key.partition("@")[0])
+        if not bounds or not value:
+            continue
+        binding = [b for b in bounds if b.rule is None or possible(pack.rules[b.rule], fact, VISIT_FIELDS)]
+        if not binding:
+            continue
+        most = max(binding, key=lambda b: b.limit)
+        if value > most.limit:
+            allowed = (f"the most {most.what} {most.parameter!r} has ever allowed ({most.limit:.2f})" if most.parameter
+                       else f"what pack {pack.name!r} allows: it has no {most.what}")
+            raise ClaimError(f"accumulators.counters.{key} is {value:.2f}, above {allowed}; check the accumulators")
+
+
 def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | dict | None = None,
              *, trace: bool = True) -> Settlement:
     """Settle one claim under `rules`, starting from the member's `accumulators` for the year.
@@ -184,6 +202,7 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
     _check_accumulators(acc, claim, pack, day.year)
 
     fact = build_fact(claim, day, pack.disease_of(claim.diagnoses))
+    _check_counter_bounds(acc, pack, fact)
     fired = pack.matcher.fired(fact)
     _check_refusals(pack, fired)
     tr = Trace(trace)

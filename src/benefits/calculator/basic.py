@@ -107,7 +107,7 @@ def _cap_left(layer: BasicFundLayer, ctx: ClaimContext) -> tuple[Decimal | None,
             left, used, key = amount.value, ZERO, None
         else:
             key = cap.counter if cap.period == "year" else f"{cap.counter}@{ctx.day:%Y-%m}"
-            used = ctx.capped_counter(key, cap.value)
+            used = ctx.counter(key)
             left = max(ZERO, amount.value - used)
             if key not in keys:
                 keys.append(key)

@@ -58,24 +58,13 @@ class ClaimContext:
     def counter(self, name: str) -> Decimal:
         return self.counters.get(name, ZERO)
 
-    def capped_counter(self, key: str, cap_parameter: str) -> Decimal:
-        """A counter drawn against a cap; one above every value that cap ever had is a bad input."""
-        used = self.counter(key)
-        highest = self.pack.highest(cap_parameter)
-        if used > highest:
-            raise ClaimError(
-                f"accumulators.counters.{key} is {used:.2f}, above the most cap {cap_parameter!r} "
-                f"has ever allowed ({highest:.2f}); check the accumulators"
-            )
-        return used
-
     def annual_cap_left(self, layer: str, rows, paid_counter: str | None) -> tuple[ParameterValue | None, Decimal | None]:
         """The first `caps` row that holds, and what `paid_counter` has left of it (None: no cap)."""
         hit = self.first(layer, "caps", rows)
         if hit is None or paid_counter is None:
             return None, None
         cap = self.param(hit[1].value)
-        return cap, max(ZERO, cap.value - self.capped_counter(paid_counter, hit[1].value))
+        return cap, max(ZERO, cap.value - self.counter(paid_counter))
 
     def add(self, name: str, amount: Decimal) -> None:
         self.counters[name] = self.counter(name) + amount

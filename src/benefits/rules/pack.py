@@ -14,6 +14,7 @@ from ..errors import ClaimError
 from ..matcher import Matcher
 from ..money import fmt, fmt_ratio
 from ..trace import Citation
+from .bounds import CounterBound, counter_bounds
 from .model import LayerFile, PackFile
 
 
@@ -127,6 +128,7 @@ class RulePack:
     _in_force: list[dict[str, ParameterValue]] = field(init=False, repr=False)  # per start: values in force
     _highest: dict[str, Decimal] = field(init=False, repr=False)
     _disease: dict[tuple[str, int], str] = field(init=False, repr=False)  # ICD-10 category -> first list
+    bounds: dict[str, tuple[CounterBound, ...]] = field(init=False, repr=False)  # counter -> what it may hold
     # What other modules derive from the pack once and reuse for every claim (the calculator's plan).
     derived: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -135,6 +137,7 @@ class RulePack:
         self._in_force = [{name: p.at(day) for name, p in self.parameters.items() if p.values[0].start <= day}
                           for day in self._starts]
         self._highest = {name: max(v.value for v in p.values) for name, p in self.parameters.items()}
+        self.bounds = counter_bounds(self.layers, self.highest)
         self._disease = {}
         for d in self.diseases:
             for letter, lo, hi in d.ranges:
