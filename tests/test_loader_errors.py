@@ -217,3 +217,22 @@ def test_an_above_cap_layer_needs_the_cap_it_follows():
         edit(dest, "layers/large_amount.yaml", "cap: annual", "cap: yearly")
         p = only(dest)
         assert p.file.endswith("pack.yaml") and "follows cap 'yearly', which no basic-fund layer listed before it has" in p.message
+
+
+def test_one_counter_for_a_monthly_and_a_yearly_cap_is_refused(pack):
+    # the employee's monthly cap drawn on the residents' yearly counter: outpatient.year@2022-03 would
+    # be read against a cap whose other users write outpatient.year
+    rel = "layers/basic_outpatient.yaml"
+    edit(pack, rel, "counter: outpatient.month, period: month", "counter: outpatient.year, period: month")
+    p = only(pack)
+    yearly = line_of(pack, rel, "counter: outpatient.year}")
+    assert (p.file, p.line, p.where) == ("jiangmen/" + rel, line_of(pack, rel, "counter: outpatient.year, period: month"), "caps.1")
+    assert p.message == (f"counter 'outpatient.year' is drawn by a yearly cap at jiangmen/{rel}:{yearly} and by this "
+                         "monthly cap: a counter is kept per month or per year, so give each its own")
+
+
+def test_one_counter_for_monthly_caps_of_two_layers_is_accepted(pack):
+    rel = "layers/basic_special.yaml"
+    edit(pack, rel, "counter: special.hypertension}", "counter: special.hypertension, period: month}")
+    edit(pack, rel, "counter: special.diabetes}", "counter: special.hypertension, period: month}")
+    benefits.load_rules(pack, matcher="reference")

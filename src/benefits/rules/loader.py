@@ -200,10 +200,11 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str) -> st
 class _LayerCheck:
     """Checks one layer's references and compiles its conditions."""
 
-    def __init__(self, col, path, loc, layer, params, counters, specs, rules, sites):
+    def __init__(self, col, path, loc, layer, params, counters, specs, rules, sites, periods):
         self.col, self.path, self.loc, self.layer = col, path, loc, layer
         self.params, self.counters, self.specs = params, counters, specs
         self.rules, self.sites = rules, sites
+        self.periods = periods  # counter -> (period, where) of the first cap drawing on it, across layers
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
         problem = name and _reference_problem(self.params, name, unit)
@@ -224,6 +225,16 @@ class _LayerCheck:
             return
         self.rules[rule_id] = node
         self.sites[rule_id] = (self.col.rel(self.path), self.loc.line(where))
+
+    def period(self, where: tuple, counter: str | None, period: str) -> None:
+        """A counter is kept per month or per year, not both: one monthly and one yearly cap on the
+        same counter would read one key (name@YYYY-MM) against a year's payments, or the reverse."""
+        if counter is None or period == "claim":
+            return
+        first = self.periods.setdefault(counter, (period, f"{self.col.rel(self.path)}:{self.loc.line(where)}"))
+        if first[0] != period:
+            self.col.add(self.path, self.loc, where, f"counter {counter!r} is drawn by a {first[0]}ly cap at {first[1]} "
+                         f"and by this {period}ly cap: a counter is kept per month or per year, so give each its own")
 
     def rows(self, section: str, rows, unit: str) -> None:
         for i, row in enumerate(rows):
@@ -258,6 +269,7 @@ def _check_layer(chk: _LayerCheck) -> None:
             chk.when(("caps", i, "when"), cap.when, f"{layer.id}.caps[{i}]")
             chk.param(("caps", i, "value"), cap.value, "yuan")
             chk.counter(("caps", i, "counter"), cap.counter)
+            chk.period(("caps", i), cap.counter, cap.period)
             if (cap.period == "claim") != (cap.counter is None):
                 chk.col.add(chk.path, chk.loc, ("caps", i), "a per-claim cap has no counter; a yearly or monthly cap needs one")
     elif isinstance(layer, CumulativeBandsLayer):
@@ -358,7 +370,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
             col.add(pack_path, loc, ("diseases", name), str(exc))
     specs = field_specs(tuple(meta.levels), tuple(meta.diseases), tuple(meta.services))
     counters = {c.name: c.description for c in meta.counters}
-    rules, sites, layers = {}, {}, []
+    rules, sites, layers, periods = {}, {}, [], {}
     for i, refusal in enumerate(meta.refusals):
         try:
             rules[f"refusals[{i}]"] = conditions.parse(refusal.when, specs)
@@ -380,7 +392,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
             continue
         if layer.id != layer_id:
             col.add(path, lloc, ("id",), f"the file layers/{layer_id}.yaml must have id: {layer_id}, not {layer.id!r}")
-        _check_layer(_LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites))
+        _check_layer(_LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites, periods))
         layers.append(layer)
     if len(layers) == len(meta.layers):
         _check_order(col, pack_path, loc, layers)
