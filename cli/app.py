@@ -2,7 +2,10 @@
 
 Exit codes: 0 ok; 1 a case failed (`check`); 2 bad input (an unreadable file, an invalid claim,
 accumulators or case, an invalid rule pack, a claim date no version of the rules covers);
-3 an internal error (a bug: please report it with the output of --debug).
+3 an internal error (a bug: please report it with the output of --debug); 4 an I/O error: stdin could
+not be read or stdout could not be written (closed, a full disk, an encoding that cannot show the text,
+a closed pipe), so the output is missing or incomplete. A closed pipe (`benefits check ... | head -1`)
+exits 4 quietly, with nothing on stderr, like Unix tools; the others print one line naming the problem.
 
 Only the public API of the `benefits` library is used.
 """
@@ -10,8 +13,6 @@ Only the public API of the `benefits` library is used.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import sys
 import traceback
 from contextlib import contextmanager
@@ -37,9 +38,10 @@ from benefits.yamlio import is_dir, is_file
 
 from . import inputs
 from .render import parameters_text, settlement_text, trace_text
-from .text import Paint, color_enabled
+from .streams import StreamError, write
+from .text import Paint, color_enabled, json_text, visible
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_IO = 0, 1, 2, 3, 4
 
 app = typer.Typer(
     name="benefits",
@@ -48,7 +50,8 @@ app = typer.Typer(
         "secondary aid) under a declarative rule pack, and explain every number.\n\n"
         "Example: benefits calc examples/resident-level3-inpatient.yaml --rules rules/jiangmen "
         "--accumulators examples/resident-level3-accumulators.yaml\n\n"
-        "Exit codes: 0 ok, 1 a case failed (check), 2 bad input, 3 internal error."
+        "Exit codes: 0 ok, 1 a case failed (check), 2 bad input, 3 internal error, "
+        "4 I/O error (stdin unreadable or stdout unwritable; quiet for a closed pipe)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -93,32 +96,50 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceba
 # --- errors -----------------------------------------------------------------------------------
 
 
+def _stderr(text: str) -> None:
+    try:
+        typer.echo(text, err=True)
+    except (OSError, ValueError):  # stderr itself is unusable: the exit code is all we can still give
+        pass
+
+
 def _error(message: str) -> None:
+    """The message on stderr, `error: ` before each line; it may quote input, so it is made visible."""
     paint = Paint(color_enabled(sys.stderr))
-    for line in message.splitlines() or [""]:
-        typer.echo(f"{paint('error:', 'red', 'bold')} {line}", err=True)
+    for line in visible(message, newlines=True).splitlines() or [""]:
+        _stderr(f"{paint('error:', 'red', 'bold')} {line}")
+
+
+def _traceback() -> None:
+    """The current exception's traceback on stderr (--debug); it may quote input, so it is made visible."""
+    _stderr(visible(traceback.format_exc(), newlines=True).rstrip("\n"))
 
 
 @contextmanager
 def guard(debug: bool):
-    """Bad input -> one message naming file, line and field, exit 2; a bug -> exit 3. --debug adds the traceback."""
+    """Bad input -> one message naming file, line and field, exit 2; stdin or stdout unusable -> exit 4;
+    a bug -> exit 3. --debug adds the traceback."""
     try:
         yield
-    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
+    except StreamError as exc:
+        if str(exc):  # empty for a closed pipe: the reader stopped on purpose, no news to report
+            _error(str(exc))
+        raise typer.Exit(EXIT_IO) from None
     except RuleFileError as exc:
         if debug:
-            traceback.print_exc()
+            _traceback()
         _error(rule_problems(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except BenefitsError as exc:
         if debug:
-            traceback.print_exc()
+            _traceback()
         _error(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except Exception as exc:  # noqa: BLE001 - any other error is a bug: say so, exit 3
         if debug:
-            traceback.print_exc()
+            _traceback()
         _error(f"internal error (a bug, not your input): {type(exc).__name__}: {exc}"
                + ("" if debug else "; run again with --debug for the traceback"))
         raise typer.Exit(EXIT_INTERNAL) from None
@@ -186,9 +207,9 @@ def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
     with guard(debug):
         s, pack = settle(claim, rules, accumulators)
         if as_json:
-            typer.echo(json.dumps(s.model_dump(mode="json"), ensure_ascii=False, indent=2))
+            write(json_text(s.model_dump(mode="json")))
         else:
-            typer.echo(settlement_text(s, pack, lang.value, Paint(color_enabled())))
+            write(settlement_text(s, pack, lang.value, Paint(color_enabled())))
 
 
 EXPLAIN_EPILOG = (
@@ -207,10 +228,22 @@ def explain(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
             lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
     with guard(debug):
         s, pack = settle(claim, rules, accumulators)
-        typer.echo(trace_text(s, pack, lang.value, Paint(color_enabled())))
+        write(trace_text(s, pack, lang.value, Paint(color_enabled())))
 
 
 # --- check ------------------------------------------------------------------------------------
+
+
+def _cases_in(folder: Path, raw: str) -> list[Path]:
+    """The *.yaml and *.yml files in a folder and below; a folder that cannot be searched (e.g. nested
+    deeper than the system's longest path) is bad input naming it, not a bug."""
+    try:
+        return sorted(f for f in folder.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+    except OSError as exc:
+        where = str(exc.filename or folder)
+        if len(where) > 200:  # a path too long for the system is too long to read: its two ends
+            where = f"{where[:80]} ... {where[-80:]} ({len(where)} characters)"
+        raise BenefitsError(f"{raw}: cannot search this folder: {where}: {exc.strerror or exc}") from None
 
 
 def _case_files(paths: list[str]) -> list[Path]:
@@ -218,7 +251,7 @@ def _case_files(paths: list[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if is_dir(p):
-            found = sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+            found = _cases_in(p, raw)
             if not found:
                 raise BenefitsError(f"{raw}: no case files (*.yaml, *.yml) in this folder or below")
             files += found
@@ -274,7 +307,8 @@ CHECK_EPILOG = (
     "Run case files and compare each settlement with what the case expects.\n\n"
     "One line a case; under a failure, each differing field with expected and actual side by side. "
     "Each rule pack is loaded once. Exit 1 if a case fails, 2 if a case file or its rule pack cannot be "
-    "read. The format is in tests/cases/README.md; `benefits schema case` gives its JSON Schema."
+    "read, 4 if the output cannot be written. The format is in tests/cases/README.md; `benefits schema case` "
+    "gives its JSON Schema."
 ))
 def check(paths: Annotated[list[str], typer.Argument(
               metavar="PATH...", show_default=False,
@@ -296,29 +330,29 @@ def check(paths: Annotated[list[str], typer.Argument(
         packs = _Packs(root)
         passed = failed = errors = 0
         for path in files:
-            shown = _shown(path)
+            shown = visible(_shown(path))
             try:
                 case = load_case(path)
                 mismatches = check_case(case, packs.for_case(case, path))
             except BenefitsError as exc:
                 if debug:
-                    traceback.print_exc()
+                    _traceback()
                 errors += 1
-                typer.echo(f"{paint('ERROR', 'red', 'bold')}  {shown}")
-                for line in str(exc).splitlines():
-                    typer.echo(f"       {line}")
+                write(f"{paint('ERROR', 'red', 'bold')}  {shown}")
+                for line in visible(exc, newlines=True).splitlines():
+                    write(f"       {line}")
                 continue
             if mismatches:
                 failed += 1
-                typer.echo(f"{paint('FAIL ', 'red', 'bold')}  {shown}  {case.description}")
-                for line in format_mismatches(mismatches).splitlines():
-                    typer.echo(f"       {line}")
+                write(f"{paint('FAIL ', 'red', 'bold')}  {shown}  {visible(case.description)}")
+                for line in visible(format_mismatches(mismatches), newlines=True).splitlines():
+                    write(f"       {line}")
             else:
                 passed += 1
-                typer.echo(f"{paint('ok   ', 'green')}  {shown}  {case.description}")
+                write(f"{paint('ok   ', 'green')}  {shown}  {visible(case.description)}")
         parts = [f"{passed} passed"] + [f"{failed} failed"] * bool(failed) + [f"{errors} not run (bad input)"] * bool(errors)
         summary = f"{len(files)} case{'s' if len(files) != 1 else ''}: " + ", ".join(parts)
-        typer.echo(paint(summary, "bold", "green" if not (failed or errors) else "red"))
+        write(paint(summary, "bold", "green" if not (failed or errors) else "red"))
     if errors:
         raise typer.Exit(EXIT_BAD_INPUT)
     if failed:
@@ -340,15 +374,15 @@ def validate(directory: DirArg, debug: DebugOpt = False) -> None:
             pack = benefits.load_rules(directory)
         except RuleFileError as exc:
             if debug:
-                traceback.print_exc()
+                _traceback()
             n = len(exc.problems)
-            typer.echo(f"{directory}: {n} problem{'s' if n != 1 else ''}")
-            for line in rule_problems(exc, directory).splitlines():
-                typer.echo(f"  {line}")
+            write(visible(f"{directory}: {n} problem{'s' if n != 1 else ''}"))
+            for line in visible(rule_problems(exc, directory), newlines=True).splitlines():
+                write(f"  {line}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         versions = ", ".join(str(v.start) for v in pack.versions)
-        typer.echo(f"{directory}: ok — pack {pack.name}, {len(pack.layers)} layers ({', '.join(pack.meta.layers)}), "
-                   f"{len(pack.parameters)} parameters, versions {versions} (valid until {pack.meta.valid_until})")
+        write(visible(f"{directory}: ok — pack {pack.name}, {len(pack.layers)} layers ({', '.join(pack.meta.layers)}), "
+                      f"{len(pack.parameters)} parameters, versions {versions} (valid until {pack.meta.valid_until})"))
 
 
 @rules_app.command(epilog="Example: benefits rules show rules/jiangmen --on 2021-08-16", help=(
@@ -362,7 +396,7 @@ def show(directory: DirArg,
          debug: DebugOpt = False) -> None:
     with guard(debug):
         pack = load_pack(directory)
-        typer.echo(parameters_text(pack, on.date() if on else None, Paint(color_enabled())))
+        write(parameters_text(pack, on.date() if on else None, Paint(color_enabled())))
 
 
 # --- schema -----------------------------------------------------------------------------------
@@ -374,17 +408,17 @@ def show(directory: DirArg,
 ))
 def schema(name: Annotated[SchemaName, typer.Argument(metavar="claim|accumulators|settlement|case",
                                                       show_default=False, help="Which file format.")]) -> None:
-    typer.echo(json.dumps(SCHEMAS[name.value].model_json_schema(), ensure_ascii=False, indent=2))
+    with guard(debug=False):
+        write(json_text(SCHEMAS[name.value].model_json_schema()))
 
 
 # --- entry point ------------------------------------------------------------------------------
 
 
 def main(prog_name: str = "benefits") -> None:
-    """The console script `benefits` (and `python -m benefits`)."""
-    try:
-        app(prog_name=prog_name)
-    except BrokenPipeError:  # output piped into `head`: stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(EXIT_OK)
+    """The console script `benefits` (and `python -m benefits`).
+
+    Every command writes through streams.write inside guard(), so a closed pipe is exit 4 there; typer's
+    own output (--help, usage errors) keeps click's handling.
+    """
+    app(prog_name=prog_name)

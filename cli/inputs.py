@@ -4,7 +4,6 @@ every error naming the file, the line and the field."""
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 from benefits import BenefitsError, yamlio
 from benefits.errors import error_message, error_path, listed
 from benefits.yamlio import Locator, YamlError, is_dir, load_file, load_text
+
+from .streams import read_stdin
 
 STDIN = "-"
 
@@ -37,7 +38,7 @@ def read(path: str) -> Document:
         name = "<stdin>"
         try:
             limit = getattr(yamlio, "MAX_BYTES", None)  # load_text refuses more; do not read an endless pipe
-            text = sys.stdin.read(-1 if limit is None else limit + 1)
+            text = read_stdin(-1 if limit is None else limit + 1)  # closed or unreadable: a StreamError
         except UnicodeDecodeError as exc:
             raise YamlError(name, None, f"not UTF-8 text (byte {exc.start})") from None
         data, loc = load_text(text, name)

@@ -2,6 +2,9 @@
 
 Layers, the patient's part and the accumulators are rendered from what the settlement carries, so a
 layer or a PatientPart field added to the engine shows up without a change here.
+
+Every text from the claim or the rule pack (ids, names, descriptions, rule text, file names) goes through
+`visible()` (Table does it for its cells) before it is coloured: it cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from benefits import PatientPart, RulePack, Settlement
 
-from .text import Paint, Table, money, pad, width
+from .text import Paint, Table, money, pad, visible, width
 
 ZERO = Decimal("0.00")
 
@@ -87,7 +90,7 @@ def _half(text: str, lang: str) -> str:
 
 def header(s: Settlement, lang: str) -> str:
     w = WORDS[lang]
-    return (f"{w['claim']} {s.claim_id}   {w['pack']} {s.pack}   {w['version']} {s.version}   "
+    return (f"{w['claim']} {visible(s.claim_id)}   {w['pack']} {visible(s.pack)}   {w['version']} {s.version}   "
             f"{w['deciding_date']} {s.deciding_date}   ({w['yuan']})")
 
 
@@ -154,7 +157,7 @@ def layer_notes(s: Settlement, lang: str) -> list[str]:
         notes.append(w["not_fund"])
     skipped = [p.layer for p in s.layers if not p.applied]
     if skipped:
-        notes.append(w["not_applied"] + ", ".join(skipped))
+        notes.append(w["not_applied"] + visible(", ".join(skipped)))
     return notes
 
 
@@ -195,7 +198,7 @@ def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Table:
 
 def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
     w = WORDS[lang]
-    names = {p.layer: (p.name_zh if lang == "zh" else p.name_en) for p in s.layers}
+    names = {p.layer: visible(p.name_zh if lang == "zh" else p.name_en) for p in s.layers}
     root = Path(pack.directory).parent
     out = [paint(f"{w['explain_title']}: " + header(s, lang), "bold")]
     current: object = ()
@@ -206,14 +209,14 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
     indent = " " * (label + 2)
 
     def row(key: str, text: str, style: tuple = ()) -> str:
-        return indent + paint(pad(w[key], key_w), "dim") + "  " + paint(text, *style)
+        return indent + paint(pad(w[key], key_w), "dim") + "  " + paint(visible(text), *style)
 
     for i, t in enumerate(s.trace):
         if t.layer != current:
             current = t.layer
-            title = f"{names.get(t.layer, t.layer)} ({t.layer})" if t.layer else w["general"]
+            title = f"{names.get(t.layer, visible(t.layer))} ({visible(t.layer)})" if t.layer else w["general"]
             out += ["", paint(f"== {title} ==", "cyan", "bold")]
-        explain = t.explain_zh if lang == "zh" else t.explain_en
+        explain = visible(t.explain_zh if lang == "zh" else t.explain_en)
         out.append(paint(pad(steps[i], label), "bold") + "  " + explain)
         site = pack.sites.get(t.rule)
         where = f"  ({root / site[0]}:{site[1]})" if site and site[1] else (f"  ({root / site[0]})" if site else "")
@@ -225,10 +228,10 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
         out.append(row("output", t.output, ("bold",)))
         for j, c in enumerate(t.citations):
             assumed = c.source.startswith("assumed")
-            text = f"{c.parameter} = {c.value}" + (f"  {w['assumed']}" if assumed else "")
+            text = visible(f"{c.parameter} = {c.value}") + (f"  {w['assumed']}" if assumed else "")
             out.append(row("cites", text, ("yellow",) if assumed else ()) if j == 0 else
                        indent + " " * (key_w + 2) + paint(text, *(("yellow",) if assumed else ())))
-            out.append(indent + " " * (key_w + 4) + paint(c.source, "dim"))
+            out.append(indent + " " * (key_w + 4) + paint(visible(c.source), "dim"))
     out += ["", paint(w["summary"], "cyan", "bold")]
     t = layers_table(s, lang)
     t.rule()
@@ -245,7 +248,8 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
 
 def parameters_text(pack: RulePack, on: dt.date | None, paint: Paint) -> str:
     meta = pack.meta
-    out = [paint(f"pack {pack.name} — {meta.title}", "bold"), f"  folder {pack.directory}   jurisdiction {meta.jurisdiction}"]
+    out = [paint(visible(f"pack {pack.name} — {meta.title}"), "bold"),
+           visible(f"  folder {pack.directory}   jurisdiction {meta.jurisdiction}")]
     if on is None:
         vs = ", ".join(str(v.start) for v in pack.versions)
         out.append(f"  every value of every version ({vs}; valid until {meta.valid_until})")

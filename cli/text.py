@@ -1,16 +1,51 @@
-"""Terminal text: display widths (Chinese characters take two columns), aligned tables, colour.
+"""Terminal text: display widths (Chinese characters take two columns), aligned tables, colour, and
+text from input files made safe to print.
 
 Colour is used only when the stream is a terminal and NO_COLOR is not set (https://no-color.org);
 piped output is plain text.
+
+Text from input files (ids, descriptions, names, file names, error messages quoting them) may hold
+control characters: a carriage return that overwrites a FAIL marker, an escape sequence that sets the
+window title. `visible()` shows each as an escape (\\r, \\x1b); it is applied where input text enters
+a line, before the line is coloured, so our own colour codes are the only raw escapes we print.
+`Table` applies it to every cell.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+
+# C0 (ESC among them), DEL and C1 control characters, and lone surrogates (which no encoding can write)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def visible(text: object, *, newlines: bool = False) -> str:
+    """`text` with each control character shown as Python writes it in a string (\\r, \\t, \\x1b, \\x9b).
+
+    newlines=True keeps a newline as a line break, for messages of several lines.
+    """
+    def escape(match: re.Match) -> str:
+        char = match.group()
+        return char if newlines and char == "\n" else repr(char)[1:-1]
+
+    return _CONTROL.sub(escape, str(text))
+
+
+# JSON escapes C0 itself but leaves DEL, C1 and lone surrogates raw (as the standard allows): escape them too.
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\ud800-\udfff]")
+
+
+def json_text(data: object) -> str:
+    """`data` as indented JSON with no raw control character; non-ASCII text stays readable."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def width(text: str) -> int:
@@ -76,11 +111,11 @@ class Table:
     rows: list = field(default_factory=list)
 
     def add(self, *cells: str, style: tuple[str, ...] = ()) -> None:
-        cells = tuple(cells) + ("",) * (len(self.headers) - len(cells))
+        cells = tuple(visible(c) for c in cells) + ("",) * (len(self.headers) - len(cells))
         self.rows.append((cells, style))
 
     def heading(self, text: str) -> None:
-        self.rows.append(text)
+        self.rows.append(visible(text))
 
     def rule(self) -> None:
         self.rows.append(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+import benefits_cli.app
 from benefits_cli.app import app
 from benefits_cli.text import Paint, color_enabled, pad, width
 from conftest import ROOT, RULES
@@ -516,3 +518,78 @@ def test_a_claim_file_with_many_bad_items_lists_fifty_lines_and_counts_the_rest(
     assert len(lines) == 51 and lines[-1] == "error: ... and 70 more errors", lines[-3:]
     assert lines[1].endswith("claim.yaml:9 [items.1.unit_price]: expected an amount in yuan such as 1234.50, got 'x'")
     no_traceback(r)
+
+
+def test_check_a_folder_nested_deeper_than_the_system_allows_is_bad_input(tmp_path):
+    if os.mkdir not in os.supports_dir_fd:
+        pytest.skip("mkdir relative to a folder's descriptor is needed to build the tree")
+    root = tmp_path / "deep"
+    root.mkdir()
+    shutil.copy(JA18, root / "a-pass.yaml")
+    fd = os.open(root, os.O_RDONLY)
+    try:  # 20 levels of 250 characters: a path over 5000 bytes, longer than PATH_MAX (4096)
+        for _ in range(20):
+            os.mkdir("d" * 250, dir_fd=fd)
+            below = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = below
+    finally:
+        os.close(fd)
+    try:
+        r = run("check", root, "--rules-root", RULES)
+        assert r.exit_code == 2, r.stderr[-300:]
+        assert str(root) in r.stderr  # names the folder given
+        assert "internal error" not in r.stderr
+        no_traceback(r)
+    finally:
+        shutil.rmtree(root)  # removes by descriptors, whatever the depth
+
+
+# --- text from input files cannot drive the terminal -------------------------------------------
+
+# Raw control characters other than a newline: C0 (ESC among them), DEL, C1.
+RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+HOSTILE = "\\rok   \\e]0;pwned\\a\\x9b2J\\x7f"  # YAML escapes: CR, an OSC that sets the window title, CSI (C1), DEL
+
+
+def test_a_case_description_cannot_overwrite_the_fail_marker_or_set_the_title(tmp_path, monkeypatch):
+    case = tmp_path / "b-fail.yaml"
+    text = JA18.read_text(encoding="utf-8").replace("basic: 5252.34", "basic: 5252.35")
+    case.write_text(re.sub(r"(?m)^description:.*$", lambda _: f'description: "{HOSTILE}"', text), encoding="utf-8")
+    r = run("check", case, "--rules-root", RULES)
+    assert r.exit_code == 1, r.stdout + r.stderr
+    out = r.stdout_bytes.decode("utf-8")
+    assert not RAW_CONTROL.search(out), repr(out[:300])
+    assert out.startswith("FAIL") and "\\rok" in out and "\\x1b]0;pwned\\x07" in out  # shown, escaped
+    # on a terminal our own colours still work, and they are the only escape sequences
+    monkeypatch.setattr(benefits_cli.app, "color_enabled", lambda stream=None: True)
+    r = run("check", case, "--rules-root", RULES)
+    out = r.stdout_bytes.decode("utf-8")
+    assert out.startswith("\x1b[31;1mFAIL")
+    assert not RAW_CONTROL.search(re.sub("\x1b\\[[0-9;]*m", "", out)), repr(out[:300])
+
+
+def test_a_claim_id_with_control_characters_is_shown_escaped(tmp_path):
+    claim = _claim(tmp_path, GOOD.replace("id: c1", f'id: "c1{HOSTILE}"', 1))
+    for args in (["calc"], ["calc", "--lang", "en"], ["explain"]):
+        r = run(*args, claim, "--rules", JIANGMEN)
+        assert r.exit_code == 0, r.stderr
+        out = r.stdout_bytes.decode("utf-8")
+        assert "c1\\rok" in out and not RAW_CONTROL.search(out), (args, repr(out[:200]))
+    r = run("calc", claim, "--rules", JIANGMEN, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert not RAW_CONTROL.search(r.stdout_bytes.decode("utf-8"))
+    assert json.loads(r.stdout)["claim_id"] == "c1\rok   \x1b]0;pwned\x07\x9b2J\x7f"  # the data itself is intact
+
+
+def test_file_names_and_messages_that_quote_input_are_shown_escaped(tmp_path):
+    hostile = "x\r\x1b]0;pwned\x07\x9b"
+    r = run("calc", tmp_path / f"{hostile}.yaml", "--rules", JIANGMEN)  # no such file: the message names it
+    assert r.exit_code == 2 and "x\\r\\x1b]0;pwned" in r.stderr
+    assert not RAW_CONTROL.search(r.stderr_bytes.decode("utf-8")), repr(r.stderr)
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    shutil.copy(JA18, folder / f"{hostile}.yaml")
+    r = run("check", folder, "--rules-root", RULES)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert not RAW_CONTROL.search(r.stdout_bytes.decode("utf-8")), repr(r.stdout)

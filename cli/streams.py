@@ -1,0 +1,68 @@
+"""stdin and stdout: every way they can fail becomes one StreamError, which the commands turn into
+exit 4 (an I/O error) with one line on stderr (none for a closed pipe, see below).
+
+stdout can be closed (`>&-`), a pipe whose reader has gone (`| head -1`), a full disk (`>/dev/full`),
+or a terminal whose encoding cannot show our text (PYTHONIOENCODING=latin-1 and Chinese labels).
+None of these is a bug (exit 3), and none may pass for success (exit 0) or for a failed case (exit 1).
+
+A closed pipe is reported quietly, like Unix tools: the reader stopped reading on purpose, so the
+message is empty and nothing is printed on stderr; the exit code alone (4) says the output is incomplete.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+class StreamError(Exception):
+    """stdin could not be read or stdout could not be written; str() is the message, empty for a closed pipe."""
+
+
+def write(text: str) -> None:
+    """Write `text` and a newline to stdout, flushed now so that a failure is caught here, not at exit."""
+    stream = sys.stdout
+    if stream is None:  # Python sets sys.stdout to None when it starts with stdout closed (>&-)
+        raise StreamError("cannot write output: stdout is closed")
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except UnicodeEncodeError as exc:
+        _drop_stdout()
+        raise StreamError(_unencodable(exc, stream.encoding)) from None
+    except BrokenPipeError:
+        _drop_stdout()
+        raise StreamError("") from None
+    except OSError as exc:
+        _drop_stdout()
+        raise StreamError(f"cannot write output: {exc.strerror or exc}") from None
+
+
+def _unencodable(exc: UnicodeEncodeError, encoding: str) -> str:
+    char = exc.object[exc.start]
+    return (f"cannot write output: its encoding ({encoding}) cannot show {char!r} (U+{ord(char):04X}); "
+            "set PYTHONIOENCODING=utf-8 or use a UTF-8 terminal")
+
+
+def _drop_stdout() -> None:
+    """Point the broken stdout at /dev/null: what is still buffered would fail again in Python's flush
+    at exit, which prints 'Exception ignored ...' and changes the exit code to 120."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (e.g. a test's captured stdout): nothing to flush later
+        pass
+
+
+def read_stdin(limit: int) -> str:
+    """Up to `limit` characters of stdin; a closed or unreadable stdin is a StreamError naming it.
+
+    A UnicodeDecodeError is left to the caller: text that is not UTF-8 is bad input (exit 2), not an I/O error.
+    """
+    if sys.stdin is None:  # Python sets sys.stdin to None when it starts with stdin closed (<&-)
+        raise StreamError("<stdin>: cannot read: stdin is closed; give a file name instead of -")
+    try:
+        return sys.stdin.read(limit)
+    except OSError as exc:
+        raise StreamError(f"<stdin>: cannot read: {exc.strerror or exc}") from None
