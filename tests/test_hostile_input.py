@@ -144,12 +144,12 @@ CLAIMS = {
         claim(), {"year": 2021, "admissions": -1},
         "accumulators.admissions: Input should be greater than or equal to 0 (got -1)"),
     "claim that is not a mapping": (
-        ["id", "c1"], None, "claim: Input should be a valid dictionary or instance of Claim (got ['id', 'c1'])"),
+        ["id", "c1"], None, "claim: Input should be a valid dictionary or instance of Claim (got a list)"),
     "accumulators that are not a mapping": (
         claim(), "2021", "accumulators: Input should be a valid dictionary or instance of Accumulators (got '2021')"),
     # found by tests/test_fuzz.py: the error message's repr() of the input hit the recursion limit
     "deeply nested input": (
-        claim(id=deep_list(100_000)), None, "claim.id: Input should be a valid string (got [[[[[...]]]]])"),
+        claim(id=deep_list(100_000)), None, "claim.id: Input should be a valid string (got a list)"),
     "unknown key": (
         claim(colour="red"), None, "claim.colour: unknown key (not part of the format)"),
 }
@@ -309,7 +309,7 @@ def test_a_claim_file_settles_like_the_same_claim_given_as_a_dict(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("- a\n- list\n", "claim: Input should be a valid dictionary or instance of Claim (got ['a', 'list'])"),
+    ("- a\n- list\n", "claim: Input should be a valid dictionary or instance of Claim (got a list)"),
     ("just text\n", "claim: Input should be a valid dictionary or instance of Claim (got 'just text')"),
     ("", "claim: Input should be a valid dictionary or instance of Claim (got None)"),
 ])
@@ -351,7 +351,7 @@ expected: {patient: 100.00}
      "{path}:3 [claim.member]: required key is missing"),
     ("policy_range: 100.00}", "policy_range: 100.001}",
      "{path}:10 [claim.bill.policy_range]: an amount has at most two decimals (fen), got 100.001"),
-    ("level: level3", "level: [level3]", "{path}:7 [claim.level]: Input should be a valid string (got ['level3'])"),
+    ("level: level3", "level: [level3]", "{path}:7 [claim.level]: Input should be a valid string (got a list)"),
     ("discharge_date: 2021-03-10", "discharge_date: 2021-02-10",
      "{path}:3 [claim]: discharge_date 2021-02-10 is before admission_date 2021-03-01"),
     ("visit: inpatient", "visit: surgery", "{path}:6 [claim.visit]: Input should be " + VISITS + " (got 'surgery')"),
@@ -366,7 +366,7 @@ def test_a_bad_case_file_names_file_line_and_field(tmp_path, old, new, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("- a list\n", "{path}:1 []: Input should be a valid dictionary or instance of CaseFile (got ['a list'])"),
+    ("- a list\n", "{path}:1 []: Input should be a valid dictionary or instance of CaseFile (got a list)"),
     (CASE.replace("2021-03-10", "2021-13-45"),
      "{path}:9: not valid YAML: cannot read '2021-13-45' as timestamp (month must be in 1..12)"),
     (CASE + yaml_bomb(), "{path}:17: too large: anchors and aliases expand it to more than " + str(MAX_NODES) + " values"),
@@ -526,7 +526,7 @@ def test_a_layer_file_that_is_not_a_mapping(broken):
     (folder / layer_file(folder)).write_text("- kind\n- basic_fund\n", encoding="utf-8")
     found = problems(folder)
     assert found == [(f"{folder.name}/{layer_file(folder)}:1: Input should be a valid dictionary or object to extract "
-                     "fields from (got ['kind', 'basic_fund'])")]
+                     "fields from (got a list)")]
 
 
 def test_a_parameter_file_of_non_utf8_bytes(broken):
@@ -573,7 +573,7 @@ def test_a_layer_id_too_long_for_a_file_name(broken):
     n = (folder / "pack.yaml").read_text(encoding="utf-8").splitlines().index(
         layers_line.replace(first, "x" * 5000, 1)) + 1
     assert found == [f"{folder.name}/pack.yaml:{n} [layers.0]: String should have at most 100 characters "
-                     f"(got '{'x' * 37}...{'x' * 38}')"]
+                     f"(got '{'x' * 24}'...)"]
 
 
 def test_a_pack_folder_name_too_long_for_the_system(tmp_path):

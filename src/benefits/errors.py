@@ -68,13 +68,23 @@ def error_path(err: dict) -> tuple:
 _UNION_TAGS = {"basic_fund", "cumulative_bands", "residual_ratio", "fixed_amount", "above_cap", "personal_account"}
 
 
-_SHOWN = reprlib.Repr()
-_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 4, 80, 80
+EXCERPT = 24
+"""Characters of a bad value a message quotes. A value may come from a file the pack was made to
+read (a link to a secrets file): a message names a container's type and quotes a scalar's start only."""
+
+_CONTAINERS = ((dict, "a mapping"), ((list, tuple), "a list"), ((set, frozenset), "a set"))
 
 
 def shown(value: object) -> str:
-    """repr() of an input, cut short: a hostile input can be megabytes long or nested too deep for repr()."""
-    return _SHOWN.repr(value)
+    """An input as a message may quote it: a container by its type, a scalar as a short escaped excerpt
+    (a hostile input can be megabytes long, nested too deep for repr(), or someone else's secret)."""
+    for kinds, name in _CONTAINERS:
+        if isinstance(value, kinds):
+            return name
+    if isinstance(value, str):
+        return repr(value) if len(value) <= EXCERPT else repr(value[:EXCERPT]) + "..."
+    text = reprlib.repr(value)
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
 
 
 def error_message(err: dict) -> str:

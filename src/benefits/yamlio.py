@@ -17,7 +17,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import json
+import os
 import re
+import stat
 
 import yaml
 
@@ -362,9 +364,17 @@ def load_json_text(text: str, name: str) -> tuple[object, Locator]:
 
 
 def load_file(path: Path) -> tuple[object, Locator]:
-    """Read a UTF-8 YAML file, or a JSON file when its name ends in .json; see `load_text`."""
+    """Read a UTF-8 YAML file, or a JSON file when its name ends in .json; see `load_text`.
+    Only a regular file is read: a FIFO or a device (a link to /dev/stdin) would block for ever."""
     try:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: opening a FIFO without a writer must not wait; it changes nothing for a file
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise YamlError(str(path), None, f"cannot read: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise YamlError(str(path), None, "not a regular file (a FIFO, device or socket is not read)")
             raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise YamlError(str(path), None, f"cannot read: {exc.strerror}") from None

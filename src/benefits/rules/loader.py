@@ -37,13 +37,30 @@ from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
 _LAYER = TypeAdapter(LayerFile)
 SOURCE_KINDS = ("seed ", "notice ", "assumed:")
 
+# Bounds on what a pack may make the loader read and derive, beyond each file's own bounds
+# (yamlio). A real pack is tens of kilobytes with a few versions and a few hundred parameters.
+MAX_PACK_BYTES = 10_000_000
+"""All of a pack's files together (the real packs: 50 kB)."""
+MAX_VERSIONS = 400
+"""Version dates: more than a year of daily versions."""
+MAX_IN_FORCE = 250_000
+"""Versions x parameters: the table of values in force per version date (RulePack.values_on)
+holds one entry per pair. 2,500 versions x 14,000 parameters took 15 s and 1.1 GB to load."""
+
 
 class _Collector:
     """Problems found so far, with the current file's locator to turn paths into lines."""
 
     def __init__(self, root: Path):
         self.root = root
+        self.real_root = _real(root)
         self.problems: list[Problem] = []
+        self.budget = MAX_PACK_BYTES  # bytes the pack's files may still take
+
+    def inside(self, path: Path) -> bool:
+        """Whether `path`, links followed, is a file of the pack's own folder."""
+        real = _real(path)
+        return real is not None and self.real_root is not None and real.is_relative_to(self.real_root)
 
     def rel(self, path: Path) -> str:
         try:
@@ -60,7 +77,26 @@ class _Collector:
             self.add(path, locator, prefix + error_path(err), error_message(err))
 
 
+def _real(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a link loop, a name too long
+        return None
+
+
 def _read(col: _Collector, path: Path) -> tuple[object, Locator] | None:
+    # A link out of the folder would make the pack a way to read any file and have the loader's
+    # messages quote it; the pack is refused instead.
+    if not col.inside(path):
+        col.problems.append(Problem(col.rel(path), None, "", "is a link to a file outside the pack's folder; a pack reads only its own files"))
+        return None
+    try:
+        col.budget -= path.stat().st_size
+    except OSError:
+        pass  # load_file says why it cannot be read
+    if col.budget < 0:
+        col.problems.append(Problem(col.rel(path), None, "", f"not read: the pack's files take more than {MAX_PACK_BYTES:,} bytes in all"))
+        return None
     try:
         return load_file(path)
     except YamlError as exc:
@@ -359,6 +395,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
         raise RuleFileError(col.problems)
 
     params = _parameters(col, root, meta)
+    _check_derived(col, pack_path, loc, meta, params)
     problem = _reference_problem(params, meta.default_b_share, "percent")
     if problem:
         col.add(pack_path, loc, ("default_b_share",), problem)
@@ -422,7 +459,17 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     )
 
 
+def _check_derived(col: _Collector, path: Path, loc: Locator, meta: PackFile, params: dict[str, Parameter]) -> None:
+    """What the loaded pack would derive is bounded, not only what its files hold."""
+    cells = len({v.start for p in params.values() for v in p.values}) * len(params)
+    if cells > MAX_IN_FORCE:
+        col.add(path, loc, ("versions",), f"{len(meta.versions)} versions of {len(params)} parameters make {cells:,} values "
+                f"in force to keep, more than {MAX_IN_FORCE:,}; use fewer versions or parameters")
+
+
 def _check_meta(col: _Collector, path: Path, loc: Locator, meta: PackFile) -> None:
+    if len(meta.versions) > MAX_VERSIONS:
+        col.add(path, loc, ("versions",), f"{len(meta.versions)} versions; a pack has at most {MAX_VERSIONS}")
     if meta.versions != sorted(set(meta.versions)):
         col.add(path, loc, ("versions",), "version dates must be increasing, each once")
     if meta.valid_until < meta.versions[-1]:

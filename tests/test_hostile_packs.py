@@ -1,0 +1,152 @@
+"""Hostile rule packs, round two: a pack reads only its own regular files, quotes little of a bad
+value, and derives bounded tables (docs/guarantees.md G8, G9)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import benefits
+from benefits.errors import EXCERPT, RuleFileError
+from benefits.rules.loader import MAX_IN_FORCE, MAX_PACK_BYTES, MAX_VERSIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+MINI = ROOT / "examples" / "rules" / "mini"
+SECRET = "API_TOKEN: s3cr3t-value-that-must-not-leak\n"
+
+
+@pytest.fixture
+def mini(tmp_path) -> Path:
+    dest = tmp_path / "packs" / "mini"
+    shutil.copytree(MINI, dest)
+    return dest
+
+
+def problems(pack: Path) -> list[str]:
+    with pytest.raises(RuleFileError) as exc:
+        benefits.load_rules(pack, matcher="reference")
+    return [str(p) for p in exc.value.problems]
+
+
+# --- 8. links that leave the pack ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rel", ["layers/outpatient.yaml", "parameters/outpatient.yaml", "pack.yaml"])
+def test_a_link_out_of_the_pack_is_refused_and_its_target_never_quoted(mini, tmp_path, rel):
+    secret = tmp_path / "secrets.yaml"
+    secret.write_text(SECRET, encoding="utf-8")
+    (mini / rel).unlink()
+    (mini / rel).symlink_to(secret)
+    found = problems(mini)
+    assert f"mini/{rel}: is a link to a file outside the pack's folder; a pack reads only its own files" in found
+    assert not any("s3cr3t" in p or "API_TOKEN" in p for p in found), found
+
+
+def test_a_link_to_a_system_file_is_refused(mini):
+    (mini / "layers" / "outpatient.yaml").unlink()
+    (mini / "layers" / "outpatient.yaml").symlink_to("/etc/passwd")
+    found = problems(mini)
+    assert found == ["mini/layers/outpatient.yaml: is a link to a file outside the pack's folder; a pack reads only its own files"]
+
+
+def test_a_linked_folder_out_of_the_pack_is_refused(mini, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(mini / "parameters", elsewhere)
+    (mini / "parameters").symlink_to(elsewhere, target_is_directory=True)
+    assert "mini/parameters/outpatient.yaml: is a link to a file outside the pack's folder; a pack reads only its own files" in problems(mini)
+
+
+def test_a_link_inside_the_pack_is_followed(mini):
+    shared = mini / "shared"
+    shared.mkdir()
+    shutil.move(mini / "layers" / "outpatient.yaml", shared / "outpatient.yaml")
+    (mini / "layers" / "outpatient.yaml").symlink_to(Path("..") / "shared" / "outpatient.yaml")
+    assert [l.id for l in benefits.load_rules(mini, matcher="reference").layers] == ["outpatient"]
+
+
+def test_a_bad_value_is_quoted_by_its_type_or_a_short_excerpt(mini):
+    path = mini / "layers" / "outpatient.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("citation: \"example only\"", "citation: {API_TOKEN: s3cr3t-value}")
+                    .replace("id: outpatient\n", "id: outpatient\nkind2: " + "k" * 200 + "\n"), encoding="utf-8")
+    found = problems(mini)
+    assert any(p.endswith("[citation]: Input should be a valid string (got a mapping)") for p in found), found
+    assert not any("s3cr3t" in p for p in found)
+    long = [p for p in found if "kkk" in p]
+    assert all("k" * (EXCERPT + 1) not in p for p in long)
+
+
+# --- 9. files that are not regular files ------------------------------------------------------------
+
+
+def _load_in_a_child(pack: Path) -> subprocess.CompletedProcess:
+    code = ("import benefits, sys\n"
+            "try:\n    benefits.load_rules(sys.argv[1], matcher='reference')\n"
+            "except benefits.RuleFileError as e:\n    print(e)\n")
+    return subprocess.run([sys.executable, "-c", code, str(pack)], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("rel", ["pack.yaml", "parameters/outpatient.yaml", "parameters/extra.yaml"])
+def test_a_fifo_in_a_pack_is_refused_at_once(mini, rel):
+    path = mini / rel
+    if path.exists():
+        path.unlink()
+    os.mkfifo(path)
+    out = _load_in_a_child(mini)  # a hang would end the child at the timeout and fail the test
+    assert f"mini/{rel}: not a regular file (a FIFO, device or socket is not read)" in out.stdout, out
+
+
+def test_a_link_to_stdin_is_refused_at_once(mini):
+    (mini / "parameters" / "outpatient.yaml").unlink()
+    (mini / "parameters" / "outpatient.yaml").symlink_to("/dev/stdin")
+    out = _load_in_a_child(mini)
+    assert "mini/parameters/outpatient.yaml: is a link to a file outside the pack's folder" in out.stdout, out
+
+
+# --- 7. what a pack derives -------------------------------------------------------------------------
+
+
+def _versions(mini: Path, n: int) -> None:
+    import datetime as dt
+
+    days = [dt.date(2022, 1, 1) + dt.timedelta(days=i) for i in range(n)]
+    path = mini / "pack.yaml"
+    text = path.read_text(encoding="utf-8").replace("versions: [2022-01-01]", f"versions: [{', '.join(map(str, days))}]")
+    path.write_text(text.replace("valid_until: 2022-12-31", f"valid_until: {days[-1] + dt.timedelta(days=365)}"),
+                    encoding="utf-8")
+
+
+def test_too_many_versions_are_refused(mini):
+    _versions(mini, MAX_VERSIONS + 1)
+    assert any(p.startswith("mini/pack.yaml:") and p.endswith(f"{MAX_VERSIONS + 1} versions; a pack has at most {MAX_VERSIONS}")
+               for p in problems(mini))
+
+
+def test_the_table_of_values_in_force_is_bounded(mini):
+    n_versions = 300
+    _versions(mini, n_versions)
+    import datetime as dt
+
+    # parameters that change on different dates: the table keeps every parameter on every such date
+    per = MAX_IN_FORCE // n_versions + 1
+    lines = []
+    for i in range(per):
+        lines.append(f"filler.p{i}:\n  description: filler\n  unit: yuan\n  values:")
+        lines += [f"    {dt.date(2022, 1, 1) + dt.timedelta(days=d)}: {{value: 1.00, source: 'assumed: test'}}"
+                  for d in (0, 1 + i % (n_versions - 1))]
+    (mini / "parameters" / "filler.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = problems(mini)
+    assert any("values in force to keep, more than" in p and p.startswith("mini/pack.yaml:") for p in found), found[:3]
+
+
+def test_a_pack_larger_than_its_budget_is_not_read_further(mini):
+    filler = "# " + "x" * 1000 + "\n"
+    for i in range(MAX_PACK_BYTES // 2_900_000 + 1):
+        (mini / "parameters" / f"big{i}.yaml").write_text(filler * 2_900, encoding="utf-8")
+    found = problems(mini)
+    assert any(p.endswith(f"not read: the pack's files take more than {MAX_PACK_BYTES:,} bytes in all") for p in found)
