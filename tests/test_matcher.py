@@ -209,3 +209,117 @@ def test_whole_pack_durable_and_reference_settle_every_case_alike():
 ])
 def test_primary_diagnosis_maps_to_the_packs_disease_lists(jiangmen, code, name):
     assert jiangmen.disease_of([code, "I10"]) == name  # only the primary (first) code counts
+
+
+# --- fork ---------------------------------------------------------------------------------------
+# Run in a fresh process under a timeout: a child that hangs must not hang pytest.
+
+FORK_WHILE_BUSY = r"""
+import json, os, random, signal, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from test_matcher import CONDITIONS, SPECS, random_fact
+from benefits.conditions import parse
+from benefits.matcher import make_matcher
+
+trees = {rid: parse(text, SPECS) for rid, text in CONDITIONS.items()}
+durable = make_matcher(trees, "durable", memo=False)
+reference = make_matcher(trees, "reference", memo=False)
+facts = [random_fact(random.Random(i)) for i in range(50)]
+claims, stop = [0], threading.Event()
+
+def hammer():
+    while not stop.is_set():
+        for f in facts:
+            durable.fired(f)
+            claims[0] += 1
+
+threading.Thread(target=hammer, daemon=True).start()
+while claims[0] < 100:
+    time.sleep(0.001)
+outcomes = []
+for i in range(int(sys.argv[2])):
+    time.sleep(random.random() * 0.003)
+    pid = os.fork()
+    if pid == 0:  # the child: the inherited pack, and one loaded here, answer as the reference
+        fresh = make_matcher(trees, "durable", memo=False)
+        ok = all(durable.fired(f) == reference.fired(f) == fresh.fired(f) for f in facts[:20])
+        os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 10
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            outcomes.append("ok" if os.waitstatus_to_exitcode(status) == 0 else "wrong")
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            outcomes.append("hung")
+            break
+        time.sleep(0.005)
+stop.set()
+print(json.dumps({"outcomes": outcomes, "claims": claims[0]}))
+"""
+
+
+def test_a_fork_while_another_thread_is_using_the_matcher_leaves_every_child_working():
+    """20 fork()s while another thread claims without pause: 3 children in 20 used to hang on their
+    first claim (the lock copied held by a thread the child does not have)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = subprocess.run([sys.executable, "-c", FORK_WHILE_BUSY, str(Path(__file__).parent), "20"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["outcomes"] == ["ok"] * 20, result
+    assert result["claims"] > 1000  # the other thread was busy throughout
+
+
+FORK_WHILE_HELD = r"""
+import os, random, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from test_matcher import CONDITIONS, SPECS, random_fact
+from benefits.conditions import parse
+from benefits.errors import BenefitsError
+from benefits.matcher import durable, make_matcher
+
+trees = {rid: parse(text, SPECS) for rid, text in CONDITIONS.items()}
+old = make_matcher(trees, "durable", memo=False)
+fact = random_fact(random.Random(1))
+durable.FORK_WAIT = 0.2
+held, done = threading.Event(), threading.Event()
+
+def holder():  # as a thread stuck between two calls into durable-rules would
+    with durable._lock:
+        held.set()
+        done.wait()
+
+threading.Thread(target=holder, daemon=True).start()
+held.wait()
+pid = os.fork()
+if pid == 0:
+    try:
+        old.fired(fact)
+        os._exit(1)  # the inherited pack must refuse: its C state may be half-updated
+    except BenefitsError:
+        pass
+    fresh = make_matcher(trees, "durable", memo=False)  # a pack loaded in the child works
+    os._exit(0 if fresh.fired(fact) == make_matcher(trees, "reference").fired(fact) else 2)
+done.set()
+_, status = os.waitpid(pid, 0)
+assert old.fired(fact) == make_matcher(trees, "reference").fired(fact)  # the parent is unaffected
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_child_forked_while_the_lock_could_not_be_taken_refuses_its_inherited_packs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = subprocess.run([sys.executable, "-c", FORK_WHILE_HELD, str(Path(__file__).parent)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "0"

@@ -7,6 +7,7 @@ refused as a whole with all of them: a pack is never half-loaded.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -17,9 +18,9 @@ from .. import conditions
 from ..dates import Day
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
 from ..facts import field_specs
-from ..matcher import make_matcher
+from ..matcher import LimitError, make_matcher
 from ..money import parse_money
-from ..yamlio import Locator, YamlError, is_dir, is_file, load_file
+from ..yamlio import Locator, YamlError, is_dir, load_file
 from .model import (
     NAME_PATTERN,
     AboveCapLayer,
@@ -57,10 +58,14 @@ class _Collector:
         self.problems: list[Problem] = []
         self.budget = MAX_PACK_BYTES  # bytes the pack's files may still take
 
-    def inside(self, path: Path) -> bool:
-        """Whether `path`, links followed, is a file of the pack's own folder."""
+    def outside(self, path: Path) -> str | None:
+        """Why `path`, links followed, is not a file of the pack's own folder (None: it is)."""
         real = _real(path)
-        return real is not None and self.real_root is not None and real.is_relative_to(self.real_root)
+        if real is None or self.real_root is None:
+            return "is a link that cannot be followed (a loop, or a name too long)"
+        if not real.is_relative_to(self.real_root):
+            return "is a link to a file outside the pack's folder; a pack reads only its own files"
+        return None
 
     def rel(self, path: Path) -> str:
         try:
@@ -77,6 +82,13 @@ class _Collector:
             self.add(path, locator, prefix + error_path(err), error_message(err))
 
 
+def _lexists(path: Path) -> bool:
+    try:
+        return os.path.lexists(path)
+    except (OSError, ValueError):
+        return False
+
+
 def _real(path: Path) -> Path | None:
     try:
         return path.resolve()
@@ -87,8 +99,9 @@ def _real(path: Path) -> Path | None:
 def _read(col: _Collector, path: Path) -> tuple[object, Locator] | None:
     # A link out of the folder would make the pack a way to read any file and have the loader's
     # messages quote it; the pack is refused instead.
-    if not col.inside(path):
-        col.problems.append(Problem(col.rel(path), None, "", "is a link to a file outside the pack's folder; a pack reads only its own files"))
+    outside = col.outside(path)
+    if outside:
+        col.problems.append(Problem(col.rel(path), None, "", outside))
         return None
     try:
         col.budget -= path.stat().st_size
@@ -417,7 +430,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     layer_dir = root / "layers"
     for i, layer_id in enumerate(meta.layers):
         path = layer_dir / f"{layer_id}.yaml"
-        if not is_file(path):
+        if not _lexists(path):  # anything else there (a link, a FIFO) is for _read to refuse
             col.add(pack_path, loc, ("layers", i), f"layer {layer_id!r} has no file layers/{layer_id}.yaml")
             continue
         read = _read(col, path)
@@ -439,6 +452,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     if col.problems:
         raise RuleFileError(col.problems)
 
+    compiled = _compile(col, pack_path, rules, sites, matcher, memo)
     read = set().union(*(conditions.fields_of(n) for n in rules.values())) if rules else set()
     monthly = {c.counter for l in layers if isinstance(l, BasicFundLayer) for c in l.caps if c.period == "month"}
     ends = [v - dt.timedelta(days=1) for v in meta.versions[1:]] + [meta.valid_until]
@@ -452,11 +466,22 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
         diseases=tuple(diseases),
         rules=rules,
         sites=sites,
-        matcher=make_matcher(rules, matcher, memo),
+        matcher=compiled,
         required_fields=frozenset(read & {"age", "member_type"}),
         counters=counters,
         monthly_counters=frozenset(monthly),
     )
+
+
+def _compile(col: _Collector, pack_path: Path, rules: dict, sites: dict, kind: str, memo: bool):
+    """The pack's conditions compiled into its matcher; a condition the matcher cannot take is a
+    problem at its own file and line."""
+    try:
+        return make_matcher(rules, kind, memo)
+    except LimitError as exc:
+        found = [Problem(*sites.get(rid, (col.rel(pack_path), None)), "", f"condition {rid}: {exc.message}")
+                 for rid in exc.rule_ids]
+        raise RuleFileError(found or [Problem(col.rel(pack_path), None, "", exc.message)]) from None
 
 
 def _check_derived(col: _Collector, path: Path, loc: Locator, meta: PackFile, params: dict[str, Parameter]) -> None:
