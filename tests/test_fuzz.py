@@ -97,6 +97,9 @@ TRICKY = [
     "!!null x", "!include x.yaml", "!!python/object:os.system {}", "!custom x", "*nowhere", "[]", "{}", "[a, [b]]",
     "{a: {b: c}}", "'", '"', "[", "{", "- a", "? x", ": x", "|", ">", "|-\n  text", "#", "@", "`", "%YAML 1.1",
     "---", "...", "9" * 5000, "x" * 300,
+    # round two: notations YAML 1.1 read as other numbers, other scripts' digits, timestamps
+    "012000", "00012000", "1:23:20", "0o17", "1_2000", "1.2e4", "１２", "٥.00", "-0", "-0.00", "yes", "off",
+    "1627776000", "2021-07-01T00:00:00+14:00", "2021-07-01 00:00:00", "!!int 012000", "!!bool on",
 ]
 KEYS = ["id", "member", "scheme", "visit", "level", "date", "bill", "total", "items", "values", "unit", "when",
         "value", "source", "caps", "ratio", "counters", "year", "2021-01-01", "'2021-01-01'", "<<", "? [a]", "1", "null"]
