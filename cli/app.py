@@ -184,7 +184,7 @@ def settle(claim_path: str, rules: str, accumulators: str | None) -> tuple[Settl
     try:
         return benefits.evaluate(claim, pack, acc), pack
     except BenefitsError as exc:
-        raise BenefitsError(inputs.locate(str(exc), {"claim": claim_doc, "accumulators": acc_doc})) from None
+        raise BenefitsError(inputs.locate(exc, {"claim": claim_doc, "accumulators": acc_doc})) from None
 
 
 CALC_EPILOG = (

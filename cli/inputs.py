@@ -3,14 +3,13 @@ every error naming the file, the line and the field."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
 from benefits import BenefitsError, yamlio
-from benefits.errors import error_message, error_path, listed
+from benefits.errors import ClaimError, ClaimProblem, error_message, error_path, listed
 from benefits.yamlio import Locator, YamlError, is_dir, load_file, load_text
 
 from .streams import read_stdin
@@ -65,15 +64,16 @@ def validate(doc: Document, model: type[BaseModel], what: str, example: str):
         raise BenefitsError("\n".join(listed(exc.errors(), line, "errors"))) from None
 
 
-# The engine names a field of its input as `claim.member.age: ...` or `accumulators.year is ...`.
-_FIELD = re.compile(r"^(claim|accumulators)((?:\.[A-Za-z_][\w]*)*)")
-
-
-def locate(message: str, docs: dict[str, Document | None]) -> str:
-    """An engine message about the claim or the accumulators, prefixed with the file and line it is about."""
-    m = _FIELD.match(message)
-    if m and docs.get(m.group(1)) is not None:
-        doc = docs[m.group(1)]
-        return f"{doc.at(tuple(p for p in m.group(2).split('.') if p))}: {message}"
+def locate(exc: BenefitsError, docs: dict[str, Document | None]) -> str:
+    """An engine error, one line a problem, each prefixed with the file and line it is about: the
+    problem's path says which input ("claim" or "accumulators") and where in it."""
     claim = docs.get("claim")
-    return f"{claim.name}: {message}" if claim is not None else message
+    problems = exc.problems if isinstance(exc, ClaimError) else [ClaimProblem((), str(exc))]
+
+    def line(p: ClaimProblem) -> str:
+        doc = docs.get(p.path[0]) if p.path else None
+        if doc is not None:
+            return f"{doc.at(p.path[1:])}: {p}"
+        return f"{claim.name}: {p}" if claim is not None else str(p)
+
+    return "\n".join(listed(problems, line, "errors"))

@@ -53,15 +53,15 @@ def test_two_claims_in_a_row_carry_the_accumulators(jiangmen):
     ({"items": [{"id": "a", "category": "A", "unit_price": "1.00"}, {"id": "a", "category": "A", "unit_price": "2.00"}], "bill": None},
      None, "line item id 'a' appears more than once"),
     ({"visit": "surgery"}, None, "claim.visit"),
-    ({}, {"year": 2020}, "accumulators.year is 2020, but the claim settles on a date in 2021"),
-    ({}, {"year": 2021, "member_id": "other"}, "accumulators.member_id 'other' is not the claim's member 'm1'"),
+    ({}, {"year": 2020}, "accumulators.year: 2020, but the claim settles on a date in 2021"),
+    ({}, {"year": 2021, "member_id": "other"}, "accumulators.member_id: 'other' is not the claim's member 'm1'"),
     ({}, {"year": 2021, "counters": {"basic.anual": "1.00"}}, "unknown counter 'basic.anual'"),
     ({}, {"year": 2021, "counters": {"basic.annual@2021-03": "1.00"}}, "'basic.annual' is a yearly counter"),
     ({}, {"year": 2021, "counters": {"basic.annual": "3000000.00"}},
-     "accumulators.counters.basic.annual is 3000000.00, above the most cap 'basic.annual_cap.resident' has ever allowed"),
+     "accumulators.counters.basic.annual: 3000000.00 is above the most cap 'basic.annual_cap.resident' has ever allowed"),
     ({"member": {"id": "m1", "scheme": "resident", "member_type": "adult", "groups": ["dibao"]}},
-     {"year": 2021, "counters": {"medical_aid.paid": "90000.00"}}, "medical_aid.paid is 90000.00, above the most cap"),
-    ({"member": {"id": "m1", "scheme": "employee"}}, None, "claim.member.member_type is required"),
+     {"year": 2021, "counters": {"medical_aid.paid": "90000.00"}}, "medical_aid.paid: 90000.00 is above the most cap"),
+    ({"member": {"id": "m1", "scheme": "employee"}}, None, "claim.member.member_type: required"),
     ({"member": {"id": "m1", "scheme": "employee", "member_type": "adult"}}, None,
      "member_type 'adult' is not a employee member type; expected one of: in_service, retired"),
     ({"region": "out_of_province"}, None, "must say whether it was filed"),
@@ -205,3 +205,18 @@ def test_results_built_without_validation_equal_validated_ones(jiangmen, trace):
         assert type(m).model_construct(**m.__dict__) == m
     again = Settlement.model_validate_json(result.model_dump_json())
     assert again == result and again.model_dump(mode="json") == result.model_dump(mode="json")
+
+
+def test_a_claim_error_carries_each_problem_with_its_path(jiangmen):
+    bad = claim(level="level9")
+    bad["member"] = dict(bad["member"], age="x")
+    bad["bill"] = dict(bad["bill"], total="abc")
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(bad, jiangmen)
+    assert [p.path for p in exc.value.problems] == [("claim", "member", "age"), ("claim", "bill", "total")]
+    assert str(exc.value) == "; ".join(str(p) for p in exc.value.problems)
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(), jiangmen, {"year": 2021, "counters": {"basic.annual": "3000000.00"}})
+    (problem,) = exc.value.problems
+    assert problem.path == ("accumulators", "counters", "basic.annual")
+    assert problem.message.startswith("3000000.00 is above the most cap")

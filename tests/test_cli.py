@@ -324,10 +324,13 @@ def test_bad_claim_exits_2_naming_file_line_and_field(tmp_path, text, expected):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("year: 2020\n", "acc.yaml:1: accumulators.year is 2020, but the claim settles on a date in 2021"),
-    ("year: 2021\ncounters: {nope: 1.00}\n", "acc.yaml:2: accumulators.counters: unknown counter 'nope'"),
+    ("year: 2020\n", "acc.yaml:1: accumulators.year: 2020, but the claim settles on a date in 2021"),
+    ("year: 2021\ncounters: {nope: 1.00}\n", "acc.yaml:2: accumulators.counters.nope: unknown counter 'nope'"),
     ("year: 2021\ncounters:\n  basic.annual: 1.5.0\n", "acc.yaml:3 [counters.basic.annual]: expected an amount"),
     ("year: 2021\nextra: 1\n", "acc.yaml:2 [extra]: unknown key"),
+    # a counter's name has dots: its line comes from the error's path, not from splitting the message
+    ("year: 2021\ncounters:\n  serious_illness.base: 0.00\n  basic.annual: 3000000.00\n",
+     "acc.yaml:4: accumulators.counters.basic.annual: 3000000.00 is above the most cap"),
 ])
 def test_bad_accumulators_exit_2(tmp_path, text, expected):
     acc = _claim(tmp_path, text, "acc.yaml")

@@ -132,9 +132,9 @@ CLAIMS = {
                                 {"id": "x", "category": "C", "unit_price": "2.00"}]), None,
         "claim: line item id 'x' appears more than once"),
     "accumulators of another year": (
-        claim(), {"member_id": "m1", "year": 2022}, "accumulators.year is 2022, but the claim settles on a date in 2021"),
+        claim(), {"member_id": "m1", "year": 2022}, "accumulators.year: 2022, but the claim settles on a date in 2021"),
     "accumulators of another member": (
-        claim(), {"member_id": "m2", "year": 2021}, "accumulators.member_id 'm2' is not the claim's member 'm1'"),
+        claim(), {"member_id": "m2", "year": 2021}, "accumulators.member_id: 'm2' is not the claim's member 'm1'"),
     # found by review of the accumulator check: 'basic.annual@' passed as a yearly counter, unread
     "counter with an empty month": (
         claim(), {"year": 2021, "counters": {"basic.annual@": "1.00"}},

@@ -10,7 +10,7 @@ the accumulators after the claim and a trace explaining every number.
 """
 
 from .calculator import evaluate
-from .errors import BenefitsError, ClaimError, RuleFileError
+from .errors import BenefitsError, ClaimError, ClaimProblem, RuleFileError
 from .models.accumulators import Accumulators
 from .models.claim import BillSplit, Claim, LineItem, Member
 from .models.settlement import LayerPayout, PatientPart, Settlement
@@ -19,6 +19,6 @@ from .rules.pack import RulePack
 from .trace import TraceStep
 
 __all__ = [
-    "Accumulators", "BenefitsError", "BillSplit", "Claim", "ClaimError", "LayerPayout", "LineItem",
+    "Accumulators", "BenefitsError", "BillSplit", "Claim", "ClaimError", "ClaimProblem", "LayerPayout", "LineItem",
     "Member", "PatientPart", "RuleFileError", "RulePack", "Settlement", "TraceStep", "evaluate", "load_rules",
 ]

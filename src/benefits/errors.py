@@ -47,8 +47,44 @@ class Problem:
         return f"Problem({self!s})"
 
 
+Path = tuple  # keys and indices from the root of an input: ("claim", "items", 3, "unit_price")
+
+
+class ClaimProblem:
+    """One problem of a claim or its accumulators: where (`path`, from "claim" or "accumulators";
+    empty for the claim as a whole, e.g. a pack's refusal) and what was expected."""
+
+    __slots__ = ("path", "message")
+
+    def __init__(self, path: Path, message: str):
+        self.path, self.message = tuple(path), message
+
+    def __str__(self) -> str:
+        return f"{'.'.join(map(str, self.path))}: {self.message}" if self.path else self.message
+
+    def __repr__(self) -> str:
+        return f"ClaimProblem({self!s})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClaimProblem) and (self.path, self.message) == (other.path, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.message))
+
+
 class ClaimError(BenefitsError):
-    """A claim or its accumulators cannot be settled under the loaded rules."""
+    """A claim or its accumulators cannot be settled under the loaded rules. Carries every problem
+    found with its path (`problems`), so that a caller holding the input's text can name the line
+    of each (the command line does) without reading the message; the message lists MAX_LISTED."""
+
+    def __init__(self, problems: "list[ClaimProblem] | str"):
+        self.problems = [ClaimProblem((), problems)] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(listed(self.problems, str, "errors")))
+
+    @classmethod
+    def at(cls, path: Path, message: str) -> "ClaimError":
+        """An error about one field."""
+        return cls([ClaimProblem(path, message)])
 
 
 class ConditionSyntaxError(BenefitsError):

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from ..errors import ClaimError, error_message, error_path, listed
+from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..conditions import possible
 from ..facts import VISIT_FIELDS, build_fact
 from ..models.accumulators import Accumulators
@@ -57,9 +57,7 @@ def _validated(model, value: Any, what: str):
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        raise ClaimError("; ".join(listed(
-            exc.errors(), lambda err: f"{'.'.join(map(str, (what,) + error_path(err)))}: {error_message(err)}", "errors"
-        ))) from None
+        raise ClaimError([ClaimProblem((what,) + error_path(err), error_message(err)) for err in exc.errors()]) from None
 
 
 def _check_claim(claim: Claim, pack: RulePack) -> None:
@@ -69,17 +67,14 @@ def _check_claim(claim: Claim, pack: RulePack) -> None:
             f"pack {pack.name!r} does not cover visit kind {claim.visit.value!r}; it covers: {', '.join(meta.visits)}"
         )
     if claim.level not in meta.levels:
-        raise ClaimError(
-            f"claim.level: {claim.level!r} is not a hospital level of pack {pack.name!r}; expected one of: {', '.join(meta.levels)}"
-        )
+        raise ClaimError.at(("claim", "level"), f"{claim.level!r} is not a hospital level of pack {pack.name!r}; "
+                            f"expected one of: {', '.join(meta.levels)}")
     for name in sorted(pack.required_fields):
         if getattr(claim.member, name) is None:
-            raise ClaimError(f"claim.member.{name} is required: pack {pack.name!r} has conditions on {name}")
+            raise ClaimError.at(("claim", "member", name), f"required: pack {pack.name!r} has conditions on {name}")
     if claim.service is not None and claim.service not in meta.services:
-        raise ClaimError(
-            f"claim.service: {claim.service!r} is not a service of pack {pack.name!r}; "
-            f"expected one of: {', '.join(meta.services) or '(the pack has none)'}"
-        )
+        raise ClaimError.at(("claim", "service"), f"{claim.service!r} is not a service of pack {pack.name!r}; "
+                            f"expected one of: {', '.join(meta.services) or '(the pack has none)'}")
 
 
 def _check_refusals(pack: RulePack, fired: frozenset[str]) -> None:
@@ -90,24 +85,19 @@ def _check_refusals(pack: RulePack, fired: frozenset[str]) -> None:
 
 def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: int) -> None:
     if acc.year != year:
-        raise ClaimError(f"accumulators.year is {acc.year}, but the claim settles on a date in {year}")
+        raise ClaimError.at(("accumulators", "year"), f"{acc.year}, but the claim settles on a date in {year}")
     if acc.member_id is not None and acc.member_id != claim.member.id:
-        raise ClaimError(f"accumulators.member_id {acc.member_id!r} is not the claim's member {claim.member.id!r}")
+        raise ClaimError.at(("accumulators", "member_id"), f"{acc.member_id!r} is not the claim's member {claim.member.id!r}")
     for name in acc.counters:
+        at = ("accumulators", "counters", name)
         base, _, month = name.partition("@")
         if base not in pack.counters:
-            raise ClaimError(
-                f"accumulators.counters: unknown counter {name!r}; pack {pack.name!r} keeps: {', '.join(pack.counters)}"
-            )
+            raise ClaimError.at(at, f"unknown counter {name!r}; pack {pack.name!r} keeps: {', '.join(pack.counters)}")
         if (base in pack.monthly_counters) != bool(month):
-            raise ClaimError(
-                f"accumulators.counters: {name!r}: " + (
-                    f"{base!r} is kept per month, as {base}@{year}-MM" if base in pack.monthly_counters
-                    else f"{base!r} is a yearly counter, written without @"
-                )
-            )
+            raise ClaimError.at(at, f"{base!r} is kept per month, as {base}@{year}-MM" if base in pack.monthly_counters
+                                else f"{base!r} is a yearly counter, written without @")
         if month and not re.fullmatch(rf"{year}-(0[1-9]|1[0-2])", month):
-            raise ClaimError(f"accumulators.counters: {name!r}: expected a month of {year}, as {base}@{year}-MM")
+            raise ClaimError.at(at, f"expected a month of {year}, as {base}@{year}-MM")
 
 
 def _check_counter_bounds(acc: Accumulators, pack: RulePack, fact: dict) -> None:
@@ -124,7 +114,7 @@ def _check_counter_bounds(acc: Accumulators, pack: RulePack, fact: dict) -> None
         if value > most.limit:
             allowed = (f"the most {most.what} {most.parameter!r} has ever allowed ({most.limit:.2f})" if most.parameter
                        else f"what pack {pack.name!r} allows: it has no {most.what}")
-            raise ClaimError(f"accumulators.counters.{key} is {value:.2f}, above {allowed}; check the accumulators")
+            raise ClaimError.at(("accumulators", "counters", key), f"{value:.2f} is above {allowed}; check the accumulators")
 
 
 def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | dict | None = None,

@@ -159,9 +159,7 @@ class RulePack:
             if v.start <= day <= v.end:
                 return v
         first, last = self.versions[0].start, self.versions[-1].end
-        raise ClaimError(
-            f"no version of the rules covers {day}: pack {self.name!r} covers {first} to {last}"
-        )
+        raise ClaimError(f"no version of the rules covers {day}: pack {self.name!r} covers {first} to {last}")
 
     def param(self, name: str, day: dt.date) -> ParameterValue:
         value = self.values_on(day).get(name)
