@@ -9,6 +9,8 @@ Every text from the claim or the rule pack (ids, names, descriptions, rule text,
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import re
 from decimal import Decimal
@@ -119,7 +121,7 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> s
     out += [paint("  " + n, "dim") for n in notes] + [""]
 
     patient = Table([w["patient"], w["amount"]], "lr")
-    fields = PatientPart.model_fields
+    fields = [f.name for f in dataclasses.fields(PatientPart)]
     for name in fields:
         if name in AFTER_TOTAL or name == "total":
             continue
@@ -172,7 +174,7 @@ def _layer_name(p, lang: str) -> str:
 def _patient_label(name: str, lang: str) -> str:
     if name in PATIENT[lang]:
         return PATIENT[lang][name]
-    return PatientPart.model_fields[name].description or name
+    return PatientPart.description(name)
 
 
 def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Table:

@@ -22,7 +22,7 @@ from benefits import ClaimError
 from benefits.facts import build_fact
 from benefits.matcher.reference import ReferenceMatcher
 from benefits.models.claim import MEMBER_TYPES, STAYS, Claim, Group, Scheme, Visit
-from benefits.rules.model import (
+from benefits.kinds import (
     AboveCapLayer,
     BasicFundLayer,
     CumulativeBandsLayer,

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 import benefits
 from benefits import ClaimError
 from benefits.models.claim import MEMBER_TYPES, Claim, Scheme
-from benefits.rules.model import (
+from benefits.kinds import (
     BasicFundLayer,
     CumulativeBandsLayer,
     PersonalAccountLayer,

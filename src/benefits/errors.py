@@ -95,13 +95,10 @@ class ConditionSyntaxError(BenefitsError):
         super().__init__(f"{message} (at column {position + 1} of {text!r})")
 
 
-def error_path(err: dict) -> tuple:
-    """Where a pydantic error is, without pydantic's internal steps (validator and union tags)."""
-    return tuple(p for p in err["loc"] if not str(p).startswith("function-") and p not in _UNION_TAGS)
-
-
-# Layer kinds appear in pydantic's error paths as the union's tag; a reader does not need them.
-_UNION_TAGS = {"basic_fund", "cumulative_bands", "residual_ratio", "fixed_amount", "above_cap", "personal_account"}
+def error_path(err: dict, tags=()) -> tuple:
+    """Where a pydantic error is, without pydantic's internal steps: validator names, and the tags of
+    a tagged union (`tags`: a layer file's kind appears in the path, which a reader does not need)."""
+    return tuple(p for p in err["loc"] if not str(p).startswith("function-") and p not in tags)
 
 
 EXCERPT = 24

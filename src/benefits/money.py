@@ -1,7 +1,10 @@
-"""Money and ratios as exact decimals.
+"""Money and ratios: `Decimal` yuan at every public edge, integer fen inside the engine.
 
-Money is `decimal.Decimal` in yuan, quantised to the fen (0.01) with ROUND_HALF_UP only where
-the rules round (domain.md section 6.9): once per layer payout, and per item in the bill split.
+At the edge, money is `decimal.Decimal` in yuan with two places (`Money`); inside, the calculator
+works in integer fen and ratios in integer parts per million (`RATIO`), so that every value it
+computes is an exact fraction with a known denominator, rounded only where the rules round
+(domain.md 6.9: once per layer payout, and per item in the bill split), half up (`half_up`).
+Text for people is made here too (`fmt`, `fmt_fen`, `fmt_ratio`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,61 @@ HUNDRED = Decimal(100)
 MAX_AMOUNT = Decimal("1000000000.00")
 # Exact arithmetic for every intermediate value: 50 digits is far beyond any yuan amount x ratio.
 PRECISION = 50
+
+
+RATIO = 1_000_000
+"""A ratio of 1 (100%) in the engine's integer ratio units: parts per million. A percentage
+parameter may have at most four decimals (12.3456%), which the loader checks."""
+POINT = RATIO // 100
+"""One percentage point in ratio units."""
+
+
+def half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded to a whole number, halves up (both non-negative): the one
+    rounding of domain.md 6.9, on an exact fraction of fen."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def to_fen(value: Decimal) -> int:
+    """A Money value (two decimals) as integer fen."""
+    return int(value.scaleb(2))
+
+
+def from_fen(fen: int) -> Decimal:
+    """Integer fen as a Money value: Decimal yuan with exactly two decimals."""
+    return Decimal(fen).scaleb(-2) if fen else ZERO
+
+
+def fmt_fen(fen: int) -> str:
+    """Integer fen as text with two decimals: 123450 -> '1234.50'."""
+    whole, cents = divmod(fen, 100) if fen >= 0 else (-((-fen) // 100), (-fen) % 100)
+    return f"{'-' if fen < 0 and whole == 0 else ''}{whole}.{cents:02d}"
+
+
+def fmt_exact(numerator: int, denominator: int) -> str:
+    """An exact intermediate amount (fen numerator / denominator) as `fmt` shows it."""
+    if numerator % denominator == 0:
+        return fmt_fen(numerator // denominator)
+    with exact():
+        return fmt(Decimal(numerator) / (Decimal(denominator) * HUNDRED))
+
+
+def ratio_of(value: Decimal) -> int:
+    """A ratio (0.65) in RATIO units (650000); ValueError when it has more than six decimals."""
+    units = value * RATIO
+    if units != units.to_integral_value():
+        raise ValueError(f"{fmt_ratio(value)} has more than four decimals in percent")
+    return int(units)
+
+
+def ratio_decimal(units: int) -> Decimal:
+    """RATIO units as the Decimal ratio the public API shows (650000 -> Decimal('0.65'))."""
+    return (Decimal(units) / RATIO).normalize() if units % RATIO else Decimal(units // RATIO)
+
+
+def fmt_units(units: int) -> str:
+    """RATIO units as a percentage: 650000 -> '65%'."""
+    return fmt_ratio(Decimal(units) / RATIO)
 
 
 def round_fen(value: Decimal) -> Decimal:

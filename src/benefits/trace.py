@@ -1,4 +1,9 @@
-"""The explanation trace: every number of a settlement, as a cashier would re-do it by hand."""
+"""The explanation trace: every number of a settlement, as a cashier would re-do it by hand.
+
+The engine records steps as data while it computes (`Recorder`: which step, which rule, the numbers
+in fen and ratio units, the parameter values read); `render.py` turns them into the text of
+`TraceStep`s, in Chinese and English, once the claim is settled. The layers never write text.
+"""
 
 from __future__ import annotations
 
@@ -33,18 +38,29 @@ class TraceStep:
     inputs: dict[str, str] = field(default_factory=dict)
     formula: str = ""
     citations: list[Citation] = field(default_factory=list)
+    site: str | None = None  # file:line of the rule in its pack, so a settlement explains itself without it
 
 
-class Trace:
-    """Collects steps while a claim is evaluated; a no-op when the caller does not want a trace."""
+@dataclass(slots=True)
+class Step:
+    """A step as recorded: `what` names its shape for the renderer (e.g. 'basic_fund.deductible'),
+    `data` holds its numbers (fen, ratio units) and words, `cites` the parameter values it read."""
 
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled
-        self.steps: list[TraceStep] = []
+    what: str
+    step: str
+    rule: str
+    layer: str | None
+    data: dict
+    cites: tuple = ()
 
-    def add(self, step: str, rule: str, explain_zh: str, explain_en: str, output: str, layer: str | None = None,
-            inputs: dict[str, str] | None = None, formula: str = "", citations: list[Citation] | None = None) -> None:
-        """Record a step (callers build its text only when `enabled`: formatting is most of its cost)."""
-        if self.enabled:
-            self.steps.append(TraceStep(step, rule, explain_zh, explain_en, output, layer,
-                                        {} if inputs is None else inputs, formula, [] if citations is None else citations))
+
+class Recorder:
+    """The steps of one claim, in order. The calculator makes one only when a trace is asked for."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def add(self, what: str, step: str, rule: str, layer: str | None, data: dict, cites: tuple = ()) -> None:
+        self.steps.append(Step(what, step, rule, layer, data, cites))

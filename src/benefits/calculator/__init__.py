@@ -1,54 +1,32 @@
 """The layered calculator: one claim, the pack's layers in the pack's order, each working on
-what the layers before it left to the patient (domain.md section 1)."""
+what the layers before it left to the patient (domain.md section 1).
+
+Input is validated at the edge (pydantic models, `Decimal` yuan); inside, amounts are integer fen
+(`kinds.State`); the settlement is written back in `Decimal` yuan. The layers' formulas are their
+kinds' (`benefits.kinds`); the trace they record becomes text in `render.py`.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..conditions import possible
+from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..facts import VISIT_FIELDS, build_fact
+from ..kinds import Paid, State
 from ..models.accumulators import Accumulators
-from ..models.claim import STAYS, BillSplit, Claim, Scheme
+from ..models.claim import STAYS, BillSplit, Claim
 from ..models.settlement import LayerPayout, PatientPart, Settlement
-from ..models.trusted import trusted
-from ..money import MAX_AMOUNT, ZERO, exact, fmt
-from ..rules.model import (
-    AboveCapLayer,
-    BasicFundLayer,
-    CumulativeBandsLayer,
-    FixedAmountLayer,
-    LayerFile,
-    PersonalAccountLayer,
-    ResidualRatioLayer,
-)
+from ..money import MAX_AMOUNT, ZERO, exact, fmt_fen, from_fen, ratio_decimal, to_fen
+from ..render import render
 from ..rules.pack import RulePack
-from ..trace import Trace
-from .above_cap import pay_above_cap
-from .account import pay_personal_account
-from .basic import pay_basic_fund
+from ..trace import Recorder
 from .bill import split_bill
-from .context import ClaimContext
-from .cumulative import pay_cumulative_bands
-from .fixed import pay_fixed_amount
-from .residual import pay_residual_ratio
 
-# Layer kinds: the formulas of domain.md section 6. Which layers exist, in which order, with
-# which parameters, is the rule pack's business.
-KINDS: dict[type, Callable] = {
-    BasicFundLayer: pay_basic_fund,
-    CumulativeBandsLayer: pay_cumulative_bands,
-    ResidualRatioLayer: pay_residual_ratio,
-    FixedAmountLayer: pay_fixed_amount,
-    AboveCapLayer: pay_above_cap,
-    PersonalAccountLayer: pay_personal_account,
-}
-# Layer kinds that are not funds: they pay part of the patient's own share (psn_part_amt).
-NOT_FUNDS = (PersonalAccountLayer,)
+MAX_FEN = to_fen(MAX_AMOUNT)
 
 
 def _validated(model, value: Any, what: str):
@@ -111,8 +89,8 @@ def _check_counter_bounds(acc: Accumulators, pack: RulePack, fact: dict) -> None
         if not binding:
             continue
         most = max(binding, key=lambda b: b.limit)
-        if value > most.limit:
-            allowed = (f"the most {most.what} {most.parameter!r} has ever allowed ({most.limit:.2f})" if most.parameter
+        if to_fen(value) > most.limit:
+            allowed = (f"the most {most.what} {most.parameter!r} has ever allowed ({fmt_fen(most.limit)})" if most.parameter
                        else f"what pack {pack.name!r} allows: it has no {most.what}")
             raise ClaimError.at(("accumulators", "counters", key), f"{value:.2f} is above {allowed}; check the accumulators")
 
@@ -127,62 +105,11 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
     if not isinstance(rules, RulePack):
         raise TypeError(f"rules must be a pack from benefits.load_rules(folder), not {type(rules).__name__}")
     with exact():  # the caller's decimal context must not change a payout
-        try:
-            return _evaluate(claim, rules, accumulators, trace)
-        except ValidationError as exc:  # a result out of range, e.g. counters beyond the largest amount
-            raise ClaimError(f"the claim cannot be settled within accepted amounts: {_first_error(exc)}") from None
+        return _evaluate(claim, rules, accumulators, trace)
 
 
-@dataclass(frozen=True, slots=True)
-class _LayerPlan:
-    """What does not change from claim to claim for one layer. Built once per pack."""
-
-    layer: LayerFile
-    pay: Callable  # the layer kind's formula
-    when: str  # the id of its `when:` rule
-    fund: bool
-    payout: dict[str, dict]  # scheme -> the payout's fixed fields
-    skip: tuple[str, str, str, str]  # the trace step of a layer that does not apply: step, zh, en, why
-
-
-_OWN_CONDITIONS = "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold"
-
-
-def _plan(pack: RulePack) -> list[_LayerPlan]:
-    plan = pack.derived.get("calculator.plan")
-    if plan is None:
-        plan = []
-        for layer in pack.layers:
-            fund = not isinstance(layer, NOT_FUNDS)
-            payout = {scheme: {"layer": layer.id, "name_zh": layer.name.zh, "name_en": layer.name.en,
-                               "fund_code": layer.fund_code.get(scheme),
-                               "platform_field": layer.platform_field.get(scheme), "fund": fund}
-                      for scheme in (s.value for s in Scheme)}
-            skip = (f"{layer.id}.skip", f"{layer.name.zh}不适用于本次结算",
-                    f"{layer.name.en} does not apply to this claim", f"not ({layer.when})")
-            plan.append(_LayerPlan(layer, KINDS[type(layer)], f"{layer.id}.when", fund, payout, skip))
-        pack.derived["calculator.plan"] = plan
-    return plan
-
-
-def _check_limits(bill: BillSplit, after: Accumulators) -> None:
-    """Results must stay within what an input may hold (a ledger would refuse them later)."""
-    for name, value in [("bill.total", bill.total)] + [(f"accumulators_after.counters.{k}", v) for k, v in after.counters.items()]:
-        if value > MAX_AMOUNT:
-            raise ClaimError(
-                f"the claim cannot be settled within accepted amounts: {name} would be {fmt(value)}, "
-                f"above the largest accepted amount {fmt(MAX_AMOUNT)}"
-            )
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    return f"{'.'.join(map(str, error_path(err)))}: {error_message(err)}"
-
-
-def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
+def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
     claim = _validated(Claim, claim, "claim")
-    pack = rules
     _check_claim(claim, pack)
     day = claim.settlement_date if pack.meta.deciding_date == "settlement" else claim.start_date
     version = pack.version_for(day)
@@ -190,75 +117,91 @@ def _evaluate(claim, rules: RulePack, accumulators, trace: bool) -> Settlement:
         accumulators = Accumulators(member_id=claim.member.id, year=day.year)
     acc = _validated(Accumulators, accumulators, "accumulators")
     _check_accumulators(acc, claim, pack, day.year)
-
     fact = build_fact(claim, day, pack.disease_of(claim.diagnoses))
     _check_counter_bounds(acc, pack, fact)
     fired = pack.matcher.fired(fact)
     _check_refusals(pack, fired)
-    tr = Trace(trace)
-    if tr.enabled:
-        tr.add(step="version", rule=f"{pack.name}@{version.start}",
-               explain_zh=f"按{day}（{pack.meta.deciding_date}）适用 {version.start} 起的政策",
-               explain_en=f"the deciding date {day} ({pack.meta.deciding_date}) selects the version of {version.start}",
-               inputs={"deciding_date": str(day)}, formula="", output=str(version.start))
-    bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), tr)
-    ctx = ClaimContext(
-        claim=claim, pack=pack, day=day, fired=fired, bill=bill, counters=dict(acc.counters),
-        admissions_before=acc.admissions, trace=tr, left=bill.policy_range, values=pack.values_on(day),
-    )
-    payouts = []
-    fund_total = account = ZERO
+
+    rec = Recorder() if trace else None
+    if rec is not None:
+        rec.add("version", "version", f"{pack.name}@{version.start}", None,
+                {"day": day, "start": version.start, "by": pack.meta.deciding_date})
+    bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
+    st = State(claim, pack, day, fired, pack.values_on(day), {k: to_fen(v) for k, v in acc.counters.items()},
+               acc.admissions, bill, rec)
+    results = _pay_layers(st)
+    return _settlement(claim, pack, version.start, day, bill, items, acc, st, results)
+
+
+def _pay_layers(st: State) -> list[tuple[Any, Paid | None]]:
+    """Each layer in the pack's order: what it paid, or None where it does not apply."""
+    results = []
+    for layer in st.pack.layers:
+        applies = layer.when_rule in st.fired
+        paid = layer.pay(st) if applies else None
+        if paid is None:
+            if st.rec is not None:
+                st.rec.add("skip", f"{layer.id}.skip", layer.when_rule, layer.id,
+                           {"zh": layer.name.zh, "en": layer.name.en, "when": layer.when, "own": applies})
+        elif layer.fund:
+            st.left -= paid.paid
+        results.append((layer, paid))
+    return results
+
+
+def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Accumulators, st: State,
+                results) -> Settlement:
     scheme = claim.member.scheme._value_
-    for plan in _plan(pack):
-        layer = plan.layer
-        result = plan.pay(layer, ctx) if plan.when in fired else None
-        if result is None:
-            if tr.enabled:
-                step, zh, en, not_when = plan.skip
-                tr.add(step, plan.when, zh, en, "0.00", layer.id, {},
-                       not_when if plan.when not in fired else _OWN_CONDITIONS)
-            paid, base, cap_left, applied = ZERO, ZERO, None, False
-        else:
-            paid, base, cap_left = result
-            applied = True
-        if plan.fund:
-            ctx.left -= paid
+    payouts = []
+    fund_total = account = 0
+    for layer, r in results:
+        paid = r.paid if r else 0
+        if layer.fund:
             fund_total += paid
         else:
             account += paid
-        fields = dict(plan.payout[scheme])
-        fields.update(applied=applied, base=base, limit_left=cap_left, paid=paid)
-        payouts.append(trusted(LayerPayout, fields))
+        payouts.append(LayerPayout(
+            layer.id, layer.name.zh, layer.name.en, layer.fund_code.get(scheme), layer.platform_field.get(scheme),
+            r is not None, layer.fund, from_fen(r.base) if r else ZERO,
+            from_fen(r.limit_left) if r and r.limit_left is not None else None, from_fen(paid)))
+    basic = st.basic
+    co_pay = bill.policy_range if basic.ratio is None else basic.co_pay  # no basic layer: all of it unpaid by one
+    patient = bill.total - fund_total
+    rec = st.rec
+    if rec is not None:
+        rec.add("patient", "patient", "domain 6.9", None,
+                {"paid": {layer.id: r.paid if r else 0 for layer, r in results if layer.fund},
+                 "total": bill.total, "funds": fund_total, "patient": patient})
+        if account:
+            rec.add("cash", "cash", "domain 6.8", None, {"patient": patient, "account": account, "cash": patient - account})
+    counters = dict(sorted(st.counters.items()))
+    _check_limits(bill.total, counters)
+    return Settlement.model_construct(
+        claim_id=claim.id, pack=pack.name, version=version, deciding_date=day,
+        bill=claim.bill if claim.bill is not None else BillSplit.model_construct(
+            total=from_fen(bill.total), fully_self_paid=from_fen(bill.fully_self_paid),
+            over_limit=from_fen(bill.over_limit), pre_self_paid=from_fen(bill.pre_self_paid),
+            policy_range=from_fen(bill.policy_range)),
+        items=items, deductible=from_fen(basic.deductible),
+        ratio=None if basic.ratio is None else ratio_decimal(basic.ratio), layers=payouts,
+        fund_total=from_fen(fund_total),
+        patient=PatientPart(
+            from_fen(bill.fully_self_paid), from_fen(bill.over_limit), from_fen(bill.pre_self_paid),
+            from_fen(basic.deductible), from_fen(co_pay), from_fen(basic.above_cap),
+            from_fen(basic.deductible + co_pay + basic.above_cap - st.left), from_fen(patient),
+            from_fen(account), from_fen(patient - account)),
+        accumulators_before=acc,
+        accumulators_after=Accumulators.model_construct(
+            member_id=claim.member.id, year=acc.year, admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
+            counters={k: from_fen(v) for k, v in counters.items()}),
+        trace=render(rec.steps, pack.sites) if rec is not None else [],
+    )
 
-    basic = ctx.basic
-    if basic.ratio is None:  # no basic layer applied: the policy-range amount is unpaid by it
-        basic.co_pay = bill.policy_range
-    patient = trusted(PatientPart, {
-        "fully_self_paid": bill.fully_self_paid, "over_limit": bill.over_limit, "pre_self_paid": bill.pre_self_paid,
-        "deductible": basic.deductible, "co_pay": basic.co_pay, "above_cap": basic.above_cap,
-        "relieved_by_later_layers": basic.deductible + basic.co_pay + basic.above_cap - ctx.left,
-        "total": bill.total - fund_total, "account": account, "cash": bill.total - fund_total - account,
-    })
-    if tr.enabled:
-        tr.add(step="patient", rule="domain 6.9",
-               explain_zh="个人负担 = 总额 - 各项基金支付", explain_en="patient pays total - every fund's payout",
-               inputs={p.layer: fmt(p.paid) for p in payouts if p.fund},
-               formula=f"{fmt(bill.total)} - {fmt(fund_total)} = {fmt(patient.total)}", output=fmt(patient.total))
-    if account and tr.enabled:
-        tr.add(step="cash", rule="domain 6.8",
-               explain_zh="个人现金 = 个人负担 - 个人账户支付", explain_en="cash = the patient's part - the personal account's payment",
-               inputs={"account": fmt(account)},
-               formula=f"{fmt(patient.total)} - {fmt(account)} = {fmt(patient.cash)}", output=fmt(patient.cash))
-    after = trusted(Accumulators, {
-        "member_id": claim.member.id, "year": acc.year,
-        "admissions": acc.admissions + (1 if claim.visit in STAYS else 0),
-        "counters": dict(sorted(ctx.counters.items())),
-    })
-    _check_limits(bill, after)
-    # Every part is the engine's own arithmetic on validated input: built without re-validating.
-    return trusted(Settlement, {
-        "claim_id": claim.id, "pack": pack.name, "version": version.start, "deciding_date": day, "bill": bill,
-        "items": items, "deductible": basic.deductible, "ratio": basic.ratio, "layers": payouts,
-        "fund_total": fund_total, "patient": patient, "accumulators_before": acc, "accumulators_after": after,
-        "trace": tr.steps,
-    })
+
+def _check_limits(total: int, counters: dict[str, int]) -> None:
+    """Results must stay within what an input may hold (a ledger would refuse them later)."""
+    for name, value in [("bill.total", total)] + [(f"accumulators_after.counters.{k}", v) for k, v in counters.items()]:
+        if value > MAX_FEN:
+            raise ClaimError(
+                f"the claim cannot be settled within accepted amounts: {name} would be {fmt_fen(value)}, "
+                f"above the largest accepted amount {fmt_fen(MAX_FEN)}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,41 +16,54 @@ from .accumulators import Accumulators
 from .claim import BillSplit
 
 
-class LayerPayout(BaseModel):
-    """What one layer paid on this claim."""
+def _about(text: str) -> dict:
+    """A field's description for the JSON Schema (pydantic reads it from the dataclass field's metadata)."""
+    return {"description": text}
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+
+# Results are stdlib dataclasses, as TraceStep and ItemSplit are: the engine builds a dozen per
+# claim from its own exact values, and pydantic validates, serialises and documents them as
+# fields of `Settlement` (a model built field by field costs ten times as much).
+
+
+@dataclass(slots=True)
+class LayerPayout:
+    """What one layer paid on this claim."""
 
     layer: str
     name_zh: str
     name_en: str
-    fund_code: str | None = Field(None, description="setldetail fund_pay_type, e.g. 390100")
-    platform_field: str | None = Field(None, description="2207 output field, e.g. hifp_pay")
-    applied: bool = Field(description="whether the layer applied to this claim at all")
-    fund: bool = Field(True, description="a fund (counted in fund_pay_sumamt); False for the personal account, "
-                       "which pays part of the patient's own share")
-    base: Money = Field(description="the amount it worked on (in-scope amount)")
-    limit_left: Money | None = Field(None, description="crt_payb_lmt_amt: cap left before this claim; None = no cap")
+    fund_code: Annotated[str | None, Field(description="setldetail fund_pay_type, e.g. 390100")]
+    platform_field: Annotated[str | None, Field(description="2207 output field, e.g. hifp_pay")]
+    applied: Annotated[bool, Field(description="whether the layer applied to this claim at all")]
+    fund: Annotated[bool, Field(description="a fund (counted in fund_pay_sumamt); False for the personal "
+                                            "account, which pays part of the patient's own share")]
+    base: Annotated[Money, Field(description="the amount it worked on (in-scope amount)")]
+    limit_left: Annotated[Money | None, Field(description="crt_payb_lmt_amt: cap left before this claim; None = no cap")]
     paid: Money
 
 
-class PatientPart(BaseModel):
+@dataclass(slots=True)
+class PatientPart:
     """Why the patient pays what they pay (个人负担构成)."""
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+    fully_self_paid: Annotated[Money, Field(description="outside the catalogue 全自费")]
+    over_limit: Annotated[Money, Field(description="above the price limit 超限价")]
+    pre_self_paid: Annotated[Money, Field(description="category-B share 先行自付")]
+    deductible: Annotated[Money, Field(description="起付线 applied")]
+    co_pay: Annotated[Money, Field(description="proportional co-pay 按比例自付 above the deductible")]
+    above_cap: Annotated[Money, Field(description="what the basic fund's cap left unpaid 超封顶")]
+    relieved_by_later_layers: Annotated[Money, Field(
+        description="part of deductible + co-pay + above-cap paid by serious illness and aid")]
+    total: Annotated[Money, Field(description="psn_part_amt = total - all funds")]
+    account: Annotated[Money, Field(description="acct_pay: paid from the personal account 个人账户")] = Decimal("0.00")
+    cash: Annotated[Money, Field(description="psn_cash_pay: paid in cash 个人现金 = total - account")] = Decimal("0.00")
 
-    fully_self_paid: Money = Field(description="outside the catalogue 全自费")
-    over_limit: Money = Field(description="above the price limit 超限价")
-    pre_self_paid: Money = Field(description="category-B share 先行自付")
-    deductible: Money = Field(description="起付线 applied")
-    co_pay: Money = Field(description="proportional co-pay 按比例自付 above the deductible")
-    above_cap: Money = Field(description="what the basic fund's cap left unpaid 超封顶")
-    relieved_by_later_layers: Money = Field(
-        description="part of deductible + co-pay + above-cap paid by serious illness and aid"
-    )
-    total: Money = Field(description="psn_part_amt = total - all funds")
-    account: Money = Field(Decimal("0.00"), description="acct_pay: paid from the personal account 个人账户")
-    cash: Money = Field(Decimal("0.00"), description="psn_cash_pay: paid in cash 个人现金 = total - account")
+    @classmethod
+    def description(cls, name: str) -> str:
+        """A field's description, as the JSON Schema gives it."""
+        meta = getattr(get_type_hints(cls, include_extras=True)[name], "__metadata__", ())
+        return next((m.description for m in meta if getattr(m, "description", None)), name)
 
 
 @dataclass(slots=True)

@@ -19,20 +19,11 @@ from ..dates import Day
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
 from ..facts import field_specs
 from ..matcher import LimitError, make_matcher
-from ..money import parse_money
+from ..money import POINT, parse_money, ratio_of, to_fen
 from ..yamlio import Locator, YamlError, is_dir, load_file
-from .model import (
-    NAME_PATTERN,
-    AboveCapLayer,
-    BasicFundLayer,
-    CumulativeBandsLayer,
-    FixedAmountLayer,
-    LayerFile,
-    PackFile,
-    Parameter as ParameterFile,
-    PersonalAccountLayer,
-    ResidualRatioLayer,
-)
+from ..kinds import KINDS, LayerFile
+from .model import NAME_PATTERN, PackFile
+from .model import Parameter as ParameterFile
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
 
 _LAYER = TypeAdapter(LayerFile)
@@ -79,7 +70,7 @@ class _Collector:
 
     def validation(self, path: Path, locator: Locator, exc: ValidationError, prefix: tuple = ()) -> None:
         for err in exc.errors():
-            self.add(path, locator, prefix + error_path(err), error_message(err))
+            self.add(path, locator, prefix + error_path(err, KINDS), error_message(err))
 
 
 def _lexists(path: Path) -> bool:
@@ -152,6 +143,19 @@ def _parse_value(unit: str, raw: object) -> Decimal:
     return value
 
 
+def _units(unit: str, value: Decimal) -> int:
+    """The value as the calculator holds it: fen, or ratio units (parts per million) for a percent
+    and for points."""
+    if unit == "yuan":
+        return to_fen(value)
+    if unit == "percent":
+        return ratio_of(value)
+    units = value * POINT
+    if units != units.to_integral_value():
+        raise ValueError(f"points have at most four decimals, got {value}")
+    return int(units)
+
+
 _DATE = TypeAdapter(Day)
 
 
@@ -215,6 +219,7 @@ def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parame
                 at = (name, "values", start)
                 try:
                     value = _parse_value(p.unit, dv.value)
+                    units = _units(p.unit, value)
                 except (ValueError, ArithmeticError) as exc:
                     col.add(path, loc, at, str(exc))
                     continue
@@ -222,7 +227,8 @@ def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parame
                     col.add(path, loc, at + ("source",), "a source starts with 'seed NNN:', 'notice <number>:' or 'assumed:'")
                 if start not in versions:
                     col.add(path, loc, at, f"{start} is not one of the pack's version dates {', '.join(map(str, meta.versions))}")
-                values.append(ParameterValue(name, p.description, p.unit, start, value, dv.source, col.rel(path), loc.line(at)))
+                values.append(ParameterValue(name, p.description, p.unit, start, value, dv.source, col.rel(path),
+                                             loc.line(at), units))
             if p.values and min(p.values) != meta.versions[0]:
                 col.add(path, loc, (name, "values"), f"the first value must start on the pack's first version date {meta.versions[0]}, not {min(p.values)}")
             params[name] = Parameter(name, p.description, p.unit, tuple(values))
@@ -285,99 +291,33 @@ class _LayerCheck:
             self.col.add(self.path, self.loc, where, f"counter {counter!r} is drawn by a {first[0]}ly cap at {first[1]} "
                          f"and by this {period}ly cap: a counter is kept per month or per year, so give each its own")
 
-    def rows(self, section: str, rows, unit: str) -> None:
-        for i, row in enumerate(rows):
-            self.when((section, i, "when"), row.when, f"{self.layer.id}.{section}[{i}]")
+    def rows(self, section: str, rows, unit: str, rule_ids: tuple) -> None:
+        for i, (row, rid) in enumerate(zip(rows, rule_ids)):
+            self.when((section, i, "when"), row.when, rid)
             self.param((section, i, "value"), row.value, unit)
 
+    def groups(self, groups, rule_ids: tuple) -> None:
+        seen = set()
+        for i, (g, rid) in enumerate(zip(groups, rule_ids)):
+            if g.id in seen:
+                self.problem(("groups", i, "id"), f"group id {g.id!r} appears twice in this layer")
+            seen.add(g.id)
+            self.when(("groups", i, "when"), g.when, rid)
 
-def _check_layer(chk: _LayerCheck) -> None:
-    layer = chk.layer
-    chk.when(("when",), layer.when, f"{layer.id}.when")
-    if isinstance(layer, BasicFundLayer):
-        d = layer.deductible
-        if d.per == "none" and d.amount:
-            chk.col.add(chk.path, chk.loc, ("deductible",), "`per: none` takes no `amount` rows")
-        if d.per != "none" and not d.amount:
-            chk.col.add(chk.path, chk.loc, ("deductible", "amount"), "expected at least one row")
-        if (d.per == "year") != (d.counter is not None):
-            chk.col.add(chk.path, chk.loc, ("deductible",), "an annual deductible (per: year) needs a `counter`; other kinds take none")
-        if d.repeat_admissions and d.per != "admission":
-            chk.col.add(chk.path, chk.loc, ("deductible", "repeat_admissions"), "only a per-admission deductible has repeat admissions")
-        chk.counter(("deductible", "counter"), d.counter)
-        for i, row in enumerate(d.amount):
-            chk.when(("deductible", "amount", i, "when"), row.when, f"{layer.id}.deductible[{i}]")
-            chk.param(("deductible", "amount", i, "value"), row.value, "yuan")
-        if d.repeat_admissions:
-            chk.param(("deductible", "repeat_admissions", "factor"), d.repeat_admissions.factor, "percent")
-        chk.rows("ratio", layer.ratio, "percent")
-        for i, adj in enumerate(layer.adjustments):
-            chk.when(("adjustments", i, "when"), adj.when, f"{layer.id}.adjustments[{i}]")
-            chk.param(("adjustments", i, "points"), adj.points, "points")
-        for i, cap in enumerate(layer.caps):
-            chk.when(("caps", i, "when"), cap.when, f"{layer.id}.caps[{i}]")
-            chk.param(("caps", i, "value"), cap.value, "yuan")
-            chk.counter(("caps", i, "counter"), cap.counter)
-            chk.period(("caps", i), cap.counter, cap.period)
-            if (cap.period == "claim") != (cap.counter is None):
-                chk.col.add(chk.path, chk.loc, ("caps", i), "a per-claim cap has no counter; a yearly or monthly cap needs one")
-    elif isinstance(layer, CumulativeBandsLayer):
-        chk.counter(("base_counter",), layer.base_counter)
-        chk.counter(("paid_counter",), layer.paid_counter)
-        chk.rows("deductible", layer.deductible, "yuan")
-        chk.rows("caps", layer.caps, "yuan")
-        for i, row in enumerate(layer.bands):
-            chk.when(("bands", i, "when"), row.when, f"{layer.id}.bands[{i}]")
-            for j, band in enumerate(row.bands):
-                if (j == 0) != (band.start is None):
-                    chk.col.add(chk.path, chk.loc, ("bands", i, "bands", j), "the first band starts at the deductible (no `start`); every later band needs a `start`")
-                chk.param(("bands", i, "bands", j, "start"), band.start, "yuan")
-                chk.param(("bands", i, "bands", j, "ratio"), band.ratio, "percent")
-        _check_groups(chk, layer.groups)
-        for i, g in enumerate(layer.groups):
-            chk.param(("groups", i, "deductible_reduction"), g.deductible_reduction, "percent")
-            chk.param(("groups", i, "points"), g.points, "points")
-    elif isinstance(layer, ResidualRatioLayer):
-        chk.counter(("paid_counter",), layer.paid_counter)
-        chk.counter(("deductible_counter",), layer.deductible_counter)
-        chk.rows("caps", layer.caps, "yuan")
-        if layer.caps and layer.paid_counter is None:
-            chk.col.add(chk.path, chk.loc, ("caps",), "an annual cap needs a `paid_counter` to draw on")
-        _check_groups(chk, layer.groups)
-        for i, g in enumerate(layer.groups):
-            chk.param(("groups", i, "ratio"), g.ratio, "percent")
-            chk.param(("groups", i, "deductible"), g.deductible, "yuan")
-            if g.deductible and layer.deductible_counter is None:
-                chk.col.add(chk.path, chk.loc, ("groups", i, "deductible"), "an aid deductible needs the layer's `deductible_counter`")
-    elif isinstance(layer, FixedAmountLayer):
-        chk.rows("amount", layer.amount, "yuan")
-    elif isinstance(layer, AboveCapLayer):
-        chk.param(("ratio",), layer.ratio, "percent")
-        chk.counter(("paid_counter",), layer.paid_counter)
-        chk.rows("caps", layer.caps, "yuan")
-    elif isinstance(layer, PersonalAccountLayer):
-        chk.counter(("balance_counter",), layer.balance_counter)
-
-
-def _check_groups(chk: _LayerCheck, groups) -> None:
-    seen = set()
-    for i, g in enumerate(groups):
-        if g.id in seen:
-            chk.col.add(chk.path, chk.loc, ("groups", i, "id"), f"group id {g.id!r} appears twice in this layer")
-        seen.add(g.id)
-        chk.when(("groups", i, "when"), g.when, f"{chk.layer.id}.groups.{g.id}")
+    def problem(self, where: tuple, message: str) -> None:
+        self.col.add(self.path, self.loc, where, message)
 
 
 def _check_order(col: _Collector, path: Path, loc: Locator, layers: list) -> None:
-    """Cross-layer rules: the account pays last; an above-cap layer names a cap of a basic fund before it."""
+    """Cross-layer rules: what is not a fund (the personal account) pays last; a layer that follows a
+    cap (the large-amount subsidy) names a cap of a basic-fund layer before it."""
     cap_ids: set[str] = set()
     for i, layer in enumerate(layers):
-        if isinstance(layer, PersonalAccountLayer) and i != len(layers) - 1:
+        if not layer.fund and i != len(layers) - 1:
             col.add(path, loc, ("layers", i), f"the personal-account layer {layer.id!r} pays what every fund left: it must be listed last")
-        if isinstance(layer, AboveCapLayer) and layer.cap not in cap_ids:
-            col.add(path, loc, ("layers", i), f"layer {layer.id!r} follows cap {layer.cap!r}, which no basic-fund layer listed before it has")
-        if isinstance(layer, BasicFundLayer):
-            cap_ids.update(c.id for c in layer.caps)
+        if layer.follows_cap is not None and layer.follows_cap not in cap_ids:
+            col.add(path, loc, ("layers", i), f"layer {layer.id!r} follows cap {layer.follows_cap!r}, which no basic-fund layer listed before it has")
+        cap_ids.update(layer.cap_ids)
 
 
 # --- the pack ---------------------------------------------------------------------------
@@ -442,7 +382,9 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
             continue
         if layer.id != layer_id:
             col.add(path, lloc, ("id",), f"the file layers/{layer_id}.yaml must have id: {layer_id}, not {layer.id!r}")
-        _check_layer(_LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites, periods))
+        chk = _LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites, periods)
+        chk.when(("when",), layer.when, layer.when_rule)
+        layer.check(chk)
         layers.append(layer)
     if len(layers) == len(meta.layers):
         _check_order(col, pack_path, loc, layers)
@@ -454,7 +396,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
 
     compiled = _compile(col, pack_path, rules, sites, matcher, memo)
     read = set().union(*(conditions.fields_of(n) for n in rules.values())) if rules else set()
-    monthly = {c.counter for l in layers if isinstance(l, BasicFundLayer) for c in l.caps if c.period == "month"}
+    monthly = set().union(*(layer.monthly_counters for layer in layers))
     ends = [v - dt.timedelta(days=1) for v in meta.versions[1:]] + [meta.valid_until]
     versions = tuple(Version(s, e) for s, e in zip(meta.versions, ends, strict=True))
     return RulePack(

@@ -4,6 +4,9 @@ A pack is a folder:
     pack.yaml            what the pack covers, its versions, counters and layer order
     parameters/*.yaml    every number, dated, each with its source (OpenFisca-style)
     layers/<id>.yaml     one file per layer: conditions (`when:`) naming parameters
+
+A layer file's own fields belong to its kind (benefits/kinds/<kind>.py); this module has what is
+shared: pack.yaml, parameter files, the rows, caps and group modifiers layer kinds are made of.
 """
 
 from __future__ import annotations
@@ -155,75 +158,12 @@ class GroupRatio(_File):
     deductible: Name | None = None
 
 
-class _Layer(_File):
+class LayerBase(_File):
+    """What every layer file has; each layer kind (benefits/kinds/) adds its own fields."""
+
     id: Name
     name: Text
     when: Condition = Field(description="the claims this layer applies to")
     fund_code: dict[Literal["employee", "resident"], str] = Field(default_factory=dict)
     platform_field: dict[Literal["employee", "resident"], str] = Field(default_factory=dict)
     citation: str = Field(min_length=1, description="the policy text this layer encodes")
-
-
-class BasicFundLayer(_Layer):
-    """基本医疗保险统筹基金: deductible, ratio, caps on the policy-range amount."""
-
-    kind: Literal["basic_fund"]
-    deductible: Deductible
-    ratio: list[Row] = Field(min_length=1)
-    adjustments: list[Adjustment] = Field(default_factory=list)
-    caps: list[Cap] = Field(default_factory=list)
-
-
-class CumulativeBandsLayer(_Layer):
-    """大病保险 / 二次救助: ratio bands on the annual cumulative amount left to the patient."""
-
-    kind: Literal["cumulative_bands"]
-    base_counter: Name
-    paid_counter: Name
-    deductible: list[Row] = Field(min_length=1)
-    bands: list[BandRow] = Field(min_length=1)
-    caps: list[Row] = Field(default_factory=list)
-    groups: list[GroupModifier] = Field(default_factory=list)
-
-
-class ResidualRatioLayer(_Layer):
-    """医疗救助: a group's ratio on what the earlier layers left, above an annual aid deductible."""
-
-    kind: Literal["residual_ratio"]
-    paid_counter: Name | None = Field(None, description="absent: the layer touches no accumulator")
-    deductible_counter: Name | None = None
-    groups: list[GroupRatio] = Field(min_length=1)
-    caps: list[Row] = Field(default_factory=list)
-
-
-class FixedAmountLayer(_Layer):
-    """定额结算 (maternity services): pays the service's fixed amount, or the amount left if lower."""
-
-    kind: Literal["fixed_amount"]
-    amount: list[Row] = Field(min_length=1, description="the first row that holds gives the fixed amount")
-
-
-class AboveCapLayer(_Layer):
-    """大额医疗补助: pays a ratio of the eligible cost lying beyond the point where a basic-fund
-    cap was reached: ratio x max(0, E - cap_left / basic_ratio)."""
-
-    kind: Literal["above_cap"]
-    cap: Name = Field(description="the id of the basic-fund cap whose exhaustion triggers this layer")
-    ratio: Name
-    paid_counter: Name
-    caps: list[Row] = Field(default_factory=list)
-
-
-class PersonalAccountLayer(_Layer):
-    """个人账户: pays the patient's remaining in-catalogue part (pre-self-pay + policy-range amount
-    left), up to the balance. Not a fund: it pays part of the patient's own share. Must be last."""
-
-    kind: Literal["personal_account"]
-    balance_counter: Name
-
-
-LayerFile = Annotated[
-    Union[BasicFundLayer, CumulativeBandsLayer, ResidualRatioLayer, FixedAmountLayer, AboveCapLayer,
-          PersonalAccountLayer],
-    Field(discriminator="kind"),
-]

@@ -14,8 +14,9 @@ from ..errors import ClaimError
 from ..matcher import Matcher
 from ..money import fmt, fmt_ratio
 from ..trace import Citation
-from .bounds import CounterBound, counter_bounds
-from .model import LayerFile, PackFile
+from ..kinds import CounterBound, LayerFile
+from ..money import to_fen
+from .model import PackFile
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ParameterValue:
     source: str
     file: str
     line: int | None
+    units: int = 0  # the value as the calculator holds it: fen (yuan), or RATIO units (percent, points)
 
     @property
     def text(self) -> str:
@@ -137,7 +139,11 @@ class RulePack:
         self._in_force = [{name: p.at(day) for name, p in self.parameters.items() if p.values[0].start <= day}
                           for day in self._starts]
         self._highest = {name: max(v.value for v in p.values) for name, p in self.parameters.items()}
-        self.bounds = counter_bounds(self.layers, self.highest)
+        bounds: dict[str, list[CounterBound]] = {}
+        for layer in self.layers:
+            for b in layer.bounds(lambda name: to_fen(self.highest(name))):
+                bounds.setdefault(b.counter, []).append(b)
+        self.bounds = {name: tuple(found) for name, found in bounds.items()}
         self._disease = {}
         for d in self.diseases:
             for letter, lo, hi in d.ranges:

@@ -1,0 +1,70 @@
+"""Layer kind `above_cap`: 职工大额医疗补助 (domain.md 7.2), triggered by a basic-fund cap.
+
+With E = the eligible cost (policy-range amount above the deductible), r = the basic ratio and
+`left` = what the named cap had left before the claim, the basic fund reached its cap at
+E' = left / r of eligible cost; this layer pays its ratio on the rest:
+
+    pay = ratio x max(0, E - left / r), up to the layer's own annual cap left
+
+Exactly: ratio x (E x r - left) / r, a fraction whose denominator is r's, rounded once.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Literal
+
+from pydantic import Field
+
+from ..money import RATIO, half_up
+from ..rules.model import Name, Row
+from .base import Check, CounterBound, Kind, Paid, State
+
+
+class AboveCapLayer(Kind):
+    """大额医疗补助: pays a ratio of the eligible cost lying beyond the point where a basic-fund
+    cap was reached: ratio x max(0, E - cap_left / basic_ratio)."""
+
+    kind: Literal["above_cap"]
+    cap: Name = Field(description="the id of the basic-fund cap whose exhaustion triggers this layer")
+    ratio: Name
+    paid_counter: Name
+    caps: list[Row] = Field(default_factory=list)
+
+    @property
+    def follows_cap(self) -> str:
+        return self.cap
+
+    def check(self, chk: Check) -> None:
+        chk.param(("ratio",), self.ratio, "percent")
+        chk.counter(("paid_counter",), self.paid_counter)
+        chk.rows("caps", self.caps, "yuan", self.rule_ids("caps", self.caps))
+
+    def bounds(self, highest) -> Iterator[CounterBound]:
+        for row, rid in zip(self.caps, self.rule_ids("caps", self.caps)):
+            yield CounterBound(self.paid_counter, highest(row.value), row.value, "cap", rid if row.when else None)
+
+    def pay(self, st: State) -> Paid | None:
+        """None when no basic-fund layer with the named cap applied to the claim."""
+        basic = st.basic
+        if basic.layer is None or self.cap not in basic.cap_lefts:
+            return None
+        ratio = st.param(self.ratio)
+        eligible, left, r = basic.eligible, basic.cap_lefts[self.cap], basic.ratio or 0
+        # beyond = E - left / r = (E x r - left x RATIO) / r fen; with a zero basic ratio the fund
+        # never reaches its cap, so nothing lies beyond it
+        beyond = max(0, eligible * r - left * RATIO) if r > 0 else 0
+        den = r * RATIO if r > 0 else RATIO
+        raw = beyond * ratio.units  # fen x den
+        cap = cap_left = None
+        hit = st.first(self.caps, self.rule_ids("caps", self.caps))
+        if hit is not None:
+            cap = st.param(hit[0].value)
+            cap_left = max(0, cap.units - st.counter(self.paid_counter))
+        paid = half_up(raw if cap_left is None else min(raw, cap_left * den), den)
+        if st.rec is not None:
+            st.rec.add("above_cap.pay", f"{self.id}.pay", self.when_rule, self.id,
+                       {"cap": self.cap, "ratio": ratio.units, "eligible": eligible, "left": left, "basic_ratio": r,
+                        "beyond": beyond, "beyond_den": r if r > 0 else 1, "raw": raw, "den": den,
+                        "cap_left": cap_left, "paid": paid}, tuple(p for p in (ratio, cap) if p is not None))
+        st.add(self.paid_counter, paid)
+        return Paid(paid, eligible, cap_left)

@@ -1,0 +1,192 @@
+"""What every layer kind shares: the per-claim state it reads and updates, its typed result, the
+counter bounds it declares, and the interface of the loader's checks.
+
+Money here is integer fen and ratios are integer parts per million (`money.RATIO`): a layer's
+exact payout is a fraction with a power-of-ten denominator (or, for the large-amount subsidy, a
+ratio's), rounded once, half up, by `money.half_up`. `Decimal` appears only at the edges: reading
+parameters (the loader) and writing the settlement (the calculator).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
+
+from ..money import RATIO
+from ..rules.model import LayerBase
+from ..trace import Recorder
+
+if TYPE_CHECKING:
+    from ..models.claim import Claim
+    from ..rules.pack import ParameterValue, RulePack
+
+
+@dataclass(frozen=True)
+class CounterBound:
+    """`counter` (a pack counter; per month as counter@YYYY-MM) can hold at most `limit` fen
+    (domain.md 6.11)."""
+
+    counter: str
+    limit: int
+    parameter: str | None  # the cap or deductible whose highest value is the limit; None: the pack has none
+    what: str  # "cap" or "aid deductible", for the message
+    rule: str | None = None  # the rule id of the cap row's `when:`; None: the row binds every member
+
+
+@dataclass(slots=True)
+class Bill:
+    """The bill split (费用分解), in fen: total = fully self-paid + over-limit + pre-self-paid + policy range."""
+
+    total: int
+    fully_self_paid: int
+    over_limit: int
+    pre_self_paid: int
+    policy_range: int
+
+
+@dataclass(slots=True)
+class Paid:
+    """What one layer did on one claim: paid `paid` of the `base` it worked on; `limit_left` is the
+    cap (or balance) it had left before the claim, None when nothing limits it. Fen."""
+
+    paid: int
+    base: int
+    limit_left: int | None
+
+
+@dataclass(slots=True)
+class BasicOutcome:
+    """How the basic fund treated the policy-range amount, for the patient's breakdown and for a
+    layer that follows one of its caps (大额医疗补助). Fen; `ratio` in RATIO parts."""
+
+    layer: str | None = None
+    deductible: int = 0
+    co_pay: int = 0
+    above_cap: int = 0
+    ratio: int | None = None
+    eligible: int = 0  # policy-range amount above the deductible
+    cap_lefts: dict[str, int] = field(default_factory=dict)  # cap id -> left before the claim
+
+
+class State:
+    """What the layers of one claim share while it is evaluated. Built per claim, never reused.
+
+    `left` is the policy-range amount still left to the patient after the fund layers so far; each
+    fund layer's payout comes off it (the calculator does that, not the layer)."""
+
+    __slots__ = ("claim", "pack", "day", "fired", "values", "counters", "admissions", "bill", "left", "rec", "basic")
+
+    def __init__(self, claim: "Claim", pack: "RulePack", day: dt.date, fired: frozenset[str],
+                 values: dict[str, "ParameterValue"], counters: dict[str, int], admissions: int, bill: Bill,
+                 rec: Recorder | None):
+        self.claim, self.pack, self.day, self.fired, self.values = claim, pack, day, fired, values
+        self.counters, self.admissions, self.bill, self.rec = counters, admissions, bill, rec
+        self.left = bill.policy_range
+        self.basic = BasicOutcome()
+
+    def param(self, name: str) -> "ParameterValue":
+        value = self.values.get(name)
+        return value if value is not None else self.pack.param(name, self.day)
+
+    def first(self, rows, rule_ids: tuple[str, ...]):
+        """The first row of a decision table whose condition holds (a row without one always does),
+        with its rule id; None when none holds."""
+        fired = self.fired
+        for row, rid in zip(rows, rule_ids):
+            if row.when is None or rid in fired:
+                return row, rid
+        return None
+
+    def counter(self, key: str) -> int:
+        return self.counters.get(key, 0)
+
+    def add(self, key: str, fen: int) -> None:
+        self.counters[key] = self.counters.get(key, 0) + fen
+
+
+
+def most_favourable(options: list, paid):
+    """The option paying the most (domain.md 6.7); among equals, the first listed."""
+    return max(options, key=paid)
+
+
+def with_points(ratio: int, points: int) -> int:
+    """A ratio changed by percentage points (65% - 10 points = 55%), kept within 0%..100%."""
+    return min(RATIO, max(0, ratio + points))
+
+
+# Rule ids are made once per layer and table, not per claim (a few hundred in a pack).
+@lru_cache(maxsize=4096)
+def _rule_ids(layer: str, section: str, rows: int) -> tuple[str, ...]:
+    return tuple(f"{layer}.{section}[{i}]" for i in range(rows))
+
+
+@lru_cache(maxsize=4096)
+def _group_rules(layer: str, groups: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{layer}.groups.{g}" for g in groups)
+
+
+class Check(Protocol):
+    """What the loader offers a layer kind to check its references with (rules/loader.py)."""
+
+    def when(self, where: tuple, text: str | None, rule_id: str | None) -> None: ...
+    def param(self, where: tuple, name: str | None, unit: str) -> None: ...
+    def counter(self, where: tuple, name: str | None) -> None: ...
+    def period(self, where: tuple, counter: str | None, period: str) -> None: ...
+    def rows(self, section: str, rows, unit: str, rule_ids: tuple) -> None: ...
+    def groups(self, groups, rule_ids: tuple) -> None: ...
+    def problem(self, where: tuple, message: str) -> None: ...
+
+
+class Kind(LayerBase):
+    """A layer kind: a rule file's schema (pydantic), its load-time checks, its formula, its trace.
+
+    Subclasses declare `kind: Literal[...]` (the file's `kind:`), and may override `fund`, `check`,
+    `bounds` and `pay`. A kind's rule ids (the handles of its conditions in the pack's matcher)
+    are made once, from its id and the row's place, in `rule_ids`.
+    """
+
+    fund: ClassVar[bool] = True  # a fund (fund_pay_sumamt); the personal account is not, and pays last
+
+    @property
+    def when_rule(self) -> str:
+        return f"{self.id}.when"
+
+    def rule_ids(self, section: str, rows) -> tuple[str, ...]:
+        """The rule id of each row of a table, `<layer>.<section>[i]`: the handle of its `when:` in
+        the pack's matcher (a row without one always holds). Made once per layer and section."""
+        return _rule_ids(self.id, section, len(rows))
+
+    @property
+    def group_rules(self) -> tuple[str, ...]:
+        """The rule id of each of the layer's groups' `when:` (`<layer>.groups.<id>`), for kinds with groups."""
+        return _group_rules(self.id, tuple(g.id for g in getattr(self, "groups", ())))
+
+    @property
+    def cap_ids(self) -> set[str]:
+        """The ids of the caps a later layer may follow (`follows_cap`)."""
+        return set()
+
+    @property
+    def follows_cap(self) -> str | None:
+        """The id of an earlier basic-fund layer's cap this layer is triggered by, if any."""
+        return None
+
+    @property
+    def monthly_counters(self) -> set[str]:
+        """Counters this layer keeps per month (name@YYYY-MM)."""
+        return set()
+
+    def check(self, chk: Check) -> None:
+        """Check the references of the kind's own fields (the loader checks the shared ones)."""
+
+    def bounds(self, highest) -> Iterator[CounterBound]:
+        """The counters this layer draws against caps, and the most each can hold (domain.md 6.11).
+        `highest(parameter)` is the largest value a parameter ever takes, in fen."""
+        return iter(())
+
+    def pay(self, st: State) -> Paid | None:  # pragma: no cover - every kind overrides it
+        """Pay this claim (its `when:` holds); None when the layer's own conditions do not hold."""
+        raise NotImplementedError

@@ -1,0 +1,174 @@
+"""Layer kind `basic_fund`: 基本医疗保险统筹基金 (domain.md section 6.3).
+
+    pay = min(max(0, policy - deductible_left) x ratio, cap_left)
+
+The deductible (起付线) is per admission (with a lower one from a repeat admission), per year
+(consumed through a counter), per claim, or none; the ratio (支付比例) is the first row that holds,
+plus every adjustment that holds, in points; every cap (最高支付限额) that holds limits the payout,
+per year, month or claim, and the smallest left wins.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Literal
+
+from pydantic import Field
+
+from ..errors import ClaimError
+from ..money import RATIO, half_up
+from ..rules.model import Adjustment, Cap, Deductible, Row
+from .base import Check, CounterBound, Kind, Paid, State, with_points
+
+
+class BasicFundLayer(Kind):
+    """基本医疗保险统筹基金: deductible, ratio, caps on the policy-range amount."""
+
+    kind: Literal["basic_fund"]
+    deductible: Deductible
+    ratio: list[Row] = Field(min_length=1)
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    caps: list[Cap] = Field(default_factory=list)
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def check(self, chk: Check) -> None:
+        d = self.deductible
+        if d.per == "none" and d.amount:
+            chk.problem(("deductible",), "`per: none` takes no `amount` rows")
+        if d.per != "none" and not d.amount:
+            chk.problem(("deductible", "amount"), "expected at least one row")
+        if (d.per == "year") != (d.counter is not None):
+            chk.problem(("deductible",), "an annual deductible (per: year) needs a `counter`; other kinds take none")
+        if d.repeat_admissions and d.per != "admission":
+            chk.problem(("deductible", "repeat_admissions"), "only a per-admission deductible has repeat admissions")
+        chk.counter(("deductible", "counter"), d.counter)
+        for i, (row, rid) in enumerate(zip(d.amount, self.rule_ids("deductible", d.amount))):
+            chk.when(("deductible", "amount", i, "when"), row.when, rid)
+            chk.param(("deductible", "amount", i, "value"), row.value, "yuan")
+        if d.repeat_admissions:
+            chk.param(("deductible", "repeat_admissions", "factor"), d.repeat_admissions.factor, "percent")
+        chk.rows("ratio", self.ratio, "percent", self.rule_ids("ratio", self.ratio))
+        for i, (adj, rid) in enumerate(zip(self.adjustments, self.rule_ids("adjustments", self.adjustments))):
+            chk.when(("adjustments", i, "when"), adj.when, rid)
+            chk.param(("adjustments", i, "points"), adj.points, "points")
+        for i, (cap, rid) in enumerate(zip(self.caps, self.rule_ids("caps", self.caps))):
+            chk.when(("caps", i, "when"), cap.when, rid)
+            chk.param(("caps", i, "value"), cap.value, "yuan")
+            chk.counter(("caps", i, "counter"), cap.counter)
+            chk.period(("caps", i), cap.counter, cap.period)
+            if (cap.period == "claim") != (cap.counter is None):
+                chk.problem(("caps", i), "a per-claim cap has no counter; a yearly or monthly cap needs one")
+
+    def bounds(self, highest) -> Iterator[CounterBound]:
+        for cap, rid in zip(self.caps, self.rule_ids("caps", self.caps)):
+            if cap.counter is not None:
+                yield CounterBound(cap.counter, highest(cap.value), cap.value, "cap", rid if cap.when else None)
+
+    @property
+    def monthly_counters(self) -> set[str]:
+        return {c.counter for c in self.caps if c.period == "month"}
+
+    @property
+    def cap_ids(self) -> set[str]:
+        return {c.id for c in self.caps}
+
+    # --- paying -------------------------------------------------------------------------------
+
+    def pay(self, st: State) -> Paid:
+        basic = st.basic
+        if basic.layer is not None:
+            raise ClaimError(
+                f"pack {st.pack.name!r}: basic-fund layers {basic.layer!r} and {self.id!r} both apply to this "
+                "claim; their `when:` conditions must not overlap")
+        basic.layer = self.id
+        policy = st.left
+        applied = min(policy, self._deductible(st))
+        ratio = self._ratio(st)
+        cap_left, keys = self._cap_left(st)
+        eligible = policy - applied
+        raw = eligible * ratio  # fen x RATIO
+        paid = half_up(raw if cap_left is None else min(raw, cap_left * RATIO), RATIO)
+        if st.rec is not None:
+            st.rec.add("basic_fund.pay", f"{self.id}.pay", self.when_rule, self.id,
+                       {"policy": policy, "applied": applied, "ratio": ratio, "cap_left": cap_left, "raw": raw,
+                        "paid": paid})
+        for key in keys:
+            st.add(key, paid)
+        if self.deductible.per == "year":
+            st.add(self.deductible.counter, applied)
+        rounded = half_up(raw, RATIO)
+        basic.deductible, basic.co_pay, basic.above_cap = applied, eligible - rounded, rounded - paid
+        basic.ratio, basic.eligible = ratio, eligible
+        return Paid(paid, policy, cap_left)
+
+    def _deductible(self, st: State) -> int:
+        """The deductible still to be met by this claim (起付线), in fen."""
+        d = self.deductible
+        if d.per == "none":
+            return 0
+        hit = st.first(d.amount, self.rule_ids("deductible", d.amount))
+        if hit is None:
+            raise ClaimError(f"{self.id}: no deductible row of {st.pack.name!r} applies to this claim")
+        row, rid = hit
+        base = st.param(row.value)
+        factor = used = None
+        if d.per == "admission":
+            rep = d.repeat_admissions
+            if rep and st.admissions + 1 >= rep.from_admission:
+                factor = st.param(rep.factor)
+            amount = half_up(base.units * factor.units, RATIO) if factor else base.units
+        elif d.per == "year":
+            used = st.counter(d.counter)
+            amount = max(0, base.units - used)
+        else:
+            amount = base.units
+        if st.rec is not None:
+            st.rec.add("basic_fund.deductible", f"{self.id}.deductible", rid, self.id,
+                       {"per": d.per, "admissions": st.admissions, "base": base.units,
+                        "factor": factor.units if factor else None, "used": used, "amount": amount},
+                       (base, factor) if factor else (base,))
+        return amount
+
+    def _ratio(self, st: State) -> int:
+        hit = st.first(self.ratio, self.rule_ids("ratio", self.ratio))
+        if hit is None:
+            raise ClaimError(f"{self.id}: no ratio row of {st.pack.name!r} applies to this claim")
+        row, rid = hit
+        base = st.param(row.value)
+        ratio = base.units
+        if st.rec is not None:
+            st.rec.add("basic_fund.ratio", f"{self.id}.ratio", rid, self.id, {"ratio": ratio, "level": st.claim.level, "scheme": st.claim.member.scheme.value},
+                       (base,))
+        for adj, rid in zip(self.adjustments, self.rule_ids("adjustments", self.adjustments)):
+            if rid in st.fired:
+                pts = st.param(adj.points)
+                new = with_points(ratio, pts.units)
+                if st.rec is not None:
+                    st.rec.add("basic_fund.adjustment", f"{self.id}.ratio", rid, self.id,
+                               {"before": ratio, "points": pts.value, "after": new, "when": adj.when}, (pts,))
+                ratio = new
+        return ratio
+
+    def _cap_left(self, st: State) -> tuple[int | None, list[str]]:
+        """The smallest cap left among those that apply (None: no cap), and the counter keys they draw on."""
+        lefts: list[int] = []
+        keys: list[str] = []
+        by_id = st.basic.cap_lefts
+        for cap, rid in zip(self.caps, self.rule_ids("caps", self.caps)):
+            if cap.when is not None and rid not in st.fired:
+                continue
+            amount = st.param(cap.value)
+            if cap.period == "claim":
+                left, used = amount.units, 0
+            else:
+                key = cap.counter if cap.period == "year" else f"{cap.counter}@{st.day:%Y-%m}"
+                used = st.counter(key)
+                left = max(0, amount.units - used)
+                if key not in keys:
+                    keys.append(key)
+            lefts.append(left)
+            by_id[cap.id] = min(left, by_id.get(cap.id, left))
+            if st.rec is not None:
+                st.rec.add("basic_fund.cap", f"{self.id}.cap", rid, self.id,
+                           {"cap": cap.id, "amount": amount.units, "used": used, "left": left}, (amount,))
+        return (min(lefts) if lefts else None), keys

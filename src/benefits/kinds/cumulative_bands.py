@@ -1,0 +1,141 @@
+"""Layer kind `cumulative_bands`: 大病保险 and 二次救助 (domain.md sections 6.5, 6.6).
+
+With `before` = the cumulative amount so far this year and `after` = before + what this claim
+leaves to the patient, pay, band by band, the band's ratio times the part of [before, after]
+inside the band. The first band starts at the deductible (moved by a group's reduction); a group
+may add points to every band and lift the cap. The most favourable option applies (6.7).
+
+A reduced deductible need not be whole fen (10,000.01 x 30%), so band edges are kept exactly, in
+fen x RATIO, and the payout in fen x RATIO x RATIO until it is rounded once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+from pydantic import Field
+
+from ..errors import ClaimError
+from ..money import RATIO, half_up
+from ..rules.model import BandRow, GroupModifier, Name, Row
+from .base import Check, CounterBound, Kind, Paid, State, most_favourable, with_points
+
+SCALE = RATIO * RATIO  # the payout's denominator: an amount in fen x RATIO times a ratio
+
+
+@dataclass(slots=True)
+class _Option:
+    group: GroupModifier | None
+    start: int  # the first band's start, fen x RATIO
+    bands: list[tuple[int, int | None, int]]  # (low, high or None, ratio): edges in fen x RATIO
+    cap_left: int | None
+    raw: int  # fen x SCALE
+    paid: int  # fen
+    modifiers: tuple  # the group's parameters used (deductible reduction, points)
+
+
+class CumulativeBandsLayer(Kind):
+    """大病保险 / 二次救助: ratio bands on the annual cumulative amount left to the patient."""
+
+    kind: Literal["cumulative_bands"]
+    base_counter: Name
+    paid_counter: Name
+    deductible: list[Row] = Field(min_length=1)
+    bands: list[BandRow] = Field(min_length=1)
+    caps: list[Row] = Field(default_factory=list)
+    groups: list[GroupModifier] = Field(default_factory=list)
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def check(self, chk: Check) -> None:
+        chk.counter(("base_counter",), self.base_counter)
+        chk.counter(("paid_counter",), self.paid_counter)
+        chk.rows("deductible", self.deductible, "yuan", self.rule_ids("deductible", self.deductible))
+        chk.rows("caps", self.caps, "yuan", self.rule_ids("caps", self.caps))
+        for i, (row, rid) in enumerate(zip(self.bands, self.rule_ids("bands", self.bands))):
+            chk.when(("bands", i, "when"), row.when, rid)
+            for j, band in enumerate(row.bands):
+                if (j == 0) != (band.start is None):
+                    chk.problem(("bands", i, "bands", j),
+                                "the first band starts at the deductible (no `start`); every later band needs a `start`")
+                chk.param(("bands", i, "bands", j, "start"), band.start, "yuan")
+                chk.param(("bands", i, "bands", j, "ratio"), band.ratio, "percent")
+        chk.groups(self.groups, self.group_rules)
+        for i, g in enumerate(self.groups):
+            chk.param(("groups", i, "deductible_reduction"), g.deductible_reduction, "percent")
+            chk.param(("groups", i, "points"), g.points, "points")
+
+    def bounds(self, highest) -> Iterator[CounterBound]:
+        # A group that lifts the cap (serious illness for 低保/特困) lets the paid counter pass it
+        # legally (domain.md 6.11); secondary aid has none, so its paid counter is bounded.
+        if any(g.lift_cap for g in self.groups):
+            return
+        for row, rid in zip(self.caps, self.rule_ids("caps", self.caps)):
+            yield CounterBound(self.paid_counter, highest(row.value), row.value, "cap", rid if row.when else None)
+
+    # --- paying -------------------------------------------------------------------------------
+
+    def pay(self, st: State) -> Paid:
+        amount = st.left
+        before = st.counter(self.base_counter)
+        after = before + amount
+        hit_d = st.first(self.deductible, self.rule_ids("deductible", self.deductible))
+        hit_b = st.first(self.bands, self.rule_ids("bands", self.bands))
+        if hit_d is None or hit_b is None:
+            raise ClaimError(f"{self.id}: no deductible or band row of {st.pack.name!r} applies to this claim")
+        deductible = st.param(hit_d[0].value)
+        band_params = [(st.param(b.start) if b.start else None, st.param(b.ratio)) for b in hit_b[0].bands]
+        hit_c = st.first(self.caps, self.rule_ids("caps", self.caps))
+        cap = st.param(hit_c[0].value) if hit_c else None
+        options = [self._option(st, g, deductible, band_params, cap, before, after)
+                   for g, rid in zip(self.groups, self.group_rules) if rid in st.fired]
+        options.append(self._option(st, None, deductible, band_params, cap, before, after))
+        best = most_favourable(options, lambda o: o.paid)  # groups are listed before `none`
+        if st.rec is not None:
+            cites = (deductible, *(p for b in band_params for p in b if p is not None), *best.modifiers)
+            if best.cap_left is not None:
+                cites += (cap,)
+            self._record(st, options, best, hit_b[1], before, amount, after, cites)
+        st.add(self.base_counter, amount)
+        st.add(self.paid_counter, best.paid)
+        return Paid(best.paid, amount, best.cap_left)
+
+    def _option(self, st: State, group, deductible, band_params, cap, before: int, after: int) -> _Option:
+        start = deductible.units * RATIO
+        points = 0
+        modifiers: tuple = ()
+        if group is not None and group.deductible_reduction:
+            red = st.param(group.deductible_reduction)
+            start = deductible.units * (RATIO - red.units)
+            modifiers += (red,)
+        if group is not None and group.points:
+            pts = st.param(group.points)
+            points = pts.units
+            modifiers += (pts,)
+        lows = [start] + [b[0].units * RATIO for b in band_params[1:]]
+        highs: list[int | None] = lows[1:] + [None]
+        bands = [(lo, hi, with_points(b[1].units, points)) for lo, hi, b in zip(lows, highs, band_params, strict=True)]
+        b, a = before * RATIO, after * RATIO
+        raw = 0
+        for lo, hi, ratio in bands:
+            part = (a if hi is None else min(a, hi)) - max(b, lo)
+            if part > 0:
+                raw += part * ratio
+        cap_left = None
+        if cap is not None and not (group is not None and group.lift_cap):
+            cap_left = max(0, cap.units - st.counter(self.paid_counter))
+        paid = half_up(raw if cap_left is None else min(raw, cap_left * SCALE), SCALE)
+        return _Option(group, start, bands, cap_left, raw, paid, modifiers)
+
+    def _record(self, st: State, options, best: _Option, row: str, before, amount, after, cites) -> None:
+        group = best.group.id if best.group else "none"
+        if len(options) > 1:
+            st.rec.add("cumulative_bands.group", f"{self.id}.group",
+                       f"{self.id}.groups.{best.group.id}" if best.group else self.when_rule, self.id,
+                       {"options": {(o.group.id if o.group else "none"): o.paid for o in options}, "chosen": group})
+        st.rec.add("cumulative_bands.cumulative", f"{self.id}.cumulative", self.when_rule, self.id,
+                   {"counter": self.base_counter, "before": before, "amount": amount, "after": after})
+        st.rec.add("cumulative_bands.pay", f"{self.id}.pay", row, self.id,
+                   {"before": before, "after": after, "start": best.start, "bands": best.bands, "raw": best.raw,
+                    "cap_left": best.cap_left, "paid": best.paid}, cites)

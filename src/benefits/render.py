@@ -1,0 +1,207 @@
+"""The one place the trace becomes text: recorded steps (trace.Step) -> TraceStep, with the
+explanation in Chinese and English, the inputs, the formula with its numbers, the output, the
+parameters cited and the rule's site in its pack.
+
+The calculator and the layer kinds record numbers (fen, ratio units) and words only; how a step
+reads is decided here, by the step's shape (`Step.what`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .money import RATIO, fmt_exact, fmt_fen, fmt_units
+from .trace import Step, TraceStep
+
+NO_CAP = "none"
+_OWN_CONDITIONS = "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold"
+
+
+def _cap(cap_left: int | None) -> str:
+    return NO_CAP if cap_left is None else fmt_fen(cap_left)
+
+
+def _capped(formula: str, raw: int, den: int, cap_left: int | None) -> str:
+    """The formula, noting the cap where it binds (raw / den is the uncapped amount in fen)."""
+    return formula + f"; capped at {fmt_fen(cap_left)}" if cap_left is not None and cap_left * den < raw else formula
+
+
+def _points(points) -> str:
+    return f"{points:+f}"
+
+
+# Each renderer: data -> (explain_zh, explain_en, inputs, formula, output)
+Text = tuple[str, str, dict, str, str]
+
+
+def _version(d: dict) -> Text:
+    day, start, by = d["day"], d["start"], d["by"]
+    return (f"按{day}（{by}）适用 {start} 起的政策", f"the deciding date {day} ({by}) selects the version of {start}",
+            {"deciding_date": str(day)}, "", str(start))
+
+
+def _bill(d: dict) -> Text:
+    total, fully, over, pre, policy = (fmt_fen(d[k]) for k in ("total", "fully", "over", "pre", "policy"))
+    formula = f"{total} - {fully} - {over} - {pre} = {policy}"
+    if d["items"] is None:
+        return "费用已由医疗机构分解", "the bill came already split", {"total": total}, formula, policy
+    return ("逐项分解：丙类全自费；超支付标准部分为超限价自付；乙类按比例先行自付；其余为政策范围内费用（明细见 items）",
+            "item by item: C fully self-paid; the price above the payment standard is over-limit; "
+            "B pre-pays its share; the rest is the policy-range amount (each item's split: items)",
+            {"items": str(d["items"]), "default_b_share": fmt_units(d["default_share"])}, formula, policy)
+
+
+def _deductible(d: dict) -> Text:
+    per, number, base, amount = d["per"], d["admissions"] + 1, fmt_fen(d["base"]), fmt_fen(d["amount"])
+    inputs = {"admissions_before": str(d["admissions"])} if per == "admission" else {}
+    if d["factor"] is not None:
+        f = fmt_units(d["factor"])
+        return (f"本年第{number}次住院，起付线按{f}计", f"admission no. {number} this year: {f} of the deductible",
+                inputs, f"{base} x {f} = {amount}", amount)
+    if per == "admission":
+        return (f"本年第{number}次住院，起付线", f"admission no. {number} this year: the level's deductible",
+                inputs, base, amount)
+    if per == "year":
+        return ("年度起付线未用部分", "the annual deductible not yet used", inputs,
+                f"max(0, {base} - {fmt_fen(d['used'])}) = {amount}", amount)
+    return "每次起付线", "the per-claim deductible", inputs, base, amount
+
+
+def _ratio(d: dict) -> Text:
+    r = fmt_units(d["ratio"])
+    return "基金支付比例", "the fund's payment ratio", {"level": d["level"], "scheme": d["scheme"]}, r, r
+
+
+def _adjustment(d: dict) -> Text:
+    pts, when, after = _points(d["points"]), d["when"], fmt_units(d["after"])
+    return (f"支付比例调整 {pts} 个百分点（{when}）", f"ratio changed by {pts} points ({when})", {},
+            f"{fmt_units(d['before'])} {pts} points = {after}", after)
+
+
+def _basic_cap(d: dict) -> Text:
+    cap, used, left = d["cap"], fmt_fen(d["used"]), fmt_fen(d["left"])
+    return (f"最高支付限额（{cap}）剩余", f"cap {cap}: what is left of it", {"paid_so_far": used},
+            f"max(0, {fmt_fen(d['amount'])} - {used}) = {left}", left)
+
+
+def _basic_pay(d: dict) -> Text:
+    policy, applied, ratio, paid = fmt_fen(d["policy"]), fmt_fen(d["applied"]), fmt_units(d["ratio"]), fmt_fen(d["paid"])
+    formula = _capped(f"({policy} - {applied}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
+    return ("统筹基金支付 =（政策范围内费用 - 起付线）x 支付比例，不超过限额",
+            "fund pays (policy-range amount - deductible) x ratio, up to the cap",
+            {"policy_range": policy, "deductible_applied": applied, "ratio": ratio, "cap_left": _cap(d["cap_left"])},
+            formula + f" -> {paid}", paid)
+
+
+def _group(zh: str, en: str) -> Callable[[dict], Text]:
+    def render(d: dict) -> Text:
+        return zh, en, {k: fmt_fen(v) for k, v in d["options"].items()}, f"max -> {d['chosen']}", d["chosen"]
+    return render
+
+
+def _cumulative(d: dict) -> Text:
+    before, amount, after = fmt_fen(d["before"]), fmt_fen(d["amount"]), fmt_fen(d["after"])
+    return ("年度累计合规自付", "annual cumulative amount left to the patient",
+            {d["counter"]: before, "this_claim": amount}, f"{before} + {amount} = {after}", after)
+
+
+def _bands_pay(d: dict) -> Text:
+    scale = RATIO * RATIO
+    before, after = d["before"] * RATIO, d["after"] * RATIO  # the band edges' units
+    bands = "; ".join(f"{fmt_exact(lo, RATIO)}-{'' if hi is None else fmt_exact(hi, RATIO)}: {fmt_units(r)}"
+                      for lo, hi, r in d["bands"])
+    pieces = []
+    for lo, hi, r in d["bands"]:
+        top = after if hi is None else min(after, hi)
+        if top - max(before, lo) > 0:
+            pieces.append(f"({fmt_exact(top, RATIO)} - {fmt_exact(max(before, lo), RATIO)}) x {fmt_units(r)}")
+    formula = " + ".join(pieces) or "0 (no part of the cumulative amount lies in a band)"
+    formula = _capped(formula + f" = {fmt_exact(d['raw'], scale)}", d["raw"], scale, d["cap_left"])
+    paid = fmt_fen(d["paid"])
+    return (f"分段支付：{bands}", f"paid band by band: {bands}",
+            {"before": fmt_fen(d["before"]), "after": fmt_fen(d["after"]), "first_band_start": fmt_exact(d["start"], RATIO),
+             "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
+
+
+def _aid_pay(d: dict) -> Text:
+    g, ratio, left, used, paid = d["group"], fmt_units(d["ratio"]), fmt_fen(d["left"]), fmt_fen(d["used"]), fmt_fen(d["paid"])
+    formula = _capped(f"({left} - {used}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
+    return (f"救助对象（{g}）按{ratio}救助剩余合规自付", f"aid group {g}: {ratio} of the in-policy self-pay left",
+            {"left": left, "aid_deductible_used": used, "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
+
+
+def _fixed_pay(d: dict) -> Text:
+    left, paid = fmt_fen(d["left"]), fmt_fen(d["paid"])
+    return ("定额结算：按定额支付，政策范围内费用低于定额的按实际费用支付",
+            "fixed-amount settlement: the fixed amount, or the policy-range amount if lower",
+            {"service": d["service"], "policy_range_left": left}, f"min({fmt_fen(d['fixed'])}, {left}) = {paid}", paid)
+
+
+def _above_cap_pay(d: dict) -> Text:
+    ratio, r, cap, paid = fmt_units(d["ratio"]), fmt_units(d["basic_ratio"]), d["cap"], fmt_fen(d["paid"])
+    eligible, left = fmt_fen(d["eligible"]), fmt_fen(d["left"])
+    formula = _capped(f"{ratio} x max(0, {eligible} - {left} / {r}) = {ratio} x {fmt_exact(d['beyond'], d['beyond_den'])} "
+                      f"= {fmt_exact(d['raw'], d['den'])}", d["raw"], d["den"], d["cap_left"])
+    return (f"基本医疗保险达到最高支付限额（{cap}）后的合规费用，按{ratio}补助",
+            f"{ratio} of the eligible cost beyond the point where the basic fund reached cap {cap}",
+            {"eligible": eligible, "basic_cap_left": left, "basic_ratio": r, "cap_left": _cap(d["cap_left"])},
+            formula + f" -> {paid}", paid)
+
+
+def _account_pay(d: dict) -> Text:
+    pre, left, balance, paid = (fmt_fen(d[k]) for k in ("pre", "left", "balance", "paid"))
+    return ("个人账户支付目录内个人负担部分（先行自付 + 政策范围内未报销部分），以余额为限",
+            "the personal account pays the in-catalogue remainder (pre-self-pay + policy-range amount left), up to the balance",
+            {"pre_self_paid": pre, "policy_range_left": left, "balance": balance},
+            f"min({pre} + {left}, {balance}) = {paid}", paid)
+
+
+def _skip(d: dict) -> Text:
+    why = f"not ({d['when']})" if not d["own"] else _OWN_CONDITIONS
+    return f"{d['zh']}不适用于本次结算", f"{d['en']} does not apply to this claim", {}, why, "0.00"
+
+
+def _patient(d: dict) -> Text:
+    total, funds, patient = fmt_fen(d["total"]), fmt_fen(d["funds"]), fmt_fen(d["patient"])
+    return ("个人负担 = 总额 - 各项基金支付", "patient pays total - every fund's payout",
+            {k: fmt_fen(v) for k, v in d["paid"].items()}, f"{total} - {funds} = {patient}", patient)
+
+
+def _cash(d: dict) -> Text:
+    patient, account, cash = fmt_fen(d["patient"]), fmt_fen(d["account"]), fmt_fen(d["cash"])
+    return ("个人现金 = 个人负担 - 个人账户支付", "cash = the patient's part - the personal account's payment",
+            {"account": account}, f"{patient} - {account} = {cash}", cash)
+
+
+RENDERERS: dict[str, Callable[[dict], Text]] = {
+    "version": _version,
+    "bill": _bill,
+    "basic_fund.deductible": _deductible,
+    "basic_fund.ratio": _ratio,
+    "basic_fund.adjustment": _adjustment,
+    "basic_fund.cap": _basic_cap,
+    "basic_fund.pay": _basic_pay,
+    "cumulative_bands.group": _group("按对本层最有利的身份计算", "the group most favourable for this layer applies"),
+    "cumulative_bands.cumulative": _cumulative,
+    "cumulative_bands.pay": _bands_pay,
+    "residual_ratio.group": _group("按对本层最有利的救助身份计算", "the aid group most favourable for this layer applies"),
+    "residual_ratio.pay": _aid_pay,
+    "fixed_amount.pay": _fixed_pay,
+    "above_cap.pay": _above_cap_pay,
+    "personal_account.pay": _account_pay,
+    "skip": _skip,
+    "patient": _patient,
+    "cash": _cash,
+}
+
+
+def render(steps: list[Step], sites: dict[str, tuple[str, int | None]]) -> list[TraceStep]:
+    """The recorded steps as text, each with its rule's file:line in the pack where it has one."""
+    out = []
+    for s in steps:
+        zh, en, inputs, formula, output = RENDERERS[s.what](s.data)
+        site = sites.get(s.rule)
+        where = None if site is None else (f"{site[0]}:{site[1]}" if site[1] else site[0])
+        out.append(TraceStep(s.step, s.rule, zh, en, output, s.layer, inputs, formula,
+                             [v.citation for v in s.cites if v is not None], where))
+    return out
