@@ -599,6 +599,18 @@ def check_batch(n: int, seed: int = DEFAULT_SEED) -> list[Case]:
     return inpatient_batch(n, seed, enrich_groups=True, heavy_share=0.3, near_caps_share=0.25)
 
 
+def presplit_batch(n: int, seed: int = DEFAULT_SEED, *, check: bool = False) -> list[Case]:
+    """The Jiangmen 2022 stays of `inpatient_batch(n, seed)` (or of `check_batch(n, seed)` with `check`),
+    sent as an already-split bill: the same claims and accumulators, each claim's line items replaced
+    by their split (domain.md 6.2, `split_items_fen`, the pack's default B share of 10%)."""
+    out = []
+    for case in (check_batch(n, seed) if check else inpatient_batch(n, seed)):
+        claim = {k: v for k, v in case.claim.items() if k != "items"}
+        claim["bill"] = {k: yuan(v) for k, v in split_items_fen(case.claim["items"], (10, 100)).items()}
+        out.append(Case(case.pack, claim, case.accumulators))
+    return out
+
+
 def mixed_batch(n: int, seed: int = DEFAULT_SEED, anyang_share: float = 0.2) -> list[Case]:
     """n claims of both packs (`anyang_share` of them Anyang), every visit kind each pack covers, in
     the shares described at the top of this file."""
@@ -613,11 +625,12 @@ def mixed_batch(n: int, seed: int = DEFAULT_SEED, anyang_share: float = 0.2) -> 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kind", choices=["headline", "mixed", "inpatient"], default="mixed")
+    ap.add_argument("--kind", choices=["headline", "mixed", "inpatient", "presplit"], default="mixed")
     ap.add_argument("-n", type=int, default=5)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = ap.parse_args(argv)
-    batch = {"headline": headline_batch, "mixed": mixed_batch, "inpatient": inpatient_batch}[args.kind](args.n, args.seed)
+    batch = {"headline": headline_batch, "mixed": mixed_batch, "inpatient": inpatient_batch,
+             "presplit": presplit_batch}[args.kind](args.n, args.seed)
     for case in batch:
         sys.stdout.write(json.dumps({"pack": case.pack, "claim": case.claim, "accumulators": case.accumulators},
                                     ensure_ascii=False) + "\n")

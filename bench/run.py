@@ -23,7 +23,12 @@ What it measures, in the order printed (bench/README.md says what each figure me
  6. cold: each batch once through freshly loaded packs in a fresh process, without warm-up;
  7. the CLI cold start: `benefits calc <example claim> --rules rules/jiangmen` in a new process;
  8. memory while evaluating N claims one after another in a fresh process: RSS at 10 checkpoints,
-    to show it stays flat.
+    to show it stays flat;
+ 9. ZEN side by side (when zen-engine is installed: the bench lock): GoRules ZEN settling the same
+    dicts with the same calculation as one decision graph (bench/zen_peer.py), held equal to the
+    engine claim by claim first, then CPU time per claim, ours with and without the trace against
+    ZEN; and two more ratios, the engine against the integer-fen baseline and a cold `benefits calc`
+    against importing its three libraries.
 
 Sections 1, 6 and 8 run in processes of their own (run.py --child ...): a pack loaded into this
 process would stay alive with durable-rules' background threads and slow every later section.
@@ -60,7 +65,8 @@ sys.path.insert(0, str(HERE))
 
 import baseline
 import baseline_fen
-from generate import DEFAULT_SEED, check_batch, headline_batch, mixed_batch
+import zen_peer
+from generate import DEFAULT_SEED, check_batch, headline_batch, mixed_batch, presplit_batch
 
 import benefits
 
@@ -74,6 +80,11 @@ TARGET_NOTRACE_RATE = 20_000  # claims/s without the trace
 TARGET_LOAD_MS = 100.0  # rule-pack load + compile
 TARGET_CLI_MS = 400.0  # CLI cold start, one claim end to end
 FLAT_MB = 2.0  # memory "flat": RSS grows by less than this from the first checkpoint to the last
+# Section 9, the targets of our issue: ours/ZEN claims/s on the same dicts (CPU time), and two more ratios.
+TARGET_ZEN = {"pre-split": {"trace on": 1.0, "trace off": 1.5}, "50 lines": {"trace on": 1.5}}
+TARGET_OVER_FEN = 0.5  # engine (models, trace off) / baseline_fen (items parsed beforehand), claims/s
+TARGET_CALC_OVER_IMPORTS = 1.6  # cold `benefits calc` / `python -c "import pydantic, typer, yaml"`, wall time
+ZEN_CHECK_MIN = 4_000  # claims held equal to the engine before section 9 times anything
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -381,7 +392,6 @@ def bench_floors(cases, packs, results: dict) -> None:
     validating a dict into a Claim (the dicts rows pay it; the models rows do not)."""
     from benefits.calculator.bill import split_bill
     from benefits.money import exact
-    from benefits.trace import Trace
 
     claims = [benefits.Claim.model_validate(c.claim) for c in cases]
     pack = packs["jiangmen"]
@@ -398,7 +408,7 @@ def bench_floors(cases, packs, results: dict) -> None:
         return statistics.median(lat)
 
     with exact():
-        split = per_claim_us(lambda i: split_bill(claims[i], shares[i], Trace(False)))
+        split = per_claim_us(lambda i: split_bill(claims[i], shares[i], None))
     validate = per_claim_us(lambda i: benefits.Claim.model_validate(cases[i].claim))
     # the same split hand-written, of items parsed beforehand, totals only (nothing listed), in
     # Decimal (baseline.py) and in integer fen (baseline_fen.py): what the arithmetic alone costs
@@ -555,6 +565,14 @@ def bench_matchers(head_cases, packs, args, results: dict) -> None:
             out(f"    (memo entries after the batch: {entries}, for {len(facts)} claims)")
 
 
+def compile_bytecode() -> bool:
+    """A regular install compiles every module to bytecode when it installs; an editable one leaves
+    that to the first import, which cannot write it when PYTHONDONTWRITEBYTECODE is set (as in this
+    sandbox), so every run would compile our modules again (about 40 ms). Compile them first."""
+    return subprocess.run([sys.executable, "-m", "compileall", "-q", "src", "cli"], cwd=ROOT,
+                          capture_output=True, timeout=300, check=False).returncode == 0
+
+
 def bench_cli(runs: int, results: dict) -> None:
     out(f"== 7. CLI cold start: benefits calc {EXAMPLE_CLAIM} --rules rules/jiangmen "
         f"(new process, wall time, median of {runs})   target < {TARGET_CLI_MS:.0f} ms")
@@ -570,11 +588,7 @@ def bench_cli(runs: int, results: dict) -> None:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
         return (time.perf_counter() - t0) * 1000, proc
 
-    # A regular install compiles every module to bytecode when it installs; an editable one leaves
-    # that to the first import, which cannot write it when PYTHONDONTWRITEBYTECODE is set (as in
-    # this sandbox), so every run would compile our modules again (about 40 ms). Compile them first.
-    compiled = subprocess.run([sys.executable, "-m", "compileall", "-q", "src", "cli"], cwd=ROOT,
-                              capture_output=True, timeout=300, check=False).returncode == 0
+    compiled = compile_bytecode()
     out(f"  bytecode of src/ and cli/ compiled first (as an install does): {'yes' if compiled else 'FAILED'}; "
         f"PYTHONDONTWRITEBYTECODE={'set' if os.environ.get('PYTHONDONTWRITEBYTECODE') else 'unset'}")
     env_cmds = [
@@ -666,6 +680,123 @@ def bench_memory(n: int, args, results: dict) -> None:
     results["memory"] = dict(child, growth_mb=round(growth, 3), bytes_per_claim=round(per_claim, 1), flat=flat)
 
 
+# --------------------------------------------------------------------------- 9. ZEN side by side
+
+def cpu_rates(variants: dict, args) -> dict[str, list[float]]:
+    """{label: (settle_one, work)} -> {label: [claims/s of each round]}: settle_one(*one) for each tuple
+    of work, timed in CPU time (time.process_time: this process, all its threads) after a warm-up
+    pass and gc.collect(); args.rounds rounds, the variants interleaved."""
+    for settle_one, work in variants.values():
+        for one in work[: args.warmup]:
+            settle_one(*one)
+    rates: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(args.rounds):
+        for label, (settle_one, work) in variants.items():
+            gc.collect()
+            if args.no_gc:
+                gc.disable()
+            try:
+                t0 = time.process_time()
+                for one in work:
+                    settle_one(*one)
+                cpu = time.process_time() - t0
+            finally:
+                if args.no_gc:
+                    gc.enable()
+            rates[label].append(len(work) / cpu if cpu else float("nan"))
+    return rates
+
+
+def ratio_row(label: str, rates: list[float], over: float, of: str, target: float | None) -> dict:
+    """Print one variant (its best round, every round beside it) and its ratio to `over`; return its figures."""
+    best = max(rates)
+    ratio = best / over
+    versus = f"{ratio:5.2f}x {of}" if best != over else ""
+    mark = f"target >= {target:.1f}x  {verdict(ratio >= target)}" if target else ""
+    out(f"    {label:<18}{best:9,.0f} claims/s  {versus:<11} {mark:<23} rounds {'  '.join(f'{r:,.0f}' for r in rates)}")
+    return {"claims_per_s": round(best, 1), "rounds_claims_per_s": [round(r, 1) for r in rates],
+            f"over_{of.replace(' ', '_')}": round(ratio, 3), "target": target,
+            "ok": None if target is None else ratio >= target}
+
+
+def bench_zen(head_cases, packs, args, results: dict) -> None:
+    out("== 9. ZEN side by side: GoRules ZEN (bench/zen_peer.py: the Jiangmen 2022 stay as one decision graph) "
+        "and ours on the same dicts, CPU time per claim")
+    if not zen_peer.available():
+        out(f"  skipped: zen-engine is not installed in this environment; the bench lock has it: {zen_peer.INSTALL}")
+        results["zen"] = {"skipped": "zen-engine is not installed"}
+        return
+    zen_peer.load()
+    rules = packs["jiangmen"]
+    figures = results["zen"] = {"zen_engine": version_of("zen-engine")}
+    per_kind = max(args.check, -(-ZEN_CHECK_MIN // 4))  # 4 kinds of claims, ZEN_CHECK_MIN in all at least
+    compared, bad = zen_peer.check(per_kind, args.seed, rules, out=out)
+    figures["agreement"] = {"compared": compared, "disagreements": bad}
+    if bad or compared < ZEN_CHECK_MIN:
+        out(f"  not timed: ZEN and the engine must agree on {ZEN_CHECK_MIN:,} claims at least first")
+        return
+
+    def ours(trace: bool):
+        return lambda claim, acc: benefits.evaluate(claim, rules, acc, trace=trace)
+
+    for tag, key, cases in (("a", "pre-split", presplit_batch(args.headline, args.seed)),
+                            ("b", "50 lines", head_cases)):
+        work = [(c.claim, c.accumulators) for c in cases]
+        rates = cpu_rates({"ours, trace on": (ours(True), work), "ours, trace off": (ours(False), work),
+                           "ZEN": (zen_peer.settle, work)}, args)
+        out(f"  ({tag}) {key}: {len(work):,} Jiangmen 2022 stays"
+            + (", the bill given already split" if key == "pre-split" else " of 50 line items") + ", from dicts")
+        zen_rate = max(rates["ZEN"])
+        figures[key] = {"n": len(work)}
+        for label, r in rates.items():
+            target = TARGET_ZEN[key].get(label.removeprefix("ours, ")) if label != "ZEN" else None
+            figures[key][label] = ratio_row(label, r, zen_rate, "ZEN", target)
+
+    # (c) the engine from validated models against the integer-fen baseline on items parsed beforehand
+    models = work_from(head_cases, packs, validated=True)
+    parsed = [(c.claim, c.accumulators, baseline_fen.parse_items(c.claim["items"])) for c in head_cases]
+    rates = cpu_rates({"ours, trace off": (lambda c, r, a: benefits.evaluate(c, r, a, trace=False), models),
+                       "baseline_fen": (baseline_fen.settle, parsed)}, args)
+    out(f"  (c) 50 lines, ours from validated models, trace off, against bench/baseline_fen.py on items parsed beforehand")
+    fen_rate = max(rates["baseline_fen"])
+    figures["models vs baseline_fen"] = {
+        "ours, trace off": ratio_row("ours, trace off", rates["ours, trace off"], fen_rate, "fen", TARGET_OVER_FEN),
+        "baseline_fen": ratio_row("baseline_fen", rates["baseline_fen"], fen_rate, "fen", None)}
+
+    # (d) a cold `benefits calc` against importing the three libraries it stands on, run in pairs
+    exe = Path(sys.executable).parent / ("benefits.exe" if os.name == "nt" else "benefits")
+    if not exe.exists():
+        out(f"  (d) skipped: no `benefits` console script next to {sys.executable}")
+        return
+    pair = {"benefits calc": [str(exe), "calc", EXAMPLE_CLAIM, "--rules", "rules/jiangmen"],
+            "imports": [sys.executable, "-c", "import pydantic, typer, yaml"]}
+    compile_bytecode()
+
+    def wall_ms(cmd: list[str]) -> float:
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[0]} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[:300]}")
+        return (time.perf_counter() - t0) * 1000
+
+    try:
+        for cmd in pair.values():  # one unmeasured run each: files in the OS cache
+            wall_ms(cmd)
+        runs = [{label: wall_ms(cmd) for label, cmd in pair.items()} for _ in range(args.cli_runs)]
+    except RuntimeError as exc:
+        out(f"  (d) failed: {exc}")
+        return
+    ratio = statistics.median(r["benefits calc"] / r["imports"] for r in runs)
+    medians = {label: statistics.median(r[label] for r in runs) for label in pair}
+    out(f"  (d) cold `benefits calc {EXAMPLE_CLAIM}` / `python -c \"import pydantic, typer, yaml\"`, wall time, "
+        f"median of {len(runs)} paired runs: {ratio:.2f}x   target <= {TARGET_CALC_OVER_IMPORTS:g}x  "
+        f"{verdict(ratio <= TARGET_CALC_OVER_IMPORTS)}   (medians {medians['benefits calc']:.0f} ms and "
+        f"{medians['imports']:.0f} ms)")
+    figures["calc vs imports"] = {"median_ratio": round(ratio, 3), "target": TARGET_CALC_OVER_IMPORTS,
+                                  "ok": ratio <= TARGET_CALC_OVER_IMPORTS, "runs": len(runs),
+                                  "median_ms": {k: round(v, 1) for k, v in medians.items()}}
+
+
 # --------------------------------------------------------------------------- main
 
 def main(argv: list[str] | None = None) -> int:
@@ -675,7 +806,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes: finishes in under a minute")
     ap.add_argument("--headline", type=int, help="claims in the headline batch (50-line inpatient); default 2000, quick 300")
     ap.add_argument("--mixed", type=int, help="claims in the mixed batch; default 5000, quick 1000")
-    ap.add_argument("--check", type=int, help="claims in the baseline's agreement check batch; default 2000, quick 300")
+    ap.add_argument("--check", type=int, help="claims in the baseline's agreement check batch; default 2000, quick 300 "
+                    "(section 9 holds ZEN equal to the engine on max(this, 1000) claims of each of 4 kinds)")
     ap.add_argument("--memory", type=int, help="claims in the memory run; default 200000, quick 20000 (1000000 for a soak)")
     ap.add_argument("--loads", type=int, help="pack loads to take the median of; default 9, quick 5")
     ap.add_argument("--cli-runs", type=int, default=11, help="CLI cold-start runs to take the median of (default 11)")
@@ -686,7 +818,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracemalloc", action="store_true", help="also report Python-heap size at the memory checkpoints (slow)")
     ap.add_argument("--pin", type=int, metavar="CPU", help="pin this process to one CPU (Linux)")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["load", "headline", "mixed", "baseline", "matchers", "cold", "cli", "memory"],
+                    choices=["load", "headline", "mixed", "baseline", "matchers", "cold", "cli", "memory", "zen"],
                     help="skip a section (repeatable)")
     ap.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     ap.add_argument("--child", choices=["load", "cold", "memory"], help=argparse.SUPPRESS)  # a section's own process
@@ -772,6 +904,9 @@ def main(argv: list[str] | None = None) -> int:
         out()
     if "memory" not in args.skip:
         bench_memory(args.memory, args, results)
+        out()
+    if "zen" not in args.skip:
+        bench_zen(head_cases, packs, args, results)
         out()
 
     results["total_s"] = round(time.perf_counter() - began, 1)

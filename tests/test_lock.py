@@ -15,7 +15,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCKS = {"run": ROOT / "requirements" / "run.txt", "test": ROOT / "requirements" / "test.txt"}
+# bench.txt: the test lock plus the bench extra (zen-engine, for bench/ only); this environment runs test.txt.
+LOCKS = {name: ROOT / "requirements" / f"{name}.txt" for name in ("run", "test", "bench")}
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^ \\\n]+)", re.M)
 HASHED = re.compile(r"^([A-Za-z0-9_.-]+)==[^ \\\n]+ \\\n    --hash=sha256:", re.M)
 
@@ -39,8 +40,10 @@ def pins(lock: Path) -> dict[str, str]:
 def asked(which: str) -> list[Requirement]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     specs = data["build-system"]["requires"] + data["project"]["dependencies"]
-    if which == "test":
+    if which in ("test", "bench"):
         specs += data["project"]["optional-dependencies"]["test"]
+    if which == "bench":
+        specs += data["project"]["optional-dependencies"]["bench"]
     return [Requirement(s) for s in specs]
 
 
@@ -65,7 +68,7 @@ def test_each_lock_pins_every_direct_dependency_within_its_bounds(which):
 
 
 def test_direct_dependencies_have_an_upper_bound():
-    for req in asked("test"):
+    for req in asked("bench"):  # every direct dependency: runtime, build backend, test and bench extras
         ops = {s.operator for s in req.specifier}
         assert ops & {"<", "==", "~="}, f"{req} has no upper bound"
 
@@ -73,6 +76,13 @@ def test_direct_dependencies_have_an_upper_bound():
 def test_the_test_lock_holds_the_run_lock():
     run, test = pins(LOCKS["run"]), pins(LOCKS["test"])
     assert {n: v for n, v in test.items() if n in run} == run
+
+
+def test_the_bench_lock_holds_the_test_lock():
+    """Installing the bench lock over the test lock only adds packages (zen-engine): it never moves a
+    pin the suite runs."""
+    test, bench = pins(LOCKS["test"]), pins(LOCKS["bench"])
+    assert {n: v for n, v in bench.items() if n in test} == test
 
 
 @pytest.mark.skipif(os.environ.get("BENEFITS_UNLOCKED") == "1", reason="scripts/try-newest runs newer releases on purpose")
