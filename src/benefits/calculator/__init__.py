@@ -19,6 +19,7 @@ from ..facts import VISIT_FIELDS, build_fact
 from ..kinds import Paid, State
 from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, BillSplit, Claim
+from ..models.lazy import Lazy
 from ..models.settlement import LayerPayout, PatientPart, Settlement
 from ..money import MAX_AMOUNT, ZERO, exact, fmt_fen, from_fen, ratio_decimal, to_fen
 from ..render import render
@@ -151,19 +152,13 @@ def _pay_layers(st: State) -> list[tuple[Any, Paid | None]]:
 
 def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Accumulators, st: State,
                 results) -> Settlement:
-    scheme = claim.member.scheme._value_
-    payouts = []
     fund_total = account = 0
     for layer, r in results:
-        paid = r.paid if r else 0
-        if layer.fund:
-            fund_total += paid
-        else:
-            account += paid
-        payouts.append(LayerPayout(
-            layer.id, layer.name.zh, layer.name.en, layer.fund_code.get(scheme), layer.platform_field.get(scheme),
-            r is not None, layer.fund, from_fen(r.base) if r else ZERO,
-            from_fen(r.limit_left) if r and r.limit_left is not None else None, from_fen(paid)))
+        if r is not None:
+            if layer.fund:
+                fund_total += r.paid
+            else:
+                account += r.paid
     basic = st.basic
     co_pay = bill.policy_range if basic.ratio is None else basic.co_pay  # no basic layer: all of it unpaid by one
     patient = bill.total - fund_total
@@ -183,7 +178,8 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
             over_limit=from_fen(bill.over_limit), pre_self_paid=from_fen(bill.pre_self_paid),
             policy_range=from_fen(bill.policy_range)),
         items=items, deductible=from_fen(basic.deductible),
-        ratio=None if basic.ratio is None else ratio_decimal(basic.ratio), layers=payouts,
+        ratio=None if basic.ratio is None else ratio_decimal(basic.ratio),
+        layers=Lazy(make=lambda: _payouts(results, claim.member.scheme._value_)),
         fund_total=from_fen(fund_total),
         patient=PatientPart(
             from_fen(bill.fully_self_paid), from_fen(bill.over_limit), from_fen(bill.pre_self_paid),
@@ -194,8 +190,16 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
         accumulators_after=Accumulators.model_construct(
             member_id=claim.member.id, year=acc.year, admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
             counters={k: from_fen(v) for k, v in counters.items()}),
-        trace=render(rec.steps, pack.sites) if rec is not None else [],
+        trace=Lazy(make=lambda: render(rec.steps, pack.sites)) if rec is not None else Lazy(),
     )
+
+
+def _payouts(results, scheme: str) -> list[LayerPayout]:
+    return [LayerPayout(layer.id, layer.name.zh, layer.name.en, layer.fund_code.get(scheme),
+                        layer.platform_field.get(scheme), r is not None, layer.fund, from_fen(r.base) if r else ZERO,
+                        from_fen(r.limit_left) if r and r.limit_left is not None else None,
+                        from_fen(r.paid) if r else ZERO)
+            for layer, r in results]
 
 
 def _check_limits(total: int, counters: dict[str, int]) -> None:

@@ -6,15 +6,17 @@ from decimal import Decimal
 
 from ..kinds import Bill
 from ..models.claim import Category, Claim
+from ..models.lazy import Lazy
 from ..models.settlement import ItemSplit
 from ..money import ZERO, from_fen, to_fen
 from ..rules.pack import ParameterValue
 from ..trace import Recorder
 
 
-def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None) -> tuple[Bill, list[ItemSplit]]:
+def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None) -> tuple[Bill, Lazy[ItemSplit]]:
     """The claim's bill split into fully self-paid, over-limit, pre-self-paid and policy-range parts
-    (fen), and each line item's share of it (empty for a bill that came already split).
+    (fen), and each line item's share of it (empty for a bill that came already split), listed when
+    first read.
 
     Per item: amount = round(unit price x quantity); 丙 (C) is fully self-paid; for a price above
     the payment standard the fund recognises round(standard x quantity) and the rest of the amount
@@ -28,34 +30,29 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
                     to_fen(b.policy_range))
         if rec is not None:
             _record(rec, bill, None, default_share, False)
-        return bill, []
+        return bill, Lazy()
     total = fully = over = pre = 0
-    splits: list[ItemSplit] = []
-    append = splits.append
+    parts: list[tuple] = []  # (item, amount, over-limit, pre-self-paid, share), in fen
+    append = parts.append
     A, C = Category.A, Category.C  # anything else is B
     used_default = False
     # The hottest loop of an evaluation (50-300 items a stay): locals only, the category compared
     # by identity, and each part computed once.
     for item in claim.items or ():
-        price = to_fen(item.unit_price)
         qn, qd = item.quantity.as_integer_ratio()
-        amount = (2 * price * qn + qd) // (2 * qd)
+        amount = (2 * to_fen(item.unit_price) * qn + qd) // (2 * qd)
         total += amount
         if item.category is C:
             fully += amount
-            money = from_fen(amount)
-            append(ItemSplit(item.id, "C", money, None, money, ZERO, ZERO, ZERO))
+            append((item, amount, 0, 0, None))
             continue
         std = item.payment_standard
         item_over = 0
-        if std is not None:
-            std = to_fen(std)
-            if price > std:
-                item_over = amount - (2 * std * qn + qd) // (2 * qd)
-                over += item_over
+        if std is not None and item.unit_price > std:
+            item_over = amount - (2 * to_fen(std) * qn + qd) // (2 * qd)
+            over += item_over
         if item.category is A:
-            append(ItemSplit(item.id, "A", from_fen(amount), None, ZERO, from_fen(item_over), ZERO,
-                             from_fen(amount - item_over)))
+            append((item, amount, item_over, 0, None))
             continue
         share: Decimal | None = item.self_pay_share
         if share is None:
@@ -63,12 +60,20 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
         sn, sd = share.as_integer_ratio()
         item_pre = (2 * sn * (amount - item_over) + sd) // (2 * sd)
         pre += item_pre
-        append(ItemSplit(item.id, "B", from_fen(amount), share, ZERO, from_fen(item_over), from_fen(item_pre),
-                         from_fen(amount - item_over - item_pre)))
+        append((item, amount, item_over, item_pre, share))
     bill = Bill(total, fully, over, pre, total - fully - over - pre)
     if rec is not None:
-        _record(rec, bill, len(splits), default_share, used_default)
-    return bill, splits
+        _record(rec, bill, len(parts), default_share, used_default)
+    return bill, Lazy(make=lambda: [_item_split(*p) for p in parts])
+
+
+def _item_split(item, amount: int, over: int, pre: int, share: Decimal | None) -> ItemSplit:
+    category = item.category.value
+    if category == "C":
+        money = from_fen(amount)
+        return ItemSplit(item.id, "C", money, None, money, ZERO, ZERO, ZERO)
+    return ItemSplit(item.id, category, from_fen(amount), share, ZERO, from_fen(over), from_fen(pre),
+                     from_fen(amount - over - pre))
 
 
 def _record(rec: Recorder, bill: Bill, items: int | None, share: ParameterValue, cited: bool) -> None:

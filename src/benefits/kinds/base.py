@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
 
 from ..money import RATIO
@@ -150,8 +150,9 @@ class Kind(LayerBase):
 
     fund: ClassVar[bool] = True  # a fund (fund_pay_sumamt); the personal account is not, and pays last
 
-    @property
+    @cached_property  # read for every layer of every claim
     def when_rule(self) -> str:
+        """The rule id of the layer's own `when:`."""
         return f"{self.id}.when"
 
     def rule_ids(self, section: str, rows) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from ..money import Money
 from ..trace import TraceStep
 from .accumulators import Accumulators
 from .claim import BillSplit
+from .lazy import Lazy
 
 
 def _about(text: str) -> dict:
@@ -93,15 +94,15 @@ class Settlement(BaseModel):
     version: dt.date = Field(description="the parameter version applied (its start date)")
     deciding_date: dt.date
     bill: BillSplit
-    items: list[ItemSplit] = Field(default_factory=list, description="each line item's split; empty for a pre-split bill")
+    items: Lazy[ItemSplit] = Field(default_factory=Lazy, description="each line item's split; empty for a pre-split bill")
     deductible: Money = Field(description="act_pay_dedc, the basic fund's deductible applied")
     ratio: Decimal | None = Field(None, description="the basic fund's ratio applied")
-    layers: list[LayerPayout]
+    layers: Lazy[LayerPayout]
     fund_total: Money = Field(description="fund_pay_sumamt")
     patient: PatientPart
     accumulators_before: Accumulators
     accumulators_after: Accumulators
-    trace: list[TraceStep] = Field(default_factory=list)
+    trace: Lazy[TraceStep] = Field(default_factory=Lazy)
 
     @property
     def payouts(self) -> dict[str, Decimal]:
