@@ -38,7 +38,7 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
     used_default = False
     # The hottest loop of an evaluation (50-300 items a stay): locals only, the category compared
     # by identity, and each part computed once.
-    for item in claim.items or ():
+    for item in claim.items.rows:
         qn, qd = item.quantity.as_integer_ratio()
         amount = (2 * to_fen(item.unit_price) * qn + qd) // (2 * qd)
         total += amount

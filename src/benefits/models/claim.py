@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 
 from ..dates import Count, Day
 from ..money import Money, parse_decimal
+from .items import LineItems
 
 Share = Annotated[Decimal, Field(ge=0, le=1)]
 
@@ -176,7 +177,7 @@ class Claim(_Strict):
     service: str | None = Field(None, min_length=1, max_length=64,
                                 description="a fixed-amount service, e.g. maternity prenatal_care; one of the pack's services")
     bill: BillSplit | None = None
-    items: list[LineItem] | None = None
+    items: LineItems | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Claim":
@@ -186,7 +187,7 @@ class Claim(_Strict):
             if not self.items:
                 raise ValueError("`items` is empty: a claim needs at least one line item")
             seen: set[str] = set()
-            for item in self.items:
+            for item in self.items.rows:
                 if item.id in seen:
                     raise ValueError(f"line item id {item.id!r} appears more than once")
                 seen.add(item.id)
