@@ -13,9 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..conditions import possible
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
-from ..facts import VISIT_FIELDS, build_fact
+from ..facts import build_fact
 from ..kinds import Paid, State
 from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, BillSplit, Claim
@@ -82,15 +81,12 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
 def _check_counter_bounds(acc: Accumulators, pack: RulePack, fact: dict) -> None:
     """domain.md 6.11: a counter beyond the most its caps (or aid deductibles) ever allowed this
     member is impossible input, whether or not this claim reads it."""
+    if not acc.counters:
+        return
+    limits = pack.counter_limits(fact)
     for key, value in acc.counters.items():
-        bounds = pack.bounds.get(key.partition("@")[0])
-        if not bounds or not value:
-            continue
-        binding = [b for b in bounds if b.rule is None or possible(pack.rules[b.rule], fact, VISIT_FIELDS)]
-        if not binding:
-            continue
-        most = max(binding, key=lambda b: b.limit)
-        if to_fen(value) > most.limit:
+        most = limits.get(key.partition("@")[0])
+        if most is not None and value and to_fen(value) > most.limit:
             allowed = (f"the most {most.what} {most.parameter!r} has ever allowed ({fmt_fen(most.limit)})" if most.parameter
                        else f"what pack {pack.name!r} allows: it has no {most.what}")
             raise ClaimError.at(("accumulators", "counters", key), f"{value:.2f} is above {allowed}; check the accumulators")
@@ -142,8 +138,7 @@ def _pay_layers(st: State) -> list[tuple[Any, Paid | None]]:
         paid = layer.pay(st) if applies else None
         if paid is None:
             if st.rec is not None:
-                st.rec.add("skip", f"{layer.id}.skip", layer.when_rule, layer.id,
-                           {"zh": layer.name.zh, "en": layer.name.en, "when": layer.when, "own": applies})
+                st.rec.steps.append(layer.skipped[applies])
         elif layer.fund:
             st.left -= paid.paid
         results.append((layer, paid))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
 
 from ..money import RATIO
 from ..rules.model import LayerBase
-from ..trace import Recorder
+from ..trace import Recorder, Step
 
 if TYPE_CHECKING:
     from ..models.claim import Claim
@@ -159,6 +159,13 @@ class Kind(LayerBase):
         """The rule id of each row of a table, `<layer>.<section>[i]`: the handle of its `when:` in
         the pack's matcher (a row without one always holds). Made once per layer and section."""
         return _rule_ids(self.id, section, len(rows))
+
+    @cached_property
+    def skipped(self) -> tuple[Step, Step]:
+        """The trace step of this layer not applying: its `when:` does not hold, or it does and the
+        layer's own conditions (groups, the cap it follows) do not. The same for every claim."""
+        return tuple(Step("skip", f"{self.id}.skip", self.when_rule, self.id,
+                          {"zh": self.name.zh, "en": self.name.en, "when": self.when, "own": own}) for own in (False, True))
 
     @property
     def group_rules(self) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
 
-from ..conditions import Node
+from ..conditions import Node, possible
+from ..facts import VISIT_FIELDS
 from ..errors import ClaimError
 from ..matcher import Matcher
 from ..money import fmt, fmt_ratio
@@ -131,6 +132,7 @@ class RulePack:
     _highest: dict[str, Decimal] = field(init=False, repr=False)
     _disease: dict[tuple[str, int], str] = field(init=False, repr=False)  # ICD-10 category -> first list
     bounds: dict[str, tuple[CounterBound, ...]] = field(init=False, repr=False)  # counter -> what it may hold
+    _limits: dict[tuple, dict[str, CounterBound]] = field(default_factory=dict, init=False, repr=False, compare=False)
     # What other modules derive from the pack once and reuse for every claim (the calculator's plan).
     derived: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -158,6 +160,24 @@ class RulePack:
         """Every parameter's value in force on `day` (one without a value yet is absent)."""
         i = bisect_right(self._starts, day)
         return self._in_force[i - 1] if i else {}
+
+    def counter_limits(self, fact: dict) -> dict[str, CounterBound]:
+        """Per counter, the bound that binds this member with the largest limit (domain.md 6.11):
+        bounds whose cap row's condition can hold for the member on some claim. It depends only on
+        the member's own fields, so it is worked out once per combination of them (at most 4,096
+        kept; then it starts over)."""
+        key = tuple(v for k, v in fact.items() if k not in VISIT_FIELDS)
+        found = self._limits.get(key)
+        if found is None:
+            found = {}
+            for counter, bounds in self.bounds.items():
+                binding = [b for b in bounds if b.rule is None or possible(self.rules[b.rule], fact, VISIT_FIELDS)]
+                if binding:
+                    found[counter] = max(binding, key=lambda b: b.limit)
+            if len(self._limits) >= 4096:
+                self._limits.clear()
+            self._limits[key] = found
+        return found
 
     def version_for(self, day: dt.date) -> Version:
         """The parameter version in force on `day`; a day no version covers is refused."""
