@@ -2,7 +2,7 @@
 
 import pytest
 
-from benefits.conditions import And, Cmp, Has, Or, evaluate, parse
+from benefits.conditions import And, Cmp, Has, Or, holds, parse
 from benefits.errors import ConditionSyntaxError
 from benefits.facts import field_specs
 
@@ -59,11 +59,11 @@ def test_errors_name_the_problem(text, fragment):
 def test_reference_semantics():
     fact = {"scheme": "resident", "level": "level2", "age": 61, "filed": False,
             "groups__tekun": True, "groups__dibao": False, "date": 20210701}
-    assert evaluate(p("scheme == resident and level in [level1, level2]"), fact)
-    assert evaluate(p("groups has tekun and not groups has dibao"), fact)
-    assert evaluate(p("age >= 60 and age < 62 and date >= 2021-07-01"), fact)
-    assert not evaluate(p("filed or date > 2021-07-01"), fact)
-    assert evaluate(p("not filed"), fact)
+    assert holds(p("scheme == resident and level in [level1, level2]"), fact)
+    assert holds(p("groups has tekun and not groups has dibao"), fact)
+    assert holds(p("age >= 60 and age < 62 and date >= 2021-07-01"), fact)
+    assert not holds(p("filed or date > 2021-07-01"), fact)
+    assert holds(p("not filed"), fact)
     # a missing field never satisfies a comparison, negated or not (as in durable-rules)
-    assert not evaluate(p("disease == hypertension"), fact)
-    assert not evaluate(p("disease != hypertension"), fact)
+    assert not holds(p("disease == hypertension"), fact)
+    assert not holds(p("disease != hypertension"), fact)

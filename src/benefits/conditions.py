@@ -98,23 +98,23 @@ def possible(node: Node, fact: dict, unknown: frozenset[str]) -> bool:
     if isinstance(node, Or):
         return any(possible(i, fact, unknown) for i in node.items)
     if isinstance(node, Not):
-        return not fields_of(node.item) & unknown and not evaluate(node.item, fact)
+        return not fields_of(node.item) & unknown and not holds(node.item, fact)
     if node.field in unknown:
         return True
-    return evaluate(node, fact)
+    return holds(node, fact)
 
 
-def evaluate(node: Node, fact: dict) -> bool:
+def holds(node: Node, fact: dict) -> bool:
     """The reference semantics of a condition over a fact (see facts.build_fact).
 
     A comparison on a field the fact lacks is false, negated or not (as in durable-rules).
     """
     if isinstance(node, And):
-        return all(evaluate(i, fact) for i in node.items)
+        return all(holds(i, fact) for i in node.items)
     if isinstance(node, Or):
-        return any(evaluate(i, fact) for i in node.items)
+        return any(holds(i, fact) for i in node.items)
     if isinstance(node, Not):
-        return not evaluate(node.item, fact)
+        return not holds(node.item, fact)
     if isinstance(node, Has):
         key = group_key(node.field, node.value)
         return key in fact and fact[key] is (not node.negated)
@@ -285,4 +285,4 @@ def parse(text: str, fields: dict[str, FieldSpec]) -> Node:
     return to_nnf(_Parser(text, fields).parse())
 
 
-__all__ = ["Cmp", "Has", "And", "Or", "Not", "Node", "parse", "evaluate", "to_nnf", "fields_of", "group_key"]
+__all__ = ["Cmp", "Has", "And", "Or", "Not", "Node", "parse", "holds", "possible", "to_nnf", "fields_of", "group_key"]

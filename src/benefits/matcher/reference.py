@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..conditions import Node, evaluate
+from ..conditions import Node, holds
 
 
 class ReferenceMatcher:
@@ -12,4 +12,4 @@ class ReferenceMatcher:
         self._rules = dict(rules)
 
     def fired(self, fact: dict) -> frozenset[str]:
-        return frozenset(rid for rid, node in self._rules.items() if evaluate(node, fact))
+        return frozenset(rid for rid, node in self._rules.items() if holds(node, fact))

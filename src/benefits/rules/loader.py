@@ -23,7 +23,7 @@ from ..money import POINT, parse_money, ratio_of, to_fen
 from ..yamlio import Locator, YamlError, is_dir, load_file
 from ..kinds import KINDS, LayerFile
 from .model import NAME_PATTERN, PackFile
-from .model import Parameter as ParameterFile
+from .model import ParameterFile
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
 
 _LAYER = TypeAdapter(LayerFile)
@@ -333,40 +333,83 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     if not isinstance(directory, (str, Path)):
         raise TypeError(f"load_rules takes a folder path, not {type(directory).__name__}")
     root = Path(directory)
-    col = _Collector(root)
-    pack_path = root / "pack.yaml"
     if not is_dir(root):
         raise RuleFileError([Problem(str(root), None, "", "not a folder: a rule pack is a folder with pack.yaml")])
-    read = _read(col, pack_path)
-    meta = None
-    if read is not None:
-        data, loc = read
-        meta = _model(col, pack_path, loc, data, PackFile)
-        if meta is not None:
-            _check_meta(col, pack_path, loc, meta)
-    if meta is None:
-        raise RuleFileError(col.problems)
-
+    col = _Collector(root)
+    pack_path = root / "pack.yaml"
+    meta, loc = _read_meta(col, pack_path)
     params = _parameters(col, root, meta)
     _check_derived(col, pack_path, loc, meta, params)
     problem = _reference_problem(params, meta.default_b_share, "percent")
     if problem:
         col.add(pack_path, loc, ("default_b_share",), problem)
+    diseases = _diseases(col, pack_path, loc, meta)
+    specs = field_specs(tuple(meta.levels), tuple(meta.diseases), tuple(meta.services))
+    rules, sites = _refusals(col, pack_path, loc, meta, specs)
+    layers = _layers(col, root, pack_path, loc, meta, params, specs, rules, sites)
+    if col.problems:
+        raise RuleFileError(col.problems)
+
+    compiled = _compile(col, pack_path, rules, sites, matcher, memo)
+    read = set().union(*(conditions.fields_of(n) for n in rules.values())) if rules else set()
+    ends = [v - dt.timedelta(days=1) for v in meta.versions[1:]] + [meta.valid_until]
+    return RulePack(
+        meta=meta,
+        directory=str(root),
+        versions=tuple(Version(s, e) for s, e in zip(meta.versions, ends, strict=True)),
+        parameters=params,
+        layers=tuple(layers),
+        diseases=tuple(diseases),
+        rules=rules,
+        sites=sites,
+        matcher=compiled,
+        required_fields=frozenset(read & {"age", "member_type"}),
+        counters={c.name: c.description for c in meta.counters},
+        monthly_counters=frozenset(set().union(*(layer.monthly_counters for layer in layers))),
+    )
+
+
+def _read_meta(col: _Collector, pack_path: Path) -> tuple[PackFile, Locator]:
+    """pack.yaml, or the pack is refused at once: nothing else can be checked without it."""
+    read = _read(col, pack_path)
+    if read is not None:
+        data, loc = read
+        meta = _model(col, pack_path, loc, data, PackFile)
+        if meta is not None:
+            _check_meta(col, pack_path, loc, meta)
+            return meta, loc
+    raise RuleFileError(col.problems)
+
+
+def _diseases(col: _Collector, pack_path: Path, loc: Locator, meta: PackFile) -> list[DiseaseList]:
     diseases = []
     for name, ranges in meta.diseases.items():
         try:
             diseases.append(DiseaseList(name, tuple(DiseaseList.parse_range(r) for r in ranges)))
         except ValueError as exc:
             col.add(pack_path, loc, ("diseases", name), str(exc))
-    specs = field_specs(tuple(meta.levels), tuple(meta.diseases), tuple(meta.services))
-    counters = {c.name: c.description for c in meta.counters}
-    rules, sites, layers, periods = {}, {}, [], {}
+    return diseases
+
+
+def _refusals(col: _Collector, pack_path: Path, loc: Locator, meta: PackFile, specs) -> tuple[dict, dict]:
+    """The conditions of the pack's refusals: the first rules of the pack (rule id -> condition,
+    rule id -> its file and line)."""
+    rules, sites = {}, {}
     for i, refusal in enumerate(meta.refusals):
         try:
             rules[f"refusals[{i}]"] = conditions.parse(refusal.when, specs)
             sites[f"refusals[{i}]"] = (col.rel(pack_path), loc.line(("refusals", i, "when")))
         except ConditionSyntaxError as exc:
             col.add(pack_path, loc, ("refusals", i, "when"), f"condition: {exc}")
+    return rules, sites
+
+
+def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: PackFile, params, specs,
+            rules: dict, sites: dict) -> list:
+    """Every layer file in paying order, each checked by its kind; their conditions go into `rules`."""
+    counters = {c.name: c.description for c in meta.counters}
+    layers: list = []
+    periods: dict = {}
     layer_dir = root / "layers"
     for i, layer_id in enumerate(meta.layers):
         path = layer_dir / f"{layer_id}.yaml"
@@ -391,28 +434,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     if is_dir(layer_dir):
         for extra in sorted(set(p.stem for p in layer_dir.glob("*.yaml")) - set(meta.layers)):
             col.add(layer_dir / f"{extra}.yaml", None, (), "layer file not listed under `layers:` in pack.yaml")
-    if col.problems:
-        raise RuleFileError(col.problems)
-
-    compiled = _compile(col, pack_path, rules, sites, matcher, memo)
-    read = set().union(*(conditions.fields_of(n) for n in rules.values())) if rules else set()
-    monthly = set().union(*(layer.monthly_counters for layer in layers))
-    ends = [v - dt.timedelta(days=1) for v in meta.versions[1:]] + [meta.valid_until]
-    versions = tuple(Version(s, e) for s, e in zip(meta.versions, ends, strict=True))
-    return RulePack(
-        meta=meta,
-        directory=str(root),
-        versions=versions,
-        parameters=params,
-        layers=tuple(layers),
-        diseases=tuple(diseases),
-        rules=rules,
-        sites=sites,
-        matcher=compiled,
-        required_fields=frozenset(read & {"age", "member_type"}),
-        counters=counters,
-        monthly_counters=frozenset(monthly),
-    )
+    return layers
 
 
 def _compile(col: _Collector, pack_path: Path, rules: dict, sites: dict, kind: str, memo: bool):

@@ -46,7 +46,7 @@ class DatedValue(_File):
     )
 
 
-class Parameter(_File):
+class ParameterFile(_File):
     description: str = Field(min_length=1)
     unit: Literal["yuan", "percent", "points"]
     values: dict[Day, DatedValue] = Field(min_length=1)
