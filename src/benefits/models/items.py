@@ -12,7 +12,6 @@ compact rows (`rows`) and never makes them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import Any, NamedTuple
@@ -21,6 +20,7 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from ..money import parse_decimal, parse_money
+from .lazy import Lazy
 
 
 class Row(NamedTuple):
@@ -60,40 +60,30 @@ def _decimal(value: object) -> Decimal:
         raise _Slow from None
 
 
-class LineItems(Sequence):
-    """The line items of a claim: `LineItem`s to readers, `Row`s to the calculator."""
+class LineItems(Lazy):
+    """The line items of a claim: `LineItem`s to readers (made when first read), `Row`s to the
+    calculator."""
 
-    __slots__ = ("rows", "_models")
+    __slots__ = ("rows",)
 
     def __init__(self, rows: list[Row]):
+        super().__init__(make=self._models)
         self.rows = rows
-        self._models: list | None = None
 
-    def _list(self) -> list:
-        if self._models is None:
-            from .claim import LineItem
+    def _models(self) -> list:
+        from .claim import LineItem
 
-            self._models = [LineItem.model_construct(**row._asdict()) for row in self.rows]
-        return self._models
+        return [LineItem.model_construct(**row._asdict()) for row in self.rows]
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, index):
-        return self._list()[index]
-
-    def __iter__(self):
-        return iter(self._list())
-
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LineItems):
             return self.rows == other.rows
-        return isinstance(other, list) and self._list() == other
+        return super().__eq__(other)
 
     __hash__ = None
-
-    def __repr__(self) -> str:
-        return f"LineItems({self._list()!r})"
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -144,5 +134,5 @@ class LineItems(Sequence):
         return core_schema.no_info_wrap_validator_function(
             validate, as_models,
             serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda value: value._list() if isinstance(value, LineItems) else value, return_schema=as_models),
+                lambda value: value.list() if isinstance(value, LineItems) else value, return_schema=as_models),
         )
