@@ -757,7 +757,7 @@ def bench_zen(head_cases, packs, args, results: dict) -> None:
     parsed = [(c.claim, c.accumulators, baseline_fen.parse_items(c.claim["items"])) for c in head_cases]
     rates = cpu_rates({"ours, trace off": (lambda c, r, a: benefits.evaluate(c, r, a, trace=False), models),
                        "baseline_fen": (baseline_fen.settle, parsed)}, args)
-    out(f"  (c) 50 lines, ours from validated models, trace off, against bench/baseline_fen.py on items parsed beforehand")
+    out("  (c) 50 lines, ours from validated models, trace off, against bench/baseline_fen.py on items parsed beforehand")
     fen_rate = max(rates["baseline_fen"])
     figures["models vs baseline_fen"] = {
         "ours, trace off": ratio_row("ours, trace off", rates["ours, trace off"], fen_rate, "fen", TARGET_OVER_FEN),

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import benefits
-from benefits import BenefitsError, ClaimError, RuleFileError
+from benefits import ClaimError, RuleFileError
 from benefits.yamlio import YamlError, load_text
 
 

@@ -11,7 +11,6 @@ shared: pack.yaml, parameter files, the rows, caps and group modifiers layer kin
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
