@@ -35,6 +35,11 @@ POINT = RATIO // 100
 """One percentage point in ratio units."""
 
 
+# Conversions below name their context: a settlement's lists are written when first read, possibly
+# under a caller's decimal context of a few digits, which must not round them.
+_CTX = Context(prec=PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
 def half_up(numerator: int, denominator: int) -> int:
     """numerator / denominator rounded to a whole number, halves up (both non-negative): the one
     rounding of domain.md 6.9, on an exact fraction of fen."""
@@ -48,7 +53,7 @@ def to_fen(value: Decimal) -> int:
 
 def from_fen(fen: int) -> Decimal:
     """Integer fen as a Money value: Decimal yuan with exactly two decimals."""
-    return Decimal(fen).scaleb(-2) if fen else ZERO
+    return Decimal(fen).scaleb(-2, _CTX) if fen else ZERO
 
 
 def fmt_fen(fen: int) -> str:
@@ -62,7 +67,7 @@ def fmt_exact(numerator: int, denominator: int) -> str:
     if numerator % denominator == 0:
         return fmt_fen(numerator // denominator)
     with exact():
-        return fmt(Decimal(numerator) / (Decimal(denominator) * HUNDRED))
+        return fmt(_CTX.divide(Decimal(numerator), _CTX.multiply(Decimal(denominator), HUNDRED)))
 
 
 def ratio_of(value: Decimal) -> int:
@@ -75,12 +80,13 @@ def ratio_of(value: Decimal) -> int:
 
 def ratio_decimal(units: int) -> Decimal:
     """RATIO units as the Decimal ratio the public API shows (650000 -> Decimal('0.65'))."""
-    return (Decimal(units) / RATIO).normalize() if units % RATIO else Decimal(units // RATIO)
+    return _CTX.divide(Decimal(units), RATIO).normalize(_CTX) if units % RATIO else Decimal(units // RATIO)
 
 
 def fmt_units(units: int) -> str:
     """RATIO units as a percentage: 650000 -> '65%'."""
-    return fmt_ratio(Decimal(units) / RATIO)
+    with exact():
+        return fmt_ratio(_CTX.divide(Decimal(units), RATIO))
 
 
 def round_fen(value: Decimal) -> Decimal:

@@ -10,7 +10,7 @@ from typing import Annotated, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..money import Money
+from ..money import Money, exact
 from ..trace import TraceStep
 from .accumulators import Accumulators
 from .claim import BillSplit
@@ -111,6 +111,10 @@ class Settlement(BaseModel):
 
     def platform_fields(self) -> dict[str, Decimal]:
         """The national platform's 2207/2304 amount fields (domain.md section 5)."""
+        with exact():  # sums of amounts, whatever decimal context the caller has set
+            return self._platform_fields()
+
+    def _platform_fields(self) -> dict[str, Decimal]:
         out = {
             "medfee_sumamt": self.bill.total,
             "fulamt_ownpay_amt": self.bill.fully_self_paid,
