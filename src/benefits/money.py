@@ -97,8 +97,7 @@ def round_fen(value: Decimal) -> Decimal:
 def exact():
     """A fresh decimal context, wide enough that intermediate products and quotients are exact,
     whatever context the caller has set."""
-    return localcontext(Context(prec=PRECISION, rounding=ROUND_HALF_UP,
-                                traps=[InvalidOperation, DivisionByZero, Overflow]))
+    return localcontext(_CTX)  # localcontext works on a copy: _CTX itself never changes
 
 
 def fmt(value: Decimal) -> str:

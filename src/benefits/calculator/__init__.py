@@ -199,8 +199,9 @@ def _payouts(results, scheme: str) -> list[LayerPayout]:
 
 def _check_limits(total: int, counters: dict[str, int]) -> None:
     """Results must stay within what an input may hold (a ledger would refuse them later)."""
-    for name, value in [("bill.total", total)] + [(f"accumulators_after.counters.{k}", v) for k, v in counters.items()]:
-        if value > MAX_FEN:
-            raise ClaimError(
-                f"the claim cannot be settled within accepted amounts: {name} would be {fmt_fen(value)}, "
-                f"above the largest accepted amount {fmt_fen(MAX_FEN)}")
+    over = [("bill.total", total)] if total > MAX_FEN else []
+    over += [(f"accumulators_after.counters.{k}", v) for k, v in counters.items() if v > MAX_FEN]
+    if over:
+        name, value = over[0]
+        raise ClaimError(f"the claim cannot be settled within accepted amounts: {name} would be {fmt_fen(value)}, "
+                         f"above the largest accepted amount {fmt_fen(MAX_FEN)}")
