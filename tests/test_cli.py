@@ -172,7 +172,7 @@ def test_explain_every_step_with_formula_rule_site_and_citation(ja18):
         for c in step.citations:
             assert f"{c.parameter} = {c.value}" in en.stdout and c.source in en.stdout
     assert "9080.53" in en.stdout and "5252.34" in en.stdout
-    assert "inpatient.ratio.resident.level3 = 65%" in en.stdout
+    assert "inpatient.ratio[resident][level3] = 65%" in en.stdout
     assert str(Path("jiangmen") / "layers" / "basic.yaml") + ":" in en.stdout  # the rule's file and line
     assert "(assumed, awaiting a published source)" in en.stdout
     assert "结算说明" in zh.stdout and "Step 1" not in zh.stdout
@@ -412,9 +412,9 @@ def test_rules_show_on_a_date_with_sources_and_assumed_marks():
     def row(out, name):
         return next(line for line in out.splitlines() if line.split()[:1] == [name]).split()
 
-    assert row(before.stdout, "inpatient.ratio.resident.level2")[1:4] == ["75%", "2021-01-01", "*"]
-    assert row(after.stdout, "inpatient.ratio.resident.level2")[1:5] == ["80%", "2021-07-01", "seed", "001:"]
-    assert row(after.stdout, "inpatient.ratio.resident.level3")[1:3] == ["65%", "2021-01-01"]
+    assert row(before.stdout, "inpatient.ratio[resident][level2]")[1:4] == ["75%", "2021-01-01", "*"]
+    assert row(after.stdout, "inpatient.ratio[resident][level2]")[1:5] == ["80%", "2021-07-01", "seed", "001:"]
+    assert row(after.stdout, "inpatient.ratio[resident][level3]")[1:3] == ["65%", "2021-01-01"]
     assert "version 2021-07-01" in after.stdout
 
 

@@ -236,7 +236,7 @@ def twins(tmp_path_factory):
     shutil.copytree(PACKS["jiangmen"], root)
     path = root / "parameters" / "basic_inpatient.yaml"
     text = path.read_text(encoding="utf-8")
-    at = text.index("inpatient.ratio.resident.level3:")
+    at = text.index("      level3:", text.index("inpatient.ratio:"))
     i = text.index("{value: 65%", at)
     path.write_text(text[:i] + "{value: 60%" + text[i + len("{value: 65%"):], encoding="utf-8")
     return {

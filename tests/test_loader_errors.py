@@ -1,6 +1,7 @@
 """A malformed pack is refused as a whole, with every problem's file, line and expectation."""
 
 import shutil
+from decimal import Decimal
 
 import pytest
 
@@ -65,15 +66,62 @@ def test_unknown_key(pack):
 
 
 def test_missing_parameter_reference(pack):
-    edit(pack, "layers/basic.yaml", "value: inpatient.ratio.resident.level3", "value: inpatient.ratio.resident.level9")
+    edit(pack, "layers/basic.yaml", "factor: inpatient.deductible.repeat_factor", "factor: inpatient.deductible.repeat_factr")
     p = only(pack)
-    assert "inpatient.ratio.resident.level9" in p.message and "no file in parameters/ defines" in p.message
-    assert p.line == line_of(pack, "layers/basic.yaml", "level9")
+    assert "inpatient.deductible.repeat_factr" in p.message and "no file in parameters/ defines" in p.message
+    assert p.line == line_of(pack, "layers/basic.yaml", "repeat_factr")
 
 
 def test_parameter_of_the_wrong_unit(pack):
-    edit(pack, "layers/basic.yaml", "value: inpatient.ratio.resident.level3", "value: basic.annual_cap.resident")
+    edit(pack, "layers/basic.yaml", '"inpatient.ratio[scheme][level]"', "basic.annual_cap.resident")
     assert "is in yuan; expected one in percent" in only(pack).message
+
+
+# --- breakdowns (PolicyEngine's `breakdown:`): one parameter keyed by fields of the claim ----------------
+
+
+def test_a_breakdown_reference_needs_every_combination(pack):
+    # the resident level-3 ratio removed: a resident at a level-3 hospital would have no ratio
+    rel = "parameters/basic_inpatient.yaml"
+    edit(pack, rel, "      level3:\n        2021-01-01: {value: 65%", "      level9:\n        2021-01-01: {value: 65%")
+    found = [str(p) for p in problems(pack)]
+    assert any(f"jiangmen/{rel}:{line_of(pack, rel, 'level9:')} [inpatient.ratio.values.resident.level9]: "
+               "'level9' is not a value of 'level'" in p for p in found), found
+    assert any("no values for level 'level3': a breakdown gives every combination" in p for p in found), found
+    assert any("refers to parameter 'inpatient.ratio[resident][level3]', which no file in parameters/ defines" in p
+               for p in found), found
+
+
+def test_a_reference_with_a_field_the_breakdown_lacks(pack):
+    edit(pack, "layers/basic.yaml", '"inpatient.ratio[scheme][level]"', '"inpatient.ratio[level][scheme]"')
+    p = only(pack)
+    assert "refers to parameter 'inpatient.ratio[level1][employee]', which no file" in p.message
+    assert "(and 5 more of its combinations)" in p.message
+
+
+def test_a_cap_names_one_parameter_not_a_breakdown(pack):
+    edit(pack, "layers/medical_aid.yaml", "- {value: medical_aid.annual_cap}", '- {value: "inpatient.ratio[scheme][level]"}')
+    p = only(pack)
+    assert p.where == "caps.0.value" and "a cap names one parameter, not a breakdown" in p.message
+
+
+def test_a_breakdown_reads_the_claims_own_values(pack):
+    # one ratio changed in the breakdown changes exactly the claims of that scheme and level
+    import datetime as dt
+
+    rules = benefits.load_rules(pack, matcher="reference")
+    assert rules.param("inpatient.ratio[employee][level2]", dt.date(2021, 3, 1)).value == Decimal("0.88")
+    edit(pack, "parameters/basic_inpatient.yaml", "{value: 88%", "{value: 87%")
+    changed = benefits.load_rules(pack, matcher="reference")
+    claim = {"id": "c", "member": {"id": "m", "scheme": "employee", "member_type": "in_service"}, "visit": "inpatient",
+             "level": "level2", "admission_date": "2021-03-01", "discharge_date": "2021-03-02",
+             "bill": {"total": "10500.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0",
+                      "policy_range": "10500.00"}}
+    # (10500.00 - 500.00) x 88% = 8800.00, then x 87% = 8700.00
+    assert benefits.evaluate(claim, rules).payouts["basic"] == Decimal("8800.00")
+    assert benefits.evaluate(claim, changed).payouts["basic"] == Decimal("8700.00")
+    other = dict(claim, level="level3")
+    assert benefits.evaluate(other, rules).payouts["basic"] == benefits.evaluate(other, changed).payouts["basic"]
 
 
 def test_ratio_above_100_percent(pack):
@@ -97,8 +145,8 @@ def test_condition_on_unknown_field(pack):
 
 
 def test_condition_value_outside_the_domain(pack):
-    edit(pack, "layers/basic.yaml", "scheme == resident and level == level3, value: inpatient.deductible",
-         "scheme == resident and level == level4, value: inpatient.deductible")
+    edit(pack, "layers/basic.yaml", "when: scheme == employee and member_type == retired",
+         "when: scheme == employee and level == level4")
     assert "'level4' is not a value of 'level'" in only(pack).message
 
 

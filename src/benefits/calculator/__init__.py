@@ -124,7 +124,7 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
         rec.add("version", "version", f"{pack.name}@{version.start}", None,
                 {"day": day, "start": version.start, "by": pack.meta.deciding_date})
     bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
-    st = State(claim, pack, day, fired, pack.values_on(day), {k: to_fen(v) for k, v in acc.counters.items()},
+    st = State(claim, pack, day, fact, fired, pack.values_on(day), {k: to_fen(v) for k, v in acc.counters.items()},
                acc.admissions, bill, rec)
     results = _pay_layers(st)
     return _settlement(claim, pack, version.start, day, bill, items, acc, st, results)

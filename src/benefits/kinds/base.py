@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
 
 from ..money import RATIO
 from ..rules.model import LayerBase
+from ..rules.refs import resolve_ref
 from ..trace import Recorder, Step
 
 if TYPE_CHECKING:
@@ -76,19 +77,28 @@ class State:
     `left` is the policy-range amount still left to the patient after the fund layers so far; each
     fund layer's payout comes off it (the calculator does that, not the layer)."""
 
-    __slots__ = ("claim", "pack", "day", "fired", "values", "counters", "admissions", "bill", "left", "rec", "basic")
+    __slots__ = ("claim", "pack", "day", "fact", "fired", "values", "counters", "admissions", "bill", "left", "rec",
+                 "basic")
 
-    def __init__(self, claim: "Claim", pack: "RulePack", day: dt.date, fired: frozenset[str],
+    def __init__(self, claim: "Claim", pack: "RulePack", day: dt.date, fact: dict, fired: frozenset[str],
                  values: dict[str, "ParameterValue"], counters: dict[str, int], admissions: int, bill: Bill,
                  rec: Recorder | None):
-        self.claim, self.pack, self.day, self.fired, self.values = claim, pack, day, fired, values
+        self.claim, self.pack, self.day, self.fact, self.fired, self.values = claim, pack, day, fact, fired, values
         self.counters, self.admissions, self.bill, self.rec = counters, admissions, bill, rec
         self.left = bill.policy_range
         self.basic = BasicOutcome()
 
     def param(self, name: str) -> "ParameterValue":
+        """The value in force on the deciding date of the parameter `name` names (a reference with
+        `[field]` parts names the parameter of this claim's values of those fields)."""
         value = self.values.get(name)
-        return value if value is not None else self.pack.param(name, self.day)
+        if value is None:
+            if "[" in name:
+                name = resolve_ref(name, self.fact)
+                value = self.values.get(name)
+            if value is None:
+                return self.pack.param(name, self.day)
+        return value
 
     def first(self, rows, rule_ids: tuple[str, ...]):
         """The first row of a decision table whose condition holds (a row without one always does),

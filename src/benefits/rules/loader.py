@@ -7,6 +7,7 @@ refused as a whole with all of them: a pack is never half-loaded.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 from decimal import Decimal, InvalidOperation
@@ -22,9 +23,9 @@ from ..matcher import LimitError, make_matcher
 from ..money import POINT, parse_money, ratio_of, to_fen
 from ..yamlio import Locator, YamlError, is_dir, load_file
 from ..kinds import KINDS, LayerFile
-from .model import NAME_PATTERN, PackFile
-from .model import ParameterFile
+from .model import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
+from .refs import split_ref
 
 _LAYER = TypeAdapter(LayerFile)
 SOURCE_KINDS = ("seed ", "notice ", "assumed:")
@@ -159,10 +160,9 @@ def _units(unit: str, value: Decimal) -> int:
 _DATE = TypeAdapter(Day)
 
 
-def _repeated_dates(body: object) -> list[tuple[object, object, dt.date]]:
+def _repeated_dates(values: object) -> list[tuple[object, object, dt.date]]:
     """Keys of a parameter's `values` naming a date an earlier key names (2022-01-01 and
     '2022-01-01'): validation would keep only one of the two values, silently."""
-    values = body.get("values") if isinstance(body, dict) else None
     if not isinstance(values, dict):
         return []
     seen: dict[dt.date, object] = {}
@@ -182,14 +182,13 @@ def _written(key: object) -> str:
     return repr(key) if isinstance(key, str) else str(key)
 
 
-def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parameter]:
+def _parameters(col: _Collector, root: Path, meta: PackFile, specs) -> dict[str, Parameter]:
     params: dict[str, Parameter] = {}
     where_defined: dict[str, str] = {}
     folder = root / "parameters"
     files = sorted(folder.glob("*.yaml")) if is_dir(folder) else []
     if not files:
         col.add(root / "parameters", None, (), "expected a folder parameters/ with at least one .yaml file")
-    versions = set(meta.versions)
     for path in files:
         read = _read(col, path)
         if read is None:
@@ -206,41 +205,108 @@ def _parameters(col: _Collector, root: Path, meta: PackFile) -> dict[str, Parame
                 col.add(path, loc, (name,), f"parameter {name!r} is already defined in {where_defined[name]}")
                 continue
             where_defined[name] = col.rel(path)
-            repeated = _repeated_dates(body)
-            for key, first, day in repeated:
-                col.add(path, loc, (name, "values", key), f"the date {day} is given twice (as {_written(first)} and as {_written(key)}); one value a date")
-            if repeated:
+            if isinstance(body, dict) and "breakdown" in body:
+                params.update((p.name, p) for p in _breakdown(col, path, loc, name, body, meta, specs))
                 continue
-            p = _model(col, path, loc, body, ParameterFile, (name,))
-            if p is None:
-                continue
-            values = []
-            for start, dv in sorted(p.values.items()):
-                at = (name, "values", start)
-                try:
-                    value = _parse_value(p.unit, dv.value)
-                    units = _units(p.unit, value)
-                except (ValueError, ArithmeticError) as exc:
-                    col.add(path, loc, at, str(exc))
-                    continue
-                if not dv.source.startswith(SOURCE_KINDS):
-                    col.add(path, loc, at + ("source",), "a source starts with 'seed NNN:', 'notice <number>:' or 'assumed:'")
-                if start not in versions:
-                    col.add(path, loc, at, f"{start} is not one of the pack's version dates {', '.join(map(str, meta.versions))}")
-                values.append(ParameterValue(name, p.description, p.unit, start, value, dv.source, col.rel(path),
-                                             loc.line(at), units))
-            if p.values and min(p.values) != meta.versions[0]:
-                col.add(path, loc, (name, "values"), f"the first value must start on the pack's first version date {meta.versions[0]}, not {min(p.values)}")
-            params[name] = Parameter(name, p.description, p.unit, tuple(values))
+            p = _parameter(col, path, loc, name, body, meta, (name,))
+            if p is not None:
+                params[name] = p
     return params
+
+
+_VALUES = TypeAdapter(dict[Day, DatedValue])
+
+
+def _parameter(col: _Collector, path: Path, loc: Locator, name: str, body: object, meta: PackFile,
+               at: tuple) -> Parameter | None:
+    """One parameter's dated values; `at` is where its body is in the file."""
+    if _repeated(col, path, loc, body.get("values") if isinstance(body, dict) else None, at + ("values",)):
+        return None
+    p = _model(col, path, loc, body, ParameterFile, at)
+    return None if p is None else _dated(col, path, loc, name, p.description, p.unit, p.values, meta, at + ("values",))
+
+
+def _repeated(col: _Collector, path: Path, loc: Locator, values: object, at: tuple) -> bool:
+    """Whether a date is given twice in `values` (each reported)."""
+    repeated = _repeated_dates(values)
+    for key, first, day in repeated:
+        col.add(path, loc, at + (key,), f"the date {day} is given twice (as {_written(first)} and as {_written(key)}); one value a date")
+    return bool(repeated)
+
+
+def _dated(col: _Collector, path: Path, loc: Locator, name: str, description: str, unit: str, dated: dict,
+           meta: PackFile, at: tuple) -> Parameter:
+    """A parameter from its dated values, each read in its unit; `at` is where the values are."""
+    values = []
+    for start, dv in sorted(dated.items()):
+        where = at + (start,)
+        try:
+            value = _parse_value(unit, dv.value)
+            units = _units(unit, value)
+        except (ValueError, ArithmeticError) as exc:
+            col.add(path, loc, where, str(exc))
+            continue
+        if not dv.source.startswith(SOURCE_KINDS):
+            col.add(path, loc, where + ("source",), "a source starts with 'seed NNN:', 'notice <number>:' or 'assumed:'")
+        if start not in meta.versions:
+            col.add(path, loc, where, f"{start} is not one of the pack's version dates {', '.join(map(str, meta.versions))}")
+        values.append(ParameterValue(name, description, unit, start, value, dv.source, col.rel(path), loc.line(where), units))
+    if dated and min(dated) != meta.versions[0]:
+        col.add(path, loc, at, f"the first value must start on the pack's first version date {meta.versions[0]}, not {min(dated)}")
+    return Parameter(name, description, unit, tuple(values))
+
+
+def _breakdown(col: _Collector, path: Path, loc: Locator, name: str, body: dict, meta: PackFile, specs) -> list[Parameter]:
+    """A parameter with a `breakdown:`, as one parameter per combination of its fields' values
+    (`name[resident][level1]`); every combination must be given, and only those."""
+    b = _model(col, path, loc, body, BreakdownFile, (name,))
+    if b is None:
+        return []
+    out: list[Parameter] = []
+
+    def walk(node: object, fields: list[str], keys: tuple) -> None:
+        at = (name, "values") + keys
+        if not fields:  # a leaf: the dated values of one combination
+            if _repeated(col, path, loc, node, at):
+                return
+            dated = _model(col, path, loc, node, _VALUES, at)
+            if dated is not None:
+                out.append(_dated(col, path, loc, name + "".join(f"[{k}]" for k in keys),
+                                  f"{b.description} ({', '.join(keys)})", b.unit, dated, meta, at))
+            return
+        domain = specs[fields[0]].values
+        if not isinstance(node, dict):
+            col.add(path, loc, at, f"expected a mapping of {fields[0]} values ({', '.join(domain)}) to values")
+            return
+        for key in node:
+            if key not in domain:
+                col.add(path, loc, at + (key,), f"{key!r} is not a value of {fields[0]!r}; expected one of: {', '.join(domain)}")
+        for value in domain:
+            if value not in node:
+                col.add(path, loc, at, f"no values for {fields[0]} {value!r}: a breakdown gives every combination")
+            else:
+                walk(node[value], fields[1:], keys + (value,))
+
+    walk(b.values, list(b.breakdown), ())
+    return out
 
 
 def _is_name(text: str) -> bool:
     return re.match(NAME_PATTERN, text) is not None
 
 
-def _reference_problem(params: dict[str, Parameter], name: str, unit: str) -> str | None:
-    """What is wrong with a reference to parameter `name` where a value in `unit` is needed."""
+def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs=None) -> str | None:
+    """What is wrong with a reference to parameter `name` where a value in `unit` is needed. A
+    reference with `[field]` parts must find a parameter for every value of each field."""
+    base, parts = split_ref(name)
+    if parts:
+        choices = [specs[part].values if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
+        names = [base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices)]
+        missing = [n for n in names if n not in params]
+        if missing:
+            return (f"refers to parameter {missing[0]!r}, which no file in parameters/ defines"
+                    + (f" (and {len(missing) - 1} more of its combinations)" if len(missing) > 1 else ""))
+        name = names[0]
     p = params.get(name)
     if p is None:
         return f"refers to parameter {name!r}, which no file in parameters/ defines"
@@ -262,7 +328,7 @@ class _LayerCheck:
         self.periods = periods  # counter -> (period, where) of the first cap drawing on it, across layers
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
-        problem = name and _reference_problem(self.params, name, unit)
+        problem = name and _reference_problem(self.params, name, unit, self.specs)
         if problem:
             self.col.add(self.path, self.loc, where, problem)
 
@@ -294,6 +360,10 @@ class _LayerCheck:
     def rows(self, section: str, rows, unit: str, rule_ids: tuple) -> None:
         for i, (row, rid) in enumerate(zip(rows, rule_ids)):
             self.when((section, i, "when"), row.when, rid)
+            if section == "caps" and split_ref(row.value)[1]:
+                # a cap bounds its counter for every member (domain.md 6.11): one parameter a row
+                self.problem((section, i, "value"), "a cap names one parameter, not a breakdown; give a row per case")
+                continue
             self.param((section, i, "value"), row.value, unit)
 
     def groups(self, groups, rule_ids: tuple) -> None:
@@ -338,13 +408,13 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     col = _Collector(root)
     pack_path = root / "pack.yaml"
     meta, loc = _read_meta(col, pack_path)
-    params = _parameters(col, root, meta)
+    specs = field_specs(tuple(meta.levels), tuple(meta.diseases), tuple(meta.services))
+    params = _parameters(col, root, meta, specs)
     _check_derived(col, pack_path, loc, meta, params)
     problem = _reference_problem(params, meta.default_b_share, "percent")
     if problem:
         col.add(pack_path, loc, ("default_b_share",), problem)
     diseases = _diseases(col, pack_path, loc, meta)
-    specs = field_specs(tuple(meta.levels), tuple(meta.diseases), tuple(meta.services))
     rules, sites = _refusals(col, pack_path, loc, meta, specs)
     layers = _layers(col, root, pack_path, loc, meta, params, specs, rules, sites)
     if col.problems:

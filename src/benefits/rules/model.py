@@ -23,6 +23,12 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=100)]
 """A parameter, counter or layer name: lower-case words joined by dots or underscores (a layer's
 is also its file name, so it is bounded)."""
 Condition = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+REF_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\[[a-z0-9_]+\])*$"
+Ref = Annotated[str, StringConstraints(pattern=REF_PATTERN, max_length=200)]
+"""A parameter named where a value is read: a name, or a parameter with a breakdown and one
+`[...]` for each of its fields, each a field of the claim (`inpatient.ratio[scheme][level]`, read
+with the claim's scheme and level) or one of the field's values (`inpatient.ratio[employee][level]`)."""
+BREAKDOWN_FIELDS = ("scheme", "member_type", "level", "visit", "region", "disease", "service")
 
 
 class _File(BaseModel):
@@ -49,6 +55,18 @@ class ParameterFile(_File):
     description: str = Field(min_length=1)
     unit: Literal["yuan", "percent", "points"]
     values: dict[Day, DatedValue] = Field(min_length=1)
+
+
+class BreakdownFile(_File):
+    """A parameter broken down by fields of the claim (PolicyEngine's `breakdown:`): its `values`
+    nest one level per field, keyed by the field's values, down to dated values; every
+    combination must be given. It is read as one parameter per combination, named
+    `name[value][value]`."""
+
+    description: str = Field(min_length=1)
+    unit: Literal["yuan", "percent", "points"]
+    breakdown: list[Literal[BREAKDOWN_FIELDS]] = Field(min_length=1, max_length=3)
+    values: dict[str, object] = Field(min_length=1)
 
 
 # --- pack.yaml --------------------------------------------------------------------------
@@ -94,7 +112,7 @@ class Row(_File):
     """One row of a decision table: the first row whose `when` holds gives the value."""
 
     when: Condition | None = None
-    value: Name
+    value: Ref
 
 
 class Adjustment(_File):
@@ -153,7 +171,7 @@ class GroupRatio(_File):
 
     id: Name
     when: Condition | None = Field(None, description="absent: every member the layer applies to")
-    ratio: Name
+    ratio: Ref
     deductible: Name | None = None
 
 
