@@ -337,6 +337,9 @@ class _LayerCheck:
             self.col.add(self.path, self.loc, where, f"counter {name!r} is not declared under `counters:` in pack.yaml")
 
     def when(self, where: tuple, text: str | None, rule_id: str) -> None:
+        """Compile a row's condition under its rule id; every row's site (file:line) is kept, with a
+        condition or without, so that the trace can point at it."""
+        self.sites[rule_id] = (self.col.rel(self.path), self.loc.line(where))
         if text is None:
             return
         try:
@@ -345,7 +348,6 @@ class _LayerCheck:
             self.col.add(self.path, self.loc, where, f"condition: {exc}")
             return
         self.rules[rule_id] = node
-        self.sites[rule_id] = (self.col.rel(self.path), self.loc.line(where))
 
     def period(self, where: tuple, counter: str | None, period: str) -> None:
         """A counter is kept per month or per year, not both: one monthly and one yearly cap on the
