@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from benefits import PatientPart, RulePack, Settlement
+from benefits.render import input_label
 
 from .text import Paint, Table, money, pad, visible, width
 
@@ -36,7 +37,7 @@ WORDS = {
         "before": "结算前", "after": "结算后", "change": "变化", "admissions": "本年住院次数",
         "meaning": "含义", "items": "费用明细分解", "item": "明细", "category": "类别",
         "share": "自付比例", "item_parts": ["全自费", "超限价", "先行自付", "政策范围内"],
-        "explain_title": "结算说明", "step": "第 {n} 步", "rule": "规则", "inputs": "输入",
+        "explain_title": "结算说明", "step": "第 {n} 步", "rule": "规则", "inputs": "输入", "basis": "政策依据",
         "formula": "计算", "output": "结果", "cites": "依据", "assumed": "（假设，待正式文件）",
         "general": "总体", "summary": "结算结果", "patient_total": "个人负担",
         "of_which_account": "其中个人账户", "of_which_cash": "其中现金",
@@ -55,6 +56,7 @@ WORDS = {
         "meaning": "meaning", "items": "Line items", "item": "item", "category": "cat.",
         "share": "B share", "item_parts": ["fully self-paid", "over limit", "pre-self-paid", "policy range"],
         "explain_title": "How this claim was settled", "step": "Step {n}", "rule": "rule", "inputs": "inputs",
+        "basis": "policy",
         "formula": "formula", "output": "result", "cites": "source", "assumed": "(assumed, awaiting a published source)",
         "general": "Whole claim", "summary": "Result", "patient_total": "patient pays",
         "of_which_account": "of which personal account", "of_which_cash": "of which cash",
@@ -218,13 +220,15 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
             current = t.layer
             title = f"{names.get(t.layer, visible(t.layer))} ({visible(t.layer)})" if t.layer else w["general"]
             out += ["", paint(f"== {title} ==", "cyan", "bold")]
+            if t.basis:
+                out.append(paint(f"   {w['basis']}: {visible(t.basis)}", "dim"))
         explain = visible(t.explain_zh if lang == "zh" else t.explain_en)
         out.append(paint(pad(steps[i], label), "bold") + "  " + explain)
         site = pack.sites.get(t.rule)
         where = f"  ({root / site[0]}:{site[1]})" if site and site[1] else (f"  ({root / site[0]})" if site else "")
         out.append(row("rule", t.rule + where))
         if t.inputs:
-            out.append(row("inputs", ", ".join(f"{k} = {v}" for k, v in t.inputs.items())))
+            out.append(row("inputs", ", ".join(f"{input_label(k, lang)} = {v}" for k, v in t.inputs.items())))
         if t.formula and t.formula != t.output:
             out.append(row("formula", t.formula))
         out.append(row("output", t.output, ("bold",)))

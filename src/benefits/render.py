@@ -8,12 +8,38 @@ reads is decided here, by the step's shape (`Step.what`).
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from .money import RATIO, fmt_exact, fmt_fen, fmt_units
 from .trace import Step, TraceStep
 
 NO_CAP = "none"
+DECIDED_BY_ZH = {"settlement": "结算日期", "admission": "入院日期"}
+GROUPS_ZH = {"dibao": "低保", "tekun": "特困", "guer": "孤儿", "tuopin": "脱贫", "dishouru": "低收入",
+             "low_income": "低收入、脱贫", "none": "无"}
+"""Chinese names of the groups the packs use; a group a pack names otherwise shows its id."""
+
+INPUTS_ZH = {
+    "deciding_date": "决定日期", "total": "费用总额", "items": "明细条数", "default_b_share": "乙类先行自付比例（默认）",
+    "admissions_before": "本年此前住院次数", "level": "医院等级", "scheme": "险种", "paid_so_far": "已支付",
+    "policy_range": "政策范围内费用", "deductible_applied": "起付线", "ratio": "支付比例", "cap_left": "剩余限额",
+    "this_claim": "本次", "before": "本次前累计", "after": "本次后累计", "first_band_start": "首段起点",
+    "left": "剩余合规自付", "aid_deductible_used": "救助起付线", "service": "服务项目",
+    "policy_range_left": "剩余政策范围内费用", "eligible": "合规费用", "basic_cap_left": "基本医疗保险剩余限额",
+    "basic_ratio": "基本医疗保险支付比例", "pre_self_paid": "先行自付", "balance": "账户余额", "account": "个人账户",
+}
+"""The trace's input names in Chinese (counters and layer ids show as the pack names them)."""
+
+
+def input_label(name: str, lang: str) -> str:
+    """How an input of a trace step is named to a reader in `lang`."""
+    return INPUTS_ZH.get(name, name) if lang == "zh" else name
+
+
+def _zh_part(text: str) -> str:
+    """The Chinese half of a bilingual description ('中文（注）/ English')."""
+    return re.split(r"\s*/\s+(?=[A-Za-z0-9])", text, maxsplit=1)[0]
 _OWN_CONDITIONS = "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold"
 
 
@@ -30,17 +56,17 @@ def _points(points) -> str:
     return f"{points:+f}"
 
 
-# Each renderer: data -> (explain_zh, explain_en, inputs, formula, output)
+# Each renderer: (data, parameters cited) -> (explain_zh, explain_en, inputs, formula, output)
 Text = tuple[str, str, dict, str, str]
 
 
-def _version(d: dict) -> Text:
+def _version(d: dict, cites: tuple) -> Text:
     day, start, by = d["day"], d["start"], d["by"]
-    return (f"按{day}（{by}）适用 {start} 起的政策", f"the deciding date {day} ({by}) selects the version of {start}",
-            {"deciding_date": str(day)}, "", str(start))
+    return (f"按{DECIDED_BY_ZH.get(by, by)} {day} 适用 {start} 起的政策",
+            f"the deciding date {day} ({by}) selects the version of {start}", {"deciding_date": str(day)}, "", str(start))
 
 
-def _bill(d: dict) -> Text:
+def _bill(d: dict, cites: tuple) -> Text:
     total, fully, over, pre, policy = (fmt_fen(d[k]) for k in ("total", "fully", "over", "pre", "policy"))
     formula = f"{total} - {fully} - {over} - {pre} = {policy}"
     if d["items"] is None:
@@ -51,7 +77,7 @@ def _bill(d: dict) -> Text:
             {"items": str(d["items"]), "default_b_share": fmt_units(d["default_share"])}, formula, policy)
 
 
-def _deductible(d: dict) -> Text:
+def _deductible(d: dict, cites: tuple) -> Text:
     per, number, base, amount = d["per"], d["admissions"] + 1, fmt_fen(d["base"]), fmt_fen(d["amount"])
     inputs = {"admissions_before": str(d["admissions"])} if per == "admission" else {}
     if d["factor"] is not None:
@@ -67,24 +93,24 @@ def _deductible(d: dict) -> Text:
     return "每次起付线", "the per-claim deductible", inputs, base, amount
 
 
-def _ratio(d: dict) -> Text:
+def _ratio(d: dict, cites: tuple) -> Text:
     r = fmt_units(d["ratio"])
     return "基金支付比例", "the fund's payment ratio", {"level": d["level"], "scheme": d["scheme"]}, r, r
 
 
-def _adjustment(d: dict) -> Text:
+def _adjustment(d: dict, cites: tuple) -> Text:
     pts, when, after = _points(d["points"]), d["when"], fmt_units(d["after"])
-    return (f"支付比例调整 {pts} 个百分点（{when}）", f"ratio changed by {pts} points ({when})", {},
+    return (f"支付比例调整 {pts} 个百分点（{_zh_part(cites[0].description)}）", f"ratio changed by {pts} points ({when})", {},
             f"{fmt_units(d['before'])} {pts} points = {after}", after)
 
 
-def _basic_cap(d: dict) -> Text:
+def _basic_cap(d: dict, cites: tuple) -> Text:
     cap, used, left = d["cap"], fmt_fen(d["used"]), fmt_fen(d["left"])
-    return (f"最高支付限额（{cap}）剩余", f"cap {cap}: what is left of it", {"paid_so_far": used},
+    return (f"{_zh_part(cites[0].description)}剩余", f"cap {cap}: what is left of it", {"paid_so_far": used},
             f"max(0, {fmt_fen(d['amount'])} - {used}) = {left}", left)
 
 
-def _basic_pay(d: dict) -> Text:
+def _basic_pay(d: dict, cites: tuple) -> Text:
     policy, applied, ratio, paid = fmt_fen(d["policy"]), fmt_fen(d["applied"]), fmt_units(d["ratio"]), fmt_fen(d["paid"])
     formula = _capped(f"({policy} - {applied}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
     return ("统筹基金支付 =（政策范围内费用 - 起付线）x 支付比例，不超过限额",
@@ -93,19 +119,21 @@ def _basic_pay(d: dict) -> Text:
             formula + f" -> {paid}", paid)
 
 
-def _group(zh: str, en: str) -> Callable[[dict], Text]:
-    def render(d: dict) -> Text:
-        return zh, en, {k: fmt_fen(v) for k, v in d["options"].items()}, f"max -> {d['chosen']}", d["chosen"]
+def _group(zh: str, en: str) -> Callable[[dict, tuple], Text]:
+    def render(d: dict, cites: tuple) -> Text:
+        chosen = d["chosen"]
+        return (f"{zh}：{GROUPS_ZH.get(chosen, chosen)}", en, {k: fmt_fen(v) for k, v in d["options"].items()},
+                f"max -> {chosen}", chosen)
     return render
 
 
-def _cumulative(d: dict) -> Text:
+def _cumulative(d: dict, cites: tuple) -> Text:
     before, amount, after = fmt_fen(d["before"]), fmt_fen(d["amount"]), fmt_fen(d["after"])
     return ("年度累计合规自付", "annual cumulative amount left to the patient",
             {d["counter"]: before, "this_claim": amount}, f"{before} + {amount} = {after}", after)
 
 
-def _bands_pay(d: dict) -> Text:
+def _bands_pay(d: dict, cites: tuple) -> Text:
     scale = RATIO * RATIO
     before, after = d["before"] * RATIO, d["after"] * RATIO  # the band edges' units
     bands = "; ".join(f"{fmt_exact(lo, RATIO)}-{'' if hi is None else fmt_exact(hi, RATIO)}: {fmt_units(r)}"
@@ -123,32 +151,32 @@ def _bands_pay(d: dict) -> Text:
              "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
 
 
-def _aid_pay(d: dict) -> Text:
+def _aid_pay(d: dict, cites: tuple) -> Text:
     g, ratio, left, used, paid = d["group"], fmt_units(d["ratio"]), fmt_fen(d["left"]), fmt_fen(d["used"]), fmt_fen(d["paid"])
     formula = _capped(f"({left} - {used}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
-    return (f"救助对象（{g}）按{ratio}救助剩余合规自付", f"aid group {g}: {ratio} of the in-policy self-pay left",
+    return (f"救助对象（{GROUPS_ZH.get(g, g)}）按{ratio}救助剩余合规自付", f"aid group {g}: {ratio} of the in-policy self-pay left",
             {"left": left, "aid_deductible_used": used, "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
 
 
-def _fixed_pay(d: dict) -> Text:
+def _fixed_pay(d: dict, cites: tuple) -> Text:
     left, paid = fmt_fen(d["left"]), fmt_fen(d["paid"])
     return ("定额结算：按定额支付，政策范围内费用低于定额的按实际费用支付",
             "fixed-amount settlement: the fixed amount, or the policy-range amount if lower",
             {"service": d["service"], "policy_range_left": left}, f"min({fmt_fen(d['fixed'])}, {left}) = {paid}", paid)
 
 
-def _above_cap_pay(d: dict) -> Text:
+def _above_cap_pay(d: dict, cites: tuple) -> Text:
     ratio, r, cap, paid = fmt_units(d["ratio"]), fmt_units(d["basic_ratio"]), d["cap"], fmt_fen(d["paid"])
     eligible, left = fmt_fen(d["eligible"]), fmt_fen(d["left"])
     formula = _capped(f"{ratio} x max(0, {eligible} - {left} / {r}) = {ratio} x {fmt_exact(d['beyond'], d['beyond_den'])} "
                       f"= {fmt_exact(d['raw'], d['den'])}", d["raw"], d["den"], d["cap_left"])
-    return (f"基本医疗保险达到最高支付限额（{cap}）后的合规费用，按{ratio}补助",
+    return (f"基本医疗保险达到最高支付限额后的合规费用，按{ratio}补助",
             f"{ratio} of the eligible cost beyond the point where the basic fund reached cap {cap}",
             {"eligible": eligible, "basic_cap_left": left, "basic_ratio": r, "cap_left": _cap(d["cap_left"])},
             formula + f" -> {paid}", paid)
 
 
-def _account_pay(d: dict) -> Text:
+def _account_pay(d: dict, cites: tuple) -> Text:
     pre, left, balance, paid = (fmt_fen(d[k]) for k in ("pre", "left", "balance", "paid"))
     return ("个人账户支付目录内个人负担部分（先行自付 + 政策范围内未报销部分），以余额为限",
             "the personal account pays the in-catalogue remainder (pre-self-pay + policy-range amount left), up to the balance",
@@ -156,24 +184,24 @@ def _account_pay(d: dict) -> Text:
             f"min({pre} + {left}, {balance}) = {paid}", paid)
 
 
-def _skip(d: dict) -> Text:
+def _skip(d: dict, cites: tuple) -> Text:
     why = f"not ({d['when']})" if not d["own"] else _OWN_CONDITIONS
     return f"{d['zh']}不适用于本次结算", f"{d['en']} does not apply to this claim", {}, why, "0.00"
 
 
-def _patient(d: dict) -> Text:
+def _patient(d: dict, cites: tuple) -> Text:
     total, funds, patient = fmt_fen(d["total"]), fmt_fen(d["funds"]), fmt_fen(d["patient"])
     return ("个人负担 = 总额 - 各项基金支付", "patient pays total - every fund's payout",
             {k: fmt_fen(v) for k, v in d["paid"].items()}, f"{total} - {funds} = {patient}", patient)
 
 
-def _cash(d: dict) -> Text:
+def _cash(d: dict, cites: tuple) -> Text:
     patient, account, cash = fmt_fen(d["patient"]), fmt_fen(d["account"]), fmt_fen(d["cash"])
     return ("个人现金 = 个人负担 - 个人账户支付", "cash = the patient's part - the personal account's payment",
             {"account": account}, f"{patient} - {account} = {cash}", cash)
 
 
-RENDERERS: dict[str, Callable[[dict], Text]] = {
+RENDERERS: dict[str, Callable[[dict, tuple], Text]] = {
     "version": _version,
     "bill": _bill,
     "basic_fund.deductible": _deductible,
@@ -195,13 +223,15 @@ RENDERERS: dict[str, Callable[[dict], Text]] = {
 }
 
 
-def render(steps: list[Step], sites: dict[str, tuple[str, int | None]]) -> list[TraceStep]:
-    """The recorded steps as text, each with its rule's file:line in the pack where it has one."""
+def render(steps: list[Step], sites: dict[str, tuple[str, int | None]], bases: dict[str, str]) -> list[TraceStep]:
+    """The recorded steps as text, each with its rule's file:line in the pack where it has one and,
+    for a layer's steps, the policy text the layer encodes (`bases`: layer id -> its citation)."""
     out = []
     for s in steps:
-        zh, en, inputs, formula, output = RENDERERS[s.what](s.data)
+        cites = tuple(v for v in s.cites if v is not None)
+        zh, en, inputs, formula, output = RENDERERS[s.what](s.data, cites)
         site = sites.get(s.rule)
         where = None if site is None else (f"{site[0]}:{site[1]}" if site[1] else site[0])
         out.append(TraceStep(s.step, s.rule, zh, en, output, s.layer, inputs, formula,
-                             [v.citation for v in s.cites if v is not None], where))
+                             [v.citation for v in cites], where, bases.get(s.layer)))
     return out

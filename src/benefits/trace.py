@@ -39,6 +39,7 @@ class TraceStep:
     formula: str = ""
     citations: list[Citation] = field(default_factory=list)
     site: str | None = None  # file:line of the rule in its pack, so a settlement explains itself without it
+    basis: str | None = None  # the policy text the step's layer encodes (its `citation:`)
 
 
 @dataclass(slots=True)

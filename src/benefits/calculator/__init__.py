@@ -159,11 +159,11 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
     patient = bill.total - fund_total
     rec = st.rec
     if rec is not None:
-        rec.add("patient", "patient", "domain 6.9", None,
+        rec.add("patient", "patient", "settlement.patient", None,
                 {"paid": {layer.id: r.paid if r else 0 for layer, r in results if layer.fund},
                  "total": bill.total, "funds": fund_total, "patient": patient})
         if account:
-            rec.add("cash", "cash", "domain 6.8", None, {"patient": patient, "account": account, "cash": patient - account})
+            rec.add("cash", "cash", "settlement.cash", None, {"patient": patient, "account": account, "cash": patient - account})
     counters = dict(sorted(st.counters.items()))
     _check_limits(bill.total, counters)
     return Settlement.model_construct(
@@ -185,7 +185,7 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
         accumulators_after=Accumulators.model_construct(
             member_id=claim.member.id, year=acc.year, admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
             counters={k: from_fen(v) for k, v in counters.items()}),
-        trace=Lazy(make=lambda: render(rec.steps, pack.sites)) if rec is not None else Lazy(),
+        trace=Lazy(make=lambda: render(rec.steps, pack.sites, pack.bases)) if rec is not None else Lazy(),
     )
 
 

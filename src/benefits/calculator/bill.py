@@ -77,7 +77,7 @@ def _item_split(item, amount: int, over: int, pre: int, share: Decimal | None) -
 
 
 def _record(rec: Recorder, bill: Bill, items: int | None, share: ParameterValue, cited: bool) -> None:
-    rec.add("bill", "bill.split", "claim.bill" if items is None else "domain 6.2", None,
+    rec.add("bill", "bill.split", "claim.bill" if items is None else "bill.items", None,
             {"total": bill.total, "fully": bill.fully_self_paid, "over": bill.over_limit, "pre": bill.pre_self_paid,
              "policy": bill.policy_range, "items": items, "default_share": share.units},
             (share,) if cited else ())

@@ -152,6 +152,11 @@ class RulePack:
                 for num in range(lo, hi + 1):
                     self._disease.setdefault((letter, num), d.name)
 
+    @cached_property
+    def bases(self) -> dict[str, str]:
+        """Layer id -> the policy text the layer encodes (its `citation:`), for the trace."""
+        return {layer.id: layer.citation for layer in self.layers}
+
     @property
     def name(self) -> str:
         return self.meta.pack
