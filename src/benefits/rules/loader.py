@@ -27,7 +27,16 @@ from .model import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, Pa
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
 from .refs import split_ref
 
-_LAYER = TypeAdapter(LayerFile)
+# Built on first use, not at import: a command that loads no pack (schema, --help) need not pay for them.
+_adapters: dict[str, TypeAdapter] = {}
+
+
+def _adapter(name: str) -> TypeAdapter:
+    found = _adapters.get(name)
+    if found is None:
+        found = _adapters[name] = TypeAdapter({"layer": LayerFile, "date": Day, "values": dict[Day, DatedValue]}[name])
+    return found
+
 SOURCE_KINDS = ("seed ", "notice ", "assumed:")
 
 # Bounds on what a pack may make the loader read and derive, beyond each file's own bounds
@@ -157,7 +166,6 @@ def _units(unit: str, value: Decimal) -> int:
     return int(units)
 
 
-_DATE = TypeAdapter(Day)
 
 
 def _repeated_dates(values: object) -> list[tuple[object, object, dt.date]]:
@@ -169,7 +177,7 @@ def _repeated_dates(values: object) -> list[tuple[object, object, dt.date]]:
     out = []
     for key in values:
         try:
-            day = _DATE.validate_python(key)
+            day = _adapter("date").validate_python(key)
         except ValidationError:
             continue  # reported by the model's validation
         if day in seen:
@@ -212,9 +220,6 @@ def _parameters(col: _Collector, root: Path, meta: PackFile, specs) -> dict[str,
             if p is not None:
                 params[name] = p
     return params
-
-
-_VALUES = TypeAdapter(dict[Day, DatedValue])
 
 
 def _parameter(col: _Collector, path: Path, loc: Locator, name: str, body: object, meta: PackFile,
@@ -269,7 +274,7 @@ def _breakdown(col: _Collector, path: Path, loc: Locator, name: str, body: dict,
         if not fields:  # a leaf: the dated values of one combination
             if _repeated(col, path, loc, node, at):
                 return
-            dated = _model(col, path, loc, node, _VALUES, at)
+            dated = _model(col, path, loc, node, _adapter("values"), at)
             if dated is not None:
                 out.append(_dated(col, path, loc, name + "".join(f"[{k}]" for k in keys),
                                   f"{b.description} ({', '.join(keys)})", b.unit, dated, meta, at))
@@ -492,7 +497,7 @@ def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: Pa
         if read is None:
             continue
         data, lloc = read
-        layer = _model(col, path, lloc, data, _LAYER)
+        layer = _model(col, path, lloc, data, _adapter("layer"))
         if layer is None:
             continue
         if layer.id != layer_id:
