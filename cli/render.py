@@ -224,8 +224,7 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
                 out.append(paint(f"   {w['basis']}: {visible(t.basis)}", "dim"))
         explain = visible(t.explain_zh if lang == "zh" else t.explain_en)
         out.append(paint(pad(steps[i], label), "bold") + "  " + explain)
-        site = pack.sites.get(t.rule)
-        where = f"  ({root / site[0]}:{site[1]})" if site and site[1] else (f"  ({root / site[0]})" if site else "")
+        where = f"  ({root / t.site})" if t.site else ""  # the settlement carries its rules' sites
         out.append(row("rule", t.rule + where))
         if t.inputs:
             out.append(row("inputs", ", ".join(f"{input_label(k, lang)} = {v}" for k, v in t.inputs.items())))

@@ -16,7 +16,7 @@ from typing import Iterator, Literal
 from pydantic import Field
 
 from ..money import RATIO, half_up
-from ..rules.model import Name, Row
+from ..rules.files import Name, Row
 from .base import Check, CounterBound, Kind, Paid, State
 
 

@@ -15,7 +15,7 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
 
 from ..money import RATIO
-from ..rules.model import LayerBase
+from ..rules.files import LayerBase
 from ..rules.refs import resolve_ref
 from ..trace import Recorder, Step
 

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from ..errors import ClaimError
 from ..money import RATIO, half_up
-from ..rules.model import Adjustment, Cap, Deductible, Row
+from ..rules.files import Adjustment, Cap, Deductible, Row
 from .base import Check, CounterBound, Kind, Paid, State, with_points
 
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from ..errors import ClaimError
 from ..money import RATIO, half_up
-from ..rules.model import BandRow, GroupModifier, Name, Row
+from ..rules.files import BandRow, GroupModifier, Name, Row
 from .base import Check, CounterBound, Kind, Paid, State, most_favourable, with_points
 
 SCALE = RATIO * RATIO  # the payout's denominator: an amount in fen x RATIO times a ratio

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..errors import ClaimError
-from ..rules.model import Row
+from ..rules.files import Row
 from .base import Check, Kind, Paid, State
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from ..rules.model import Name
+from ..rules.files import Name
 from .base import Check, Kind, Paid, State
 
 

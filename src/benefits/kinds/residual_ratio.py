@@ -14,7 +14,7 @@ from typing import Iterator, Literal
 from pydantic import Field
 
 from ..money import RATIO, half_up
-from ..rules.model import GroupRatio, Name, Row
+from ..rules.files import GroupRatio, Name, Row
 from .base import Check, CounterBound, Kind, Paid, State, most_favourable
 
 

@@ -23,7 +23,7 @@ from ..matcher import LimitError, make_matcher
 from ..money import POINT, parse_money, ratio_of, to_fen
 from ..yamlio import Locator, YamlError, is_dir, load_file
 from ..kinds import KINDS, LayerFile
-from .model import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile
+from .files import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
 from .refs import split_ref
 

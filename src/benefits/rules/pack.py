@@ -17,7 +17,7 @@ from ..money import fmt, fmt_ratio
 from ..trace import Citation
 from ..kinds import CounterBound, LayerFile
 from ..money import to_fen
-from .model import PackFile
+from .files import PackFile
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,6 @@ class RulePack:
     _disease: dict[tuple[str, int], str] = field(init=False, repr=False)  # ICD-10 category -> first list
     bounds: dict[str, tuple[CounterBound, ...]] = field(init=False, repr=False)  # counter -> what it may hold
     _limits: dict[tuple, dict[str, CounterBound]] = field(default_factory=dict, init=False, repr=False, compare=False)
-    # What other modules derive from the pack once and reuse for every claim (the calculator's plan).
-    derived: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._starts = sorted({v.start for p in self.parameters.values() for v in p.values})

@@ -2,7 +2,7 @@
 
 `inpatient.ratio[scheme][level]` names, for a claim of a resident at a level-3 hospital, the
 parameter `inpatient.ratio[resident][level3]`, one of those the loader makes from a parameter with
-`breakdown: [scheme, level]` (rules/model.BreakdownFile). A part may also be one of the field's
+`breakdown: [scheme, level]` (rules/files.BreakdownFile). A part may also be one of the field's
 values: `inpatient.ratio[employee][level]`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .model import BREAKDOWN_FIELDS
+from .files import BREAKDOWN_FIELDS
 
 
 @lru_cache(maxsize=4096)
