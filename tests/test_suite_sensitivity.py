@@ -17,11 +17,16 @@ PATHS = sorted((Path(__file__).parent / "cases").rglob("*.yaml"))
 CASES = [(load_case(p), p) for p in PATHS]
 
 
+def load_packs():
+    """Each case's own pack, loaded afresh: a layer keeps what it decided per combination of fired
+    rules (Kind.plan), which a mutation must not find already made."""
+    dirs = {str(rules_dir(c, p, RULES)) for c, p in CASES}
+    return {d: benefits.load_rules(d, matcher="reference") for d in dirs}
+
+
 @pytest.fixture(scope="module")
 def packs():
-    """Each case's own pack, loaded once."""
-    dirs = {str(rules_dir(c, p, RULES)) for c, p in CASES}
-    return {d: benefits.load_rules(d) for d in dirs}
+    return load_packs()
 
 
 def failing_cases(packs) -> int:
@@ -35,10 +40,10 @@ def half_even(numerator: int, denominator: int) -> int:
 MUTATIONS = {
     "banker's rounding": [(m, "half_up", half_even) for m in (basic_fund, cumulative_bands, residual_ratio)],
     "ratio points ignored": [(basic_fund, "with_points", lambda r, p: r), (cumulative_bands, "with_points", lambda r, p: r)],
-    "caps ignored": [(BasicFundLayer, "_cap_left", lambda layer, st: (None, []))],
+    "caps ignored": [(BasicFundLayer, "_cap_left", lambda layer, st, plan: (None, []))],
     "least favourable group": [(m, "most_favourable", lambda options, paid: min(options, key=paid))
                                for m in (cumulative_bands, residual_ratio)],
-    "deductible ignored": [(BasicFundLayer, "_deductible", lambda layer, st: 0)],
+    "deductible ignored": [(BasicFundLayer, "_deductible", lambda layer, st, plan: 0)],
 }
 
 
@@ -47,4 +52,10 @@ def test_each_broken_mechanic_fails_some_case(packs, monkeypatch, name):
     assert failing_cases(packs) == 0
     for module, attr, replacement in MUTATIONS[name]:
         monkeypatch.setattr(module, attr, replacement, raising=False)
-    assert failing_cases(packs) > 0, f"no case notices: {name}"
+    assert failing_cases(load_packs()) > 0, f"no case notices: {name}"
+
+
+def test_the_basic_funds_own_ratio_points_are_noticed(monkeypatch):
+    # the basic fund's points alone (retired members, unfiled cross-province stays), not serious illness's
+    monkeypatch.setattr(basic_fund, "with_points", lambda r, p: r)
+    assert failing_cases(load_packs()) > 0

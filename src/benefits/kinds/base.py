@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
 
 from ..money import RATIO
-from ..rules.files import LayerBase
+from ..rules.files import BREAKDOWN_FIELDS, LayerBase
 from ..rules.refs import resolve_ref
 from ..trace import Recorder, Step
 
@@ -127,6 +128,9 @@ def with_points(ratio: int, points: int) -> int:
     return min(RATIO, max(0, ratio + points))
 
 
+_breakdown_key = itemgetter(*BREAKDOWN_FIELDS)  # the fields a parameter reference may read
+
+
 # Rule ids are made once per layer and table, not per claim (a few hundred in a pack).
 @lru_cache(maxsize=4096)
 def _rule_ids(layer: str, section: str, rows: int) -> tuple[str, ...]:
@@ -176,6 +180,24 @@ class Kind(LayerBase):
         layer's own conditions (groups, the cap it follows) do not. The same for every claim."""
         return tuple(Step("skip", f"{self.id}.skip", self.when_rule, self.id,
                           {"zh": self.name.zh, "en": self.name.en, "when": self.when, "own": own}) for own in (False, True))
+
+    @cached_property
+    def _plans(self) -> dict:
+        return {}
+
+    def plan(self, st: State, build):
+        """What this layer decides from the rules alone for claims like this one: the rows that hold,
+        the parameter values they name, the trace steps that follow from them. That depends only on
+        the rules that fire, the parameters in force and the claim's breakdown fields, so it is
+        built once for each such combination (`build(st)`, at most 4,096 kept) and reused."""
+        key = (st.fired, id(st.values), _breakdown_key(st.fact))
+        plans = self._plans
+        found = plans.get(key)
+        if found is None:
+            if len(plans) >= 4096:
+                plans.clear()
+            found = plans[key] = build(st)
+        return found
 
     @property
     def group_rules(self) -> tuple[str, ...]:

@@ -10,14 +10,19 @@ per year, month or claim, and the smallest left wins.
 
 from __future__ import annotations
 
-from typing import Iterator, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Literal
 
 from pydantic import Field
 
 from ..errors import ClaimError
 from ..money import RATIO, half_up
 from ..rules.files import Adjustment, Cap, Deductible, Row
+from ..trace import Step
 from .base import Check, CounterBound, Kind, Paid, State, with_points
+
+if TYPE_CHECKING:
+    from ..rules.pack import ParameterValue
 
 
 class BasicFundLayer(Kind):
@@ -81,10 +86,15 @@ class BasicFundLayer(Kind):
                 f"pack {st.pack.name!r}: basic-fund layers {basic.layer!r} and {self.id!r} both apply to this "
                 "claim; their `when:` conditions must not overlap")
         basic.layer = self.id
+        plan: _Plan = self.plan(st, self._resolve)
+        if plan.error:
+            raise ClaimError(plan.error)
         policy = st.left
-        applied = min(policy, self._deductible(st))
-        ratio = self._ratio(st)
-        cap_left, keys = self._cap_left(st)
+        applied = min(policy, self._deductible(st, plan))
+        ratio = plan.ratio
+        if st.rec is not None:
+            st.rec.steps.extend(plan.ratio_steps)
+        cap_left, keys = self._cap_left(st, plan)
         eligible = policy - applied
         raw = eligible * ratio  # fen x RATIO
         paid = half_up(raw if cap_left is None else min(raw, cap_left * RATIO), RATIO)
@@ -101,21 +111,45 @@ class BasicFundLayer(Kind):
         basic.ratio, basic.eligible = ratio, eligible
         return Paid(paid, policy, cap_left)
 
-    def _deductible(self, st: State) -> int:
+    def _resolve(self, st: State) -> "_Plan":
+        """The rows that hold for claims like `st`'s and the values they name (see Kind.plan)."""
+        d = self.deductible
+        base = factor = rid = None
+        if d.per != "none":
+            hit = st.first(d.amount, self.rule_ids("deductible", d.amount))
+            if hit is None:
+                return _Plan(error=f"{self.id}: no deductible row of {st.pack.name!r} applies to this claim")
+            base, rid = st.param(hit[0].value), hit[1]
+            if d.repeat_admissions:
+                factor = st.param(d.repeat_admissions.factor)
+        hit = st.first(self.ratio, self.rule_ids("ratio", self.ratio))
+        if hit is None:
+            return _Plan(error=f"{self.id}: no ratio row of {st.pack.name!r} applies to this claim")
+        ratio_base = st.param(hit[0].value)
+        ratio = ratio_base.units
+        steps = [Step("basic_fund.ratio", f"{self.id}.ratio", hit[1], self.id,
+                      {"ratio": ratio, "level": st.claim.level, "scheme": st.claim.member.scheme.value}, (ratio_base,))]
+        for adj, arid in zip(self.adjustments, self.rule_ids("adjustments", self.adjustments)):
+            if arid in st.fired:
+                pts = st.param(adj.points)
+                new = with_points(ratio, pts.units)
+                steps.append(Step("basic_fund.adjustment", f"{self.id}.ratio", arid, self.id,
+                                  {"before": ratio, "points": pts.value, "after": new, "when": adj.when}, (pts,)))
+                ratio = new
+        caps = tuple((cap, st.param(cap.value), crid) for cap, crid in zip(self.caps, self.rule_ids("caps", self.caps))
+                     if cap.when is None or crid in st.fired)
+        return _Plan(base, rid, factor, ratio, tuple(steps), caps)
+
+    def _deductible(self, st: State, plan: "_Plan") -> int:
         """The deductible still to be met by this claim (起付线), in fen."""
         d = self.deductible
-        if d.per == "none":
+        base = plan.deductible
+        if base is None:
             return 0
-        hit = st.first(d.amount, self.rule_ids("deductible", d.amount))
-        if hit is None:
-            raise ClaimError(f"{self.id}: no deductible row of {st.pack.name!r} applies to this claim")
-        row, rid = hit
-        base = st.param(row.value)
         factor = used = None
         if d.per == "admission":
-            rep = d.repeat_admissions
-            if rep and st.admissions + 1 >= rep.from_admission:
-                factor = st.param(rep.factor)
+            if plan.factor is not None and st.admissions + 1 >= d.repeat_admissions.from_admission:
+                factor = plan.factor
             amount = half_up(base.units * factor.units, RATIO) if factor else base.units
         elif d.per == "year":
             used = st.counter(d.counter)
@@ -123,41 +157,18 @@ class BasicFundLayer(Kind):
         else:
             amount = base.units
         if st.rec is not None:
-            st.rec.add("basic_fund.deductible", f"{self.id}.deductible", rid, self.id,
+            st.rec.add("basic_fund.deductible", f"{self.id}.deductible", plan.deductible_rule, self.id,
                        {"per": d.per, "admissions": st.admissions, "base": base.units,
                         "factor": factor.units if factor else None, "used": used, "amount": amount},
                        (base, factor) if factor else (base,))
         return amount
 
-    def _ratio(self, st: State) -> int:
-        hit = st.first(self.ratio, self.rule_ids("ratio", self.ratio))
-        if hit is None:
-            raise ClaimError(f"{self.id}: no ratio row of {st.pack.name!r} applies to this claim")
-        row, rid = hit
-        base = st.param(row.value)
-        ratio = base.units
-        if st.rec is not None:
-            st.rec.add("basic_fund.ratio", f"{self.id}.ratio", rid, self.id, {"ratio": ratio, "level": st.claim.level, "scheme": st.claim.member.scheme.value},
-                       (base,))
-        for adj, rid in zip(self.adjustments, self.rule_ids("adjustments", self.adjustments)):
-            if rid in st.fired:
-                pts = st.param(adj.points)
-                new = with_points(ratio, pts.units)
-                if st.rec is not None:
-                    st.rec.add("basic_fund.adjustment", f"{self.id}.ratio", rid, self.id,
-                               {"before": ratio, "points": pts.value, "after": new, "when": adj.when}, (pts,))
-                ratio = new
-        return ratio
-
-    def _cap_left(self, st: State) -> tuple[int | None, list[str]]:
+    def _cap_left(self, st: State, plan: "_Plan") -> tuple[int | None, list[str]]:
         """The smallest cap left among those that apply (None: no cap), and the counter keys they draw on."""
         lefts: list[int] = []
         keys: list[str] = []
         by_id = st.basic.cap_lefts
-        for cap, rid in zip(self.caps, self.rule_ids("caps", self.caps)):
-            if cap.when is not None and rid not in st.fired:
-                continue
-            amount = st.param(cap.value)
+        for cap, amount, rid in plan.caps:
             if cap.period == "claim":
                 left, used = amount.units, 0
             else:
@@ -172,3 +183,16 @@ class BasicFundLayer(Kind):
                 st.rec.add("basic_fund.cap", f"{self.id}.cap", rid, self.id,
                            {"cap": cap.id, "amount": amount.units, "used": used, "left": left}, (amount,))
         return (min(lefts) if lefts else None), keys
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a basic-fund layer decides from the rules alone (Kind.plan)."""
+
+    deductible: ParameterValue | None = None  # the deductible row's value; None: no deductible
+    deductible_rule: str | None = None
+    factor: ParameterValue | None = None  # the repeat-admission factor, when the layer has one
+    ratio: int = 0  # RATIO units, adjustments included
+    ratio_steps: tuple = ()  # the trace steps of the ratio and its adjustments
+    caps: tuple = ()  # (cap, its value, its rule id) of every cap that holds
+    error: str | None = None  # no row holds: the claim is refused when the layer applies

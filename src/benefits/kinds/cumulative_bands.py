@@ -29,10 +29,21 @@ class _Option:
     group: GroupModifier | None
     start: int  # the first band's start, fen x RATIO
     bands: list[tuple[int, int | None, int]]  # (low, high or None, ratio): edges in fen x RATIO
-    cap_left: int | None
+    cap_left: int | bool | None  # fen left of the cap on a claim; in a plan, whether a cap applies
     raw: int  # fen x SCALE
     paid: int  # fen
     modifiers: tuple  # the group's parameters used (deductible reduction, points)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a cumulative layer decides from the rules alone (Kind.plan)."""
+
+    options: tuple = ()  # each fired group's bands, then the plain ones
+    cap: object = None  # the cap row's value, if one holds
+    band_rule: str = ""
+    cites: tuple = ()  # the deductible and band parameters
+    error: str | None = None
 
 
 class CumulativeBandsLayer(Kind):
@@ -77,31 +88,42 @@ class CumulativeBandsLayer(Kind):
     # --- paying -------------------------------------------------------------------------------
 
     def pay(self, st: State) -> Paid:
+        plan: _Plan = self.plan(st, self._resolve)
+        if plan.error:
+            raise ClaimError(plan.error)
         amount = st.left
         before = st.counter(self.base_counter)
         after = before + amount
-        hit_d = st.first(self.deductible, self.rule_ids("deductible", self.deductible))
-        hit_b = st.first(self.bands, self.rule_ids("bands", self.bands))
-        if hit_d is None or hit_b is None:
-            raise ClaimError(f"{self.id}: no deductible or band row of {st.pack.name!r} applies to this claim")
-        deductible = st.param(hit_d[0].value)
-        band_params = [(st.param(b.start) if b.start else None, st.param(b.ratio)) for b in hit_b[0].bands]
-        hit_c = st.first(self.caps, self.rule_ids("caps", self.caps))
-        cap = st.param(hit_c[0].value) if hit_c else None
-        options = [self._option(st, g, deductible, band_params, cap, before, after)
-                   for g, rid in zip(self.groups, self.group_rules) if rid in st.fired]
-        options.append(self._option(st, None, deductible, band_params, cap, before, after))
+        paid_so_far = st.counter(self.paid_counter)
+        options = [self._option(o, plan.cap, paid_so_far, before, after) for o in plan.options]
         best = most_favourable(options, lambda o: o.paid)  # groups are listed before `none`
         if st.rec is not None:
-            cites = (deductible, *(p for b in band_params for p in b if p is not None), *best.modifiers)
-            if best.cap_left is not None:
-                cites += (cap,)
-            self._record(st, options, best, hit_b[1], before, amount, after, cites)
+            cites = plan.cites + best.modifiers + ((plan.cap,) if best.cap_left is not None else ())
+            self._record(st, options, best, plan.band_rule, before, amount, after, cites)
         st.add(self.base_counter, amount)
         st.add(self.paid_counter, best.paid)
         return Paid(best.paid, amount, best.cap_left)
 
-    def _option(self, st: State, group, deductible, band_params, cap, before: int, after: int) -> _Option:
+    def _resolve(self, st: State) -> "_Plan":
+        """The rows that hold for claims like `st`'s, the values they name and each group's bands
+        (see Kind.plan)."""
+        hit_d = st.first(self.deductible, self.rule_ids("deductible", self.deductible))
+        hit_b = st.first(self.bands, self.rule_ids("bands", self.bands))
+        if hit_d is None or hit_b is None:
+            return _Plan(error=f"{self.id}: no deductible or band row of {st.pack.name!r} applies to this claim")
+        deductible = st.param(hit_d[0].value)
+        band_params = [(st.param(b.start) if b.start else None, st.param(b.ratio)) for b in hit_b[0].bands]
+        hit_c = st.first(self.caps, self.rule_ids("caps", self.caps))
+        cap = st.param(hit_c[0].value) if hit_c else None
+        groups = [g for g, rid in zip(self.groups, self.group_rules) if rid in st.fired] + [None]
+        options = tuple(self._bands(st, g, deductible, band_params, cap) for g in groups)
+        cites = (deductible, *(p for b in band_params for p in b if p is not None))
+        return _Plan(options, cap, hit_b[1], cites)
+
+    @staticmethod
+    def _bands(st: State, group, deductible, band_params, cap) -> _Option:
+        """A group's bands (or, for `group` None, the plain ones): its first band starts at the
+        deductible less its reduction, and its points add to every band."""
         start = deductible.units * RATIO
         points = 0
         modifiers: tuple = ()
@@ -116,17 +138,21 @@ class CumulativeBandsLayer(Kind):
         lows = [start] + [b[0].units * RATIO for b in band_params[1:]]
         highs: list[int | None] = lows[1:] + [None]
         bands = [(lo, hi, with_points(b[1].units, points)) for lo, hi, b in zip(lows, highs, band_params, strict=True)]
+        capped = cap is not None and not (group is not None and group.lift_cap)
+        return _Option(group, start, bands, capped, 0, 0, modifiers)
+
+    @staticmethod
+    def _option(o: _Option, cap, paid_so_far: int, before: int, after: int) -> _Option:
+        """The option paid on this claim's part [before, after] of the cumulative amount."""
         b, a = before * RATIO, after * RATIO
         raw = 0
-        for lo, hi, ratio in bands:
+        for lo, hi, ratio in o.bands:
             part = (a if hi is None else min(a, hi)) - max(b, lo)
             if part > 0:
                 raw += part * ratio
-        cap_left = None
-        if cap is not None and not (group is not None and group.lift_cap):
-            cap_left = max(0, cap.units - st.counter(self.paid_counter))
+        cap_left = max(0, cap.units - paid_so_far) if o.cap_left else None
         paid = half_up(raw if cap_left is None else min(raw, cap_left * SCALE), SCALE)
-        return _Option(group, start, bands, cap_left, raw, paid, modifiers)
+        return _Option(o.group, o.start, o.bands, cap_left, raw, paid, o.modifiers)
 
     def _record(self, st: State, options, best: _Option, row: str, before, amount, after, cites) -> None:
         group = best.group.id if best.group else "none"

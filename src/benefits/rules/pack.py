@@ -69,6 +69,9 @@ class Parameter:
         return current
 
 
+_NOTHING_IN_FORCE: dict = {}  # one object: layers key what they decide by the identity of these tables
+
+
 @dataclass(frozen=True)
 class Version:
     start: dt.date
@@ -162,7 +165,7 @@ class RulePack:
     def values_on(self, day: dt.date) -> dict[str, ParameterValue]:
         """Every parameter's value in force on `day` (one without a value yet is absent)."""
         i = bisect_right(self._starts, day)
-        return self._in_force[i - 1] if i else {}
+        return self._in_force[i - 1] if i else _NOTHING_IN_FORCE
 
     def counter_limits(self, fact: dict) -> dict[str, CounterBound]:
         """Per counter, the bound that binds this member with the largest limit (domain.md 6.11):
