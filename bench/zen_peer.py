@@ -9,7 +9,7 @@ the basic fund, serious illness, medical aid, secondary aid and personal account
 Decision tables hold the parameters, expression nodes the arithmetic. It explains nothing (no
 trace of ours; ZEN's own trace is off) and knows one pack, one version, one visit family.
 
-    .venv/bin/pip install --require-hashes -r requirements/bench.txt   # zen-engine, pinned (the bench lock)
+    .venv/bin/pip install --require-hashes -r requirements-bench.txt   # zen-engine, pinned (the bench lock)
     .venv/bin/python bench/zen_peer.py [N]     # N claims of each of 4 kinds through both engines (default 1000)
 
 `settle(claim, accumulators)` takes the plain dicts `bench/generate.py` makes (the same dicts
@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 GRAPH = HERE / "zen" / "jiangmen_2022_inpatient.json"
 KEY = "jiangmen_2022_inpatient"
 BILL = ("total", "fully_self_paid", "over_limit", "pre_self_paid", "policy_range")
-INSTALL = ".venv/bin/pip install --require-hashes -r requirements/bench.txt"
+INSTALL = ".venv/bin/pip install --require-hashes -r requirements-bench.txt"
 
 _evaluate = None  # the loaded graph's evaluate(key, context), set by load()
 

@@ -16,13 +16,13 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 # bench.txt: the test lock plus the bench extra (zen-engine, for bench/ only); this environment runs test.txt.
-LOCKS = {name: ROOT / "requirements" / f"{name}.txt" for name in ("run", "test", "bench")}
+LOCKS = {name: ROOT / f"requirements-{name}.txt" for name in ("run", "test", "bench")}
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^ \\\n]+)", re.M)
 HASHED = re.compile(r"^([A-Za-z0-9_.-]+)==[^ \\\n]+ \\\n    --hash=sha256:", re.M)
 
 
 def _digest_module():
-    spec = importlib.util.spec_from_file_location("lock_digest", ROOT / "requirements" / "digest.py")
+    spec = importlib.util.spec_from_file_location("lock_digest", ROOT / "scripts" / "lock_digest.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -52,7 +52,7 @@ def test_each_lock_was_made_from_this_pyproject(which):
     digest = _digest_module()
     first = LOCKS[which].read_text(encoding="utf-8").splitlines()[0]
     assert first == digest.PREFIX + digest.digest(ROOT / "pyproject.toml"), (
-        f"requirements/{which}.txt was not made from this pyproject.toml: run scripts/lock"
+        f"requirements-{which}.txt was not made from this pyproject.toml: run scripts/lock"
     )
 
 
@@ -61,9 +61,9 @@ def test_each_lock_pins_every_direct_dependency_within_its_bounds(which):
     pinned = pins(LOCKS[which])
     for req in asked(which):
         name = canonicalize_name(req.name)
-        assert name in pinned, f"requirements/{which}.txt does not pin {req.name}: run scripts/lock"
+        assert name in pinned, f"requirements-{which}.txt does not pin {req.name}: run scripts/lock"
         assert req.specifier.contains(pinned[name], prereleases=True), (
-            f"requirements/{which}.txt pins {req.name}=={pinned[name]}, outside pyproject.toml's {req}"
+            f"requirements-{which}.txt pins {req.name}=={pinned[name]}, outside pyproject.toml's {req}"
         )
 
 
@@ -101,6 +101,6 @@ def test_this_environment_runs_the_locked_versions():
 def test_ci_runs_exactly_the_readmes_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = [line.strip() for line in readme.splitlines() if line.startswith("    python3.11 -m venv")]
-    assert len(commands) == 2 and "requirements/run.txt" in commands[0] and "requirements/test.txt" in commands[1]
+    assert len(commands) == 2 and "requirements-run.txt" in commands[0] and "requirements-test.txt" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
     assert ci == commands[1]

@@ -2,7 +2,7 @@
 
 bench/zen_peer.py is the benchmark's peer for speed ratios (bench/run.py, section 9); this holds its
 decision graph equal to `benefits.evaluate` on generated claims, so the ratios compare equal work.
-zen-engine is in the bench lock only (requirements/bench.txt), not in the test lock the README's
+zen-engine is in the bench lock only (requirements-bench.txt), not in the test lock the README's
 test command installs: without it these tests are skipped."""
 
 import sys
