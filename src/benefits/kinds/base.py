@@ -117,7 +117,6 @@ class State:
         self.counters[key] = self.counters.get(key, 0) + fen
 
 
-
 def most_favourable(options: list, paid):
     """The option paying the most (domain.md 6.7); among equals, the first listed."""
     return max(options, key=paid)
