@@ -24,22 +24,36 @@ from .base import Check, CounterBound, Kind, Paid, State, most_favourable, with_
 SCALE = RATIO * RATIO  # the payout's denominator: an amount in fen x RATIO times a ratio
 
 
-@dataclass(slots=True)
-class _Option:
+@dataclass(frozen=True, slots=True)
+class _Bands:
+    """One option's bands, as the rules give them: a fired group's (its reduction and points
+    applied), or the plain ones (`group` None)."""
+
     group: GroupModifier | None
     start: int  # the first band's start, fen x RATIO
     bands: list[tuple[int, int | None, int]]  # (low, high or None, ratio): edges in fen x RATIO
-    cap_left: int | bool | None  # fen left of the cap on a claim; in a plan, whether a cap applies
+    capped: bool  # the layer's cap applies to this option (a group may lift it)
+    modifiers: tuple  # the group's parameters used (deductible reduction, points)
+
+
+@dataclass(slots=True)
+class _Option:
+    """One option paid on one claim."""
+
+    group: GroupModifier | None
+    start: int
+    bands: list[tuple[int, int | None, int]]
+    cap_left: int | None  # fen left of the cap before the claim; None: no cap
     raw: int  # fen x SCALE
     paid: int  # fen
-    modifiers: tuple  # the group's parameters used (deductible reduction, points)
+    modifiers: tuple
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """What a cumulative layer decides from the rules alone (Kind.plan)."""
 
-    options: tuple = ()  # each fired group's bands, then the plain ones
+    options: tuple[_Bands, ...] = ()  # each fired group's bands, then the plain ones
     cap: object = None  # the cap row's value, if one holds
     band_rule: str = ""
     cites: tuple = ()  # the deductible and band parameters
@@ -121,7 +135,7 @@ class CumulativeBandsLayer(Kind):
         return _Plan(options, cap, hit_b[1], cites)
 
     @staticmethod
-    def _bands(st: State, group, deductible, band_params, cap) -> _Option:
+    def _bands(st: State, group, deductible, band_params, cap) -> _Bands:
         """A group's bands (or, for `group` None, the plain ones): its first band starts at the
         deductible less its reduction, and its points add to every band."""
         start = deductible.units * RATIO
@@ -139,10 +153,10 @@ class CumulativeBandsLayer(Kind):
         highs: list[int | None] = lows[1:] + [None]
         bands = [(lo, hi, with_points(b[1].units, points)) for lo, hi, b in zip(lows, highs, band_params, strict=True)]
         capped = cap is not None and not (group is not None and group.lift_cap)
-        return _Option(group, start, bands, capped, 0, 0, modifiers)
+        return _Bands(group, start, bands, capped, modifiers)
 
     @staticmethod
-    def _option(o: _Option, cap, paid_so_far: int, before: int, after: int) -> _Option:
+    def _option(o: _Bands, cap, paid_so_far: int, before: int, after: int) -> _Option:
         """The option paid on this claim's part [before, after] of the cumulative amount."""
         b, a = before * RATIO, after * RATIO
         raw = 0
@@ -150,7 +164,7 @@ class CumulativeBandsLayer(Kind):
             part = (a if hi is None else min(a, hi)) - max(b, lo)
             if part > 0:
                 raw += part * ratio
-        cap_left = max(0, cap.units - paid_so_far) if o.cap_left else None
+        cap_left = max(0, cap.units - paid_so_far) if o.capped else None
         paid = half_up(raw if cap_left is None else min(raw, cap_left * SCALE), SCALE)
         return _Option(o.group, o.start, o.bands, cap_left, raw, paid, o.modifiers)
 
