@@ -131,7 +131,9 @@ CANARIES = {
     "children-full": ([{"age": 1000 + i} for i in range(C.C_CHILDREN_PER_NODE)], [AGE], FAILED, 30),
     "children-past": ([{"age": 1000 + i} for i in range(C.C_CHILDREN_PER_NODE + 1)], [AGE], "hang", 3),
     "rules-per-node-at": ([{"age": 1000}] * C.C_RULES_PER_NODE, [AGE], f"ok: {C.C_RULES_PER_NODE}", 30),
-    "rules-per-node-past": ([{"age": 1000}] * (C.C_RULES_PER_NODE + 1), [AGE], FAILED, 30),
+    # past C_RULES_PER_NODE durable-rules reads beyond a table's end: what follows depends on the
+    # memory there (a segfault, error 108, or, seen once in CI, a right answer), so no canary can
+    # hold it; our bound (MAX_LINKS_PER_RULESET) stays far below it
     "pending-at": ([{"$gte": {"age": i}} for i in range(C.C_PENDING_PER_ASSERTION - 1)], [AGE],
                              f"ok: {C.C_PENDING_PER_ASSERTION - 1}", 30),
     "pending-past": ([{"$gte": {"age": i}} for i in range(C.C_PENDING_PER_ASSERTION)], [AGE],
