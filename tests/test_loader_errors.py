@@ -288,3 +288,16 @@ def test_one_counter_for_monthly_caps_of_two_layers_is_accepted(pack):
     edit(pack, rel, "counter: special.hypertension}", "counter: special.hypertension, period: month}")
     edit(pack, rel, "counter: special.diabetes}", "counter: special.hypertension, period: month}")
     benefits.load_rules(pack, matcher="reference")
+
+
+def test_a_breakdown_combination_without_values_is_refused(pack):
+    # found by the long fuzz profile: `level2: {}` made a parameter with no value and the pack
+    # failed to load with IndexError instead of our error
+    rel = "parameters/basic_inpatient.yaml"
+    text = (pack / rel).read_text(encoding="utf-8")
+    start = text.index("      level2:\n", text.index("inpatient.deductible:"))
+    end = text.index("      level3:\n", start)
+    (pack / rel).write_text(text[:start] + "      level2: {}\n" + text[end:], encoding="utf-8")
+    p = next(p for p in problems(pack) if p.file == f"jiangmen/{rel}")
+    assert p.where == "inpatient.deductible.values.resident.level2"
+    assert p.line == line_of(pack, rel, "level2: {}") and "at least 1 item" in p.message

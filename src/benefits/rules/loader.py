@@ -12,8 +12,9 @@ import os
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from .. import conditions
 from ..dates import Day
@@ -34,7 +35,7 @@ _adapters: dict[str, TypeAdapter] = {}
 def _adapter(name: str) -> TypeAdapter:
     found = _adapters.get(name)
     if found is None:
-        found = _adapters[name] = TypeAdapter({"layer": LayerFile, "date": Day, "values": dict[Day, DatedValue]}[name])
+        found = _adapters[name] = TypeAdapter({"layer": LayerFile, "date": Day, "values": Annotated[dict[Day, DatedValue], Field(min_length=1)]}[name])
     return found
 
 SOURCE_KINDS = ("seed ", "notice ", "assumed:")
