@@ -38,6 +38,7 @@ from benefits.yamlio import is_dir, is_file
 
 from . import inputs
 from .render import parameters_text, settlement_text, trace_text
+from . import streams
 from .streams import StreamError, write
 from .text import Paint, color_enabled, json_text, visible
 
@@ -419,6 +420,12 @@ def main(prog_name: str = "benefits") -> None:
     """The console script `benefits` (and `python -m benefits`).
 
     Every command writes through streams.write inside guard(), so a closed pipe is exit 4 there; typer's
-    own output (--help, usage errors) keeps click's handling.
+    own output (--help) that cannot be written is exit 4 here, with the same message.
     """
-    app(prog_name=prog_name)
+    try:
+        app(prog_name=prog_name)
+    except (OSError, UnicodeEncodeError) as exc:
+        problem = str(streams.failed(exc))
+        if problem:
+            _error(problem)
+        raise SystemExit(EXIT_IO) from None

@@ -27,15 +27,19 @@ def write(text: str) -> None:
     try:
         stream.write(text + "\n")
         stream.flush()
-    except UnicodeEncodeError as exc:
-        _drop_stdout()
-        raise StreamError(_unencodable(exc, stream.encoding)) from None
-    except BrokenPipeError:
-        _drop_stdout()
-        raise StreamError("") from None
-    except OSError as exc:
-        _drop_stdout()
-        raise StreamError(f"cannot write output: {exc.strerror or exc}") from None
+    except (UnicodeEncodeError, OSError) as exc:
+        raise failed(exc) from None
+
+
+def failed(exc: UnicodeEncodeError | OSError) -> StreamError:
+    """The StreamError for a write to stdout that failed with `exc`; stdout is dropped, so that
+    nothing still buffered fails again at exit."""
+    _drop_stdout()
+    if isinstance(exc, UnicodeEncodeError):
+        return StreamError(_unencodable(exc, getattr(sys.stdout, "encoding", "?")))
+    if isinstance(exc, BrokenPipeError):
+        return StreamError("")
+    return StreamError(f"cannot write output: {exc.strerror or exc}")
 
 
 def _unencodable(exc: UnicodeEncodeError, encoding: str) -> str:

@@ -82,7 +82,7 @@ def test_closed_stdout_is_an_io_error_not_a_silent_success(args):
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
 @pytest.mark.parametrize("args", [["calc", *CLAIM], ["check", str(JA18), "--rules-root", str(RULES)],
-                                  ["schema", "claim"]])
+                                  ["schema", "claim"], ["--help"]])
 def test_a_full_disk_is_an_io_error_naming_it(args):
     done = benefits('"$@" >/dev/full', *args)
     assert done.returncode == EXIT_IO, said(done)
