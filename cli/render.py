@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 
 import datetime as dt
-import re
 from decimal import Decimal
 from pathlib import Path
 
 from benefits import PatientPart, RulePack, Settlement
-from benefits.render import input_label
+from benefits.render import bilingual, input_label
 
 from .text import Paint, Table, money, pad, visible, width
 
@@ -82,14 +81,6 @@ PATIENT = {
 SUBTRACTED = {"relieved_by_later_layers"}  # parts that reduce the patient's total
 AFTER_TOTAL = {"account", "cash"}  # how the total is paid, shown under it
 AFTER_TOTAL_ORDER = ("account", "cash")
-
-
-def _half(text: str, lang: str) -> str:
-    """'中文 / English' descriptions: the half in the reader's language."""
-    parts = re.split(r"\s*/\s+", text, maxsplit=1)
-    if len(parts) == 2:
-        return parts[0].strip() if lang == "zh" else parts[1].strip()
-    return text
 
 
 def header(s: Settlement, lang: str) -> str:
@@ -192,7 +183,7 @@ def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Table:
         if name not in before.counters and name not in after.counters:
             continue
         b, a = before.get(name), after.get(name)
-        meaning = _half(pack.counters.get(name.partition("@")[0], ""), lang)
+        meaning = bilingual(pack.counters.get(name.partition("@")[0], ""), lang)
         t.add(name, money(b), money(a), money(a - b, signed=True) if a != b else "", meaning)
     return t
 

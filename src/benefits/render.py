@@ -37,9 +37,15 @@ def input_label(name: str, lang: str) -> str:
     return INPUTS_ZH.get(name, name) if lang == "zh" else name
 
 
-def _zh_part(text: str) -> str:
-    """The Chinese half of a bilingual description ('中文（注）/ English')."""
-    return re.split(r"\s*/\s+(?=[A-Za-z0-9])", text, maxsplit=1)[0]
+def bilingual(text: str, lang: str) -> str:
+    """The half in `lang` of a pack's bilingual description ('中文（注）/ English'); the whole text
+    when it has one language only."""
+    parts = re.split(r"\s*/\s+(?=[A-Za-z0-9])", text, maxsplit=1)
+    if len(parts) == 2:
+        return parts[0].strip() if lang == "zh" else parts[1].strip()
+    return text
+
+
 _OWN_CONDITIONS = "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold"
 
 
@@ -100,13 +106,13 @@ def _ratio(d: dict, cites: tuple) -> Text:
 
 def _adjustment(d: dict, cites: tuple) -> Text:
     pts, when, after = _points(d["points"]), d["when"], fmt_units(d["after"])
-    return (f"支付比例调整 {pts} 个百分点（{_zh_part(cites[0].description)}）", f"ratio changed by {pts} points ({when})", {},
+    return (f"支付比例调整 {pts} 个百分点（{bilingual(cites[0].description, 'zh')}）", f"ratio changed by {pts} points ({when})", {},
             f"{fmt_units(d['before'])} {pts} points = {after}", after)
 
 
 def _basic_cap(d: dict, cites: tuple) -> Text:
     cap, used, left = d["cap"], fmt_fen(d["used"]), fmt_fen(d["left"])
-    return (f"{_zh_part(cites[0].description)}剩余", f"cap {cap}: what is left of it", {"paid_so_far": used},
+    return (f"{bilingual(cites[0].description, 'zh')}剩余", f"cap {cap}: what is left of it", {"paid_so_far": used},
             f"max(0, {fmt_fen(d['amount'])} - {used}) = {left}", left)
 
 
