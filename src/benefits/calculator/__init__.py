@@ -78,18 +78,18 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
             raise ClaimError.at(at, f"expected a month of {year}, as {base}@{year}-MM")
 
 
-def _check_counter_bounds(acc: Accumulators, pack: RulePack, fact: dict) -> None:
-    """domain.md 6.11: a counter beyond the most its caps (or aid deductibles) ever allowed this
-    member is impossible input, whether or not this claim reads it."""
-    if not acc.counters:
+def _check_counter_bounds(counters: dict[str, int], pack: RulePack, fact: dict) -> None:
+    """domain.md 6.11: a counter (in fen) beyond the most its caps (or aid deductibles) ever allowed
+    this member is impossible input, whether or not this claim reads it."""
+    if not counters:
         return
     limits = pack.counter_limits(fact)
-    for key, value in acc.counters.items():
+    for key, value in counters.items():
         most = limits.get(key.partition("@")[0])
-        if most is not None and value and to_fen(value) > most.limit:
+        if most is not None and value > most.limit:
             allowed = (f"the most {most.what} {most.parameter!r} has ever allowed ({fmt_fen(most.limit)})" if most.parameter
                        else f"what pack {pack.name!r} allows: it has no {most.what}")
-            raise ClaimError.at(("accumulators", "counters", key), f"{value:.2f} is above {allowed}; check the accumulators")
+            raise ClaimError.at(("accumulators", "counters", key), f"{fmt_fen(value)} is above {allowed}; check the accumulators")
 
 
 def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | dict | None = None,
@@ -115,7 +115,8 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
     acc = _validated(Accumulators, accumulators, "accumulators")
     _check_accumulators(acc, claim, pack, day.year)
     fact = build_fact(claim, day, pack.disease_of(claim.diagnoses))
-    _check_counter_bounds(acc, pack, fact)
+    counters = {k: to_fen(v) for k, v in acc.counters.items()}
+    _check_counter_bounds(counters, pack, fact)
     fired = pack.matcher.fired(fact)
     _check_refusals(pack, fired)
 
@@ -124,8 +125,7 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
         rec.add("version", "version", f"{pack.name}@{version.start}", None,
                 {"day": day, "start": version.start, "by": pack.meta.deciding_date})
     bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
-    st = State(claim, pack, day, fact, fired, pack.values_on(day), {k: to_fen(v) for k, v in acc.counters.items()},
-               acc.admissions, bill, rec)
+    st = State(claim, pack, day, fact, fired, pack.values_on(day), counters, acc.admissions, bill, rec)
     results = _pay_layers(st)
     return _settlement(claim, pack, version.start, day, bill, items, acc, st, results)
 
