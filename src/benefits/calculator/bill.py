@@ -8,7 +8,7 @@ from ..kinds import Bill
 from ..models.claim import Category, Claim
 from ..models.lazy import Lazy
 from ..models.settlement import ItemSplit
-from ..money import ZERO, from_fen, to_fen
+from ..money import ZERO, from_fen, parse_decimal, to_fen
 from ..rules.pack import ParameterValue
 from ..trace import Recorder
 
@@ -22,7 +22,7 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
     the payment standard the fund recognises round(standard x quantity) and the rest of the amount
     is over-limit, so a higher price never lowers the recognised part (domain.md 6.2, ruling of
     2026-11-29); a 乙 (B) item pre-pays its share of what is left, rounded per item. Rounding is
-    to the fen, half up. A quantity or share is an exact fraction (Decimal.as_integer_ratio).
+    to the fen, half up. A quantity or share is an exact fraction.
     """
     if claim.bill is not None:
         b = claim.bill
@@ -32,47 +32,52 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
             _record(rec, bill, None, default_share, False)
         return bill, Lazy()
     total = fully = over = pre = 0
-    parts: list[tuple] = []  # (item, amount, over-limit, pre-self-paid, share), in fen
+    parts: list[tuple] = []  # (row, amount, over-limit, pre-self-paid), in fen
     append = parts.append
     A, C = Category.A, Category.C  # anything else is B
+    dn, dd = default_share.value.as_integer_ratio()
     used_default = False
-    # The hottest loop of an evaluation (50-300 items a stay): locals only, the category compared
-    # by identity, and each part computed once.
-    for item in claim.items.rows:
-        qn, qd = item.quantity.as_integer_ratio()
-        amount = (2 * to_fen(item.unit_price) * qn + qd) // (2 * qd)
+    # The hottest loop of an evaluation (50-300 items a stay): integers only, the category compared
+    # by identity, and each part computed once. amount = price x qn / qd, rounded half up.
+    for row in claim.items.rows:
+        qn, qd = row.qn, row.qd
+        amount = (2 * row.price * qn + qd) // (2 * qd)
         total += amount
-        if item.category is C:
+        category = row.category
+        if category is C:
             fully += amount
-            append((item, amount, 0, 0, None))
+            append((row, amount, 0, 0))
             continue
-        std = item.payment_standard
+        std = row.standard
         item_over = 0
-        if std is not None and item.unit_price > std:
-            item_over = amount - (2 * to_fen(std) * qn + qd) // (2 * qd)
+        if std is not None and row.price > std:
+            item_over = amount - (2 * std * qn + qd) // (2 * qd)
             over += item_over
-        if item.category is A:
-            append((item, amount, item_over, 0, None))
+        if category is A:
+            append((row, amount, item_over, 0))
             continue
-        share: Decimal | None = item.self_pay_share
+        share = row.share
         if share is None:
-            share, used_default = default_share.value, True
-        sn, sd = share.as_integer_ratio()
+            sn, sd = dn, dd
+            used_default = True
+        else:
+            sn, sd = share
         item_pre = (2 * sn * (amount - item_over) + sd) // (2 * sd)
         pre += item_pre
-        append((item, amount, item_over, item_pre, share))
+        append((row, amount, item_over, item_pre))
     bill = Bill(total, fully, over, pre, total - fully - over - pre)
     if rec is not None:
         _record(rec, bill, len(parts), default_share, used_default)
-    return bill, Lazy(make=lambda: [_item_split(*p) for p in parts])
+    return bill, Lazy(make=lambda: [_item_split(*p, default_share.value) for p in parts])
 
 
-def _item_split(item, amount: int, over: int, pre: int, share: Decimal | None) -> ItemSplit:
-    category = item.category.value
+def _item_split(row, amount: int, over: int, pre: int, default: Decimal) -> ItemSplit:
+    category = row.category.value
     if category == "C":
         money = from_fen(amount)
-        return ItemSplit(item.id, "C", money, None, money, ZERO, ZERO, ZERO)
-    return ItemSplit(item.id, category, from_fen(amount), share, ZERO, from_fen(over), from_fen(pre),
+        return ItemSplit(row.id, "C", money, None, money, ZERO, ZERO, ZERO)
+    share = None if category == "A" else default if row.share is None else parse_decimal(row.self_pay_share)
+    return ItemSplit(row.id, category, from_fen(amount), share, ZERO, from_fen(over), from_fen(pre),
                      from_fen(amount - over - pre))
 
 

@@ -1,9 +1,9 @@
 """A claim's line items, read in one pass into a compact form (费用明细).
 
 A stay has 50-300 fee lines; validating each as a pydantic model was most of the cost of settling
-one. `LineItems` reads the common shape (a mapping of the known keys, amounts as decimal text,
-integers or Decimals) in one Python pass, with the same rules and the same values as `LineItem`'s
-validation (the same parse functions). Anything else, a mistake included, is handed to pydantic's
+one. `LineItems` reads the common shape (a mapping of the known keys, amounts as decimal text or
+integers) in one Python pass, straight into integer fen and exact fractions, with the same rules
+as `LineItem`'s validation. Anything else (a sign, an exponent, a mistake) is handed to pydantic's
 validation of `list[LineItem]`, so every error is the one the model gives, with its path.
 
 To readers it is a sequence of `LineItem` models, made when first read; the calculator reads the
@@ -19,45 +19,117 @@ from typing import Any, NamedTuple
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from ..money import parse_decimal, parse_money
+from ..money import MAX_AMOUNT, from_fen, parse_decimal, parse_money, to_fen
 from .lazy import Lazy
 
 
 class Row(NamedTuple):
-    """One line item as validated: the values `LineItem` would hold."""
+    """One line item as the calculator reads it: money in fen, quantity and share as exact
+    fractions; `quantity` and `self_pay_share` as given, for the `LineItem` made when read."""
 
     id: str
     name: str | None
     category: Any  # claim.Category
-    unit_price: Decimal
-    quantity: Decimal
-    payment_standard: Decimal | None
-    self_pay_share: Decimal | None
+    price: int  # unit price, fen
+    qn: int  # quantity = qn / qd
+    qd: int
+    standard: int | None  # payment standard (支付标准), fen
+    share: tuple[int, int] | None  # 乙类先行自付比例 as (numerator, denominator)
+    quantity: object  # as given (text, int or Decimal): the model keeps its digits
+    self_pay_share: object
 
 
-_KEYS = frozenset(Row._fields)
-_ONE = Decimal(1)
-_MAX_QUANTITY = Decimal(1000000)
+_KEYS = frozenset(("id", "name", "category", "unit_price", "quantity", "payment_standard", "self_pay_share"))
+_MAX_FEN = to_fen(MAX_AMOUNT)
+_MAX_QUANTITY = 1000000
+_new = tuple.__new__
 
 
 class _Slow(Exception):
     """The fast pass declines this input: pydantic's validation decides."""
 
 
-def _money(value: object) -> Decimal:
-    try:
-        return parse_money(value)
-    except ValueError:
-        raise _Slow from None
+def _digits(text: str) -> bool:
+    return text.isdigit() and text.isascii()  # isdigit() alone takes '²' and other scripts' digits
 
 
-def _decimal(value: object) -> Decimal:
-    if type(value) is not str and type(value) is not int and type(value) is not Decimal:
+_SCALE = (100, 10, 1)  # fen per unit of the last digit, by the number of decimals
+
+
+def _fen_of_text(text: str) -> int:
+    whole, dot, cents = text.partition(".")
+    digits = whole + cents
+    if not (_digits(digits) and 0 < len(whole) <= 10 and len(cents) <= 2 and (cents or not dot)):
         raise _Slow
-    try:
-        return parse_decimal(value)
-    except ValueError:
-        raise _Slow from None
+    return int(digits) * _SCALE[len(cents)]
+
+
+def _fraction_of_text(text: str) -> tuple[int, int]:
+    whole, dot, decimals = text.partition(".")
+    digits = whole + decimals
+    if not (_digits(digits) and whole and len(text) <= 40 and (decimals or not dot)):
+        raise _Slow
+    return int(digits), 10 ** len(decimals)
+
+
+class _Memo(dict):
+    """Texts already read, and what they read as: a stay repeats its quantities ('1', '2') and many
+    prices. Reading is a pure function of the text, so a memo changes no result; bounded, so memory
+    stays flat over millions of claims."""
+
+    __slots__ = ("read",)
+    LIMIT = 65536
+
+    def __init__(self, read):
+        super().__init__()
+        self.read = read
+
+    def __missing__(self, text: str):
+        if len(self) >= self.LIMIT:
+            self.clear()
+        value = self[text] = self.read(text)
+        return value
+
+
+_FEN_TEXT = _Memo(_fen_of_text)
+_FRACTION_TEXT = _Memo(_fraction_of_text)
+
+
+def _fen(value: object) -> int:
+    """Money as given in JSON or YAML (decimal text with at most two decimals, or an int) in fen."""
+    if type(value) is str:
+        fen = _FEN_TEXT[value]
+    elif type(value) is int:
+        fen = value * 100
+    elif type(value) is Decimal:
+        try:
+            return to_fen(parse_money(value))
+        except ValueError:
+            raise _Slow from None
+    else:
+        raise _Slow
+    if not 0 <= fen <= _MAX_FEN:
+        raise _Slow
+    return fen
+
+
+def _fraction(value: object) -> tuple[int, int]:
+    """A quantity or share (decimal text or an int) as an exact fraction."""
+    if type(value) is str:
+        return _FRACTION_TEXT[value]
+    if type(value) is int:
+        return value, 1
+    if type(value) is Decimal and value.is_finite() and -20 < value.adjusted() < 8:
+        return value.as_integer_ratio()
+    raise _Slow
+
+
+def _row_of(item) -> Row:
+    """A validated `LineItem`'s values as a row."""
+    share = item.self_pay_share
+    return Row(item.id, item.name, item.category, to_fen(item.unit_price), *item.quantity.as_integer_ratio(),
+               None if item.payment_standard is None else to_fen(item.payment_standard),
+               None if share is None else share.as_integer_ratio(), item.quantity, share)
 
 
 class LineItems(Lazy):
@@ -73,15 +145,16 @@ class LineItems(Lazy):
     def _models(self) -> list:
         from .claim import LineItem
 
-        return [LineItem.model_construct(**row._asdict()) for row in self.rows]
+        return [LineItem.model_construct(
+            id=r.id, name=r.name, category=r.category, unit_price=from_fen(r.price),
+            quantity=parse_decimal(r.quantity), payment_standard=None if r.standard is None else from_fen(r.standard),
+            self_pay_share=parse_decimal(r.self_pay_share)) for r in self.rows]
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, LineItems):
-            return self.rows == other.rows
-        return super().__eq__(other)
+        return super().__eq__(other)  # as models: '3' and 3 are the same quantity
 
     __hash__ = None
 
@@ -103,17 +176,20 @@ class LineItems(Lazy):
             category = categories.get(category) if type(category) is str or isinstance(category, Enum) else None
             if type(id_) is not str or not id_ or (name is not None and type(name) is not str) or category is None:
                 raise _Slow
-            quantity = item.get("quantity")
-            quantity = _ONE if quantity is None and "quantity" not in item else _decimal(quantity)
-            if not 0 < quantity <= _MAX_QUANTITY:
+            quantity = item.get("quantity", 1)
+            qn, qd = _fraction(quantity)
+            if not 0 < qn <= _MAX_QUANTITY * qd:
                 raise _Slow
             standard = item.get("payment_standard")
             share = item.get("self_pay_share")
-            share = None if share is None else _decimal(share)
-            if share is not None and not 0 <= share <= 1:
-                raise _Slow
-            append(Row(id_, name, category, _money(item.get("unit_price")), quantity,
-                       None if standard is None else _money(standard), share))
+            if share is not None:
+                sn, sd = _fraction(share)
+                if not 0 <= sn <= sd:
+                    raise _Slow
+            # tuple.__new__: a NamedTuple's own __new__ is a Python function, twice the cost of a line
+            append(_new(Row, (id_, name, category, _fen(item.get("unit_price")), qn, qd,
+                              None if standard is None else _fen(standard),
+                              None if share is None else (sn, sd), quantity, share)))
         return LineItems(rows)
 
     @classmethod
@@ -129,7 +205,7 @@ class LineItems(Lazy):
             try:
                 return cls.fast(value, categories)
             except _Slow:  # pydantic decides, and names every problem
-                return cls([Row(*(getattr(m, f) for f in Row._fields)) for m in models(value)])
+                return cls([_row_of(m) for m in models(value)])
 
         return core_schema.no_info_wrap_validator_function(
             validate, as_models,
