@@ -62,6 +62,8 @@ def validate(doc: Document, model: type[BaseModel], what: str, example: str):
             return f"{doc.at(path)}{field}: {error_message(err)}"
 
         raise BenefitsError("\n".join(listed(exc.errors(), line, "errors"))) from None
+    except ClaimError as exc:  # a validator's own error, with paths from the root (a fee line's total)
+        raise BenefitsError(locate(exc, {"claim": doc, "accumulators": doc})) from None
 
 
 def locate(exc: BenefitsError, docs: dict[str, Document | None]) -> str:

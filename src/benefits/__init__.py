@@ -11,6 +11,7 @@ the accumulators after the claim and a trace explaining every number.
 
 from .calculator import evaluate
 from .errors import BenefitsError, ClaimError, ClaimProblem, RuleFileError
+from .jsonio import loads
 from .models.accumulators import Accumulators
 from .models.claim import BillSplit, Claim, LineItem, Member
 from .models.settlement import LayerPayout, PatientPart, Settlement
@@ -21,4 +22,5 @@ from .trace import TraceStep
 __all__ = [
     "Accumulators", "BenefitsError", "BillSplit", "Claim", "ClaimError", "ClaimProblem", "LayerPayout", "LineItem",
     "Member", "PatientPart", "RuleFileError", "RulePack", "Settlement", "TraceStep", "evaluate", "load_rules",
+    "loads",
 ]

@@ -120,8 +120,18 @@ def shown(value: object) -> str:
     return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
 
 
+FLOAT_HINT = "read JSON text with benefits.loads(text), not json.loads: it keeps every number exact"
+"""Said after every refusal of a float: a float in a claim almost always comes from json.loads."""
+
+
 def error_message(err: dict) -> str:
     """A pydantic error in the words of our file formats."""
+    if type(err.get("input")) is float:
+        return f"{_message(err)}; {FLOAT_HINT}"
+    return _message(err)
+
+
+def _message(err: dict) -> str:
     kind = err["type"]
     if kind == "missing":
         return "required key is missing"

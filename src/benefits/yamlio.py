@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import json
 import os
 import re
 import stat
@@ -311,51 +310,19 @@ def is_file(path: Path) -> bool:
         return False
 
 
-class _JsonRefusal(ValueError):
-    pass
-
-
-def _json_pairs(pairs: list[tuple[str, object]]) -> dict:
-    out: dict = {}
-    for key, value in pairs:
-        if key in out:
-            raise _JsonRefusal(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _json_constant(name: str) -> object:
-    raise _JsonRefusal(f"expected a finite number, found {name}")
-
-
-def _json_bounds(data: object, name: str) -> None:
-    """MAX_DEPTH and MAX_NODES for a JSON document, as the YAML composer enforces them."""
-    level, depth, nodes = [data], 0, 0
-    while level:
-        depth += 1
-        nodes += len(level)
-        if depth > MAX_DEPTH:
-            raise YamlError(name, None, f"not valid JSON: nested more than {MAX_DEPTH} levels deep")
-        if nodes > MAX_NODES:
-            raise YamlError(name, None, f"too large: more than {MAX_NODES} values")
-        level = [v for x in level if isinstance(x, (dict, list))
-                 for v in ([*x.keys(), *x.values()] if isinstance(x, dict) else x)]
-
-
 def load_json_text(text: str, name: str) -> tuple[object, Locator]:
-    """Parse JSON text by JSON's rules (numbers with a fraction become `Decimal`), within the same
-    bounds as YAML; lines for the locator come from reading the same text as YAML, when it can be."""
+    """Parse JSON text by JSON's rules with `benefits.loads` (numbers exact: a fraction or exponent
+    becomes `Decimal`), within the same bounds as YAML; lines for the locator come from reading the
+    same text as YAML, when it can be."""
+    from .jsonio import JsonError, loads  # here, not above: jsonio takes its bounds from this module
+
     if len(text) > MAX_BYTES:
         raise YamlError(name, None, f"too large: more than {MAX_BYTES} characters")
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=_json_constant, object_pairs_hook=_json_pairs)
-    except json.JSONDecodeError as exc:
-        raise YamlError(name, exc.lineno, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
-    except _JsonRefusal as exc:
-        raise YamlError(name, None, f"not valid JSON: {exc}") from None
-    except RecursionError:
-        raise YamlError(name, None, f"not valid JSON: nested more than {MAX_DEPTH} levels deep") from None
-    _json_bounds(data, name)
+        data = loads(text)
+    except JsonError as exc:
+        column = f" (column {exc.column})" if exc.column is not None else ""
+        raise YamlError(name, exc.line, f"{exc.message}{column}") from None
     try:
         _, locator = load_text(text, name)
     except YamlError:  # valid JSON that PyYAML cannot read: no line numbers, the data stands
@@ -364,8 +331,13 @@ def load_json_text(text: str, name: str) -> tuple[object, Locator]:
 
 
 def load_file(path: Path) -> tuple[object, Locator]:
-    """Read a UTF-8 YAML file, or a JSON file when its name ends in .json; see `load_text`.
-    Only a regular file is read: a FIFO or a device (a link to /dev/stdin) would block for ever."""
+    """Read a UTF-8 YAML file, or a JSON file when its name ends in .json; see `load_text`."""
+    return load_bytes(read_file(path), path)
+
+
+def read_file(path: Path) -> bytes:
+    """A file's bytes, at most MAX_BYTES. Only a regular file is read: a FIFO or a device (a link
+    to /dev/stdin) would block for ever."""
     try:
         # O_NONBLOCK: opening a FIFO without a writer must not wait; it changes nothing for a file
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -380,6 +352,11 @@ def load_file(path: Path) -> tuple[object, Locator]:
         raise YamlError(str(path), None, f"cannot read: {exc.strerror}") from None
     if len(raw) > MAX_BYTES:
         raise YamlError(str(path), None, f"too large: more than {MAX_BYTES} bytes")
+    return raw
+
+
+def load_bytes(raw: bytes, path: Path) -> tuple[object, Locator]:
+    """The bytes of file `path` read as `load_file` reads them."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -6,6 +6,10 @@ integers) in one Python pass, straight into integer fen and exact fractions, wit
 as `LineItem`'s validation. Anything else (a sign, an exponent, a mistake) is handed to pydantic's
 validation of `list[LineItem]`, so every error is the one the model gives, with its path.
 
+Fee lines in the national platform's 2204/2301 shape (`feedetl_sn`, `pric`, `cnt`, ...) are read
+as ours first (`platform_in`); they never reach the fast pass's keys, so our own shape pays nothing
+for them.
+
 To readers it is a sequence of `LineItem` models, made when first read; the calculator reads the
 compact rows (`rows`) and never makes them.
 """
@@ -21,6 +25,7 @@ from pydantic_core import core_schema
 
 from ..money import MAX_AMOUNT, from_fen, parse_decimal, parse_money, to_fen
 from .lazy import Lazy
+from .platform_in import items_from_fee_lines
 
 
 class Row(NamedTuple):
@@ -204,8 +209,15 @@ class LineItems(Lazy):
                 return value
             try:
                 return cls.fast(value, categories)
-            except _Slow:  # pydantic decides, and names every problem
-                return cls([_row_of(m) for m in models(value)])
+            except _Slow:
+                pass
+            lines = items_from_fee_lines(value)  # the platform's 2204/2301 fee lines, read as ours
+            if lines is not value:
+                try:
+                    return cls.fast(lines, categories)
+                except _Slow:
+                    value = lines
+            return cls([_row_of(m) for m in models(value)])  # pydantic decides, and names every problem
 
         return core_schema.no_info_wrap_validator_function(
             validate, as_models,

@@ -10,10 +10,11 @@ from typing import Annotated, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..money import Money, exact
+from ..money import Money
 from ..trace import TraceStep
 from .accumulators import Accumulators
 from .claim import BillSplit
+from . import platform_out
 from .lazy import Lazy
 
 
@@ -110,27 +111,18 @@ class Settlement(BaseModel):
         return {p.layer: p.paid for p in self.layers}
 
     def platform_fields(self) -> dict[str, Decimal]:
-        """The national platform's 2207/2304 amount fields (domain.md section 5)."""
-        with exact():  # sums of amounts, whatever decimal context the caller has set
-            return self._platform_fields()
+        """The national platform's 2207/2304 amount fields this claim gives values to (domain.md
+        section 5); `setlinfo()` is the fixed block with every field."""
+        return platform_out.amounts(self)
 
-    def _platform_fields(self) -> dict[str, Decimal]:
-        out = {
-            "medfee_sumamt": self.bill.total,
-            "fulamt_ownpay_amt": self.bill.fully_self_paid,
-            "overlmt_selfpay": self.bill.over_limit,
-            "preselfpay_amt": self.bill.pre_self_paid,
-            "inscp_scp_amt": self.bill.policy_range,
-            "act_pay_dedc": self.deductible,
-            "fund_pay_sumamt": self.fund_total,
-            "psn_part_amt": self.patient.total,
-        }
-        for p in self.layers:
-            if p.platform_field:
-                out[p.platform_field] = out.get(p.platform_field, Decimal("0.00")) + p.paid
-        out["acct_pay"] = self.patient.account
-        out["psn_cash_pay"] = self.patient.cash
-        for p in self.layers:
-            if not p.fund and p.applied and p.limit_left is not None:
-                out["balc"] = p.limit_left - p.paid  # the account balance after the claim
-        return out
+    def setlinfo(self) -> dict[str, Decimal]:
+        """The platform's `setlinfo` block: every field of domain.md section 5, 0.00 when unused."""
+        return platform_out.setlinfo(self)
+
+    def setldetail(self) -> list[dict]:
+        """The platform's `setldetail`: one row per layer that applied (fund_pay_type, fund_payamt, ...)."""
+        return platform_out.setldetail(self)
+
+    def feedetail(self) -> list[dict]:
+        """Each line item split as the platform's 2301 returns it (feedetl_sn, inscp_scp_amt, ...)."""
+        return platform_out.feedetail(self)
