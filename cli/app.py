@@ -34,6 +34,8 @@ from benefits import (
 from benefits.cases import check_case, format_mismatches, load_case, rules_dir
 from benefits.errors import Problem, listed
 from benefits.models.case import CaseFile
+from benefits.models.platform_out import platform_json
+from benefits.models.schema import accumulators_schema, calc_output_schema, case_schema, claim_schema
 from benefits.yamlio import is_dir, is_file
 
 from . import inputs
@@ -79,7 +81,8 @@ class SchemaName(str, Enum):
     case = "case"
 
 
-SCHEMAS = {"claim": Claim, "accumulators": Accumulators, "settlement": Settlement, "case": CaseFile}
+SCHEMAS = {"claim": claim_schema, "accumulators": accumulators_schema, "settlement": calc_output_schema,
+           "case": case_schema}
 
 ClaimArg = Annotated[str, typer.Argument(
     metavar="CLAIM", show_default=False, help="The claim: a YAML or JSON file, or - to read it from stdin.")]
@@ -202,13 +205,13 @@ CALC_EPILOG = (
 ))
 def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
          as_json: Annotated[bool, typer.Option(
-             "--json", help="Print the settlement as JSON (the API's Settlement schema; amounts as strings) "
-                            "and nothing else.")] = False,
+             "--json", help="Print the settlement as JSON (the API's Settlement, amounts as strings) with the "
+                            "platform's setlinfo, setldetail and feedetail blocks, and nothing else.")] = False,
          lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
     with guard(debug):
         s, pack = settle(claim, rules, accumulators)
         if as_json:
-            write(json_text(s.model_dump(mode="json")))
+            write(json_text(s.model_dump(mode="json") | platform_json(s)))
         else:
             write(settlement_text(s, pack, lang.value, Paint(color_enabled())))
 
@@ -410,7 +413,18 @@ def show(directory: DirArg,
 def schema(name: Annotated[SchemaName, typer.Argument(metavar="claim|accumulators|settlement|case",
                                                       show_default=False, help="Which file format.")]) -> None:
     with guard(debug=False):
-        write(json_text(SCHEMAS[name.value].model_json_schema()))
+        write(json_text(SCHEMAS[name.value]()))
+
+
+from .serve_cmd import register_serve  # noqa: E402 - `benefits serve`, the HTTP service
+
+register_serve(app)
+
+
+from .ledger_cmds import register as _register_ledger  # noqa: E402 - settle, reverse, ledger show
+
+_register_ledger(app)
+
 
 
 # --- entry point ------------------------------------------------------------------------------

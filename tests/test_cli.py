@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 import benefits
 from benefits.cases import load_case
+from benefits.models.platform_out import platform_json
 
 JIANGMEN = RULES / "jiangmen"
 CASES = ROOT / "tests" / "cases"
@@ -122,7 +123,9 @@ def test_calc_json_is_the_settlement_and_nothing_else(ja18):
     assert data["accumulators_after"]["counters"]["serious_illness.base"] == "3828.19"
     case = load_case(JA18)
     api = benefits.evaluate(case.claim, benefits.load_rules(JIANGMEN), case.accumulators)
-    assert data == api.model_dump(mode="json")
+    # the API's dump, and the national platform's blocks beside its keys (tests/test_platform_fields.py)
+    assert data == api.model_dump(mode="json") | platform_json(api)
+    assert set(data) - set(api.model_dump(mode="json")) == {"setlinfo", "setldetail", "feedetail"}
     benefits.Settlement.model_validate_json(r.stdout)  # the API's schema
 
 
@@ -436,11 +439,20 @@ def test_rules_show_every_version_and_bad_dates():
     ("settlement", benefits.Settlement), ("case", None),
 ])
 def test_schema(name, model):
+    # each is pydantic's schema of the model with what models/schema.py adds (the rules of the input
+    # formats; calc --json's platform blocks beside the settlement's keys): the same properties
+    from benefits.models import schema
     from benefits.models.case import CaseFile
 
     r = run("schema", name)
     assert r.exit_code == 0
-    assert json.loads(r.stdout) == (model or CaseFile).model_json_schema()
+    printed = json.loads(r.stdout)
+    made = {"claim": schema.claim_schema, "accumulators": schema.accumulators_schema,
+            "settlement": schema.calc_output_schema, "case": schema.case_schema}[name]()
+    assert printed == json.loads(json.dumps(made))
+    plain = (model or CaseFile).model_json_schema()
+    assert set(plain["properties"]) <= set(printed["properties"])
+    assert plain["required"] == printed["required"][:len(plain["required"])]
 
 
 def test_schema_unknown_name():

@@ -7,6 +7,7 @@ refused as a whole with all of them: a pack is never half-loaded.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import os
 import re
@@ -22,7 +23,7 @@ from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message
 from ..facts import field_specs
 from ..matcher import LimitError, make_matcher
 from ..money import POINT, parse_money, ratio_of, to_fen
-from ..yamlio import Locator, YamlError, is_dir, load_file
+from ..yamlio import Locator, YamlError, is_dir, load_bytes, read_file
 from ..kinds import KINDS, LayerFile
 from .files import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
@@ -59,6 +60,7 @@ class _Collector:
         self.real_root = _real(root)
         self.problems: list[Problem] = []
         self.budget = MAX_PACK_BYTES  # bytes the pack's files may still take
+        self.read: dict[Path, bytes] = {}  # the bytes of each file read, for the pack's content hash
 
     def outside(self, path: Path) -> str | None:
         """Why `path`, links followed, is not a file of the pack's own folder (None: it is)."""
@@ -108,12 +110,14 @@ def _read(col: _Collector, path: Path) -> tuple[object, Locator] | None:
     try:
         col.budget -= path.stat().st_size
     except OSError:
-        pass  # load_file says why it cannot be read
+        pass  # read_file says why it cannot be read
     if col.budget < 0:
         col.problems.append(Problem(col.rel(path), None, "", f"not read: the pack's files take more than {MAX_PACK_BYTES:,} bytes in all"))
         return None
     try:
-        return load_file(path)
+        raw = read_file(path)
+        col.read[path] = raw  # hashed as read: the hash names exactly the bytes the pack came from
+        return load_bytes(raw, path)
     except YamlError as exc:
         col.problems.append(Problem(col.rel(path), exc.line, "", exc.message))
         return None
@@ -444,7 +448,19 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
         required_fields=frozenset(read & {"age", "member_type"}),
         counters={c.name: c.description for c in meta.counters},
         monthly_counters=frozenset(set().union(*(layer.monthly_counters for layer in layers))),
+        content_hash=_content_hash(root, col.read),
     )
+
+
+def _content_hash(root: Path, files: dict[Path, bytes]) -> str:
+    """sha256 of the files the pack was loaded from: each one's path relative to the pack and its
+    bytes, in path order, so that a ledger can say which rules settled a claim, whatever the folder
+    is called or where it lives."""
+    digest = hashlib.sha256()
+    for rel, data in sorted((path.relative_to(root).as_posix(), data) for path, data in files.items()):
+        digest.update(f"{rel}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def _read_meta(col: _Collector, pack_path: Path) -> tuple[PackFile, Locator]:

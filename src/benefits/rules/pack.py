@@ -129,6 +129,7 @@ class RulePack:
     required_fields: frozenset[str] = frozenset()  # optional member fields the conditions read
     counters: dict[str, str] = field(default_factory=dict)
     monthly_counters: frozenset[str] = frozenset()  # kept per month, as name@YYYY-MM
+    content_hash: str = ""  # sha256 of the files it was loaded from (loader._content_hash)
     # Lookup tables derived once from the above, so that a claim does dictionary lookups only.
     _starts: list[dt.date] = field(init=False, repr=False)  # every date a parameter changes on
     _in_force: list[dict[str, ParameterValue]] = field(init=False, repr=False)  # per start: values in force

@@ -1,0 +1,339 @@
+"""The ledger's commands: `settle`, `reverse`, `ledger show`, `ledger open` and `ledger credit`, on a
+ledger file or database.
+
+    benefits settle CLAIM --rules DIR --key KEY [--ledger PATH_OR_URL] [--json]
+    benefits reverse KEY --of SETTLED_KEY [--ledger PATH_OR_URL] [--json]
+    benefits ledger show MEMBER YEAR [--ledger PATH_OR_URL] [--json]
+    benefits ledger open MEMBER YEAR ACCUMULATORS_FILE --key KEY [--rules DIR] [--ledger PATH_OR_URL] [--json]
+    benefits ledger credit MEMBER YEAR AMOUNT --key KEY [--counter NAME] [--rules DIR] [--ledger PATH_OR_URL] [--json]
+
+Unlike `calc`, `settle` takes no accumulators: it reads them from the ledger and appends what the
+claim changed. `--json` prints the stored answer (the body a replay returns). Errors and exit codes
+are `calc`'s (guard() in app.py): a refused request (a key taken by another claim, a settlement
+already reversed, an unknown key, an unreachable ledger) is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from benefits import Accumulators, BenefitsError, Claim, ClaimError, Settlement
+
+if TYPE_CHECKING:
+    from benefits.ledger import Entry, LedgerError, Record
+
+from . import inputs
+from .render import settlement_text
+from .streams import write
+from .text import Paint, Table, color_enabled, json_text, money, visible
+
+DEFAULT_LEDGER = "benefits-ledger.db"
+
+
+class Lang(str, Enum):
+    zh = "zh"
+    en = "en"
+
+
+LedgerOpt = Annotated[str, typer.Option(
+    "--ledger", metavar="PATH_OR_URL", envvar="BENEFITS_LEDGER", show_envvar=True,
+    help="The ledger: a SQLite file (created when absent), sqlite:///PATH or postgresql://... "
+         "Default: benefits-ledger.db here, or BENEFITS_LEDGER.")]
+JsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print the stored answer as JSON (amounts as strings) and nothing else.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
+LangOpt = Annotated[Lang, typer.Option("--lang", "-l", help="Language of the labels.")]
+CheckRulesOpt = Annotated[Optional[str], typer.Option(
+    "--rules", "-r", metavar="DIR", envvar="BENEFITS_RULES", show_default=False, show_envvar=True,
+    help="A rule pack folder (e.g. rules/jiangmen) to check the counters against. Optional: without it only "
+         "their names and months are checked, and the engine refuses a counter its pack does not keep at the "
+         "member's next settlement.")]
+
+
+def _guard(debug: bool):
+    from .app import guard  # app imports this module to register it: imported here, not above
+
+    return guard(debug)
+
+
+# --- settle -----------------------------------------------------------------------------------
+
+SETTLE_HELP = (
+    "Settle one claim against the member's accumulators in the ledger, and record it.\n\n"
+    "The accumulators are read from the ledger (the sum of its entries for the member and the year of the "
+    "claim's deciding date); the claim's changes are appended as entries. Idempotent on --key: the same claim "
+    "again under the same key prints the stored settlement and writes nothing; another claim under a used key "
+    "is refused."
+)
+SETTLE_EPILOG = ("Example: benefits settle examples/resident-level3-inpatient.yaml --rules rules/jiangmen "
+                 "--key 2207-0001 --ledger ledger.db")
+
+
+def settle(claim: Annotated[str, typer.Argument(metavar="CLAIM", show_default=False,
+                                                help="The claim: a YAML or JSON file, or - to read it from stdin.")],
+           rules: Annotated[str, typer.Option(
+               "--rules", "-r", metavar="DIR", envvar="BENEFITS_RULES", show_default=False, show_envvar=True,
+               help="The rule pack folder, e.g. rules/jiangmen. Required, unless BENEFITS_RULES names it.")],
+           key: Annotated[str, typer.Option(
+               "--key", "-k", metavar="KEY", show_default=False,
+               help="The settlement's key: the platform's msgid or settlement id. Required.")],
+           ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False, lang: LangOpt = Lang.zh,
+           debug: DebugOpt = False) -> None:
+    from .app import load_pack
+
+    with _guard(debug):
+        pack = load_pack(rules)
+        doc = inputs.read(claim)
+        validated = inputs.validate(doc, Claim, "a claim", "id, member, visit, level, bill")
+        with _open(ledger) as book:
+            try:
+                done = book.settle(key, validated, pack)
+            except ClaimError as exc:
+                raise BenefitsError(inputs.locate(exc, {"claim": doc})) from None
+        body = json.loads(done.body)
+        if as_json:
+            write(json_text(body))
+            return
+        paint = Paint(color_enabled())
+        said = ("already settled under this key: the stored settlement, nothing written" if done.replayed
+                else "settled and recorded")
+        write(paint(visible(f"key {done.key}: {said} (member {done.member_id}, {done.year}; pack {body['pack']} "
+                            f"version {body['pack_version']}, files {body['pack_hash'][:12]})"), "bold"))
+        write("")
+        write(settlement_text(Settlement.model_validate(body["settlement"]), pack, lang.value, paint))
+
+
+# --- reverse ----------------------------------------------------------------------------------
+
+REVERSE_HELP = (
+    "Reverse a recorded settlement: append the negation of its entries, so that every counter is as if it "
+    "had not been settled, and print its amounts negated.\n\n"
+    "Settlements of the same member and year made after it counted its amounts; they are listed, not "
+    "settled again. Idempotent on KEY: the same reversal again prints the stored answer."
+)
+REVERSE_EPILOG = "Example: benefits reverse 2208-0001 --of 2207-0001 --ledger ledger.db"
+
+
+def reverse(key: Annotated[str, typer.Argument(metavar="KEY", show_default=False,
+                                              help="The reversal's own key: the platform's msgid.")],
+            of: Annotated[str, typer.Option("--of", metavar="SETTLED_KEY", show_default=False,
+                                            help="The key of the settlement to reverse. Required.")],
+            ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+    with _guard(debug):
+        with _open(ledger) as book:
+            done = book.reverse(key, of)
+        body = json.loads(done.body)
+        if as_json:
+            write(json_text(body))
+            return
+        write(_reversal_text(done.replayed, body, Paint(color_enabled())))
+
+
+def _reversal_text(replayed: bool, body: dict, paint: Paint) -> str:
+    said = "already reversed under this key: the stored answer, nothing written" if replayed else "reversed"
+    if "of_kind" in body:  # an opening's or a credit's reversal: entries only, no amounts paid
+        out = [paint(visible(f"key {body['key']}: {body['of_kind']} {body['of']} {said} (member {body['member_id']}, "
+                             f"{body['year']})"), "bold"), ""]
+    else:
+        out = [paint(visible(f"key {body['key']}: settlement {body['of']} {said} (member {body['member_id']}, "
+                             f"{body['year']}; claim {body['claim_id']})"), "bold"), ""]
+        amounts = Table(["amounts returned (2208)", "yuan"], "lr")
+        for name, value in body["platform_fields"].items():
+            amounts.add(name, value)
+        out += amounts.render(paint) + [""]
+    entries = Table(["compensating entries", "month", "change"], "llr")
+    for e in body["entries"]:
+        entries.add(e["counter"], e["month"], e["delta"])
+    out += entries.render(paint) if body["entries"] else ["  no entries: the settlement changed no counter"]
+    if body["later"]:
+        out += ["", paint(visible("settled later in the same year, on the reversed amounts (not settled again): "
+                                  + ", ".join(body["later"])), "yellow")]
+    return "\n".join(out)
+
+
+# --- ledger show ------------------------------------------------------------------------------
+
+SHOW_HELP = (
+    "Show a member's accumulators for a year, as the sum of the ledger's entries, with the requests "
+    "(settlements, reversals, openings, credits) and entries that make them."
+)
+
+
+def show(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=False, help="The member's id.")],
+         year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, min=1900, max=2200,
+                                             help="The accumulator year.")],
+         ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+    with _guard(debug):
+        with _open(ledger) as book:
+            found = book.member_year(member, year)
+        acc, history, entries = found.accumulators, found.history, found.entries
+        if as_json:
+            write(json_text({"member_id": member, "year": year, "accumulators": acc.model_dump(mode="json"),
+                             "settlements": [_record_json(r) for r in history],
+                             "entries": [_entry_json(e) for e in entries]}))
+            return
+        write(_ledger_text(member, year, acc, history, entries, Paint(color_enabled())))
+
+
+def _open(url: str):
+    """The ledger at `url`. Imported here: the ledger's modules (and a PostgreSQL driver) are not
+    what `calc` and the other commands should pay for at start."""
+    from benefits.ledger import open_ledger
+
+    return open_ledger(url)
+
+
+def _record_json(r: Record) -> dict:
+    return {"seq": r.seq, "key": r.key, "kind": r.kind, "reverses": r.reverses, "reversed_by": r.reversed_by,
+            "pack": r.pack, "pack_hash": r.pack_hash,
+            "pack_version": None if r.pack_version is None else r.pack_version.isoformat(),
+            "created_at": r.created_at.isoformat()}
+
+
+def _entry_json(e: Entry) -> dict:
+    return {"seq": e.seq, "settlement_key": e.settlement_key, "counter": e.counter, "month": e.month,
+            "delta": str(e.amount) if e.counter != "admissions" else str(e.delta)}
+
+
+def _ledger_text(member: str, year: int, acc, history: tuple[Record, ...], entries: tuple[Entry, ...],
+                 paint: Paint) -> str:
+    out = [paint(visible(f"member {member}, {year}: {len(history)} request(s), {len(entries)} entries"), "bold"), ""]
+    counters = Table(["accumulators", "value"], "lr")
+    counters.add("admissions", str(acc.admissions))
+    for name, value in acc.counters.items():
+        counters.add(name, money(value))
+    out += counters.render(paint) + [""]
+    if history:
+        requests = Table(["#", "key", "kind", "pack", "note"], "rllll")
+        for r in history:
+            note = (f"reverses {r.reverses}" if r.kind == "reverse"
+                    else f"reversed by {r.reversed_by}" if r.reversed_by else "")
+            pack = f"{r.pack} {r.pack_version}" if r.pack_version else (r.pack or "-")
+            requests.add(str(r.seq), r.key, r.kind, pack, note)
+        out += requests.render(paint) + [""]
+        lines = Table(["entry", "key", "counter", "month", "change"], "rlllr")
+        for e in entries:
+            lines.add(str(e.seq), e.settlement_key, e.counter, e.month,
+                      f"{e.delta:+d}" if e.counter == "admissions" else money(e.amount, signed=True))
+        out += lines.render(paint)
+    return "\n".join(out).rstrip("\n")
+
+
+# --- ledger open and ledger credit ---------------------------------------------------------------
+
+OPEN_HELP = (
+    "Bring a member's accumulators for a year into the ledger (期初余额导入): a member whose earlier claims "
+    "of the year were settled elsewhere, or a personal-account balance carried into the year.\n\n"
+    "The file is an accumulators file as calc takes it (year, admissions, counters; member_id optional, but "
+    "the member's when given). It is written as entries, and the member's next settlement starts from it. "
+    "Allowed only as the year's first request that stands: refused once a settlement, credit or opening of "
+    "the member's year is recorded and not reversed, so that no balance is overwritten. A wrong opening is "
+    "reversed (benefits reverse KEY --of OPENING_KEY, while no settlement stands on it) and made again. "
+    "Idempotent on --key."
+)
+OPEN_EPILOG = ("Example: benefits ledger open m-1001 2021 examples/resident-level3-accumulators.yaml "
+               "--key open-m-1001-2021 --rules rules/jiangmen --ledger ledger.db")
+
+
+def open_year(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=False, help="The member's id.")],
+              year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, min=1900, max=2200,
+                                                  help="The accumulator year.")],
+              accumulators: Annotated[str, typer.Argument(
+                  metavar="ACCUMULATORS_FILE", show_default=False,
+                  help="The accumulators to open with: a YAML or JSON file, or - to read them from stdin.")],
+              key: Annotated[str, typer.Option("--key", "-k", metavar="KEY", show_default=False,
+                                               help="The opening's key (the migration batch's id for the member). "
+                                                    "Required.")],
+              rules: CheckRulesOpt = None, ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False,
+              debug: DebugOpt = False) -> None:
+    from benefits.ledger import LedgerError
+
+    from .app import load_pack
+
+    with _guard(debug):
+        pack = load_pack(rules) if rules else None
+        doc = inputs.read(accumulators)
+        validated = inputs.validate(doc, Accumulators, "accumulators", "year, admissions, counters")
+        with _open(ledger) as book:
+            try:
+                done = book.open_year(key, member, year, validated, rules=pack)
+            except LedgerError as exc:
+                raise _in_file(exc, doc) from None
+        body = json.loads(done.body)
+        if as_json:
+            write(json_text(body))
+            return
+        paint = Paint(color_enabled())
+        said = ("already opened under this key: the stored opening, nothing written" if done.replayed
+                else "opened")
+        checked = (f"checked against pack {body['pack']}, files {body['pack_hash'][:12]}" if body["pack"]
+                   else "not checked against a pack")
+        out = [paint(visible(f"key {done.key}: member {done.member_id}, {done.year} {said} ({checked})"), "bold"), ""]
+        table = Table(["accumulators opened", "value"], "lr")
+        table.add("admissions", str(body["accumulators"]["admissions"]))
+        for name, value in body["accumulators"]["counters"].items():
+            table.add(name, money(Decimal(value)))
+        write("\n".join(out + table.render(paint)))
+
+
+def _in_file(exc: LedgerError, doc: inputs.Document) -> BenefitsError:
+    """A ledger refusal, as it is; one about the accumulators, with the file and line of each problem."""
+    if not any(p.path[:1] == ("accumulators",) for p in exc.problems):
+        return exc
+    return BenefitsError("\n".join(f"{doc.at(p.path[1:])}: {p}" if p.path[:1] == ("accumulators",) else str(p)
+                                   for p in exc.problems))
+
+
+CREDIT_HELP = (
+    "Add an amount to a member's balance counter for a year: a deposit into the personal account "
+    "(个人账户划入).\n\n"
+    "Only a balance is credited: without --rules, a counter named *.balance; with them, a personal-account "
+    "balance counter of the pack. A credit may come at any time of the year; reversing it (benefits reverse "
+    "KEY --of CREDIT_KEY) is refused once a settlement that stands was made after it. Idempotent on --key."
+)
+CREDIT_EPILOG = "Example: benefits ledger credit e-2001 2022 1000.00 --key dep-2022-03-e-2001 --ledger ledger.db"
+
+
+def credit(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=False, help="The member's id.")],
+           year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, min=1900, max=2200,
+                                               help="The accumulator year.")],
+           amount: Annotated[str, typer.Argument(metavar="AMOUNT", show_default=False,
+                                                 help="Yuan, at most two decimals, above zero: 1000.00")],
+           key: Annotated[str, typer.Option("--key", "-k", metavar="KEY", show_default=False,
+                                            help="The credit's key (the deposit's id). Required.")],
+           counter: Annotated[str, typer.Option("--counter", metavar="NAME",
+                                                help="The balance counter.")] = "personal_account.balance",
+           rules: CheckRulesOpt = None, ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False,
+           debug: DebugOpt = False) -> None:
+    from .app import load_pack
+
+    with _guard(debug):
+        pack = load_pack(rules) if rules else None
+        with _open(ledger) as book:
+            done = book.credit(key, member, year, counter, amount, rules=pack)
+        body = json.loads(done.body)
+        if as_json:
+            write(json_text(body))
+            return
+        said = "already credited under this key: the stored credit, nothing written" if done.replayed else "credited"
+        write(Paint(color_enabled())(visible(
+            f"key {done.key}: {said}: {money(Decimal(body['amount']))} to {body['counter']} of member "
+            f"{done.member_id}, {done.year}; balance after it {money(Decimal(body['balance']))}"), "bold"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ledger's commands to the `benefits` command line."""
+    app.command("settle", help=SETTLE_HELP, epilog=SETTLE_EPILOG)(settle)
+    app.command("reverse", help=REVERSE_HELP, epilog=REVERSE_EPILOG)(reverse)
+    group = typer.Typer(help="Look into a ledger, or bring balances into it.\n\n"
+                             "Example: benefits ledger show m1 2022 --ledger ledger.db",
+                        no_args_is_help=True)
+    group.command("show", help=SHOW_HELP, epilog="Example: benefits ledger show m1 2022 --ledger ledger.db")(show)
+    group.command("open", help=OPEN_HELP, epilog=OPEN_EPILOG)(open_year)
+    group.command("credit", help=CREDIT_HELP, epilog=CREDIT_EPILOG)(credit)
+    app.add_typer(group, name="ledger")

@@ -1,0 +1,196 @@
+"""`benefits serve`: the settlement service over HTTP (uvicorn, one or several worker processes).
+
+Registered on the command line by `register_serve(app)`. The workers are started by uvicorn from an
+import string and a factory (`benefits.service.app:from_environment`), so that `--workers N` starts N
+processes, each loading the packs and opening its own connection to the store; the configuration
+reaches them through environment variables (`BENEFITS_SERVE_*`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+SERVE_EPILOG = (
+    "Examples:\n\n"
+    "benefits serve --rules rules/jiangmen --rules rules/anyang\n\n"
+    "benefits serve --rules jm=rules/jiangmen --database postgresql://user@db/benefits --workers 4 --port 8080"
+)
+DEFAULT_DATABASE = "benefits-ledger.db"
+
+
+def _pack_folders(rules: list[str]) -> list[tuple[str | None, str]]:
+    """(name, folder) for each --rules: NAME=DIR or DIR (named by its pack.yaml); none given: every
+    pack folder in ./rules."""
+    from benefits import BenefitsError
+
+    if not rules:
+        root = Path("rules")
+        found = sorted(p for p in root.iterdir() if (p / "pack.yaml").is_file()) if root.is_dir() else []
+        if not found:
+            raise BenefitsError("no rule pack: give --rules DIR (once per pack), or run where ./rules holds pack folders")
+        return [(None, str(p.resolve())) for p in found]
+    out = []
+    for raw in rules:
+        name, sep, folder = raw.partition("=")
+        if not sep:
+            name, folder = None, raw
+        elif not name:
+            raise BenefitsError(f"--rules {raw}: expected NAME=DIR or DIR")
+        if not Path(folder).is_dir():
+            raise BenefitsError(f"--rules {raw}: {folder} is not a folder; expected a rule pack folder (with pack.yaml)")
+        out.append((name, str(Path(folder).resolve())))
+    return out
+
+
+def _load_packs(pairs: list[tuple[str | None, str]]) -> dict[str, str]:
+    """Load every pack once here, so that a broken one stops the server before it starts; name -> folder."""
+    from benefits import BenefitsError
+    from benefits.service.packs import load_all
+    from benefits.service.problems import ServiceProblem
+
+    try:
+        _, folders = load_all(pairs)
+    except ServiceProblem as exc:
+        lines = [exc.detail]
+        for p in exc.problems:
+            at = f"{p['file']}:{p['line']}" if p.get("line") else (p.get("file") or "")
+            where = ".".join(map(str, p["path"]))
+            lines.append(f"  {at + ' ' if at else ''}[{where}]: {p['message']}")
+        raise BenefitsError("\n".join(lines)) from None
+    return dict(folders)
+
+
+def _check_store(database: str) -> None:
+    """Open the store once before the workers start: a wrong URL or an unreachable server is said now,
+    and the ledger's tables are created by one process, not raced for by several."""
+    from benefits.ledger import open_ledger
+
+    ledger = open_ledger(database)
+    ledger.close()
+
+
+def _database(database: str) -> str:
+    """A plain path made absolute (the workers may start elsewhere); URLs as given."""
+    if "://" in database or database.startswith(("sqlite:", "postgresql:", "postgres:")):
+        return database
+    return str(Path(database).resolve())
+
+
+def register_serve(app: typer.Typer) -> None:
+    """Add `serve` to the `benefits` command line."""
+
+    @app.command(epilog=SERVE_EPILOG, help=(
+        "Serve the settlement API over HTTP: stateless /calculate and /trace, and the ledger: pre-settle, "
+        "settle (idempotent on the request's key), reverse, look up settlements and a member's accumulators.\n\n"
+        "The rule packs are loaded at start; POST /admin/reload (or SIGHUP) loads them again without a restart, "
+        "keeping the old ones when one fails. The OpenAPI document is at /openapi.json, its pages at /docs."
+    ))
+    def serve(
+        rules: Annotated[list[str] | None, typer.Option(
+            "--rules", "-r", metavar="[NAME=]DIR", envvar="BENEFITS_RULES", show_default=False, show_envvar=True,
+            help="A rule pack folder, as NAME=DIR or DIR (named by its pack.yaml); repeat for each pack. "
+                 "Default: every pack folder in ./rules.")] = None,
+        database: Annotated[str, typer.Option(
+            "--database", "-d", metavar="URL", envvar="BENEFITS_DATABASE", show_envvar=True,
+            help="The ledger's store: a SQLite file (a path or sqlite:///path) or postgresql://user@host/db.")]
+        = DEFAULT_DATABASE,
+        host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="The port to listen on.")] = 8000,
+        workers: Annotated[int, typer.Option(
+            "--workers", "-w", min=1, max=256,
+            help="Worker processes, each with its own connection to the store.")] = 1,
+        log_level: Annotated[str, typer.Option(
+            "--log-level", help="uvicorn's log level: critical, error, warning, info, debug.")] = "info",
+        access_log: Annotated[bool, typer.Option(
+            "--access-log/--no-access-log", help="Log every request.")] = True,
+        debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")] = False,
+    ) -> None:
+        from .app import guard
+
+        with guard(debug):
+            pairs = _pack_folders(list(rules or []))
+            folders = _load_packs(pairs)
+            database = _database(database)
+            _check_store(database)
+            _run(folders, database, host, port, workers, log_level, access_log)
+
+
+def _run(folders: dict[str, str], database: str, host: str, port: int, workers: int, log_level: str,
+         access_log: bool) -> None:
+    import uvicorn
+
+    from benefits.service.app import ENV_DATABASE, ENV_RULES, ENV_STAMP
+
+    stamp, made = _stamp_path(host, port)
+    os.environ[ENV_RULES] = json.dumps(folders)
+    os.environ[ENV_DATABASE] = database
+    os.environ[ENV_STAMP] = stamp
+    options = dict(factory=True, host=host, port=port, workers=workers, log_level=log_level, access_log=access_log,
+                   timeout_graceful_shutdown=30)
+    # uvicorn ends a server stopped by SIGTERM by raising the signal again to the handler it found:
+    # this one, so that the clean-up below runs (the default handler would end the process at once).
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        if workers == 1:
+            uvicorn.run(APP, **options)
+        else:
+            _run_workers(uvicorn.Config(APP, **options))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        with contextlib.suppress(OSError):
+            os.remove(stamp)
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _stamp_path(host: str, port: int) -> tuple[str, str | None]:
+    """The file through which a reload in one worker reaches the others: one per address, in a folder
+    of this user's (a server killed without its clean-up leaves one small file, which the next server
+    on that address reuses). Port 0 (any free port) gets a folder of its own, removed on exit."""
+    if port:
+        folder = os.path.join(tempfile.gettempdir(), f"benefits-serve-{os.getuid() if hasattr(os, 'getuid') else 0}")
+        with contextlib.suppress(OSError):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            st = os.lstat(folder)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+                name = "".join(c if c.isalnum() or c in ".-" else "_" for c in host)
+                return os.path.join(folder, f"{name}-{port}.stamp"), None
+    made = tempfile.mkdtemp(prefix="benefits-serve-")
+    return os.path.join(made, "packs.stamp"), made
+
+
+APP = "benefits.service.app:from_environment"
+
+
+def _run_workers(config) -> None:
+    """uvicorn's supervisor of several workers (as `uvicorn.run` starts it), with a listening socket
+    that says it is TCP. uvicorn's own is opened without naming its protocol, so asyncio does not set
+    TCP_NODELAY on the connections the workers accept, and every answer written in two parts (head,
+    then body) waits out the client's delayed acknowledgement: 40 ms a request instead of one."""
+    from uvicorn.supervisors import Multiprocess
+
+    bound = config.bind_socket()
+    sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets on Linux
+    sock.set_inheritable(True)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()

@@ -1,0 +1,160 @@
+"""The ledger's schema, as numbered migrations per SQL dialect, applied when a store is opened.
+
+`schema_version` holds one row per migration applied. Opening applies the missing ones in order, in
+the same transaction as reading the version, so two processes opening a new ledger at once cannot
+both apply them; a ledger written by a newer release (a version this code does not know) is refused
+rather than written with assumptions it does not share. A migration is never edited once released:
+a change is a new one at the end of the list.
+
+SQLite cannot change a column's constraints in place: a migration that must rebuilds the table
+(create the new one, copy, drop the old, rename the new), which SQLite's store runs with foreign-key
+enforcement off and checks with PRAGMA foreign_key_check before it commits (sqlite.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+from .errors import StoreUnavailable
+
+# Money is integer fen (BIGINT): exact, and summed exactly by both databases. A settlement row's
+# `seq` orders the requests of one member-year, which the ledger serialises, so it is gapless there.
+_SQLITE_V1 = (
+    """CREATE TABLE settlements (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('settle', 'reverse')),
+        member_id TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        request_digest TEXT NOT NULL,
+        pack TEXT NOT NULL,
+        pack_hash TEXT NOT NULL,
+        pack_version TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        reversed_by TEXT REFERENCES settlements (key),
+        reverses TEXT REFERENCES settlements (key),
+        UNIQUE (member_id, year, seq)
+    )""",
+    """CREATE TABLE entries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        member_id TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        settlement_key TEXT NOT NULL REFERENCES settlements (key),
+        counter TEXT NOT NULL,
+        month TEXT NOT NULL DEFAULT '',
+        delta INTEGER NOT NULL
+    )""",
+    "CREATE INDEX entries_member_year ON entries (member_id, year, counter, month)",
+    "CREATE INDEX entries_settlement ON entries (settlement_key)",
+    # Balances are sums of entries: an entry changed or deleted would change history silently.
+    """CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
+    """CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
+)
+
+_POSTGRES_V1 = (
+    # One row per member-year, locked FOR UPDATE by each request of that member-year.
+    """CREATE TABLE member_years (
+        member_id TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        PRIMARY KEY (member_id, year)
+    )""",
+    """CREATE TABLE settlements (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('settle', 'reverse')),
+        member_id TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        request_digest TEXT NOT NULL,
+        pack TEXT NOT NULL,
+        pack_hash TEXT NOT NULL,
+        pack_version TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        reversed_by TEXT REFERENCES settlements (key),
+        reverses TEXT REFERENCES settlements (key),
+        UNIQUE (member_id, year, seq)
+    )""",
+    """CREATE TABLE entries (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        settlement_key TEXT NOT NULL REFERENCES settlements (key),
+        counter TEXT NOT NULL,
+        month TEXT NOT NULL DEFAULT '',
+        delta BIGINT NOT NULL
+    )""",
+    "CREATE INDEX entries_member_year ON entries (member_id, year, counter, month)",
+    "CREATE INDEX entries_settlement ON entries (settlement_key)",
+    """CREATE FUNCTION entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'ledger entries are append-only'; END $$""",
+    """CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON entries
+        FOR EACH STATEMENT EXECUTE FUNCTION entries_append_only()""",
+)
+
+# Version 2: openings and credits (Ledger.open_year, Ledger.credit) are stored requests too, of kinds
+# 'opening' and 'credit'. They settle no claim, so no parameter version applies to them and a pack only
+# when they were checked against one: pack, pack_hash and pack_version may be NULL, except a settlement's.
+_COLUMNS = ("key, kind, member_id, year, seq, request_digest, pack, pack_hash, pack_version, body, created_at, "
+            "reversed_by, reverses")
+_KINDS = "kind IN ('settle', 'reverse', 'opening', 'credit')"
+_SETTLE_PACK = "kind <> 'settle' OR (pack IS NOT NULL AND pack_hash IS NOT NULL AND pack_version IS NOT NULL)"
+
+_SQLITE_V2 = (
+    f"""CREATE TABLE settlements_v2 (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK ({_KINDS}),
+        member_id TEXT NOT NULL,
+        year INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        request_digest TEXT NOT NULL,
+        pack TEXT,
+        pack_hash TEXT,
+        pack_version TEXT,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        reversed_by TEXT REFERENCES settlements (key),
+        reverses TEXT REFERENCES settlements (key),
+        UNIQUE (member_id, year, seq),
+        CHECK ({_SETTLE_PACK})
+    )""",
+    f"INSERT INTO settlements_v2 ({_COLUMNS}) SELECT {_COLUMNS} FROM settlements",
+    "DROP TABLE settlements",
+    "ALTER TABLE settlements_v2 RENAME TO settlements",
+)
+
+_POSTGRES_V2 = (
+    "ALTER TABLE settlements DROP CONSTRAINT settlements_kind_check",
+    f"ALTER TABLE settlements ADD CONSTRAINT settlements_kind_check CHECK ({_KINDS})",
+    "ALTER TABLE settlements ALTER COLUMN pack DROP NOT NULL, ALTER COLUMN pack_hash DROP NOT NULL, "
+    "ALTER COLUMN pack_version DROP NOT NULL",
+    f"ALTER TABLE settlements ADD CONSTRAINT settlements_settle_pack CHECK ({_SETTLE_PACK})",
+)
+
+MIGRATIONS: dict[str, list[tuple[str, ...]]] = {
+    "sqlite": [_SQLITE_V1, _SQLITE_V2],
+    "postgresql": [_POSTGRES_V1, _POSTGRES_V2],
+}
+"""Per dialect, migration n (from 1) is MIGRATIONS[dialect][n - 1]: its statements in order."""
+
+_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+
+
+def migrate(execute: Callable[..., Any], dialect: str, where: str) -> int:
+    """Bring the schema up to date inside the caller's transaction; the version it is at.
+    `execute(sql, params=())` runs a statement and returns its cursor; `where` names the store."""
+    known = MIGRATIONS[dialect]
+    execute(_VERSION_TABLE)
+    found = execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+    if found > len(known):
+        raise StoreUnavailable((), f"the ledger {where} has schema version {found}, newer than this release knows "
+                                   f"({len(known)}): open it with the release that wrote it, or a later one")
+    for version in range(found + 1, len(known) + 1):
+        for statement in known[version - 1]:
+            execute(statement)
+        execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (version, dt.datetime.now(dt.timezone.utc).isoformat()))
+    return len(known)

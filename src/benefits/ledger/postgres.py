@@ -1,0 +1,101 @@
+"""The shared store: PostgreSQL (psycopg 3, imported only here and only when such a ledger is opened).
+
+Each request is one READ COMMITTED transaction that first locks its member-year's row in
+`member_years` (inserted when new, then SELECT ... FOR UPDATE): requests of one member-year wait for
+each other, requests of different members run in parallel. Two requests that take the same new key
+for different members at the same moment collide on the key's primary key; the loser is rolled back
+and run again (`Retry`), and then sees the winner's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import StoreUnavailable
+from .migrations import migrate
+from .store import Pool, Retry, SqlTransaction
+
+CONNECT_SECONDS = 10
+
+
+class PostgresTransaction(SqlTransaction):
+    def __init__(self, cursor: Any):
+        super().__init__(cursor, "%s")
+
+    def lock(self, member_id: str, year: int) -> None:
+        self._run("INSERT INTO member_years (member_id, year) VALUES (?, ?) ON CONFLICT DO NOTHING", (member_id, year))
+        self._run("SELECT 1 FROM member_years WHERE member_id = ? AND year = ? FOR UPDATE", (member_id, year))
+
+
+def shown_url(url: str) -> str:
+    """The URL as a message may show it: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class PostgresStore:
+    """A ledger in a PostgreSQL database (the schema first on the connection's search_path); its
+    tables are created or migrated when it is opened."""
+
+    def __init__(self, url: str):
+        import psycopg  # here, not at the top: `import benefits` must not pay for a driver it may not use
+
+        self._psycopg = psycopg
+        self.url, self.where = url, shown_url(url)
+        self._pool = Pool(self._connect)
+        try:
+            with self.transaction(write=True) as tx:
+                # Two processes opening a new ledger in the same schema at once apply its migrations once.
+                tx.cursor.execute("SELECT pg_advisory_xact_lock("
+                                  "hashtext('benefits.ledger.migrate:' || COALESCE(current_schema(), '')))")
+                migrate(lambda sql, params=(): tx.cursor.execute(sql.replace("?", "%s"), params), "postgresql",
+                        self.where)
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def _connect(self) -> Any:
+        # autocommit: transactions are opened by conn.transaction() only, never implicitly by a read.
+        return self._psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        errors = self._psycopg.errors
+        conn, reused = None, False
+        try:
+            conn, reused = self._pool.take()
+            yield conn
+        except errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "settlements_pkey":  # the key was taken concurrently
+                raise Retry() from exc
+            raise
+        except (errors.SerializationFailure, errors.DeadlockDetected) as exc:
+            raise Retry() from exc
+        except (self._psycopg.OperationalError, errors.InvalidSchemaName, errors.InsufficientPrivilege) as exc:
+            if reused and conn.broken:
+                # A pooled connection the server has closed since (a restart): the request is run again on a
+                # new one. Safe even if the commit went through: a settlement or reversal repeated under its
+                # key is answered from the ledger, not written twice.
+                raise Retry() from exc
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable((), f"the ledger {self.where} cannot be used: {reason}") from None
+        finally:
+            if conn is not None:
+                self._pool.give(conn, broken=conn.closed or conn.broken)
+
+    @contextmanager
+    def transaction(self, write: bool) -> Iterator[PostgresTransaction]:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            if not write:  # one snapshot for all its reads: accumulators and the entries they sum agree
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield PostgresTransaction(cursor)
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,533 @@
+"""The ledger's requests (pre-settle, settle, reverse, open a year, credit) as transactions on a store.
+
+Each request that writes is one transaction that first serialises its member-year, then reads and
+appends: the accumulators a settlement starts from are exactly the sum of the entries committed
+before it, and a failure anywhere (a claim the engine refuses, a lost connection) leaves nothing.
+Every writing request is idempotent on the caller's key: the same request again is answered with
+the stored body, byte for byte; a different request under a used key is refused.
+
+Balances that did not come from a settlement in this ledger come in two ways:
+
+- an opening (`open_year`) brings a member-year's accumulators in (a member whose earlier claims of
+  the year were settled elsewhere, a personal-account balance carried into the year). It is the
+  member-year's first request that stands: refused (HistoryConflict) while a settlement, credit or
+  opening of the year stands (is not reversed), so that no balance is ever overwritten or counted
+  twice; it appends one entry per non-zero counter, and one for the admissions.
+- a credit (`credit`) adds an amount to a balance counter (个人账户划入), at any time. The ledger
+  does not know which counters a pack pays from, so without a pack only counters named `*.balance`
+  are credited (both packs name the personal account's `personal_account.balance`); given a pack,
+  exactly the balance counters of its personal-account layers. A counter of what was used this year
+  is not credited: that is an opening.
+
+`reverse` undoes an opening or a credit as it undoes a settlement, but only while no settlement that
+stands was made after it (HistoryConflict): such a settlement read balances that held its entries,
+and taking them away under it could leave a balance below zero. A wrong opening is corrected by
+reversing it, and the settlements on it first, then opening again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from ..calculator import evaluate
+from ..errors import ClaimError, ClaimProblem, error_message, error_path
+from ..models.accumulators import Accumulators
+from ..models.claim import Claim
+from ..models.settlement import Settlement
+from ..money import MAX_AMOUNT, fmt_fen, from_fen, parse_money, to_fen
+from ..rules.pack import RulePack
+from . import balances
+from .bodies import (
+    CreditBody, SettleBody, credit_digest, opening_body, opening_digest, reverse_body, reverse_digest,
+    reverse_entries_body, settle_digest,
+)
+from .errors import AlreadyReversed, HistoryConflict, KeyConflict, LedgerError, NotFound, StoreUnavailable
+from .records import ADMISSIONS, Credited, Entry, MemberYear, Opened, Record, Reversed, Settled
+from .store import Retry, Store, Transaction
+
+T = TypeVar("T")
+
+MAX_KEY = 128
+"""The longest key accepted: the platform's msgid is 30 characters, a settlement id fewer."""
+
+ATTEMPTS = 3
+"""Runs of one request that lost a race (see store.Retry) before the store is called unavailable."""
+
+MAX_ADMISSIONS = 10_000
+"""The most admissions an opening brings in: far above any year's stays, it refuses a typo before it
+reaches the ledger."""
+
+BALANCE_SUFFIX = ".balance"
+"""Without a pack, a credit goes only to a counter whose name ends so (a balance, not a use)."""
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")  # a counter's name, as Accumulators spells it
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+
+_WHAT = {"settle": "settlement", "reverse": "reversal", "opening": "opening", "credit": "credit"}
+_A = {"settle": "a settlement", "reverse": "a reversal", "opening": "an opening", "credit": "a credit"}
+
+
+def open_ledger(url: str) -> "Ledger":
+    """The ledger at `url`: a file path or `sqlite:///path` (embedded, SQLite), or `postgresql://...`
+    (also `postgres://`). Creates or migrates its tables; StoreUnavailable when it cannot."""
+    if not isinstance(url, str):
+        raise TypeError(f"open_ledger takes a path or URL, not {type(url).__name__}")
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
+        return Ledger(PostgresStore(url))
+    from .sqlite import SqliteStore
+
+    if url.startswith("sqlite:///"):
+        return Ledger(SqliteStore(url.removeprefix("sqlite:///")))
+    if "://" in url:
+        raise StoreUnavailable((), f"{url.partition('://')[0]}:// is not a ledger store; "
+                                   "expected a file path, sqlite:///path or postgresql://...")
+    return Ledger(SqliteStore(url))
+
+
+def _key(value: object, name: str) -> str:
+    if (not isinstance(value, str) or not value or len(value) > MAX_KEY or not value.isprintable()
+            or value != value.strip()):
+        raise LedgerError((name,), f"expected a key of 1 to {MAX_KEY} printable characters without surrounding "
+                                   f"spaces (the platform's msgid or settlement id)")
+    return value
+
+
+def _check_member_year(member_id: object, year: object) -> None:
+    if not isinstance(member_id, str) or not member_id:
+        raise LedgerError(("member_id",), "expected a member id (text)")
+    if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2200:
+        raise LedgerError(("year",), f"expected a year from 1900 to 2200, got {year!r}")
+
+
+def _claim(claim: Claim | dict) -> Claim:
+    if isinstance(claim, Claim):
+        return claim
+    try:
+        return Claim.model_validate(claim)
+    except ValidationError as exc:
+        problems = [ClaimProblem(("claim",) + error_path(err), error_message(err)) for err in exc.errors()]
+        raise ClaimError(problems) from None
+
+
+def _pack(rules: RulePack) -> RulePack:
+    if not isinstance(rules, RulePack):
+        raise TypeError(f"rules must be a pack from benefits.load_rules(folder), not {type(rules).__name__}")
+    if ADMISSIONS in rules.counters:  # entries count admissions under this name
+        raise ClaimError(f"pack {rules.name!r} names a counter {ADMISSIONS!r}, which the ledger keeps for admissions; "
+                         "rename the pack's counter")
+    return rules
+
+
+def _invalid(exc: ValidationError, root: str) -> LedgerError:
+    """A LedgerError with every problem pydantic found, each under `root`."""
+    problems = [ClaimProblem((root,) + error_path(err), error_message(err)) for err in exc.errors()]
+    error = LedgerError(problems[0].path, problems[0].message)
+    error.problems = problems
+    return error
+
+
+def _opening(member_id: str, year: int, value: object, pack: RulePack | None) -> Accumulators:
+    """The accumulators an opening brings in, checked and normalised: the member and year filled in,
+    zero counters left out, counters in order. Every problem is a LedgerError under "accumulators"."""
+    if isinstance(value, Accumulators):
+        acc = value
+    else:
+        try:
+            acc = Accumulators.model_validate(value)
+        except ValidationError as exc:
+            raise _invalid(exc, "accumulators") from None
+    if acc.year != year:
+        raise LedgerError(("accumulators", "year"), f"{acc.year}, but the opening is for {year}")
+    if acc.member_id is not None and acc.member_id != member_id:
+        raise LedgerError(("accumulators", "member_id"),
+                          f"{acc.member_id!r}, but the opening is for member {member_id!r}")
+    if acc.admissions > MAX_ADMISSIONS:
+        raise LedgerError(("accumulators", "admissions"), f"{acc.admissions} admissions in a year is more than the "
+                                                          f"ledger accepts ({MAX_ADMISSIONS}); check the accumulators")
+    for name in acc.counters:
+        at = ("accumulators", "counters", name)
+        base, _, month = name.partition("@")
+        if base == ADMISSIONS:
+            raise LedgerError(at, f"the ledger keeps {ADMISSIONS!r} for the admissions count: give it as "
+                                  f"`admissions`, not as a counter")
+        found = _MONTH.fullmatch(month) if month else None
+        if month and (found is None or int(found.group(1)) != year):
+            raise LedgerError(at, f"expected a month of {year}, as {base}@{year}-MM")
+        if pack is not None:
+            if base not in pack.counters:
+                raise LedgerError(at, f"unknown counter {name!r}; pack {pack.name!r} keeps: {', '.join(pack.counters)}")
+            if (base in pack.monthly_counters) != bool(month):
+                raise LedgerError(at, f"{base!r} is kept per month, as {base}@{year}-MM" if month == ""
+                                      else f"{base!r} is a yearly counter, written without @")
+    return Accumulators(member_id=member_id, year=year, admissions=acc.admissions,
+                        counters={k: v for k, v in sorted(acc.counters.items()) if v})
+
+
+def _balance_counter(counter: object, pack: RulePack | None) -> str:
+    """The counter a credit adds to: a yearly counter, named `*.balance` or (given a pack) one of the
+    pack's personal-account balance counters."""
+    if not isinstance(counter, str) or not _NAME.fullmatch(counter.partition("@")[0]):
+        raise LedgerError(("counter",), f"expected a counter's name, such as personal_account.balance, got {counter!r}")
+    if "@" in counter:
+        raise LedgerError(("counter",), f"{counter!r}: a balance is a yearly counter, written without @")
+    if pack is not None:
+        kept = [c for c in (getattr(layer, "balance_counter", None) for layer in pack.layers) if isinstance(c, str)]
+        if counter not in kept:
+            raise LedgerError(("counter",), f"{counter!r} is not a balance of pack {pack.name!r}; its personal-account "
+                                            f"balance counters: {', '.join(kept) or '(none)'}")
+    elif not counter.endswith(BALANCE_SUFFIX):
+        raise LedgerError(("counter",), f"{counter!r} is not a balance: a credit adds to a counter named "
+                                        f"*{BALANCE_SUFFIX} (personal_account.balance); what was used this year "
+                                        "comes in with an opening")
+    return counter
+
+
+def _credit_amount(amount: object) -> int:
+    """A credit's amount in fen: a positive amount in yuan (Decimal, int or text), never a float."""
+    try:
+        value = parse_money(amount)
+    except ValueError as exc:
+        raise LedgerError(("amount",), str(exc)) from None
+    if not value:
+        raise LedgerError(("amount",), "a credit adds a positive amount; to take a credit back, reverse it")
+    return to_fen(value)
+
+
+def _listed(records: list[Record], most: int = 5) -> str:
+    shown = ", ".join(f"{_WHAT[r.kind]} {r.key!r}" for r in records[:most])
+    return shown + (f" and {len(records) - most} more" if len(records) > most else "")
+
+
+def claim_member_year(claim: Claim, rules: RulePack) -> tuple[str, int]:
+    """Whose accumulators, and of which year, a claim settles against: the year of its deciding date,
+    as the engine picks it (domain.md 6.1)."""
+    day = claim.settlement_date if rules.meta.deciding_date == "settlement" else claim.start_date
+    return claim.member.id, day.year
+
+
+class Ledger:
+    """Settlements, reversals and the accumulators they add up to, in one store."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    # --- requests ---------------------------------------------------------------------------------
+
+    def pre_settle(self, claim: Claim | dict, rules: RulePack) -> Settlement:
+        """Pre-settlement (预结算, 2206 / 2303): the claim settled against the member's accumulators
+        as the ledger has them now; nothing is written."""
+        claim, rules = _claim(claim), _pack(rules)
+        member, year = claim_member_year(claim, rules)
+        before = self._read(lambda tx: balances.accumulators(member, year, tx.sums(member, year)))
+        return evaluate(claim, rules, before)
+
+    def settle(self, key: str, claim: Claim | dict, rules: RulePack) -> Settled:
+        """Settlement (结算, 2207 / 2304) under the caller's `key`: the claim settled against the member's
+        accumulators, its changes appended as entries, the answer stored. The same claim again under the
+        same key is answered from the store (`replayed`); another claim under it is a KeyConflict."""
+        key, claim, rules = _key(key, "key"), _claim(claim), _pack(rules)
+        digest = settle_digest(claim, rules.name)
+        member, year = claim_member_year(claim, rules)
+
+        def run(tx: Transaction) -> Settled:
+            tx.lock(member, year)
+            found = tx.record(key)
+            if found is not None:
+                return _replay_settle(found, digest)
+            before = balances.accumulators(member, year, tx.sums(member, year))
+            settlement = evaluate(claim, rules, before)
+            body = SettleBody(key=key, member_id=member, year=year, pack=rules.name, pack_hash=rules.content_hash,
+                              pack_version=settlement.version, platform_fields=settlement.platform_fields(),
+                              settlement=settlement).model_dump_json()
+            tx.insert(Record(key, "settle", member, year, tx.next_seq(member, year), digest, rules.name,
+                             rules.content_hash, settlement.version, body, _now()))
+            tx.append(member, year, key, balances.deltas(before, settlement.accumulators_after))
+            return Settled(key, body, False, member, year)
+
+        return self._write(run)
+
+    def reverse(self, key: str, of: str) -> Reversed:
+        """Reversal (冲正 / 撤销结算, 2208 / 2305) under the caller's `key` of the settlement under `of`:
+        the negation of its entries appended, so every counter is as if it had not been settled, and its
+        amounts answered negated. Settlements made after it in the member-year are listed (`later`),
+        not re-settled. NotFound for an unknown `of`; AlreadyReversed when it was reversed under
+        another key, or is itself a reversal.
+
+        `of` may also be an opening or a credit: its entries are negated the same way (the body is a
+        ReverseEntriesBody), but only while no settlement made after it stands (HistoryConflict
+        otherwise: reverse those first)."""
+        key, of = _key(key, "key"), _key(of, "of")
+        digest = reverse_digest(of)
+
+        def run(tx: Transaction) -> Reversed:
+            original = tx.record(of)
+            if original is None:
+                found = tx.record(key)
+                if found is not None:
+                    return _replay_reverse(found, digest, of)
+                raise NotFound(("of",), f"no settlement under key {of!r}")
+            tx.lock(original.member_id, original.year)
+            found = tx.record(key)  # read under the lock: a concurrent request with this key has committed
+            if found is not None:
+                return _replay_reverse(found, digest, of)
+            original = tx.record(of)  # reread under the lock: it may have been reversed meanwhile
+            if original.kind == "reverse":
+                undone = json.loads(original.body).get("of_kind", "settle")
+                again = ("settle the claim again" if undone == "settle"
+                         else f"make the {_WHAT[undone]} again")
+                raise AlreadyReversed(("of",), f"{of!r} is a reversal (of {original.reverses!r}); a reversal is not "
+                                               f"reversed: {again} under a new key")
+            if original.reversed_by is not None:
+                raise AlreadyReversed(("of",), f"{_WHAT[original.kind]} {of!r} was already reversed, "
+                                               f"under key {original.reversed_by!r}")
+            member, year = original.member_id, original.year
+            compensating = [(e.counter, e.month, -e.delta) for e in tx.entries(member, year, of)]
+            if original.kind != "settle":
+                return self._reverse_entries(tx, key, digest, original, compensating)
+            # Later settlements read balances that held this one's entries; none did when it wrote none.
+            later = [r.key for r in tx.records(member, year)
+                     if r.kind == "settle" and r.seq > original.seq and r.reversed_by is None] if compensating else []
+            body = reverse_body(key, original.body, compensating, later).model_dump_json()
+            tx.insert(Record(key, "reverse", member, year, tx.next_seq(member, year), digest, original.pack,
+                             original.pack_hash, original.pack_version, body, _now(), reverses=of))
+            tx.append(member, year, key, compensating)
+            tx.mark_reversed(of, key)
+            return Reversed(key, body, False, of, member, year, tuple(later))
+
+        return self._write(run)
+
+    @staticmethod
+    def _reverse_entries(tx: Transaction, key: str, digest: str, original: Record,
+                         compensating: list[balances.Delta]) -> Reversed:
+        """The reversal of an opening or a credit, inside reverse()'s transaction (the member-year locked)."""
+        member, year, of = original.member_id, original.year, original.key
+        standing = [r for r in tx.records(member, year) if r.kind == "settle" and r.seq > original.seq and r.stands]
+        if standing:
+            raise HistoryConflict(("of",), f"{_WHAT[original.kind]} {of!r} cannot be reversed: {_listed(standing)} "
+                                           f"of member {member!r}, {year}, made after it on its balances, "
+                                           f"{'stands' if len(standing) == 1 else 'stand'}; reverse "
+                                           f"{'it' if len(standing) == 1 else 'them'} first")
+        after: dict[tuple[str, str], int] = {(c, m): total for c, m, total in tx.sums(member, year)}
+        for counter, month, delta in compensating:
+            after[(counter, month)] = after.get((counter, month), 0) + delta
+        below = sorted(f"{c}@{m}" if m else c for (c, m), total in after.items() if total < 0)
+        if below:  # cannot happen while no settlement stands after it; a store changed by hand could
+            raise HistoryConflict(("of",), f"reversing {_WHAT[original.kind]} {of!r} would leave "
+                                           f"{', '.join(below)} below zero")
+        body = reverse_entries_body(key, original.body, compensating).model_dump_json()
+        tx.insert(Record(key, "reverse", member, year, tx.next_seq(member, year), digest, original.pack,
+                         original.pack_hash, original.pack_version, body, _now(), reverses=of))
+        tx.append(member, year, key, compensating)
+        tx.mark_reversed(of, key)
+        return Reversed(key, body, False, of, member, year, ())
+
+    def open_year(self, key: str, member_id: str, year: int, accumulators: Accumulators | dict, *,
+                  rules: RulePack | None = None) -> Opened:
+        """Opening (期初余额导入) under the caller's `key`: the member's `accumulators` for `year`
+        brought into the ledger as entries (one per non-zero counter, and the admissions), so that the
+        next settlement starts from them. Their `year` must be `year`, their `member_id` (when given)
+        `member_id`. Given `rules`, each counter must be one the pack keeps, written as it keeps it
+        (yearly, or per month); without, only names and months are checked, and a counter the pack
+        does not know, or a value above what its caps ever allowed, is refused by the engine at the
+        member's next settlement (reverse the opening and open again).
+
+        Allowed only as the member-year's first request that stands: HistoryConflict (409, path
+        `member_id`) while a settlement, a credit or an earlier opening of the year is not reversed.
+        The same opening again under the same key is answered from the store (`replayed`), even
+        after later requests; another request under it is a KeyConflict."""
+        key = _key(key, "key")
+        _check_member_year(member_id, year)
+        pack = None if rules is None else _pack(rules)
+        opened = _opening(member_id, year, accumulators, pack)
+        digest = opening_digest(opened)
+
+        def run(tx: Transaction) -> Opened:
+            tx.lock(member_id, year)
+            found = tx.record(key)
+            if found is not None:
+                return _replay_opening(found, digest)
+            standing = [r for r in tx.records(member_id, year) if r.stands]
+            earlier = [r for r in standing if r.kind == "opening"]
+            if earlier:
+                raise HistoryConflict(("member_id",), f"the year {year} of member {member_id!r} was already opened, "
+                                                      f"under key {earlier[0].key!r}: an opening never replaces "
+                                                      "balances; to correct it, reverse it (and any settlement made "
+                                                      "on it) and open the year again")
+            if standing:
+                raise HistoryConflict(("member_id",), f"member {member_id!r} has requests in {year} that stand "
+                                                      f"({_listed(standing)}): an opening must be the year's first, "
+                                                      "so that no balance is overwritten or counted twice; reverse "
+                                                      "them first, or credit a balance instead")
+            if any(total for _, _, total in tx.sums(member_id, year)):
+                raise StoreUnavailable((), f"the ledger's entries of member {member_id!r} for {year} do not add up to "
+                                           "zero, though every request of the year was reversed; the store was "
+                                           "changed outside the ledger")
+            entries = balances.deltas(Accumulators(member_id=member_id, year=year), opened)
+            body = opening_body(key, opened, entries, pack.name if pack else None,
+                                pack.content_hash if pack else None).model_dump_json()
+            tx.insert(Record(key, "opening", member_id, year, tx.next_seq(member_id, year), digest,
+                             pack.name if pack else None, pack.content_hash if pack else None, None, body, _now()))
+            tx.append(member_id, year, key, entries)
+            return Opened(key, body, False, member_id, year)
+
+        return self._write(run)
+
+    def credit(self, key: str, member_id: str, year: int, counter: str, amount: object, *,
+               rules: RulePack | None = None) -> Credited:
+        """Credit (个人账户划入) under the caller's `key`: `amount` yuan (a Decimal, int or text; never a
+        float; above zero) added to the member's balance `counter` for `year`, at any time of the year.
+        Without `rules`, only a counter named `*.balance` (personal_account.balance); with them, one of
+        the pack's personal-account balance counters. The balance after it may not pass the largest
+        amount the engine accepts. The same credit again under the same key is answered from the store
+        (`replayed`); another request under it is a KeyConflict."""
+        key = _key(key, "key")
+        _check_member_year(member_id, year)
+        pack = None if rules is None else _pack(rules)
+        counter = _balance_counter(counter, pack)
+        fen = _credit_amount(amount)
+        digest = credit_digest(member_id, year, counter, fen)
+
+        def run(tx: Transaction) -> Credited:
+            tx.lock(member_id, year)
+            found = tx.record(key)
+            if found is not None:
+                return _replay_credit(found, digest)
+            before = sum(total for c, m, total in tx.sums(member_id, year) if c == counter and m == "")
+            after = before + fen
+            if after > to_fen(MAX_AMOUNT):
+                raise LedgerError(("amount",), f"the balance of {counter} would be {fmt_fen(after)}, above the largest "
+                                               f"amount accepted ({MAX_AMOUNT})")
+            body = CreditBody(key=key, member_id=member_id, year=year, pack=pack.name if pack else None,
+                              pack_hash=pack.content_hash if pack else None, counter=counter, amount=from_fen(fen),
+                              balance=from_fen(after)).model_dump_json()
+            tx.insert(Record(key, "credit", member_id, year, tx.next_seq(member_id, year), digest,
+                             pack.name if pack else None, pack.content_hash if pack else None, None, body, _now()))
+            tx.append(member_id, year, key, [(counter, "", fen)])
+            return Credited(key, body, False, member_id, year, counter, from_fen(after))
+
+        return self._write(run)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Record:
+        """The request (settlement, reversal, opening, credit) stored under `key`, with its body; NotFound
+        when there is none."""
+        key = _key(key, "key")
+        found = self._read(lambda tx: tx.record(key))
+        if found is None:
+            raise NotFound(("key",), f"nothing was settled, reversed, opened or credited under key {key!r}")
+        return found
+
+    def accumulators(self, member_id: str, year: int) -> Accumulators:
+        """The member's accumulators for the year: the sum of every entry (zero counters left out)."""
+        _check_member_year(member_id, year)
+        return self._read(lambda tx: balances.accumulators(member_id, year, tx.sums(member_id, year)))
+
+    def entries(self, member_id: str, year: int) -> list[Entry]:
+        """Every entry of the member-year, in the order appended."""
+        _check_member_year(member_id, year)
+        return self._read(lambda tx: tx.entries(member_id, year))
+
+    def history(self, member_id: str, year: int) -> list[Record]:
+        """The member-year's requests (settlements, reversals, openings, credits), in the order made."""
+        _check_member_year(member_id, year)
+        return self._read(lambda tx: tx.records(member_id, year))
+
+    def member_year(self, member_id: str, year: int) -> MemberYear:
+        """The member's accumulators, entries and history for the year, read in one transaction (the three
+        agree with each other even while other requests write)."""
+        _check_member_year(member_id, year)
+
+        def read(tx: Transaction) -> MemberYear:
+            return MemberYear(member_id, year, balances.accumulators(member_id, year, tx.sums(member_id, year)),
+                              tuple(tx.entries(member_id, year)), tuple(tx.records(member_id, year)))
+
+        return self._read(read)
+
+    def ping(self) -> None:
+        """Use the store once (a readiness check); StoreUnavailable when it cannot be used."""
+        self._read(lambda tx: tx.ping())
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- one transaction --------------------------------------------------------------------------
+
+    def _write(self, run: Callable[[Transaction], T]) -> T:
+        return self._run(run, write=True)
+
+    def _read(self, run: Callable[[Transaction], T]) -> T:
+        return self._run(run, write=False)
+
+    def _run(self, run: Callable[[Transaction], T], write: bool) -> T:
+        for _ in range(ATTEMPTS):
+            try:
+                with self._store.transaction(write=write) as tx:
+                    return run(tx)
+            except Retry:
+                continue
+        raise StoreUnavailable((), f"the ledger is too busy: the request lost {ATTEMPTS} races in a row; try again")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _taken(found: Record, what: str) -> KeyConflict:
+    by = (f"the reversal of {found.reverses!r}" if found.kind == "reverse"
+          else f"{_A[found.kind]} (member {found.member_id!r}, {found.year})")
+    return KeyConflict(("key",), f"{found.key!r} is taken by {by}; {what} needs a new key")
+
+
+def _replay_settle(found: Record, digest: str) -> Settled:
+    if found.kind != "settle":
+        raise _taken(found, "a new settlement")
+    if found.request_digest != digest:
+        raise KeyConflict(("key",), f"{found.key!r} already settled a different claim (member {found.member_id!r}, "
+                                    f"{found.year}); a new settlement needs a new key")
+    return Settled(found.key, found.body, True, found.member_id, found.year)
+
+
+def _replay_reverse(found: Record, digest: str, of: str) -> Reversed:
+    if found.kind != "reverse":
+        raise KeyConflict(("key",), f"{found.key!r} is taken by {_A[found.kind]}; a reversal needs a new key")
+    if found.request_digest != digest:
+        raise KeyConflict(("key",), f"{found.key!r} already reversed {found.reverses!r}, not {of!r}; "
+                                    "a new reversal needs a new key")
+    later = tuple(json.loads(found.body)["later"])  # as answered the first time
+    return Reversed(found.key, found.body, True, of, found.member_id, found.year, later)
+
+
+def _replay_opening(found: Record, digest: str) -> Opened:
+    if found.kind != "opening":
+        raise _taken(found, "an opening")
+    if found.request_digest != digest:
+        raise KeyConflict(("key",), f"{found.key!r} already opened other accumulators (member {found.member_id!r}, "
+                                    f"{found.year}); a new opening needs a new key")
+    return Opened(found.key, found.body, True, found.member_id, found.year)
+
+
+def _replay_credit(found: Record, digest: str) -> Credited:
+    if found.kind != "credit":
+        raise _taken(found, "a credit")
+    if found.request_digest != digest:
+        raise KeyConflict(("key",), f"{found.key!r} already credited another amount or counter (member "
+                                    f"{found.member_id!r}, {found.year}); a new credit needs a new key")
+    body = json.loads(found.body)
+    return Credited(found.key, found.body, True, found.member_id, found.year, body["counter"],
+                    Decimal(body["balance"]))

@@ -1,0 +1,486 @@
+"""The settlement service: a FastAPI application over the engine and the ledger.
+
+    from benefits.service import create_app
+    app = create_app({"jiangmen": "rules/jiangmen"}, "ledger.db")    # or ["rules/jiangmen", ...],
+                                                                     # "postgresql://..."
+
+Stateless:  POST /calculate (?trace=true), POST /trace
+Ledger:     POST /settlements/pre-settle, POST /settlements, POST /settlements/{key}/reverse,
+            GET /settlements/{key}, GET /members/{member_id}/{year}
+Operations: GET /health, GET /ready, POST /admin/reload (SIGHUP too)
+
+A settlement or reversal answers the ledger's stored JSON byte for byte: 201 the first time, 200
+(with `Idempotent-Replayed: true`) when the same key and request come again. The ledger is opened
+in each worker process (in the application's lifespan, after the fork), never shared across one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not a POSIX system: the writers queue in this process only
+    fcntl = None  # type: ignore[assignment]
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated, Any, Mapping
+
+from fastapi import Depends, FastAPI, Path, Query
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..calculator import evaluate
+from ..errors import BenefitsError
+from ..models.accumulators import Accumulators
+from ..models.settlement import Settlement
+from . import problems
+from .bodies import (CalculateRequest, ClaimRequest, CreditRequest, Key, OpeningRequest, ReverseRequest, SettleRequest,
+                     json_object, validated)
+from .packs import Packs
+from .problems import ServiceProblem, item, responses
+
+log = logging.getLogger("benefits.service")
+
+JSON = "application/json"
+
+
+# --- the ledger of this process --------------------------------------------------------------------
+
+
+class Store:
+    """This process's ledger, opened on first use (or at start-up) and again after a fork: a
+    connection is never used by two processes. The ledger serialises its own transactions.
+
+    With SQLite, settlements and reversals also queue here (`writing`): one thread of this process
+    at a time, and one process of the server at a time (an exclusive lock on `<file>.writers`). The
+    file takes one writer at a time anyway; without the queue, concurrent writers wait in SQLite's
+    busy handler, which sleeps in growing steps (up to 100 ms), and the slowest requests wait
+    several times longer than the queue makes them."""
+
+    def __init__(self, database: str):
+        self.database = database
+        self._ledger = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._writers = threading.Lock()
+        self._queue_file: int | None = None
+        self._queue_pid: int | None = None
+
+    @contextmanager
+    def writing(self):
+        """Around a settlement or reversal: the writers' queue of a SQLite store (nothing for PostgreSQL,
+        whose transactions lock one member-year each and run side by side)."""
+        if self.kind != "sqlite":
+            yield
+            return
+        with self._writers:
+            fd = self._queue()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _queue(self) -> int | None:
+        """This process's descriptor of the queue's lock file (none where the file cannot be made)."""
+        if fcntl is None:
+            return None
+        if self._queue_pid != os.getpid():
+            path = self.database.removeprefix("sqlite:///") + ".writers"
+            try:
+                self._queue_file = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+            except OSError:
+                self._queue_file = None  # a read-only folder: SQLite's own locking still holds
+            self._queue_pid = os.getpid()
+        return self._queue_file
+
+    @property
+    def ledger(self):
+        ledger = self._ledger
+        if ledger is not None and self._pid == os.getpid():
+            return ledger
+        with self._lock:
+            if self._ledger is None or self._pid != os.getpid():
+                from ..ledger import open_ledger
+
+                self._ledger = open_ledger(self.database)  # StoreUnavailable (503) when it cannot be opened
+                self._pid = os.getpid()
+            return self._ledger
+
+    @property
+    def kind(self) -> str:
+        return "postgresql" if self.database.startswith(("postgresql:", "postgres:")) else "sqlite"
+
+    def close(self) -> None:
+        if self._queue_file is not None and self._queue_pid == os.getpid():
+            os.close(self._queue_file)
+            self._queue_file = self._queue_pid = None
+        with self._lock:
+            ledger, self._ledger = self._ledger, None
+            if ledger is not None and self._pid == os.getpid():
+                try:
+                    ledger.close()
+                except Exception:  # noqa: BLE001 - closing at shutdown: nothing left to tell the caller
+                    log.exception("closing the ledger")
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot be used."""
+        ledger = self.ledger
+        check = getattr(ledger, "ping", None)
+        if check is not None:
+            check()
+        else:  # a read that touches the store
+            ledger.accumulators("-", 2000)
+
+
+# --- response models (for the OpenAPI document) ----------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Ready(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(examples=["ready"])
+    store: str = Field(description="sqlite or postgresql")
+    packs: dict[str, Any] = Field(description="the loaded packs by name: folder, title, versions, layers")
+    generation: int = Field(description="how many times this worker has loaded the packs")
+
+
+class EntryOut(BaseModel):
+    """One change of one counter, appended by a settlement, a reversal, an opening or a credit."""
+
+    seq: int
+    settlement_key: str
+    counter: str = Field(description="the counter, `name` or `name@YYYY-MM` for one kept per month; "
+                                     "`admissions` counts admissions")
+    delta: str = Field(description="the change: yuan with two decimals, or a count for admissions")
+
+
+class RequestOut(BaseModel):
+    """One request of the member-year (a settlement, a reversal, an opening or a credit), in the order
+    made (GET /settlements/{key} has its body)."""
+
+    seq: int = Field(description="its place in the member-year's requests, from 1")
+    key: str
+    kind: str = Field(description="settle, reverse, opening or credit")
+    pack: str | None = Field(description="the pack it was settled or checked under; null for an opening or "
+                                         "credit given without one")
+    created_at: str
+    reversed_by: str | None = Field(None, description="a settlement's reversal, once there is one")
+    reverses: str | None = Field(None, description="a reversal's settlement")
+
+
+class MemberYear(BaseModel):
+    """A member's ledger for one year: the accumulators (sums of the entries), the entries, and the
+    settlements and reversals that appended them."""
+
+    member_id: str
+    year: int
+    accumulators: Accumulators
+    entries: list[EntryOut]
+    settlements: list[RequestOut]
+
+
+def _settlement_schema() -> dict:
+    return {"$ref": "#/components/schemas/Settlement"}
+
+
+def _stored(*names: str) -> dict:
+    refs = [{"$ref": f"#/components/schemas/{n}"} for n in names]
+    return refs[0] if len(refs) == 1 else {"oneOf": refs}
+
+
+# --- the application -------------------------------------------------------------------------------
+
+
+def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, database: str, *,
+               reload_stamp: str | os.PathLike | None = None) -> FastAPI:
+    """The service: `rules_dirs` names the pack folders ({name: folder}, or a list of folders named by
+    their pack.yaml), `database` the ledger's store (a SQLite file path, sqlite:///path or
+    postgresql://...). The packs are loaded now (a ServiceProblem when one fails); the ledger when
+    the application starts in its process. `reload_stamp`: a file shared by the worker processes of
+    one server, through which a reload in one reaches the others."""
+    packs = Packs(rules_dirs, reload_stamp)
+    store = Store(database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        try:
+            store.ledger  # opened in this process, after any fork
+        except BenefitsError as exc:
+            log.error("the ledger cannot be opened yet (requests will try again): %s", exc)
+        restore = _on_sighup(packs)
+        try:
+            yield
+        finally:
+            restore()
+            store.close()
+
+    app = FastAPI(
+        title="benefits settlement service",
+        version="1",
+        summary="Settle Chinese medical-insurance claims layer by layer, with a ledger of accumulators.",
+        description=__doc__.split("\n\n", 2)[2] if __doc__ else None,
+        lifespan=lifespan,
+    )
+    app.state.packs, app.state.store = packs, store
+    problems.install(app)
+    _routes(app, packs, store)
+    _openapi(app)
+    return app
+
+
+def _on_sighup(packs: Packs):
+    """SIGHUP reloads the packs (in a single-process server; under a supervisor of several workers,
+    the supervisor's SIGHUP replaces each worker by one that loads them afresh)."""
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def reload(signum, frame):
+        def run():
+            try:
+                packs.reload()
+            except ServiceProblem as exc:
+                log.error("SIGHUP: the rule packs fail to load; the old ones stay in use: %s", exc.detail)
+        threading.Thread(target=run, name="benefits-reload", daemon=True).start()
+
+    try:
+        previous = signal.signal(signal.SIGHUP, reload)
+    except ValueError:  # not the main thread of the interpreter
+        return lambda: None
+    return lambda: signal.signal(signal.SIGHUP, previous)
+
+
+Body = Annotated[dict, Depends(json_object)]
+SettlementKey = Annotated[Key, Path(description="the settlement's key (msgid)")]
+MemberId = Annotated[str, Path(min_length=1, max_length=200, description="the member's id")]
+Year = Annotated[int, Path(ge=1900, le=2200, description="the calendar year")]
+
+
+def _body(model: type[BaseModel], description: str) -> dict:
+    return {"requestBody": {"required": True, "description": description, "content": {
+        JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def _json(text: str, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(content=text, status_code=status, media_type=JSON, headers=headers)
+
+
+def _answer(done, location: str) -> Response:
+    """A settlement's or reversal's stored body: 201 the first time, 200 for a replay."""
+    headers = {"Location": location, "Idempotent-Replayed": "true" if done.replayed else "false"}
+    return _json(done.body, 200 if done.replayed else 201, headers)
+
+
+def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
+    settlement_ok = {"description": "the settlement", "content": {JSON: {"schema": _settlement_schema()}}}
+    def stored(description: str, *names: str) -> dict:
+        return {"description": description, "content": {JSON: {"schema": _stored(*names)}}}
+
+    def calculate(body: dict, trace: bool) -> Response:
+        req = validated(CalculateRequest, body)
+        settlement = evaluate(req.claim, packs.get(req.pack), req.accumulators, trace=trace)
+        return _json(settlement.model_dump_json())
+
+    @app.post("/calculate", tags=["calculate"], summary="Settle a claim without the ledger",
+              response_class=Response, responses={200: settlement_ok, **responses(
+                  "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large")},
+              openapi_extra=_body(CalculateRequest, "a pack name, a claim and the member's accumulators before it"))
+    def post_calculate(body: Body, trace: Annotated[bool, Query(
+            description="include the explanation trace (as POST /trace does)")] = False) -> Response:
+        """The settlement of one claim from the accumulators given (none: nothing used yet this year).
+        Nothing is recorded. Without `trace=true` the settlement's `trace` is empty."""
+        return calculate(body, trace)
+
+    @app.post("/trace", tags=["calculate"], summary="Settle a claim without the ledger, with the trace",
+              response_class=Response, responses={200: settlement_ok, **responses(
+                  "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large")},
+              openapi_extra=_body(CalculateRequest, "a pack name, a claim and the member's accumulators before it"))
+    def post_trace(body: Body) -> Response:
+        """As POST /calculate, with every step of the explanation trace: rule, file and line,
+        formula with the numbers, result, cited parameters."""
+        return calculate(body, True)
+
+    @app.post("/settlements/pre-settle", tags=["settlements"], summary="Pre-settle (2206 / 2303): writes nothing",
+              response_class=Response, responses={200: settlement_ok, **responses(
+                  "malformed-json", "invalid-request", "invalid-claim", "store-unavailable")},
+              openapi_extra=_body(ClaimRequest, "a pack name and a claim"))
+    def pre_settle(body: Body) -> Response:
+        """The settlement the claim would get now, from the member's accumulators in the ledger."""
+        req = validated(ClaimRequest, body)
+        settlement = store.ledger.pre_settle(req.claim, packs.get(req.pack))
+        return _json(settlement.model_dump_json())
+
+    @app.post("/settlements", tags=["settlements"], summary="Settle and record (2207 / 2304), idempotent on the key",
+              response_class=Response, status_code=201,
+              responses={201: stored("settled now", "SettleBody"),
+                         200: stored("a replay: the same key and claim again; the first answer, byte for byte",
+                                     "SettleBody"),
+                         **responses("malformed-json", "invalid-request", "invalid-claim", "key-conflict",
+                                     "store-unavailable")},
+              openapi_extra=_body(SettleRequest, "the request's key (msgid), a pack name and the claim"))
+    def settle(body: Body) -> Response:
+        """Settle the claim from the member's accumulators in the ledger and record it. The body
+        answered is stored: sending the same key and claim again answers it again, byte for byte,
+        with status 200 and `Idempotent-Replayed: true`; the same key with another claim is 409."""
+        req = validated(SettleRequest, body)
+        pack = packs.get(req.pack)
+        with store.writing():
+            done = store.ledger.settle(req.key, req.claim, pack)
+        return _answer(done, f"/settlements/{done.key}")
+
+    @app.post("/settlements/{key}/reverse", tags=["settlements"], summary="Reverse a settlement (2208 / 2305)",
+              response_class=Response, status_code=201,
+              responses={201: stored("reversed now", "ReverseBody"),
+                         200: stored("a replay of the same reversal, byte for byte", "ReverseBody"),
+                         **responses("malformed-json", "invalid-request", "not-found", "key-conflict",
+                                     "already-reversed", "store-unavailable")},
+              openapi_extra=_body(ReverseRequest, "the reversal's own key (msgid)"))
+    def reverse(key: SettlementKey, body: Body) -> Response:
+        """Append entries that undo the settlement's; its body lists the member's later settlements,
+        which counted its amounts and are not settled again."""
+        req = validated(ReverseRequest, body)
+        with store.writing():
+            done = store.ledger.reverse(req.key, of=key)
+        return _answer(done, f"/settlements/{done.key}")
+
+    @app.post("/members/{member_id}/{year}/opening", tags=["members"], status_code=201, response_class=Response,
+              summary="Bring a member-year's opening balances into the ledger (期初余额)",
+              responses={201: stored("opened now", "OpeningBody"),
+                         200: stored("a replay of the same opening, byte for byte", "OpeningBody"),
+                         **responses("malformed-json", "invalid-request", "key-conflict", "history-conflict",
+                                     "store-unavailable")},
+              openapi_extra=_body(OpeningRequest, "the opening's key, the accumulators so far and the pack"))
+    def open_year(member_id: MemberId, year: Year, body: Body) -> Response:
+        """Entries equal to the accumulators given, before the member-year's first settlement here (a
+        member coming from another system mid-year, or last year's account balance). Refused (409)
+        once the member-year has a standing settlement, credit or opening."""
+        req = validated(OpeningRequest, body)
+        pack = packs.get(req.pack) if req.pack else None
+        with store.writing():
+            done = store.ledger.open_year(req.key, member_id, year, req.accumulators, rules=pack)
+        return _answer(done, f"/settlements/{done.key}")
+
+    @app.post("/members/{member_id}/{year}/credits", tags=["members"], status_code=201, response_class=Response,
+              summary="Credit a balance: the personal account's deposit (个人账户划入)",
+              responses={201: stored("credited now", "CreditBody"),
+                         200: stored("a replay of the same credit, byte for byte", "CreditBody"),
+                         **responses("malformed-json", "invalid-request", "key-conflict", "store-unavailable")},
+              openapi_extra=_body(CreditRequest, "the credit's key, the amount and the counter"))
+    def credit(member_id: MemberId, year: Year, body: Body) -> Response:
+        """Adds `amount` to the member's balance counter for the year; reversible by
+        POST /settlements/{key}/reverse while no later settlement used it."""
+        req = validated(CreditRequest, body)
+        pack = packs.get(req.pack) if req.pack else None
+        with store.writing():
+            done = store.ledger.credit(req.key, member_id, year, req.counter, req.amount, rules=pack)
+        return _answer(done, f"/settlements/{done.key}")
+
+    @app.get("/settlements/{key}", tags=["settlements"], summary="A settlement or reversal, as answered",
+             response_class=Response, responses={
+                 200: stored("the request, as answered", "SettleBody", "ReverseBody", "OpeningBody", "CreditBody",
+                             "ReverseEntriesBody"),
+                 **responses("not-found", "invalid-request", "store-unavailable")})
+    def get_settlement(key: SettlementKey) -> Response:
+        """The stored body of a settlement or reversal, byte for byte as it was answered."""
+        record = store.ledger.get(key)
+        return _json(record.body)
+
+    @app.get("/members/{member_id}/{year}", tags=["members"], summary="A member's accumulators and entries for a year",
+             response_model=MemberYear, responses=responses("invalid-request", "store-unavailable"))
+    def member(member_id: MemberId, year: Year) -> Response:
+        """The accumulators (each counter the sum of its entries) and every entry, in order. A member
+        with nothing recorded has empty accumulators and no entries."""
+        ledger = store.ledger
+        acc = ledger.accumulators(member_id, year)
+        entries = ledger.entries(member_id, year)
+        history = ledger.history(member_id, year)
+        out = {"member_id": member_id, "year": year, "accumulators": acc.model_dump(mode="json"),
+               "entries": [_entry(e) for e in entries], "settlements": [_request(r) for r in history]}
+        return _json(json.dumps(out, ensure_ascii=False, separators=(",", ":")))
+
+    @app.get("/health", tags=["operations"], summary="Liveness", response_model=Health)
+    def health() -> dict:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: the store answers and the packs are loaded",
+             response_model=Ready, responses=responses("not-ready"))
+    def ready():
+        """200 when this worker's store answers and its packs are loaded; 503 otherwise."""
+        loaded = packs.current
+        try:
+            store.ping()
+        except BenefitsError as exc:
+            return problems.problem_response("not-ready", f"the store does not answer: {exc}",
+                                             [item(["store"], str(exc))], headers={"Retry-After": "1"})
+        return {"status": "ready", "store": store.kind, **loaded.describe()}
+
+    @app.post("/admin/reload", tags=["operations"], summary="Load the rule packs again",
+              response_model=Ready, responses=responses("invalid-rule-pack"))
+    def reload():
+        """Load every pack folder again and swap the new packs in for every worker; a pack that
+        fails to load leaves the old packs in use, and its problems are answered (422)."""
+        loaded = packs.reload()
+        return {"status": "reloaded", "store": store.kind, **loaded.describe()}
+
+
+def _request(r) -> dict:
+    return {"seq": r.seq, "key": r.key, "kind": r.kind, "pack": r.pack, "created_at": r.created_at.isoformat(),
+            "reversed_by": r.reversed_by, "reverses": r.reverses}
+
+
+def _entry(e) -> dict:
+    return {"seq": e.seq, "settlement_key": e.settlement_key, "counter": e.accumulator_key, "delta": str(e.amount)}
+
+
+def _openapi(app: FastAPI) -> None:
+    """FastAPI's document, with the request bodies (read by our own JSON reader) and the settlement,
+    problem details and their parts as components."""
+    models = [CalculateRequest, ClaimRequest, SettleRequest, ReverseRequest, OpeningRequest, CreditRequest]
+
+    def build() -> dict:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, summary=app.summary, description=app.description,
+                          routes=app.routes, tags=None)
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        ref = "#/components/schemas/{model}"
+        from ..ledger.bodies import CreditBody, OpeningBody, ReverseBody, ReverseEntriesBody, SettleBody
+
+        answers = [Settlement, SettleBody, ReverseBody, OpeningBody, CreditBody, ReverseEntriesBody,
+                   problems.ProblemDetails]
+        for model, mode in [(m, "validation") for m in models] + [(m, "serialization") for m in answers]:
+            schema = model.model_json_schema(ref_template=ref, mode=mode)
+            for name, sub in schema.pop("$defs", {}).items():
+                schemas.setdefault(name, sub)
+            schemas[model.__name__] = schema
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = build  # type: ignore[method-assign]
+
+
+# --- the factory uvicorn's workers call -----------------------------------------------------------
+
+ENV_RULES = "BENEFITS_SERVE_RULES"
+ENV_DATABASE = "BENEFITS_SERVE_DATABASE"
+ENV_STAMP = "BENEFITS_SERVE_RELOAD_STAMP"
+
+
+def from_environment() -> FastAPI:
+    """The application as `benefits serve` configures it for each worker process, through the
+    environment: BENEFITS_SERVE_RULES (a JSON object of name -> folder), BENEFITS_SERVE_DATABASE and
+    BENEFITS_SERVE_RELOAD_STAMP."""
+    rules = json.loads(os.environ[ENV_RULES])
+    return create_app(rules, os.environ[ENV_DATABASE], reload_stamp=os.environ.get(ENV_STAMP) or None)

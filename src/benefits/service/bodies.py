@@ -1,0 +1,128 @@
+"""Request bodies: read as JSON with every number exact (`benefits.loads`), then validated with paths.
+
+A JSON number with a fraction is read as `Decimal`, never a float (money is exact, and the models
+refuse floats); `NaN` and `Infinity`, a key given twice in one object, and bodies beyond the
+library's bounds (size, nesting, values) are refused as malformed (400).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ..jsonio import JsonError, loads
+from ..models.accumulators import Accumulators
+from ..money import Money
+from ..yamlio import MAX_BYTES
+from ..models.claim import Claim
+from .problems import ServiceProblem, item, validation_items
+
+MAX_BODY = MAX_BYTES
+"""Bytes a request body may have: the library's bound on a claim file (a stay of a thousand fee lines
+is about 200 KB). A longer body is 413, and is not read past this bound."""
+
+Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+"""A request key (the platform's msgid, 报文ID): 1 to 128 letters, digits and . _ : - (it appears in URLs)."""
+
+PackName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+async def json_object(request: Request) -> dict:
+    """The request body as a JSON object, or a problem (413, 415, 400, 422)."""
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype not in ("application/json", "") and not ctype.endswith("+json"):
+        raise ServiceProblem("unsupported-media-type", f"expected a JSON body (application/json), got {ctype!r}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ServiceProblem("payload-too-large", f"the body has {int(declared):,} bytes; at most {MAX_BODY:,} are read")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ServiceProblem("payload-too-large", f"the body has more than {MAX_BODY:,} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ServiceProblem("malformed-json", "the body is empty; expected a JSON object")
+    try:
+        data = loads(raw)
+    except JsonError as exc:
+        where = {"line": exc.line, "column": exc.column} if exc.line is not None else {}
+        raise ServiceProblem("malformed-json", str(exc), [{**item([], exc.message), **where}]) from None
+    if not isinstance(data, dict):
+        raise ServiceProblem("invalid-request", f"expected a JSON object, got {_kind(data)}",
+                             [item([], "expected a JSON object")])
+    return data
+
+
+def _kind(value: object) -> str:
+    return {list: "a list", str: "a string", bool: "true or false", type(None): "null"}.get(type(value), "a number")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CalculateRequest(_Body):
+    """A claim to settle without the ledger: the member's accumulators before it come with it."""
+
+    pack: PackName = Field(description="the rule pack to settle under, by name (GET /ready lists them)")
+    claim: Claim
+    accumulators: Accumulators | None = Field(None, description="the member's accumulators for the year before "
+                                                                "this claim; default: nothing used yet")
+
+
+class ClaimRequest(_Body):
+    """A claim to pre-settle against the member's accumulators in the ledger (2206 / 2303; writes nothing)."""
+
+    pack: PackName
+    claim: Claim
+
+
+class SettleRequest(_Body):
+    """A claim to settle and record (2207 / 2304). Sending the same key and claim again returns the
+    first answer; the same key with another claim is refused (409)."""
+
+    key: Key = Field(description="the request's key (msgid), unique per request; reuse it to retry")
+    pack: PackName
+    claim: Claim
+
+
+class OpeningRequest(_Body):
+    """A member-year's opening balances (期初余额), brought from another system before its first
+    settlement here; refused (409) once the member-year has a standing request."""
+
+    key: Key = Field(description="the opening's key; reuse it to retry")
+    accumulators: Accumulators = Field(description="the member's accumulators for the year so far")
+    pack: PackName | None = Field(None, description="check each counter against this pack's (recommended)")
+
+
+class CreditRequest(_Body):
+    """A credit to a balance counter (个人账户划入): the personal account's yearly deposit."""
+
+    key: Key = Field(description="the credit's key; reuse it to retry")
+    amount: Money = Field(description="yuan, above zero, at most two decimals (text, or a JSON number)")
+    counter: str = Field("personal_account.balance", description="the balance counter credited")
+    pack: PackName | None = Field(None, description="check the counter against this pack's balance counters")
+
+
+class ReverseRequest(_Body):
+    """A reversal (2208 / 2305) of the settlement named in the path."""
+
+    key: Key = Field(description="the reversal's own key (msgid); reuse it to retry")
+
+
+def validated(model: type[BaseModel], data: dict) -> Any:
+    """`data` as `model`, or a problem (422) listing every error with its path from the body's root."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        items = validation_items(exc.errors(include_url=False, include_context=True, include_input=True))
+        first = items[0] if items else item([], "invalid")
+        where = ".".join(map(str, first["path"]))
+        more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+        inputs = all(i["path"][:1] in (["claim"], ["accumulators"]) for i in items)
+        kind = "invalid-claim" if items and inputs else "invalid-request"
+        raise ServiceProblem(kind, f"{where}: {first['message']}{more}" if where else first["message"], items) from None

@@ -1,0 +1,580 @@
+"""The ledger (benefits.ledger) on both stores: SQLite in a file, PostgreSQL in a schema of its own.
+
+Its job is bookkeeping, not arithmetic: the money a settlement pays is the engine's (checked by the
+case files), so expected amounts here come from `benefits.evaluate` on the same claim and accumulators,
+and what is asserted with explicit numbers is the bookkeeping: entries, admissions 0 -> 1 -> 0,
+replays byte for byte, refusals, and that nothing is half-written.
+
+The one hand-checked claim (conftest.claim(): a resident adult, level-3 hospital, Jiangmen 2021,
+policy-range 18,500.00) writes basic.annual +11,375.00 = (18,500 - 1,000 deductible) x 65% and
+serious_illness.base +7,125.00 = 18,500 - 11,375 (the in-policy self-pay, below the serious-illness
+deductible, so serious illness pays nothing), and admissions +1.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import benefits
+from benefits import Accumulators, ClaimError
+from benefits.ledger import (
+    AlreadyReversed, KeyConflict, LedgerError, NotFound, Reversed, Settled, StoreUnavailable, open_ledger,
+)
+from benefits.money import to_fen
+from conftest import ROOT, RULES, claim
+from ledger_fixtures import count, ledger, ledger_url, postgres_url, raw  # noqa: F401 (fixtures)
+
+sys.path.insert(0, str(ROOT / "bench"))
+import generate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def anyang():
+    return benefits.load_rules(RULES / "anyang")
+
+
+def stay(n: int, member: str = "m1", month: int = 3, **over) -> dict:
+    """Claim n of member `member`: a Jiangmen 2021 stay discharged in `month`."""
+    return claim(id=f"c{n}", member={"id": member, "scheme": "resident", "member_type": "adult", "groups": []},
+                 admission_date=f"2021-{month:02d}-01", discharge_date=f"2021-{month:02d}-10", **over)
+
+
+def outpatient(n: int, member: str = "e1", day: str = "2022-03-05") -> dict:
+    """An employee's general-outpatient visit: its counter is kept per month (outpatient.month@YYYY-MM)."""
+    return claim(id=f"o{n}", member={"id": member, "scheme": "employee", "member_type": "in_service", "groups": []},
+                 visit="general_outpatient", level="level1", date=day, admission_date=None, discharge_date=None,
+                 bill={"total": "300.00", "fully_self_paid": "20.00", "over_limit": "0.00",
+                       "pre_self_paid": "10.00", "policy_range": "270.00"})
+
+
+def nonzero(acc: Accumulators) -> dict[str, Decimal]:
+    """The counters an accumulators object holds that are not zero: the ledger keeps no zero counter."""
+    return {k: v for k, v in acc.counters.items() if v}
+
+
+def carried(acc: Accumulators) -> Accumulators:
+    """A settlement's accumulators after, as the next claim starts from them in the ledger (zeros left out)."""
+    return Accumulators(member_id=acc.member_id, year=acc.year, admissions=acc.admissions, counters=nonzero(acc))
+
+
+def negated(amount: str) -> str:
+    value = -Decimal(amount)
+    return f"{value:.2f}" if value else "0.00"
+
+
+def settlement_of(body: str) -> dict:
+    return json.loads(body)["settlement"]
+
+
+# --- settle ---------------------------------------------------------------------------------------
+
+
+def test_a_settlement_is_recorded_with_its_entries(ledger, jiangmen):
+    assert ledger.accumulators("m1", 2021) == Accumulators(member_id="m1", year=2021)
+    done = ledger.settle("k1", claim(), jiangmen)
+    assert isinstance(done, Settled)
+    assert (done.key, done.replayed, done.member_id, done.year) == ("k1", False, "m1", 2021)
+
+    body = json.loads(done.body)
+    expected = benefits.evaluate(claim(), jiangmen)  # from nothing used this year, as the ledger starts
+    assert body["settlement"] == expected.model_dump(mode="json")
+    assert (body["kind"], body["key"], body["member_id"], body["year"], body["pack"]) == ("settle", "k1", "m1", 2021, "jiangmen")
+    assert body["pack_hash"] == jiangmen.content_hash and len(body["pack_hash"]) == 64
+    assert body["pack_version"] == "2021-01-01" == str(expected.version)
+    assert body["platform_fields"] == {k: f"{v:.2f}" for k, v in expected.platform_fields().items()}
+
+    entries = [(e.settlement_key, e.counter, e.month, e.delta) for e in ledger.entries("m1", 2021)]
+    assert entries == [("k1", "basic.annual", "", 1137500), ("k1", "serious_illness.base", "", 712500),
+                       ("k1", "admissions", "", 1)]
+    acc = ledger.accumulators("m1", 2021)
+    assert acc.admissions == 1
+    assert acc.counters == {"basic.annual": Decimal("11375.00"), "serious_illness.base": Decimal("7125.00")}
+    assert acc.counters == nonzero(expected.accumulators_after)
+    record = ledger.get("k1")
+    assert (record.kind, record.seq, record.body, record.reversed_by, record.pack_hash) == (
+        "settle", 1, done.body, None, jiangmen.content_hash)
+    book = ledger.member_year("m1", 2021)
+    assert (book.accumulators, list(book.entries), list(book.history)) == (acc, ledger.entries("m1", 2021), [record])
+    ledger.ping()
+
+
+def test_a_second_claim_starts_from_the_first_ones_accumulators(ledger, jiangmen):
+    first = ledger.settle("k1", stay(1, month=3), jiangmen)
+    second = ledger.settle("k2", stay(2, month=5), jiangmen)
+    after_first = Accumulators.model_validate(settlement_of(first.body)["accumulators_after"])
+    expected = benefits.evaluate(stay(2, month=5), jiangmen, carried(after_first))
+    assert settlement_of(second.body) == expected.model_dump(mode="json")
+    acc = ledger.accumulators("m1", 2021)
+    assert acc.admissions == 2
+    assert acc.counters == nonzero(expected.accumulators_after)
+
+
+def test_a_counter_kept_per_month_is_entered_with_its_month(ledger, jiangmen):
+    ledger.settle("o1", outpatient(1, day="2022-03-05"), jiangmen)
+    ledger.settle("o2", outpatient(2, day="2022-04-07"), jiangmen)
+    entries = [(e.counter, e.month, e.delta, e.accumulator_key) for e in ledger.entries("e1", 2022)]
+    # 270.00 policy range; the employee general-outpatient fund pays 80.00 a visit here (engine's figure)
+    paid = to_fen(benefits.evaluate(outpatient(1), jiangmen).payouts["basic_outpatient"])
+    assert paid == 8000
+    assert entries == [("outpatient.month", "2022-03", paid, "outpatient.month@2022-03"),
+                       ("outpatient.month", "2022-04", paid, "outpatient.month@2022-04")]
+    acc = ledger.accumulators("e1", 2022)
+    assert acc.admissions == 0
+    assert acc.counters == {"outpatient.month@2022-03": Decimal("80.00"), "outpatient.month@2022-04": Decimal("80.00")}
+
+
+def test_every_claim_of_a_mixed_batch_leaves_its_accumulators_after(ledger, jiangmen, anyang):
+    """Both packs, every visit kind: the ledger's accumulators are the settlement's, less zero counters."""
+    packs = {"jiangmen": jiangmen, "anyang": anyang}
+    cases = generate.mixed_batch(30, seed=5) + generate.inpatient_batch(4, seed=5, pack="anyang")
+    for i, case in enumerate(cases):
+        done = ledger.settle(f"mixed-{i}", case.claim, packs[case.pack])
+        after = Accumulators.model_validate(settlement_of(done.body)["accumulators_after"])
+        assert ledger.accumulators(done.member_id, done.year) == carried(after)
+        assert settlement_of(done.body) == benefits.evaluate(case.claim, packs[case.pack]).model_dump(mode="json")
+    assert {json.loads(ledger.get(f"mixed-{i}").body)["pack"] for i in range(len(cases))} == {"jiangmen", "anyang"}
+
+
+def test_the_same_claim_posted_twice_under_one_key_is_settled_once(ledger, ledger_url, jiangmen):
+    """The duplicate-post bug: a retried 2207 must not count the admission, or the fund's pay, twice."""
+    first = ledger.settle("msg-1", stay(1), jiangmen)
+    again = ledger.settle("msg-1", stay(1), jiangmen)
+    as_model = ledger.settle("msg-1", benefits.Claim.model_validate(stay(1)), jiangmen)
+    assert (first.replayed, again.replayed, as_model.replayed) == (False, True, True)
+    assert again.body == first.body and as_model.body == first.body  # byte for byte
+    acc = ledger.accumulators("m1", 2021)
+    assert acc.admissions == 1
+    assert len(ledger.entries("m1", 2021)) == 3
+    assert count(ledger_url, "settlements") == 1
+
+
+def test_another_claim_under_a_used_key_is_a_key_conflict(ledger, ledger_url, jiangmen):
+    first = ledger.settle("msg-1", stay(1), jiangmen)
+    for other in (stay(2), stay(1, member="m2"), stay(1, month=4)):
+        with pytest.raises(KeyConflict) as caught:
+            ledger.settle("msg-1", other, jiangmen)
+        assert caught.value.status == 409
+        assert caught.value.problems[0].path == ("key",)
+        assert "already settled a different claim" in str(caught.value)
+    assert ledger.get("msg-1").body == first.body
+    assert ledger.accumulators("m1", 2021).admissions == 1
+    assert count(ledger_url, "entries") == 3
+    assert ledger.accumulators("m2", 2021).admissions == 0
+
+
+def test_a_claim_the_engine_refuses_leaves_nothing(ledger, ledger_url, jiangmen):
+    with pytest.raises(ClaimError) as caught:
+        ledger.settle("k1", stay(1, level="level9"), jiangmen)
+    assert caught.value.problems[0].path == ("claim", "level")
+    with pytest.raises(ClaimError) as caught:
+        ledger.settle("k1", stay(1, bill={"total": "10.00"}), jiangmen)
+    assert caught.value.problems[0].path[:2] == ("claim", "bill")
+    with pytest.raises(NotFound):
+        ledger.get("k1")
+    assert count(ledger_url, "settlements") == count(ledger_url, "entries") == 0
+    if ledger_url.startswith("postgresql://"):
+        assert count(ledger_url, "member_years") == 0  # the lock row went with the rolled-back transaction
+    assert ledger.settle("k1", stay(1), jiangmen).replayed is False  # the key is still free
+
+
+def test_a_failure_after_the_first_writes_rolls_the_whole_request_back(ledger, ledger_url, jiangmen):
+    """A failure injected by the database itself, after the settlement row and the first entry were written."""
+    first = ledger.settle("k1", stay(1), jiangmen)
+    conn = raw(ledger_url)
+    if ledger_url.startswith("postgresql://"):
+        conn.execute("""CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                        IF NEW.counter = 'serious_illness.base' THEN RAISE EXCEPTION 'injected failure'; END IF;
+                        RETURN NEW; END $$""")
+        conn.execute("CREATE TRIGGER inject BEFORE INSERT ON entries FOR EACH ROW EXECUTE FUNCTION inject()")
+    else:
+        conn.execute("CREATE TRIGGER inject BEFORE INSERT ON entries WHEN NEW.counter = 'serious_illness.base' "
+                     "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+    conn.close()
+    before = (ledger.accumulators("m1", 2021), ledger.entries("m1", 2021), count(ledger_url, "settlements"))
+    with pytest.raises(Exception, match="injected failure"):
+        ledger.settle("k2", stay(2, month=5), jiangmen)
+    with pytest.raises(Exception, match="injected failure"):
+        ledger.reverse("r1", of="k1")  # its compensating entries include serious_illness.base too
+    assert (ledger.accumulators("m1", 2021), ledger.entries("m1", 2021), count(ledger_url, "settlements")) == before
+    for key in ("k2", "r1"):
+        with pytest.raises(NotFound):
+            ledger.get(key)
+    assert ledger.get("k1").reversed_by is None and ledger.get("k1").body == first.body
+
+
+def test_pre_settlement_writes_nothing(ledger, ledger_url, jiangmen):
+    ledger.settle("k1", stay(1, month=3), jiangmen)
+    tables = ("settlements", "entries") + (("member_years",) if ledger_url.startswith("postgresql://") else ())
+    before = [count(ledger_url, t) for t in tables], ledger.entries("m1", 2021)
+    pre = ledger.pre_settle(stay(2, month=5), jiangmen)
+    assert pre.accumulators_before == ledger.accumulators("m1", 2021)
+    assert pre.accumulators_before.admissions == 1
+    assert ([count(ledger_url, t) for t in tables], ledger.entries("m1", 2021)) == before
+    done = ledger.settle("k2", stay(2, month=5), jiangmen)
+    assert settlement_of(done.body) == pre.model_dump(mode="json")  # 2206 announced what 2207 paid
+
+
+def test_keys_are_checked(ledger, jiangmen):
+    for key in ("", " k1", "k1 ", "a\nb", "x" * 129, 12):
+        with pytest.raises(LedgerError) as caught:
+            ledger.settle(key, stay(1), jiangmen)
+        assert caught.value.status == 400 and caught.value.problems[0].path == ("key",)
+    with pytest.raises(LedgerError) as caught:
+        ledger.reverse("r1", of="")
+    assert caught.value.problems[0].path == ("of",)
+    assert ledger.settle("x" * 128, stay(1), jiangmen).replayed is False
+
+
+def test_member_and_year_are_checked(ledger):
+    for member, year, path in [("", 2021, ("member_id",)), (7, 2021, ("member_id",)), ("m1", 1800, ("year",)),
+                               ("m1", "2021", ("year",)), ("m1", True, ("year",))]:
+        for read in (ledger.accumulators, ledger.entries, ledger.history, ledger.member_year):
+            with pytest.raises(LedgerError) as caught:
+                read(member, year)
+            assert caught.value.problems[0].path == path
+
+
+def test_entries_written_outside_the_ledger_that_break_a_balance_are_reported(ledger, ledger_url, jiangmen):
+    ledger.settle("k1", stay(1), jiangmen)
+    conn = raw(ledger_url)
+    marker = "%s" if ledger_url.startswith("postgresql://") else "?"
+    conn.execute(f"INSERT INTO entries (member_id, year, settlement_key, counter, month, delta) "
+                 f"VALUES ({', '.join([marker] * 6)})", ("m1", 2021, "k1", "basic.annual", "", -2000000))
+    conn.close()
+    rows = count(ledger_url, "settlements"), count(ledger_url, "entries")
+    with pytest.raises(StoreUnavailable, match="changed outside the ledger"):
+        ledger.accumulators("m1", 2021)
+    with pytest.raises(StoreUnavailable, match="changed outside the ledger"):
+        ledger.settle("k2", stay(2, month=5), jiangmen)
+    assert (count(ledger_url, "settlements"), count(ledger_url, "entries")) == rows
+
+
+# --- reverse --------------------------------------------------------------------------------------
+
+
+def test_a_reversal_restores_every_counter_and_returns_the_amounts_negated(ledger, jiangmen):
+    ledger.settle("k1", stay(1, month=3), jiangmen)
+    restored = ledger.accumulators("m1", 2021)
+    settled = ledger.settle("k2", stay(2, month=5), jiangmen)
+    assert ledger.accumulators("m1", 2021).admissions == 2
+
+    done = ledger.reverse("r2", of="k2")
+    assert isinstance(done, Reversed)
+    assert (done.key, done.of, done.replayed, done.member_id, done.year, done.later) == ("r2", "k2", False, "m1", 2021, ())
+    assert ledger.accumulators("m1", 2021) == restored
+    assert restored.admissions == 1
+
+    original, body = json.loads(settled.body), json.loads(done.body)
+    s = original["settlement"]
+    assert (body["kind"], body["key"], body["of"], body["claim_id"], body["later"]) == ("reverse", "r2", "k2", "c2", [])
+    assert (body["pack"], body["pack_hash"], body["pack_version"]) == (original["pack"], original["pack_hash"], original["pack_version"])
+    assert body["bill"] == {k: negated(v) for k, v in s["bill"].items()}
+    assert body["fund_total"] == negated(s["fund_total"]) and body["deductible"] == negated(s["deductible"])
+    assert [(p["layer"], p["paid"]) for p in body["layers"]] == [(p["layer"], negated(p["paid"])) for p in s["layers"]]
+    assert body["patient"] == {k: negated(v) for k, v in s["patient"].items()}
+    assert body["platform_fields"] == {k: negated(v) for k, v in original["platform_fields"].items() if k != "balc"}
+    assert body["platform_fields"]["medfee_sumamt"] == "-20000.00"
+    entries = {(e["counter"], e["month"]): e["delta"] for e in body["entries"]}
+    assert entries[("admissions", "")] == "-1"
+    k2 = [e for e in ledger.entries("m1", 2021) if e.settlement_key == "k2"]
+    r2 = [e for e in ledger.entries("m1", 2021) if e.settlement_key == "r2"]
+    assert [(e.counter, e.month, -e.delta) for e in k2] == [(e.counter, e.month, e.delta) for e in r2]
+    assert ledger.get("k2").reversed_by == "r2" and ledger.get("r2").reverses == "k2"
+
+    ledger.reverse("r1", of="k1")
+    assert ledger.accumulators("m1", 2021) == Accumulators(member_id="m1", year=2021)  # admissions 0, no counter
+    by_key = [e.settlement_key for e in ledger.entries("m1", 2021)]  # nothing deleted: each change and its negation
+    assert by_key.count("r1") == by_key.count("k1") == 3 and by_key.count("r2") == by_key.count("k2") == len(k2)
+
+
+def test_a_reversal_of_a_monthly_counter_restores_that_month(ledger, jiangmen):
+    """The employee general-outpatient fund pays at most 80.00 a month (domain.md 4): the first March visit
+    uses it up, the second pays nothing and writes no entry; reversing the first frees March's cap again
+    and names the second, which was settled on it."""
+    ledger.settle("o1", outpatient(1, day="2022-03-05"), jiangmen)
+    second = ledger.settle("o2", outpatient(2, day="2022-03-20"), jiangmen)
+    ledger.settle("o3", outpatient(3, day="2022-04-07"), jiangmen)
+    assert json.loads(second.body)["settlement"]["fund_total"] == "0.00"
+    assert [e.settlement_key for e in ledger.entries("e1", 2022)] == ["o1", "o3"]
+    assert ledger.accumulators("e1", 2022).counters == {"outpatient.month@2022-03": Decimal("80.00"),
+                                                       "outpatient.month@2022-04": Decimal("80.00")}
+    done = ledger.reverse("r1", of="o1")
+    assert json.loads(done.body)["entries"] == [{"counter": "outpatient.month", "month": "2022-03", "delta": "-80.00"}]
+    assert done.later == ("o2", "o3")
+    assert ledger.accumulators("e1", 2022).counters == {"outpatient.month@2022-04": Decimal("80.00")}
+    assert ledger.reverse("r2", of="o2").later == ()  # it changed no counter: nobody counted on it
+    assert ledger.accumulators("e1", 2022).counters == {"outpatient.month@2022-04": Decimal("80.00")}
+
+
+def test_a_reversal_is_idempotent_and_refuses_what_cannot_be_reversed(ledger, ledger_url, jiangmen):
+    ledger.settle("k1", stay(1), jiangmen)
+    ledger.settle("k2", stay(2, month=5), jiangmen)
+    first = ledger.reverse("r1", of="k1")
+    rows = count(ledger_url, "entries"), count(ledger_url, "settlements")
+    again = ledger.reverse("r1", of="k1")
+    assert (again.replayed, again.body, again.later, again.of) == (True, first.body, first.later, "k1")
+    assert first.later == ("k2",)
+    assert (count(ledger_url, "entries"), count(ledger_url, "settlements")) == rows
+
+    refusals = [
+        (lambda: ledger.reverse("r1", of="k2"), KeyConflict, ("key",), 409, "already reversed 'k1', not 'k2'"),
+        (lambda: ledger.reverse("k2", of="k1"), KeyConflict, ("key",), 409, "taken by a settlement"),
+        (lambda: ledger.settle("r1", stay(1), jiangmen), KeyConflict, ("key",), 409, "taken by the reversal"),
+        (lambda: ledger.reverse("r2", of="k1"), AlreadyReversed, ("of",), 409, "already reversed, under key 'r1'"),
+        (lambda: ledger.reverse("r3", of="r1"), AlreadyReversed, ("of",), 409, "is a reversal"),
+        (lambda: ledger.reverse("r4", of="nope"), NotFound, ("of",), 404, "no settlement under key 'nope'"),
+    ]
+    for attempt, error, path, status, words in refusals:
+        with pytest.raises(error) as caught:
+            attempt()
+        assert (caught.value.problems[0].path, caught.value.status) == (path, status)
+        assert words in str(caught.value)
+    assert (count(ledger_url, "entries"), count(ledger_url, "settlements")) == rows
+    with pytest.raises(NotFound) as caught:
+        ledger.get("r4")
+    assert caught.value.problems[0].path == ("key",)
+    assert ledger.accumulators("m1", 2021).admissions == 1
+
+
+def test_reversing_the_first_of_three_lists_the_later_two_and_leaves_them_alone(ledger, jiangmen):
+    bodies = {f"k{n}": ledger.settle(f"k{n}", stay(n, month=m), jiangmen).body for n, m in ((1, 2), (2, 5), (3, 9))}
+    own = {key: [(e.counter, e.month, e.delta) for e in ledger.entries("m1", 2021) if e.settlement_key == key] for key in bodies}
+    assert ledger.accumulators("m1", 2021).admissions == 3
+
+    done = ledger.reverse("r1", of="k1")
+    assert done.later == ("k2", "k3") and json.loads(done.body)["later"] == ["k2", "k3"]
+    for key in ("k2", "k3"):
+        record = ledger.get(key)
+        assert (record.body, record.reversed_by) == (bodies[key], None)
+    # what is left is exactly the entries of claims 2 and 3, as they were settled (on claim 1's amounts)
+    left = {}
+    for counter, month, delta in own["k2"] + own["k3"]:
+        left[(counter, month)] = left.get((counter, month), 0) + delta
+    acc = ledger.accumulators("m1", 2021)
+    assert acc.admissions == 2
+    assert {k: to_fen(v) for k, v in acc.counters.items()} == {c: d for (c, _), d in left.items() if c != "admissions" and d}
+
+    assert ledger.reverse("r3", of="k3").later == ()
+    assert ledger.reverse("r2", of="k2").later == ()  # k3 is reversed: not listed
+    assert ledger.accumulators("m1", 2021) == Accumulators(member_id="m1", year=2021)
+    assert [r.key for r in ledger.history("m1", 2021)] == ["k1", "k2", "k3", "r1", "r3", "r2"]
+
+
+def test_later_settlements_of_other_members_or_years_are_not_listed(ledger, jiangmen):
+    ledger.settle("k1", stay(1, month=3), jiangmen)
+    ledger.settle("other-member", stay(2, member="m2", month=5), jiangmen)
+    ledger.settle("other-year", claim(id="c3", admission_date="2022-01-03", discharge_date="2022-01-09"), jiangmen)
+    assert ledger.reverse("r1", of="k1").later == ()
+    assert ledger.accumulators("m2", 2021).admissions == 1
+    assert ledger.accumulators("m1", 2022).admissions == 1
+
+
+# --- the pack a settlement used ---------------------------------------------------------------------
+
+
+def test_a_retry_after_the_pack_was_reloaded_is_answered_from_the_ledger(ledger, jiangmen, tmp_path):
+    """The request digest covers the pack's name, not its files: a retry after a reload (here a corrected
+    comment) is the same request, answered with the stored settlement and the hash of the pack it used."""
+    copy = tmp_path / "packs" / "jiangmen"
+    shutil.copytree(RULES / "jiangmen", copy)
+    assert benefits.load_rules(copy).content_hash == jiangmen.content_hash  # the folder's name and place do not count
+    first = ledger.settle("k1", stay(1), benefits.load_rules(copy))
+    with (copy / "pack.yaml").open("a", encoding="utf-8") as f:
+        f.write("# corrected a comment\n")
+    reloaded = benefits.load_rules(copy)
+    assert reloaded.content_hash != jiangmen.content_hash
+    again = ledger.settle("k1", stay(1), reloaded)
+    assert again.replayed and again.body == first.body
+    assert json.loads(again.body)["pack_hash"] == jiangmen.content_hash
+    assert json.loads(ledger.settle("k2", stay(2, month=5), reloaded).body)["pack_hash"] == reloaded.content_hash
+
+
+def test_a_pack_naming_a_counter_admissions_is_refused(ledger, jiangmen, tmp_path):
+    copy = tmp_path / "jiangmen"
+    shutil.copytree(RULES / "jiangmen", copy)
+    text = (copy / "pack.yaml").read_text(encoding="utf-8")
+    (copy / "pack.yaml").write_text(text.replace("counters:\n", "counters:\n  - {name: admissions, description: x}\n", 1),
+                                    encoding="utf-8")
+    with pytest.raises(ClaimError, match="keeps for admissions"):
+        ledger.settle("k1", stay(1), benefits.load_rules(copy))
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+
+
+def _year_of_claims(members: int, per_member: int) -> dict[str, dict]:
+    """Realistic Jiangmen 2022 claims (stays and general-outpatient visits) of a few members, by key."""
+    out = {}
+    for m in range(members):
+        member = generate.make_member(random.Random(f"member-{m}"), "jiangmen", f"jm-{m}")
+        for i in range(per_member):
+            visit = "general_outpatient" if i % 3 == 2 else "inpatient"
+            case = generate.make_claim(random.Random(f"claim-{m}-{i}"), "jiangmen", m * 100 + i, visit, year=2022)
+            out[f"msg-{m}-{i}"] = dict(case.claim, member=member)
+    return out
+
+
+def test_concurrent_settlements_with_duplicates_equal_a_serial_replay(ledger_url, jiangmen):
+    """8 threads settle 6 members' claims, each posted twice, in a shuffled order. Each member's claims
+    then read exactly as if settled one after another in the order the ledger recorded them."""
+    claims = _year_of_claims(members=6, per_member=5)
+    posts = [key for key in claims for _ in range(2)]
+    random.Random(16).shuffle(posts)
+    with open_ledger(ledger_url) as ledger, ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda key: ledger.settle(key, claims[key], jiangmen), posts))
+
+        for key in claims:
+            mine = [a for a in answers if a.key == key]
+            assert sorted(a.replayed for a in mine) == [False, True]
+            assert mine[0].body == mine[1].body
+        for m in range(6):
+            member = f"jm-{m}"
+            history = ledger.history(member, 2022)
+            assert sorted(r.key for r in history) == sorted(k for k in claims if k.startswith(f"msg-{m}-"))
+            assert [r.seq for r in history] == [1, 2, 3, 4, 5]
+            acc = Accumulators(member_id=member, year=2022)
+            for record in history:  # the serial replay
+                expected = benefits.evaluate(claims[record.key], jiangmen, acc)
+                assert settlement_of(record.body) == expected.model_dump(mode="json"), record.key
+                acc = carried(expected.accumulators_after)
+            assert ledger.accumulators(member, 2022) == acc
+            assert acc.admissions == 4  # 5 claims, of which one general-outpatient visit
+
+
+def test_one_key_raced_by_claims_of_different_members_settles_one_of_them(ledger_url, jiangmen):
+    """Different members do not wait for each other, so two of them can reach a new key at the same
+    moment: one settles, the others are refused (the loser of the race sees the winner's row)."""
+    start = threading.Barrier(8)
+
+    def post(m: int):
+        start.wait()
+        try:
+            return ledger.settle("shared", stay(m, member=f"m{m}"), jiangmen)
+        except KeyConflict as exc:
+            return exc
+
+    with open_ledger(ledger_url) as ledger, ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(post, range(8)))
+        settled = [a for a in answers if isinstance(a, Settled)]
+        assert len(settled) == 1 and not settled[0].replayed
+        assert sum(isinstance(a, KeyConflict) for a in answers) == 7
+        assert sum(ledger.accumulators(f"m{m}", 2021).admissions for m in range(8)) == 1
+        assert count(ledger_url, "settlements") == 1
+
+
+def test_requests_of_one_member_wait_for_each_other_and_not_for_other_members(postgres_url, jiangmen):
+    """PostgreSQL: a member-year's row lock is held by another transaction (as by a slow settlement);
+    a settlement of that member waits for it, one of another member does not."""
+    with open_ledger(postgres_url) as ledger:
+        ledger.settle("k0", stay(0, month=1), jiangmen)  # m1's row in member_years exists now
+        holder = raw(postgres_url)
+        holder.autocommit = False
+        holder.execute("SELECT 1 FROM member_years WHERE member_id = 'm1' AND year = 2021 FOR UPDATE")
+        waiting = threading.Thread(target=ledger.settle, args=("k1", stay(1, month=3), jiangmen))
+        waiting.start()
+        try:
+            start = time.monotonic()
+            assert ledger.settle("other", stay(2, member="m2", month=3), jiangmen).replayed is False
+            assert time.monotonic() - start < 5
+            waiting.join(timeout=1.0)
+            assert waiting.is_alive()  # m1's settlement waits for the lock
+            with pytest.raises(NotFound):
+                ledger.get("k1")
+        finally:
+            holder.rollback()
+            holder.close()
+        waiting.join(timeout=30)
+        assert not waiting.is_alive()
+        assert ledger.accumulators("m1", 2021).admissions == 2
+
+
+def test_a_connection_the_server_closed_is_replaced(postgres_url, jiangmen):
+    """PostgreSQL restarted (here: the ledger's connections terminated): the next request runs again
+    on a new connection instead of failing."""
+    name = f"ledger-test-{uuid.uuid4().hex[:12]}"
+    with open_ledger(f"{postgres_url}&application_name={name}") as ledger:
+
+        def terminate() -> int:
+            conn = raw(postgres_url)
+            try:
+                return len(conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                        "WHERE application_name = %s", (name,)).fetchall())
+            finally:
+                conn.close()
+
+        ledger.settle("k1", stay(1), jiangmen)
+        assert terminate() == 1  # the pooled connection
+        assert ledger.accumulators("m1", 2021).admissions == 1
+        assert terminate() == 1
+        assert ledger.settle("k2", stay(2, month=5), jiangmen).replayed is False
+        assert ledger.accumulators("m1", 2021).admissions == 2
+
+
+# --- the stores -----------------------------------------------------------------------------------
+
+
+def test_the_schema_is_migrated_once_and_a_newer_one_is_refused(ledger_url):
+    open_ledger(ledger_url).close()
+    open_ledger(ledger_url).close()
+    conn = raw(ledger_url)
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
+    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (3, 'later')")
+    conn.close()
+    with pytest.raises(StoreUnavailable) as caught:
+        open_ledger(ledger_url)
+    assert "schema version 3, newer than this release knows (2)" in str(caught.value)
+    assert caught.value.status == 503
+
+
+def test_a_new_ledger_opened_by_several_at_once_is_migrated_once(ledger_url):
+    start = threading.Barrier(6)
+
+    def open_one(_):
+        start.wait()
+        open_ledger(ledger_url).close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(open_one, range(6)))
+    conn = raw(ledger_url)
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
+    conn.close()
+
+
+def test_entries_are_append_only(ledger, ledger_url, jiangmen):
+    ledger.settle("k1", stay(1), jiangmen)
+    for sql in ("UPDATE entries SET delta = 0", "DELETE FROM entries"):
+        conn = raw(ledger_url)
+        with pytest.raises(Exception, match="append-only"):
+            conn.execute(sql)
+        conn.close()
+    assert ledger.accumulators("m1", 2021).admissions == 1
+
+
+def test_open_ledger_takes_a_path_or_a_url(tmp_path, jiangmen):
+    path = tmp_path / "book.db"
+    with open_ledger(str(path)) as ledger:
+        ledger.settle("k1", stay(1), jiangmen)
+    with open_ledger(f"sqlite:///{path}") as ledger:
+        assert ledger.accumulators("m1", 2021).admissions == 1
+    (tmp_path / "notes.txt").write_text("not a database, just text that is long enough to be read as a header\n" * 20)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for url, words in [("mysql://host/db", "not a ledger store"), (":memory:", "in-memory"),
+                       (str(tmp_path / "notes.txt"), "cannot"), (str(folder), "folder"),
+                       (str(tmp_path / "no" / "such" / "dir.db"), "cannot be used"),
+                       ("postgresql://nobody:secret@127.0.0.1:1/none", "cannot be used")]:
+        with pytest.raises(StoreUnavailable) as caught:
+            open_ledger(url)
+        assert words in str(caught.value), (url, str(caught.value))
+        assert "secret" not in str(caught.value)

@@ -1,0 +1,421 @@
+"""Openings (Ledger.open_year) and credits (Ledger.credit) on both stores: balances the ledger did not
+settle itself, brought in as entries.
+
+The claims are an in-service employee's, Jiangmen 2022 (domain.md 7.1: employee inpatient deductible
+L1 300 / L3 800, half for a repeat admission; ratio L1 90% / L3 85%; serious illness above 10,000 of
+cumulative in-policy self-pay at 80% up to 100,000; the personal account pays pre-self-pay plus the
+policy-range amount every fund left, up to the balance, domain.md 6.8):
+
+- SMALL, level 1, bill 2,150.00 = 100.00 fully self-paid + 50.00 pre-self-paid + 2,000.00 policy range;
+- LARGE, level 3, bill 20,000.00 = 1,000.00 + 500.00 + 18,500.00 (conftest.claim()'s bill).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+
+import benefits
+from benefits import Accumulators, ClaimError
+from benefits.ledger import (
+    AlreadyReversed, Credited, HistoryConflict, KeyConflict, LedgerError, Opened, open_ledger,
+)
+from benefits.ledger import migrations
+from conftest import claim
+from ledger_fixtures import count, ledger, ledger_url, postgres_url, raw  # noqa: F401 (fixtures)
+
+EMPLOYEE = {"id": "e1", "scheme": "employee", "member_type": "in_service", "groups": []}
+BALANCE = "personal_account.balance"
+
+
+def small(n: int = 1, month: int = 3) -> dict:
+    return claim(id=f"s{n}", member=EMPLOYEE, level="level1", admission_date=f"2022-{month:02d}-01",
+                 discharge_date=f"2022-{month:02d}-10",
+                 bill={"total": "2150.00", "fully_self_paid": "100.00", "over_limit": "0.00",
+                       "pre_self_paid": "50.00", "policy_range": "2000.00"})
+
+
+def large(n: int = 1, month: int = 5) -> dict:
+    return claim(id=f"l{n}", member=EMPLOYEE, level="level3", admission_date=f"2022-{month:02d}-01",
+                 discharge_date=f"2022-{month:02d}-10")
+
+
+def acc(admissions: int = 0, **counters: str) -> Accumulators:
+    """e1's 2022 accumulators; counters by name with '.' written as '__'."""
+    return Accumulators(member_id="e1", year=2022, admissions=admissions,
+                        counters={k.replace("__", "."): Decimal(v) for k, v in counters.items()})
+
+
+def fields(body: str) -> dict:
+    return json.loads(body)["platform_fields"]
+
+
+def carried(after: Accumulators) -> Accumulators:
+    """Accumulators as the ledger holds them: zero counters left out."""
+    return Accumulators(member_id=after.member_id, year=after.year, admissions=after.admissions,
+                        counters={k: v for k, v in after.counters.items() if v})
+
+
+# --- the personal account, opened --------------------------------------------------------------------
+
+
+def test_an_opened_account_balance_pays_the_in_catalogue_remainder(ledger, jiangmen):
+    opened = ledger.open_year("open-e1", "e1", 2022, {"year": 2022, "counters": {BALANCE: "1000.00"}})
+    assert isinstance(opened, Opened)
+    assert (opened.key, opened.replayed, opened.member_id, opened.year) == ("open-e1", False, "e1", 2022)
+    assert json.loads(opened.body) == {
+        "kind": "opening", "key": "open-e1", "member_id": "e1", "year": 2022, "pack": None, "pack_hash": None,
+        "accumulators": {"member_id": "e1", "year": 2022, "admissions": 0, "counters": {BALANCE: "1000.00"}},
+        "entries": [{"counter": BALANCE, "month": "", "delta": "1000.00"}]}
+    assert [(e.settlement_key, e.counter, e.delta) for e in ledger.entries("e1", 2022)] == [("open-e1", BALANCE, 100000)]
+    assert ledger.accumulators("e1", 2022) == acc(personal_account__balance="1000.00")
+    record = ledger.get("open-e1")
+    assert (record.kind, record.seq, record.pack, record.pack_hash, record.pack_version) == ("opening", 1, None, None, None)
+
+    # SMALL, level 1: basic = (2,000.00 - 300.00 deductible) x 90% = 1,530.00; the policy range leaves
+    # 470.00; the account pays min(50.00 pre-self-pay + 470.00, 1,000.00) = 520.00 (below the balance),
+    # leaving 1,000.00 - 520.00 = 480.00; cash = 2,150.00 - 1,530.00 - 520.00 = 100.00 (the fully self-paid part).
+    first = fields(ledger.settle("k1", small(), jiangmen).body)
+    assert (first["hifp_pay"], first["acct_pay"], first["balc"], first["psn_cash_pay"]) == (
+        "1530.00", "520.00", "480.00", "100.00")
+    assert ledger.accumulators("e1", 2022).get(BALANCE) == Decimal("480.00")
+    assert [(e.counter, e.delta) for e in ledger.entries("e1", 2022) if e.settlement_key == "k1"
+            and e.counter == BALANCE] == [(BALANCE, -52000)]
+
+    # LARGE, level 3, the second admission: deductible 50% x 800.00 = 400.00; basic = (18,500.00 - 400.00)
+    # x 85% = 15,385.00; in-policy self-pay 18,500.00 - 15,385.00 = 3,115.00, cumulative 470.00 + 3,115.00
+    # = 3,585.00, below serious illness's 10,000.00; the remainder 500.00 + 3,115.00 = 3,615.00 is above
+    # the 480.00 left: the account pays 480.00 and is empty; cash = 20,000.00 - 15,385.00 - 480.00 = 4,135.00.
+    second = fields(ledger.settle("k2", large(), jiangmen).body)
+    assert (second["hifp_pay"], second["hifob_pay"], second["acct_pay"], second["balc"], second["psn_cash_pay"]) == (
+        "15385.00", "0.00", "480.00", "0.00", "4135.00")
+    after = ledger.accumulators("e1", 2022)
+    assert after.get(BALANCE) == Decimal("0.00") and BALANCE not in after.counters  # zero: no counter
+    assert after == acc(2, basic__annual="16915.00", serious_illness__base="3585.00")  # 1,530 + 15,385; 470 + 3,115
+
+
+def test_opened_counters_then_settlements_equal_the_engines_serial_result(ledger, jiangmen):
+    """A member joining the ledger in May with one admission, 20,000.00 of basic fund and 9,000.00 of
+    in-policy self-pay already used elsewhere, and 1,000.00 in the account."""
+    opening = acc(1, basic__annual="20000.00", serious_illness__base="9000.00", personal_account__balance="1000.00")
+    ledger.open_year("open-e1", "e1", 2022, opening)
+    assert ledger.accumulators("e1", 2022) == opening
+
+    # LARGE as the second admission: basic 15,385.00 (as above); in-policy self-pay 3,115.00 takes the
+    # cumulative from 9,000.00 to 12,115.00, so serious illness pays 80% x (12,115.00 - 10,000.00) = 1,692.00;
+    # the remainder 500.00 + (3,115.00 - 1,692.00) = 1,923.00 is above the balance: the account pays
+    # 1,000.00; cash = 20,000.00 - 15,385.00 - 1,692.00 - 1,000.00 = 1,923.00.
+    done = ledger.settle("k1", large(), jiangmen)
+    pf = fields(done.body)
+    assert (pf["hifp_pay"], pf["hifob_pay"], pf["acct_pay"], pf["balc"], pf["psn_cash_pay"]) == (
+        "15385.00", "1692.00", "1000.00", "0.00", "1923.00")
+    expected = benefits.evaluate(large(), jiangmen, opening)  # the engine, serially, from the same opening
+    assert json.loads(done.body)["settlement"] == expected.model_dump(mode="json")
+    assert ledger.accumulators("e1", 2022) == carried(expected.accumulators_after)
+    assert ledger.accumulators("e1", 2022) == acc(2, basic__annual="35385.00", serious_illness__base="12115.00",
+                                                  serious_illness__paid="1692.00")  # 20,000 + 15,385; 9,000 + 3,115
+
+    then = benefits.evaluate(small(2, month=7), jiangmen, carried(expected.accumulators_after))
+    assert json.loads(ledger.settle("k2", small(2, month=7), jiangmen).body)["settlement"] == then.model_dump(mode="json")
+    assert ledger.accumulators("e1", 2022) == carried(then.accumulators_after)
+    assert ledger.accumulators("e1", 2022).admissions == 3
+
+
+# --- idempotence and the rule of one opening ----------------------------------------------------------
+
+
+def test_an_opening_under_one_key_twice_is_written_once(ledger, ledger_url, jiangmen):
+    first = ledger.open_year("open-1", "e1", 2022, acc(1, basic__annual="20000.00", personal_account__balance="1000.00"))
+    rows = count(ledger_url, "settlements"), count(ledger_url, "entries")
+    assert rows == (1, 3)
+    # the same balances, written otherwise: no member id, '1000' for '1000.00', a zero counter, another order
+    same = {"year": 2022, "admissions": 1,
+            "counters": {BALANCE: "1000", "serious_illness.base": "0.00", "basic.annual": "20000.00"}}
+    again = ledger.open_year("open-1", "e1", 2022, same)
+    assert (again.replayed, again.body) == (True, first.body)  # byte for byte
+    ledger.settle("k1", small(), jiangmen)
+    later = ledger.open_year("open-1", "e1", 2022, same, rules=jiangmen)  # still a replay after a settlement
+    assert (later.replayed, later.body) == (True, first.body)
+    assert count(ledger_url, "settlements") == 2
+
+    with pytest.raises(KeyConflict) as caught:
+        ledger.open_year("open-1", "e1", 2022, acc(1, basic__annual="20000.00", personal_account__balance="999.99"))
+    assert (caught.value.status, caught.value.problems[0].path) == (409, ("key",))
+    assert "already opened other accumulators (member 'e1', 2022)" in str(caught.value)
+    with pytest.raises(KeyConflict, match="taken by a settlement"):
+        ledger.open_year("k1", "e1", 2022, acc())
+    with pytest.raises(KeyConflict, match="taken by an opening"):
+        ledger.settle("open-1", small(5), jiangmen)
+    with pytest.raises(KeyConflict, match="taken by an opening"):
+        ledger.credit("open-1", "e1", 2022, BALANCE, "1.00")
+
+
+def test_a_second_opening_under_another_key_is_refused(ledger, ledger_url):
+    ledger.open_year("open-1", "e1", 2022, acc(personal_account__balance="1000.00"))
+    rows = count(ledger_url, "settlements"), count(ledger_url, "entries")
+    with pytest.raises(HistoryConflict) as caught:
+        ledger.open_year("open-2", "e1", 2022, acc(personal_account__balance="2000.00"))
+    assert isinstance(caught.value, LedgerError)
+    assert (caught.value.status, caught.value.problems[0].path) == (409, ("member_id",))
+    assert str(caught.value) == (
+        "member_id: the year 2022 of member 'e1' was already opened, under key 'open-1': an opening never replaces "
+        "balances; to correct it, reverse it (and any settlement made on it) and open the year again")
+    assert (count(ledger_url, "settlements"), count(ledger_url, "entries")) == rows
+    assert ledger.accumulators("e1", 2022) == acc(personal_account__balance="1000.00")
+    # other member-years are their own
+    assert ledger.open_year("open-3", "e1", 2021, {"year": 2021}).replayed is False
+    assert ledger.open_year("open-4", "e2", 2022, {"year": 2022}).replayed is False
+
+
+def test_an_opening_after_a_settlement_or_a_credit_is_refused_until_they_are_reversed(ledger, ledger_url, jiangmen):
+    ledger.settle("k1", small(), jiangmen)
+    ledger.credit("d1", "e1", 2022, BALANCE, "300.00")
+    rows = count(ledger_url, "settlements"), count(ledger_url, "entries")
+    with pytest.raises(HistoryConflict) as caught:
+        ledger.open_year("open-1", "e1", 2022, acc(personal_account__balance="1000.00"))
+    assert (caught.value.status, caught.value.problems[0].path) == (409, ("member_id",))
+    assert "has requests in 2022 that stand (settlement 'k1', credit 'd1'): an opening must be the year's first" in str(
+        caught.value)
+    assert (count(ledger_url, "settlements"), count(ledger_url, "entries")) == rows
+
+    ledger.reverse("r1", of="k1")
+    with pytest.raises(HistoryConflict, match=r"\(credit 'd1'\)"):
+        ledger.open_year("open-1", "e1", 2022, acc(personal_account__balance="1000.00"))
+    ledger.reverse("r2", of="d1")
+    assert ledger.accumulators("e1", 2022) == acc()  # every request reversed: nothing stands
+    opened = ledger.open_year("open-1", "e1", 2022, acc(personal_account__balance="1000.00"))
+    assert opened.replayed is False
+    assert ledger.accumulators("e1", 2022) == acc(personal_account__balance="1000.00")  # exactly the opening
+    assert [r.key for r in ledger.history("e1", 2022)] == ["k1", "d1", "r1", "r2", "open-1"]
+
+
+def test_concurrent_openings_of_one_member_year_write_one(ledger_url):
+    start = threading.Barrier(6)
+
+    def post(n: int):
+        start.wait()
+        try:
+            return ledger.open_year(f"open-{n}", "e1", 2022, acc(personal_account__balance=f"{n + 1}00.00"))
+        except HistoryConflict as exc:
+            return exc
+
+    with open_ledger(ledger_url) as ledger, ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(post, range(6)))
+        won = [a for a in answers if isinstance(a, Opened)]
+        assert len(won) == 1 and sum(isinstance(a, HistoryConflict) for a in answers) == 5
+        n = int(won[0].key.split("-")[1])
+        assert ledger.accumulators("e1", 2022) == acc(personal_account__balance=f"{n + 1}00.00")
+        assert count(ledger_url, "entries") == 1
+
+
+# --- reversing an opening --------------------------------------------------------------------------
+
+
+def test_an_opening_is_reversed_only_while_no_settlement_stands_on_it(ledger, ledger_url, jiangmen):
+    ledger.open_year("open-1", "e1", 2022, acc(1, basic__annual="20000.00", personal_account__balance="1000.00"))
+    ledger.settle("k1", small(), jiangmen)
+    rows = count(ledger_url, "settlements"), count(ledger_url, "entries")
+    with pytest.raises(HistoryConflict) as caught:
+        ledger.reverse("r0", of="open-1")
+    assert (caught.value.status, caught.value.problems[0].path) == (409, ("of",))
+    assert str(caught.value) == ("of: opening 'open-1' cannot be reversed: settlement 'k1' of member 'e1', 2022, "
+                                 "made after it on its balances, stands; reverse it first")
+    assert (count(ledger_url, "settlements"), count(ledger_url, "entries")) == rows
+
+    ledger.reverse("r1", of="k1")
+    done = ledger.reverse("r0", of="open-1")
+    assert (done.replayed, done.of, done.later) == (False, "open-1", ())
+    assert json.loads(done.body) == {
+        "kind": "reverse", "key": "r0", "member_id": "e1", "year": 2022, "pack": None, "pack_hash": None,
+        "of": "open-1", "of_kind": "opening",
+        "entries": [{"counter": "basic.annual", "month": "", "delta": "-20000.00"},
+                    {"counter": BALANCE, "month": "", "delta": "-1000.00"},
+                    {"counter": "admissions", "month": "", "delta": "-1"}],
+        "later": []}
+    assert ledger.accumulators("e1", 2022) == acc()
+    assert ledger.get("open-1").reversed_by == "r0"
+    again = ledger.reverse("r0", of="open-1")
+    assert (again.replayed, again.body) == (True, done.body)
+
+    with pytest.raises(AlreadyReversed, match="opening 'open-1' was already reversed, under key 'r0'"):
+        ledger.reverse("r9", of="open-1")
+    with pytest.raises(AlreadyReversed, match="a reversal is not reversed: make the opening again under a new key"):
+        ledger.reverse("r9", of="r0")
+    # and the year opens again, with the corrected balances
+    assert ledger.open_year("open-2", "e1", 2022, acc(1, basic__annual="2000.00")).replayed is False
+    assert ledger.accumulators("e1", 2022) == acc(1, basic__annual="2000.00")
+
+
+def test_a_counter_the_engine_refuses_is_corrected_by_reversing_the_opening(ledger, ledger_url, jiangmen):
+    """Without a pack the ledger cannot know a cap: 600,000.00 of basic fund is more than the employee
+    annual cap ever allowed (560,000.00, domain.md 7.1), which the engine refuses at the next settlement."""
+    ledger.open_year("open-1", "e1", 2022, acc(basic__annual="600000.00"))
+    with pytest.raises(ClaimError) as caught:
+        ledger.settle("k1", small(), jiangmen)
+    assert caught.value.problems[0].path == ("accumulators", "counters", "basic.annual")
+    assert count(ledger_url, "settlements") == 1
+    ledger.reverse("r1", of="open-1")  # no settlement stands on it
+    ledger.open_year("open-2", "e1", 2022, acc(basic__annual="60000.00"))
+    assert ledger.settle("k1", small(), jiangmen).replayed is False
+
+
+# --- what an opening accepts -------------------------------------------------------------------------
+
+
+def test_an_opening_is_checked_and_writes_nothing_when_refused(ledger, ledger_url, jiangmen):
+    cases = [
+        ({"year": 2021}, None, ("accumulators", "year"), "2021, but the opening is for 2022"),
+        ({"year": 2022, "member_id": "e2"}, None, ("accumulators", "member_id"), "'e2', but the opening is for member 'e1'"),
+        ({"year": 2022, "counters": {"admissions": "1.00"}}, None, ("accumulators", "counters", "admissions"),
+         "give it as `admissions`"),
+        ({"year": 2022, "counters": {"outpatient.month@2021-03": "80.00"}}, None,
+         ("accumulators", "counters", "outpatient.month@2021-03"), "expected a month of 2022"),
+        ({"year": 2022, "counters": {"outpatient.month@2022-13": "80.00"}}, None,
+         ("accumulators", "counters", "outpatient.month@2022-13"), "expected a month of 2022"),
+        ({"year": 2022, "counters": {"basic.annual": 1000.5}}, None, ("accumulators", "counters", "basic.annual"),
+         "floats cannot hold fen exactly"),
+        ({"year": 2022, "counters": {"basic.annual": "-1.00"}}, None, ("accumulators", "counters", "basic.annual"),
+         "cannot be negative"),
+        ({"year": 2022, "admissions": 10_001}, None, ("accumulators", "admissions"), "more than the ledger accepts"),
+        ({"year": 2022, "colour": "red"}, None, ("accumulators", "colour"), ""),
+        ("not a mapping", None, ("accumulators",), ""),
+        ({"year": 2022, "counters": {"basic.yearly": "1.00"}}, jiangmen, ("accumulators", "counters", "basic.yearly"),
+         "unknown counter 'basic.yearly'; pack 'jiangmen' keeps: basic.annual"),
+        ({"year": 2022, "counters": {"outpatient.month": "80.00"}}, jiangmen,
+         ("accumulators", "counters", "outpatient.month"), "kept per month, as outpatient.month@2022-MM"),
+        ({"year": 2022, "counters": {"basic.annual@2022-03": "80.00"}}, jiangmen,
+         ("accumulators", "counters", "basic.annual@2022-03"), "a yearly counter, written without @"),
+    ]
+    for value, pack, path, words in cases:
+        with pytest.raises(LedgerError) as caught:
+            ledger.open_year("open-1", "e1", 2022, value, rules=pack)
+        assert (caught.value.status, caught.value.problems[0].path) == (400, path), value
+        assert words in str(caught.value), (value, str(caught.value))
+    for key, member, year, path in [("", "e1", 2022, ("key",)), ("o", "", 2022, ("member_id",)),
+                                    ("o", "e1", 1800, ("year",)), ("o", "e1", "2022", ("year",))]:
+        with pytest.raises(LedgerError) as caught:
+            ledger.open_year(key, member, year, {"year": 2022})
+        assert caught.value.problems[0].path == path
+    assert count(ledger_url, "settlements") == count(ledger_url, "entries") == 0
+
+    # checked against the pack: the monthly counter in its form, and the pack named in the body
+    done = ledger.open_year("open-1", "e1", 2022, {"year": 2022, "counters": {"outpatient.month@2022-03": "80.00"}},
+                            rules=jiangmen)
+    body = json.loads(done.body)
+    assert (body["pack"], body["pack_hash"]) == ("jiangmen", jiangmen.content_hash)
+    assert body["entries"] == [{"counter": "outpatient.month", "month": "2022-03", "delta": "80.00"}]
+    assert (ledger.get("open-1").pack, ledger.get("open-1").pack_version) == ("jiangmen", None)
+
+
+# --- credits -------------------------------------------------------------------------------------------
+
+
+def test_a_credit_adds_to_the_balance_the_account_then_pays_from(ledger, ledger_url, jiangmen):
+    done = ledger.credit("d1", "e1", 2022, BALANCE, "1000.00")
+    assert isinstance(done, Credited)
+    assert (done.key, done.replayed, done.counter, done.balance) == ("d1", False, BALANCE, Decimal("1000.00"))
+    assert json.loads(done.body) == {"kind": "credit", "key": "d1", "member_id": "e1", "year": 2022, "pack": None,
+                                     "pack_hash": None, "counter": BALANCE, "amount": "1000.00", "balance": "1000.00"}
+    # SMALL: the account pays 520.00 of it (as in the opening test), 480.00 left
+    assert fields(ledger.settle("k1", small(), jiangmen).body)["acct_pay"] == "520.00"
+    more = ledger.credit("d2", "e1", 2022, BALANCE, Decimal("300"), rules=jiangmen)
+    assert more.balance == Decimal("780.00")  # 480.00 + 300.00
+    assert json.loads(more.body)["pack"] == "jiangmen"
+    again = ledger.credit("d2", "e1", 2022, BALANCE, "300.00")
+    assert (again.replayed, again.body, again.balance) == (True, more.body, Decimal("780.00"))
+    assert ledger.accumulators("e1", 2022).get(BALANCE) == Decimal("780.00")
+    # LARGE: the remainder 3,615.00 (as above) is above 780.00: the account pays all of it
+    pf = fields(ledger.settle("k2", large(), jiangmen).body)
+    assert (pf["acct_pay"], pf["balc"]) == ("780.00", "0.00")
+
+    with pytest.raises(KeyConflict, match="already credited another amount or counter"):
+        ledger.credit("d2", "e1", 2022, BALANCE, "300.01")
+    # a credit is reversed only while no settlement stands after it
+    with pytest.raises(HistoryConflict, match="credit 'd1' cannot be reversed: settlement 'k1', settlement 'k2'"):
+        ledger.reverse("r1", of="d1")
+    ledger.reverse("r2", of="k2")
+    reversed_credit = ledger.reverse("r3", of="d2")
+    assert json.loads(reversed_credit.body)["entries"] == [{"counter": BALANCE, "month": "", "delta": "-300.00"}]
+    assert ledger.accumulators("e1", 2022).get(BALANCE) == Decimal("480.00")  # back to after k1
+    assert count(ledger_url, "settlements") == 6
+
+
+def test_only_a_balance_is_credited(ledger, ledger_url, jiangmen):
+    cases = [
+        ("basic.annual", "1.00", None, ("counter",), "'basic.annual' is not a balance"),
+        ("Personal.Balance", "1.00", None, ("counter",), "expected a counter's name"),
+        (BALANCE + "@2022-03", "1.00", None, ("counter",), "a balance is a yearly counter"),
+        ("other.balance", "1.00", jiangmen, ("counter",),
+         "not a balance of pack 'jiangmen'; its personal-account balance counters: personal_account.balance"),
+        ("basic.annual", "1.00", jiangmen, ("counter",), "not a balance of pack 'jiangmen'"),
+        (BALANCE, 1000.0, None, ("amount",), "floats cannot hold fen exactly"),
+        (BALANCE, "0.00", None, ("amount",), "a credit adds a positive amount"),
+        (BALANCE, "-5.00", None, ("amount",), "cannot be negative"),
+        (BALANCE, "1.005", None, ("amount",), "at most two decimals"),
+        (BALANCE, True, None, ("amount",), "floats cannot hold fen exactly"),
+    ]
+    for counter, amount, pack, path, words in cases:
+        with pytest.raises(LedgerError) as caught:
+            ledger.credit("d1", "e1", 2022, counter, amount, rules=pack)
+        assert (caught.value.status, caught.value.problems[0].path) == (400, path), (counter, amount)
+        assert words in str(caught.value), (counter, amount, str(caught.value))
+    assert count(ledger_url, "settlements") == 0
+
+    ledger.credit("d1", "e1", 2022, "other.balance", "999999999.00")  # any *.balance without a pack
+    with pytest.raises(LedgerError) as caught:  # 999,999,999.00 + 1.01 passes the largest amount, 1,000,000,000.00
+        ledger.credit("d2", "e1", 2022, "other.balance", "1.01")
+    assert caught.value.problems[0].path == ("amount",)
+    assert "would be 1000000000.01, above the largest amount accepted" in str(caught.value)
+    assert ledger.credit("d2", "e1", 2022, "other.balance", "1.00").balance == Decimal("1000000000.00")
+
+
+# --- the schema --------------------------------------------------------------------------------------
+
+
+def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url, jiangmen, monkeypatch):
+    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
+    with monkeypatch.context() as patch:  # the previous release: schema version 1 only
+        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:1])
+        with open_ledger(ledger_url) as old:
+            settled = old.settle("k1", small(), jiangmen)
+            old.settle("k2", large(), jiangmen)
+            reversed_ = old.reverse("r2", of="k2")
+            before = old.member_year("e1", 2022)
+    conn = raw(ledger_url)
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1]
+    conn.close()
+
+    with open_ledger(ledger_url) as ledger:
+        conn = raw(ledger_url)
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
+        conn.close()
+        assert ledger.member_year("e1", 2022) == before
+        assert (ledger.get("k1").body, ledger.get("r2").body) == (settled.body, reversed_.body)
+        with pytest.raises(HistoryConflict):
+            ledger.open_year("open-1", "e1", 2022, acc())
+        ledger.reverse("r1", of="k1")
+        assert ledger.open_year("open-1", "e1", 2022, acc(personal_account__balance="1000.00")).replayed is False
+        assert ledger.settle("k3", small(3), jiangmen).replayed is False
+
+    conn = raw(ledger_url)
+    try:
+        marker = "%s" if dialect == "postgresql" else "?"
+        row = ("bad", "settle", "e9", 2022, 1, "d", None, None, None, "{}", "2022-01-01T00:00:00+00:00", None, None)
+        with pytest.raises(Exception, match="(?i)check"):  # a settlement names its pack
+            conn.execute(f"INSERT INTO settlements VALUES ({', '.join([marker] * 13)})", row)
+        with pytest.raises(Exception, match="(?i)check"):
+            conn.execute(f"INSERT INTO settlements VALUES ({', '.join([marker] * 13)})", ("bad", "refund") + row[2:])
+        if dialect == "sqlite":
+            conn.execute("PRAGMA foreign_keys=ON")
+            assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+            with pytest.raises(Exception, match="FOREIGN KEY"):  # entries still refer to the rebuilt table
+                conn.execute("INSERT INTO entries (member_id, year, settlement_key, counter, month, delta) "
+                             "VALUES ('e1', 2022, 'nope', 'x', '', 1)")
+            with pytest.raises(Exception, match="append-only"):
+                conn.execute("DELETE FROM entries")
+    finally:
+        conn.close()

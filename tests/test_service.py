@@ -1,0 +1,464 @@
+"""The HTTP service in process (FastAPI's TestClient), against a SQLite file and PostgreSQL: each
+endpoint with real numbers, errors as problem details with paths, idempotent replays byte for byte,
+reloading the rule packs; and a real `benefits serve` for what needs processes (SIGHUP, workers)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+import benefits
+from conftest import claim
+from service_fixtures import PACK_DIRS, ROOT, ServerProcess, generate, member_claims, store_url
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette's note on httpx's successor, not about this code
+    from fastapi.testclient import TestClient
+
+from benefits.service import create_app  # noqa: E402
+
+D = Decimal
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def packs():
+    return {name: benefits.load_rules(folder) for name, folder in PACK_DIRS.items()}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    with store_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def api(database):
+    with TestClient(create_app(PACK_DIRS, database)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def stateless(tmp_path_factory):
+    """For the endpoints that need no ledger: one app for the module."""
+    folder = tmp_path_factory.mktemp("stateless")
+    with TestClient(create_app(list(PACK_DIRS.values()), str(folder / "ledger.db"))) as client:
+        yield client
+
+
+def problem(r: httpx.Response, status: int, kind: str) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM
+    body = r.json()
+    assert body["type"] == f"tag:benefits,2026:problem/{kind}"
+    assert body["status"] == status and body["title"] and body["detail"]
+    assert isinstance(body["problems"], list)
+    assert "Traceback" not in r.text
+    return body
+
+
+def paths(body: dict) -> list[list]:
+    return [p["path"] for p in body["problems"]]
+
+
+# --- stateless: /calculate and /trace --------------------------------------------------------------
+
+
+def test_calculate_gives_what_evaluate_gives_for_realistic_claims(stateless, packs):
+    for case in generate.mixed_batch(40):
+        body = {"pack": case.pack, "claim": case.claim, "accumulators": case.accumulators}
+        r = stateless.post("/calculate", json=body)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/json"
+        want = benefits.evaluate(case.claim, packs[case.pack], case.accumulators, trace=False)
+        assert r.json() == json.loads(want.model_dump_json())
+        assert r.json()["trace"] == []
+
+
+def test_trace_and_calculate_with_trace_true_give_the_trace(stateless, packs):
+    case = generate.inpatient_batch(1)[0]
+    body = {"pack": case.pack, "claim": case.claim, "accumulators": case.accumulators}
+    want = json.loads(benefits.evaluate(case.claim, packs["jiangmen"], case.accumulators).model_dump_json())
+    traced = stateless.post("/trace", json=body)
+    assert traced.status_code == 200 and traced.json() == want and len(want["trace"]) > 5
+    assert stateless.post("/calculate?trace=true", json=body).json() == want
+    assert stateless.post("/calculate?trace=false", json=body).json()["trace"] == []
+
+
+def test_calculate_with_hand_computed_numbers_and_json_numbers_read_exactly(stateless):
+    # (18500.00 - 1000.00) x 65% = 11375.00 (domain.md 7.1: resident, level 3, 2021)
+    r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": claim()})
+    s = r.json()
+    assert s["layers"][0]["layer"] == "basic" and s["layers"][0]["paid"] == "11375.00"
+    after = s["accumulators_after"]
+    assert after["admissions"] == 1 and after["year"] == 2021
+    assert {k: v for k, v in after["counters"].items() if v != "0.00"} == {
+        "basic.annual": "11375.00", "serious_illness.base": "7125.00"}
+    # amounts as JSON numbers are read as exact decimals, never floats: 18500.10 stays 18500.10
+    text = ('{"pack": "jiangmen", "claim": {"id": "c1", "member": {"id": "m1", "scheme": "resident", '
+            '"member_type": "adult", "groups": []}, "visit": "inpatient", "level": "level3", '
+            '"admission_date": "2021-03-01", "discharge_date": "2021-03-10", "bill": {"total": 20000.10, '
+            '"fully_self_paid": 1000.00, "over_limit": 0, "pre_self_paid": 500.00, "policy_range": 18500.10}}}')
+    r = stateless.post("/calculate", content=text, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["layers"][0]["paid"] == "11375.07"  # 17500.10 x 65% = 11375.065 -> 11375.07, half up
+    # the second admission of the year: the accumulators come with the request
+    acc = r.json()["accumulators_after"]
+    r2 = stateless.post("/calculate", json={"pack": "jiangmen", "accumulators": acc, "claim": claim(
+        id="c2", admission_date="2021-05-01", discharge_date="2021-05-04",
+        bill={"total": "10000.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0",
+              "policy_range": "10000.00"})})
+    assert r2.json()["deductible"] == "500.00" and r2.json()["layers"][0]["paid"] == "6175.00"
+
+
+# --- problem details ---------------------------------------------------------------------------------
+
+
+def test_malformed_json_is_400_with_where(stateless):
+    body = problem(stateless.post("/calculate", content=b'{"pack": "jiangmen",', headers={"content-type": "application/json"}),
+                   400, "malformed-json")
+    assert "line 1 column" in body["detail"]
+    for raw, fragment in [(b'{"pack": NaN}', "NaN"), (b'{"pack": "a", "pack": "b"}', "duplicate key 'pack'"),
+                          (b"", "empty"), (b"\xff\xfe{}", "UTF-8"), (b"[" * 100_000 + b"]" * 100_000, "levels deep"),
+                          (b'{"n": 1' + b"0" * 5000 + b"}", "digits")]:
+        body = problem(stateless.post("/calculate", content=raw, headers={"content-type": "application/json"}),
+                       400, "malformed-json")
+        assert fragment in body["detail"]
+
+
+def test_request_and_claim_problems_have_paths(stateless):
+    r = stateless.post("/calculate", json=[1, 2])
+    assert paths(problem(r, 422, "invalid-request")) == [[]]
+    r = stateless.post("/calculate", json={"pack": "nowhere", "claim": claim()})
+    body = problem(r, 422, "invalid-request")
+    assert paths(body) == [["pack"]] and "jiangmen" in body["problems"][0]["message"]
+    r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": claim(), "extra": 1})
+    assert ["extra"] in paths(problem(r, 422, "invalid-request"))
+    items = [{"id": "a", "category": "A", "unit_price": "1.00", "quantity": "1"}] * 3
+    items = [dict(i, id=str(n)) for n, i in enumerate(items)]
+    items.append({"id": "x", "category": "A", "unit_price": "1.005", "quantity": "1"})
+    r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": claim(bill=None, items=items)})
+    body = problem(r, 422, "invalid-claim")
+    assert paths(body) == [["claim", "items", 3, "unit_price"]]
+    assert "at most two decimals" in body["problems"][0]["message"]
+    r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": claim(level="level9")})
+    assert paths(problem(r, 422, "invalid-claim")) == [["claim", "level"]]
+    r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": claim(), "accumulators": {"year": 2020}})
+    body = problem(r, 422, "invalid-claim")
+    assert paths(body) == [["accumulators", "year"]] and "2021" in body["detail"]
+    r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": claim(discharge_date="2023-01-02")})
+    assert "no version of the rules covers 2023-01-02" in problem(r, 422, "invalid-claim")["detail"]
+    r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": {"id": "c"}})
+    assert {("claim", "member"), ("claim", "visit")} <= {tuple(p) for p in paths(problem(r, 422, "invalid-claim"))}
+
+
+def test_transport_problems(stateless):
+    problem(stateless.post("/calculate", content=b"pack=x", headers={"content-type": "application/x-www-form-urlencoded"}),
+            415, "unsupported-media-type")
+    big = b'{"pack": "' + b"x" * (4 * 1024 * 1024) + b'"}'
+    problem(stateless.post("/calculate", content=big, headers={"content-type": "application/json"}), 413,
+            "payload-too-large")
+    problem(stateless.get("/nowhere"), 404, "not-found")
+    problem(stateless.get("/calculate"), 405, "method-not-allowed")
+    body = problem(stateless.get("/members/m1/nineteen"), 422, "invalid-request")
+    assert paths(body) == [["path", "year"]]
+    body = problem(stateless.post("/settlements", json={"key": "a/b c", "pack": "jiangmen", "claim": claim()}), 422,
+                   "invalid-request")
+    assert paths(body) == [["key"]]
+
+
+def test_the_openapi_document_has_the_schemas(stateless):
+    doc = stateless.get("/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    assert {"Settlement", "SettleBody", "ReverseBody", "ProblemDetails", "CalculateRequest", "SettleRequest",
+            "ReverseRequest", "Claim", "Accumulators", "MemberYear"} <= set(schemas)
+    assert schemas["Settlement"]["properties"]["fund_total"]["type"] == "string"  # money is a string in JSON
+    assert set(doc["paths"]) >= {"/calculate", "/trace", "/settlements", "/settlements/pre-settle",
+                                 "/settlements/{key}", "/settlements/{key}/reverse", "/members/{member_id}/{year}",
+                                 "/health", "/ready", "/admin/reload"}
+    settle = doc["paths"]["/settlements"]["post"]
+    assert settle["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/SettleRequest")
+    assert {"200", "201", "409", "422"} <= set(settle["responses"])
+    assert PROBLEM in settle["responses"]["409"]["content"]
+
+
+# --- the ledger through the service ------------------------------------------------------------------
+
+
+def test_settle_replay_conflict_reverse_and_the_members_numbers(api, packs):
+    def member():
+        r = api.get("/members/m1/2021")
+        assert r.status_code == 200
+        return r.json()
+
+    assert member()["accumulators"] == {"member_id": "m1", "year": 2021, "admissions": 0, "counters": {}}
+    first = {"key": "msg-0001", "pack": "jiangmen", "claim": claim()}
+    r = api.post("/settlements", json=first)
+    assert r.status_code == 201, r.text
+    assert r.headers["location"] == "/settlements/msg-0001" and r.headers["idempotent-replayed"] == "false"
+    body = r.json()
+    assert body["key"] == "msg-0001" and body["member_id"] == "m1" and body["year"] == 2021
+    assert body["settlement"]["layers"][0]["paid"] == "11375.00"
+    assert body["platform_fields"]["hifp_pay"] == "11375.00"
+    got = member()
+    assert got["accumulators"]["admissions"] == 1
+    assert got["accumulators"]["counters"] == {"basic.annual": "11375.00", "serious_illness.base": "7125.00"}
+    assert [s["key"] for s in got["settlements"]] == ["msg-0001"]
+
+    # the same request again: the first answer, byte for byte, 200
+    again = api.post("/settlements", json=first)
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.content == r.content
+    assert api.get("/settlements/msg-0001").content == r.content
+    # the same key with another claim: 409, nothing written
+    other = dict(first, claim=claim(id="c-other"))
+    assert paths(problem(api.post("/settlements", json=other), 409, "key-conflict")) == [["key"]]
+    assert member()["accumulators"]["admissions"] == 1
+
+    # pre-settle the second stay: from the ledger's accumulators, and nothing written
+    second_claim = claim(id="c2", admission_date="2021-05-01", discharge_date="2021-05-04",
+                         bill={"total": "10000.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0",
+                               "policy_range": "10000.00"})
+    pre = api.post("/settlements/pre-settle", json={"pack": "jiangmen", "claim": second_claim})
+    assert pre.status_code == 200, pre.text
+    assert pre.json()["deductible"] == "500.00" and pre.json()["layers"][0]["paid"] == "6175.00"
+    assert pre.json()["accumulators_before"]["admissions"] == 1
+    assert member()["accumulators"]["admissions"] == 1
+    r2 = api.post("/settlements", json={"key": "msg-0002", "pack": "jiangmen", "claim": second_claim})
+    assert r2.status_code == 201
+    s2 = r2.json()["settlement"]
+    assert s2["layers"][0]["paid"] == "6175.00"
+    assert [p["paid"] for p in s2["layers"] if p["layer"] == "serious_illness"] == ["570.00"]
+    assert member()["accumulators"]["admissions"] == 2
+    assert member()["accumulators"]["counters"]["basic.annual"] == "17550.00"
+
+    # reverse the first: its amounts negated, the later settlement listed, admissions back to 1
+    rev = api.post("/settlements/msg-0001/reverse", json={"key": "rev-0001"})
+    assert rev.status_code == 201, rev.text
+    rb = rev.json()
+    assert rb["of"] == "msg-0001" and rb["later"] == ["msg-0002"] and rb["fund_total"].startswith("-")
+    assert rb["platform_fields"]["hifp_pay"] == "-11375.00"
+    got = member()
+    assert got["accumulators"]["admissions"] == 1
+    assert got["accumulators"]["counters"]["basic.annual"] == "6175.00"
+    assert [(s["key"], s["kind"], s["reversed_by"], s["reverses"]) for s in got["settlements"]] == [
+        ("msg-0001", "settle", "rev-0001", None), ("msg-0002", "settle", None, None),
+        ("rev-0001", "reverse", None, "msg-0001")]
+    assert sum(int(e["delta"]) for e in got["entries"] if e["counter"] == "admissions") == 1
+    # the reversal again: the same bytes; under another key: already reversed; unknown: 404
+    rev2 = api.post("/settlements/msg-0001/reverse", json={"key": "rev-0001"})
+    assert rev2.status_code == 200 and rev2.content == rev.content
+    assert paths(problem(api.post("/settlements/msg-0001/reverse", json={"key": "rev-0002"}), 409,
+                         "already-reversed")) == [["of"]]
+    assert paths(problem(api.post("/settlements/rev-0001/reverse", json={"key": "rev-0003"}), 409,
+                         "already-reversed")) == [["of"]]
+    problem(api.post("/settlements/msg-9999/reverse", json={"key": "rev-0004"}), 404, "not-found")
+    problem(api.get("/settlements/msg-9999"), 404, "not-found")
+    assert paths(problem(api.post("/settlements", json={"key": "rev-0001", "pack": "jiangmen", "claim": claim()}),
+                         409, "key-conflict")) == [["key"]]
+    # reverse the second too: admissions 0 and no counter left
+    assert api.post("/settlements/msg-0002/reverse", json={"key": "rev-0005"}).status_code == 201
+    assert member()["accumulators"] == {"member_id": "m1", "year": 2021, "admissions": 0, "counters": {}}
+
+
+def test_an_opening_and_a_credit_then_the_account_pays(api):
+    """An in-service employee, Jiangmen 2022 (domain.md 7.1, 6.8), whose account balance comes from an
+    opening of 600.00 and a credit of 400.00 over HTTP."""
+    employee = {"id": "e1", "scheme": "employee", "member_type": "in_service", "groups": []}
+    opening = {"key": "open-e1", "pack": "jiangmen",
+               "accumulators": {"year": 2022, "counters": {"personal_account.balance": "600.00"}}}
+    r = api.post("/members/e1/2022/opening", json=opening)
+    assert r.status_code == 201, r.text
+    assert api.post("/members/e1/2022/opening", json=opening).content == r.content  # a replay
+    r = api.post("/members/e1/2022/credits", json={"key": "credit-e1", "amount": 400.00, "pack": "jiangmen"})
+    assert r.status_code == 201, r.text
+    assert r.json()["balance"] == "1000.00"  # 600.00 + 400.00 (a JSON number, read exactly)
+    # a second opening, now that the member-year has a credit: refused, nothing written
+    other = {"key": "open-e1-again", "accumulators": {"year": 2022, "counters": {"personal_account.balance": "1.00"}}}
+    assert paths(problem(api.post("/members/e1/2022/opening", json=other), 409, "history-conflict")) == [["member_id"]]
+
+    # level 1, bill 2,150.00 = 100.00 fully self-paid + 50.00 pre-self-paid + 2,000.00 policy range:
+    # basic = (2,000.00 - 300.00 deductible) x 90% = 1,530.00; the account pays 50.00 + 470.00 = 520.00,
+    # below the balance of 1,000.00, leaving 480.00; cash = 2,150.00 - 1,530.00 - 520.00 = 100.00.
+    stay = claim(id="s1", member=employee, level="level1", admission_date="2022-03-01", discharge_date="2022-03-10",
+                 bill={"total": "2150.00", "fully_self_paid": "100.00", "over_limit": "0.00",
+                       "pre_self_paid": "50.00", "policy_range": "2000.00"})
+    r = api.post("/settlements", json={"key": "msg-e1", "pack": "jiangmen", "claim": stay})
+    assert r.status_code == 201, r.text
+    fields = r.json()["platform_fields"]
+    assert (fields["hifp_pay"], fields["acct_pay"], fields["balc"], fields["psn_cash_pay"]) == (
+        "1530.00", "520.00", "480.00", "100.00")
+    # the credit was used by a later settlement: it cannot be reversed under it
+    problem(api.post("/settlements/credit-e1/reverse", json={"key": "rev-credit"}), 409, "history-conflict")
+    assert api.get("/members/e1/2022").json()["accumulators"]["counters"]["personal_account.balance"] == "480.00"
+
+
+def test_settling_realistic_claims_matches_a_serial_evaluate(api, packs):
+    claims = member_claims(60, 12)
+    want: dict[tuple, dict] = {}
+    for i, c in enumerate(claims):
+        r = api.post("/settlements", json={"key": f"s{i}", "pack": c.pack, "claim": c.body})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        mid, year = body["member_id"], body["year"]
+        before = want.get((mid, year))
+        s = benefits.evaluate(c.body, packs[c.pack], before)
+        assert body["settlement"] == json.loads(s.model_dump_json()), f"claim {i}"
+        after = s.accumulators_after.model_dump(mode="json")  # the ledger keeps no counter at zero
+        want[(mid, year)] = dict(after, counters={k: v for k, v in after["counters"].items() if Decimal(v)})
+    for (mid, year), acc in want.items():
+        assert api.get(f"/members/{mid}/{year}").json()["accumulators"] == acc
+
+
+def test_claim_problems_through_the_ledger_write_nothing(api):
+    r = api.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": claim(level="level9")})
+    assert paths(problem(r, 422, "invalid-claim")) == [["claim", "level"]]
+    problem(api.get("/settlements/k1"), 404, "not-found")
+    r = api.post("/settlements/pre-settle", json={"pack": "jiangmen", "claim": claim(discharge_date="2030-01-01")})
+    problem(r, 422, "invalid-claim")
+    assert api.get("/members/m1/2021").json()["entries"] == []
+
+
+def test_health_and_ready(api, database):
+    assert api.get("/health").json() == {"status": "ok"}
+    r = api.get("/ready")
+    assert r.status_code == 200
+    ready = r.json()
+    assert ready["status"] == "ready" and set(ready["packs"]) == {"jiangmen", "anyang"}
+    assert ready["store"] == ("postgresql" if database.startswith("postgresql") else "sqlite")
+    assert ready["packs"]["jiangmen"]["versions"] == ["2021-01-01", "2021-07-01", "2022-01-01"]
+
+
+def test_the_sqlite_store_is_wal(tmp_path):
+    database = str(tmp_path / "ledger.db")
+    with TestClient(create_app(PACK_DIRS, database)) as api:
+        assert api.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": claim()}).status_code == 201
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_unreachable_store_is_503_not_a_traceback():
+    url = "postgresql://nobody@127.0.0.1:1/none"
+    with TestClient(create_app(PACK_DIRS, url)) as client:
+        assert client.get("/health").status_code == 200
+        body = problem(client.get("/ready"), 503, "not-ready")
+        assert body["problems"][0]["path"] == ["store"]
+        r = client.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": claim()})
+        problem(r, 503, "store-unavailable")
+        assert r.headers["retry-after"] == "1"
+        assert client.post("/calculate", json={"pack": "jiangmen", "claim": claim()}).status_code == 200
+
+
+# --- reloading the packs -----------------------------------------------------------------------------
+
+
+def _copy_pack(tmp_path: Path) -> Path:
+    folder = tmp_path / "jiangmen"
+    shutil.copytree(PACK_DIRS["jiangmen"], folder)
+    return folder
+
+
+def _set_level3_deductible(folder: Path, value: str) -> None:
+    path = folder / "parameters" / "basic_inpatient.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    # the resident level-3 deductible is the first `level3:` of the file; its value is on the next line
+    at = next(i for i, line in enumerate(lines) if line.strip() == "level3:")
+    head, _, tail = lines[at + 1].partition("value: ")
+    lines[at + 1] = head + "value: " + value + tail[tail.index(","):]
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _basic(client_or_url, **kw) -> str:
+    post = client_or_url.post if not isinstance(client_or_url, str) else (
+        lambda path, **a: httpx.post(client_or_url + path, **a))
+    r = post("/calculate", json={"pack": "jiangmen", "claim": claim()}, **kw)
+    assert r.status_code == 200, r.text
+    return r.json()["layers"][0]["paid"]
+
+
+def test_reload_swaps_the_packs_and_keeps_the_old_ones_when_one_fails(tmp_path):
+    folder = _copy_pack(tmp_path)
+    with TestClient(create_app({"jiangmen": folder}, str(tmp_path / "ledger.db"))) as client:
+        assert _basic(client) == "11375.00"
+        _set_level3_deductible(folder, "2000.00")
+        assert _basic(client) == "11375.00"  # loaded at start: a changed file waits for a reload
+        r = client.post("/admin/reload")
+        assert r.status_code == 200 and r.json()["generation"] == 2
+        assert _basic(client) == "10725.00"  # (18500.00 - 2000.00) x 65%
+        # a broken pack: the problems with file and line, and the packs loaded before stay in use
+        (folder / "parameters" / "bill.yaml").write_text("bill.b_share_default: [unclosed\n", encoding="utf-8")
+        body = problem(client.post("/admin/reload"), 422, "invalid-rule-pack")
+        first = body["problems"][0]
+        assert first["path"][0] == "jiangmen" and first["file"].endswith("bill.yaml") and first["line"] in (1, 2)
+        assert _basic(client) == "10725.00"
+        assert client.get("/ready").json()["generation"] == 2
+
+
+def test_reload_reaches_every_worker_and_sighup_reloads(tmp_path):
+    folder = _copy_pack(tmp_path)
+    with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server.log", workers=2,
+                       packs={"jiangmen": str(folder)}) as server:
+        assert _basic(server.url) == "11375.00"
+        _set_level3_deductible(folder, "2000.00")
+        assert httpx.post(server.url + "/admin/reload").status_code == 200
+        # new connections are spread over both workers: every one answers with the new pack now
+        assert {_basic(server.url) for _ in range(12)} == {"10725.00"}
+        # SIGHUP to the supervisor: each worker replaced by one that loads the packs afresh
+        _set_level3_deductible(folder, "3000.00")
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while {_basic(server.url) for _ in range(8)} != {"10075.00"}:  # (18500.00 - 3000.00) x 65%
+            assert time.monotonic() < deadline, server.log()[-3000:]
+    with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server1.log", workers=1,
+                       packs={"jiangmen": str(folder)}) as server:
+        assert _basic(server.url) == "10075.00"
+        _set_level3_deductible(folder, "1000.00")
+        server.proc.send_signal(signal.SIGHUP)  # one process: it reloads in place
+        deadline = time.monotonic() + 30
+        while _basic(server.url) != "11375.00":
+            assert time.monotonic() < deadline, server.log()[-3000:]
+        assert server.proc.poll() is None
+
+
+def test_several_workers_answer_without_waiting_for_delayed_acks(tmp_path):
+    # uvicorn's supervisor opens its socket without TCP_NODELAY reaching the accepted connections: each
+    # answer (head, then body) then waited ~40 ms for the client's delayed ACK; `benefits serve` sets it
+    with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server.log", workers=2) as server, \
+            httpx.Client(base_url=server.url) as client:
+        times = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            assert client.get("/health").status_code == 200
+            times.append(time.perf_counter() - t0)
+        assert sorted(times)[15] < 0.02, f"median {sorted(times)[15] * 1000:.0f} ms a request"
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+
+def _serve(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benefits", "serve", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=str(ROOT))
+
+
+def test_serve_refuses_a_broken_pack_or_store_before_it_starts(tmp_path):
+    folder = _copy_pack(tmp_path)
+    (folder / "parameters" / "bill.yaml").write_text("bill.b_share_default: [unclosed\n", encoding="utf-8")
+    r = _serve("--rules", str(folder), "--database", str(tmp_path / "l.db"), "--port", "1")
+    assert r.returncode == 2, r.stderr
+    assert "bill.yaml:" in r.stderr and "Traceback" not in r.stderr
+    r = _serve("--rules", PACK_DIRS["jiangmen"], "--database", "mysql://x/y", "--port", "1")
+    assert r.returncode == 2 and "not a ledger store" in r.stderr
+    r = _serve("--rules", str(tmp_path / "nowhere"), "--port", "1")
+    assert r.returncode == 2 and "not a folder" in r.stderr
