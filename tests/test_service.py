@@ -211,6 +211,8 @@ def test_settle_replay_conflict_reverse_and_the_members_numbers(api, packs):
     assert body["key"] == "msg-0001" and body["member_id"] == "m1" and body["year"] == 2021
     assert body["settlement"]["layers"][0]["paid"] == "11375.00"
     assert body["platform_fields"]["hifp_pay"] == "11375.00"
+    assert body["setlinfo"]["hifp_pay"] == "11375.00" and body["setlinfo"]["cvlserv_pay"] == "0.00"  # every field
+    assert [(r["fund_pay_type"], r["fund_payamt"]) for r in body["setldetail"]][0] == ("390100", "11375.00")
     got = member()
     assert got["accumulators"]["admissions"] == 1
     assert got["accumulators"]["counters"] == {"basic.annual": "11375.00", "serious_illness.base": "7125.00"}

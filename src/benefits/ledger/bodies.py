@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from ..models.accumulators import Accumulators
 from ..models.claim import Claim
+from ..models.platform_out import FeeLineSplit, SetlDetail, SetlInfo
 from ..models.settlement import Settlement
 from ..money import Money, from_fen
 from .records import ADMISSIONS
@@ -87,6 +88,9 @@ class SettleBody(_Body):
 
     kind: Literal["settle"] = "settle"
     platform_fields: dict[str, Money] = Field(description="Settlement.platform_fields(): the 2207 amounts")
+    setlinfo: SetlInfo = Field(description="the platform's setlinfo block: every field, 0.00 when unused")
+    setldetail: list[SetlDetail] = Field(description="one row per fund that applied")
+    feedetail: list[FeeLineSplit] = Field(description="each line item split as 2301 returns it")
     settlement: Settlement
 
 

@@ -40,6 +40,7 @@ from ..calculator import evaluate
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..models.accumulators import Accumulators
 from ..models.claim import Claim
+from ..models.platform_out import feedetail, setldetail, setlinfo
 from ..models.settlement import Settlement
 from ..money import MAX_AMOUNT, fmt_fen, from_fen, parse_money, to_fen
 from ..rules.pack import RulePack
@@ -247,7 +248,8 @@ class Ledger:
             settlement = evaluate(claim, rules, before)
             body = SettleBody(key=key, member_id=member, year=year, pack=rules.name, pack_hash=rules.content_hash,
                               pack_version=settlement.version, platform_fields=settlement.platform_fields(),
-                              settlement=settlement).model_dump_json()
+                              setlinfo=setlinfo(settlement), setldetail=setldetail(settlement),
+                              feedetail=feedetail(settlement), settlement=settlement).model_dump_json()
             tx.insert(Record(key, "settle", member, year, tx.next_seq(member, year), digest, rules.name,
                              rules.content_hash, settlement.version, body, _now()))
             tx.append(member, year, key, balances.deltas(before, settlement.accumulators_after))
