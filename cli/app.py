@@ -207,8 +207,18 @@ def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
          as_json: Annotated[bool, typer.Option(
              "--json", help="Print the settlement as JSON (the API's Settlement, amounts as strings) with the "
                             "platform's setlinfo, setldetail and feedetail blocks, and nothing else.")] = False,
-         lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
+         lang: LangOpt = Lang.zh, debug: DebugOpt = False,
+         compare: Annotated[str | None, typer.Option(
+             "--compare", metavar="DIR", show_default=False,
+             help="What-if: settle the claim under this pack too; both side by side, and the parameters that differ.")] = None,
+         compare_on: Annotated[dt.datetime | None, typer.Option(
+             "--compare-on", metavar="DATE", formats=["%Y-%m-%d"], show_default=False,
+             help="What-if: settle the claim under the same pack on this date too (YYYY-MM-DD).")] = None) -> None:
     with guard(debug):
+        if compare is not None or compare_on is not None:  # cli/simulate_cmd.py
+            from .simulate_cmd import calc_compare
+            return calc_compare(claim, rules, accumulators, compare, compare_on.date() if compare_on else None,
+                                as_json, lang.value)
         s, pack = settle(claim, rules, accumulators)
         if as_json:
             write(json_text(s.model_dump(mode="json") | platform_json(s)))
@@ -425,6 +435,7 @@ from .ledger_cmds import register as _register_ledger  # noqa: E402 - settle, re
 
 _register_ledger(app)
 
+from .simulate_cmd import register_simulate; register_simulate(app)  # noqa: E402,E702 - simulate, rules diff
 
 
 # --- entry point ------------------------------------------------------------------------------

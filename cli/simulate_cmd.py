@@ -1,0 +1,451 @@
+"""Fund-impact simulation on the command line: `simulate`, `rules diff` and `calc --compare`.
+
+    benefits simulate CLAIMS --members M --rules A [--compare B [--compare-year YEAR]] [--items FILE]
+                     [--out DIR] [--format table|csv|parquet|html ...] [--workers N | --scheduler ADDRESS]
+    benefits rules diff A B [--on DATE] [--json]
+    benefits calc CLAIM --rules A (--compare B | --compare-on DATE) [--accumulators FILE] [--json]
+
+Errors and exit codes are the other commands' (guard() in app.py): bad input (a file's bad rows,
+each with its file, row and column; a pack that does not cover the claims' dates) is exit 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benefits import BenefitsError, Claim
+from benefits.models.accumulators import Accumulators
+
+from . import inputs
+from .streams import write
+from .text import Paint, Table, color_enabled, json_text, visible
+
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    parquet = "parquet"
+    html = "html"
+
+
+class Engine(str, Enum):
+    auto = "auto"
+    vector = "vector"
+    scalar = "scalar"
+
+
+def _app():
+    from . import app  # app imports this module to register it: imported here, not above
+
+    return app
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A progress bar on stderr (rich), only when stderr is a terminal; otherwise nothing."""
+
+    def __init__(self, total: int, label: str):
+        self.bar = None
+        try:
+            tty = sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        if tty and total > 0:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task(label, total=total)
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+
+    def describe(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=text)
+
+    def __call__(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+
+# --- simulate ----------------------------------------------------------------------------------
+
+SIMULATE_HELP = (
+    "Settle a year of claims member by member under a rule pack, and total the result.\n\n"
+    "Every member's claims are settled in deciding-date order, each from the accumulators the member's "
+    "previous claim left (the first from the member's opening accumulators in the members table). With "
+    "--compare, the same claims are settled under pack B too and paired claim by claim: totals of A, B "
+    "and B - A, and the claims whose payout changed most. Totals by layer and fund (fund_pay_type), "
+    "scheme, hospital level, visit kind, group, district and month, with counts of claims, admissions "
+    "and aid person-times. CLAIMS and MEMBERS are Parquet, JSON Lines or CSV (docs/simulation.md has "
+    "every column); amounts are decimals or text, never floats. Bad rows are reported with their file, "
+    "row and column (exit 2); claims a pack refuses are listed (exit 2 with --strict)."
+)
+SIMULATE_EPILOG = (
+    "Example: benefits simulate claims.parquet --members members.parquet --rules rules/jiangmen "
+    "--compare /tmp/jiangmen-counterfactual --out report --format csv --format html"
+)
+
+
+def register_simulate(app: typer.Typer) -> None:
+    """Add `simulate` to `app`, and `diff` to its `rules` group."""
+    app.command(name="simulate", help=SIMULATE_HELP, epilog=SIMULATE_EPILOG)(simulate)
+    for group in app.registered_groups:
+        if group.name == "rules" and group.typer_instance is not None:
+            group.typer_instance.command(name="diff", help=DIFF_HELP, epilog=DIFF_EPILOG)(rules_diff)
+
+
+def simulate(
+    claims: Annotated[str, typer.Argument(metavar="CLAIMS", show_default=False,
+                                          help="The claims: .parquet, .jsonl or .csv, one row a claim.")],
+    members: Annotated[str, typer.Option("--members", "-m", metavar="FILE", show_default=False,
+                                         help="The members table (.parquet, .jsonl, .csv), with opening accumulators.")],
+    rules: Annotated[str, typer.Option("--rules", "-r", metavar="DIR", envvar="BENEFITS_RULES", show_default=False,
+                                       help="Pack A, e.g. rules/jiangmen.")],
+    compare: Annotated[str | None, typer.Option("--compare", metavar="DIR", show_default=False,
+                                                help="Pack B: settle the same claims under it too, and show B - A.")] = None,
+    compare_year: Annotated[int | None, typer.Option(
+        "--compare-year", metavar="YEAR", show_default=False,
+        help="Settle the claims under B moved to this year (same month and day; 29 Feb -> 28 Feb): for next "
+             "year's rules on this year's claims, as B's versions cover only B's dates.")] = None,
+    items: Annotated[str | None, typer.Option("--items", metavar="FILE", show_default=False,
+                                              help="Line items keyed by claim_id, for claims without a split bill.")] = None,
+    out: Annotated[str | None, typer.Option("--out", "-o", metavar="DIR", show_default=False,
+                                            help="Folder for csv, parquet and html output (created).")] = None,
+    fmt: Annotated[list[Format] | None, typer.Option(
+        "--format", "-f", show_default=False,
+        help="table (printed; the default), csv, parquet (tables and per-claim results), html (report.html "
+             "with charts). Repeat for several.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Local worker processes (dask).")] = 1,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS", show_default=False,
+                                                  help="A dask.distributed scheduler, e.g. tcp://host:8786.")] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="vector, scalar (benefits.evaluate per claim) or auto.")] = Engine.auto,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many of the most changed claims to list.")] = 20,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 2 when a pack refuses any claim.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    app = _app()
+    formats = list(dict.fromkeys(fmt or [Format.table]))
+    with app.guard(debug):
+        from benefits.simulate import report as rep
+        from benefits.simulate.compare import coverage, redate, year_shift
+        from benefits.simulate.files import read_inputs
+        from benefits.simulate.runner import check_openings, simulate as run
+
+        if any(f is not Format.table for f in formats) and out is None:
+            raise BenefitsError("--format csv, parquet and html write files: give --out DIR")
+        if compare_year is not None and compare is None:
+            raise BenefitsError("--compare-year moves the claims for pack B: give --compare DIR too")
+        if workers > 1 and scheduler is not None:
+            raise BenefitsError("give --workers N (local processes) or --scheduler ADDRESS, not both")
+        pack_a = app.load_pack(rules)
+        pack_b = app.load_pack(compare) if compare is not None else None
+        claim_table, member_table = read_inputs(claims, members, items)
+        for name in claim_table.ignored:
+            app._stderr(f"note: {claims}: column {name!r} is not part of the format and is not read")
+        for name in member_table.ignored:
+            app._stderr(f"note: {members}: column {name!r} is not part of the format and is not read")
+        check_openings(pack_a, member_table)
+        problem = coverage(pack_a, claim_table, label="A")
+        if problem:
+            raise BenefitsError(problem)
+        b_claims, b_members = claim_table, member_table
+        if pack_b is not None:
+            if compare_year is not None:
+                b_claims, b_members = redate(claim_table, member_table, year_shift(pack_a, claim_table, compare_year))
+            check_openings(pack_b, b_members)
+            first = pack_b.versions[0].start
+            problem = coverage(pack_b, b_claims, label="B", hint=(
+                f"To settle these claims under B's rules, add --compare-year {first.year} (every date moved to "
+                f"{first.year}, keeping month and day)" if compare_year is None else
+                "--compare-year moved them; choose a year B covers"))
+            if problem:
+                raise BenefitsError(problem)
+        total = len(claim_table) * (2 if pack_b is not None else 1)
+        with _Progress(total, "settling under A") as progress:
+            kw = dict(engine=engine.value, workers=workers, scheduler=scheduler, progress=progress)
+            res_a = run(pack_a, rules, claim_table, member_table, **kw)
+            res_b = None
+            if pack_b is not None:
+                progress.describe("settling under B")
+                res_b = run(pack_b, compare, b_claims, b_members, **kw)
+        view_a = rep.view(pack_a, res_a, claim_table, member_table)
+        view_b = rep.view(pack_b, res_b, b_claims, b_members) if res_b is not None else None
+        _refusals(app, [("A", view_a)] + ([("B", view_b)] if view_b is not None else []), strict)
+        labels = (f"A = {rules}", f"B = {compare}" + (f" (claims moved to {compare_year})" if compare_year else ""))
+        if Format.table in formats:
+            _print(view_a, view_b, labels, top)
+        if out is not None:
+            folder = Path(out)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                written = _write(folder, formats, view_a, view_b, labels, top)
+            except OSError as exc:
+                raise BenefitsError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+            for path in written:
+                write(visible(str(path)) if Format.table not in formats else visible(f"wrote {path}"))
+
+
+def _refusals(app, views, strict: bool) -> None:
+    for label, v in views:
+        n = int((~v.settled).sum())
+        if not n:
+            continue
+        t = v.results.table
+        msgs = t.column("message").to_pylist()
+        ids = t.column("claim_id").to_pylist()
+        lines = [f"{v.claims.where(int(i))} (claim {ids[i]!r}): {msgs[i]}" for i in (~v.settled).nonzero()[0][:10]]
+        text = (f"pack {label} ({v.pack.name}) refused {n:,} claim{'s' if n != 1 else ''}; they add to no total"
+                + "".join(f"\n  {line}" for line in lines) + (f"\n  ... and {n - 10:,} more" if n > 10 else ""))
+        if strict:
+            raise BenefitsError(text)
+        app._stderr(visible(f"warning: {text}", newlines=True))
+
+
+def _tab_lines(tab, paint: Paint) -> list[str]:
+    from benefits.simulate.report import cell_text
+
+    align = "".join("l" if k in ("text",) else "r" for k in tab.kinds)
+    t = Table(tab.columns, align)
+    for r in tab.rows:
+        t.add(*[cell_text(k, c) for k, c in zip(tab.kinds, r)])
+    return [paint(tab.title, "bold")] + t.render(paint) + [""]
+
+
+def _print(a, b, labels, top: int) -> None:
+    from benefits.simulate import report as rep
+
+    paint = Paint(color_enabled())
+    lines = [paint(f"Simulation: {labels[0]}" + (f", {labels[1]}" if b is not None else "") + "  (amounts in yuan)", "bold"), ""]
+    if b is not None:
+        for tab in rep.compare_tables(a, b, top=top):
+            lines += _tab_lines(tab, paint)
+    else:
+        for tab in rep.tables(a):
+            if tab.name != "refused":
+                lines += _tab_lines(tab, paint)
+    write("\n".join(lines).rstrip("\n"))
+
+
+def _write(folder: Path, formats, a, b, labels, top: int) -> list[Path]:
+    from benefits.simulate import report as rep
+
+    written: list[Path] = []
+    sets = [("a_" if b is not None else "", a)] + ([("b_", b)] if b is not None else [])
+    tabs = []
+    for prefix, v in sets:
+        for tab in rep.tables(v):
+            tabs.append(rep.Tab(prefix + tab.name, tab.title, tab.columns, tab.kinds, tab.rows))
+    if b is not None:
+        tabs += rep.compare_tables(a, b, top=top)
+    if Format.csv in formats:
+        written += [rep.write_csv(t, folder) for t in tabs]
+    if Format.parquet in formats:
+        import pyarrow.parquet as pq
+
+        written += [rep.write_parquet(t, folder) for t in tabs]
+        for prefix, v in sets:
+            path = folder / f"{prefix}claims.parquet" if prefix else folder / "claims.parquet"
+            pq.write_table(rep.results_arrow(v), path)
+            written.append(path)
+    if Format.html in formats:
+        notes = [labels[0]] + ([labels[1]] if b is not None else [])
+        html = rep.html_report("基金测算 / fund-impact simulation", notes, a, b, top=top)
+        path = folder / "report.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# --- rules diff --------------------------------------------------------------------------------
+
+DIFF_HELP = (
+    "Show what differs between two rule packs: parameters added, removed and changed (each dated value "
+    "with its source), layers added, removed and changed (conditions among them), and pack.yaml.\n\n"
+    "With --on, only the parameter values in force on that date are compared."
+)
+DIFF_EPILOG = "Example: benefits rules diff rules/jiangmen /tmp/jiangmen-counterfactual --on 2021-08-01"
+
+
+def rules_diff(
+    a: Annotated[str, typer.Argument(metavar="A", show_default=False, help="A rule pack folder.")],
+    b: Annotated[str, typer.Argument(metavar="B", show_default=False, help="Another rule pack folder.")],
+    on: Annotated[dt.datetime | None, typer.Option("--on", metavar="DATE", formats=["%Y-%m-%d"], show_default=False,
+                                                   help="Compare the values in force on this date (YYYY-MM-DD).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the differences as JSON.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    app = _app()
+    with app.guard(debug):
+        from benefits.rules.diff import diff_packs, diff_text
+
+        d = diff_packs(app.load_pack(a), app.load_pack(b), on.date() if on else None)
+        if as_json:
+            write(json_text(_diff_json(d)))
+        else:
+            write("\n".join(visible(line) for line in diff_text(d)))
+
+
+def _diff_json(d) -> dict:
+    def value(v):
+        return None if v is None else {"start": str(v.start), "value": v.value, "source": v.source}
+
+    return {
+        "a": d.a, "b": d.b, "on": str(d.on) if d.on else None, "empty": d.empty,
+        "pack": [{"path": c.path, "a": c.a, "b": c.b} for c in d.pack],
+        "parameters": [{"name": p.name, "status": p.status, "unit": p.unit, "unit_b": p.unit_b,
+                        "description": p.description,
+                        "changes": [{"start": str(c.start) if c.start else None, "what": c.what, "a": value(c.a),
+                                     "b": value(c.b)} for c in p.changes]} for p in d.parameters],
+        "layers": [{"id": layer.id, "status": layer.status, "kind": layer.kind,
+                    "changes": [{"path": c.path, "condition": c.is_condition, "a": c.a, "b": c.b} for c in layer.changes]}
+                   for layer in d.layers],
+    }
+
+
+# --- calc --compare ----------------------------------------------------------------------------
+
+WHATIF_WORDS = {
+    "zh": {"title": "对比", "rows": {"total": "医疗费总额", "policy_range": "政策范围内费用", "deductible": "起付线",
+                                      "ratio": "基本统筹支付比例", "fund_total": "基金支付合计", "patient": "个人负担",
+                                      "account": "其中个人账户", "cash": "其中现金"},
+           "params": "造成差异的参数（两次结算的说明所引用、取值不同者）", "steps": "结果不同的计算步骤",
+           "none": "两次结算的说明引用的参数取值相同", "only": "仅一方引用"},
+    "en": {"title": "What-if", "rows": {"total": "total", "policy_range": "policy-range amount", "deductible": "deductible",
+                                        "ratio": "basic fund ratio", "fund_total": "all funds", "patient": "patient pays",
+                                        "account": "of which personal account", "cash": "of which cash"},
+           "params": "Parameters that made the difference (cited by the two traces with different values)",
+           "steps": "Steps whose results differ", "none": "the two traces cite the same parameter values",
+           "only": "cited by one only"},
+}
+
+
+def calc_compare(claim_path: str, rules: str, accumulators: str | None, compare: str | None,
+                 compare_on: dt.date | None, as_json: bool, lang: str) -> None:
+    """`calc --compare B` / `--compare-on DATE`: the claim settled twice, side by side, and why they differ."""
+    from benefits.simulate.compare import what_if
+
+    app = _app()
+    if compare is not None and compare_on is not None:
+        raise BenefitsError("give --compare DIR (another pack) or --compare-on DATE (this pack on another date), not both")
+    if claim_path == inputs.STDIN and accumulators == inputs.STDIN:
+        raise BenefitsError("only one of CLAIM and --accumulators can be read from stdin (-)")
+    pack_a = app.load_pack(rules)
+    pack_b = app.load_pack(compare) if compare is not None else None
+    claim_doc = inputs.read(claim_path)
+    claim = inputs.validate(claim_doc, Claim, "a claim", "id, member, visit, level, bill")
+    acc_doc = acc = None
+    if accumulators is not None:
+        acc_doc = inputs.read(accumulators)
+        acc = inputs.validate(acc_doc, Accumulators, "accumulators", "year, admissions, counters")
+    a_label = rules
+    b_label = compare if compare is not None else f"{rules} on {compare_on}"
+    try:
+        w = what_if(claim, pack_a, acc, pack_b=pack_b, on=compare_on, a_label=a_label, b_label=b_label)
+    except BenefitsError as exc:
+        raise BenefitsError(inputs.locate(exc, {"claim": claim_doc, "accumulators": acc_doc})) from None
+    if as_json:
+        write(json_text(_what_if_json(w)))
+    else:
+        write(_what_if_text(w, lang, Paint(color_enabled())))
+
+
+def _rows(w) -> list[tuple[str, object, object, str]]:
+    """(key, A, B, kind) for the side-by-side table: bill, basic ratio, each layer that paid, totals."""
+    a, b = w.a, w.b
+    rows = [("total", a.bill.total, b.bill.total, "money"), ("policy_range", a.bill.policy_range, b.bill.policy_range, "money"),
+            ("deductible", a.deductible, b.deductible, "money"), ("ratio", a.ratio, b.ratio, "ratio")]
+    pa_, pb = a.payouts, b.payouts
+    for layer in dict.fromkeys(list(pa_) + list(pb)):
+        x, y = pa_.get(layer), pb.get(layer)
+        if (x or 0) or (y or 0):
+            rows.append((f"layer:{layer}", x, y, "money"))
+    rows += [("fund_total", a.fund_total, b.fund_total, "money"), ("patient", a.patient.total, b.patient.total, "money"),
+             ("account", a.patient.account, b.patient.account, "money"), ("cash", a.patient.cash, b.patient.cash, "money")]
+    return rows
+
+
+def _fmt(v, kind: str) -> str:
+    if v is None:
+        return "-"
+    if kind == "ratio":
+        return f"{(v * 100).normalize():f}%"
+    return f"{v:.2f}"
+
+
+def _what_if_text(w, lang: str, paint: Paint) -> str:
+    words = WHATIF_WORDS[lang]
+    out = [paint(f"{words['title']}: claim {visible(w.a.claim_id)}", "bold"),
+           f"  A: {visible(w.a_label)} ({w.a.pack}@{w.a.version}), deciding date {w.a.deciding_date}",
+           f"  B: {visible(w.b_label)} ({w.b.pack}@{w.b.version}), deciding date {w.b.deciding_date}"]
+    out += [f"  note: {visible(n)}" for n in w.notes]
+    out.append("")
+    t = Table(["", "A", "B", "B - A"], "lrrr")
+    for key, x, y, kind in _rows(w):
+        label = key[6:] if key.startswith("layer:") else words["rows"][key]
+        if kind == "ratio":
+            delta = "" if x == y or x is None or y is None else f"{((y - x) * 100).normalize():+f} points"
+        else:
+            delta = "" if (x or 0) == (y or 0) else f"{(y or 0) - (x or 0):+.2f}"
+        style = ("bold",) if key == "fund_total" else ()
+        t.add(label, _fmt(x, kind), _fmt(y, kind), delta, style=style)
+    out += t.render(paint) + [""]
+    out.append(paint(words["params"], "bold"))
+    if not w.diff.parameters:
+        out.append(f"  {words['none']}")
+    for p in w.diff.parameters:
+        a_val, b_val = p.a if p.a is not None else "-", p.b if p.b is not None else "-"
+        only = f"  ({words['only']})" if p.a is None or p.b is None else ""
+        out.append(f"  {visible(p.parameter)}: {visible(a_val)} -> {visible(b_val)}{only}   [{', '.join(p.steps)}]")
+        if p.a_source is not None:
+            out.append(paint(f"      A: {visible(p.a_source)}", "dim"))
+        if p.b_source is not None and p.b_source != p.a_source:
+            out.append(paint(f"      B: {visible(p.b_source)}", "dim"))
+    if w.diff.steps:
+        out += ["", paint(words["steps"], "bold")]
+        t = Table(["step", "A", "B"], "lrr")
+        for s in w.diff.steps:
+            t.add(s.step, s.a if s.a is not None else "-", s.b if s.b is not None else "-")
+        out += t.render(paint)
+    return "\n".join(out)
+
+
+def _what_if_json(w) -> dict:
+    from benefits.models.platform_out import platform_json
+
+    def side(s, label):
+        return {"label": label} | s.model_dump(mode="json") | platform_json(s)
+
+    rows = {}
+    for key, x, y, kind in _rows(w):
+        if kind == "money":
+            rows[key] = {"a": _fmt(x, kind), "b": _fmt(y, kind), "b_minus_a": f"{(y or 0) - (x or 0):.2f}"}
+        else:
+            rows[key] = {"a": None if x is None else str(x), "b": None if y is None else str(y)}
+    return {
+        "a": side(w.a, w.a_label), "b": side(w.b, w.b_label), "notes": w.notes,
+        "difference": {
+            "amounts": rows,
+            "parameters": [{"parameter": p.parameter, "a": p.a, "b": p.b, "a_source": p.a_source,
+                            "b_source": p.b_source, "steps": p.steps} for p in w.diff.parameters],
+            "steps": [{"step": s.step, "a": s.a, "b": s.b} for s in w.diff.steps],
+        },
+    }

@@ -1,0 +1,25 @@
+"""What a simulation raises, or records instead of raising."""
+
+from __future__ import annotations
+
+from ..errors import BenefitsError
+
+
+class SimulationInputError(BenefitsError):
+    """Input the simulation's columns cannot hold: a missing column, a float amount, a member id no
+    member has, bill parts that do not add up, ... The message names the table, column and row."""
+
+    def __init__(self, table: str, column: str | None, message: str, row: int | None = None):
+        self.table, self.column, self.row = table, column, row
+        where = table + (f".{column}" if column else "") + (f" row {row}" if row is not None else "")
+        super().__init__(f"{where}: {message}")
+
+
+class NotVectorisable(Exception):
+    """Something in a pack the vectorised evaluator does not settle itself (a layer kind without a
+    vectorised counterpart, say). Raised while compiling; the claims it concerns are settled by
+    the scalar engine (`benefits.evaluate`), and `reason` is counted in `Results.not_vectorised`."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

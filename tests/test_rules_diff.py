@@ -1,0 +1,111 @@
+"""`benefits.rules.diff`: parameters added, removed and changed (values and sources), layers and their
+conditions, pack.yaml; and the counterfactual pack builder it checks (simulate.compare)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from decimal import Decimal
+
+import pytest
+from conftest import RULES
+
+import benefits
+from benefits.rules.diff import diff_packs, diff_text
+from benefits.simulate.compare import pack_with_values, pack_without_change
+
+JIANGMEN = RULES / "jiangmen"
+JULY = dt.date(2021, 7, 1)
+
+
+@pytest.fixture(scope="module")
+def counterfactual(tmp_path_factory):
+    folder, changed = pack_without_change(JIANGMEN, tmp_path_factory.mktemp("cf") / "jiangmen", JULY, "test")
+    return benefits.load_rules(folder), changed
+
+
+def test_a_pack_against_itself_has_no_differences(jiangmen):
+    d = diff_packs(jiangmen, jiangmen)
+    assert d.empty
+    assert diff_text(d)[-1] == "no differences"
+
+
+def test_the_counterfactual_changes_exactly_the_two_values_of_2021_07_01(jiangmen, counterfactual):
+    cf, changed = counterfactual
+    # domain.md 7.1: of 2021-07-01 the resident basic cap went 200,000 -> 300,000 and the resident
+    # level-2 inpatient ratio 75% -> 80%; the counterfactual keeps the 2021-01-01 values.
+    assert changed == ["basic.annual_cap.resident", "inpatient.ratio[resident][level2]"]
+    d = diff_packs(jiangmen, cf)
+    assert not d.pack and not d.layers
+    assert [p.name for p in d.parameters] == changed
+    cap = d.parameter("basic.annual_cap.resident")
+    assert cap.status == "changed" and cap.unit == "yuan"
+    [c] = cap.changes
+    assert (c.start, c.a.value, c.b.value, c.what) == (JULY, "300000.00", "200000.00", "value+source")
+    assert c.a.source.startswith("seed 001:") and c.b.source.startswith("assumed: counterfactual")
+    [r] = d.parameter("inpatient.ratio[resident][level2]").changes
+    assert (r.a.value, r.b.value) == ("80%", "75%")
+    # before the change both packs agree: on 2021-03-01 nothing differs; after it, the same two
+    assert diff_packs(jiangmen, cf, on=dt.date(2021, 3, 1)).empty
+    on = diff_packs(jiangmen, cf, on=dt.date(2021, 8, 1))
+    assert [(p.name, p.changes[0].a.value, p.changes[0].b.value) for p in on.parameters] == [
+        ("basic.annual_cap.resident", "300000.00", "200000.00"), ("inpatient.ratio[resident][level2]", "80%", "75%")]
+    text = "\n".join(diff_text(on))
+    assert "on 2021-08-01: 300000.00 -> 200000.00" in text and "B source: assumed: counterfactual" in text
+
+
+def test_the_counterfactual_pack_settles_a_level2_stay_at_75_percent(counterfactual):
+    cf, _ = counterfactual
+    claim = {"id": "c", "member": {"id": "m", "scheme": "resident", "member_type": "adult"}, "visit": "inpatient",
+             "level": "level2", "admission_date": "2021-08-01", "discharge_date": "2021-08-05",
+             "bill": {"total": "10500.00", "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00",
+                      "policy_range": "10500.00"}}
+    # (10500 - 500 deductible) x 75% = 7500.00 (the pack as is: x 80% = 8000.00)
+    assert benefits.evaluate(claim, cf).payouts["basic"] == Decimal("7500.00")
+    assert benefits.evaluate(claim, benefits.load_rules(JIANGMEN)).payouts["basic"] == Decimal("8000.00")
+
+
+def test_values_and_sources_are_replaced_on_their_own_line(tmp_path, jiangmen):
+    folder = pack_with_values(JIANGMEN, tmp_path / "jiangmen", {
+        ("serious_illness.deductible", dt.date(2021, 1, 1)): ("8000.00", "assumed: test value")})
+    d = diff_packs(jiangmen, benefits.load_rules(folder))
+    [p] = d.parameters
+    assert (p.name, p.changes[0].a.value, p.changes[0].b.value) == ("serious_illness.deductible", "10000.00", "8000.00")
+    assert p.changes[0].b.source == "assumed: test value"
+    with pytest.raises(ValueError, match="no value of 'serious_illness.deductible' starting 2021-07-01"):
+        pack_with_values(JIANGMEN, tmp_path / "other", {("serious_illness.deductible", JULY): ("1.00", "assumed: x")})
+
+
+def test_parameters_and_layers_added_and_removed_between_jiangmen_and_anyang(jiangmen):
+    anyang = benefits.load_rules(RULES / "anyang")
+    d = diff_packs(jiangmen, anyang)
+    status = {p.name: p.status for p in d.parameters}
+    assert status["chronic.ratio"] == "added"  # Anyang's outpatient chronic-disease ratio (65%)
+    assert status["covid.finance_share"] == "removed"  # Jiangmen's COVID-test finance share
+    assert status["basic.annual_cap.resident"] == "changed"
+    added = d.parameter("chronic.ratio").changes
+    assert [(c.start, c.a, c.b.value) for c in added] == [(dt.date(2022, 1, 1), None, "65%")]
+    layers = {layer.id: layer.status for layer in d.layers}
+    assert layers["large_amount"] == "added" and layers["basic_outpatient"] == "removed"
+    assert layers["basic"] == "changed"
+    paths = {c.path for c in d.pack}
+    assert {"pack", "versions", "levels", "visits", "layers"} <= paths
+
+
+def test_a_changed_condition_is_named_as_such(tmp_path, jiangmen):
+    folder = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, folder)
+    layer = folder / "layers" / "medical_aid.yaml"
+    text = layer.read_text(encoding="utf-8")
+    old = "- {id: dibao, when: groups has dibao, ratio: medical_aid.ratio.dibao}"
+    assert old in text
+    layer.write_text(text.replace(old, "- {id: dibao, when: groups has dibao or groups has tuopin, "
+                                       "ratio: medical_aid.ratio.dibao}"), encoding="utf-8")
+    d = diff_packs(jiangmen, benefits.load_rules(folder))
+    assert not d.parameters
+    [layer_diff] = d.layers
+    assert (layer_diff.id, layer_diff.status, layer_diff.kind) == ("medical_aid", "changed", "residual_ratio")
+    [change] = layer_diff.changes
+    assert change.path == "groups[1].when" and change.is_condition
+    assert (change.a, change.b) == ("groups has dibao", "groups has dibao or groups has tuopin")
+    assert "condition groups[1].when: groups has dibao -> groups has dibao or groups has tuopin" in "\n".join(diff_text(d))

@@ -1,0 +1,270 @@
+"""`benefits simulate`, `benefits rules diff` and `benefits calc --compare/--compare-on`.
+
+The data set: two residents, five claims, every amount below computed by hand (domain.md 7.1).
+
+m1 (no group):
+  c2 general outpatient L1, 2021-02-01, policy 100.00: 70% = 70.00
+  c1 inpatient L2, out 2021-03-10, policy 10800.00: (10800 - 500) x 75% = 7725.00; self-pay 3075.00
+  c5 inpatient L2, out 2021-09-10, policy 28800.00, 2nd admission (deductible 250):
+     (28800 - 250) x 80% = 22840.00; self-pay 5960.00; serious-illness base 9035.00 < 10000: 0
+m2 (dibao, opening serious-illness base 1000.00):
+  c3 inpatient L3, out 2021-08-20, policy 235000.00: (235000 - 1000) x 65% = 152100.00; self-pay 82900.00
+     serious illness (dibao: deductible 3000, +10 points): (83900 - 3000) x 70% = 56630.00
+     medical aid: (82900 - 56630) x 80% = 21016.00; secondary: (26270 - 21016 - 5000) x 50% = 127.00
+  c4 门特 L3 (C34.9), 2021-09-01, policy 3800.00: 65% = 2470.00; self-pay 1330.00
+     serious illness 1330 x 70% = 931.00; aid (1330 - 931) x 80% = 319.20; secondary 79.80 x 50% = 39.90
+Totals: basic 7725 + 22840 + 152100 = 182665.00; funds 264268.10; 3 admissions; 2 aid person-times.
+
+Counterfactual (2021-07-01 undone): only c5 changes: (28800 - 250) x 75% = 21412.50 (-1427.50); self-pay
+7387.50, base 10462.50: serious illness 462.50 x 60% = 277.50 (+277.50); funds -1150.00.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import ROOT, RULES
+from typer.testing import CliRunner
+
+from benefits_cli.app import app
+from benefits.simulate.compare import pack_without_change
+
+JIANGMEN = RULES / "jiangmen"
+CLAIMS = """claim_id,member_id,visit,level,date,admission_date,discharge_date,diagnosis,total,fully_self_paid,over_limit,pre_self_paid,policy_range
+c1,m1,inpatient,level2,,2021-03-01,2021-03-10,J18.9,12000.00,500.00,0.00,700.00,10800.00
+c2,m1,general_outpatient,level1,2021-02-01,,,J06.9,100.00,0,0,0,100.00
+c3,m2,inpatient,level3,,2021-08-01,2021-08-20,C34.9,250000.00,5000.00,0,10000.00,235000.00
+c4,m2,special_outpatient,level3,2021-09-01,,,C34.9,4000.00,0,0,200.00,3800.00
+c5,m1,inpatient,level2,,2021-09-01,2021-09-10,J18.9,30000.00,500.00,0.00,700.00,28800.00
+"""
+MEMBERS = """member_id,scheme,member_type,groups,age,district,opening.serious_illness.base
+m1,resident,adult,,45,蓬江,0
+m2,resident,adult,dibao,70,台山,1000.00
+"""
+
+
+def _runner() -> CliRunner:
+    try:
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
+runner = _runner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def data(tmp_path):
+    claims = tmp_path / "claims.csv"
+    claims.write_text(CLAIMS, encoding="utf-8")
+    members = tmp_path / "members.csv"
+    members.write_text(MEMBERS, encoding="utf-8")
+    return claims, members
+
+
+@pytest.fixture(scope="module")
+def counterfactual(tmp_path_factory):
+    folder, _ = pack_without_change(JIANGMEN, tmp_path_factory.mktemp("cf") / "jiangmen", dt.date(2021, 7, 1), "test")
+    return folder
+
+
+def rows_of(text: str, title: str) -> dict[str, list[str]]:
+    """The printed table under `title`: first cell -> the other cells."""
+    lines = text.splitlines()
+    start = lines.index(title) + 2
+    out = {}
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        cells = line.split()
+        out[cells[0]] = cells[1:]
+    return out
+
+
+def test_simulate_prints_the_totals(data):
+    claims, members = data
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN)
+    assert r.exit_code == 0, r.stderr
+    summary = rows_of(r.stdout, "Summary")
+    assert summary["paid.basic"] == ["182665.00"]
+    assert summary["paid.serious_illness"] == ["57561.00"]  # 56630.00 + 931.00
+    assert summary["paid.medical_aid"] == ["21335.20"]  # 21016.00 + 319.20
+    assert summary["paid.secondary_aid"] == ["166.90"]  # 127.00 + 39.90
+    assert summary["fund_total"] == ["264268.10"]
+    assert re.search(r"admissions \(inpatient and day surgery\) +3\n", r.stdout)
+    assert re.search(r"aid person-times \(claims with maf_pay > 0\) +2\n", r.stdout)
+    funds = rows_of(r.stdout, "By layer and fund (fund_pay_type)")
+    assert funds["basic"] == ["390100", "resident", "3", "182665.00"]
+    assert funds["secondary_aid"] == ["610102", "resident", "2", "166.90"]
+    months = rows_of(r.stdout, "By month")
+    assert months["2021-09"][:3] == ["2", "1", "1"]  # c4 and c5; one admission (c5); one aid claim (c4)
+    assert "settling" not in r.stderr  # no progress bar without a terminal
+
+
+def test_compare_pairs_claims_and_names_the_changed_ones(data, counterfactual, tmp_path):
+    claims, members = data
+    out = tmp_path / "out"
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--compare", counterfactual,
+            "--out", out, "-f", "table", "-f", "csv", "-f", "parquet", "-f", "html")
+    assert r.exit_code == 0, r.stderr
+    summary = rows_of(r.stdout, "A and B: totals and B - A")
+    assert summary["fund_total"] == ["264268.10", "263118.10", "-1150.00"]
+    assert summary["paid.basic"] == ["182665.00", "181237.50", "-1427.50"]
+    assert summary["paid.serious_illness"] == ["57561.00", "57838.50", "277.50"]
+    assert "c5        m1         inpatient  level2  2021-09-10     22840.00  21690.00  -1150.00  " \
+           "basic -1427.50; serious_illness +277.50" in r.stdout
+    with (out / "compare_by_level.csv").open(encoding="utf-8") as f:
+        level = {row["level"]: row for row in csv.DictReader(f)}
+    assert (level["level2"]["funds A"], level["level2"]["funds B"], level["level2"]["B - A"]) == \
+        ("30565.00", "29415.00", "-1150.00")  # 7725.00 + 22840.00; 7725.00 + 21690.00
+    claims_a = pq.read_table(out / "a_claims.parquet")
+    assert str(claims_a.schema.field("paid.basic").type) == "decimal128(20, 2)"
+    assert claims_a.column("paid.basic").to_pylist()[4] == Decimal("22840.00")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count("<svg") >= 8 and "<script" not in html
+    assert "-1150.00" in html
+
+
+def test_a_pack_that_does_not_cover_the_claims_dates_is_a_clear_error(data):
+    claims, members = data
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--compare", RULES / "anyang")
+    assert r.exit_code == 2
+    assert ("pack 'anyang' (B) covers 2022-01-01 to 2022-12-31, but 5 of 5 claims settle outside it (the claims "
+            "span 2021-02-01 to 2021-09-10)") in r.stderr
+    assert "add --compare-year 2022" in r.stderr
+
+
+def test_next_years_rules_on_this_years_claims(data):
+    claims, members = data
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--compare", JIANGMEN,
+            "--compare-year", "2022")
+    assert r.exit_code == 0, r.stderr
+    # moved to 2022: c2 general outpatient L1 75% (was 70%): 75.00 (+5.00); c1 L2 at 80% (was 75%):
+    # (10800 - 500) x 80% = 8240.00 (+515.00); c3, c4, c5 as before (c5's base 2560 + 5960 < 10000)
+    summary = rows_of(r.stdout, "A and B: totals and B - A")
+    assert summary["fund_total"] == ["264268.10", "264788.10", "520.00"]
+    months = rows_of(r.stdout, "B - A by month")
+    assert months["2021-03"] == ["1", "7725.00", "8240.00", "515.00", "6.67%", "4275.00", "3760.00"]
+
+
+def test_bad_rows_are_exit_2_naming_file_line_and_column(data):
+    claims, members = data
+    claims.write_text(CLAIMS.replace("c2,m1,general_outpatient,level1,2021-02-01,,,J06.9,100.00",
+                                     "c2,m1,general_outpatient,level1,2021-02-01,,,J06.9,100.5x"), encoding="utf-8")
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN)
+    assert r.exit_code == 2
+    assert f"{claims} line 3 [total]: expected an amount in yuan with at most two decimals" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_refused_claims_are_listed_and_strict_makes_them_an_error(data):
+    claims, members = data
+    claims.write_text(CLAIMS + "c6,m1,special_outpatient,level1,2021-04-01,,,J06.9,50.00,0,0,0,50.00\n", encoding="utf-8")
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN)
+    assert r.exit_code == 0
+    assert "pack A (jiangmen) refused 1 claim; they add to no total" in r.stderr
+    assert f"{claims} line 7 (claim 'c6'): pack 'jiangmen' refuses this claim" in r.stderr
+    assert rows_of(r.stdout, "Summary")["claims"] == ["refused", "1"]
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--strict")
+    assert r.exit_code == 2
+
+
+def test_engines_and_workers_give_the_same_tables(data, tmp_path):
+    claims, members = data
+    outs = []
+    for extra in (("--engine", "scalar"), ("--engine", "auto"), ("--workers", "2")):
+        out = tmp_path / "-".join(extra)
+        r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out, "-f", "csv", *extra)
+        assert r.exit_code == 0, r.stderr
+        outs.append({p.name: p.read_text(encoding="utf-8") for p in sorted(out.glob("*.csv"))})
+    assert outs[0] == outs[1] == outs[2]
+    assert "by_fund.csv" in outs[0]
+
+
+def test_calc_compare_on_another_date_names_the_parameters(tmp_path):
+    claim = ROOT / "examples" / "resident-level3-inpatient.yaml"
+    acc = ROOT / "examples" / "resident-level3-accumulators.yaml"
+    r = run("calc", claim, "--rules", JIANGMEN, "--accumulators", acc, "--compare-on", "2021-03-16", "--lang", "en")
+    assert r.exit_code == 0, r.stderr
+    # the resident cap was 200,000 before 2021-07-01 (300,000 after); level-3 ratio 65% either way
+    assert "basic.annual_cap.resident: 300000.00 -> 200000.00   [basic.cap]" in r.stdout
+    assert "A: rules" not in r.stdout and "deciding date 2021-03-16" in r.stdout
+
+
+def test_calc_compare_with_another_pack(tmp_path, counterfactual):
+    claim = tmp_path / "claim.yaml"
+    claim.write_text("""id: w1
+member: {id: m1, scheme: resident, member_type: adult}
+visit: inpatient
+level: level2
+admission_date: 2021-08-01
+discharge_date: 2021-08-05
+bill: {total: 10500.00, fully_self_paid: 0.00, over_limit: 0.00, pre_self_paid: 0.00, policy_range: 10500.00}
+""", encoding="utf-8")
+    r = run("calc", claim, "--rules", JIANGMEN, "--compare", counterfactual, "--lang", "en")
+    assert r.exit_code == 0, r.stderr
+    # (10500 - 500) x 80% = 8000.00 under A, x 75% = 7500.00 under B
+    lines = {line.split()[0]: line.split()[1:] for line in r.stdout.splitlines() if line.strip()}
+    assert lines["basic"] == ["8000.00", "7500.00", "-500.00"]
+    assert lines["basic"] and "inpatient.ratio[resident][level2]: 80% -> 75%" in r.stdout
+    assert "basic.annual_cap.resident: 300000.00 -> 200000.00" in r.stdout
+    r = run("calc", claim, "--rules", JIANGMEN, "--compare", counterfactual, "--json")
+    doc = json.loads(r.stdout)
+    assert doc["difference"]["amounts"]["layer:basic"] == {"a": "8000.00", "b": "7500.00", "b_minus_a": "-500.00"}
+    assert {p["parameter"] for p in doc["difference"]["parameters"]} == {
+        "basic.annual_cap.resident", "inpatient.ratio[resident][level2]"}
+    assert (doc["a"]["fund_total"], doc["b"]["fund_total"]) == ("8000.00", "7500.00")  # self-pay < 10000: no serious illness
+    assert doc["b"]["label"] == str(counterfactual) and doc["b"]["setlinfo"]["hifp_pay"] == "7500.00"
+    r = run("calc", claim, "--rules", JIANGMEN, "--compare", counterfactual, "--compare-on", "2021-03-01")
+    assert r.exit_code == 2 and "not both" in r.stderr
+
+
+def test_rules_diff_command(counterfactual):
+    r = run("rules", "diff", JIANGMEN, counterfactual)
+    assert r.exit_code == 0, r.stderr
+    assert "parameters: 2 changed" in r.stdout
+    assert "2021-07-01: 300000.00 -> 200000.00" in r.stdout
+    r = run("rules", "diff", JIANGMEN, counterfactual, "--on", "2021-03-01", "--json")
+    assert json.loads(r.stdout)["empty"] is True
+    r = run("rules", "diff", JIANGMEN, counterfactual, "--on", "2021-08-01", "--json")
+    doc = json.loads(r.stdout)
+    assert [(p["name"], p["changes"][0]["a"]["value"], p["changes"][0]["b"]["value"]) for p in doc["parameters"]] == [
+        ("basic.annual_cap.resident", "300000.00", "200000.00"), ("inpatient.ratio[resident][level2]", "80%", "75%")]
+
+
+def test_a_dask_scheduler_gives_the_same_totals(data, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    claims, members = data
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--scheduler", cluster.scheduler_address)
+    assert r.exit_code == 0, r.stderr
+    assert rows_of(r.stdout, "Summary")["fund_total"] == ["264268.10"]
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only(monkeypatch):
+    import io
+
+    from benefits_cli.simulate_cmd import _Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert _Progress(10, "settling").bar is None  # pytest's stderr is no terminal
+    fake = Terminal()
+    monkeypatch.setattr("sys.stderr", fake)
+    with _Progress(10, "settling under A") as progress:
+        assert progress.bar is not None
+        progress(4)
+        progress(6)
+        assert progress.bar.tasks[0].completed == 10

@@ -1,0 +1,41 @@
+"""The simulation on a dask.distributed cluster of processes: partitioned by member, each worker
+loading the pack from its folder itself, and the same results as in one process, row for row."""
+
+from __future__ import annotations
+
+import pytest
+
+import benefits
+from benefits.simulate import run, settle_year
+from benefits.simulate.dicts import tables_from_dicts
+from benefits.simulate.sample import sample_year
+
+from conftest import RULES
+
+distributed = pytest.importorskip("distributed")
+
+
+def _loaded_packs():
+    from benefits.simulate import cluster
+
+    return sorted(cluster._PACKS)
+
+
+def test_a_cluster_of_processes_settles_the_year_as_one_process_does():
+    folder = RULES / "jiangmen"
+    pack = benefits.load_rules(folder)
+    sample = sample_year(pack, members=400, year=2021, seed=4, impossible_share=0.01)
+    claims, members, items = tables_from_dicts(sample.claims, sample.openings)
+    here = settle_year(pack, claims, members, items=items)
+    assert run(str(folder), claims, members, items=items).table.equals(here.table)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as lc, \
+            distributed.Client(lc) as client:
+        there = run(str(folder), claims, members, items=items, client=client, partitions=7)
+        loaded = client.run(_loaded_packs)
+    assert there.table.equals(here.table)
+    assert there.not_vectorised == here.not_vectorised
+    assert (there.pack, there.year, there.layers, there.counter_keys) == (here.pack, here.year, here.layers,
+                                                                         here.counter_keys)
+    # the workers loaded the pack from its folder (the pack itself is never shipped)
+    assert [str(folder.resolve())] in loaded.values(), loaded
+    assert all(packs in ([], [str(folder.resolve())]) for packs in loaded.values()), loaded

@@ -1,0 +1,120 @@
+"""The simulation's input columns (benefits.simulate.columns): what is an error, what is a refused
+claim (the engine's own message), the order claims are settled in, and that money is read exactly
+whether written as integer fen or as yuan text."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import benefits
+from benefits.simulate import SimulationInputError, settle_year
+from benefits.simulate.dicts import tables_from_dicts
+
+from conftest import RULES
+from test_simulate_differential import check_year
+
+
+@pytest.fixture(scope="module")
+def pack():
+    return benefits.load_rules(RULES / "jiangmen")
+
+
+MEMBER = {"id": "m1", "scheme": "resident", "member_type": "adult", "groups": ["dibao"]}
+
+
+def stay(cid: str, day: str, bill: dict | None = None, **over) -> dict:
+    claim = {"id": cid, "member": MEMBER, "visit": "inpatient", "level": "level2",
+             "admission_date": day, "discharge_date": day,
+             "bill": bill or {"total": "20000.00", "fully_self_paid": "1000.00", "over_limit": "0.00",
+                              "pre_self_paid": "500.00", "policy_range": "18500.00"}}
+    claim.update(over)
+    return {k: v for k, v in claim.items() if v is not None}
+
+
+def test_money_as_integer_fen_or_yuan_text_reads_the_same(pack):
+    claims, members, _ = tables_from_dicts([stay("c1", "2021-03-01"), stay("c2", "2021-09-01")])
+    as_text = settle_year(pack, claims, members)
+    fen = claims
+    for name in ("total", "fully_self_paid", "over_limit", "pre_self_paid", "policy_range"):
+        values = [None if v is None else int(v.replace(".", "")) for v in claims.column(name).to_pylist()]
+        fen = fen.set_column(fen.column_names.index(name), name, pa.array(values, pa.int64()))
+    assert settle_year(pack, fen, members).table.equals(as_text.table)
+    # policy_range may be left out: the remainder
+    assert settle_year(pack, fen.drop(["policy_range"]), members).table.equals(as_text.table)
+
+
+def test_structural_problems_are_errors_naming_table_column_and_row(pack):
+    claims, members, _ = tables_from_dicts([stay("c1", "2021-03-01")])
+    floats = claims.set_column(claims.column_names.index("total"), "total", pa.array([20000.0]))
+    with pytest.raises(SimulationInputError, match="claims.total: money is never a float"):
+        settle_year(pack, floats, members)
+    stranger = claims.set_column(claims.column_names.index("member_id"), "member_id", pa.array(["nobody"]))
+    with pytest.raises(SimulationInputError, match="claims.member_id row 0: 'nobody' is in no row"):
+        settle_year(pack, stranger, members)
+    with pytest.raises(SimulationInputError, match="claims.visit: required column missing"):
+        settle_year(pack, claims.drop(["visit"]), members)
+    typo = members.append_column("opening.basic.anual", pa.array(["1.00"]))
+    with pytest.raises(SimulationInputError, match="not a counter of pack 'jiangmen'"):
+        settle_year(pack, claims, typo)
+
+
+def test_claims_the_engine_refuses_are_refused_with_its_own_message(pack):
+    bad_sum = {"total": "100.00", "fully_self_paid": "1.00", "over_limit": "0.00", "pre_self_paid": "0.00",
+               "policy_range": "98.00"}
+    claims = [
+        stay("c1", "2021-02-01"),
+        stay("c2", "2021-02-02", bad_sum),                                    # parts do not add up
+        stay("c3", "2021-02-03", admission_date="2021-02-09"),                # discharged before admission
+        stay("c4", "2021-02-04", {**bad_sum, "total": "-1.00"}),              # a negative amount
+        stay("c5", "2021-02-05", level="level9"),                             # not a level of the pack
+        {**stay("c6", "2021-02-06"), "items": [{"id": "i1", "category": "A", "unit_price": "1.00"}]},  # both
+        stay("c7", "2022-01-05"),                                             # another year's accumulators
+        {**stay("c8", "2021-02-08"), "region": "out_of_province"},            # must say whether filed
+        stay("c9", "2021-02-10"),
+    ]
+    odd_member = {"id": "m2", "scheme": "resident", "member_type": "adult", "groups": ["dibao", "vip"]}
+    old_member = {"id": "m3", "scheme": "resident", "member_type": "retired", "groups": []}  # not a resident type
+    claims += [{**stay("d1", "2021-03-01"), "member": odd_member}, {**stay("e1", "2021-03-01"), "member": old_member}]
+    results, expected = check_year(pack, claims, {}, 2021)
+    status = dict(zip(results.column("claim_id"), results.column("status")))
+    assert [status[c["id"]] for c in claims] == ["settled"] + ["refused"] * 7 + ["settled"] + ["refused"] * 2
+    assert "add up" in expected["c2"]["message"]
+
+
+def test_each_members_claims_settle_by_deciding_date_then_claim_id_and_come_back_in_row_order(pack):
+    claims = [stay("b", "2021-05-01"), stay("a", "2021-05-01"), stay("c", "2021-01-01"),
+              {**stay("z", "2021-05-01"), "member": {**MEMBER, "id": "m2"}}]
+    results, _ = check_year(pack, claims, {}, 2021)
+    assert list(results.column("claim_id")) == ["b", "a", "c", "z"]
+    assert list(results.column("step")) == [2, 1, 0, 0]
+    assert list(results.column("row")) == [0, 1, 2, 3]
+    # the first stay pays the full deductible, the later ones the repeat-admission one
+    assert list(results.column("deductible")) == [25000, 25000, 50000, 50000]
+
+
+def test_mappings_of_columns_and_groups_as_text(pack):
+    columns = {"claim_id": ["c1"], "member_id": ["m1"], "visit": ["inpatient"], "level": ["level2"],
+               "admission_date": ["2021-03-01"], "discharge_date": ["2021-03-04"], "total": [2000000],
+               "fully_self_paid": [0], "over_limit": [0], "pre_self_paid": [0]}
+    as_list = settle_year(pack, columns, {"member_id": ["m1"], "scheme": ["resident"], "member_type": ["adult"],
+                                          "groups": [["dibao", "tuopin"]]})
+    as_text = settle_year(pack, columns, {"member_id": ["m1"], "scheme": ["resident"], "member_type": ["adult"],
+                                          "groups": ["dibao, tuopin"]})
+    assert as_list.table.equals(as_text.table)
+    assert as_list.paid("medical_aid")[0] > 0
+
+
+def test_line_items_are_split_as_the_engine_splits_them(pack):
+    items = [
+        {"id": "i1", "category": "A", "unit_price": "12.35", "quantity": "0.5"},        # 6.175 -> 6.18
+        {"id": "i2", "category": "B", "unit_price": "99.99", "quantity": "3", "self_pay_share": "0.333"},
+        {"id": "i3", "category": "B", "unit_price": "80.00", "quantity": "1.25", "payment_standard": "70.01"},
+        {"id": "i4", "category": "C", "unit_price": "5.55", "quantity": "7"},
+        {"id": "i5", "category": "A", "unit_price": "0.01", "quantity": "0.5", "payment_standard": "0.00"},
+    ]
+    claims = [{**stay("c1", "2021-03-01"), "bill": None, "items": items}]
+    claims = [{k: v for k, v in c.items() if v is not None} for c in claims]
+    results, expected = check_year(pack, claims, {}, 2021)
+    assert results.column("engine")[0] == "vector"
+    assert expected["c1"]["total"] == results.column("total")[0] > 0
