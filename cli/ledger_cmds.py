@@ -25,7 +25,10 @@ import typer
 from benefits import Accumulators, BenefitsError, Claim, ClaimError, Settlement
 
 if TYPE_CHECKING:
-    from benefits.ledger import Entry, LedgerError, Record
+    from collections.abc import Callable
+
+    from benefits.ledger import Credited, Entry, LedgerError, Opened, Record, Reversed, Settled
+    from benefits.rules.pack import RulePack
 
 from . import inputs
 from .render import settlement_text
@@ -59,6 +62,17 @@ def _guard(debug: bool):
     from .app import guard  # app imports this module to register it: imported here, not above
 
     return guard(debug)
+
+
+def _print_answer(done: Settled | Reversed | Opened | Credited, as_json: bool,
+                  text: Callable[[dict, Paint], str]) -> None:
+    """A request's stored answer (the body a replay returns): as it is with --json, else as `text(body,
+    paint)` tells it."""
+    body = json.loads(done.body)
+    if as_json:
+        write(json_text(body))
+    else:
+        write(text(body, Paint(color_enabled())))
 
 
 # --- settle -----------------------------------------------------------------------------------
@@ -95,17 +109,15 @@ def settle(claim: Annotated[str, typer.Argument(metavar="CLAIM", show_default=Fa
                 done = book.settle(key, validated, pack)
             except ClaimError as exc:
                 raise BenefitsError(inputs.locate(exc, {"claim": doc})) from None
-        body = json.loads(done.body)
-        if as_json:
-            write(json_text(body))
-            return
-        paint = Paint(color_enabled())
-        said = ("already settled under this key: the stored settlement, nothing written" if done.replayed
-                else "settled and recorded")
-        write(paint(visible(f"key {done.key}: {said} (member {done.member_id}, {done.year}; pack {body['pack']} "
-                            f"version {body['pack_version']}, files {body['pack_hash'][:12]})"), "bold"))
-        write("")
-        write(settlement_text(Settlement.model_validate(body["settlement"]), pack, lang.value, paint))
+        _print_answer(done, as_json, lambda body, paint: _settled_text(done, body, pack, lang.value, paint))
+
+
+def _settled_text(done: Settled, body: dict, pack: RulePack, lang: str, paint: Paint) -> str:
+    said = ("already settled under this key: the stored settlement, nothing written" if done.replayed
+            else "settled and recorded")
+    head = paint(visible(f"key {done.key}: {said} (member {done.member_id}, {done.year}; pack {body['pack']} "
+                         f"version {body['pack_version']}, files {body['pack_hash'][:12]})"), "bold")
+    return "\n".join([head, "", settlement_text(Settlement.model_validate(body["settlement"]), pack, lang, paint)])
 
 
 # --- reverse ----------------------------------------------------------------------------------
@@ -127,15 +139,11 @@ def reverse(key: Annotated[str, typer.Argument(metavar="KEY", show_default=False
     with _guard(debug):
         with _open(ledger) as book:
             done = book.reverse(key, of)
-        body = json.loads(done.body)
-        if as_json:
-            write(json_text(body))
-            return
-        write(_reversal_text(done.replayed, body, Paint(color_enabled())))
+        _print_answer(done, as_json, lambda body, paint: _reversal_text(done, body, paint))
 
 
-def _reversal_text(replayed: bool, body: dict, paint: Paint) -> str:
-    said = "already reversed under this key: the stored answer, nothing written" if replayed else "reversed"
+def _reversal_text(done: Reversed, body: dict, paint: Paint) -> str:
+    said = "already reversed under this key: the stored answer, nothing written" if done.replayed else "reversed"
     if "of_kind" in body:  # an opening's or a credit's reversal: entries only, no amounts paid
         out = [paint(visible(f"key {body['key']}: {body['of_kind']} {body['of']} {said} (member {body['member_id']}, "
                              f"{body['year']})"), "bold"), ""]
@@ -264,21 +272,20 @@ def open_year(member: Annotated[str, typer.Argument(metavar="MEMBER", show_defau
                 done = book.open_year(key, member, year, validated, rules=pack)
             except LedgerError as exc:
                 raise _in_file(exc, doc) from None
-        body = json.loads(done.body)
-        if as_json:
-            write(json_text(body))
-            return
-        paint = Paint(color_enabled())
-        said = ("already opened under this key: the stored opening, nothing written" if done.replayed
-                else "opened")
-        checked = (f"checked against pack {body['pack']}, files {body['pack_hash'][:12]}" if body["pack"]
-                   else "not checked against a pack")
-        out = [paint(visible(f"key {done.key}: member {done.member_id}, {done.year} {said} ({checked})"), "bold"), ""]
-        table = Table(["accumulators opened", "value"], "lr")
-        table.add("admissions", str(body["accumulators"]["admissions"]))
-        for name, value in body["accumulators"]["counters"].items():
-            table.add(name, money(Decimal(value)))
-        write("\n".join(out + table.render(paint)))
+        _print_answer(done, as_json, lambda body, paint: _opening_text(done, body, paint))
+
+
+def _opening_text(done: Opened, body: dict, paint: Paint) -> str:
+    said = ("already opened under this key: the stored opening, nothing written" if done.replayed
+            else "opened")
+    checked = (f"checked against pack {body['pack']}, files {body['pack_hash'][:12]}" if body["pack"]
+               else "not checked against a pack")
+    out = [paint(visible(f"key {done.key}: member {done.member_id}, {done.year} {said} ({checked})"), "bold"), ""]
+    table = Table(["accumulators opened", "value"], "lr")
+    table.add("admissions", str(body["accumulators"]["admissions"]))
+    for name, value in body["accumulators"]["counters"].items():
+        table.add(name, money(Decimal(value)))
+    return "\n".join(out + table.render(paint))
 
 
 def _in_file(exc: LedgerError, doc: inputs.Document) -> BenefitsError:
@@ -316,14 +323,13 @@ def credit(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=
         pack = load_pack(rules) if rules else None
         with _open(ledger) as book:
             done = book.credit(key, member, year, counter, amount, rules=pack)
-        body = json.loads(done.body)
-        if as_json:
-            write(json_text(body))
-            return
-        said = "already credited under this key: the stored credit, nothing written" if done.replayed else "credited"
-        write(Paint(color_enabled())(visible(
-            f"key {done.key}: {said}: {money(Decimal(body['amount']))} to {body['counter']} of member "
-            f"{done.member_id}, {done.year}; balance after it {money(Decimal(body['balance']))}"), "bold"))
+        _print_answer(done, as_json, lambda body, paint: _credit_text(done, body, paint))
+
+
+def _credit_text(done: Credited, body: dict, paint: Paint) -> str:
+    said = "already credited under this key: the stored credit, nothing written" if done.replayed else "credited"
+    return paint(visible(f"key {done.key}: {said}: {money(Decimal(body['amount']))} to {body['counter']} of member "
+                         f"{done.member_id}, {done.year}; balance after it {money(Decimal(body['balance']))}"), "bold")
 
 
 def register(app: typer.Typer) -> None:

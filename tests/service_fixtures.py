@@ -1,10 +1,7 @@
-"""What the service's tests share: the stores (a SQLite file, a fresh PostgreSQL schema), realistic
-claims spread over a few hundred members, a real server process, a load of concurrent clients and
-the serial replay that checks a ledger against what the clients were told.
-
-PostgreSQL: `postgresql://postgres@127.0.0.1:5432/test`, or BENEFITS_TEST_POSTGRES. Each test gets a
-schema of its own, dropped afterwards (other runs share the server). A server that does not answer
-skips the test, unless BENEFITS_REQUIRE_POSTGRES=1, which fails it.
+"""What the service's tests share: realistic claims spread over a few hundred members, a real server
+process, a load of concurrent clients and the serial replay that checks a ledger against what the
+clients were told. The stores (a SQLite file, a fresh PostgreSQL schema) are conftest.py's
+`ledger_url` fixture, as for the ledger's tests.
 """
 
 from __future__ import annotations
@@ -20,13 +17,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ledger_fixtures import POSTGRES_DEFAULT, with_search_path  # noqa: F401 (bench/service.py uses them)
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
@@ -36,63 +32,6 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 import generate  # noqa: E402  (bench/generate.py: realistic claims)
-
-POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-# --- stores ----------------------------------------------------------------------------------------
-
-
-def postgres_base() -> str:
-    """The PostgreSQL server to test against; skips (or fails, when required) if it does not answer."""
-    import pytest
-
-    url = os.environ.get("BENEFITS_TEST_POSTGRES") or POSTGRES_DEFAULT
-    try:
-        import psycopg
-
-        with psycopg.connect(url, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means: no server to test against
-        reason = f"PostgreSQL at {url} does not answer ({type(exc).__name__}: {str(exc).strip()[:200]})"
-        if os.environ.get("BENEFITS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason + "; BENEFITS_REQUIRE_POSTGRES=1 requires it")
-        pytest.skip(reason + "; set BENEFITS_TEST_POSTGRES to test the PostgreSQL store")
-    return url
-
-
-def with_search_path(url: str, schema: str) -> str:
-    """`url` whose connections use `schema` first (libpq's `options`)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-csearch_path={schema}"))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
-
-
-@contextlib.contextmanager
-def postgres_schema(prefix: str = "svc") -> Iterator[str]:
-    """A fresh schema on the test server, dropped afterwards: the URL that uses it."""
-    import psycopg
-
-    base = postgres_base()
-    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    try:
-        yield with_search_path(base, name)
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-@contextlib.contextmanager
-def store_url(kind: str, folder: Path) -> Iterator[str]:
-    """A new, empty ledger store of `kind` ('sqlite' or 'postgresql')."""
-    if kind == "sqlite":
-        yield str(folder / "ledger.db")
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 # --- claims ----------------------------------------------------------------------------------------

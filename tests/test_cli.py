@@ -21,8 +21,7 @@ import yaml
 import benefits_cli.app
 from benefits_cli.app import app
 from benefits_cli.text import Paint, color_enabled, pad, width
-from conftest import ROOT, RULES
-from typer.testing import CliRunner
+from conftest import ROOT, RULES, cli_runner
 
 import benefits
 from benefits.cases import load_case
@@ -34,14 +33,7 @@ JA18 = CASES / "jiangmen" / "ja-18-line-items-resident-l3.yaml"
 MINI = ROOT / "examples" / "rules" / "mini"
 
 
-def _runner() -> CliRunner:
-    try:  # typer releases built on click 8.1 mix stderr into stdout unless told not to
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
-runner = _runner()
+runner = cli_runner()
 
 
 @pytest.fixture(autouse=True)

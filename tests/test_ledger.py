@@ -33,7 +33,7 @@ from benefits.ledger import (
 )
 from benefits.money import to_fen
 from conftest import ROOT, RULES, claim
-from ledger_fixtures import count, ledger, ledger_url, postgres_url, raw  # noqa: F401 (fixtures)
+from ledger_fixtures import count, raw
 
 sys.path.insert(0, str(ROOT / "bench"))
 import generate  # noqa: E402

@@ -11,28 +11,19 @@ import re
 from decimal import Decimal
 
 import pytest
-from typer.testing import CliRunner
 
 import benefits
 from benefits.ledger import open_ledger
 from benefits.yamlio import load_file
 from benefits_cli.app import app
-from conftest import ROOT, RULES
-from ledger_fixtures import ledger_url, postgres_url  # noqa: F401 (fixtures)
+from conftest import ROOT, RULES, cli_runner
 
 JIANGMEN = RULES / "jiangmen"
 CLAIM = ROOT / "examples" / "resident-level3-inpatient.yaml"  # member m-1001, discharged 2021-08-16
 OTHER = ROOT / "examples" / "tekun-medical-aid-inpatient.yaml"
 
 
-def _runner() -> CliRunner:
-    try:  # typer releases built on click 8.1 mix stderr into stdout unless told not to
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
-runner = _runner()
+runner = cli_runner()
 
 
 def run(*args, env: dict | None = None):

@@ -26,7 +26,7 @@ from benefits.ledger import (
 )
 from benefits.ledger import migrations
 from conftest import claim
-from ledger_fixtures import count, ledger, ledger_url, postgres_url, raw  # noqa: F401 (fixtures)
+from ledger_fixtures import count, raw
 
 EMPLOYEE = {"id": "e1", "scheme": "employee", "member_type": "in_service", "groups": []}
 BALANCE = "personal_account.balance"

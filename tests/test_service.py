@@ -20,7 +20,7 @@ import pytest
 
 import benefits
 from conftest import claim
-from service_fixtures import PACK_DIRS, ROOT, ServerProcess, generate, member_claims, store_url
+from service_fixtures import PACK_DIRS, ROOT, ServerProcess, generate, member_claims
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note on httpx's successor, not about this code
@@ -37,15 +37,10 @@ def packs():
     return {name: benefits.load_rules(folder) for name, folder in PACK_DIRS.items()}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    with store_url(request.param, tmp_path) as url:
-        yield url
-
-
 @pytest.fixture
-def api(database):
-    with TestClient(create_app(PACK_DIRS, database)) as client:
+def api(ledger_url):
+    """The service in process, on a new ledger of each store (conftest.py's `ledger_url`)."""
+    with TestClient(create_app(PACK_DIRS, ledger_url)) as client:
         yield client
 
 
@@ -332,13 +327,13 @@ def test_claim_problems_through_the_ledger_write_nothing(api):
     assert api.get("/members/m1/2021").json()["entries"] == []
 
 
-def test_health_and_ready(api, database):
+def test_health_and_ready(api, ledger_url):
     assert api.get("/health").json() == {"status": "ok"}
     r = api.get("/ready")
     assert r.status_code == 200
     ready = r.json()
     assert ready["status"] == "ready" and set(ready["packs"]) == {"jiangmen", "anyang"}
-    assert ready["store"] == ("postgresql" if database.startswith("postgresql") else "sqlite")
+    assert ready["store"] == ("postgresql" if ledger_url.startswith("postgresql") else "sqlite")
     assert ready["packs"]["jiangmen"]["versions"] == ["2021-01-01", "2021-07-01", "2022-01-01"]
 
 

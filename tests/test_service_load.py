@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 import benefits
-from service_fixtures import PACK_DIRS, ServerProcess, check_against_serial_replay, member_claims, run_load, store_url
+from ledger_fixtures import store_kind
+from service_fixtures import PACK_DIRS, ServerProcess, check_against_serial_replay, member_claims, run_load
 
 CLIENTS = 8
 SETTLES = int(os.environ.get("BENEFITS_LOAD_SETTLES", "1000"))
@@ -40,11 +41,10 @@ def _p99(latencies: list[float]) -> float:
     return latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_concurrent_clients_lose_nothing_and_double_nothing(kind, tmp_path, packs):
+def test_concurrent_clients_lose_nothing_and_double_nothing(ledger_url, tmp_path, packs):
+    kind = store_kind(ledger_url)
     claims = member_claims(SETTLES, MEMBERS)
-    with store_url(kind, tmp_path) as database, \
-            ServerProcess(database, tmp_path / "server.log", workers=WORKERS) as server:
+    with ServerProcess(ledger_url, tmp_path / "server.log", workers=WORKERS) as server:
         result = run_load(server.url, claims, clients=CLIENTS)
         assert not result.unexpected, "\n".join(result.unexpected[:10])
         assert len(result.settled) == SETTLES and result.conflicts and result.reversed
@@ -68,8 +68,8 @@ def test_concurrent_clients_lose_nothing_and_double_nothing(kind, tmp_path, pack
         assert replay.settlements == SETTLES and replay.reversals == len(result.reversed)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_kill_9_during_the_load_then_retries_settle_each_claim_exactly_once(kind, tmp_path, packs):
+def test_kill_9_during_the_load_then_retries_settle_each_claim_exactly_once(ledger_url, tmp_path, packs):
+    kind = store_kind(ledger_url)
     claims = member_claims(SETTLES, MEMBERS, seed=20240601)
     marks = [SETTLES * (k + 1) // (KILLS + 2) for k in range(KILLS)]  # e.g. at 200, 400 and 600 of 1,000
     acked = {"n": 0}
@@ -79,42 +79,41 @@ def test_kill_9_during_the_load_then_retries_settle_each_claim_exactly_once(kind
     def on_ack(result) -> None:
         acked["n"] = len(result.settled)
 
-    with store_url(kind, tmp_path) as database:
-        server = ServerProcess(database, tmp_path / "server.log", workers=WORKERS).start()
+    server = ServerProcess(ledger_url, tmp_path / "server.log", workers=WORKERS).start()
 
-        def killer() -> None:
-            try:
-                for mark in marks:
-                    while acked["n"] < mark:
-                        time.sleep(0.002)
-                    server.kill()  # kill -9 of the supervisor and both workers, requests in flight
-                    t0 = time.monotonic()
-                    server.start()
-                    kills.append(time.monotonic() - t0)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                failures.append(f"{type(exc).__name__}: {exc}")
-
-        thread = threading.Thread(target=killer, daemon=True)
-        thread.start()
+    def killer() -> None:
         try:
-            result = run_load(server.url, claims, clients=CLIENTS, on_ack=on_ack, prefix="c", seed=11, give_up=900)
-            thread.join(120)
-            assert not failures, failures
-            assert len(kills) == KILLS, f"{len(kills)} kills"
-            assert not result.unexpected, "\n".join(result.unexpected[:10])
-            assert len(result.settled) == SETTLES
-            assert result.retries > 0  # requests did go unanswered, and were sent again under their keys
-            assert all(sum(a.status == 201 for a in answers) <= 1 for answers in result.answers.values())
-            # committed just before a kill (or a hang-up), never answered: the retry under the same key was a replay
-            unanswered = [k for k, answers in result.answers.items() if not any(a.status == 201 for a in answers)]
-            in_a_kill = sum(1 for k in unanswered if k not in result.abandoned)
-            with httpx.Client(base_url=server.url, timeout=30) as client:
-                replay = check_against_serial_replay(client, result, packs)
-            print(f"\n{kind}: {KILLS} x kill -9 (restarts took {', '.join(f'{k:.1f}' for k in kills)} s), "
-                  f"{result.retries} requests sent again after no answer, {in_a_kill} keys committed just before a "
-                  f"kill and {len(unanswered) - in_a_kill} before a hang-up, each answered later by a replay; "
-                  f"{replay.summary()}")
-            assert replay.ok, replay.problems()
-            assert replay.settlements == SETTLES
-        finally:
-            server.stop()
+            for mark in marks:
+                while acked["n"] < mark:
+                    time.sleep(0.002)
+                server.kill()  # kill -9 of the supervisor and both workers, requests in flight
+                t0 = time.monotonic()
+                server.start()
+                kills.append(time.monotonic() - t0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(f"{type(exc).__name__}: {exc}")
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        result = run_load(server.url, claims, clients=CLIENTS, on_ack=on_ack, prefix="c", seed=11, give_up=900)
+        thread.join(120)
+        assert not failures, failures
+        assert len(kills) == KILLS, f"{len(kills)} kills"
+        assert not result.unexpected, "\n".join(result.unexpected[:10])
+        assert len(result.settled) == SETTLES
+        assert result.retries > 0  # requests did go unanswered, and were sent again under their keys
+        assert all(sum(a.status == 201 for a in answers) <= 1 for answers in result.answers.values())
+        # committed just before a kill (or a hang-up), never answered: the retry under the same key was a replay
+        unanswered = [k for k, answers in result.answers.items() if not any(a.status == 201 for a in answers)]
+        in_a_kill = sum(1 for k in unanswered if k not in result.abandoned)
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            replay = check_against_serial_replay(client, result, packs)
+        print(f"\n{kind}: {KILLS} x kill -9 (restarts took {', '.join(f'{k:.1f}' for k in kills)} s), "
+              f"{result.retries} requests sent again after no answer, {in_a_kill} keys committed just before a "
+              f"kill and {len(unanswered) - in_a_kill} before a hang-up, each answered later by a replay; "
+              f"{replay.summary()}")
+        assert replay.ok, replay.problems()
+        assert replay.settlements == SETTLES
+    finally:
+        server.stop()

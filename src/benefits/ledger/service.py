@@ -496,40 +496,39 @@ def _taken(found: Record, what: str) -> KeyConflict:
     return KeyConflict(("key",), f"{found.key!r} is taken by {by}; {what} needs a new key")
 
 
-def _replay_settle(found: Record, digest: str) -> Settled:
-    if found.kind != "settle":
-        raise _taken(found, "a new settlement")
+def _check_replay(found: Record, digest: str, kind: str, new: str, did: str) -> None:
+    """`found`, stored under a request's key, must be that same request made before: of its `kind` (else
+    the key is taken, and `new` needs a new key) and with its digest (else a KeyConflict: the key `did`
+    something else)."""
+    if found.kind != kind:
+        raise _taken(found, new)
     if found.request_digest != digest:
-        raise KeyConflict(("key",), f"{found.key!r} already settled a different claim (member {found.member_id!r}, "
-                                    f"{found.year}); a new settlement needs a new key")
+        raise KeyConflict(("key",), f"{found.key!r} {did}; a new {_WHAT[kind]} needs a new key")
+
+
+def _replay_settle(found: Record, digest: str) -> Settled:
+    _check_replay(found, digest, "settle", "a new settlement",
+                  f"already settled a different claim (member {found.member_id!r}, {found.year})")
     return Settled(found.key, found.body, True, found.member_id, found.year)
 
 
 def _replay_reverse(found: Record, digest: str, of: str) -> Reversed:
-    if found.kind != "reverse":
+    if found.kind != "reverse":  # a reversal is told what took its key, without the member-year
         raise KeyConflict(("key",), f"{found.key!r} is taken by {_A[found.kind]}; a reversal needs a new key")
-    if found.request_digest != digest:
-        raise KeyConflict(("key",), f"{found.key!r} already reversed {found.reverses!r}, not {of!r}; "
-                                    "a new reversal needs a new key")
+    _check_replay(found, digest, "reverse", "a reversal", f"already reversed {found.reverses!r}, not {of!r}")
     later = tuple(json.loads(found.body)["later"])  # as answered the first time
     return Reversed(found.key, found.body, True, of, found.member_id, found.year, later)
 
 
 def _replay_opening(found: Record, digest: str) -> Opened:
-    if found.kind != "opening":
-        raise _taken(found, "an opening")
-    if found.request_digest != digest:
-        raise KeyConflict(("key",), f"{found.key!r} already opened other accumulators (member {found.member_id!r}, "
-                                    f"{found.year}); a new opening needs a new key")
+    _check_replay(found, digest, "opening", "an opening",
+                  f"already opened other accumulators (member {found.member_id!r}, {found.year})")
     return Opened(found.key, found.body, True, found.member_id, found.year)
 
 
 def _replay_credit(found: Record, digest: str) -> Credited:
-    if found.kind != "credit":
-        raise _taken(found, "a credit")
-    if found.request_digest != digest:
-        raise KeyConflict(("key",), f"{found.key!r} already credited another amount or counter (member "
-                                    f"{found.member_id!r}, {found.year}); a new credit needs a new key")
+    _check_replay(found, digest, "credit", "a credit",
+                  f"already credited another amount or counter (member {found.member_id!r}, {found.year})")
     body = json.loads(found.body)
     return Credited(found.key, found.body, True, found.member_id, found.year, body["counter"],
                     Decimal(body["balance"]))

@@ -191,13 +191,15 @@ class MemberYear(BaseModel):
     settlements: list[RequestOut]
 
 
-def _settlement_schema() -> dict:
-    return {"$ref": "#/components/schemas/Settlement"}
+def _settlement_ok() -> dict:
+    """The response of an endpoint that answers a settlement computed now."""
+    return {"description": "the settlement", "content": {JSON: {"schema": {"$ref": "#/components/schemas/Settlement"}}}}
 
 
-def _stored(*names: str) -> dict:
+def _stored(description: str, *names: str) -> dict:
+    """The response of an endpoint that answers a stored body, one of the models `names`."""
     refs = [{"$ref": f"#/components/schemas/{n}"} for n in names]
-    return refs[0] if len(refs) == 1 else {"oneOf": refs}
+    return {"description": description, "content": {JSON: {"schema": refs[0] if len(refs) == 1 else {"oneOf": refs}}}}
 
 
 # --- the application -------------------------------------------------------------------------------
@@ -283,9 +285,17 @@ def _answer(done, location: str) -> Response:
 
 
 def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
-    settlement_ok = {"description": "the settlement", "content": {JSON: {"schema": _settlement_schema()}}}
-    def stored(description: str, *names: str) -> dict:
-        return {"description": description, "content": {JSON: {"schema": _stored(*names)}}}
+    # The order the routes are added is the order of the paths in the OpenAPI document.
+    _calculate_routes(app, packs)
+    _settlement_routes(app, packs, store)
+    _member_routes(app, packs, store)
+    _reading_routes(app, store)
+    _operation_routes(app, packs, store)
+
+
+def _calculate_routes(app: FastAPI, packs: Packs) -> None:
+    """POST /calculate and POST /trace: the engine alone, nothing recorded."""
+    settlement_ok = _settlement_ok()
 
     def calculate(body: dict, trace: bool) -> Response:
         req = validated(CalculateRequest, body)
@@ -311,6 +321,11 @@ def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
         formula with the numbers, result, cited parameters."""
         return calculate(body, True)
 
+
+def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
+    """Pre-settle, settle and reverse: a claim against the ledger."""
+    settlement_ok = _settlement_ok()
+
     @app.post("/settlements/pre-settle", tags=["settlements"], summary="Pre-settle (2206 / 2303): writes nothing",
               response_class=Response, responses={200: settlement_ok, **responses(
                   "malformed-json", "invalid-request", "invalid-claim", "store-unavailable")},
@@ -323,9 +338,9 @@ def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
 
     @app.post("/settlements", tags=["settlements"], summary="Settle and record (2207 / 2304), idempotent on the key",
               response_class=Response, status_code=201,
-              responses={201: stored("settled now", "SettleBody"),
-                         200: stored("a replay: the same key and claim again; the first answer, byte for byte",
-                                     "SettleBody"),
+              responses={201: _stored("settled now", "SettleBody"),
+                         200: _stored("a replay: the same key and claim again; the first answer, byte for byte",
+                                      "SettleBody"),
                          **responses("malformed-json", "invalid-request", "invalid-claim", "key-conflict",
                                      "store-unavailable")},
               openapi_extra=_body(SettleRequest, "the request's key (msgid), a pack name and the claim"))
@@ -341,8 +356,8 @@ def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
 
     @app.post("/settlements/{key}/reverse", tags=["settlements"], summary="Reverse a settlement (2208 / 2305)",
               response_class=Response, status_code=201,
-              responses={201: stored("reversed now", "ReverseBody"),
-                         200: stored("a replay of the same reversal, byte for byte", "ReverseBody"),
+              responses={201: _stored("reversed now", "ReverseBody"),
+                         200: _stored("a replay of the same reversal, byte for byte", "ReverseBody"),
                          **responses("malformed-json", "invalid-request", "not-found", "key-conflict",
                                      "already-reversed", "store-unavailable")},
               openapi_extra=_body(ReverseRequest, "the reversal's own key (msgid)"))
@@ -354,10 +369,14 @@ def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
             done = store.ledger.reverse(req.key, of=key)
         return _answer(done, f"/settlements/{done.key}")
 
+
+def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
+    """A member-year's opening balances and credits."""
+
     @app.post("/members/{member_id}/{year}/opening", tags=["members"], status_code=201, response_class=Response,
               summary="Bring a member-year's opening balances into the ledger (期初余额)",
-              responses={201: stored("opened now", "OpeningBody"),
-                         200: stored("a replay of the same opening, byte for byte", "OpeningBody"),
+              responses={201: _stored("opened now", "OpeningBody"),
+                         200: _stored("a replay of the same opening, byte for byte", "OpeningBody"),
                          **responses("malformed-json", "invalid-request", "key-conflict", "history-conflict",
                                      "store-unavailable")},
               openapi_extra=_body(OpeningRequest, "the opening's key, the accumulators so far and the pack"))
@@ -373,8 +392,8 @@ def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
 
     @app.post("/members/{member_id}/{year}/credits", tags=["members"], status_code=201, response_class=Response,
               summary="Credit a balance: the personal account's deposit (个人账户划入)",
-              responses={201: stored("credited now", "CreditBody"),
-                         200: stored("a replay of the same credit, byte for byte", "CreditBody"),
+              responses={201: _stored("credited now", "CreditBody"),
+                         200: _stored("a replay of the same credit, byte for byte", "CreditBody"),
                          **responses("malformed-json", "invalid-request", "key-conflict", "store-unavailable")},
               openapi_extra=_body(CreditRequest, "the credit's key, the amount and the counter"))
     def credit(member_id: MemberId, year: Year, body: Body) -> Response:
@@ -386,10 +405,14 @@ def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
             done = store.ledger.credit(req.key, member_id, year, req.counter, req.amount, rules=pack)
         return _answer(done, f"/settlements/{done.key}")
 
+
+def _reading_routes(app: FastAPI, store: Store) -> None:
+    """GET a stored request, and a member-year's accumulators and entries."""
+
     @app.get("/settlements/{key}", tags=["settlements"], summary="A settlement or reversal, as answered",
              response_class=Response, responses={
-                 200: stored("the request, as answered", "SettleBody", "ReverseBody", "OpeningBody", "CreditBody",
-                             "ReverseEntriesBody"),
+                 200: _stored("the request, as answered", "SettleBody", "ReverseBody", "OpeningBody", "CreditBody",
+                              "ReverseEntriesBody"),
                  **responses("not-found", "invalid-request", "store-unavailable")})
     def get_settlement(key: SettlementKey) -> Response:
         """The stored body of a settlement or reversal, byte for byte as it was answered."""
@@ -408,6 +431,10 @@ def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
         out = {"member_id": member_id, "year": year, "accumulators": acc.model_dump(mode="json"),
                "entries": [_entry(e) for e in entries], "settlements": [_request(r) for r in history]}
         return _json(json.dumps(out, ensure_ascii=False, separators=(",", ":")))
+
+
+def _operation_routes(app: FastAPI, packs: Packs, store: Store) -> None:
+    """Liveness, readiness and reloading the packs."""
 
     @app.get("/health", tags=["operations"], summary="Liveness", response_model=Health)
     def health() -> dict:
