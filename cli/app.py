@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 from enum import Enum
@@ -31,7 +32,7 @@ from benefits import (
     RulePack,
     Settlement,
 )
-from benefits.cases import check_case, format_mismatches, load_case, rules_dir
+from benefits.cases import check_case, format_mismatches, load_case_at, locate, rules_dir
 from benefits.errors import Problem, listed
 from benefits.models.case import CaseFile
 from benefits.models.platform_out import platform_json
@@ -39,10 +40,11 @@ from benefits.models.schema import accumulators_schema, calc_output_schema, case
 from benefits.yamlio import is_dir, is_file
 
 from . import inputs
+from .check_output import CaseResult, json_document, junit_xml, progress, selected, where_lines
 from .render import parameters_text, settlement_text, trace_text
 from . import streams
 from .streams import StreamError, write
-from .text import Paint, color_enabled, json_text, visible
+from .text import Paint, Table, color_enabled, json_text, visible
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_IO = 0, 1, 2, 3, 4
 
@@ -57,7 +59,7 @@ app = typer.Typer(
         "4 I/O error (stdin unreadable or stdout unwritable; quiet for a closed pipe)."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -67,6 +69,29 @@ rules_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(rules_app, name="rules")
+
+
+def package_version() -> str:
+    """The installed package's version (its metadata), as `benefits --version` prints it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("benefits")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        write(f"benefits {package_version()}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print the version (benefits <version>) and exit.")] = False) -> None:
+    """The options before any command."""
 
 
 class Lang(str, Enum):
@@ -174,17 +199,23 @@ def load_pack(directory: str) -> RulePack:
 # --- calc and explain -------------------------------------------------------------------------
 
 
-def settle(claim_path: str, rules: str, accumulators: str | None) -> tuple[Settlement, RulePack]:
-    """Read, validate and settle; every error names the file (and line and field where it can)."""
-    if claim_path == inputs.STDIN and accumulators == inputs.STDIN:
-        raise BenefitsError("only one of CLAIM and --accumulators can be read from stdin (-)")
-    pack = load_pack(rules)
+def read_claim(claim_path: str, accumulators: str | None):
+    """The claim and accumulators read and validated: (claim, its document, accumulators, theirs)."""
     claim_doc = inputs.read(claim_path)
     claim = inputs.validate(claim_doc, Claim, "a claim", "id, member, visit, level, bill")
     acc_doc = acc = None
     if accumulators is not None:
         acc_doc = inputs.read(accumulators)
         acc = inputs.validate(acc_doc, Accumulators, "accumulators", "year, admissions, counters")
+    return claim, claim_doc, acc, acc_doc
+
+
+def settle(claim_path: str, rules: str, accumulators: str | None) -> tuple[Settlement, RulePack]:
+    """Read, validate and settle; every error names the file (and line and field where it can)."""
+    if claim_path == inputs.STDIN and accumulators == inputs.STDIN:
+        raise BenefitsError("only one of CLAIM and --accumulators can be read from stdin (-)")
+    pack = load_pack(rules)
+    claim, claim_doc, acc, acc_doc = read_claim(claim_path, accumulators)
     try:
         return benefits.evaluate(claim, pack, acc), pack
     except BenefitsError as exc:
@@ -319,10 +350,10 @@ CHECK_EPILOG = (
 
 @app.command(epilog=CHECK_EPILOG, help=(
     "Run case files and compare each settlement with what the case expects.\n\n"
-    "One line a case; under a failure, each differing field with expected and actual side by side. "
-    "Each rule pack is loaded once. Exit 1 if a case fails, 2 if a case file or its rule pack cannot be "
-    "read, 4 if the output cannot be written. The format is in tests/cases/README.md; `benefits schema case` "
-    "gives its JSON Schema."
+    "One line a case; under a failure, each differing field with expected and actual side by side, then "
+    "the file:line of each expected value that differs. Each rule pack is loaded once. Exit 1 if a case "
+    "fails, 2 if a case file or its rule pack cannot be read, 4 if the output cannot be written. The format "
+    "is in tests/cases/README.md; `benefits schema case` gives its JSON Schema."
 ))
 def check(paths: Annotated[list[str], typer.Argument(
               metavar="PATH...", show_default=False,
@@ -331,9 +362,25 @@ def check(paths: Annotated[list[str], typer.Argument(
               "--rules-root", metavar="DIR", show_default=False,
               help="Where a case's `rules: <name>` is looked up (DIR/<name>). Default: ./rules if it exists. "
                    "A `rules:` with a slash is a path relative to the case file.")] = None,
+          keyword: Annotated[str | None, typer.Option(
+              "-k", "--keyword", metavar="PATTERN", show_default=False,
+              help="Run only the cases whose file name or claim id contains PATTERN (ignoring case).")] = None,
+          junit: Annotated[str | None, typer.Option(
+              "--junit", metavar="FILE", show_default=False,
+              help="Also write a JUnit XML report to FILE: one testcase a case, failures with the differing fields.")] = None,
+          as_json: Annotated[bool, typer.Option(
+              "--json", help="Print one JSON document (each case with its status and differences, and the counts) "
+                             "instead of the text.")] = False,
           debug: DebugOpt = False) -> None:
     paint = Paint(color_enabled())
+    text = not as_json
+
+    def say(line: str) -> None:
+        if text:
+            write(line)
+
     with guard(debug):
+        started = time.perf_counter()
         files = _case_files(paths)
         if rules_root is not None:
             root: Path | None = Path(rules_root)
@@ -341,36 +388,94 @@ def check(paths: Annotated[list[str], typer.Argument(
                 raise BenefitsError(f"--rules-root {rules_root}: not a folder; expected the folder that holds the rule packs")
         else:
             root = Path("rules") if Path("rules").is_dir() else None
+        results, deselected = _selected_cases(files, keyword)
         packs = _Packs(root)
-        passed = failed = errors = 0
-        for path in files:
-            shown = visible(_shown(path))
+        unrooted = [r for r in results if r.case is not None and root is None and _by_name(r.case)]
+        if unrooted:  # one message for them all, not one a case
+            names = ", ".join(sorted({r.case.rules for r in unrooted}))
+            message = (f"{len(unrooted)} case{'s' if len(unrooted) != 1 else ''} name{'s' if len(unrooted) == 1 else ''} "
+                       f"a rule pack by folder name ({names}), but there is no rules/ folder here; give --rules-root DIR "
+                       "(the folder that holds the packs), run from the folder that holds rules/, or write `rules:` "
+                       "as a path relative to the case file")
+            say(f"{paint('ERROR', 'red', 'bold')}  {visible(message)}")
+            for r in unrooted:
+                r.error = message
+        with progress(len(results)) as advance:
+            for r in results:
+                if r.error is None:
+                    _run_case(r, packs, debug)
+                advance()
+                shown = visible(r.shown)
+                if r.status == "error":
+                    if r in unrooted:
+                        continue
+                    say(f"{paint('ERROR', 'red', 'bold')}  {shown}")
+                    for line in visible(r.error, newlines=True).splitlines():
+                        say(f"       {line}")
+                elif r.status == "failed":
+                    say(f"{paint('FAIL ', 'red', 'bold')}  {shown}  {visible(r.case.description)}")
+                    for line in visible(format_mismatches(r.mismatches), newlines=True).splitlines():
+                        say(f"       {line}")
+                    for line in where_lines(r):
+                        say(f"       {visible(line)}")
+                else:
+                    say(f"{paint('ok   ', 'green')}  {shown}  {visible(r.case.description)}")
+        passed, failed, errors = (sum(r.status == s for r in results) for s in ("passed", "failed", "error"))
+        parts = ([f"{passed} passed"] + [f"{failed} failed"] * bool(failed) + [f"{errors} not run (bad input)"] * bool(errors)
+                 + [f"{deselected} deselected (-k)"] * bool(deselected))
+        summary = f"{len(results)} case{'s' if len(results) != 1 else ''}: " + ", ".join(parts)
+        say(paint(summary, "bold", "green" if not (failed or errors) else "red"))
+        if junit is not None:
             try:
-                case = load_case(path)
-                mismatches = check_case(case, packs.for_case(case, path))
-            except BenefitsError as exc:
-                if debug:
-                    _traceback()
-                errors += 1
-                write(f"{paint('ERROR', 'red', 'bold')}  {shown}")
-                for line in visible(exc, newlines=True).splitlines():
-                    write(f"       {line}")
-                continue
-            if mismatches:
-                failed += 1
-                write(f"{paint('FAIL ', 'red', 'bold')}  {shown}  {visible(case.description)}")
-                for line in visible(format_mismatches(mismatches), newlines=True).splitlines():
-                    write(f"       {line}")
-            else:
-                passed += 1
-                write(f"{paint('ok   ', 'green')}  {shown}  {visible(case.description)}")
-        parts = [f"{passed} passed"] + [f"{failed} failed"] * bool(failed) + [f"{errors} not run (bad input)"] * bool(errors)
-        summary = f"{len(files)} case{'s' if len(files) != 1 else ''}: " + ", ".join(parts)
-        write(paint(summary, "bold", "green" if not (failed or errors) else "red"))
+                Path(junit).write_text(junit_xml(results, time.perf_counter() - started), encoding="utf-8")
+            except OSError as exc:
+                raise BenefitsError(f"--junit {junit}: cannot write the report: {exc.strerror or exc}") from None
+        if as_json:
+            write(json_text(json_document(results, deselected)))
     if errors:
         raise typer.Exit(EXIT_BAD_INPUT)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _by_name(case: CaseFile) -> bool:
+    """Whether a case names its pack by folder name (looked up under the rules root), not by a path."""
+    named = Path(case.rules)
+    return len(named.parts) == 1 and not named.is_absolute()
+
+
+def _selected_cases(files: list[Path], keyword: str | None) -> tuple[list[CaseResult], int]:
+    """Each case file read (or the reason it cannot be), and those `-k` keeps; with the count left out.
+    A file that cannot be read is kept when its name contains the keyword: it has no claim id to match."""
+    out: list[CaseResult] = []
+    for path in files:
+        r = CaseResult(path, _shown(path))
+        try:
+            r.case, r.locator = load_case_at(path)
+        except BenefitsError as exc:
+            r.error = str(exc)
+        if selected(keyword, r.shown, r.case):
+            out.append(r)
+    if keyword and not out:
+        raise BenefitsError(f"-k {keyword}: no case file name or claim id contains it ({len(files)} "
+                            f"case{'s' if len(files) != 1 else ''} searched)")
+    return out, len(files) - len(out)
+
+
+def _run_case(r: CaseResult, packs: "_Packs", debug: bool) -> None:
+    """Settle one case's claim and compare; the result goes into `r`."""
+    started = time.perf_counter()
+    try:
+        mismatches = check_case(r.case, packs.for_case(r.case, r.path))
+    except BenefitsError as exc:
+        if debug:
+            _traceback()
+        r.status, r.error = "error", str(exc)
+        return
+    finally:
+        r.seconds = time.perf_counter() - started
+    r.mismatches = locate(mismatches, r.locator)
+    r.status = "failed" if mismatches else "passed"
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -400,8 +505,10 @@ def validate(directory: DirArg, debug: DebugOpt = False) -> None:
 
 
 @rules_app.command(epilog="Example: benefits rules show rules/jiangmen --on 2021-08-16", help=(
-    "Show a rule pack's parameters: values, start dates and sources.\n\n"
-    "Grouped by parameter file; values assumed (no published source yet) are marked *."
+    "Show a rule pack: its levels, visits, diseases, services, counters and layers, then its parameters "
+    "with values, start dates and sources.\n\n"
+    "Layers in paying order with their kind, name and fund codes. Parameters grouped by file; values "
+    "assumed (no published source yet) are marked *."
 ))
 def show(directory: DirArg,
          on: Annotated[dt.datetime | None, typer.Option(
@@ -410,7 +517,60 @@ def show(directory: DirArg,
          debug: DebugOpt = False) -> None:
     with guard(debug):
         pack = load_pack(directory)
-        write(parameters_text(pack, on.date() if on else None, Paint(color_enabled())))
+        paint = Paint(color_enabled())
+        head, _, rest = parameters_text(pack, on.date() if on else None, paint).partition("\n\n")
+        write("\n\n".join([head, pack_overview(pack, paint), rest]))
+
+
+def pack_overview(pack: RulePack, paint: Paint) -> str:
+    """What a pack covers and how it pays: levels, visits, diseases, services, counters, layers."""
+    meta = pack.meta
+    t = Table(["", ""], "ll")
+    t.add("levels", ", ".join(meta.levels))
+    t.add("visits", ", ".join(meta.visits))
+    t.add("diseases", "; ".join(f"{name} {', '.join(ranges)}" for name, ranges in meta.diseases.items()) or "none")
+    t.add("services", ", ".join(meta.services) or "none")
+    t.add("refusals", str(len(meta.refusals)))
+    out = t.render(paint)
+    counters = Table(["counter", "description"], "ll")
+    for c in meta.counters:
+        counters.add(c.name, c.description)
+    layers = Table(["layer", "kind", "fund code", "name"], "llll")  # the name, longest, last
+    for layer in pack.layers:
+        codes = ", ".join(f"{scheme} {code}" for scheme, code in layer.fund_code.items()) or "-"
+        layers.add(layer.id, layer.kind, codes, f"{layer.name.zh} / {layer.name.en}")
+    return "\n".join(out + [""] + counters.render(paint) + [""] + layers.render(paint))
+
+
+@rules_app.command(epilog="Example: benefits rules lint rules/jiangmen --strict", help=(
+    "Find what is valid in a rule pack but probably a mistake.\n\n"
+    "Parameters no layer or pack.yaml names, counters no layer reads or writes, rows of a decision table "
+    "that can never be chosen (an earlier row holds whenever they do: a row after one without `when:`, "
+    "a repeated condition, rows covered by the earlier ones), and how many values are assumed. "
+    "Exit 0 with the findings listed; with --strict, exit 1 if there is any. Exit 2 if the pack is invalid."
+))
+def lint(directory: DirArg,
+         strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if there is any finding.")] = False,
+         debug: DebugOpt = False) -> None:
+    from benefits.rules.lint import lint as lint_pack
+
+    with guard(debug):
+        pack = load_pack(directory)
+        report = lint_pack(pack)
+        root = Path(directory).parent
+        for f in report.findings:
+            here = root / f.file
+            name = str(here) if is_file(here) else f.file
+            write(visible(f"{name}:{f.line}: {f.message}" if f.line else f"{name}: {f.message}"))
+        kinds = {}
+        for f in report.findings:
+            kinds[f.kind] = kinds.get(f.kind, 0) + 1
+        n = len(report.findings)
+        detail = f" ({', '.join(f'{c} {k}' for k, c in kinds.items())})" if kinds else ""
+        write(visible(f"{directory}: {n} finding{'s' if n != 1 else ''}{detail}; {report.assumed} of {report.values} "
+                      "parameter values assumed (source starts with 'assumed')"))
+    if strict and report.findings:
+        raise typer.Exit(EXIT_FAILED)
 
 
 # --- schema -----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -12,7 +12,7 @@ from .errors import BenefitsError, error_message, error_path, listed
 from .models.case import CaseFile
 from .money import ZERO
 from .rules.pack import RulePack
-from .yamlio import load_file
+from .yamlio import Locator, load_file
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,20 @@ class Mismatch:
     field: str
     expected: object
     actual: object
+    path: tuple = ()  # where the expected value is in the case file: ("expected", "payouts", "basic")
+    line: int | None = None  # its line, once located (`locate`)
 
 
 def load_case(path: str | Path) -> CaseFile:
     """Read and validate a case file; errors name the file and the line."""
+    return load_case_at(path)[0]
+
+
+def load_case_at(path: str | Path) -> tuple[CaseFile, Locator]:
+    """`load_case`, with the locator of the file, which finds the line of each expected value."""
     data, loc = load_file(Path(path))
     try:
-        return CaseFile.model_validate(data)
+        return CaseFile.model_validate(data), loc
     except ValidationError as exc:
         def line(err: dict) -> str:
             parts = error_path(err)
@@ -51,37 +58,44 @@ def check_case(case: CaseFile, rules: RulePack) -> list[Mismatch]:
     except BenefitsError as exc:
         if exp.error is not None and exp.error in str(exc):
             return []
-        return [Mismatch("error" if exp.error else "result", exp.error or "a settlement", f"{type(exc).__name__}: {exc}")]
+        return [Mismatch("error" if exp.error else "result", exp.error or "a settlement", f"{type(exc).__name__}: {exc}",
+                         ("expected", "error") if exp.error else ("expected",))]
     if exp.error is not None:
-        return [Mismatch("error", exp.error, "a settlement (the claim was not refused)")]
+        return [Mismatch("error", exp.error, "a settlement (the claim was not refused)", ("expected", "error"))]
     out: list[Mismatch] = []
 
-    def cmp(field: str, want, got) -> None:
+    def cmp(path: tuple, want, got) -> None:
         if want is not None and want != got:
-            out.append(Mismatch(field, want, got))
+            out.append(Mismatch(".".join(map(str, path)), want, got, ("expected",) + path))
 
     if exp.bill is not None:
         for name in ("total", "fully_self_paid", "over_limit", "pre_self_paid", "policy_range"):
-            cmp(f"bill.{name}", getattr(exp.bill, name), getattr(s.bill, name))
+            cmp(("bill", name), getattr(exp.bill, name), getattr(s.bill, name))
     if exp.items is not None:
         got_items = {i.id: i for i in s.items}
         for item_id, want in exp.items.items():
             item = got_items.get(item_id)
             for name in ("fully_self_paid", "over_limit", "pre_self_paid", "policy_range"):
-                cmp(f"items.{item_id}.{name}", getattr(want, name), getattr(item, name) if item else "(no such item)")
-    cmp("deductible", exp.deductible, s.deductible)
+                cmp(("items", item_id, name), getattr(want, name), getattr(item, name) if item else "(no such item)")
+    cmp(("deductible",), exp.deductible, s.deductible)
     if exp.payouts is not None:
         got = s.payouts
         for layer in dict.fromkeys(list(exp.payouts) + list(got)):
-            cmp(f"payouts.{layer}", exp.payouts.get(layer, ZERO), got.get(layer, "(no such layer)"))
-    cmp("patient", exp.patient, s.patient.total)
-    cmp("cash", exp.cash, s.patient.cash)
+            cmp(("payouts", layer), exp.payouts.get(layer, ZERO), got.get(layer, "(no such layer)"))
+    cmp(("patient",), exp.patient, s.patient.total)
+    cmp(("cash",), exp.cash, s.patient.cash)
     if exp.accumulators is not None:
         after = s.accumulators_after
-        cmp("accumulators.admissions", exp.accumulators.admissions, after.admissions)
+        cmp(("accumulators", "admissions"), exp.accumulators.admissions, after.admissions)
         for name, want in exp.accumulators.counters.items():
-            cmp(f"accumulators.counters.{name}", want, after.counters.get(name, ZERO))
+            cmp(("accumulators", "counters", name), want, after.counters.get(name, ZERO))
     return out
+
+
+def locate(mismatches: list[Mismatch], locator: Locator) -> list[Mismatch]:
+    """Each mismatch with the line of its expected value in the case file (for a value the case does not
+    give, such as a layer's payout left out of `payouts:`, the line of the nearest enclosing key)."""
+    return [replace(m, line=locator.line(m.path)) if m.path else m for m in mismatches]
 
 
 def format_mismatches(mismatches: list[Mismatch]) -> str:

@@ -61,6 +61,7 @@ class _Collector:
         self.problems: list[Problem] = []
         self.budget = MAX_PACK_BYTES  # bytes the pack's files may still take
         self.read: dict[Path, bytes] = {}  # the bytes of each file read, for the pack's content hash
+        self.broken: set[str] = set()  # parameters defined with a problem: a reference to one is no second problem
 
     def outside(self, path: Path) -> str | None:
         """Why `path`, links followed, is not a file of the pack's own folder (None: it is)."""
@@ -81,9 +82,39 @@ class _Collector:
         line = locator.line(where) if locator else None
         self.problems.append(Problem(self.rel(path), line, ".".join(map(str, where)), message))
 
-    def validation(self, path: Path, locator: Locator, exc: ValidationError, prefix: tuple = ()) -> None:
+    def validation(self, path: Path, locator: Locator, exc: ValidationError, prefix: tuple = (),
+                   data: object = None) -> None:
         for err in exc.errors():
-            self.add(path, locator, prefix + error_path(err, KINDS), error_message(err))
+            self.add(path, locator, prefix + _as_written(data, error_path(err, KINDS)), error_message(err))
+
+
+def _as_written(data: object, where: tuple) -> tuple:
+    """A pydantic error's path with each mapping key as the file writes it. Pydantic names a key that
+    is not text or a number by its repr (`datetime.date(2024, 1, 1)`), which is neither what the
+    author wrote (2024-01-01) nor a path the locator can find a line for."""
+    out = []
+    node = data
+    for part in where:
+        if isinstance(node, dict):
+            if part not in node:
+                part = next((k for k in node if repr(k) == part), part)
+            node = node.get(part) if _hashable(part) else None
+            out.append(part.isoformat() if isinstance(part, dt.date) else part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+        else:
+            node = None
+            out.append(part)
+    return tuple(out)
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _lexists(path: Path) -> bool:
@@ -129,7 +160,7 @@ def _model(col: _Collector, path: Path, locator: Locator, data: object, model, p
             return model.validate_python(data)
         return model.model_validate(data)
     except ValidationError as exc:
-        col.validation(path, locator, exc, prefix)
+        col.validation(path, locator, exc, prefix, data)
         return None
 
 
@@ -224,6 +255,8 @@ def _parameters(col: _Collector, root: Path, meta: PackFile, specs) -> dict[str,
             p = _parameter(col, path, loc, name, body, meta, (name,))
             if p is not None:
                 params[name] = p
+            else:
+                col.broken.add(name)
     return params
 
 
@@ -271,18 +304,19 @@ def _breakdown(col: _Collector, path: Path, loc: Locator, name: str, body: dict,
     (`name[resident][level1]`); every combination must be given, and only those."""
     b = _model(col, path, loc, body, BreakdownFile, (name,))
     if b is None:
+        col.broken.add(name)
         return []
     out: list[Parameter] = []
 
     def walk(node: object, fields: list[str], keys: tuple) -> None:
         at = (name, "values") + keys
         if not fields:  # a leaf: the dated values of one combination
-            if _repeated(col, path, loc, node, at):
-                return
-            dated = _model(col, path, loc, node, _adapter("values"), at)
+            leaf = name + "".join(f"[{k}]" for k in keys)
+            dated = None if _repeated(col, path, loc, node, at) else _model(col, path, loc, node, _adapter("values"), at)
             if dated is not None:
-                out.append(_dated(col, path, loc, name + "".join(f"[{k}]" for k in keys),
-                                  f"{b.description} ({', '.join(keys)})", b.unit, dated, meta, at))
+                out.append(_dated(col, path, loc, leaf, f"{b.description} ({', '.join(keys)})", b.unit, dated, meta, at))
+            else:
+                col.broken.add(leaf)
             return
         domain = specs[fields[0]].values
         if not isinstance(node, dict):
@@ -305,18 +339,24 @@ def _is_name(text: str) -> bool:
     return re.match(NAME_PATTERN, text) is not None
 
 
-def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs=None) -> str | None:
+def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs=None,
+                       broken: set[str] = frozenset()) -> str | None:
     """What is wrong with a reference to parameter `name` where a value in `unit` is needed. A
-    reference with `[field]` parts must find a parameter for every value of each field."""
+    reference with `[field]` parts must find a parameter for every value of each field. A parameter in
+    `broken` (defined, but refused for a problem of its own, already reported) is no second problem."""
     base, parts = split_ref(name)
+    if base in broken:
+        return None
     if parts:
         choices = [specs[part].values if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
         names = [base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices)]
-        missing = [n for n in names if n not in params]
+        missing = [n for n in names if n not in params and n not in broken]
         if missing:
             return (f"refers to parameter {missing[0]!r}, which no file in parameters/ defines"
                     + (f" (and {len(missing) - 1} more of its combinations)" if len(missing) > 1 else ""))
-        name = names[0]
+        name = next((n for n in names if n in params), None)
+        if name is None:  # every combination refused for its own problems
+            return None
     p = params.get(name)
     if p is None:
         return f"refers to parameter {name!r}, which no file in parameters/ defines"
@@ -338,7 +378,7 @@ class _LayerCheck:
         self.periods = periods  # counter -> (period, where) of the first cap drawing on it, across layers
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
-        problem = name and _reference_problem(self.params, name, unit, self.specs)
+        problem = name and _reference_problem(self.params, name, unit, self.specs, self.col.broken)
         if problem:
             self.col.add(self.path, self.loc, where, problem)
 
@@ -423,7 +463,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     specs = field_specs(tuple(meta.levels), tuple(meta.diseases), tuple(meta.services))
     params = _parameters(col, root, meta, specs)
     _check_derived(col, pack_path, loc, meta, params)
-    problem = _reference_problem(params, meta.default_b_share, "percent")
+    problem = _reference_problem(params, meta.default_b_share, "percent", broken=col.broken)
     if problem:
         col.add(pack_path, loc, ("default_b_share",), problem)
     diseases = _diseases(col, pack_path, loc, meta)

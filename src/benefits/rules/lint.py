@@ -1,0 +1,263 @@
+"""Lint a loaded rule pack: what is valid but probably a mistake, for the people who write the rules.
+
+`lint(pack)` finds:
+
+- unused parameters: defined in parameters/ but named by no layer (directly or through a breakdown
+  reference such as `inpatient.ratio[scheme][level]`) and not by pack.yaml (`default_b_share`);
+- unused counters: declared in pack.yaml but read or written by no layer;
+- dead rows: a row of a decision table (the first row whose `when:` holds gives the value) that can
+  never be chosen, because for every claim the layer applies to on which its condition holds, an
+  earlier row's holds too: a row after one without `when:`, a row repeating an earlier condition, or
+  one the earlier rows cover between them;
+- how many parameter values are assumed (their source starts with `assumed`).
+
+Dead rows are decided exactly, not guessed: a condition only compares fields with constants, so every
+claim falls into one of finitely many classes (each value of a word field, each side of each constant
+an ordered field is compared with, each group held or not), and the linter tries them all. The layer's
+own `when:` is taken into account; the pack's refusals and the ties between fields (which member types
+a scheme has) are not, so a row is reported only when it is dead for any combination of values. When a
+table's conditions make more than MAX_CLASSES classes, that table is not decided (and not reported).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from .. import conditions
+from ..errors import BenefitsError
+from ..facts import FieldKind, field_specs, group_key
+from ..yamlio import Locator, load_file
+from .files import BREAKDOWN_FIELDS, BandRow, Row
+from .pack import RulePack
+from .refs import split_ref
+
+MAX_CLASSES = 200_000
+"""Classes of claims tried for one table at most (the real packs' largest: a few hundred)."""
+
+ASSUMED = "assumed"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing lint found: its kind (unused-parameter, unused-counter, dead-row), where, and what."""
+
+    kind: str
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    assumed: int  # parameter values whose source starts with 'assumed'
+    values: int  # parameter values in all
+
+
+class _Uses:
+    """A `Check` (kinds/base.py) that records what a layer names instead of checking it: its
+    parameter references and counters. Each kind's own `check` says what it names, so a new kind
+    is linted without a change here."""
+
+    def __init__(self):
+        self.params: list[str] = []
+        self.counters: set[str] = set()
+
+    def when(self, where, text, rule_id) -> None:
+        pass
+
+    def param(self, where, name, unit) -> None:
+        if name:
+            self.params.append(name)
+
+    def counter(self, where, name) -> None:
+        if name:
+            self.counters.add(name)
+
+    def period(self, where, counter, period) -> None:
+        pass
+
+    def rows(self, section, rows, unit, rule_ids) -> None:
+        for row in rows:
+            self.param(None, row.value, unit)
+
+    def groups(self, groups, rule_ids) -> None:
+        pass
+
+    def problem(self, where, message) -> None:
+        pass
+
+
+def lint(pack: RulePack) -> Report:
+    """Everything lint finds in a loaded pack, in file order."""
+    specs = field_specs(tuple(pack.meta.levels), tuple(pack.meta.diseases), tuple(pack.meta.services))
+    files = _Files(Path(pack.directory))
+    findings: list[Finding] = []
+
+    used_params: set[str] = set()
+    used_counters: set[str] = set()
+    for layer in pack.layers:
+        uses = _Uses()
+        layer.check(uses)
+        used_counters |= uses.counters
+        for ref in uses.params:
+            used_params.update(_named(ref, specs))
+    used_params.update(_named(pack.meta.default_b_share, specs))
+
+    unused = set(pack.parameters) - used_params
+    for name in sorted(unused, key=lambda n: (*_param_site(pack, files, n)[:1], _param_site(pack, files, n)[1] or 0, n)):
+        file, line = _param_site(pack, files, name)
+        findings.append(Finding("unused-parameter", file, line,
+                                f"parameter {name!r} is named by no layer and not by pack.yaml"))
+    for i, counter in enumerate(c.name for c in pack.meta.counters):
+        if counter not in used_counters:
+            findings.append(Finding("unused-counter", files.rel("pack.yaml"), files.line("pack.yaml", ("counters", i)),
+                                    f"counter {counter!r} is read or written by no layer"))
+    for layer in pack.layers:
+        findings += _dead_rows(pack, layer, specs, files)
+
+    values = [v for p in pack.parameters.values() for v in p.values]
+    assumed = sum(v.source.startswith(ASSUMED) for v in values)
+    return Report(tuple(findings), assumed, len(values))
+
+
+def _named(ref: str, specs) -> set[str]:
+    """The parameters a reference can name: itself, or each combination its `[field]` parts can take."""
+    base, parts = split_ref(ref)
+    if not parts:
+        return {ref}
+    choices = [specs[p].values if p in BREAKDOWN_FIELDS and p in specs else (p,) for p in parts]
+    return {base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices)}
+
+
+class _Files:
+    """The pack's files' locators, each read once, for the line of what lint reports."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.locators: dict[str, Locator | None] = {}
+
+    def rel(self, inside: str) -> str:
+        return str(Path(self.root.name) / inside)
+
+    def line(self, inside: str, where: tuple) -> int | None:
+        if inside not in self.locators:
+            try:
+                self.locators[inside] = load_file(self.root / inside)[1]
+            except BenefitsError:  # changed since the pack was loaded: no line
+                self.locators[inside] = None
+        loc = self.locators[inside]
+        return loc.line(where) if loc else None
+
+
+def _param_site(pack: RulePack, files: _Files, name: str) -> tuple[str, int | None]:
+    """Where a parameter is defined: its file, and the line of its name (a breakdown's combination:
+    the line of its first value)."""
+    first = pack.parameters[name].values[0]
+    inside = str(Path(first.file).relative_to(Path(first.file).parts[0]))
+    base = split_ref(name)[0]
+    line = first.line if base != name else files.line(inside, (name,))
+    return first.file, line or first.line
+
+
+# --- dead rows --------------------------------------------------------------------------
+
+
+def _tables(node: object, path: tuple = ()):
+    """Every decision table in a layer: a list of `Row`s or `BandRow`s (the first row that holds is
+    chosen), with its path in the file."""
+    if isinstance(node, list):
+        if node and all(isinstance(r, (Row, BandRow)) for r in node):
+            yield path, node
+        return
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _tables(getattr(node, name), path + (name,))
+
+
+def _dead_rows(pack: RulePack, layer, specs, files: _Files) -> list[Finding]:
+    out: list[Finding] = []
+    layer_when = conditions.parse(layer.when, specs)
+    for path, rows in _tables(layer):
+        rule_ids = layer.rule_ids(path[0], rows)
+        conds = [conditions.parse(r.when, specs) if r.when is not None else None for r in rows]
+        classes = _classes([c for c in conds if c is not None] + [layer_when], specs)
+        for i in range(len(rows)):
+            cover = _covered_by(i, conds, layer_when, classes)
+            if cover is None:
+                continue
+            file, line = pack.sites.get(rule_ids[i], (files.rel(f"layers/{layer.id}.yaml"), None))
+            at = ".".join(map(str, path))
+            out.append(Finding("dead-row", file, line, f"layer {layer.id!r}: {at}[{i}] can never be chosen: {cover}"))
+    return out
+
+
+def _covered_by(i: int, conds: list, layer_when, classes) -> str | None:
+    """Why row `i` is never chosen (an earlier row always holds where it does), or None."""
+    for j in range(i):
+        if conds[j] is None:
+            return f"{'the row' if i - j == 1 else f'row {j}'} before it has no `when:` and always holds"
+    if conds[i] is not None and any(conds[j] == conds[i] for j in range(i)):
+        j = next(j for j in range(i) if conds[j] == conds[i])
+        return f"row {j} has the same condition"
+    if classes is None:
+        return None  # too many classes of claims to try
+    reach = [f for f in classes if conditions.holds(layer_when, f) and (conds[i] is None or conditions.holds(conds[i], f))]
+    if not reach:
+        return "its condition never holds on a claim this layer applies to"
+    if all(any(conditions.holds(conds[j], f) for j in range(i)) for f in reach):
+        alone = [j for j in range(i) if all(conditions.holds(conds[j], f) for f in reach)]
+        if alone:
+            return f"row {alone[0]} holds whenever it does"
+        some = [j for j in range(i) if any(conditions.holds(conds[j], f) for f in reach)]
+        return f"rows {', '.join(map(str, some))} before it hold, between them, whenever it does"
+    return None
+
+
+def _classes(conds: list, specs) -> list[dict] | None:
+    """One fact for each class of claims the conditions can tell apart, or None when there are more
+    than MAX_CLASSES."""
+    fields: set[str] = set()
+    groups: set[str] = set()
+    constants: dict[str, set[int]] = {}
+
+    def walk(node) -> None:
+        if isinstance(node, (conditions.And, conditions.Or)):
+            for item in node.items:
+                walk(item)
+        elif isinstance(node, conditions.Not):
+            walk(node.item)
+        elif isinstance(node, conditions.Has):
+            groups.add(node.value)
+        else:
+            fields.add(node.field)
+            if specs[node.field].ordered:
+                constants.setdefault(node.field, set()).add(node.value)
+
+    for c in conds:
+        walk(c)
+    axes: list[list[tuple[str, object]]] = []
+    for name in sorted(fields):
+        spec = specs[name]
+        if spec.kind is FieldKind.ENUM:
+            axes.append([(name, v) for v in spec.values])
+        elif spec.kind is FieldKind.BOOL:
+            axes.append([(name, True), (name, False)])
+        else:  # ordered: each side of each constant, and (for age, which a claim may omit) absent
+            points = sorted({p for c in constants.get(name, ()) for p in (c - 1, c, c + 1)})
+            axes.append([(name, p) for p in points] + ([(name, None)] if name == "age" else []))
+    for g in sorted(groups):
+        axes.append([(group_key("groups", g), True), (group_key("groups", g), False)])
+    size = 1
+    for axis in axes:
+        size *= len(axis)
+        if size > MAX_CLASSES:
+            return None
+    return [{k: v for k, v in combo if v is not None} for combo in itertools.product(*axes)]

@@ -1,0 +1,197 @@
+"""Command-line conventions: --version, shell completion, and `check`'s -k, --junit, --json, the file:line
+of each differing expected value, one message for a missing rules root, and the progress bar.
+
+Amounts come from the hand-computed case tests/cases/jiangmen/ja-18-line-items-resident-l3.yaml
+(basic 5252.34, patient 7498.81); the failing copy expects 5252.35 and 7498.80.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from importlib.metadata import version
+
+import pytest
+import benefits_cli.check_output
+from benefits_cli.app import app
+from conftest import ROOT, RULES
+from typer.testing import CliRunner
+
+try:
+    runner = CliRunner(mix_stderr=False)
+except TypeError:
+    runner = CliRunner()
+
+JA18 = ROOT / "tests" / "cases" / "jiangmen" / "ja-18-line-items-resident-l3.yaml"
+
+
+def run(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+@pytest.fixture
+def cases(tmp_path):
+    """a-pass.yaml (ja-18 as is), b-fail.yaml (two expected values changed), c-other.yaml (ja-18, claim id c-other)."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    text = JA18.read_text(encoding="utf-8")
+    (folder / "a-pass.yaml").write_text(text, encoding="utf-8")
+    (folder / "b-fail.yaml").write_text(
+        text.replace("basic: 5252.34", "basic: 5252.35").replace("patient: 7498.81", "patient: 7498.80"), encoding="utf-8")
+    (folder / "c-other.yaml").write_text(text.replace("id: c-ja18", "id: c-other"), encoding="utf-8")
+    return folder
+
+
+def line_of(path, fragment):
+    return next(n for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if fragment in line)
+
+
+# --- --version, completion --------------------------------------------------------------------------
+
+
+def test_version_from_the_package_metadata():
+    r = run("--version")
+    assert r.exit_code == 0
+    assert r.stdout == f"benefits {version('benefits')}\n"
+
+
+def test_shell_completion_is_offered():
+    r = run("--help")
+    assert r.exit_code == 0 and "--install-completion" in r.stdout and "--show-completion" in r.stdout
+    r = run("--show-completion", "bash")
+    assert r.exit_code == 0 and "complete" in r.stdout and "_BENEFITS_COMPLETE" in r.stdout
+
+
+# --- file:line of each differing expected value -------------------------------------------------------
+
+
+def test_a_failure_names_the_line_of_each_expected_value(cases):
+    r = run("check", cases / "b-fail.yaml", "--rules-root", RULES)
+    assert r.exit_code == 1
+    fail = cases / "b-fail.yaml"
+    lines = [line.strip() for line in r.stdout.splitlines()]
+    assert f"{fail}:{line_of(fail, 'basic: 5252.35')}: payouts.basic: expected 5252.35, got 5252.34" in lines
+    assert f"{fail}:{line_of(fail, 'patient: 7498.80')}: patient: expected 7498.80, got 7498.81" in lines
+
+
+# --- -k ------------------------------------------------------------------------------------------------
+
+
+def test_k_selects_by_file_name(cases):
+    r = run("check", cases, "--rules-root", RULES, "-k", "FAIL")  # ignoring case, as pytest -k
+    assert r.exit_code == 1
+    assert [line.split()[0] for line in r.stdout.splitlines() if line[:1] in "Fo"] == ["FAIL"]
+    assert r.stdout.splitlines()[-1] == "1 case: 0 passed, 1 failed, 2 deselected (-k)"
+
+
+def test_k_selects_by_claim_id(cases):
+    r = run("check", cases, "--rules-root", RULES, "-k", "c-other")
+    assert r.exit_code == 0
+    assert "c-other.yaml" in r.stdout and "a-pass.yaml" not in r.stdout
+    assert r.stdout.splitlines()[-1] == "1 case: 1 passed, 2 deselected (-k)"
+
+
+def test_k_that_selects_nothing_is_bad_input(cases):
+    r = run("check", cases, "--rules-root", RULES, "-k", "nothing-like-this")
+    assert r.exit_code == 2 and "-k nothing-like-this: no case file name or claim id contains it (3 cases searched)" in r.stderr
+
+
+# --- --json --------------------------------------------------------------------------------------------
+
+
+def test_json_is_one_document_with_each_case_and_its_differences(cases):
+    r = run("check", cases, "--rules-root", RULES, "--json", "-k", "fail")
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)  # nothing else on stdout
+    assert doc["summary"] == {"cases": 1, "passed": 0, "failed": 1, "errors": 0, "deselected": 2}
+    (case,) = doc["cases"]
+    assert case["status"] == "failed" and case["id"] == "c-ja18" and case["file"].endswith("b-fail.yaml")
+    fail = cases / "b-fail.yaml"
+    assert case["differences"] == [
+        {"field": "payouts.basic", "expected": "5252.35", "actual": "5252.34", "line": line_of(fail, "basic: 5252.35")},
+        {"field": "patient", "expected": "7498.80", "actual": "7498.81", "line": line_of(fail, "patient: 7498.80")},
+    ]
+    r = run("check", cases, "--rules-root", RULES, "--json")
+    doc = json.loads(r.stdout)
+    assert [(c["file"][-11:], c["status"]) for c in doc["cases"]] == [
+        ("a-pass.yaml", "passed"), ("b-fail.yaml", "failed"), ("-other.yaml", "passed")]
+
+
+def test_json_reports_a_case_that_cannot_be_read(cases):
+    (cases / "d-bad.yaml").write_text(JA18.read_text(encoding="utf-8").replace("scheme: resident", "scheme: residnt"),
+                                      encoding="utf-8")
+    r = run("check", cases, "--rules-root", RULES, "--json")
+    assert r.exit_code == 2
+    bad = json.loads(r.stdout)["cases"][-1]
+    assert bad["status"] == "error" and bad["id"] is None and "[claim.member.scheme]" in bad["error"]
+
+
+# --- --junit -------------------------------------------------------------------------------------------
+
+
+def test_junit_report_one_testcase_a_case_failures_with_the_fields(cases, tmp_path):
+    (cases / "d-bad.yaml").write_text("description: [\n", encoding="utf-8")
+    report = tmp_path / "report.xml"
+    r = run("check", cases, "--rules-root", RULES, "--junit", report)
+    assert r.exit_code == 2  # bad input outranks a failure; the text output is still printed
+    assert r.stdout.splitlines()[-1] == "4 cases: 2 passed, 1 failed, 1 not run (bad input)"
+    root = ET.parse(report).getroot()
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "1", "1")
+    by_name = {c.get("name"): c for c in suite.findall("testcase")}
+    assert sorted(by_name) == ["a-pass.yaml", "b-fail.yaml", "c-other.yaml", "d-bad.yaml"]
+    assert by_name["a-pass.yaml"].find("failure") is None and by_name["a-pass.yaml"].find("error") is None
+    failure = by_name["b-fail.yaml"].find("failure")
+    assert failure.get("message") == "2 fields differ: payouts.basic, patient"
+    assert "payouts.basic" in failure.text and "5252.35" in failure.text and "5252.34" in failure.text
+    assert f"b-fail.yaml:{line_of(cases / 'b-fail.yaml', 'patient: 7498.80')}: patient" in failure.text
+    assert "not valid YAML" in by_name["d-bad.yaml"].find("error").get("message")
+
+
+def test_junit_to_a_folder_that_does_not_exist_is_bad_input(cases, tmp_path):
+    r = run("check", cases / "a-pass.yaml", "--rules-root", RULES, "--junit", tmp_path / "no" / "report.xml")
+    assert r.exit_code == 2 and "--junit" in r.stderr and "cannot write the report" in r.stderr
+
+
+# --- a missing rules root: one message -------------------------------------------------------------------
+
+
+def test_a_missing_rules_root_is_one_message_not_one_a_case(cases, tmp_path, monkeypatch):
+    relative = cases / "e-path.yaml"
+    relative.write_text(JA18.read_text(encoding="utf-8").replace("rules: jiangmen", f"rules: {RULES / 'jiangmen'}"),
+                        encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # no rules/ here
+    r = run("check", cases)
+    assert r.exit_code == 2
+    lines = r.stdout.splitlines()
+    errors = [line for line in lines if line.startswith("ERROR")]
+    assert len(errors) == 1 and "3 cases name a rule pack by folder name (jiangmen)" in errors[0]
+    assert "--rules-root DIR" in errors[0]
+    assert [line.split()[0] for line in lines[1:-1]] == ["ok"]  # the case with a path still runs
+    assert lines[-1] == "4 cases: 1 passed, 3 not run (bad input)"
+
+
+# --- the progress bar ------------------------------------------------------------------------------------
+
+
+def _many(cases, n):
+    for i in range(n):
+        shutil.copy(cases / "a-pass.yaml", cases / f"p{i:02}.yaml")
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(cases):
+    _many(cases, 12)
+    r = run("check", cases, "--rules-root", RULES)
+    assert r.stderr == "" and r.stdout.splitlines()[-1].startswith("15 cases:")
+
+
+def test_a_progress_bar_on_a_terminal_for_a_long_run(cases, monkeypatch):
+    monkeypatch.setattr(benefits_cli.check_output, "stderr_is_terminal", lambda: True)
+    _many(cases, 12)
+    r = run("check", cases, "--rules-root", RULES)
+    assert "checking" in r.stderr and "15/15" in r.stderr
+    assert "checking" not in r.stdout and r.stdout.splitlines()[-1] == "15 cases: 14 passed, 1 failed"
+    # a short run has none
+    r = run("check", cases / "a-pass.yaml", "--rules-root", RULES)
+    assert r.stderr == ""

@@ -1,0 +1,233 @@
+"""For rule authors: `benefits rules lint` (src/benefits/rules/lint.py), `rules show`'s overview of a
+pack, and the path of a value without a source (one problem, the date as written)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from benefits_cli.app import app
+from conftest import ROOT, RULES
+from typer.testing import CliRunner
+
+import benefits
+from benefits.errors import RuleFileError
+from benefits.rules.lint import lint
+
+try:
+    runner = CliRunner(mix_stderr=False)
+except TypeError:
+    runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def pack(tmp_path):
+    dest = tmp_path / "jiangmen"
+    shutil.copytree(RULES / "jiangmen", dest)
+    return dest
+
+
+def edit(pack, rel, old, new):
+    path = pack / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(pack, rel, fragment, nth=1):
+    hits = [n for n, line in enumerate((pack / rel).read_text(encoding="utf-8").splitlines(), 1) if fragment in line]
+    return hits[nth - 1]
+
+
+# --- the real packs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder, assumed, values", [
+    (RULES / "jiangmen", 36, 65), (RULES / "anyang", 41, 41), (ROOT / "examples" / "rules" / "mini", 7, 7)])
+def test_the_real_packs_have_no_findings_and_count_assumed_values(folder, assumed, values):
+    report = lint(benefits.load_rules(folder))
+    assert report.findings == ()
+    assert (report.assumed, report.values) == (assumed, values)
+    # the count is the values whose source starts with 'assumed', counted from the files themselves
+    text = "".join(p.read_text(encoding="utf-8") for p in (folder / "parameters").glob("*.yaml"))
+    assert text.count('source: "assumed') == assumed and text.count("source:") == values
+
+
+def test_lint_command_on_a_clean_pack():
+    r = run("rules", "lint", RULES / "jiangmen", "--strict")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == [
+        f"{RULES / 'jiangmen'}: 0 findings; 36 of 65 parameter values assumed (source starts with 'assumed')"]
+
+
+# --- each finding ----------------------------------------------------------------------------------
+
+
+def test_an_unused_parameter(pack):
+    rel = "parameters/bill.yaml"
+    with (pack / rel).open("a", encoding="utf-8") as f:
+        f.write('\nnobody.reads.this:\n  description: "x"\n  unit: yuan\n  values:\n'
+                '    2021-01-01: {value: 1.00, source: "seed 001: x"}\n')
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert f.kind == "unused-parameter" and "'nobody.reads.this'" in f.message
+    assert f.file == f"jiangmen/{rel}" and f.line == line_of(pack, rel, "nobody.reads.this:")
+
+
+def test_a_breakdown_combination_no_reference_reaches(pack):
+    # employees' 门特 ratio names the employee inpatient ratios; with basic.yaml naming only the employee
+    # ones too, the resident inpatient ratios are named by nothing
+    edit(pack, "layers/basic.yaml", '"inpatient.ratio[scheme][level]"', '"inpatient.ratio[employee][level]"')
+    found = lint(benefits.load_rules(pack)).findings
+    assert sorted(f.message.split("'")[1] for f in found) == [
+        "inpatient.ratio[resident][level1]", "inpatient.ratio[resident][level2]", "inpatient.ratio[resident][level3]"]
+    assert {f.kind for f in found} == {"unused-parameter"}
+
+
+def test_an_unused_counter(pack):
+    edit(pack, "pack.yaml", "  - {name: personal_account.balance", "  - {name: nobody.uses, description: x}\n"
+                                                                   "  - {name: personal_account.balance")
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert f.kind == "unused-counter" and f.message == "counter 'nobody.uses' is read or written by no layer"
+    assert f.line == line_of(pack, "pack.yaml", "nobody.uses")
+
+
+def test_a_row_after_an_unconditional_row(pack):
+    edit(pack, "layers/secondary_aid.yaml", "  - {value: secondary_aid.threshold}",
+         "  - {value: secondary_aid.threshold}\n  - {when: scheme == employee, value: secondary_aid.threshold}")
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert f.kind == "dead-row" and f.line == line_of(pack, "layers/secondary_aid.yaml", "when: scheme == employee")
+    assert f.message == ("layer 'secondary_aid': deductible[1] can never be chosen: "
+                         "the row before it has no `when:` and always holds")
+
+
+def test_a_row_repeating_an_earlier_condition(pack):
+    row = "  - {when: scheme == employee and level == level3, value: outpatient.ratio.employee.level3}"
+    edit(pack, "layers/basic_covid.yaml", row, row + "\n" + row.replace("level3}", "level2}"))
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert f.message == "layer 'basic_covid': ratio[6] can never be chosen: row 5 has the same condition"
+    assert f.line == line_of(pack, "layers/basic_covid.yaml", "scheme == employee and level == level3", nth=2)
+
+
+def test_a_row_covered_by_one_earlier_row_or_by_several(pack):
+    edit(pack, "layers/basic_special.yaml", '  - {when: scheme == employee, value: "inpatient.ratio[employee][level]"}',
+         '  - {when: scheme == employee, value: "inpatient.ratio[employee][level]"}\n'
+         '  - {when: "scheme == resident and level in [level1, level2]", value: outpatient.ratio.resident.level1}')
+    row = "  - {when: scheme == employee and level == level3, value: outpatient.ratio.employee.level3}"
+    edit(pack, "layers/basic_outpatient.yaml", row, row + "\n  - {when: scheme == resident, value: outpatient.ratio.employee.level2}")
+    messages = sorted(f.message for f in lint(benefits.load_rules(pack)).findings)
+    assert messages == [
+        "layer 'basic_outpatient': ratio[6] can never be chosen: rows 0, 1, 2 before it hold, between them, whenever it does",
+        "layer 'basic_special': ratio[2] can never be chosen: row 0 holds whenever it does",
+    ]
+
+
+def test_a_row_the_layers_own_when_excludes(pack):
+    edit(pack, "layers/maternity.yaml", "  - {when: service == iud, value: maternity.iud}",
+         "  - {when: service == iud, value: maternity.iud}\n  - {when: visit == inpatient, value: maternity.iud}")
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert f.message == ("layer 'maternity': amount[3] can never be chosen: "
+                         "its condition never holds on a claim this layer applies to")
+
+
+def test_rows_that_can_fire_are_not_reported(pack):
+    # an age test and a date test split claims a word field cannot: a later row past them is reachable
+    edit(pack, "layers/secondary_aid.yaml", "  - {value: secondary_aid.threshold}",
+         "  - {when: age >= 60 and date >= 2021-07-01, value: secondary_aid.threshold}\n"
+         "  - {when: age >= 60, value: secondary_aid.threshold}\n"
+         "  - {value: secondary_aid.threshold}")
+    assert lint(benefits.load_rules(pack)).findings == ()
+
+
+def test_lint_command_lists_findings_and_strict_fails(pack):
+    edit(pack, "pack.yaml", "  - {name: personal_account.balance", "  - {name: nobody.uses, description: x}\n"
+                                                                   "  - {name: personal_account.balance")
+    r = run("rules", "lint", pack)
+    assert r.exit_code == 0, r.stderr
+    line = line_of(pack, "pack.yaml", "nobody.uses")
+    assert r.stdout.splitlines() == [
+        f"{pack}/pack.yaml:{line}: counter 'nobody.uses' is read or written by no layer",
+        f"{pack}: 1 finding (1 unused-counter); 36 of 65 parameter values assumed (source starts with 'assumed')"]
+    assert run("rules", "lint", pack, "--strict").exit_code == 1
+
+
+def test_lint_of_an_invalid_pack_is_bad_input(pack):
+    edit(pack, "layers/basic.yaml", "kind: basic_fund", "kind: basic_fnd")
+    r = run("rules", "lint", pack)
+    assert r.exit_code == 2 and "is invalid" in r.stderr
+
+
+# --- rules show: the pack's structure before its parameters ----------------------------------------
+
+
+def test_rules_show_lists_levels_visits_diseases_counters_and_layers():
+    r = run("rules", "show", RULES / "anyang")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+
+    def row(first):
+        return next(line.split() for line in lines if line.split()[:1] == [first])
+
+    assert row("levels") == ["levels", "township,", "county,", "city,", "province"]
+    assert row("visits") == ["visits", "inpatient,", "special_outpatient"]
+    assert row("diseases")[1:3] == ["hypertension", "I10-I15;"]
+    assert row("services") == ["services", "none"] and row("refusals") == ["refusals", "1"]
+    assert row("large_amount.paid")[1].startswith("职工大额医疗补助年度已支付")
+    assert row("basic")[:6] == ["basic", "basic_fund", "employee", "310100,", "resident", "390100"]
+    assert row("large_amount")[:4] == ["large_amount", "above_cap", "employee", "330100"]
+    assert row("serious_illness")[:4] == ["serious_illness", "cumulative_bands", "resident", "390200"]
+    assert row("personal_account") == ["personal_account", "personal_account", "employee", "310200", "个人账户", "/", "personal", "account"]
+    # the overview comes before the parameters, which are still listed
+    assert lines.index(next(l for l in lines if l.split()[:1] == ["layer"])) < lines.index(
+        next(l for l in lines if l.split()[:1] == ["parameter"]))
+    assert row("serious_illness.band1_ratio")[1] == "60%"  # rules/anyang/parameters/serious_illness.yaml
+
+
+# --- a value without a source: one problem, at the date as written ------------------------------------
+
+
+def test_a_value_without_a_source_is_one_problem_at_its_date(pack):
+    rel = "parameters/basic_inpatient.yaml"
+    edit(pack, rel, '2021-01-01: {value: 50%, source: "assumed: reference sheet, domain.md section 7.1 (repeat admission in the same year)"}',
+         "2021-01-01: {value: 50%}")
+    with pytest.raises(RuleFileError) as exc:
+        benefits.load_rules(pack, matcher="reference")
+    (p,) = exc.value.problems
+    assert p.where == "inpatient.deductible.repeat_factor.values.2021-01-01.source"
+    assert p.line == line_of(pack, rel, "2021-01-01: {value: 50%}") and p.message == "required key is missing"
+
+
+def test_a_breakdown_value_without_a_source_is_one_problem(pack):
+    rel = "parameters/basic_inpatient.yaml"
+    edit(pack, rel, '{value: 300.00, source: "assumed: reference sheet, domain.md section 7.1 (resident inpatient deductible)"}',
+         "{value: 300.00}")
+    r = run("rules", "validate", pack)
+    assert r.exit_code == 2
+    assert r.stdout.splitlines() == [
+        f"{pack}: 1 problem",
+        f"  {pack}/{rel}:{line_of(pack, rel, '{value: 300.00}')} "
+        "[inpatient.deductible.values.resident.level1.2021-01-01.source]: required key is missing"]
+
+
+# --- the README's section on layer kinds: every example is a valid layer file of its kind ----------------
+
+
+def test_the_readme_examples_of_each_layer_kind_validate():
+    import re
+
+    from pydantic import TypeAdapter
+
+    from benefits.kinds import KINDS, LayerFile
+    from benefits.yamlio import load_text
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Writing rule packs: every layer kind"):]
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", section, re.S) if "\nkind: " in b]
+    adapter = TypeAdapter(LayerFile)
+    kinds = [adapter.validate_python(load_text(b, "README.md")[0]).kind for b in blocks]
+    assert sorted(kinds) == sorted(KINDS)
+    with pytest.raises(Exception, match="did not find expected ','"):
+        load_text("- {when: level in [level1, level2], value: x}\n", "README.md")
