@@ -3,6 +3,14 @@
 engine (`benefits.evaluate`, claim after claim, carrying the accumulators), with their ratio.
 
     .venv/bin/python bench/simulate_bench.py [--members 100000] [--line-members 10000] [--sample 1500]
+    .venv/bin/python bench/simulate_bench.py --memory [--samples 0.01,0.1] [--partition-size 20000]
+
+`--memory`: peak resident memory of `benefits simulate` (settled and reported partition by partition,
+per-claim results appended to Parquet) on two sizes of the synthetic Jiangmen 2021 year
+(`python -m benefits.simulate.synthetic write`) with the same partition size, each in a fresh process:
+the peak while the input files are read (whole tables), and the peak while settling and reporting
+above what the process held once the input was read (VmHWM reset through /proc/self/clear_refs;
+Linux). The second should not grow with the year; its ratio between the two sizes is printed.
 
 Two years are measured:
 - pre-split: every claim's bill already split (total, fully self-paid, over-limit, pre-self-paid);
@@ -297,13 +305,76 @@ def report(title: str, n: int, wall: float, cpu: float, target: int, scalar: tup
     print(f"  agreement        {s_n - bad:,} of {s_n:,} sampled claims equal the scalar engine's, field by field")
 
 
+def _vm(field: str) -> int:
+    """A VmHWM / VmRSS figure of this process, kB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def memory_child(folder: str, partition_size: int) -> None:
+    """One measurement (run in a fresh process): prints read peak, held after reading, settle peak (MB)."""
+    import json
+    import tempfile
+
+    from benefits.simulate.files import read_inputs
+    from benefits.simulate.runner import Side
+
+    from benefits_cli.simulate_cmd import settle_and_report
+
+    pack = benefits.load_rules(ROOT / "rules" / "jiangmen")
+    claims, members = read_inputs(Path(folder) / "claims.parquet", Path(folder) / "members.parquet")
+    read_peak, held = _vm("VmHWM"), _vm("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # the peak from here on
+    with tempfile.TemporaryDirectory() as out:
+        report = settle_and_report([Side(pack, str(ROOT / "rules" / "jiangmen"), claims, members)],
+                                   partition_size=partition_size, claims_files=[Path(out) / "claims.parquet"])
+    print(json.dumps({"claims": len(claims), "settled": report.a.settled, "read_peak": read_peak // 1024,
+                      "held": held // 1024, "settle_peak": _vm("VmHWM") // 1024}))
+
+
+def memory(samples: list[str], partition_size: int) -> int:
+    import json
+    import subprocess
+    import tempfile
+    from fractions import Fraction
+
+    from benefits.simulate.synthetic import write_inputs
+
+    print(f"Peak memory of `benefits simulate` (vectorised engine, one process), partitions of {partition_size:,} claims\n")
+    print(f"  {'sample':>7} {'claims':>10} {'reading':>9} {'held':>7} {'settling':>9} {'settling - held':>16}")
+    above = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for sample in samples:
+            folder = Path(tmp) / sample
+            write_inputs(Fraction(sample), folder)
+            got = subprocess.run([sys.executable, __file__, "--memory-child", str(folder), "--partition-size",
+                                  str(partition_size)], capture_output=True, text=True, check=True)
+            m = json.loads(got.stdout.splitlines()[-1])
+            above.append(m["settle_peak"] - m["held"])
+            print(f"  {sample:>7} {m['claims']:>10,} {m['read_peak']:>6,} MB {m['held']:>4,} MB {m['settle_peak']:>6,} MB "
+                  f"{above[-1]:>13,} MB")
+    print(f"\n  settling above the input held, largest / smallest year: {above[-1] / above[0]:.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--memory", action="store_true", help="measure peak memory on two year sizes instead")
+    ap.add_argument("--samples", default="0.01,0.1", help="--memory: the synthetic year's samples")
+    ap.add_argument("--partition-size", type=int, default=20_000, help="--memory: claims a partition")
+    ap.add_argument("--memory-child", metavar="DIR", help=argparse.SUPPRESS)
     ap.add_argument("--members", type=int, default=100_000, help="members of the pre-split year (about 10 claims each)")
     ap.add_argument("--line-members", type=int, default=10_000, help="members of the 50-line year")
     ap.add_argument("--sample", type=int, default=1_500, help="members settled by the scalar engine too")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
+    if args.memory_child:
+        memory_child(args.memory_child, args.partition_size)
+        return 0
+    if args.memory:
+        return memory(args.samples.split(","), args.partition_size)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     pack = benefits.load_rules(ROOT / "rules" / "jiangmen")

@@ -11,6 +11,7 @@ each with its file, row and column; a pack that does not cover the claims' dates
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 from enum import Enum
@@ -19,8 +20,7 @@ from typing import Annotated
 
 import typer
 
-from benefits import BenefitsError, Claim
-from benefits.models.accumulators import Accumulators
+from benefits import BenefitsError
 
 from . import inputs
 from .streams import write
@@ -135,6 +135,10 @@ def simulate(
         help="table (printed; the default), csv, parquet (tables and per-claim results), html (report.html "
              "with charts). Repeat for several.")] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Local worker processes (dask).")] = 1,
+    partition_size: Annotated[int | None, typer.Option(
+        "--partition-size", metavar="CLAIMS", min=1, show_default=False,
+        help="Claims a partition (members are split by a hash of their id); memory grows with it, not with "
+             "the year. Default 250,000 (vector), 20,000 (scalar).")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS", show_default=False,
                                                   help="A dask.distributed scheduler, e.g. tcp://host:8786.")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="vector, scalar (benefits.evaluate per claim) or auto.")] = Engine.auto,
@@ -145,10 +149,10 @@ def simulate(
     app = _app()
     formats = list(dict.fromkeys(fmt or [Format.table]))
     with app.guard(debug):
-        from benefits.simulate import report as rep
         from benefits.simulate.compare import coverage, redate, year_shift
         from benefits.simulate.files import read_inputs
-        from benefits.simulate.runner import check_openings, simulate as run
+        from benefits.simulate.report import ClaimsFile
+        from benefits.simulate.runner import Side, check_openings
 
         if any(f is not Format.table for f in formats) and out is None:
             raise BenefitsError("--format csv, parquet and html write files: give --out DIR")
@@ -179,41 +183,78 @@ def simulate(
                 "--compare-year moved them; choose a year B covers"))
             if problem:
                 raise BenefitsError(problem)
-        total = len(claim_table) * (2 if pack_b is not None else 1)
-        with _Progress(total, "settling under A") as progress:
-            kw = dict(engine=engine.value, workers=workers, scheduler=scheduler, progress=progress)
-            res_a = run(pack_a, rules, claim_table, member_table, **kw)
-            res_b = None
-            if pack_b is not None:
-                progress.describe("settling under B")
-                res_b = run(pack_b, compare, b_claims, b_members, **kw)
-        view_a = rep.view(pack_a, res_a, claim_table, member_table)
-        view_b = rep.view(pack_b, res_b, b_claims, b_members) if res_b is not None else None
-        _refusals(app, [("A", view_a)] + ([("B", view_b)] if view_b is not None else []), strict)
+        sides = [Side(pack_a, rules, claim_table, member_table)]
+        if pack_b is not None:
+            sides.append(Side(pack_b, compare, b_claims, b_members))
+        folder = Path(out) if out is not None else None
+        per_claim = []
+        if folder is not None and Format.parquet in formats:
+            per_claim = [folder / ("a_claims.parquet" if pack_b is not None else "claims.parquet")]
+            per_claim += [folder / "b_claims.parquet"] if pack_b is not None else []
+        with _Progress(len(claim_table) * len(sides), "settling") as progress, _writing(out):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+            report = settle_and_report(sides, engine=engine.value, workers=workers, scheduler=scheduler,
+                                       partition_size=partition_size, top=top, claims_files=per_claim,
+                                       progress=progress)
+        try:
+            _refusals(app, report, strict)
+        except BenefitsError:
+            for path in per_claim:  # --strict: nothing is written
+                ClaimsFile.part(path).unlink(missing_ok=True)
+            raise
         labels = (f"A = {rules}", f"B = {compare}" + (f" (claims moved to {compare_year})" if compare_year else ""))
         if Format.table in formats:
-            _print(view_a, view_b, labels, top)
-        if out is not None:
-            folder = Path(out)
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                written = _write(folder, formats, view_a, view_b, labels, top)
-            except OSError as exc:
-                raise BenefitsError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+            _print(report, labels)
+        if folder is not None:
+            with _writing(out):
+                written = _write(folder, formats, report, labels, per_claim)
             for path in written:
                 write(visible(str(path)) if Format.table not in formats else visible(f"wrote {path}"))
 
 
-def _refusals(app, views, strict: bool) -> None:
-    for label, v in views:
-        n = int((~v.settled).sum())
+@contextlib.contextmanager
+def _writing(out: str | None):
+    try:
+        yield
+    except OSError as exc:
+        raise BenefitsError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+
+
+def settle_and_report(sides, *, engine: str = "auto", workers: int = 1, scheduler: str | None = None,
+                      partition_size: int | None = None, top: int = 20, claims_files=(), progress=None):
+    """Settle the sides (pack A; pack B when comparing) partition by partition and fold each partition
+    into the report's totals, appending its per-claim results to `claims_files` (one a side, written
+    under a temporary name until `ClaimsFile.finish`): nothing of the year is held but the totals."""
+    from benefits.simulate import report as rep
+    from benefits.simulate.runner import settle_parts
+
+    report = rep.Report(sides[0].pack, sides[1].pack if len(sides) > 1 else None, top=top)
+    files = [rep.ClaimsFile(path) for path in claims_files]
+    try:
+        for part in settle_parts(sides, engine=engine, workers=workers, scheduler=scheduler,
+                                 partition_claims=partition_size, progress=progress):
+            views = [rep.view(side.pack, res, c, m, part.rows)
+                     for side, res, c, m in zip(sides, part.results, part.claims, part.members)]
+            report.add(*views)
+            for f, v in zip(files, views):
+                f.write(v)
+    except BaseException:
+        for f in files:
+            f.close(keep=False)
+        raise
+    for f in files:
+        f.close()
+    return report
+
+
+def _refusals(app, report, strict: bool) -> None:
+    for label, t in [("A", report.a)] + ([("B", report.b)] if report.b is not None else []):
+        n = len(t.refused)
         if not n:
             continue
-        t = v.results.table
-        msgs = t.column("message").to_pylist()
-        ids = t.column("claim_id").to_pylist()
-        lines = [f"{v.claims.where(int(i))} (claim {ids[i]!r}): {msgs[i]}" for i in (~v.settled).nonzero()[0][:10]]
-        text = (f"pack {label} ({v.pack.name}) refused {n:,} claim{'s' if n != 1 else ''}; they add to no total"
+        lines = [f"{where} (claim {claim_id!r}): {message}" for _, where, claim_id, message in t.refused[:10]]
+        text = (f"pack {label} ({t.pack.name}) refused {n:,} claim{'s' if n != 1 else ''}; they add to no total"
                 + "".join(f"\n  {line}" for line in lines) + (f"\n  ... and {n - 10:,} more" if n > 10 else ""))
         if strict:
             raise BenefitsError(text)
@@ -230,45 +271,40 @@ def _tab_lines(tab, paint: Paint) -> list[str]:
     return [paint(tab.title, "bold")] + t.render(paint) + [""]
 
 
-def _print(a, b, labels, top: int) -> None:
-    from benefits.simulate import report as rep
-
+def _print(report, labels) -> None:
     paint = Paint(color_enabled())
+    b = report.b
     lines = [paint(f"Simulation: {labels[0]}" + (f", {labels[1]}" if b is not None else "") + "  (amounts in yuan)", "bold"), ""]
     if b is not None:
-        for tab in rep.compare_tables(a, b, top=top):
+        for tab in report.compare_tables():
             lines += _tab_lines(tab, paint)
     else:
-        for tab in rep.tables(a):
+        for tab in report.tables():
             if tab.name != "refused":
                 lines += _tab_lines(tab, paint)
     write("\n".join(lines).rstrip("\n"))
 
 
-def _write(folder: Path, formats, a, b, labels, top: int) -> list[Path]:
+def _write(folder: Path, formats, report, labels, per_claim: list[Path]) -> list[Path]:
     from benefits.simulate import report as rep
 
     written: list[Path] = []
-    sets = [("a_" if b is not None else "", a)] + ([("b_", b)] if b is not None else [])
+    b = report.b
+    sets = [("a_" if b is not None else "", report.a)] + ([("b_", b)] if b is not None else [])
     tabs = []
-    for prefix, v in sets:
-        for tab in rep.tables(v):
+    for prefix, totals in sets:
+        for tab in rep.tables(totals):
             tabs.append(rep.Tab(prefix + tab.name, tab.title, tab.columns, tab.kinds, tab.rows))
     if b is not None:
-        tabs += rep.compare_tables(a, b, top=top)
+        tabs += report.compare_tables()
     if Format.csv in formats:
         written += [rep.write_csv(t, folder) for t in tabs]
     if Format.parquet in formats:
-        import pyarrow.parquet as pq
-
         written += [rep.write_parquet(t, folder) for t in tabs]
-        for prefix, v in sets:
-            path = folder / f"{prefix}claims.parquet" if prefix else folder / "claims.parquet"
-            pq.write_table(rep.results_arrow(v), path)
-            written.append(path)
+        written += [rep.ClaimsFile.finish(path) for path in per_claim]
     if Format.html in formats:
         notes = [labels[0]] + ([labels[1]] if b is not None else [])
-        html = rep.html_report("基金测算 / fund-impact simulation", notes, a, b, top=top)
+        html = rep.html_report("基金测算 / fund-impact simulation", notes, report)
         path = folder / "report.html"
         path.write_text(html, encoding="utf-8")
         written.append(path)
@@ -350,12 +386,7 @@ def calc_compare(claim_path: str, rules: str, accumulators: str | None, compare:
         raise BenefitsError("only one of CLAIM and --accumulators can be read from stdin (-)")
     pack_a = app.load_pack(rules)
     pack_b = app.load_pack(compare) if compare is not None else None
-    claim_doc = inputs.read(claim_path)
-    claim = inputs.validate(claim_doc, Claim, "a claim", "id, member, visit, level, bill")
-    acc_doc = acc = None
-    if accumulators is not None:
-        acc_doc = inputs.read(accumulators)
-        acc = inputs.validate(acc_doc, Accumulators, "accumulators", "year, admissions, counters")
+    claim, claim_doc, acc, acc_doc = app.read_claim(claim_path, accumulators)
     a_label = rules
     b_label = compare if compare is not None else f"{rules} on {compare_on}"
     try:

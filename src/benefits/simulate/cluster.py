@@ -1,20 +1,27 @@
-"""`run`: settle_year in this process, or partitioned by member on a dask.distributed cluster.
+"""Partitions by member, and settling them on a dask.distributed cluster: the one place that talks
+to `distributed`.
 
 Members are split by a stable hash of their id (crc32, the same in every process and run), each
 partition with its members' claims and line items, so every member's claims are settled in order
 within one partition. The pack is never shipped: a loaded pack holds durable-rules C state that does
 not pickle (matcher/durable.py), so each worker is sent the pack's folder and loads it once. A worker
 settles one partition at a time, and at most two partitions per worker are in flight, so a worker's
-memory is bounded by the size of a partition, not of the year. Results are put back in the claims
-table's row order: identical to settling the year in one process.
+memory is bounded by the size of a partition, not of the year. Partitions come back in the order
+they were given, each with its rows of the whole claims table: put together they are identical to
+settling the year in one process.
+
+    results = run("rules/jiangmen", claims, members, client=client)     # benefits.simulate.run
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import zlib
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -38,93 +45,182 @@ def load_pack(pack_dir: str):
         return pack
 
 
-def settle_partition(pack_dir: str, claims: pa.Table, members: pa.Table, items: pa.Table | None,
-                     year: int | None) -> Results:
-    """Settle one partition with the pack of `pack_dir` (what a worker runs)."""
-    from .engine import settle
+def settle(pack, claims: pa.Table, members: pa.Table, items: pa.Table | None, year: int | None,
+           engine: str = "vector", progress: Callable[[int], None] | None = None) -> Results:
+    """One partition under a loaded pack with the engine named: 'vector' (`settle_year`) or 'scalar'
+    (`benefits.evaluate` claim after claim)."""
+    if engine == "scalar":
+        from .scalar import settle_year as scalar_year
 
-    pack = load_pack(pack_dir)
-    with _LOCK:
-        return settle(pack, claims, members, items=items, year=year)
+        return scalar_year(pack, claims, members, items=items, year=year, progress=progress)
+    from .engine import settle as vector_year
+
+    results = vector_year(pack, claims, members, items=items, year=year)
+    if progress is not None:
+        progress(claims.num_rows)
+    return results
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a worker needs besides the tables to settle one side of a partition."""
+
+    pack_dir: str
+    year: int | None
+    has_items: bool
+
+
+def settle_partition(engine: str, specs: list[Spec], *tables: pa.Table) -> list[Results]:
+    """Settle one partition under each spec's pack, loaded from its folder (what a worker runs).
+    `tables`: each spec's claims, members and (when it has them) items, one after the other."""
+    args = iter(tables)
+    out = []
+    for spec in specs:
+        claims, members = next(args), next(args)
+        items = next(args) if spec.has_items else None
+        pack = load_pack(spec.pack_dir)
+        with _LOCK:
+            out.append(settle(pack, claims, members, items, spec.year, engine))
+    return out
+
+
+# --- partitions ---------------------------------------------------------------------------------
 
 
 def partition_of(member_ids: pa.Array, parts: int) -> np.ndarray:
     """Each member's partition: crc32 of its id (UTF-8) modulo `parts`."""
-    return np.array([zlib.crc32(m.encode("utf-8")) % parts for m in member_ids.to_pylist()], np.int64)
+    return np.fromiter((zlib.crc32(m.encode("utf-8")) % parts for m in member_ids.to_pylist()), np.int64,
+                       count=len(member_ids))
 
 
-def run(pack_dir: str, claims: Any, members: Any, *, items: Any = None, year: int | None = None, client=None,
-        partitions: int | None = None) -> Results:
-    pack_dir = str(Path(pack_dir).resolve())
-    claims, members = as_table(claims, "claims"), as_table(members, "members")
-    items = None if items is None else as_table(items, "items")
-    if client is None:
-        return settle_partition(pack_dir, claims, members, items, year)
-    from .engine import default_year
+def _text(table: pa.Table, name: str) -> pa.Array:
+    return table.column(name).combine_chunks().cast(pa.string())
 
-    if year is None:  # decided once for the whole year, not per partition
-        year = default_year(load_pack(pack_dir), claims)
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    parts = partitions or 4 * workers
-    member_ids = members.column("member_id").combine_chunks().cast(pa.string())
+
+def _groups(part: np.ndarray, parts: int) -> list[np.ndarray]:
+    """The rows of each partition, in order (one stable sort, not a scan a partition)."""
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(parts + 1))
+    return [order[bounds[p]:bounds[p + 1]] for p in range(parts)]
+
+
+@dataclass
+class Piece:
+    """One partition of the tables: `rows` are its claims' rows of the whole claims table (ascending),
+    `member_rows` its members' rows of the members table."""
+
+    number: int
+    rows: np.ndarray
+    member_rows: np.ndarray
+    claims: pa.Table
+    members: pa.Table
+    items: pa.Table | None
+
+
+def split(claims: pa.Table, members: pa.Table, items: pa.Table | None, parts: int) -> Iterator[Piece]:
+    """The partitions that have claims, one at a time (each taken from the tables when it is asked for).
+    A claim whose member is not in the members table goes with partition 0 (where the engine names it)."""
+    member_ids = _text(members, "member_id")
     member_part = partition_of(member_ids, parts)
-    claim_member = pc.index_in(claims.column("member_id").combine_chunks().cast(pa.string()), value_set=member_ids)
+    claim_member = pc.index_in(_text(claims, "member_id"), value_set=member_ids)
     claim_part = np.where(claim_member.is_null().to_numpy(zero_copy_only=False), 0,
                           member_part[pc.fill_null(claim_member, 0).to_numpy(zero_copy_only=False)])
-    item_part = None
+    item_groups = None
     if items is not None:
-        owner = pc.index_in(items.column("claim_id").combine_chunks().cast(pa.string()),
-                            value_set=claims.column("claim_id").combine_chunks().cast(pa.string()))
+        owner = pc.index_in(_text(items, "claim_id"), value_set=_text(claims, "claim_id"))
         item_part = np.where(owner.is_null().to_numpy(zero_copy_only=False), 0,
                              claim_part[pc.fill_null(owner, 0).to_numpy(zero_copy_only=False)])
-
-    def part(p: int):
-        rows = np.flatnonzero(claim_part == p)
-        sub_items = None if items is None else items.take(pa.array(np.flatnonzero(item_part == p)))
-        return rows, (claims.take(pa.array(rows)), members.take(pa.array(np.flatnonzero(member_part == p))), sub_items)
-
-    from distributed import as_completed
-
-    results: list[Results] = []
-    pending = [p for p in range(parts) if np.any(claim_part == p)]
-    rows_of: dict[Any, np.ndarray] = {}
-    window = as_completed()
-    in_flight = 0
-
-    def submit() -> None:
-        nonlocal in_flight
-        rows, data = part(pending.pop(0))
-        # the partition's tables go to a worker directly (not through the scheduler), and the
-        # task runs where they are
-        sent = client.scatter([t for t in data if t is not None], direct=True)
-        args = iter(sent)
-        c, m, i = (None if t is None else next(args) for t in data)
-        future = client.submit(settle_partition, pack_dir, c, m, i, year, pure=False)
-        rows_of[future.key] = (rows, sent)
-        window.add(future)
-        in_flight += 1
-
-    while pending and in_flight < 2 * workers:  # at most two partitions a worker in flight
-        submit()
-    for future in window:
-        in_flight -= 1
-        got: Results = future.result()
-        rows, sent = rows_of.pop(future.key)
-        results.append(_renumbered(got, rows))
-        future.release()
-        for f in sent:
-            f.release()
-        if pending:
-            submit()
-    if not results:
-        return settle_partition(pack_dir, claims, members, items, year)
-    return Results.concat(results)
+        item_groups = _groups(item_part, parts)
+    member_groups = _groups(member_part, parts)
+    for p, rows in enumerate(_groups(claim_part, parts)):
+        if not len(rows):
+            continue
+        sub_items = None if item_groups is None else items.take(pa.array(item_groups[p]))
+        yield Piece(p, rows, member_groups[p], claims.take(pa.array(rows)),
+                    members.take(pa.array(member_groups[p])), sub_items)
 
 
-def _renumbered(results: Results, rows: np.ndarray) -> Results:
+def renumbered(results: Results, rows: np.ndarray) -> Results:
     """A partition's results with `row` the claim's row in the whole claims table."""
     t = results.table
     whole = pa.array(rows[t.column("row").to_numpy()], pa.int64())
     t = t.set_column(t.column_names.index("row"), "row", whole)
     return Results(t, pack=results.pack, year=results.year, layers=results.layers,
                    counter_keys=results.counter_keys, not_vectorised=results.not_vectorised)
+
+
+# --- the cluster --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def connect(workers: int = 1, scheduler: str | None = None):
+    """A client of the scheduler at `scheduler`, or of a LocalCluster of `workers` processes (one
+    thread each) started here and closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+            Client(lc) as client:
+        yield client
+
+
+def worker_count(client) -> int:
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+def on_cluster(client, pieces: Iterable[tuple[Any, list[Spec], list[pa.Table]]], engine: str = "vector"
+               ) -> Iterator[tuple[Any, list[Results]]]:
+    """Settle each piece (tag, specs, tables) on the cluster (`settle_partition`), yielding (tag,
+    results per spec) in the order the pieces were given. At most two pieces a worker are in flight,
+    so neither this process nor a worker holds more than that many partitions at a time."""
+    window = 2 * worker_count(client)
+    source = iter(pieces)
+    flight: deque = deque()
+
+    def submit() -> bool:
+        try:
+            tag, specs, tables = next(source)
+        except StopIteration:
+            return False
+        # the partition's tables go to a worker directly (not through the scheduler), and the task
+        # runs where they are
+        sent = client.scatter(list(tables), direct=True)
+        future = client.submit(settle_partition, engine, specs, *sent, pure=False)
+        flight.append((tag, future, sent))
+        return True
+
+    while len(flight) < window and submit():
+        pass
+    while flight:
+        tag, future, sent = flight.popleft()
+        got = future.result()
+        future.release()
+        for f in sent:
+            f.release()
+        submit()
+        yield tag, got
+
+
+def run(pack_dir: str, claims: Any, members: Any, *, items: Any = None, year: int | None = None, client=None,
+        partitions: int | None = None) -> Results:
+    """`benefits.simulate.run` (its docstring says what it does)."""
+    pack_dir = str(Path(pack_dir).resolve())
+    claims, members = as_table(claims, "claims"), as_table(members, "members")
+    items = None if items is None else as_table(items, "items")
+    if client is None:
+        return settle(load_pack(pack_dir), claims, members, items, year)
+    from .engine import default_year
+
+    if year is None:  # decided once for the whole year, not per partition
+        year = default_year(load_pack(pack_dir), claims)
+    parts = partitions or 4 * worker_count(client)
+    spec = [Spec(pack_dir, year, items is not None)]
+    pieces = ((p.rows, spec, [t for t in (p.claims, p.members, p.items) if t is not None])
+              for p in split(claims, members, items, parts))
+    results = [renumbered(got[0], rows) for rows, got in on_cluster(client, pieces)]
+    if not results:
+        return settle(load_pack(pack_dir), claims, members, items, year)
+    return Results.concat(results)

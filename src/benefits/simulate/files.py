@@ -344,30 +344,37 @@ class Reader:
                 return pa.nulls(self.n, pa.int64())
             out = values.cast(pa.int64())
         else:
-            clean = []
-            for i, v in enumerate(values):
-                if v is None:
-                    clean.append(None)
-                elif isinstance(v, int) and not isinstance(v, bool):
-                    clean.append(v)
-                elif isinstance(v, str) and _INT_RE.match(v):
-                    clean.append(int(v))
-                else:
-                    self._bad(i, name, f"expected whole fen (an integer such as 123450 for 1234.50 yuan), got {shown(v)}")
-                    clean.append(None)
-            out = pa.array(clean, pa.int64())
+            out = self._whole(name, values, "whole fen (an integer such as 123450 for 1234.50 yuan)")
         return self._range(name, out)
 
-    def _range(self, name: str, fen: pa.Array) -> pa.Array:
-        bad = pc.or_(pc.less(fen, 0), pc.greater(fen, MAX_FEN)).fill_null(False)
+    def _whole(self, name: str, values: list, expected: str) -> pa.Array:
+        """Python values as int64: integers and digit strings; anything else is a problem of its row."""
+        clean = []
+        for i, v in enumerate(values):
+            if v is None:
+                clean.append(None)
+            elif isinstance(v, int) and not isinstance(v, bool):
+                clean.append(v)
+            elif isinstance(v, str) and _INT_RE.match(v):
+                clean.append(int(v))
+            else:
+                self._bad(i, name, f"expected {expected}, got {shown(v)}")
+                clean.append(None)
+        return pa.array(clean, pa.int64())
+
+    def _within(self, name: str, values: pa.Array, lo: int, hi: int, problem) -> pa.Array:
+        """`values` with those outside lo..hi made null, each a problem of its row (`problem(value)`)."""
+        bad = pc.or_(pc.less(values, lo), pc.greater(values, hi)).fill_null(False)
         if pc.any(bad).as_py():
-            vals = fen.to_pylist()
+            vals = values.to_pylist()
             for i in np.flatnonzero(bad.to_numpy(zero_copy_only=False)):
-                v = vals[i]
-                self._bad(int(i), name, "an amount cannot be negative" if v < 0
-                          else f"amount above the largest accepted ({MAX_AMOUNT} yuan)")
-            fen = pc.if_else(bad, pa.scalar(None, pa.int64()), fen)
-        return fen
+                self._bad(int(i), name, problem(vals[i]))
+            values = pc.if_else(bad, pa.scalar(None, pa.int64()), values)
+        return values
+
+    def _range(self, name: str, fen: pa.Array) -> pa.Array:
+        return self._within(name, fen, 0, MAX_FEN, lambda v: "an amount cannot be negative" if v < 0
+                            else f"amount above the largest accepted ({MAX_AMOUNT} yuan)")
 
     def _arrow_money(self, name: str, values: pa.Array) -> pa.Array:
         t = values.type
@@ -458,25 +465,8 @@ class Reader:
         else:
             out = None
         if out is None:
-            clean = []
-            for i, v in enumerate(values):
-                if v is None:
-                    clean.append(None)
-                elif isinstance(v, int) and not isinstance(v, bool):
-                    clean.append(v)
-                elif isinstance(v, str) and _INT_RE.match(v):
-                    clean.append(int(v))
-                else:
-                    self._bad(i, name, f"expected a whole number, got {shown(v)}")
-                    clean.append(None)
-            out = pa.array(clean, pa.int64())
-        bad = pc.or_(pc.less(out, lo), pc.greater(out, hi)).fill_null(False)
-        if pc.any(bad).as_py():
-            vals = out.to_pylist()
-            for i in np.flatnonzero(bad.to_numpy(zero_copy_only=False)):
-                self._bad(int(i), name, f"expected a whole number from {lo} to {hi}, got {vals[i]}")
-            out = pc.if_else(bad, pa.scalar(None, pa.int64()), out)
-        return out
+            out = self._whole(name, values, "a whole number")
+        return self._within(name, out, lo, hi, lambda v: f"expected a whole number from {lo} to {hi}, got {v}")
 
     def flag(self, name: str) -> pa.Array:
         values = self.raw.columns.get(name)

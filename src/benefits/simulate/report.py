@@ -4,6 +4,11 @@ claims whose payout changed most. Tables are plain data (`Tab`, money in integer
 written as CSV or Parquet (money as decimal128(20, 2) yuan) and as a self-contained HTML report
 with bar charts drawn here as inline SVG.
 
+The totals are folded one partition at a time (`Report.add`, a `view` of each partition's claims):
+what a table shows is kept as sums and counts by key (`Totals`, `Paired`), the claims that changed
+most as a bounded top N, so a year is reported in the memory of a partition. Sums are exact (int64
+per partition, Python integers across them), so the tables are the same whatever the split.
+
 Definitions (docs/simulation.md):
 - a claim counts once, in the month of its deciding date (as the claims file gives it);
 - admissions: settled inpatient and day-surgery claims;
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import html
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +46,8 @@ DIMENSIONS = ("scheme", "level", "visit", "group", "month", "district")
 
 @dataclass
 class View:
-    """One settled year, one entry a claim (in the claims table's order): what the reports total."""
+    """Settled claims (a year, or a partition of it), one entry a claim in the claims table's order:
+    what the reports total. `rows`: each claim's row of the whole claims table."""
 
     pack: RulePack
     results: Results
@@ -50,6 +57,7 @@ class View:
     settled: np.ndarray  # bool
     stay: np.ndarray  # bool
     aid: np.ndarray  # bool: a maf_pay layer paid > 0
+    rows: np.ndarray  # int64
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -63,8 +71,10 @@ AMOUNTS = ("total", "fully_self_paid", "over_limit", "pre_self_paid", "policy_ra
            "account", "cash")
 
 
-def view(pack: RulePack, results: Results, claims: ClaimTable, members: MemberTable) -> View:
-    """Join a year's results with its claims and members (results rows are claims-table rows)."""
+def view(pack: RulePack, results: Results, claims: ClaimTable, members: MemberTable,
+         rows: np.ndarray | None = None) -> View:
+    """Join results with their claims and members (results rows are claims-table rows, numbered
+    from 0; `rows`: the claims' rows of the whole claims table when these are a partition of it)."""
     t = results.table
     order = t.column("row").to_numpy()
     n = claims.table.num_rows
@@ -102,7 +112,160 @@ def view(pack: RulePack, results: Results, claims: ClaimTable, members: MemberTa
     aid = np.zeros(n, dtype=bool)
     for layer in aid_layers:
         aid |= amounts[PAID + layer] > 0
-    return View(pack, results, claims, keys, amounts, settled, np.isin(visit, STAYS) & settled, aid & settled)
+    return View(pack, results, claims, keys, amounts, settled, np.isin(visit, STAYS) & settled, aid & settled,
+                np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64))
+
+
+# --- totals, folded partition by partition ---------------------------------------------------
+
+
+def _grouped(labels: np.ndarray, mask: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
+    """Per label of the claims in `mask`: the sum of each column (int64, exact)."""
+    chosen = labels[mask]
+    if not len(chosen):
+        return {}
+    keys, inverse = np.unique(chosen, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(len(keys)))
+    out: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for name, col in columns.items():
+        sums = np.add.reduceat(col[mask].astype(np.int64)[order], starts)
+        for k, v in zip(keys, sums.tolist()):
+            out[k][name] = v
+    return out
+
+
+def _fold(into: dict, grouped: dict[str, dict[str, int]]) -> None:
+    for key, sums in grouped.items():
+        cell = into.setdefault(key, Counter())
+        cell.update(sums)
+
+
+class Totals:
+    """One pack's year as the tables show it: counts and exact sums over settled claims, in all and
+    by key of each dimension, by layer and scheme; and the refused claims."""
+
+    def __init__(self, pack: RulePack):
+        self.pack = pack
+        self.layers: tuple[str, ...] = tuple(layer.id for layer in pack.layers)
+        self.claims = self.settled = self.stays = self.aid = self.members = 0
+        self.sums: Counter = Counter()  # AMOUNTS and paid.<layer> over settled claims
+        self.fund: dict[str, dict[str, int]] = {}  # scheme -> paid.<layer> and count.<layer> (claims paid)
+        self.dims: dict[str, dict[str, Counter]] = {d: {} for d in DIMENSIONS}
+        self.district_given = False
+        self.refused: list[tuple[int, str, str, str]] = []  # (row, where, claim id, message)
+
+    def add(self, v: View) -> None:
+        s = v.settled
+        self.layers = v.layers
+        self.claims += len(v)
+        self.settled += int(s.sum())
+        self.stays += int(v.stay.sum())
+        self.aid += int(v.aid.sum())
+        # members are split between partitions, never shared: their counts add up
+        self.members += len(set(v.claims.table.column("member_id").to_pylist()))
+        for name, col in v.amounts.items():
+            self.sums[name] += int(col[s].sum())
+        paid = {}
+        for layer in self.pack.layers:
+            col = v.amounts[PAID + layer.id]
+            paid[PAID + layer.id], paid["count." + layer.id] = col, col > 0
+        _fold(self.fund, _grouped(v.keys["scheme"], s, paid))
+        per_key = {"claims": np.ones(len(v), dtype=np.int64), "admissions": v.stay, "aid": v.aid, **v.amounts}
+        for dim in DIMENSIONS:
+            _fold(self.dims[dim], _grouped(v.keys[dim], s, per_key))
+        self.district_given = self.district_given or any(x != "-" for x in v.keys["district"])
+        if not s.all():
+            t = v.results.table
+            ids, msgs = t.column("claim_id").to_pylist(), t.column("message").to_pylist()
+            for i in np.flatnonzero(~s):
+                self.refused.append((int(v.rows[i]), v.claims.where(int(i)), ids[i], msgs[i]))
+            self.refused.sort()
+
+    def paid(self, layer: str) -> int:
+        """What `layer` paid on settled claims (0 for a layer the pack does not have)."""
+        return self.sums.get(PAID + layer, 0)
+
+
+class Paired:
+    """Two packs' years paired claim by claim (the same claims, row for row): sums over the claims
+    settled under both by A's keys, and the claims whose fund payout changed most (the top `top`)."""
+
+    def __init__(self, top: int = 20):
+        self.top = top
+        self.both = 0
+        self.dims: dict[str, dict[str, Counter]] = {d: {} for d in DIMENSIONS}
+        self.fund: dict[str, dict[str, int]] = {}  # A's scheme -> a.<layer>, b.<layer>
+        self.b_funds: dict[str, dict[str, Counter]] = {}  # dim -> A's key -> B's fund_total over B's settled
+        self.changed: list[tuple] = []  # (-|B - A|, row, table row), the `top` largest
+
+    def add(self, a: View, b: View) -> None:
+        both = a.settled & b.settled
+        self.both += int(both.sum())
+        for dim in DIMENSIONS:
+            _fold(self.dims[dim], _grouped(a.keys[dim], both, {
+                "claims": np.ones(len(a), dtype=np.int64), "fa": a.amounts["fund_total"], "fb": b.amounts["fund_total"],
+                "pa": a.amounts["patient"], "pb": b.amounts["patient"]}))
+            _fold(self.b_funds.setdefault(dim, {}), _grouped(a.keys[dim], b.settled, {"fund_total": b.amounts["fund_total"]}))
+        layers = list(dict.fromkeys(a.layers + b.layers))
+        paid = {}
+        for layer in layers:
+            if PAID + layer in a.amounts:
+                paid["a." + layer] = a.amounts[PAID + layer]
+            if PAID + layer in b.amounts:
+                paid["b." + layer] = b.amounts[PAID + layer]
+        _fold(self.fund, _grouped(a.keys["scheme"], both, paid))
+        self._changes(a, b, both, layers)
+
+    def _changes(self, a: View, b: View, both: np.ndarray, layers: list[str]) -> None:
+        delta = np.where(both, b.amounts["fund_total"] - a.amounts["fund_total"], 0)
+        order = np.argsort(-np.abs(delta), kind="stable")[:self.top]
+        t = a.results.table
+        ids, mids = t.column("claim_id").to_pylist(), t.column("member_id").to_pylist()
+        days = t.column("deciding_date").to_pylist()
+        for i in order:
+            if delta[i] == 0:
+                break
+            moved = []
+            for layer in layers:
+                x = int(a.amounts[PAID + layer][i]) if PAID + layer in a.amounts else 0
+                y = int(b.amounts[PAID + layer][i]) if PAID + layer in b.amounts else 0
+                if x != y:
+                    moved.append(f"{layer} {'+' if y > x else '-'}{fmt_fen(abs(y - x))}")
+            row = [ids[i], mids[i], a.keys["visit"][i], a.keys["level"][i], str(days[i]),
+                   int(a.amounts["fund_total"][i]), int(b.amounts["fund_total"][i]), int(delta[i]), "; ".join(moved)]
+            self.changed.append((-abs(int(delta[i])), int(a.rows[i]), row))
+        # the largest changes first, ties in the claims table's order: the first `top` of the year are
+        # among the first `top` of each partition
+        self.changed = sorted(self.changed, key=lambda c: c[:2])[:self.top]
+
+
+class Report:
+    """The totals of pack A's year (and of B's, and B paired with A), folded a partition at a time."""
+
+    def __init__(self, pack_a: RulePack, pack_b: RulePack | None = None, top: int = 20):
+        self.a = Totals(pack_a)
+        self.b = Totals(pack_b) if pack_b is not None else None
+        self.paired = Paired(top) if pack_b is not None else None
+
+    def add(self, a: View, b: View | None = None) -> None:
+        self.a.add(a)
+        if self.b is not None and b is not None:
+            self.b.add(b)
+            self.paired.add(a, b)
+
+    def tables(self) -> list[Tab]:
+        return tables(self.a)
+
+    def compare_tables(self) -> list[Tab]:
+        return compare_tables(self.a, self.b, self.paired)
+
+
+def report_of(pack: RulePack, results: Results, claims: ClaimTable, members: MemberTable) -> Totals:
+    """The totals of a whole settled year (one partition)."""
+    totals = Totals(pack)
+    totals.add(view(pack, results, claims, members))
+    return totals
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -130,167 +293,130 @@ class Tab:
         raise KeyError(key)
 
 
-def _paid_layers(v: View) -> list[str]:
+def _paid_layers(t: Totals) -> list[str]:
     """Layers that paid anything (in pack order), so that tables do not list a dozen zero columns."""
-    return [layer for layer in v.layers if v.amounts[PAID + layer][v.settled].sum() != 0]
+    return [layer for layer in t.layers if t.paid(layer) != 0]
 
 
-def summary(v: View) -> Tab:
-    s = v.settled
+def summary(t: Totals) -> Tab:
     tab = Tab("summary", "Summary", ["item", "value"], ["text", "money"])
-    counts = [("claims settled", int(s.sum())), ("claims refused", int((~s).sum())),
-              ("admissions (inpatient and day surgery)", int(v.stay.sum())),
-              ("aid person-times (claims with maf_pay > 0)", int(v.aid.sum())),
-              ("members with claims", len(set(v.claims.table.column("member_id").to_pylist())))]
+    counts = [("claims settled", t.settled), ("claims refused", t.claims - t.settled),
+              ("admissions (inpatient and day surgery)", t.stays),
+              ("aid person-times (claims with maf_pay > 0)", t.aid),
+              ("members with claims", t.members)]
     tab.kinds = ["text", "mixed"]
     for label, value in counts:
         tab.rows.append([label, ("count", value)])
     for c in ("total", "policy_range", "fund_total", "patient", "account", "cash"):
-        tab.rows.append([c, ("money", int(v.amounts[c][s].sum()))])
-    for layer in _paid_layers(v):
-        tab.rows.append([f"paid.{layer}", ("money", int(v.amounts[PAID + layer][s].sum()))])
+        tab.rows.append([c, ("money", t.sums[c])])
+    for layer in _paid_layers(t):
+        tab.rows.append([f"paid.{layer}", ("money", t.paid(layer))])
     return tab
 
 
-def by_fund(v: View) -> Tab:
+def by_fund(t: Totals) -> Tab:
     """Totals by layer and fund (fund_pay_type per scheme), with the claims each paid on."""
     tab = Tab("by_fund", "By layer and fund (fund_pay_type)", ["layer", "fund_pay_type", "scheme", "claims paid", "paid"],
               ["text", "text", "text", "count", "money"])
-    s = v.settled
-    for layer in v.pack.layers:
-        paid = v.amounts[PAID + layer.id]
-        for scheme in sorted(set(v.keys["scheme"][s])):
-            m = s & (v.keys["scheme"] == scheme)
-            total = int(paid[m].sum())
+    for layer in t.pack.layers:
+        for scheme in sorted(t.fund):
+            sums = t.fund[scheme]
+            total = sums.get(PAID + layer.id, 0)
             if total == 0:
                 continue
-            tab.rows.append([layer.id, layer.fund_code.get(scheme) or "-", scheme, int((paid[m] > 0).sum()), total])
+            tab.rows.append([layer.id, layer.fund_code.get(scheme) or "-", scheme, sums["count." + layer.id], total])
     return tab
 
 
-def by(v: View, dim: str) -> Tab:
+def by(t: Totals, dim: str) -> Tab:
     """Totals by one dimension: claims, admissions, aid person-times, amounts and each layer's payout."""
-    layers = _paid_layers(v)
+    layers = _paid_layers(t)
     cols = [dim, "claims", "admissions", "aid person-times", "total", "policy_range"] + layers + ["fund_total", "patient", "cash"]
     kinds = ["text", "count", "count", "count", "money", "money"] + ["money"] * len(layers) + ["money"] * 3
     tab = Tab(f"by_{dim}", f"By {dim}", cols, kinds)
-    s = v.settled
-    labels = v.keys[dim]
-    for key in sorted(set(labels[s])):
-        m = s & (labels == key)
-        row = [key, int(m.sum()), int((v.stay & m).sum()), int((v.aid & m).sum()),
-               int(v.amounts["total"][m].sum()), int(v.amounts["policy_range"][m].sum())]
-        row += [int(v.amounts[PAID + layer][m].sum()) for layer in layers]
-        row += [int(v.amounts[c][m].sum()) for c in ("fund_total", "patient", "cash")]
+    for key in sorted(t.dims[dim]):
+        c = t.dims[dim][key]
+        row = [key, c["claims"], c["admissions"], c["aid"], c["total"], c["policy_range"]]
+        row += [c[PAID + layer] for layer in layers]
+        row += [c[name] for name in ("fund_total", "patient", "cash")]
         tab.rows.append(row)
     return tab
 
 
-def refused_tab(v: View) -> Tab:
+def refused_tab(t: Totals) -> Tab:
     tab = Tab("refused", "Refused claims", ["where", "claim_id", "message"], ["text", "text", "text"])
-    t = v.results.table
-    ids = t.column("claim_id").to_pylist()
-    msgs = t.column("message").to_pylist()
-    for i in np.flatnonzero(~v.settled):
-        tab.rows.append([v.claims.where(int(i)), ids[i], msgs[i]])
+    for _, where, claim_id, message in t.refused:
+        tab.rows.append([where, claim_id, message])
     return tab
 
 
-def tables(v: View, dims: tuple[str, ...] = DIMENSIONS) -> list[Tab]:
-    out = [summary(v), by_fund(v)] + [by(v, d) for d in dims if _useful(v, d)]
-    if (~v.settled).any():
-        out.append(refused_tab(v))
+def tables(t: Totals, dims: tuple[str, ...] = DIMENSIONS) -> list[Tab]:
+    out = [summary(t), by_fund(t)] + [by(t, d) for d in dims if _useful(t, d)]
+    if t.refused:
+        out.append(refused_tab(t))
     return out
 
 
-def _useful(v: View, dim: str) -> bool:
-    return dim != "district" or any(x != "-" for x in v.keys["district"])
+def _useful(t: Totals, dim: str) -> bool:
+    return dim != "district" or t.district_given
 
 
 # --- B minus A -------------------------------------------------------------------------------
 
 
-def compare_summary(a: View, b: View) -> Tab:
+def compare_summary(a: Totals, b: Totals, p: Paired) -> Tab:
     tab = Tab("compare_summary", "A and B: totals and B - A", ["item", "A", "B", "B - A"], ["text", "mixed", "mixed", "mixed"])
-    both = a.settled & b.settled
-    counts = [("claims settled", a.settled.sum(), b.settled.sum()),
-              ("admissions", a.stay.sum(), b.stay.sum()),
-              ("aid person-times", a.aid.sum(), b.aid.sum())]
+    counts = [("claims settled", a.settled, b.settled), ("admissions", a.stays, b.stays),
+              ("aid person-times", a.aid, b.aid)]
     for label, x, y in counts:
-        tab.rows.append([label, ("count", int(x)), ("count", int(y)), ("count", int(y) - int(x))])
+        tab.rows.append([label, ("count", x), ("count", y), ("count", y - x)])
     for c in ("fund_total", "patient", "account", "cash"):
-        x, y = int(a.amounts[c][a.settled].sum()), int(b.amounts[c][b.settled].sum())
+        x, y = a.sums[c], b.sums[c]
         tab.rows.append([c, ("money", x), ("money", y), ("money", y - x)])
-    layers = [layer for layer in dict.fromkeys(_paid_layers(a) + _paid_layers(b))]
-    for layer in layers:
-        x = int(a.amounts[PAID + layer][a.settled].sum()) if PAID + layer in a.amounts else 0
-        y = int(b.amounts[PAID + layer][b.settled].sum()) if PAID + layer in b.amounts else 0
+    for layer in dict.fromkeys(_paid_layers(a) + _paid_layers(b)):
+        x, y = a.paid(layer), b.paid(layer)
         tab.rows.append([f"paid.{layer}", ("money", x), ("money", y), ("money", y - x)])
-    tab.rows.append(["claims settled under both", ("count", int(both.sum())), ("count", int(both.sum())), ("count", 0)])
+    tab.rows.append(["claims settled under both", ("count", p.both), ("count", p.both), ("count", 0)])
     return tab
 
 
-def compare_by(a: View, b: View, dim: str) -> Tab:
+def compare_by(p: Paired, dim: str) -> Tab:
     tab = Tab(f"compare_by_{dim}", f"B - A by {dim}", [dim, "claims", "funds A", "funds B", "B - A", "change %",
                                                         "patient A", "patient B"],
               ["text", "count", "money", "money", "money", "percent", "money", "money"])
-    both = a.settled & b.settled
-    labels = a.keys[dim]
-    for key in sorted(set(labels[both])):
-        m = both & (labels == key)
-        x, y = int(a.amounts["fund_total"][m].sum()), int(b.amounts["fund_total"][m].sum())
+    for key in sorted(p.dims[dim]):
+        c = p.dims[dim][key]
+        x, y = c["fa"], c["fb"]
         pct = (Decimal(y - x) * 100 / Decimal(x)).quantize(Decimal("0.01")) if x else None
-        tab.rows.append([key, int(m.sum()), x, y, y - x, pct, int(a.amounts["patient"][m].sum()),
-                         int(b.amounts["patient"][m].sum())])
+        tab.rows.append([key, c["claims"], x, y, y - x, pct, c["pa"], c["pb"]])
     return tab
 
 
-def compare_fund(a: View, b: View) -> Tab:
+def compare_fund(a: Totals, b: Totals, p: Paired) -> Tab:
     tab = Tab("compare_by_fund", "B - A by layer and fund", ["layer", "fund_pay_type", "scheme", "A", "B", "B - A"],
               ["text", "text", "text", "money", "money", "money"])
-    both = a.settled & b.settled
     ids = list(dict.fromkeys([layer.id for layer in a.pack.layers] + [layer.id for layer in b.pack.layers]))
     codes = {layer.id: layer.fund_code for layer in list(b.pack.layers) + list(a.pack.layers)}
     for layer in ids:
-        for scheme in sorted(set(a.keys["scheme"][both])):
-            m = both & (a.keys["scheme"] == scheme)
-            x = int(a.amounts[PAID + layer][m].sum()) if PAID + layer in a.amounts else 0
-            y = int(b.amounts[PAID + layer][m].sum()) if PAID + layer in b.amounts else 0
+        for scheme in sorted(p.fund):
+            x, y = p.fund[scheme].get("a." + layer, 0), p.fund[scheme].get("b." + layer, 0)
             if x or y:
                 tab.rows.append([layer, codes[layer].get(scheme) or "-", scheme, x, y, y - x])
     return tab
 
 
-def top_changes(a: View, b: View, n: int = 20) -> Tab:
+def top_changes(p: Paired) -> Tab:
     """The claims whose fund payout changed most (by the size of the change), with the layers that moved."""
-    tab = Tab("top_changes", f"The {n} claims whose fund payout changed most",
+    tab = Tab("top_changes", f"The {p.top} claims whose fund payout changed most",
               ["claim_id", "member_id", "visit", "level", "deciding_date", "funds A", "funds B", "B - A", "layers (B - A)"],
               ["text", "text", "text", "text", "text", "money", "money", "money", "text"])
-    both = a.settled & b.settled
-    delta = b.amounts["fund_total"] - a.amounts["fund_total"]
-    delta = np.where(both, delta, 0)
-    order = np.argsort(-np.abs(delta), kind="stable")[:n]
-    t = a.results.table
-    ids, mids = t.column("claim_id").to_pylist(), t.column("member_id").to_pylist()
-    days = t.column("deciding_date").to_pylist()
-    layers = list(dict.fromkeys(a.layers + b.layers))
-    for i in order:
-        if delta[i] == 0:
-            break
-        moved = []
-        for layer in layers:
-            x = int(a.amounts[PAID + layer][i]) if PAID + layer in a.amounts else 0
-            y = int(b.amounts[PAID + layer][i]) if PAID + layer in b.amounts else 0
-            if x != y:
-                moved.append(f"{layer} {'+' if y > x else '-'}{fmt_fen(abs(y - x))}")
-        tab.rows.append([ids[i], mids[i], a.keys["visit"][i], a.keys["level"][i], str(days[i]),
-                         int(a.amounts["fund_total"][i]), int(b.amounts["fund_total"][i]), int(delta[i]), "; ".join(moved)])
+    tab.rows = [list(row) for _, _, row in p.changed]
     return tab
 
 
-def compare_tables(a: View, b: View, dims: tuple[str, ...] = DIMENSIONS, top: int = 20) -> list[Tab]:
-    return ([compare_summary(a, b), compare_fund(a, b)] + [compare_by(a, b, d) for d in dims if _useful(a, d)]
-            + [top_changes(a, b, top)])
+def compare_tables(a: Totals, b: Totals, p: Paired, dims: tuple[str, ...] = DIMENSIONS) -> list[Tab]:
+    return ([compare_summary(a, b, p), compare_fund(a, b, p)] + [compare_by(p, d) for d in dims if _useful(a, d)]
+            + [top_changes(p)])
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -354,19 +480,59 @@ def write_parquet(tab: Tab, folder: Path) -> Path:
 
 
 def results_arrow(v: View) -> pa.Table:
-    """The per-claim results with money as decimal128(20, 2) yuan (counters after each claim left out)."""
+    """The per-claim results with money as decimal128(20, 2) yuan (counters after each claim left out);
+    `row` is the claim's row of the whole claims table."""
     t = v.results.table
     keep = [c for c in t.column_names if not c.startswith("after.")]
     cols = {}
     for c in keep:
         col = t.column(c)
-        if c in ("row", "step", "admissions_after", "ratio") or not pa.types.is_integer(col.type):
+        if c == "row":
+            cols[c] = pa.array(v.rows, pa.int64())
+        elif c in ("step", "admissions_after", "ratio") or not pa.types.is_integer(col.type):
             cols[c] = col
         else:
             cols[c] = pa.array([Decimal(int(x)).scaleb(-2) for x in col.to_numpy()], pa.decimal128(20, 2))
     for dim in ("scheme", "member_type", "group", "district"):
         cols[dim] = pa.array(list(v.keys[dim]), pa.string())
     return pa.table(cols)
+
+
+class ClaimsFile:
+    """Per-claim results (`results_arrow`) appended to a Parquet file a partition at a time, under a
+    temporary name (`<name>.part`) until `finish(path)`: rows come partition by partition (`row`
+    gives each claim's row of the claims file)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.writer = None
+
+    @staticmethod
+    def part(path: Path) -> Path:
+        return path.with_name(path.name + ".part")
+
+    def write(self, v: View) -> None:
+        import pyarrow.parquet as pq
+
+        t = results_arrow(v)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.part(self.path), t.schema)
+        elif not t.schema.equals(self.writer.schema):
+            t = t.cast(self.writer.schema)
+        self.writer.write_table(t)
+
+    def close(self, keep: bool = True) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if not keep:
+            self.part(self.path).unlink(missing_ok=True)
+
+    @classmethod
+    def finish(cls, path: Path) -> Path:
+        """The file written under its temporary name, renamed to `path`."""
+        cls.part(path).replace(path)
+        return path
 
 
 # --- HTML with inline SVG charts ---------------------------------------------------------------
@@ -437,37 +603,33 @@ def html_table(tab: Tab) -> str:
     return f"<h2>{esc(tab.title)}</h2><table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def html_report(title: str, notes: list[str], a: View, b: View | None = None, *, a_name: str = "A",
-                b_name: str = "B", top: int = 20) -> str:
+def html_report(title: str, notes: list[str], report: Report, *, a_name: str = "A", b_name: str = "B") -> str:
     """A self-contained report: charts of fund payouts by layer, visit kind, level and month (A and B
     side by side when comparing), then every table."""
     esc = html.escape
+    a, b, p = report.a, report.b, report.paired
     parts = [f"<!DOCTYPE html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
              f"<style>{_STYLE}</style></head><body><h1>{esc(title)}</h1>"]
     parts += [f'<p class="note">{esc(n)}</p>' for n in notes]
     views = [(a_name, a)] + ([(b_name, b)] if b is not None else [])
     layers = list(dict.fromkeys(_paid_layers(a) + (_paid_layers(b) if b is not None else [])))
-    series = []
-    for name, v in views:
-        series.append((name, [int(v.amounts[PAID + layer][v.settled].sum()) if PAID + layer in v.amounts else 0
-                              for layer in layers]))
+    series = [(name, [t.paid(layer) for layer in layers]) for name, t in views]
     parts.append(svg_bars("Paid by layer", layers, series))
     for dim in ("visit", "level", "month", "group"):
-        keys = sorted(set(a.keys[dim][a.settled]))
-        series = [(name, [int(v.amounts["fund_total"][v.settled & (a.keys[dim] == k)].sum()) for k in keys])
-                  for name, v in views]
+        keys = sorted(a.dims[dim])
+        series = [(a_name, [a.dims[dim][k]["fund_total"] for k in keys])]
+        if b is not None:  # B's claims by A's keys
+            series.append((b_name, [p.b_funds[dim].get(k, {}).get("fund_total", 0) for k in keys]))
         parts.append(svg_bars(f"All funds by {dim}", keys, series))
     if b is not None:
-        both = a.settled & b.settled
         for dim in ("visit", "level", "month"):
-            keys = sorted(set(a.keys[dim][both]))
-            delta = [int(b.amounts["fund_total"][both & (a.keys[dim] == k)].sum()
-                         - a.amounts["fund_total"][both & (a.keys[dim] == k)].sum()) for k in keys]
+            keys = sorted(p.dims[dim])
+            delta = [p.dims[dim][k]["fb"] - p.dims[dim][k]["fa"] for k in keys]
             parts.append(svg_bars(f"{b_name} - {a_name}, all funds, by {dim}", keys, [(f"{b_name} - {a_name}", delta)]))
-        for tab in compare_tables(a, b, top=top):
+        for tab in report.compare_tables():
             parts.append(html_table(tab))
-    for name, v in views:
-        for tab in tables(v):
+    for name, t in views:
+        for tab in tables(t):
             tab = Tab(tab.name, f"{name}: {tab.title}", tab.columns, tab.kinds, tab.rows)
             parts.append(html_table(tab))
     parts.append('<p class="note">Amounts in yuan; charts in 万元 (10,000 yuan).</p>')

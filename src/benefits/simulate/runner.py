@@ -1,15 +1,19 @@
-"""Running a simulation: which engine, how the members are split, where the parts are settled.
+"""Running a simulation: which engine, how many partitions, where they are settled.
 
     results = simulate(pack, "rules/jiangmen", claims, members)                    # this process
     results = simulate(pack, "rules/jiangmen", claims, members, workers=4)         # 4 local processes
     results = simulate(pack, "rules/jiangmen", claims, members, scheduler="tcp://host:8786")
+    for part in settle_parts([Side(pack_a, dir_a, claims, members), Side(pack_b, dir_b, ...)]):
+        ...                                                                        # a partition at a time
 
-Members are split into partitions by a stable hash of their id (crc32), each partition with its own
-claims and line items, so that every member's claims are settled in order within one partition.
-Locally a partition is settled in this process; with `workers` or `scheduler`, on a
-dask.distributed cluster, where each worker loads the pack from its folder once (a loaded pack holds
-durable-rules C state that cannot be pickled, so the folder is shipped, never the pack). Results
-come back in the claims table's row order, identical whatever the split.
+Members are split into partitions by a stable hash of their id (`cluster.split`), each partition
+with its own claims and line items, so that every member's claims are settled in order within one
+partition. Locally the partitions are settled one after another in this process; with `workers` or
+`scheduler`, on a dask.distributed cluster (`cluster.on_cluster`), where each worker loads the pack
+from its folder once. `settle_parts` hands them over one at a time, in partition order, each settled
+under every side (pack A, and pack B when comparing), so that a caller can total and write them and
+let them go: memory is bounded by the partition size, not by the year. `simulate` puts them together
+again: results in the claims table's row order, identical whatever the split.
 
 Engines: `vector` is the vectorised evaluator (`benefits.simulate.settle_year`), `scalar` settles
 each claim with `benefits.evaluate` (`simulate.scalar`); `auto` takes the vectorised one when it is
@@ -19,8 +23,9 @@ installed. Both give the same Results, claim by claim.
 from __future__ import annotations
 
 import math
-import zlib
-from typing import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -28,11 +33,15 @@ import pyarrow.compute as pc
 
 from ..errors import BenefitsError
 from ..rules.pack import RulePack
-from . import scalar
+from . import cluster, scalar
 from .files import ClaimTable, MemberTable
 from .results import Results
 
 Progress = Callable[[int], None]
+
+PARTITION_CLAIMS = {"vector": 250_000, "scalar": 20_000}
+"""Claims a partition by default, per engine (the vectorised engine's working set is about 1 KB a
+claim; the scalar engine reports progress within a partition)."""
 
 
 def vector_available() -> bool:
@@ -55,39 +64,6 @@ def engine_name(engine: str) -> str:
     return engine
 
 
-def settle_part(pack: RulePack, claims: pa.Table, members: pa.Table, items: pa.Table | None, year: int,
-                engine: str, progress: Progress | None = None) -> Results:
-    """One partition in this process, with the engine named ('vector' or 'scalar')."""
-    if engine == "scalar":
-        return scalar.settle_year(pack, claims, members, items=items, year=year, progress=progress)
-    from . import settle_year
-
-    results = settle_year(pack, claims, members, items=items, year=year)
-    if progress is not None:
-        progress(claims.num_rows)
-    return results
-
-
-_PACKS: dict[str, RulePack] = {}
-
-
-def _settle_remote(pack_dir: str, claims: pa.Table, members: pa.Table, items: pa.Table | None, year: int,
-                   engine: str) -> Results:
-    """A partition on a dask worker: the pack is loaded from its folder once per worker process."""
-    pack = _PACKS.get(pack_dir)
-    if pack is None:
-        from ..rules.loader import load_rules
-
-        pack = _PACKS[pack_dir] = load_rules(pack_dir)
-    return settle_part(pack, claims, members, items, year, engine)
-
-
-def partition_of(member_ids: list[str], parts: int) -> np.ndarray:
-    """Each member's partition: crc32 of the id (stable across runs and machines) modulo `parts`."""
-    return np.fromiter((zlib.crc32(m.encode("utf-8")) % parts for m in member_ids), dtype=np.int64,
-                       count=len(member_ids))
-
-
 def year_of(pack: RulePack, claims: pa.Table) -> int:
     """The accumulator year: that of the earliest deciding date."""
     days = [d for d in scalar.deciding_dates(pack, claims) if d is not None]
@@ -96,84 +72,98 @@ def year_of(pack: RulePack, claims: pa.Table) -> int:
     return min(days).year
 
 
+@dataclass
+class Side:
+    """Claims and members to settle under one pack (pack A; pack B when comparing, with its own,
+    possibly re-dated, copy of the same claims and members, row for row)."""
+
+    pack: RulePack
+    pack_dir: str
+    claims: ClaimTable
+    members: MemberTable
+    year: int | None = None
+
+
+@dataclass
+class Part:
+    """One partition settled under every side: `rows` its claims' rows of the whole claims table
+    (ascending); per side the partition's claims and members (their file rows kept, so `where` names
+    the input file's row) and its results, `row` numbered within the partition."""
+
+    rows: np.ndarray
+    claims: list[ClaimTable]
+    members: list[MemberTable]
+    results: list[Results]
+
+
+def partition_count(claims: int, engine: str, workers: int = 1, distributed: bool = False,
+                    partition_claims: int | None = None) -> int:
+    """How many partitions: about `partition_claims` claims each (default per engine); on a cluster
+    at least four a worker."""
+    per = partition_claims or PARTITION_CLAIMS[engine]
+    parts = max(1, math.ceil(claims / per))
+    return max(parts, 4 * max(workers, 1)) if distributed else parts
+
+
+def settle_parts(sides: list[Side], *, engine: str = "auto", workers: int = 1, scheduler: str | None = None,
+                 partitions: int | None = None, partition_claims: int | None = None,
+                 progress: Progress | None = None) -> Iterator[Part]:
+    """Settle the sides' claims partition by partition, yielding each partition (in partition order)
+    once every side has settled it."""
+    engine = engine_name(engine)
+    distributed = workers > 1 or scheduler is not None
+    for side in sides:
+        if side.year is None:
+            side.year = year_of(side.pack, side.claims.table)
+    if partitions is None:
+        partitions = partition_count(len(sides[0].claims), engine, workers, distributed, partition_claims)
+    splits = [cluster.split(s.claims.table, s.members.table, s.claims.items, partitions) for s in sides]
+
+    def pieces():
+        for same in zip(*splits):  # the same partition of every side (the sides are the same rows)
+            yield same[0].rows, [_partition(s, p) for s, p in zip(sides, same)], same
+
+    if not distributed:
+        for rows, tables, same in pieces():
+            results = [cluster.settle(s.pack, p.claims, _engine_members(p.members), p.items, s.year, engine, progress)
+                       for s, p in zip(sides, same)]
+            yield Part(rows, [c for c, _ in tables], [m for _, m in tables], results)
+        return
+    specs = [cluster.Spec(str(Path(s.pack_dir).resolve()), s.year, s.claims.items is not None) for s in sides]
+
+    def sent():
+        for rows, tables, same in pieces():
+            flat = []
+            for p in same:
+                flat += [p.claims, _engine_members(p.members)] + ([p.items] if p.items is not None else [])
+            yield (rows, tables), specs, flat
+
+    with cluster.connect(workers, scheduler) as client:
+        for (rows, tables), results in cluster.on_cluster(client, sent(), engine):
+            if progress is not None:
+                progress(len(rows) * len(sides))
+            yield Part(rows, [c for c, _ in tables], [m for _, m in tables], results)
+
+
+def _partition(side: Side, piece: cluster.Piece) -> tuple[ClaimTable, MemberTable]:
+    c, m = side.claims, side.members
+    return (ClaimTable(c.name, c.unit, piece.claims, c.rows[piece.rows], piece.items, c.items_name, c.ignored),
+            MemberTable(m.name, m.unit, piece.members, m.rows[piece.member_rows], m.ignored))
+
+
+def _engine_members(members: pa.Table) -> pa.Table:
+    """The columns the engines read: without `district`."""
+    return members.select([c for c in members.column_names if c != "district"])
+
+
 def simulate(pack: RulePack, pack_dir: str, claims: ClaimTable, members: MemberTable, *, year: int | None = None,
              engine: str = "auto", workers: int = 1, scheduler: str | None = None, partitions: int | None = None,
              progress: Progress | None = None) -> Results:
-    """Settle every claim of `claims` under `pack` (loaded from `pack_dir`), member by member."""
-    engine = engine_name(engine)
-    table = claims.table
-    year = year if year is not None else year_of(pack, table)
-    member_table = members.engine_table()
-    n = table.num_rows
-    distributed = workers > 1 or scheduler is not None
-    if partitions is None:
-        per = 20_000 if engine == "scalar" else 250_000
-        partitions = max(1, math.ceil(n / per))
-        if distributed:
-            partitions = max(partitions, 4 * max(workers, 1))
-    if partitions == 1 and not distributed:
-        return settle_part(pack, table, member_table, claims.items, year, engine, progress)
-    parts = _split(table, member_table, claims.items, partitions)
-    if not distributed:
-        results = []
-        for idx, c, m, it in parts:
-            results.append(_renumber(settle_part(pack, c, m, it, year, engine, progress), idx))
-        return Results.concat(results)
-    return _on_cluster(pack_dir, parts, year, engine, workers, scheduler, progress)
-
-
-def _split(claims: pa.Table, members: pa.Table, items: pa.Table | None, parts: int):
-    cpart = partition_of(claims.column("member_id").to_pylist(), parts)
-    mpart = partition_of(members.column("member_id").to_pylist(), parts)
-    ipart = None
-    if items is not None and items.num_rows:
-        owner = dict(zip(claims.column("claim_id").to_pylist(), cpart.tolist()))
-        ipart = np.array([owner.get(c, -1) for c in items.column("claim_id").to_pylist()], dtype=np.int64)
-    out = []
-    for p in range(parts):
-        idx = np.flatnonzero(cpart == p)
-        if not len(idx):
-            continue
-        its = items.take(pa.array(np.flatnonzero(ipart == p))) if ipart is not None else None
-        out.append((idx, claims.take(pa.array(idx)), members.take(pa.array(np.flatnonzero(mpart == p))), its))
-    return out
-
-
-def _renumber(results: Results, idx: np.ndarray) -> Results:
-    """A partition's results with `row` the claim's row in the whole claims table."""
-    t = results.table
-    rows = pa.array(idx[t.column("row").to_numpy()], pa.int64())
-    t = t.set_column(t.column_names.index("row"), "row", rows)
-    return Results(t, pack=results.pack, year=results.year, layers=results.layers,
-                   counter_keys=results.counter_keys, not_vectorised=results.not_vectorised)
-
-
-def _on_cluster(pack_dir: str, parts, year: int, engine: str, workers: int, scheduler: str | None,
-                progress: Progress | None) -> Results:
-    from distributed import Client, LocalCluster, as_completed
-
-    cluster = None
-    if scheduler is not None:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    try:
-        futures = {}
-        for idx, c, m, it in parts:
-            f = client.submit(_settle_remote, pack_dir, c, m, it, year, engine, pure=False)
-            futures[f] = (idx, c.num_rows)
-        results = []
-        for f in as_completed(list(futures)):
-            idx, count = futures[f]
-            results.append(_renumber(f.result(), idx))
-            if progress is not None:
-                progress(count)
-        return Results.concat(results)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    """Settle every claim of `claims` under `pack` (loaded from `pack_dir`), member by member: the
+    partitions of `settle_parts` put together, in the claims table's row order."""
+    parts = settle_parts([Side(pack, pack_dir, claims, members, year)], engine=engine, workers=workers,
+                         scheduler=scheduler, partitions=partitions, progress=progress)
+    return Results.concat(cluster.renumbered(p.results[0], p.rows) for p in parts)
 
 
 def check_openings(pack: RulePack, members: MemberTable) -> None:
