@@ -219,7 +219,19 @@ def settle(claim_path: str, rules: str, accumulators: str | None) -> tuple[Settl
     try:
         return benefits.evaluate(claim, pack, acc), pack
     except BenefitsError as exc:
-        raise BenefitsError(inputs.locate(exc, {"claim": claim_doc, "accumulators": acc_doc})) from None
+        # a refusal names the claim's own value it tests (which diagnosis), carried beside its message
+        raise BenefitsError(inputs.locate(exc, {"claim": claim_doc, "accumulators": acc_doc})
+                            + getattr(exc, "offending", "")) from None
+
+
+NO_ACCUMULATORS = "warning: no accumulators given: settled as the member's first claim of the year"
+
+
+def _warn_without_accumulators(accumulators: str | None) -> None:
+    """One line on stderr when the member's year so far was not given (the exit code is unchanged)."""
+    if accumulators is None:
+        paint = Paint(color_enabled(sys.stderr))
+        _stderr(paint("warning:", "yellow", "bold") + NO_ACCUMULATORS.removeprefix("warning:"))
 
 
 CALC_EPILOG = (
@@ -251,6 +263,7 @@ def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
             return calc_compare(claim, rules, accumulators, compare, compare_on.date() if compare_on else None,
                                 as_json, lang.value)
         s, pack = settle(claim, rules, accumulators)
+        _warn_without_accumulators(accumulators)
         if as_json:
             write(json_text(s.model_dump(mode="json") | platform_json(s)))
         else:
@@ -273,6 +286,7 @@ def explain(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
             lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
     with guard(debug):
         s, pack = settle(claim, rules, accumulators)
+        _warn_without_accumulators(accumulators)
         write(trace_text(s, pack, lang.value, Paint(color_enabled())))
 
 

@@ -10,13 +10,22 @@ Every text from the claim or the rule pack (ids, names, descriptions, rule text,
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
+import io
+import os
+import re
+import shutil
+import sys
 from decimal import Decimal
 from pathlib import Path
 
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.table import Table as RichTable
+from rich.text import Text
+
 from benefits import PatientPart, RulePack, Settlement
-from benefits.render import bilingual, input_label
+from benefits.render import CATEGORIES_ZH, basis_text, bilingual, date_text, formula_text, input_label, source_text, word
 
 from .text import Paint, Table, money, pad, visible, width
 
@@ -24,13 +33,13 @@ ZERO = Decimal("0.00")
 
 WORDS = {
     "zh": {
-        "claim": "理赔", "pack": "规则", "version": "版本", "deciding_date": "决定日期",
+        "claim": "理赔", "pack": "统筹地区", "version": "政策版本", "deciding_date": "决定日期",
         "bill": "费用分解", "amount": "金额", "yuan": "金额单位：元",
         "total": "医疗费总额", "fully_self_paid": "全自费", "over_limit": "超限价自付",
         "pre_self_paid": "乙类先行自付", "policy_range": "政策范围内费用",
         "deductible": "起付线（实际支付）", "ratio": "基本统筹支付比例",
         "payouts": "各层支付", "layer": "层", "name": "名称", "base": "计算基数", "cap_left": "剩余限额",
-        "paid": "支付", "no_cap": "不设限额", "all_funds": "基金支付合计", "not_applied": "本次不适用的层：",
+        "paid": "支付", "no_cap": "不设限额", "all_funds": "基金支付合计", "not_applied": "不适用：",
         "not_fund": "† 非基金：支付个人负担的一部分，计入个人负担",
         "patient": "个人负担及原因", "accumulators": "年度累计", "counter": "累计项",
         "before": "结算前", "after": "结算后", "change": "变化", "admissions": "本年住院次数",
@@ -48,7 +57,7 @@ WORDS = {
         "over_limit": "over the price limit", "pre_self_paid": "pre-self-paid (category-B share)",
         "policy_range": "policy-range amount", "deductible": "deductible applied", "ratio": "basic fund ratio",
         "payouts": "Payouts by layer", "layer": "layer", "name": "name", "base": "base", "cap_left": "cap left",
-        "paid": "paid", "no_cap": "no cap", "all_funds": "all funds", "not_applied": "layers that do not apply to this claim: ",
+        "paid": "paid", "no_cap": "no cap", "all_funds": "all funds", "not_applied": "not applicable: ",
         "not_fund": "† not a fund: pays part of the patient's own share, counted in it",
         "patient": "What the patient pays, and why", "accumulators": "Accumulators", "counter": "counter",
         "before": "before", "after": "after", "change": "change", "admissions": "admissions this year",
@@ -83,37 +92,127 @@ AFTER_TOTAL = {"account", "cash"}  # how the total is paid, shown under it
 AFTER_TOTAL_ORDER = ("account", "cash")
 
 
-def header(s: Settlement, lang: str) -> str:
+def header(s: Settlement, lang: str, pack: RulePack | None = None) -> str:
     w = WORDS[lang]
+    if lang == "zh":
+        where = visible(pack.meta.jurisdiction) if pack is not None else visible(s.pack)
+        return (f"{w['claim']} {visible(s.claim_id)}   {w['pack']} {where}   "
+                f"{w['version']} {date_text(s.version, lang)}起   {w['deciding_date']} {date_text(s.deciding_date, lang)}"
+                f"   （{w['yuan']}）")
     return (f"{w['claim']} {visible(s.claim_id)}   {w['pack']} {visible(s.pack)}   {w['version']} {s.version}   "
             f"{w['deciding_date']} {s.deciding_date}   ({w['yuan']})")
 
 
-def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
-    w = WORDS[lang]
-    out = [paint(header(s, lang), "bold"), ""]
+# --- terminal layout (rich) -------------------------------------------------------------------
+# `calc` and `explain` are laid out by rich to the width of the terminal (COLUMNS when set; 80 when
+# the output is not a terminal), with plain columns and ASCII dashes: no box characters, so piped
+# text stays plain and stable. Colour follows `Paint` (a terminal, and NO_COLOR unset); rich itself
+# reads no environment variable.
 
-    bill = Table([w["bill"], w["amount"]], "lr")
+MIN_WIDTH = 20
+_TRAILING = re.compile(r"(?: |\x1b\[[0-9;]*m)+$", re.M)  # spaces (and colour codes among them) ending a line
+
+
+def output_width(stream=None) -> int:
+    """The columns the output may use: COLUMNS when set, else the terminal's width, else 80."""
+    stream = stream if stream is not None else sys.stdout
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isascii() and columns.isdigit() and int(columns) > 0:
+        return max(MIN_WIDTH, int(columns))
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if tty:
+        return max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns)
+    return 80
+
+
+class Screen:
+    """Renderables laid out to `width` columns; `text()` is the result, without trailing spaces."""
+
+    def __init__(self, paint: Paint, columns: int | None = None):
+        self.buffer = io.StringIO()
+        colour = paint.enabled
+        self.console = Console(file=self.buffer, width=columns or output_width(), force_terminal=colour,
+                               color_system="standard" if colour else None, no_color=not colour, highlight=False,
+                               markup=False, emoji=False, legacy_windows=False, soft_wrap=False, _environ={})
+
+    def print(self, *items, indent: int = 0) -> None:
+        for item in items:
+            self.console.print(Padding(item, (0, 0, 0, indent)) if indent else item)
+
+    def blank(self) -> None:
+        self.console.print()
+
+    def text(self) -> str:
+        def keep_codes(m: re.Match) -> str:
+            return m.group().replace(" ", "")
+
+        return _TRAILING.sub(keep_codes, self.buffer.getvalue()).rstrip("\n")
+
+
+class Grid:
+    """A table of plain columns (left 'l' or right 'r' aligned), two spaces apart; `rule()` puts a
+    line of dashes under the amount columns (before a total). Every cell goes through `visible()`."""
+
+    def __init__(self, headers: list[str], align: str):
+        self.headers, self.align, self.rows = headers, align, []
+
+    def add(self, *cells: str, style: str = "") -> None:
+        self.rows.append(([visible(c) for c in cells] + [""] * (len(self.headers) - len(cells)), style))
+
+    def rule(self) -> None:
+        self.rows.append(None)
+
+    def renderable(self) -> RichTable:
+        t = RichTable(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="bold",
+                      show_header=any(self.headers))
+        for h, a in zip(self.headers, self.align):  # 'L': left aligned, never wrapped (an id)
+            t.add_column(Text(visible(h)), justify="right" if a == "r" else "left", overflow="fold", no_wrap=a == "L")
+        sizes = [max([width(r[0][i]) for r in self.rows if r is not None] + [0]) for i in range(len(self.headers))]
+        for row in self.rows:
+            if row is None:
+                t.add_row(*[Text("-" * sizes[i]) if a == "r" else Text("") for i, a in enumerate(self.align)])
+            else:
+                t.add_row(*[Text(c) for c in row[0]], style=row[1] or None)
+        return t
+
+
+def _note(text: str) -> Text:
+    return Text(visible(text), style="dim")
+
+
+def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: int | None = None) -> str:
+    w = WORDS[lang]
+    out = Screen(paint, columns)
+    out.print(Text(header(s, lang, pack), style="bold"))
+    out.blank()
+
+    bill = Grid([w["bill"], w["amount"]], "lr")
     for name in ("total", "fully_self_paid", "over_limit", "pre_self_paid", "policy_range"):
         bill.add(w[name], money(getattr(s.bill, name)))
     bill.add(w["deductible"], money(s.deductible))
     if s.ratio is not None:
         bill.add(w["ratio"], f"{(s.ratio * 100).normalize():f}%")
-    out += bill.render(paint) + [""]
+    out.print(bill.renderable(), indent=2)
+    out.blank()
 
     if s.items:
-        items = Table([w["item"], w["category"], w["amount"], w["share"], *w["item_parts"]], "llrrrrrr")
+        items = Grid([w["item"], w["category"], w["amount"], w["share"], *w["item_parts"]], "Llrrrrrr")
         for it in s.items:
             share = "" if it.self_pay_share is None else f"{(it.self_pay_share * 100).normalize():f}%"
-            items.add(it.id, it.category, money(it.amount), share, money(it.fully_self_paid),
+            category = CATEGORIES_ZH.get(it.category, it.category) if lang == "zh" else it.category
+            items.add(it.id, category, money(it.amount), share, money(it.fully_self_paid),
                       money(it.over_limit), money(it.pre_self_paid), money(it.policy_range))
-        out += items.render(paint) + [""]
+        out.print(items.renderable(), indent=2)
+        out.blank()
 
-    out += layers_table(s, lang).render(paint)
-    notes = layer_notes(s, lang)
-    out += [paint("  " + n, "dim") for n in notes] + [""]
+    out.print(layers_table(s, lang).renderable(), indent=2)
+    out.print(*[_note(n) for n in layer_notes(s, lang)], indent=2)
+    out.blank()
 
-    patient = Table([w["patient"], w["amount"]], "lr")
+    patient = Grid([w["patient"], w["amount"]], "lr")
     fields = [f.name for f in dataclasses.fields(PatientPart)]
     for name in fields:
         if name in AFTER_TOTAL or name == "total":
@@ -121,38 +220,49 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> s
         value = getattr(s.patient, name)
         patient.add(_patient_label(name, lang), money(-value if name in SUBTRACTED and value else value))
     patient.rule()
-    patient.add(_patient_label("total", lang), money(s.patient.total), style=("bold",))
+    patient.add(_patient_label("total", lang), money(s.patient.total), style="bold")
     for name in fields:
         if name in AFTER_TOTAL:
             patient.add("  " + _patient_label(name, lang), money(getattr(s.patient, name)))
-    out += patient.render(paint) + [""]
+    out.print(patient.renderable(), indent=2)
+    out.blank()
 
-    out += accumulators_table(s, pack, lang).render(paint)
-    return "\n".join(out)
+    out.print(accumulators_table(s, pack, lang).renderable(), indent=2)
+    return out.text()
 
 
-def layers_table(s: Settlement, lang: str) -> Table:
-    """The layers that applied: the funds, their total, then what pays from the patient's own share."""
+def layers_table(s: Settlement, lang: str) -> Grid:
+    """The layers that applied: the funds, their total, then what pays from the patient's own share.
+    In Chinese, each layer by its Chinese name only; in English, its id and its name."""
     w = WORDS[lang]
-    t = Table([w["payouts"], w["name"], w["base"], w["cap_left"], w["paid"]], "llrrr")
+    zh = lang == "zh"
+    t = Grid([w["payouts"], w["base"], w["cap_left"], w["paid"]], "lrrr") if zh else \
+        Grid([w["payouts"], w["name"], w["base"], w["cap_left"], w["paid"]], "Llrrr")
+
+    def row(p, mark: str = "", style: str = "") -> None:
+        name = _layer_name(p, lang) + mark
+        cells = [money(p.base), _cap(p.limit_left, lang), money(p.paid)]
+        t.add(*([name] if zh else [p.layer, name]), *cells, style=style)
+
     applied = [p for p in s.layers if p.applied]
     for p in [p for p in applied if p.fund]:
-        t.add(p.layer, _layer_name(p, lang), money(p.base), _cap(p.limit_left, lang), money(p.paid))
+        row(p)
     t.rule()
-    t.add(w["all_funds"], "", "", "", money(s.fund_total), style=("bold",))
+    t.add(w["all_funds"], *([""] * (len(t.headers) - 2)), money(s.fund_total), style="bold")
     for p in [p for p in applied if not p.fund]:
-        t.add(p.layer, _layer_name(p, lang) + " †", money(p.base), _cap(p.limit_left, lang), money(p.paid))
+        row(p, " †")
     return t
 
 
 def layer_notes(s: Settlement, lang: str) -> list[str]:
+    """The notes under the layers: what † means, and the layers that do not apply, folded into one line."""
     w = WORDS[lang]
     notes = []
     if any(p.applied and not p.fund for p in s.layers):
         notes.append(w["not_fund"])
-    skipped = [p.layer for p in s.layers if not p.applied]
+    skipped = [_layer_name(p, lang) for p in s.layers if not p.applied]
     if skipped:
-        notes.append(w["not_applied"] + visible(", ".join(skipped)))
+        notes.append(w["not_applied"] + ("、" if lang == "zh" else ", ").join(skipped))
     return notes
 
 
@@ -170,73 +280,148 @@ def _patient_label(name: str, lang: str) -> str:
     return PatientPart.description(name)
 
 
-def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Table:
+def _counter_label(name: str, pack: RulePack, lang: str) -> str:
+    """A counter as a reader in `lang` knows it: in Chinese by its meaning (and month), else its id."""
+    base, _, month = name.partition("@")
+    meaning = bilingual(pack.counters.get(base, ""), "zh")
+    if not meaning or re.fullmatch(r"[\x00-\x7f]*", meaning):
+        return name
+    return meaning + (f"（{date_text(month + '-01', 'zh')[:-2]}）" if month else "")
+
+
+def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Grid:
     w = WORDS[lang]
+    zh = lang == "zh"
     before, after = s.accumulators_before, s.accumulators_after
-    t = Table([w["accumulators"], w["before"], w["after"], w["change"], w["meaning"]], "lrrrl")
+    t = Grid([w["accumulators"], w["before"], w["after"], w["change"]], "lrrr") if zh else \
+        Grid([w["accumulators"], w["before"], w["after"], w["change"], w["meaning"]], "Lrrrl")
     change = after.admissions - before.admissions
-    t.add("admissions", str(before.admissions), str(after.admissions), f"{change:+d}" if change else "",
-          w["admissions"])
+    cells = [str(before.admissions), str(after.admissions), f"{change:+d}" if change else ""]
+    t.add(w["admissions"], *cells) if zh else t.add("admissions", *cells, w["admissions"])
     known = [c for c in pack.counters]
     names = list(dict.fromkeys(known + sorted(set(before.counters) | set(after.counters))))
     for name in names:
         if name not in before.counters and name not in after.counters:
             continue
         b, a = before.get(name), after.get(name)
-        meaning = bilingual(pack.counters.get(name.partition("@")[0], ""), lang)
-        t.add(name, money(b), money(a), money(a - b, signed=True) if a != b else "", meaning)
+        cells = [money(b), money(a), money(a - b, signed=True) if a != b else ""]
+        if zh:
+            t.add(_counter_label(name, pack, lang), *cells)
+        else:
+            t.add(name, *cells, bilingual(pack.counters.get(name.partition("@")[0], ""), lang))
     return t
 
 
 # --- explain ----------------------------------------------------------------------------------
 
 
-def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint) -> str:
+def _input_name(key: str, names: dict[str, str], pack: RulePack, lang: str) -> str:
+    if lang != "zh":
+        return key
+    if key in names:
+        return names[key]
+    if key in pack.counters:
+        return _counter_label(key, pack, lang)
+    label = input_label(key, lang)
+    return word(label, lang)
+
+
+def _input_value(key: str, value: str, lang: str) -> str:
+    if lang == "zh" and key == "cap_left" and value == "none":
+        return WORDS[lang]["no_cap"]
+    return word(value, lang)
+
+
+def _parameter(name: str, pack: RulePack, lang: str) -> str:
+    if lang != "zh":
+        return name
+    p = pack.parameters.get(name)
+    label = bilingual(p.description, "zh").split(" / ")[0].strip() if p is not None else ""
+    return label if label and not re.fullmatch(r"[\x00-\x7f]*", label) else name
+
+
+def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: int | None = None) -> str:
+    """The trace step by step. Layers that do not apply are folded into one line at the end; in
+    Chinese, every id is named (layers, groups, levels, dates) and no rule id or file is shown."""
     w = WORDS[lang]
-    names = {p.layer: visible(p.name_zh if lang == "zh" else p.name_en) for p in s.layers}
+    zh = lang == "zh"
+    layers = {p.layer: p for p in s.layers}
+    names = {p.layer: visible(_layer_name(p, lang)) for p in s.layers}
     root = Path(pack.directory).parent
-    out = [paint(f"{w['explain_title']}: " + header(s, lang), "bold")]
+    out = Screen(paint, columns)
+    out.print(Text(f"{w['explain_title']}{'：' if zh else ': '}" + header(s, lang, pack), style="bold"))
+    shown = [t for t in s.trace if t.step.rpartition(".")[2] != "skip"]
+    labels = [w["step"].format(n=i) for i in range(1, len(shown) + 1)]
+    label_w = max([width(x) for x in labels] + [0])
     current: object = ()
-    steps = [w["step"].format(n=i) for i in range(1, len(s.trace) + 1)]
-    label = max([width(x) for x in steps] + [0])
-    keys = [w[k] for k in ("rule", "inputs", "formula", "output", "cites")]
-    key_w = max(width(k) for k in keys)
-    indent = " " * (label + 2)
+    grid = None
 
-    def row(key: str, text: str, style: tuple = ()) -> str:
-        return indent + paint(pad(w[key], key_w), "dim") + "  " + paint(visible(text), *style)
+    def flush() -> None:
+        if grid is not None:
+            out.print(grid)
 
-    for i, t in enumerate(s.trace):
+    for label, t in zip(labels, shown):
         if t.layer != current:
+            flush()
             current = t.layer
-            title = f"{names.get(t.layer, visible(t.layer))} ({visible(t.layer)})" if t.layer else w["general"]
-            out += ["", paint(f"== {title} ==", "cyan", "bold")]
-            if t.basis:
-                out.append(paint(f"   {w['basis']}: {visible(t.basis)}", "dim"))
-        explain = visible(t.explain_zh if lang == "zh" else t.explain_en)
-        out.append(paint(pad(steps[i], label), "bold") + "  " + explain)
-        where = f"  ({root / t.site})" if t.site else ""  # the settlement carries its rules' sites
-        out.append(row("rule", t.rule + where))
-        if t.inputs:
-            out.append(row("inputs", ", ".join(f"{input_label(k, lang)} = {v}" for k, v in t.inputs.items())))
-        if t.formula and t.formula != t.output:
-            out.append(row("formula", t.formula))
-        out.append(row("output", t.output, ("bold",)))
-        for j, c in enumerate(t.citations):
-            assumed = c.source.startswith("assumed")
-            text = visible(f"{c.parameter} = {c.value}") + (f"  {w['assumed']}" if assumed else "")
-            out.append(row("cites", text, ("yellow",) if assumed else ()) if j == 0 else
-                       indent + " " * (key_w + 2) + paint(text, *(("yellow",) if assumed else ())))
-            out.append(indent + " " * (key_w + 4) + paint(visible(c.source), "dim"))
-    out += ["", paint(w["summary"], "cyan", "bold")]
-    t = layers_table(s, lang)
-    t.rule()
-    t.add(w["patient_total"], "", "", "", money(s.patient.total), style=("bold",))
+            if t.layer is None:
+                title = w["general"]
+            else:
+                title = names.get(t.layer, visible(t.layer)) + ("" if zh else f" ({visible(t.layer)})")
+            out.blank()
+            out.print(Text(f"== {title} ==", style="cyan bold"))
+            basis = basis_text(t.basis, lang) if t.basis else ""
+            if basis:
+                out.print(Text(f"{w['basis']}{'：' if zh else ': '}{visible(basis)}", style="dim"), indent=3)
+            grid = RichTable.grid(padding=(0, 2))
+            grid.add_column(min_width=label_w, no_wrap=True)
+            grid.add_column(overflow="fold")
+        grid.add_row(Text(label, style="bold"), _step_body(t, lang, w, names, layers, pack, root))
+    flush()
+    out.blank()
+    out.print(Text(w["summary"], style="cyan bold"))
+    table = layers_table(s, lang)
+    table.rule()
+    pad_cells = [""] * (len(table.headers) - 2)
+    table.add(w["patient_total"], *pad_cells, money(s.patient.total), style="bold")
     for name in AFTER_TOTAL_ORDER:
-        t.add("  " + _patient_label(name, lang), "", "", "", money(getattr(s.patient, name)))
-    out += t.render(paint)
-    out += [paint("  " + n, "dim") for n in layer_notes(s, lang)]
-    return "\n".join(out)
+        table.add("  " + _patient_label(name, lang), *pad_cells, money(getattr(s.patient, name)))
+    out.print(table.renderable(), indent=2)
+    out.print(*[_note(n) for n in layer_notes(s, lang)], indent=2)
+    return out.text()
+
+
+def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack, root: Path) -> Group:
+    zh = lang == "zh"
+    rows = RichTable.grid(padding=(0, 2))
+    rows.add_column(no_wrap=True, style="dim", min_width=max(width(w[k]) for k in ("rule", "inputs", "formula", "output", "cites")))
+    rows.add_column(overflow="fold")
+
+    def row(key: str, text: Text | str, style: str = "") -> None:
+        rows.add_row(Text(w[key]), text if isinstance(text, Text) else Text(visible(text), style=style))
+
+    if not zh:  # the rule and its file:line, for whoever maintains the pack
+        row("rule", t.rule + (f"  ({root / t.site})" if t.site else ""))
+    if t.inputs:
+        inputs = {k: v for k, v in t.inputs.items()
+                  if not (k in layers and not layers[k].applied)}  # a layer that did not apply paid nothing
+        row("inputs", ("，" if zh else ", ").join(
+            f"{_input_name(k, names, pack, lang)} = {_input_value(k, v, lang)}" for k, v in inputs.items()))
+    if t.formula and t.formula != t.output:
+        row("formula", formula_text(t.formula, lang))
+    row("output", formula_text(word(t.output, lang), lang), "bold")
+    for j, c in enumerate(t.citations):
+        assumed = c.source.startswith("assumed")
+        cite = Text(visible(f"{_parameter(c.parameter, pack, lang)} = {formula_text(c.value, lang)}"),
+                    style="yellow" if assumed else "")
+        if assumed:
+            cite.append(f"  {w['assumed']}", style="yellow")
+        source = source_text(c.source, lang)
+        if source:
+            cite.append("\n  " + visible(source), style="dim")
+        rows.add_row(Text(w["cites"]) if j == 0 else Text(""), cite)
+    explain = Text(visible(t.explain_zh if zh else t.explain_en))
+    return Group(explain, rows)
 
 
 # --- rules show -------------------------------------------------------------------------------

@@ -19,6 +19,75 @@ DECIDED_BY_ZH = {"settlement": "结算日期", "admission": "入院日期"}
 GROUPS_ZH = {"dibao": "低保", "tekun": "特困", "guer": "孤儿", "tuopin": "脱贫", "dishouru": "低收入",
              "low_income": "低收入、脱贫", "none": "无"}
 """Chinese names of the groups the packs use; a group a pack names otherwise shows its id."""
+SCHEMES_ZH = {"resident": "居民", "employee": "职工"}
+LEVELS_ZH = {"level1": "一级", "level2": "二级", "level3": "三级",
+             "township": "乡镇", "county": "县级", "city": "市级", "province": "省级"}
+"""Chinese names of the hospital levels the packs use (the packs' levels are ids); another id shows as is."""
+DISEASES_ZH = {"hypertension": "高血压", "diabetes": "糖尿病", "uraemia": "尿毒症透析", "cancer": "恶性肿瘤",
+               "transplant": "器官移植术后抗排异", "none": "无"}
+MEMBER_TYPES_ZH = {"in_service": "在职", "retired": "退休", "adult": "成年居民", "child": "未成年人", "student": "学生"}
+VISITS_ZH = {"inpatient": "住院", "day_surgery": "日间手术", "general_outpatient": "普通门诊",
+             "special_outpatient": "门特", "maternity": "生育", "covid_test": "核酸检测"}
+CATEGORIES_ZH = {"A": "甲", "B": "乙", "C": "丙"}
+_WORDS_ZH = {**DISEASES_ZH, **GROUPS_ZH, **SCHEMES_ZH, **LEVELS_ZH, **MEMBER_TYPES_ZH, **VISITS_ZH}
+_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def date_text(day, lang: str) -> str:
+    """A date as a reader in `lang` writes it: 2021年8月16日, or 2021-08-16."""
+    text = str(day)
+    if lang != "zh":
+        return text
+    return _ISO_DAY.sub(lambda m: f"{int(m[1])}年{int(m[2])}月{int(m[3])}日", text)
+
+
+def word(value: str, lang: str) -> str:
+    """A value of the trace or the settlement (a group, scheme, level, disease or visit id, a date,
+    `none`) as a reader in `lang` reads it; other values as they are."""
+    if lang != "zh":
+        return value
+    if value in _WORDS_ZH:
+        return _WORDS_ZH[value]
+    return date_text(value, lang) if _ISO_DAY.fullmatch(value) else value
+
+
+_FORMULA_ZH = (
+    ("; capped at ", "；以剩余限额为限："), (" points", " 个百分点"), ("max -> ", "取最多 -> "),
+    ("0 (no part of the cumulative amount lies in a band)", "0（累计金额未进入任何分段）"), ("no cap", "不设限额"),
+)
+
+
+def formula_text(text: str, lang: str) -> str:
+    """A formula (or a parameter's value) in `lang`: its few words translated, ids and dates named."""
+    if lang != "zh":
+        return text
+    for en, zh in _FORMULA_ZH:
+        text = text.replace(en, zh)
+    text = re.sub(r"(?<=-> )([a-z_]+)$", lambda m: word(m[1], lang), text)
+    return date_text(text, lang)
+
+
+_DOC_REF = re.compile(r"\s*[（(][^（）()]*domain\.md[^（）()]*[)）]")
+_OUR_RULES = re.compile(r"[；;]?\s*结算口径：[^；;]*")
+
+
+def source_text(source: str, lang: str) -> str:
+    """A parameter's source as a reader in `lang` is shown it: in Chinese, the policy's own words
+    without the project's references (its notes and seed numbers); '' for an assumed value (the reader
+    is told it is assumed)."""
+    if lang != "zh":
+        return source
+    if source.startswith("assumed"):
+        return ""
+    text = re.sub(r"^seed \d+:\s*", "", _DOC_REF.sub("", source)).strip()
+    return "" if re.fullmatch(r"[\x00-\x7f]*", text) else text
+
+
+def basis_text(basis: str, lang: str) -> str:
+    """A layer's policy basis (its `citation:`) in `lang`: in Chinese, the published documents only."""
+    if lang != "zh":
+        return basis
+    return _OUR_RULES.sub("", _DOC_REF.sub("", basis)).strip(" ；;")
 
 INPUTS_ZH = {
     "deciding_date": "决定日期", "total": "费用总额", "items": "明细条数", "default_b_share": "乙类先行自付比例（默认）",
@@ -26,6 +95,7 @@ INPUTS_ZH = {
     "policy_range": "政策范围内费用", "deductible_applied": "起付线", "ratio": "支付比例", "cap_left": "剩余限额",
     "this_claim": "本次", "before": "本次前累计", "after": "本次后累计", "first_band_start": "首段起点",
     "left": "剩余合规自付", "aid_deductible_used": "救助起付线", "service": "服务项目",
+    "diagnosis": "主诊断", "others": "其他诊断", "group": "人员类别", "deductible": "起付线",
     "policy_range_left": "剩余政策范围内费用", "eligible": "合规费用", "basic_cap_left": "基本医疗保险剩余限额",
     "basic_ratio": "基本医疗保险支付比例", "pre_self_paid": "先行自付", "balance": "账户余额", "account": "个人账户",
 }
@@ -68,7 +138,7 @@ Text = tuple[str, str, dict, str, str]
 
 def _version(d: dict, cites: tuple) -> Text:
     day, start, by = d["day"], d["start"], d["by"]
-    return (f"按{DECIDED_BY_ZH.get(by, by)} {day} 适用 {start} 起的政策",
+    return (f"按{DECIDED_BY_ZH.get(by, by)}{date_text(day, 'zh')}，适用{date_text(start, 'zh')}起施行的政策",
             f"the deciding date {day} ({by}) selects the version of {start}", {"deciding_date": str(day)}, "", str(start))
 
 
@@ -77,7 +147,7 @@ def _bill(d: dict, cites: tuple) -> Text:
     formula = f"{total} - {fully} - {over} - {pre} = {policy}"
     if d["items"] is None:
         return "费用已由医疗机构分解", "the bill came already split", {"total": total}, formula, policy
-    return ("逐项分解：丙类全自费；超支付标准部分为超限价自付；乙类按比例先行自付；其余为政策范围内费用（明细见 items）",
+    return ("逐项分解：丙类全自费；超支付标准部分为超限价自付；乙类按比例先行自付；其余为政策范围内费用（各明细的分解见费用明细表）",
             "item by item: C fully self-paid; the price above the payment standard is over-limit; "
             "B pre-pays its share; the rest is the policy-range amount (each item's split: items)",
             {"items": str(d["items"]), "default_b_share": fmt_units(d["default_share"])}, formula, policy)
@@ -101,7 +171,43 @@ def _deductible(d: dict, cites: tuple) -> Text:
 
 def _ratio(d: dict, cites: tuple) -> Text:
     r = fmt_units(d["ratio"])
-    return "基金支付比例", "the fund's payment ratio", {"level": d["level"], "scheme": d["scheme"]}, r, r
+    level, scheme = d["level"], d["scheme"]
+    return (f"基金支付比例（{word(level, 'zh')}医院，{word(scheme, 'zh')}）", "the fund's payment ratio",
+            {"level": level, "scheme": scheme}, r, r)
+
+
+def _diagnosis(d: dict, cites: tuple) -> Text:
+    code, disease, ranges = d["code"], d["disease"], ", ".join(d["ranges"])
+    others = {"others": ", ".join(d["others"])} if d["others"] else {}
+    if disease == "none":
+        return (f"主诊断 {code} 不属于本规则的任何病种", f"primary diagnosis {code} is in none of the pack's disease lists",
+                {"diagnosis": code, **others}, "", disease)
+    return (f"主诊断 {code} 属于{word(disease, 'zh')}病种（{ranges}）",
+            f"primary diagnosis {code} is in the disease list {disease} ({ranges})",
+            {"diagnosis": code, **others}, f"{code} in {ranges}", disease)
+
+
+def _reduction(d: dict, cites: tuple) -> Text:
+    g, base, red = d["group"], fmt_fen(d["deductible"]), fmt_units(d["reduction"])
+    start = fmt_exact(d["start"], RATIO)
+    return (f"{word(g, 'zh')}人员起付线降低{red}", f"group {g}: the deductible lowered by {red}",
+            {"group": g, "deductible": base}, f"{base} x (1 - {red}) = {start}", start)
+
+
+def _points_step(d: dict, cites: tuple) -> Text:
+    g, pts, points = d["group"], _points(d["points"]), d["points"]
+    sign, size = ("-" if points < 0 else "+"), f"{abs(points):f}"
+    pieces = [f"{fmt_units(b)} {sign} {size} points = {fmt_units(a)}" for b, a in zip(d["before"], d["after"])]
+    after = ", ".join(fmt_units(a) for a in d["after"])
+    return (f"{word(g, 'zh')}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
+            f"group {g}: every band's ratio changed by {pts} points",
+            {"group": g}, "; ".join(pieces), after)
+
+
+def _no_cap(d: dict, cites: tuple) -> Text:
+    g, cap = d["group"], fmt_fen(d["cap"])
+    return (f"{word(g, 'zh')}人员不设封顶线（一般人员 {cap}）", f"group {g}: no cap (others: {cap})",
+            {"group": g}, "", "no cap")
 
 
 def _adjustment(d: dict, cites: tuple) -> Text:
@@ -144,6 +250,8 @@ def _bands_pay(d: dict, cites: tuple) -> Text:
     before, after = d["before"] * RATIO, d["after"] * RATIO  # the band edges' units
     bands = "; ".join(f"{fmt_exact(lo, RATIO)}-{'' if hi is None else fmt_exact(hi, RATIO)}: {fmt_units(r)}"
                       for lo, hi, r in d["bands"])
+    bands_zh = "；".join(f"{fmt_exact(lo, RATIO)}以上部分{fmt_units(r)}" if hi is None else
+                        f"{fmt_exact(lo, RATIO)}至{fmt_exact(hi, RATIO)}部分{fmt_units(r)}" for lo, hi, r in d["bands"])
     pieces = []
     for lo, hi, r in d["bands"]:
         top = after if hi is None else min(after, hi)
@@ -152,7 +260,7 @@ def _bands_pay(d: dict, cites: tuple) -> Text:
     formula = " + ".join(pieces) or "0 (no part of the cumulative amount lies in a band)"
     formula = _capped(formula + f" = {fmt_exact(d['raw'], scale)}", d["raw"], scale, d["cap_left"])
     paid = fmt_fen(d["paid"])
-    return (f"分段支付：{bands}", f"paid band by band: {bands}",
+    return (f"分段支付：{bands_zh}", f"paid band by band: {bands}",
             {"before": fmt_fen(d["before"]), "after": fmt_fen(d["after"]), "first_band_start": fmt_exact(d["start"], RATIO),
              "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
 
@@ -211,11 +319,15 @@ RENDERERS: dict[str, Callable[[dict, tuple], Text]] = {
     "version": _version,
     "bill": _bill,
     "basic_fund.deductible": _deductible,
+    "diagnosis": _diagnosis,
     "basic_fund.ratio": _ratio,
     "basic_fund.adjustment": _adjustment,
     "basic_fund.cap": _basic_cap,
     "basic_fund.pay": _basic_pay,
     "cumulative_bands.group": _group("按对本层最有利的身份计算", "the group most favourable for this layer applies"),
+    "cumulative_bands.reduction": _reduction,
+    "cumulative_bands.points": _points_step,
+    "cumulative_bands.no_cap": _no_cap,
     "cumulative_bands.cumulative": _cumulative,
     "cumulative_bands.pay": _bands_pay,
     "residual_ratio.group": _group("按对本层最有利的救助身份计算", "the aid group most favourable for this layer applies"),

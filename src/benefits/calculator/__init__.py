@@ -55,10 +55,31 @@ def _check_claim(claim: Claim, pack: RulePack) -> None:
                             f"expected one of: {', '.join(meta.services) or '(the pack has none)'}")
 
 
-def _check_refusals(pack: RulePack, fired: frozenset[str]) -> None:
+def _check_refusals(pack: RulePack, fired: frozenset[str], claim: Claim) -> None:
     for i, refusal in enumerate(pack.meta.refusals):
         if f"refusals[{i}]" in fired:
-            raise ClaimError(f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})")
+            exc = ClaimError(f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})")
+            # The message is the same for every claim the refusal catches (claims are refused alike
+            # in bulk); the claim's own value it tests is carried beside it, for a reader of this one.
+            exc.offending = _offending(refusal.when, claim)
+            raise exc
+
+
+def _offending(when: str | None, claim: Claim) -> str:
+    """The claim's value a refusal tests, named ('' when it tests none we name): which diagnosis put
+    the claim in no disease list."""
+    if not when or "disease" not in when:
+        return ""
+    if not claim.diagnoses:
+        return "; the claim gives no diagnosis (diagnoses: [])"
+    return f"; the claim's primary diagnosis {claim.diagnoses[0]!r} is in none of them"
+
+
+def _diagnosis(pack: RulePack, codes: list[str], disease: str) -> dict:
+    """The trace data of the primary diagnosis and the disease list it falls in (its ICD-10 ranges)."""
+    found = next((d for d in pack.diseases if d.name == disease), None)
+    ranges = [] if found is None else [f"{l}{lo:02d}" + (f"-{l}{hi:02d}" if hi != lo else "") for l, lo, hi in found.ranges]
+    return {"code": codes[0], "others": codes[1:], "disease": disease, "ranges": ranges}
 
 
 def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: int) -> None:
@@ -114,16 +135,19 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
         accumulators = Accumulators(member_id=claim.member.id, year=day.year)
     acc = _validated(Accumulators, accumulators, "accumulators")
     _check_accumulators(acc, claim, pack, day.year)
-    fact = build_fact(claim, day, pack.disease_of(claim.diagnoses))
+    disease = pack.disease_of(claim.diagnoses)
+    fact = build_fact(claim, day, disease)
     counters = {k: to_fen(v) for k, v in acc.counters.items()}
     _check_counter_bounds(counters, pack, fact)
     fired = pack.matcher.fired(fact)
-    _check_refusals(pack, fired)
+    _check_refusals(pack, fired, claim)
 
     rec = Recorder() if trace else None
     if rec is not None:
         rec.add("version", "version", f"{pack.name}@{version.start}", None,
                 {"day": day, "start": version.start, "by": pack.meta.deciding_date})
+        if claim.diagnoses:
+            rec.add("diagnosis", "diagnosis", "claim.diagnoses", None, _diagnosis(pack, claim.diagnoses, disease))
     bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
     st = State(claim, pack, day, fact, fired, pack.values_on(day), counters, acc.admissions, bill, rec)
     results = _pay_layers(st)

@@ -34,6 +34,10 @@ class _Bands:
     bands: list[tuple[int, int | None, int]]  # (low, high or None, ratio): edges in fen x RATIO
     capped: bool  # the layer's cap applies to this option (a group may lift it)
     modifiers: tuple  # the group's parameters used (deductible reduction, points)
+    deductible: int = 0  # the plain deductible, fen (for the trace of a group's reduction)
+    reduction: object = None  # the group's deductible reduction (a parameter value), if any
+    points: object = None  # the group's points (a parameter value), if any
+    base_ratios: tuple = ()  # the bands' ratios before the group's points
 
 
 @dataclass(slots=True)
@@ -47,6 +51,7 @@ class _Option:
     raw: int  # fen x SCALE
     paid: int  # fen
     modifiers: tuple
+    plan: _Bands | None = None  # the bands as the rules give them (for the trace of a group's modifiers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +118,7 @@ class CumulativeBandsLayer(Kind):
         best = most_favourable(options, lambda o: o.paid)  # groups are listed before `none`
         if st.rec is not None:
             cites = plan.cites + best.modifiers + ((plan.cap,) if best.cap_left is not None else ())
-            self._record(st, options, best, plan.band_rule, before, amount, after, cites)
+            self._record(st, options, best, plan.band_rule, before, amount, after, cites, plan.cap)
         st.add(self.base_counter, amount)
         st.add(self.paid_counter, best.paid)
         return Paid(best.paid, amount, best.cap_left)
@@ -141,6 +146,7 @@ class CumulativeBandsLayer(Kind):
         start = deductible.units * RATIO
         points = 0
         modifiers: tuple = ()
+        red = pts = None
         if group is not None and group.deductible_reduction:
             red = st.param(group.deductible_reduction)
             start = deductible.units * (RATIO - red.units)
@@ -153,7 +159,8 @@ class CumulativeBandsLayer(Kind):
         highs: list[int | None] = lows[1:] + [None]
         bands = [(lo, hi, with_points(b[1].units, points)) for lo, hi, b in zip(lows, highs, band_params, strict=True)]
         capped = cap is not None and not (group is not None and group.lift_cap)
-        return _Bands(group, start, bands, capped, modifiers)
+        return _Bands(group, start, bands, capped, modifiers, deductible.units, red, pts,
+                      tuple(b[1].units for b in band_params))
 
     @staticmethod
     def _option(o: _Bands, cap, paid_so_far: int, before: int, after: int) -> _Option:
@@ -166,14 +173,32 @@ class CumulativeBandsLayer(Kind):
                 raw += part * ratio
         cap_left = max(0, cap.units - paid_so_far) if o.capped else None
         paid = half_up(raw if cap_left is None else min(raw, cap_left * SCALE), SCALE)
-        return _Option(o.group, o.start, o.bands, cap_left, raw, paid, o.modifiers)
+        return _Option(o.group, o.start, o.bands, cap_left, raw, paid, o.modifiers, o)
 
-    def _record(self, st: State, options, best: _Option, row: str, before, amount, after, cites) -> None:
+    def _record_modifiers(self, st: State, group: GroupModifier, o: _Bands, cap) -> None:
+        """The arithmetic of the chosen group's modifiers, each a step a cashier can redo: the first
+        band's start lowered by the reduction, every band's ratio raised by the points, the cap lifted."""
+        rule = f"{self.id}.groups.{group.id}"
+        if o.reduction is not None:
+            st.rec.add("cumulative_bands.reduction", f"{self.id}.deductible", rule, self.id,
+                       {"group": group.id, "deductible": o.deductible, "reduction": o.reduction.units, "start": o.start},
+                       (o.reduction,))
+        if o.points is not None:
+            st.rec.add("cumulative_bands.points", f"{self.id}.points", rule, self.id,
+                       {"group": group.id, "points": o.points.value, "before": o.base_ratios,
+                        "after": tuple(b[2] for b in o.bands)}, (o.points,))
+        if group.lift_cap and cap is not None:
+            st.rec.add("cumulative_bands.no_cap", f"{self.id}.cap", rule, self.id,
+                       {"group": group.id, "cap": cap.units}, (cap,))
+
+    def _record(self, st: State, options, best: _Option, row: str, before, amount, after, cites, cap) -> None:
         group = best.group.id if best.group else "none"
         if len(options) > 1:
             st.rec.add("cumulative_bands.group", f"{self.id}.group",
                        f"{self.id}.groups.{best.group.id}" if best.group else self.when_rule, self.id,
                        {"options": {(o.group.id if o.group else "none"): o.paid for o in options}, "chosen": group})
+        if best.group is not None and best.plan is not None:
+            self._record_modifiers(st, best.group, best.plan, cap)
         st.rec.add("cumulative_bands.cumulative", f"{self.id}.cumulative", self.when_rule, self.id,
                    {"counter": self.base_counter, "before": before, "amount": amount, "after": after})
         st.rec.add("cumulative_bands.pay", f"{self.id}.pay", row, self.id,

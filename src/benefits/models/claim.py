@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from ..dates import Count, Day
 from ..money import Money, parse_decimal
@@ -98,6 +99,20 @@ def _a(visit: Visit) -> str:
     return ("an " if visit.value[0] in "aeiou" else "a ") + visit.value
 
 
+ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,8})?")
+"""The shape of an ICD-10 code: a letter, two digits (or a digit and a letter), then up to eight
+characters after a dot: I10, J18.9, C34.90, and the national insurance extension codes that claims
+carry (医保版疾病诊断代码, I10.x00x002); letters may be written in lower case."""
+
+
+def _icd10(code: str) -> str:
+    if not ICD10.fullmatch(code.upper()):
+        shown = code if len(code) <= 40 else code[:40] + "..."
+        raise ValueError(f"{shown!r} is not an ICD-10 code; expected a letter, two digits and up to eight "
+                         "characters after a dot, such as I10, J18.9 or I10.x00x002")
+    return code
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, defer_build=True)
 
@@ -173,7 +188,8 @@ class Claim(_Strict):
     date: Day | None = Field(None, description="visit date (outpatient)")
     admission_date: Day | None = None
     discharge_date: Day | None = None
-    diagnoses: list[str] = Field(default_factory=list, description="ICD-10 codes, primary first")
+    diagnoses: list[Annotated[str, AfterValidator(_icd10)]] = Field(
+        default_factory=list, description="ICD-10 codes, primary first, e.g. I10 or J18.9 (letters in either case)")
     service: str | None = Field(None, min_length=1, max_length=64,
                                 description="a fixed-amount service, e.g. maternity prenatal_care; one of the pack's services")
     bill: BillSplit | None = None

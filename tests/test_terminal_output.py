@@ -1,0 +1,104 @@
+"""calc and explain on a terminal and through a pipe (issue 18): no line wider than the terminal,
+plain text when piped or with NO_COLOR, layers that do not apply folded into one line, and Chinese
+output that is wholly Chinese (no layer, level, scheme or group ids, no rule files)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import benefits_cli.app
+from benefits_cli.app import app
+from benefits_cli.render import output_width
+from benefits_cli.text import width
+from conftest import ROOT, RULES, cli_runner
+
+JIANGMEN = RULES / "jiangmen"
+EXAMPLES = ["resident-level3", "employee-serious-illness", "tekun-medical-aid"]
+runner = cli_runner()
+ANSI = re.compile("\x1b\\[[0-9;]*m")
+BOX = re.compile("[\u2500-\u257f]")  # box-drawing characters
+
+
+def run(command: str, name: str, *extra: str, env: dict | None = None):
+    args = [command, str(ROOT / "examples" / f"{name}-inpatient.yaml"), "--rules", str(JIANGMEN),
+            "--accumulators", str(ROOT / "examples" / f"{name}-accumulators.yaml"), *extra]
+    r = runner.invoke(app, args, env=env)
+    assert r.exit_code == 0, r.stderr
+    return r
+
+
+@pytest.mark.parametrize("command", ["calc", "explain"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("columns", ["80", "100", None])
+def test_no_line_wider_than_the_terminal_and_plain_when_piped(command, lang, name, columns):
+    # the runner's output is not a terminal (a pipe): COLUMNS when set, else 80 columns
+    r = run(command, name, "--lang", lang, env={"COLUMNS": columns, "NO_COLOR": None})
+    limit = int(columns or 80)
+    wide = [line for line in r.stdout.splitlines() if width(line) > limit]
+    assert not wide, wide
+    assert "\x1b" not in r.stdout and not BOX.search(r.stdout)
+    assert all(line == line.rstrip() for line in r.stdout.splitlines())  # no trailing spaces
+
+
+def test_width_is_80_when_piped_and_columns_is_unset(monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+    class Pipe:
+        def isatty(self):
+            return False
+
+    assert output_width(Pipe()) == 80
+    monkeypatch.setenv("COLUMNS", "132")
+    assert output_width(Pipe()) == 132
+
+
+@pytest.mark.parametrize("command", ["calc", "explain"])
+def test_colour_only_on_a_terminal_and_never_with_no_color(command, monkeypatch):
+    monkeypatch.setattr(benefits_cli.app, "color_enabled", lambda stream=None: True)  # a terminal
+    coloured = run(command, "tekun-medical-aid", env={"COLUMNS": "80"})
+    assert "\x1b[" in coloured.stdout
+    assert not [line for line in coloured.stdout.splitlines() if width(ANSI.sub("", line)) > 80]
+    monkeypatch.undo()
+    plain = run(command, "tekun-medical-aid", env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert "\x1b" not in plain.stdout
+    assert ANSI.sub("", coloured.stdout) == plain.stdout  # the same text, only coloured
+
+
+@pytest.mark.parametrize("command", ["calc", "explain"])
+def test_layers_that_do_not_apply_are_folded_into_one_line(command):
+    # the tekun example is a resident's inpatient stay: outpatient, 门特, COVID-test, maternity layers
+    # and the personal account do not apply
+    zh = run(command, "tekun-medical-aid", env={"COLUMNS": "1000"}).stdout
+    en = run(command, "tekun-medical-aid", "--lang", "en", env={"COLUMNS": "1000"}).stdout
+    (line,) = [x for x in zh.splitlines() if x.strip().startswith("不适用：")]
+    for name in ("基本医疗保险统筹基金（普通门诊）", "基本医疗保险统筹基金（门特）", "就医地财政（核酸检测）", "生育保险基金", "个人账户"):
+        assert name in line
+    (line,) = [x for x in en.splitlines() if x.strip().startswith("not applicable:")]
+    assert "maternity insurance fund" in line and "personal account" in line
+    assert "不适用于本次结算" not in zh and "does not apply to this claim" not in en  # no step each
+
+
+# English ids a Chinese reader must not see: the packs' layer, level, scheme, group and counter ids,
+# rule ids and files, and the project's own notes (formulas keep their max() and min()).
+ENGLISH_IDS = re.compile(
+    r"\b(basic|basic_outpatient|basic_special|basic_covid|covid_finance|maternity|serious_illness|medical_aid|"
+    r"secondary_aid|personal_account|level[123]|resident|employee|tekun|dibao|none|admissions|points|"
+    r"capped)\b|\.yaml|domain\.md|seed \d|assumed:|\d{4}-\d{2}-\d{2}")
+
+
+@pytest.mark.parametrize("command", ["calc", "explain"])
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_chinese_output_is_wholly_chinese(command, name):
+    out = run(command, name, env={"COLUMNS": "100"}).stdout
+    found = sorted({m.group() for m in ENGLISH_IDS.finditer(out)})
+    assert not found, found
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日", out)  # dates written the Chinese way
+
+
+def test_levels_and_schemes_have_chinese_names():
+    out = run("explain", "tekun-medical-aid", env={"COLUMNS": "100"}).stdout
+    assert "医院等级 = 二级，险种 = 居民" in out
+    assert "按结算日期2022年3月21日，适用2022年1月1日起施行的政策" in out
