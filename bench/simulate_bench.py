@@ -5,12 +5,12 @@ engine (`benefits.evaluate`, claim after claim, carrying the accumulators), with
     .venv/bin/python bench/simulate_bench.py [--members 100000] [--line-members 10000] [--sample 1500]
     .venv/bin/python bench/simulate_bench.py --memory [--samples 0.01,0.1] [--partition-size 20000]
 
-`--memory`: peak resident memory of `benefits simulate` (settled and reported partition by partition,
-per-claim results appended to Parquet) on two sizes of the synthetic Jiangmen 2021 year
-(`python -m benefits.simulate.synthetic write`) with the same partition size, each in a fresh process:
-the peak while the input files are read (whole tables), and the peak while settling and reporting
-above what the process held once the input was read (VmHWM reset through /proc/self/clear_refs;
-Linux). The second should not grow with the year; its ratio between the two sizes is printed.
+`--memory`: peak resident memory (VmHWM; Linux) of the whole `benefits simulate` command (input read
+in chunks and bucketed by partition on disk, settled and reported partition by partition, per-claim
+results appended to Parquet) on several sizes of the synthetic Jiangmen 2021 year (`python -m
+benefits.simulate.synthetic write`) with the same partition size, each in a fresh process; also the
+process before the command (Python and the imported libraries). The peak above that should not grow
+with the year; its ratio between the largest and the smallest year is printed.
 
 Two years are measured:
 - pre-split: every claim's bill already split (total, fully self-paid, over-limit, pre-self-paid);
@@ -314,27 +314,30 @@ def _vm(field: str) -> int:
 
 
 def memory_child(folder: str, partition_size: int) -> None:
-    """One measurement (run in a fresh process): prints read peak, held after reading, settle peak (MB)."""
+    """One measurement (run in a fresh process): the whole `benefits simulate` command, in this
+    process; prints its peak resident memory (MB) and the claims it settled."""
     import json
     import tempfile
 
-    from benefits.simulate.files import read_inputs
-    from benefits.simulate.runner import Side
+    from benefits_cli.app import app
 
-    from benefits_cli.simulate_cmd import settle_and_report
-
-    pack = benefits.load_rules(ROOT / "rules" / "jiangmen")
-    claims, members = read_inputs(Path(folder) / "claims.parquet", Path(folder) / "members.parquet")
-    read_peak, held = _vm("VmHWM"), _vm("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # the peak from here on
     with tempfile.TemporaryDirectory() as out:
-        report = settle_and_report([Side(pack, str(ROOT / "rules" / "jiangmen"), claims, members)],
-                                   partition_size=partition_size, claims_files=[Path(out) / "claims.parquet"])
-    print(json.dumps({"claims": len(claims), "settled": report.a.settled, "read_peak": read_peak // 1024,
-                      "held": held // 1024, "settle_peak": _vm("VmHWM") // 1024}))
+        args = ["simulate", str(Path(folder) / "claims.parquet"), "--members", str(Path(folder) / "members.parquet"),
+                "--rules", str(ROOT / "rules" / "jiangmen"), "--out", out, "-f", "csv", "-f", "parquet",
+                "--engine", "vector"] + (["--partition-size", str(partition_size)] if partition_size else [])
+        base = _vm("VmRSS")
+        try:
+            app(args, prog_name="benefits", standalone_mode=False)
+        except SystemExit as exc:
+            if exc.code:
+                raise
+        import pyarrow.parquet as pq
+
+        claims = pq.ParquetFile(Path(out) / "claims.parquet").metadata.num_rows
+    print(json.dumps({"claims": claims, "base": base // 1024, "peak": _vm("VmHWM") // 1024}))
 
 
-def memory(samples: list[str], partition_size: int) -> int:
+def memory(samples: list[str], partition_size: int, keep: str | None = None) -> int:
     import json
     import subprocess
     import tempfile
@@ -342,20 +345,26 @@ def memory(samples: list[str], partition_size: int) -> int:
 
     from benefits.simulate.synthetic import write_inputs
 
-    print(f"Peak memory of `benefits simulate` (vectorised engine, one process), partitions of {partition_size:,} claims\n")
-    print(f"  {'sample':>7} {'claims':>10} {'reading':>9} {'held':>7} {'settling':>9} {'settling - held':>16}")
+    print(f"Peak memory of the whole `benefits simulate` command (vectorised engine, one process, per-claim "
+          f"Parquet written), partitions of {partition_size:,} claims\n")
+    print(f"  {'sample':>7} {'claims':>10} {'input':>9} {'before':>8} {'peak':>8} {'peak - before':>14}")
     above = []
     with tempfile.TemporaryDirectory() as tmp:
         for sample in samples:
-            folder = Path(tmp) / sample
-            write_inputs(Fraction(sample), folder)
+            folder = Path(keep or tmp) / sample
+            if not (folder / "claims.parquet").is_file():
+                write_inputs(Fraction(sample), folder)
+            size = sum(f.stat().st_size for f in folder.glob("*.parquet")) // 2**20
             got = subprocess.run([sys.executable, __file__, "--memory-child", str(folder), "--partition-size",
-                                  str(partition_size)], capture_output=True, text=True, check=True)
+                                  str(partition_size)], capture_output=True, text=True)
+            if got.returncode:
+                print(got.stdout, got.stderr, file=sys.stderr)
+                return 1
             m = json.loads(got.stdout.splitlines()[-1])
-            above.append(m["settle_peak"] - m["held"])
-            print(f"  {sample:>7} {m['claims']:>10,} {m['read_peak']:>6,} MB {m['held']:>4,} MB {m['settle_peak']:>6,} MB "
-                  f"{above[-1]:>13,} MB")
-    print(f"\n  settling above the input held, largest / smallest year: {above[-1] / above[0]:.2f}")
+            above.append(m["peak"] - m["base"])
+            print(f"  {sample:>7} {m['claims']:>10,} {size:>6,} MB {m['base']:>5,} MB {m['peak']:>5,} MB "
+                  f"{above[-1]:>11,} MB")
+    print(f"\n  peak above the process before the command, largest / smallest year: {above[-1] / above[0]:.2f}")
     return 0
 
 
@@ -365,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", default="0.01,0.1", help="--memory: the synthetic year's samples")
     ap.add_argument("--partition-size", type=int, default=20_000, help="--memory: claims a partition")
     ap.add_argument("--memory-child", metavar="DIR", help=argparse.SUPPRESS)
+    ap.add_argument("--inputs", metavar="DIR", help="--memory: keep the synthetic inputs in DIR/<sample> (reused)")
     ap.add_argument("--members", type=int, default=100_000, help="members of the pre-split year (about 10 claims each)")
     ap.add_argument("--line-members", type=int, default=10_000, help="members of the 50-line year")
     ap.add_argument("--sample", type=int, default=1_500, help="members settled by the scalar engine too")
@@ -374,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         memory_child(args.memory_child, args.partition_size)
         return 0
     if args.memory:
-        return memory(args.samples.split(","), args.partition_size)
+        return memory(args.samples.split(","), args.partition_size, args.inputs)
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     pack = benefits.load_rules(ROOT / "rules" / "jiangmen")

@@ -149,10 +149,9 @@ def simulate(
     app = _app()
     formats = list(dict.fromkeys(fmt or [Format.table]))
     with app.guard(debug):
-        from benefits.simulate.compare import coverage, redate, year_shift
-        from benefits.simulate.files import read_inputs
+        from benefits.simulate import buckets
         from benefits.simulate.report import ClaimsFile
-        from benefits.simulate.runner import Side, check_openings
+        from benefits.simulate.runner import PARTITION_CLAIMS, partition_count, vector_available
 
         if any(f is not Format.table for f in formats) and out is None:
             raise BenefitsError("--format csv, parquet and html write files: give --out DIR")
@@ -162,41 +161,13 @@ def simulate(
             raise BenefitsError("give --workers N (local processes) or --scheduler ADDRESS, not both")
         pack_a = app.load_pack(rules)
         pack_b = app.load_pack(compare) if compare is not None else None
-        claim_table, member_table = read_inputs(claims, members, items)
-        for name in claim_table.ignored:
-            app._stderr(f"note: {claims}: column {name!r} is not part of the format and is not read")
-        for name in member_table.ignored:
-            app._stderr(f"note: {members}: column {name!r} is not part of the format and is not read")
-        check_openings(pack_a, member_table)
-        problem = coverage(pack_a, claim_table, label="A")
-        if problem:
-            raise BenefitsError(problem)
-        b_claims, b_members = claim_table, member_table
-        if pack_b is not None:
-            if compare_year is not None:
-                b_claims, b_members = redate(claim_table, member_table, year_shift(pack_a, claim_table, compare_year))
-            check_openings(pack_b, b_members)
-            first = pack_b.versions[0].start
-            problem = coverage(pack_b, b_claims, label="B", hint=(
-                f"To settle these claims under B's rules, add --compare-year {first.year} (every date moved to "
-                f"{first.year}, keeping month and day)" if compare_year is None else
-                "--compare-year moved them; choose a year B covers"))
-            if problem:
-                raise BenefitsError(problem)
-        sides = [Side(pack_a, rules, claim_table, member_table)]
-        if pack_b is not None:
-            sides.append(Side(pack_b, compare, b_claims, b_members))
-        folder = Path(out) if out is not None else None
-        per_claim = []
-        if folder is not None and Format.parquet in formats:
-            per_claim = [folder / ("a_claims.parquet" if pack_b is not None else "claims.parquet")]
-            per_claim += [folder / "b_claims.parquet"] if pack_b is not None else []
-        with _Progress(len(claim_table) * len(sides), "settling") as progress, _writing(out):
-            if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-            report = settle_and_report(sides, engine=engine.value, workers=workers, scheduler=scheduler,
-                                       partition_size=partition_size, top=top, claims_files=per_claim,
-                                       progress=progress)
+        # the partitions are chosen before reading (the files are bucketed by partition as they are read)
+        per = partition_size or PARTITION_CLAIMS[
+            engine.value if engine is not Engine.auto else ("vector" if vector_available() else "scalar")]
+        parts = partition_count(buckets.count_rows(claims), "vector", workers, workers > 1 or scheduler is not None, per)
+        with buckets.bucketed(claims, members, items, parts=parts) as source:
+            report, per_claim = _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a,
+                                                pack_b, formats, out, engine, workers, scheduler, top)
         try:
             _refusals(app, report, strict)
         except BenefitsError:
@@ -206,11 +177,63 @@ def simulate(
         labels = (f"A = {rules}", f"B = {compare}" + (f" (claims moved to {compare_year})" if compare_year else ""))
         if Format.table in formats:
             _print(report, labels)
-        if folder is not None:
+        if folder_of(out) is not None:
             with _writing(out):
-                written = _write(folder, formats, report, labels, per_claim)
+                written = _write(folder_of(out), formats, report, labels, per_claim)
             for path in written:
                 write(visible(str(path)) if Format.table not in formats else visible(f"wrote {path}"))
+
+
+def folder_of(out: str | None) -> Path | None:
+    return Path(out) if out is not None else None
+
+
+def _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a, pack_b, formats, out,
+                    engine, workers, scheduler, top):
+    """Check the bucketed input against the packs (opening counters, dates covered) and settle it
+    partition by partition: (the report, the per-claim files written under their temporary names)."""
+    from benefits.simulate import buckets
+    from benefits.simulate.runner import Side, check_openings
+
+    claim_table, member_table = source.claims, source.members
+    for name in claim_table.ignored:
+        app._stderr(f"note: {claims}: column {name!r} is not part of the format and is not read")
+    for name in member_table.ignored:
+        app._stderr(f"note: {members}: column {name!r} is not part of the format and is not read")
+    check_openings(pack_a, member_table)
+    problem = buckets.coverage(pack_a, source, label="A")
+    if problem:
+        raise BenefitsError(problem)
+    b_members, years = member_table, 0
+    if pack_b is not None:
+        if compare_year is not None:
+            from benefits.simulate.compare import redate
+
+            span = buckets.deciding_span(pack_a, source)
+            years = compare_year - span[0].year if span else 0
+            _, b_members = redate(claim_table, member_table, years)
+        check_openings(pack_b, b_members)
+        first = pack_b.versions[0].start
+        problem = buckets.coverage(pack_b, source, years=years, label="B", hint=(
+            f"To settle these claims under B's rules, add --compare-year {first.year} (every date moved to "
+            f"{first.year}, keeping month and day)" if compare_year is None else
+            "--compare-year moved them; choose a year B covers"))
+        if problem:
+            raise BenefitsError(problem)
+    sides = [Side(pack_a, rules, claim_table, member_table, source=source)]
+    if pack_b is not None:
+        sides.append(Side(pack_b, compare, claim_table, b_members, source=source, years=years))
+    folder = folder_of(out)
+    per_claim = []
+    if folder is not None and Format.parquet in formats:
+        per_claim = [folder / ("a_claims.parquet" if pack_b is not None else "claims.parquet")]
+        per_claim += [folder / "b_claims.parquet"] if pack_b is not None else []
+    with _Progress(len(source) * len(sides), "settling") as progress, _writing(out):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        report = settle_and_report(sides, engine=engine.value, workers=workers, scheduler=scheduler,
+                                   top=top, claims_files=per_claim, progress=progress)
+    return report, per_claim
 
 
 @contextlib.contextmanager

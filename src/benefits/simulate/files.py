@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -156,6 +156,201 @@ def read_raw(path: str | Path) -> Raw:
     return _read_jsonl(text, name) if fmt == "jsonl" else _read_csv(text, name)
 
 
+CHUNK_ROWS = 100_000
+"""Rows of an input file read at a time by `raw_chunks`."""
+
+
+class NewColumns(Exception):
+    """A JSON Lines file has a key, after its first chunk, that its first chunk did not: its chunks
+    must be read again knowing every key (`jsonl_keys`)."""
+
+
+def raw_chunks(path: str | Path, chunk_rows: int = CHUNK_ROWS, structure: Problems | None = None,
+               keys: list[str] | None = None) -> Iterator[Raw]:
+    """A table file read `chunk_rows` rows at a time, each chunk a Raw with the file's own row (or
+    line) numbers; at least one chunk (empty for a file without rows). What `read_raw` reports at
+    once (no file, not UTF-8, a bad CSV header) is raised as InputFilesError; problems of a row's
+    shape (a CSV row with too many fields, a line that is not a JSON object) go to `structure` and
+    their rows are left out (the caller reports them instead of any problem of a value, as
+    `read_raw` does). A JSON Lines chunk has a column for every key of `keys` (when given) and of the
+    first chunk; a later key raises NewColumns."""
+    name = str(path)
+    fmt = file_format(path)
+    p = Path(path)
+    if not p.is_file():
+        raise InputFilesError([InputProblem(name, None, None, "no such file")])
+    structure = structure if structure is not None else Problems(name, "row" if fmt == "parquet" else "line")
+    try:
+        if fmt == "parquet":
+            yield from _parquet_chunks(p, name, chunk_rows)
+        elif fmt == "jsonl":
+            yield from _jsonl_chunks(p, name, chunk_rows, structure, keys)
+        else:
+            yield from _csv_chunks(p, name, chunk_rows, structure)
+    except UnicodeDecodeError:
+        raise InputFilesError([InputProblem(name, None, None, f"not UTF-8 text (byte {_bad_byte(p)})")]) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise InputFilesError([InputProblem(name, None, None, f"cannot read it: {exc}")]) from None
+
+
+def _bad_byte(path: Path, block: int = 1 << 22) -> int:
+    """Where the first byte that is not UTF-8 is, counted as `read_raw` counts it (after a BOM)."""
+    offset, carry = 0, b""
+    with path.open("rb") as f:
+        head = f.read(3)
+        if head != b"\xef\xbb\xbf":
+            carry = head
+        while True:
+            data = f.read(block)
+            data, last = carry + data, not data
+            cut = len(data) if last else data.rfind(b"\n") + 1  # a newline byte ends no multi-byte character
+            piece, carry = data[:cut], data[cut:]
+            try:
+                piece.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return offset + exc.start
+            offset += len(piece)
+            if last:
+                return offset
+
+
+def _parquet_chunks(path: Path, name: str, chunk_rows: int) -> Iterator[Raw]:
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    start = 0
+    for batch in f.iter_batches(batch_size=chunk_rows):
+        raw = raw_from_arrow(pa.Table.from_batches([batch]), name)
+        raw.rows += start
+        start += len(raw)
+        yield raw
+    if start == 0:
+        yield raw_from_arrow(f.schema_arrow.empty_table(), name)
+
+
+_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines ends a line at
+
+
+def _jsonl_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line, numbered as `str.splitlines` numbers them."""
+    number, carry = 0, ""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        while True:
+            text = f.read(block)
+            lines = (carry + text).splitlines(keepends=True)
+            carry = lines.pop() if text and lines else ""  # the last may go on in the next block
+            for line in lines:
+                number += 1
+                yield number, line.rstrip(_BREAKS)
+            if not text:
+                return
+
+
+def jsonl_keys(path: str | Path) -> list[str]:
+    """Every key of the objects of a JSON Lines file, in the order they first appear."""
+    names: dict[str, None] = {}
+    for _, line in _jsonl_lines(Path(path)):
+        if line.strip():
+            try:
+                value = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                names.update(dict.fromkeys(value))
+    return list(names)
+
+
+def _jsonl_chunks(path: Path, name: str, chunk_rows: int, structure: Problems,
+                  keys: list[str] | None) -> Iterator[Raw]:
+    names: dict[str, None] | None = dict.fromkeys(keys) if keys is not None else None
+    records: list[dict] = []
+    lines: list[int] = []
+    first = True
+
+    def chunk() -> Raw:
+        nonlocal names
+        if names is None:
+            names = {}
+            for r in records:
+                names.update(dict.fromkeys(r))
+        else:
+            for r in records:
+                if not r.keys() <= names.keys():
+                    if not first:
+                        raise NewColumns(name)
+                    names.update(dict.fromkeys(r))
+        return Raw(name, "jsonl", {n: [r.get(n) for r in records] for n in names},
+                   np.array(lines, dtype=np.int64), "line")
+
+    for number, line in _jsonl_lines(path):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+        except ValueError as exc:
+            structure.add(number, None, f"not a JSON object: {exc}")
+            continue
+        if not isinstance(value, dict):
+            structure.add(number, None, f"expected a JSON object (one claim or member a line), got {type(value).__name__}")
+            continue
+        records.append(value)
+        lines.append(number)
+        if len(records) >= chunk_rows:
+            yield chunk()
+            first, records, lines = False, [], []
+    if records or first:
+        yield chunk()
+
+
+def _csv_chunks(path: Path, name: str, chunk_rows: int, structure: Problems) -> Iterator[Raw]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputFilesError([InputProblem(name, None, None, "empty file; expected a header line")]) from None
+        header = _csv_header(header, name)
+        cols: list[list] = [[] for _ in header]
+        lines: list[int] = []
+        first = True
+        start = reader.line_num + 1
+        try:
+            for record in reader:
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    start = reader.line_num + 1
+                    continue
+                if len(record) != len(header):
+                    structure.add(start, None, f"{len(record)} fields, but the header has {len(header)}")
+                else:
+                    for i, v in enumerate(record):
+                        v = v.strip()
+                        cols[i].append(v if v != "" else None)
+                    lines.append(start)
+                start = reader.line_num + 1
+                if len(lines) >= chunk_rows:
+                    yield Raw(name, "csv", dict(zip(header, cols)), np.array(lines, dtype=np.int64), "line")
+                    first, cols, lines = False, [[] for _ in header], []
+        except csv.Error as exc:
+            structure.add(reader.line_num, None, f"not CSV: {exc}")
+        if lines or first:
+            yield Raw(name, "csv", dict(zip(header, cols)), np.array(lines, dtype=np.int64), "line")
+
+
+def _csv_header(header: list[str], name: str) -> list[str]:
+    """The header's names; a nameless or repeated one is an InputFilesError (raised at once)."""
+    problems = Problems(name, "line")
+    header = [h.strip() for h in header]
+    seen = set()
+    for h in header:
+        if not h:
+            problems.add(1, None, "a column without a name in the header")
+        elif h in seen:
+            problems.add(1, h, "this column appears twice in the header")
+        seen.add(h)
+    problems.raise_if_any()
+    return header
+
+
 def _read_parquet(path: Path, name: str) -> Raw:
     import pyarrow.parquet as pq
 
@@ -203,15 +398,7 @@ def _read_csv(text: str, name: str) -> Raw:
         header = next(reader)
     except StopIteration:
         raise InputFilesError([InputProblem(name, None, None, "empty file; expected a header line")]) from None
-    header = [h.strip() for h in header]
-    seen = set()
-    for h in header:
-        if not h:
-            problems.add(1, None, "a column without a name in the header")
-        elif h in seen:
-            problems.add(1, h, "this column appears twice in the header")
-        seen.add(h)
-    problems.raise_if_any()
+    header = _csv_header(header, name)
     cols: list[list] = [[] for _ in header]
     lines = []
     start = reader.line_num + 1
@@ -639,8 +826,10 @@ class ClaimTable:
         return self.table.num_rows
 
 
-def claims_from_raw(raw: Raw, problems: Problems | None = None) -> ClaimTable:
-    """Check and convert a raw claims file (raises InputFilesError listing every problem)."""
+def claims_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool = True) -> ClaimTable:
+    """Check and convert a raw claims file (raises InputFilesError listing every problem). `unique`:
+    check here that claim ids are unique (off for a chunk of a file, whose ids are checked across
+    the whole file once it is bucketed: `benefits.simulate.buckets`)."""
     own = problems is None
     problems = problems or Problems(raw.name, raw.unit)
     r = Reader(raw, problems)
@@ -663,7 +852,7 @@ def claims_from_raw(raw: Raw, problems: Problems | None = None) -> ClaimTable:
         cols["policy_range"] = rest
         present["policy_range"] = "derived"
     table = pa.table(cols, schema=CLAIM_SCHEMA)
-    _check_claim_rows(r, table, present)
+    _check_claim_rows(r, table, present, unique)
     known = set(CLAIM_COLUMNS) | {"diagnoses"} | {f"{b}_fen" for b in BILL}
     ignored = [c for c in raw.columns if c not in known]
     if own:
@@ -680,17 +869,12 @@ def _primary(r: Reader) -> pa.Array:
     return r.text("diagnosis", required=False)
 
 
-def _check_claim_rows(r: Reader, table: pa.Table, present: dict[str, object]) -> None:
+def _check_claim_rows(r: Reader, table: pa.Table, present: dict[str, object], unique: bool = True) -> None:
     """Checks across columns: unique ids, dates by visit kind, a bill that adds up."""
-    ids = table.column("claim_id").to_numpy(zero_copy_only=False)
-    seen: dict[str, int] = {}
-    for i, cid in enumerate(ids):
-        if cid is None:
-            continue
-        if cid in seen:
-            r._bad(i, "claim_id", f"claim id {cid!r} appears more than once (first at {r.raw.unit} {r.row(seen[cid])})")
-        else:
-            seen[cid] = i
+    if unique:
+        ids = table.column("claim_id").to_pylist()
+        for i, first in repeats(ids):
+            r._bad(i, "claim_id", f"claim id {ids[i]!r} appears more than once (first at {r.raw.unit} {r.row(first)})")
     visit = table.column("visit").to_numpy(zero_copy_only=False)
     stay = np.isin(visit, STAY_VISITS)
     has = {d: _raw_given(r.raw, d) for d in ("date", "admission_date", "discharge_date")}  # good or bad
@@ -775,6 +959,45 @@ def _no_bill_without_items(claims: ClaimTable, problems: Problems) -> None:
 
 def _attach_items(claims: ClaimTable, raw: Raw, problems: Problems) -> None:
     ip = Problems(raw.name, raw.unit)
+    cid, valid, items = item_rows(raw, ip)
+    seen = {c for c, ok in zip(cid, valid) if ok}
+    table = claims.table
+    given = claims.bill_given
+    ids = table.column("claim_id").to_pylist()
+    for i, c in enumerate(ids):
+        problem = bill_or_items(c, bool(given[i]), c in seen, raw.name)
+        if problem:
+            problems.add(int(claims.rows[i]), "total", problem)
+    known = set(ids)
+    for i, c in enumerate(cid):
+        if c is not None and c not in known:
+            ip.add(r_row(raw, i), "claim_id", unknown_claim(c, claims.name))
+    problems.extend(ip)
+    claims.items, claims.items_name = items, raw.name
+
+
+def r_row(raw: Raw, i: int) -> int:
+    return int(raw.rows[i])
+
+
+def bill_or_items(claim_id: str | None, given: bool, has_items: bool, items_name: str) -> str | None:
+    """The problem of a claim with both a bill and line items, or with neither (None when fine)."""
+    if claim_id is None:
+        return None
+    if given and has_items:
+        return f"claim {claim_id!r} has both a bill and line items in {items_name}; give one"
+    if not given and not has_items:
+        return f"claim {claim_id!r} has no bill and no line items in {items_name}"
+    return None
+
+
+def unknown_claim(claim_id: str, claims_name: str) -> str:
+    return f"a line of claim {claim_id!r}, which is not in {claims_name}"
+
+
+def item_rows(raw: Raw, ip: Problems) -> tuple[list, np.ndarray, pa.Table]:
+    """Check a raw line-items file (or a chunk of it): each row's claim id (None when empty), which
+    rows are usable lines, and those lines (ITEM_SCHEMA), in the file's order."""
     r = Reader(raw, ip)
     cid = r.text("claim_id", required=True).to_pylist()
     cat = r.word("category", ["A", "B", "C"], required=True).to_pylist()
@@ -787,13 +1010,13 @@ def _attach_items(claims: ClaimTable, raw: Raw, problems: Problems) -> None:
     share = _decimals(r, "self_pay_share", None, lo=Decimal(0), lo_open=False, hi=Decimal(1))
     raw_price = raw.columns.get("unit_price")
     rows: dict[str, list] = {n: [] for n in ITEM_SCHEMA.names}
-    seen: set[str] = set()
+    valid = np.zeros(len(raw), dtype=bool)
     for i in range(len(raw)):
         if has_price and price[i] is None and (raw_price[i].as_py() if _is_arrow(raw_price) else raw_price[i]) is None:
             ip.add(r.row(i), "unit_price", "required: empty")
         if cid[i] is None or cat[i] is None or price[i] is None:
             continue
-        seen.add(cid[i])
+        valid[i] = True
         qn, qd = _fraction(qty[i])
         rows["claim_id"].append(cid[i])
         rows["category"].append(cat[i])
@@ -804,22 +1027,18 @@ def _attach_items(claims: ClaimTable, raw: Raw, problems: Problems) -> None:
         sn, sd = _fraction(share[i]) if share[i] is not None else (None, None)
         rows["share_num"].append(sn)
         rows["share_den"].append(sd)
-    table = claims.table
-    given = claims.bill_given
-    ids = table.column("claim_id").to_pylist()
-    for i, c in enumerate(ids):
-        if c is None:
+    return cid, valid, pa.table(rows, schema=ITEM_SCHEMA)
+
+
+def repeats(ids: list) -> Iterator[tuple[int, int]]:
+    """(index, index of its first occurrence) of every id seen before it in `ids` (None never repeats)."""
+    seen: dict = {}
+    for i, v in enumerate(ids):
+        if v is None:
             continue
-        if given[i] and c in seen:
-            problems.add(int(claims.rows[i]), "total", f"claim {c!r} has both a bill and line items in {raw.name}; give one")
-        elif not given[i] and c not in seen:
-            problems.add(int(claims.rows[i]), "total", f"claim {c!r} has no bill and no line items in {raw.name}")
-    known = set(ids)
-    for i, c in enumerate(cid):
-        if c is not None and c not in known:
-            ip.add(r.row(i), "claim_id", f"a line of claim {c!r}, which is not in {claims.name}")
-    problems.extend(ip)
-    claims.items, claims.items_name = pa.table(rows, schema=ITEM_SCHEMA), raw.name
+        first = seen.setdefault(v, i)
+        if first != i:
+            yield i, first
 
 
 def _fraction(d: Decimal) -> tuple[int, int]:
@@ -911,7 +1130,8 @@ class MemberTable:
 _COUNTER_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$")
 
 
-def members_from_raw(raw: Raw, problems: Problems | None = None) -> MemberTable:
+def members_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool = True) -> MemberTable:
+    """Check and convert a raw members file; `unique` as for `claims_from_raw`."""
     own = problems is None
     problems = problems or Problems(raw.name, raw.unit)
     r = Reader(raw, problems)
@@ -936,15 +1156,10 @@ def members_from_raw(raw: Raw, problems: Problems | None = None) -> MemberTable:
     cols["district"] = r.text("district", required=False)
     fields.append(pa.field("district", pa.string()))
     table = pa.table(cols, schema=pa.schema(fields))
-    ids = table.column("member_id").to_pylist()
-    seen: dict[str, int] = {}
-    for i, m in enumerate(ids):
-        if m is None:
-            continue
-        if m in seen:
-            r._bad(i, "member_id", f"member id {m!r} appears more than once (first at {raw.unit} {r.row(seen[m])})")
-        else:
-            seen[m] = i
+    if unique:
+        ids = table.column("member_id").to_pylist()
+        for i, first in repeats(ids):
+            r._bad(i, "member_id", f"member id {ids[i]!r} appears more than once (first at {raw.unit} {r.row(first)})")
     _check_member_types(r, table)
     ignored = [c for c in raw.columns if c not in MEMBER_COLUMNS and not c.startswith(OPENING)]
     if own:

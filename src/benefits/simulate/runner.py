@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -82,6 +82,11 @@ class Side:
     claims: ClaimTable
     members: MemberTable
     year: int | None = None
+    source: Any = None
+    """Bucketed input files (`buckets.Buckets`) to settle instead of the tables (which are then the
+    files' tables without rows): each partition is read from them when it is settled."""
+    years: int = 0
+    """With `source`: whole years every date is moved by (`compare.redate`), for pack B."""
 
 
 @dataclass
@@ -112,30 +117,39 @@ def settle_parts(sides: list[Side], *, engine: str = "auto", workers: int = 1, s
     once every side has settled it."""
     engine = engine_name(engine)
     distributed = workers > 1 or scheduler is not None
-    for side in sides:
-        if side.year is None:
-            side.year = year_of(side.pack, side.claims.table)
-    if partitions is None:
-        partitions = partition_count(len(sides[0].claims), engine, workers, distributed, partition_claims)
-    splits = [cluster.split(s.claims.table, s.members.table, s.claims.items, partitions) for s in sides]
+    source = sides[0].source
+    if source is not None:
+        from .buckets import deciding_span
 
-    def pieces():
-        for same in zip(*splits):  # the same partition of every side (the sides are the same rows)
-            yield same[0].rows, [_partition(s, p) for s, p in zip(sides, same)], same
+        for side in sides:
+            if side.year is None:
+                span = deciding_span(side.pack, side.source, side.years)
+                if span is None:
+                    raise BenefitsError("no claims to settle")
+                side.year = span[0].year
+        pieces = _read_pieces(sides)
+    else:
+        for side in sides:
+            if side.year is None:
+                side.year = year_of(side.pack, side.claims.table)
+        if partitions is None:
+            partitions = partition_count(len(sides[0].claims), engine, workers, distributed, partition_claims)
+        pieces = _split_pieces(sides, partitions)
 
     if not distributed:
-        for rows, tables, same in pieces():
-            results = [cluster.settle(s.pack, p.claims, _engine_members(p.members), p.items, s.year, engine, progress)
-                       for s, p in zip(sides, same)]
+        for rows, tables in pieces:
+            results = [cluster.settle(s.pack, c.table, _engine_members(m.table), c.items, s.year, engine, progress)
+                       for s, (c, m) in zip(sides, tables)]
             yield Part(rows, [c for c, _ in tables], [m for _, m in tables], results)
         return
-    specs = [cluster.Spec(str(Path(s.pack_dir).resolve()), s.year, s.claims.items is not None) for s in sides]
+    specs = [cluster.Spec(str(Path(s.pack_dir).resolve()), s.year, s.claims.items_name is not None
+                          if s.source is not None else s.claims.items is not None) for s in sides]
 
     def sent():
-        for rows, tables, same in pieces():
+        for rows, tables in pieces:
             flat = []
-            for p in same:
-                flat += [p.claims, _engine_members(p.members)] + ([p.items] if p.items is not None else [])
+            for c, m in tables:
+                flat += [c.table, _engine_members(m.table)] + ([c.items] if c.items is not None else [])
             yield (rows, tables), specs, flat
 
     with cluster.connect(workers, scheduler) as client:
@@ -143,6 +157,22 @@ def settle_parts(sides: list[Side], *, engine: str = "auto", workers: int = 1, s
             if progress is not None:
                 progress(len(rows) * len(sides))
             yield Part(rows, [c for c, _ in tables], [m for _, m in tables], results)
+
+
+def _split_pieces(sides: list[Side], partitions: int):
+    """(rows, [(claims, members) of each side]) of each partition of in-memory tables."""
+    splits = [cluster.split(s.claims.table, s.members.table, s.claims.items, partitions) for s in sides]
+    for same in zip(*splits):  # the same partition of every side (the sides are the same rows)
+        yield same[0].rows, [_partition(s, p) for s, p in zip(sides, same)]
+
+
+def _read_pieces(sides: list[Side]):
+    """(rows, [(claims, members) of each side]) of each partition of bucketed files: read once, moved
+    for a side whose dates are moved."""
+    from .compare import redate
+
+    for rows, claims, members in sides[0].source.pieces():
+        yield rows, [redate(claims, members, s.years) for s in sides]
 
 
 def _partition(side: Side, piece: cluster.Piece) -> tuple[ClaimTable, MemberTable]:
