@@ -14,7 +14,7 @@ import pytest
 
 import benefits
 from benefits.simulate import SimulationInputError
-from benefits.simulate.files import InputFilesError, read_claims, read_inputs, read_members
+from benefits.simulate.files import InputFilesError, raw_chunks, read_claims, read_inputs, read_members
 from benefits.simulate.runner import check_openings, simulate
 
 CLAIMS = [
@@ -165,6 +165,24 @@ def test_jsonl_numbers_are_read_from_their_digits(tmp_path):
     with pytest.raises(InputFilesError) as err:
         read_claims(path)
     assert err.value.problems[0].row == 1 and "not a JSON object" in err.value.problems[0].message
+
+
+@pytest.mark.parametrize("name, data, byte", [
+    ("bad-header.csv", b"member_id,member_id\n" + b"m1,m2\n" * 5000 + b"\xff\n", 20 + 6 * 5000),
+    ("not-csv.csv", b"member_id\n\"" + b"x" * 200_000 + b"\"\nm1\n\xe4\xb8\n", 10 + 200_003 + 3),
+    ("half-bom.csv", b"\xef\xbb", 0),
+    ("half-bom.jsonl", b"\xef", 0),
+])
+def test_a_byte_that_is_not_utf8_is_the_problem_of_the_file_read_whole_or_in_chunks(tmp_path, name, data, byte):
+    path = tmp_path / name
+    path.write_bytes(data)
+    expect = [f"{path}: not UTF-8 text (byte {byte})"]
+    with pytest.raises(InputFilesError) as whole:
+        read_members(path)
+    assert [str(p) for p in whole.value.problems] == expect
+    with pytest.raises(InputFilesError) as chunked:
+        list(raw_chunks(path, 7))
+    assert [str(p) for p in chunked.value.problems] == expect
 
 
 def test_line_items_file_settles_claims_without_a_bill(tmp_path, jiangmen):

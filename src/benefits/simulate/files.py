@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -139,21 +138,12 @@ def file_format(path: str | Path) -> str:
 
 
 def read_raw(path: str | Path) -> Raw:
-    """Read a table file; an unreadable one is an InputFilesError naming it."""
-    name = str(path)
-    fmt = file_format(path)
-    p = Path(path)
-    if not p.is_file():
-        raise InputFilesError([InputProblem(name, None, None, "no such file")])
-    try:
-        if fmt == "parquet":
-            return _read_parquet(p, name)
-        text = p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputFilesError([InputProblem(name, None, None, f"not UTF-8 text (byte {exc.start})")]) from None
-    except (OSError, pa.ArrowException) as exc:
-        raise InputFilesError([InputProblem(name, None, None, f"cannot read it: {exc}")]) from None
-    return _read_jsonl(text, name) if fmt == "jsonl" else _read_csv(text, name)
+    """Read a table file whole: `raw_chunks` in one chunk. An unreadable file is an InputFilesError
+    naming it, and so are rows of a bad shape (every one of them, before any problem of a value)."""
+    structure = Problems(str(path), "row" if file_format(path) == "parquet" else "line")
+    (raw,) = raw_chunks(path, None, structure)
+    structure.raise_if_any()
+    return raw
 
 
 CHUNK_ROWS = 100_000
@@ -165,15 +155,15 @@ class NewColumns(Exception):
     must be read again knowing every key (`jsonl_keys`)."""
 
 
-def raw_chunks(path: str | Path, chunk_rows: int = CHUNK_ROWS, structure: Problems | None = None,
+def raw_chunks(path: str | Path, chunk_rows: int | None = CHUNK_ROWS, structure: Problems | None = None,
                keys: list[str] | None = None) -> Iterator[Raw]:
-    """A table file read `chunk_rows` rows at a time, each chunk a Raw with the file's own row (or
-    line) numbers; at least one chunk (empty for a file without rows). What `read_raw` reports at
-    once (no file, not UTF-8, a bad CSV header) is raised as InputFilesError; problems of a row's
-    shape (a CSV row with too many fields, a line that is not a JSON object) go to `structure` and
-    their rows are left out (the caller reports them instead of any problem of a value, as
-    `read_raw` does). A JSON Lines chunk has a column for every key of `keys` (when given) and of the
-    first chunk; a later key raises NewColumns."""
+    """A table file read `chunk_rows` rows at a time (None: all of them, in one chunk, as `read_raw`
+    reads it), each chunk a Raw with the file's own row (or line) numbers; at least one chunk (empty
+    for a file without rows). A problem of the whole file (no file, not UTF-8, a bad CSV header) is
+    raised as InputFilesError; problems of a row's shape (a CSV row with too many fields, a line that
+    is not a JSON object) go to `structure` and their rows are left out (the caller reports them
+    instead of any problem of a value, as `read_raw` does). A JSON Lines chunk has a column for every
+    key of `keys` (when given) and of the first chunk; a later key raises NewColumns."""
     name = str(path)
     fmt = file_format(path)
     p = Path(path)
@@ -194,7 +184,8 @@ def raw_chunks(path: str | Path, chunk_rows: int = CHUNK_ROWS, structure: Proble
 
 
 def _bad_byte(path: Path, block: int = 1 << 22) -> int:
-    """Where the first byte that is not UTF-8 is, counted as `read_raw` counts it (after a BOM)."""
+    """Where the first byte that is not UTF-8 is, counted after a BOM (as decoding the whole file
+    with "utf-8-sig" counts it)."""
     offset, carry = 0, b""
     with path.open("rb") as f:
         head = f.read(3)
@@ -214,9 +205,13 @@ def _bad_byte(path: Path, block: int = 1 << 22) -> int:
                 return offset
 
 
-def _parquet_chunks(path: Path, name: str, chunk_rows: int) -> Iterator[Raw]:
+def _parquet_chunks(path: Path, name: str, chunk_rows: int | None) -> Iterator[Raw]:
     import pyarrow.parquet as pq
 
+    if chunk_rows is None:
+        # the whole file as pyarrow reads a table (whose errors name the file they cannot open)
+        yield raw_from_arrow(pq.read_table(path), name)
+        return
     f = pq.ParquetFile(path)
     start = 0
     for batch in f.iter_batches(batch_size=chunk_rows):
@@ -228,13 +223,24 @@ def _parquet_chunks(path: Path, name: str, chunk_rows: int) -> Iterator[Raw]:
         yield raw_from_arrow(f.schema_arrow.empty_table(), name)
 
 
+def _open_text(path: Path):
+    """A text file opened to be read as UTF-8 (after a BOM, if any), its line ends kept as they are.
+    A file of only the start of a BOM is not UTF-8 (reading it whole says so), though the "utf-8-sig"
+    decoder of an open file reads it as empty."""
+    with path.open("rb") as f:
+        head = f.read(3)
+    if head and len(head) < 3 and b"\xef\xbb\xbf".startswith(head):
+        raise UnicodeDecodeError("utf-8", head, 0, len(head), "unexpected end of data")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
 _BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines ends a line at
 
 
 def _jsonl_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, str]]:
     """(line number, text) of each line, numbered as `str.splitlines` numbers them."""
     number, carry = 0, ""
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    with _open_text(path) as f:
         while True:
             text = f.read(block)
             lines = (carry + text).splitlines(keepends=True)
@@ -260,7 +266,7 @@ def jsonl_keys(path: str | Path) -> list[str]:
     return list(names)
 
 
-def _jsonl_chunks(path: Path, name: str, chunk_rows: int, structure: Problems,
+def _jsonl_chunks(path: Path, name: str, chunk_rows: int | None, structure: Problems,
                   keys: list[str] | None) -> Iterator[Raw]:
     names: dict[str, None] | None = dict.fromkeys(keys) if keys is not None else None
     records: list[dict] = []
@@ -286,6 +292,7 @@ def _jsonl_chunks(path: Path, name: str, chunk_rows: int, structure: Problems,
         if not line.strip():
             continue
         try:
+            # numbers are read from their digits (Decimal), never through a float
             value = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
         except ValueError as exc:
             structure.add(number, None, f"not a JSON object: {exc}")
@@ -295,21 +302,23 @@ def _jsonl_chunks(path: Path, name: str, chunk_rows: int, structure: Problems,
             continue
         records.append(value)
         lines.append(number)
-        if len(records) >= chunk_rows:
+        if chunk_rows is not None and len(records) >= chunk_rows:
             yield chunk()
             first, records, lines = False, [], []
     if records or first:
         yield chunk()
 
 
-def _csv_chunks(path: Path, name: str, chunk_rows: int, structure: Problems) -> Iterator[Raw]:
-    with path.open(encoding="utf-8-sig", newline="") as f:
+def _csv_chunks(path: Path, name: str, chunk_rows: int | None, structure: Problems) -> Iterator[Raw]:
+    with _open_text(path) as f:
         reader = csv.reader(f)
         try:
-            header = next(reader)
+            header = _csv_header(next(reader), name)
         except StopIteration:
             raise InputFilesError([InputProblem(name, None, None, "empty file; expected a header line")]) from None
-        header = _csv_header(header, name)
+        except (csv.Error, InputFilesError):
+            _decode_rest(f)
+            raise
         cols: list[list] = [[] for _ in header]
         lines: list[int] = []
         first = True
@@ -327,13 +336,21 @@ def _csv_chunks(path: Path, name: str, chunk_rows: int, structure: Problems) -> 
                         cols[i].append(v if v != "" else None)
                     lines.append(start)
                 start = reader.line_num + 1
-                if len(lines) >= chunk_rows:
+                if chunk_rows is not None and len(lines) >= chunk_rows:
                     yield Raw(name, "csv", dict(zip(header, cols)), np.array(lines, dtype=np.int64), "line")
                     first, cols, lines = False, [[] for _ in header], []
         except csv.Error as exc:
             structure.add(reader.line_num, None, f"not CSV: {exc}")
+            _decode_rest(f)
         if lines or first:
             yield Raw(name, "csv", dict(zip(header, cols)), np.array(lines, dtype=np.int64), "line")
+
+
+def _decode_rest(f, block: int = 1 << 22) -> None:
+    """Read the rest of a text file a CSV reader stopped in: a byte further on that is not UTF-8 is
+    the problem of the file (UnicodeDecodeError), before a bad header or a line that is not CSV."""
+    while f.read(block):
+        pass
 
 
 def _csv_header(header: list[str], name: str) -> list[str]:
@@ -351,74 +368,8 @@ def _csv_header(header: list[str], name: str) -> list[str]:
     return header
 
 
-def _read_parquet(path: Path, name: str) -> Raw:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    columns = {}
-    for col_name, col in zip(table.column_names, table.columns):
-        columns[col_name] = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    return Raw(name, "parquet", columns, np.arange(1, table.num_rows + 1, dtype=np.int64), "row")
-
-
 def _no_constant(text: str):
     raise ValueError(f"{text} is not a number")
-
-
-def _read_jsonl(text: str, name: str) -> Raw:
-    problems = Problems(name, "line")
-    records: list[dict] = []
-    lines: list[int] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            # numbers are read from their digits (Decimal), never through a float
-            value = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
-        except ValueError as exc:
-            problems.add(number, None, f"not a JSON object: {exc}")
-            continue
-        if not isinstance(value, dict):
-            problems.add(number, None, f"expected a JSON object (one claim or member a line), got {type(value).__name__}")
-            continue
-        records.append(value)
-        lines.append(number)
-    problems.raise_if_any()
-    names: dict[str, None] = {}
-    for r in records:
-        names.update(dict.fromkeys(r))
-    columns = {n: [r.get(n) for r in records] for n in names}
-    return Raw(name, "jsonl", columns, np.array(lines, dtype=np.int64), "line")
-
-
-def _read_csv(text: str, name: str) -> Raw:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    problems = Problems(name, "line")
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputFilesError([InputProblem(name, None, None, "empty file; expected a header line")]) from None
-    header = _csv_header(header, name)
-    cols: list[list] = [[] for _ in header]
-    lines = []
-    start = reader.line_num + 1
-    try:
-        for record in reader:
-            if not record or (len(record) == 1 and not record[0].strip()):
-                start = reader.line_num + 1
-                continue
-            if len(record) != len(header):
-                problems.add(start, None, f"{len(record)} fields, but the header has {len(header)}")
-            else:
-                for i, v in enumerate(record):
-                    v = v.strip()
-                    cols[i].append(v if v != "" else None)
-                lines.append(start)
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        problems.add(reader.line_num, None, f"not CSV: {exc}")
-    problems.raise_if_any()
-    return Raw(name, "csv", dict(zip(header, cols)), np.array(lines, dtype=np.int64), "line")
 
 
 # --- converting columns -------------------------------------------------------------------------
