@@ -100,7 +100,8 @@ def test_this_environment_runs_the_locked_versions():
 
 def test_ci_runs_exactly_the_readmes_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = [line.strip() for line in readme.splitlines() if line.startswith("    python3.11 -m venv")]
+    commands = [line.strip() for line in readme.splitlines()
+                if line.startswith(("    python3.11 -m venv", "    scripts/install-browser && python3.11 -m venv"))]
     assert len(commands) == 2 and "requirements-run.txt" in commands[0] and "requirements-test.txt" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
     assert ci == commands[1]

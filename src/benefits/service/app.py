@@ -42,6 +42,7 @@ from . import problems
 from .bodies import (CalculateRequest, ClaimRequest, CreditRequest, Key, OpeningRequest, ReverseRequest, SettleRequest,
                      json_object, validated)
 from .packs import Packs
+from .page import install as install_page
 from .problems import ServiceProblem, item, responses
 
 log = logging.getLogger("benefits.service")
@@ -238,6 +239,7 @@ def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, datab
     app.state.packs, app.state.store = packs, store
     problems.install(app)
     _routes(app, packs, store)
+    install_page(app)  # the settlement page: GET /, /page, /packs (page.py)
     _openapi(app)
     return app
 

@@ -1,0 +1,139 @@
+"""The settlement page (结算单): a cashier's page over the stateless API, served by `benefits serve`.
+
+    GET  /  and  /page          the page (static/page.html); ?lang=en, ?print=1, #pack=...&claim=...
+    GET  /page/static/{file}    its stylesheet and script
+    GET  /packs                 the loaded packs: name, title, versions, levels, visits, layers
+    POST /page/parse            a claim or accumulators pasted as YAML or JSON, read by the library's
+                                reader (numbers exact): the data with every amount as a string, and
+                                the line of each path; problems as problem details with the line
+    POST /page/platform         the same body as POST /trace: the settlement's `setlinfo` and
+                                `setldetail` (the national platform's blocks), with their labels
+
+The page itself settles through POST /trace; it does no arithmetic on amounts (it shows the strings
+the API answers). None of these routes is in the OpenAPI document: they serve the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import Response
+from pydantic import Field
+
+from ..calculator import evaluate
+from ..models import platform_out
+from ..render import GROUPS_ZH, SCHEMES_ZH, word
+from ..yamlio import YamlError, load_json_text, load_text
+from .bodies import CalculateRequest, _Body, json_object, validated
+from .packs import Packs
+from .problems import ServiceProblem, item
+
+STATIC = Path(__file__).resolve().parent / "static"
+TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+         ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+"""The page's files by suffix: only these are served, and only from STATIC itself."""
+
+Body = Annotated[dict, Depends(json_object)]
+_SAFE_INT = 2 ** 53 - 1  # beyond this a browser's JSON.parse changes an integer: sent as text instead
+
+
+class ParseRequest(_Body):
+    """Text to read as a claim or as accumulators: YAML, or JSON (JSON is YAML to the reader)."""
+
+    text: str = Field(max_length=3_000_000)
+    name: Annotated[str, Field(max_length=200)] = "claim"
+
+
+def install(app: FastAPI) -> None:
+    """Add the page's routes to the service (create_app's `app`, whose `state.packs` are the packs)."""
+    packs: Packs = app.state.packs
+
+    def page() -> Response:
+        return _file("page.html")
+
+    app.get("/", include_in_schema=False)(page)
+    app.get("/page", include_in_schema=False)(page)
+
+    @app.get("/page/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        return _file(name)
+
+    @app.get("/packs", include_in_schema=False)
+    def list_packs() -> dict:
+        loaded = packs.current
+        return {"packs": [{"name": name, "title": pack.meta.title, "versions": [str(v) for v in pack.meta.versions],
+                           "valid_until": str(pack.meta.valid_until), "levels": list(pack.meta.levels),
+                           "visits": list(pack.meta.visits), "layers": list(pack.meta.layers),
+                           "words": _words(pack)}
+                          for name, pack in loaded.packs.items()]}
+
+    @app.post("/page/parse", include_in_schema=False)
+    def parse(body: Body) -> dict:
+        req = validated(ParseRequest, body)
+        text = req.text.lstrip("\ufeff")
+        if not text.strip():
+            raise ServiceProblem("invalid-request", f"{req.name}: nothing to read", [item(["text"], "empty")])
+        try:
+            data, locator = (load_json_text if text.lstrip().startswith(("{", "[")) else load_text)(text, req.name)
+        except YamlError as exc:
+            entry = {**item(["text"], exc.message), **({"line": exc.line} if exc.line else {})}
+            raise ServiceProblem("invalid-request", str(exc), [entry]) from None
+        if not isinstance(data, dict):
+            raise ServiceProblem("invalid-request", f"{req.name}: expected a mapping (key: value lines or a JSON object)",
+                                 [item(["text"], "expected a mapping")])
+        lines = {".".join(path): line for path, line in locator.lines.items() if path}
+        return {"data": _plain(data), "lines": lines}
+
+    @app.post("/page/platform", include_in_schema=False)
+    def platform(body: Body) -> Response:
+        req = validated(CalculateRequest, body)
+        settlement = evaluate(req.claim, packs.get(req.pack), req.accumulators, trace=False)
+        blocks = platform_out.platform_json(settlement)
+        labels = {name: _label(f.description or name) for name, f in platform_out.SetlInfo.model_fields.items()}
+        setlinfo = [{"key": k, "value": v, **labels.get(k, {"zh": k, "en": k})} for k, v in blocks["setlinfo"].items()]
+        applied = [p for p in settlement.layers if p.applied]
+        setldetail = [{**row, "layer": p.layer, "name_en": p.name_en} for row, p in zip(blocks["setldetail"], applied)]
+        return Response(json.dumps({"setlinfo": setlinfo, "setldetail": setldetail}, ensure_ascii=False),
+                        media_type="application/json")
+
+
+def _words(pack) -> dict:
+    """The Chinese names of a pack's levels and visits, and of the schemes and groups (as the trace has them)."""
+    ids = [*pack.meta.levels, *pack.meta.visits, *SCHEMES_ZH, *GROUPS_ZH]
+    return {i: word(i, "zh") for i in ids if word(i, "zh") != i}
+
+
+def _label(description: str) -> dict:
+    """'医疗费总额: total' -> {'zh': '医疗费总额', 'en': 'total'}."""
+    zh, _, en = description.partition(": ")
+    return {"zh": zh.strip(), "en": (en or zh).split(";")[0].strip()}
+
+
+def _plain(value: object) -> object:
+    """Read data as JSON for a browser: Decimal amounts and dates as their text, never a float."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INT:
+        return str(value)
+    if isinstance(value, float):  # the reader makes none; never send one if it did
+        return repr(value)
+    return value
+
+
+def _file(name: str) -> Response:
+    path = STATIC / name
+    kind = TYPES.get(path.suffix)
+    if kind is None or "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
+        raise ServiceProblem("not-found", f"no such file of the page: {name}")
+    return Response(path.read_bytes(), media_type=kind, headers={"Cache-Control": "no-cache"})
