@@ -547,13 +547,18 @@ class Reader:
             return self._python_money(name, text.to_pylist())
 
     def _python_money(self, name: str, values: list) -> pa.Array:
+        return self._converted(name, values, money_fen, pa.int64())
+
+    def _converted(self, name: str, values: list, convert, arrow_type: pa.DataType) -> pa.Array:
+        """Each value through `convert` (value -> (result, problem or None)); every problem reported
+        at its row."""
         out = []
         for i, v in enumerate(values):
-            fen, problem = money_fen(v)
+            result, problem = convert(v)
             if problem:
                 self._bad(i, name, problem)
-            out.append(fen)
-        return pa.array(out, pa.int64())
+            out.append(result)
+        return pa.array(out, arrow_type)
 
     # dates, numbers, flags -------------------------------------------------------------------
     def date(self, name: str) -> pa.Array:
@@ -578,13 +583,7 @@ class Reader:
                 except pa.ArrowInvalid:
                     pass
             values = text.to_pylist()
-        out = []
-        for i, v in enumerate(values):
-            day, problem = date_value(v)
-            if problem:
-                self._bad(i, name, problem)
-            out.append(day)
-        return pa.array(out, pa.date32())
+        return self._converted(name, values, date_value, pa.date32())
 
     def integer(self, name: str, lo: int, hi: int) -> pa.Array:
         values = self.raw.columns.get(name)
