@@ -28,6 +28,7 @@ from benefits import (
     Accumulators,
     BenefitsError,
     Claim,
+    ClaimError,
     RuleFileError,
     RulePack,
     Settlement,
@@ -221,7 +222,7 @@ def settle(claim_path: str, rules: str, accumulators: str | None) -> tuple[Settl
     except BenefitsError as exc:
         # a refusal names the claim's own value it tests (which diagnosis), carried beside its message
         raise BenefitsError(inputs.locate(exc, {"claim": claim_doc, "accumulators": acc_doc})
-                            + getattr(exc, "offending", "")) from None
+                            + (exc.offending if isinstance(exc, ClaimError) else "")) from None
 
 
 NO_ACCUMULATORS = "warning: no accumulators given: settled as the member's first claim of the year"

@@ -77,8 +77,14 @@ class ClaimError(BenefitsError):
     found with its path (`problems`), so that a caller holding the input's text can name the line
     of each (the command line does) without reading the message; the message lists MAX_LISTED."""
 
-    def __init__(self, problems: "list[ClaimProblem] | str"):
+    offending: str = ""
+    """For a pack's refusal: the claim's own value it tests, as a clause to add to the message
+    ('; the claim's primary diagnosis 'I1O' is in none of them'). The message itself is the same for
+    every claim the refusal catches, so that claims refused in bulk compare equal."""
+
+    def __init__(self, problems: "list[ClaimProblem] | str", *, offending: str = ""):
         self.problems = [ClaimProblem((), problems)] if isinstance(problems, str) else list(problems)
+        self.offending = offending
         super().__init__("; ".join(listed(self.problems, str, "errors")))
 
     @classmethod

@@ -177,7 +177,8 @@ def _ratio(d: dict, cites: tuple) -> Text:
 
 
 def _diagnosis(d: dict, cites: tuple) -> Text:
-    code, disease, ranges = d["code"], d["disease"], ", ".join(d["ranges"])
+    code, disease = d["code"], d["disease"]
+    ranges = ", ".join(f"{l}{lo:02d}" + (f"-{l}{hi:02d}" if hi != lo else "") for l, lo, hi in d["ranges"])
     others = {"others": ", ".join(d["others"])} if d["others"] else {}
     if disease == "none":
         return (f"主诊断 {code} 不属于本规则的任何病种", f"primary diagnosis {code} is in none of the pack's disease lists",

@@ -58,11 +58,8 @@ def _check_claim(claim: Claim, pack: RulePack) -> None:
 def _check_refusals(pack: RulePack, fired: frozenset[str], claim: Claim) -> None:
     for i, refusal in enumerate(pack.meta.refusals):
         if f"refusals[{i}]" in fired:
-            exc = ClaimError(f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})")
-            # The message is the same for every claim the refusal catches (claims are refused alike
-            # in bulk); the claim's own value it tests is carried beside it, for a reader of this one.
-            exc.offending = _offending(refusal.when, claim)
-            raise exc
+            raise ClaimError(f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})",
+                             offending=_offending(refusal.when, claim))
 
 
 def _offending(when: str | None, claim: Claim) -> str:
@@ -78,8 +75,7 @@ def _offending(when: str | None, claim: Claim) -> str:
 def _diagnosis(pack: RulePack, codes: list[str], disease: str) -> dict:
     """The trace data of the primary diagnosis and the disease list it falls in (its ICD-10 ranges)."""
     found = next((d for d in pack.diseases if d.name == disease), None)
-    ranges = [] if found is None else [f"{l}{lo:02d}" + (f"-{l}{hi:02d}" if hi != lo else "") for l, lo, hi in found.ranges]
-    return {"code": codes[0], "others": codes[1:], "disease": disease, "ranges": ranges}
+    return {"code": codes[0], "others": codes[1:], "disease": disease, "ranges": found.ranges if found else ()}
 
 
 def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: int) -> None:
