@@ -27,7 +27,7 @@ from rich.text import Text
 from benefits import PatientPart, RulePack, Settlement
 from benefits.render import CATEGORIES_ZH, basis_text, bilingual, date_text, formula_text, input_label, source_text, word
 
-from .text import Paint, Table, money, pad, visible, width
+from .text import Paint, Table, money, visible, width
 
 ZERO = Decimal("0.00")
 

@@ -151,7 +151,7 @@ def simulate(
     with app.guard(debug):
         from benefits.simulate import buckets
         from benefits.simulate.report import ClaimsFile
-        from benefits.simulate.runner import PARTITION_CLAIMS, partition_count, vector_available
+        from benefits.simulate.runner import PARTITION_CLAIMS, engine_name, partition_count
 
         if any(f is not Format.table for f in formats) and out is None:
             raise BenefitsError("--format csv, parquet and html write files: give --out DIR")
@@ -162,8 +162,7 @@ def simulate(
         pack_a = app.load_pack(rules)
         pack_b = app.load_pack(compare) if compare is not None else None
         # the partitions are chosen before reading (the files are bucketed by partition as they are read)
-        per = partition_size or PARTITION_CLAIMS[
-            engine.value if engine is not Engine.auto else ("vector" if vector_available() else "scalar")]
+        per = partition_size or PARTITION_CLAIMS[engine_name(engine.value)]
         parts = partition_count(buckets.count_rows(claims), "vector", workers, workers > 1 or scheduler is not None, per)
         with buckets.bucketed(claims, members, items, parts=parts) as source:
             report, per_claim = _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a,

@@ -10,8 +10,6 @@ import json
 import re
 from decimal import Decimal
 
-import pytest
-
 import benefits
 from benefits.ledger import open_ledger
 from benefits.yamlio import load_file

@@ -32,7 +32,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from ..dates import parse_day
-from ..money import MAX_AMOUNT, parse_decimal, parse_money
+from ..money import MAX_AMOUNT, parse_money
 from .accumulators import Accumulators
 from .case import CaseFile
 from .claim import MEMBER_TYPES, STAYS, Claim, Member

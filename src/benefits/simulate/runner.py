@@ -16,8 +16,7 @@ let them go: memory is bounded by the partition size, not by the year. `simulate
 again: results in the claims table's row order, identical whatever the split.
 
 Engines: `vector` is the vectorised evaluator (`benefits.simulate.settle_year`), `scalar` settles
-each claim with `benefits.evaluate` (`simulate.scalar`); `auto` takes the vectorised one when it is
-installed. Both give the same Results, claim by claim.
+each claim with `benefits.evaluate` (`simulate.scalar`); `auto` is the vectorised one. Both give the same Results, claim by claim.
 """
 
 from __future__ import annotations
@@ -44,21 +43,10 @@ PARTITION_CLAIMS = {"vector": 250_000, "scalar": 20_000}
 claim; the scalar engine reports progress within a partition)."""
 
 
-def vector_available() -> bool:
-    try:
-        from . import engine  # noqa: F401 - the vectorised evaluator, when installed
-    except ImportError:
-        return False
-    return True
-
-
 def engine_name(engine: str) -> str:
     """The engine `auto` stands for, here."""
     if engine == "auto":
-        return "vector" if vector_available() else "scalar"
-    if engine == "vector" and not vector_available():
-        raise BenefitsError("the vectorised evaluator (benefits.simulate.engine) is not installed here; "
-                            "use --engine scalar")
+        return "vector"
     if engine not in ("vector", "scalar"):
         raise BenefitsError(f"unknown engine {engine!r}; expected auto, vector or scalar")
     return engine
