@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,13 +64,29 @@ class SqliteStore:
         # check_same_thread=False: a pooled connection serves one thread at a time, not always the same.
         conn = sqlite3.connect(self.where, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._into_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")  # a committed settlement survives a power cut
             conn.execute("PRAGMA foreign_keys=ON")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    @staticmethod
+    def _into_wal(conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode, waiting as a write would. Switching a new file to WAL reads it and
+        then takes its exclusive lock; when several connections do so at once, SQLite answers
+        SQLITE_BUSY at once rather than call the busy handler (waiting could deadlock), so the wait
+        is ours. The mode is stored in the file, so later connections find it set and never wait."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.002)
 
     @contextmanager
     def _connection(self, own: bool = False) -> Iterator[sqlite3.Connection]:
