@@ -40,7 +40,7 @@ def half_even(numerator: int, denominator: int) -> int:
 MUTATIONS = {
     "banker's rounding": [(m, "half_up", half_even) for m in (basic_fund, cumulative_bands, residual_ratio)],
     "ratio points ignored": [(basic_fund, "with_points", lambda r, p: r), (cumulative_bands, "with_points", lambda r, p: r)],
-    "caps ignored": [(BasicFundLayer, "_cap_left", lambda layer, st, plan: (None, []))],
+    "caps ignored": [(BasicFundLayer, "_cap_left", lambda layer, st, plan: (None, [], {}))],
     "least favourable group": [(m, "most_favourable", lambda options, paid: min(options, key=paid))
                                for m in (cumulative_bands, residual_ratio)],
     "deductible ignored": [(BasicFundLayer, "_deductible", lambda layer, st, plan: 0)],

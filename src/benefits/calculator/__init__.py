@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..facts import build_fact
-from ..kinds import Paid, State
+from ..kinds import BasicPaid, Earlier, Paid, State
 from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, BillSplit, Claim
 from ..models.lazy import Lazy
@@ -146,27 +146,31 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
             rec.add("diagnosis", "diagnosis", "claim.diagnoses", None, _diagnosis(pack, claim.diagnoses, disease))
     bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
     st = State(claim, pack, day, fact, fired, pack.values_on(day), counters, acc.admissions, bill, rec)
-    results = _pay_layers(st)
-    return _settlement(claim, pack, version.start, day, bill, items, acc, st, results)
+    results, basic = _pay_layers(st)
+    return _settlement(claim, pack, version.start, day, bill, items, acc, st, results, basic)
 
 
-def _pay_layers(st: State) -> list[tuple[Any, Paid | None]]:
-    """Each layer in the pack's order: what it paid, or None where it does not apply."""
+def _pay_layers(st: State) -> tuple[list[tuple[Any, Paid | None]], BasicPaid | None]:
+    """Each layer in the pack's order: what it paid, or None where it does not apply; and the
+    basic-fund layer's payout, which later layers and the patient's breakdown read."""
     results = []
+    earlier = Earlier()
     for layer in st.pack.layers:
         applies = layer.when_rule in st.fired
-        paid = layer.pay(st) if applies else None
+        paid = layer.pay(st, earlier) if applies else None
         if paid is None:
             if st.rec is not None:
                 st.rec.steps.append(layer.skipped[applies])
         elif layer.fund:
             st.left -= paid.paid
+        if isinstance(paid, BasicPaid):
+            earlier.basic = paid
         results.append((layer, paid))
-    return results
+    return results, earlier.basic
 
 
 def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Accumulators, st: State,
-                results) -> Settlement:
+                results, basic: BasicPaid | None) -> Settlement:
     fund_total = account = 0
     for layer, r in results:
         if r is not None:
@@ -174,8 +178,8 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
                 fund_total += r.paid
             else:
                 account += r.paid
-    basic = st.basic
-    co_pay = bill.policy_range if basic.ratio is None else basic.co_pay  # no basic layer: all of it unpaid by one
+    if basic is None:  # no basic-fund layer applied: none of the policy-range amount was paid by one
+        basic = BasicPaid(0, bill.policy_range, None, co_pay=bill.policy_range)
     patient = bill.total - fund_total
     rec = st.rec
     if rec is not None:
@@ -193,13 +197,13 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
             over_limit=from_fen(bill.over_limit), pre_self_paid=from_fen(bill.pre_self_paid),
             policy_range=from_fen(bill.policy_range)),
         items=items, deductible=from_fen(basic.deductible),
-        ratio=None if basic.ratio is None else ratio_decimal(basic.ratio),
+        ratio=ratio_decimal(basic.ratio) if basic.layer else None,
         layers=Lazy(make=lambda: _payouts(results, claim.member.scheme._value_)),
         fund_total=from_fen(fund_total),
         patient=PatientPart(
             from_fen(bill.fully_self_paid), from_fen(bill.over_limit), from_fen(bill.pre_self_paid),
-            from_fen(basic.deductible), from_fen(co_pay), from_fen(basic.above_cap),
-            from_fen(basic.deductible + co_pay + basic.above_cap - st.left), from_fen(patient),
+            from_fen(basic.deductible), from_fen(basic.co_pay), from_fen(basic.above_cap),
+            from_fen(basic.deductible + basic.co_pay + basic.above_cap - st.left), from_fen(patient),
             from_fen(account), from_fen(patient - account)),
         accumulators_before=acc,
         accumulators_after=Accumulators.model_construct(

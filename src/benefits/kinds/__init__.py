@@ -13,7 +13,7 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from .base import Bill, BasicOutcome, CounterBound, Kind, Paid, State
+from .base import BasicPaid, Bill, CounterBound, Earlier, Kind, Paid, State
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
@@ -32,6 +32,6 @@ from .fixed_amount import FixedAmountLayer  # noqa: E402
 from .personal_account import PersonalAccountLayer  # noqa: E402
 from .residual_ratio import ResidualRatioLayer  # noqa: E402
 
-__all__ = ["KINDS", "LayerFile", "Kind", "State", "Paid", "Bill", "BasicOutcome", "CounterBound",
+__all__ = ["KINDS", "LayerFile", "Kind", "State", "Paid", "Bill", "BasicPaid", "Earlier", "CounterBound",
            "AboveCapLayer", "BasicFundLayer", "CumulativeBandsLayer", "FixedAmountLayer", "PersonalAccountLayer",
            "ResidualRatioLayer"]

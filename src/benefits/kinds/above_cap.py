@@ -17,7 +17,7 @@ from pydantic import Field
 
 from ..money import RATIO, half_up
 from ..rules.files import Name, Row
-from .base import Check, CounterBound, Kind, Paid, State
+from .base import Check, CounterBound, Earlier, Kind, Paid, State
 
 
 class AboveCapLayer(Kind):
@@ -43,13 +43,13 @@ class AboveCapLayer(Kind):
         for row, rid in zip(self.caps, self.rule_ids("caps", self.caps)):
             yield CounterBound(self.paid_counter, highest(row.value), row.value, "cap", rid if row.when else None)
 
-    def pay(self, st: State) -> Paid | None:
+    def pay(self, st: State, earlier: Earlier) -> Paid | None:
         """None when no basic-fund layer with the named cap applied to the claim."""
-        basic = st.basic
-        if basic.layer is None or self.cap not in basic.cap_lefts:
+        basic = earlier.basic
+        if basic is None or self.cap not in basic.cap_lefts:
             return None
         ratio = st.param(self.ratio)
-        eligible, left, r = basic.eligible, basic.cap_lefts[self.cap], basic.ratio or 0
+        eligible, left, r = basic.eligible, basic.cap_lefts[self.cap], basic.ratio
         # beyond = E - left / r = (E x r - left x RATIO) / r fen; with a zero basic ratio the fund
         # never reaches its cap, so nothing lies beyond it
         beyond = max(0, eligible * r - left * RATIO) if r > 0 else 0

@@ -59,17 +59,26 @@ class Paid:
 
 
 @dataclass(slots=True)
-class BasicOutcome:
-    """How the basic fund treated the policy-range amount, for the patient's breakdown and for a
-    layer that follows one of its caps (大额医疗补助). Fen; `ratio` in RATIO parts."""
+class BasicPaid(Paid):
+    """A basic-fund layer's payout, with how it treated the policy-range amount: what the patient's
+    breakdown shows (起付线, 按比例自付, 超封顶) and what a layer following one of its caps reads
+    (大额医疗补助). Fen; `ratio` in RATIO parts."""
 
-    layer: str | None = None
+    layer: str = ""
     deductible: int = 0
     co_pay: int = 0
     above_cap: int = 0
-    ratio: int | None = None
+    ratio: int = 0
     eligible: int = 0  # policy-range amount above the deductible
     cap_lefts: dict[str, int] = field(default_factory=dict)  # cap id -> left before the claim
+
+
+@dataclass(slots=True)
+class Earlier:
+    """What the layers before this one paid on the claim that a later layer may read; handed to
+    each layer's `pay` by the calculator, in the pack's order."""
+
+    basic: BasicPaid | None = None  # the basic-fund layer that applied, if one did
 
 
 class State:
@@ -78,8 +87,7 @@ class State:
     `left` is the policy-range amount still left to the patient after the fund layers so far; each
     fund layer's payout comes off it (the calculator does that, not the layer)."""
 
-    __slots__ = ("claim", "pack", "day", "fact", "fired", "values", "counters", "admissions", "bill", "left", "rec",
-                 "basic")
+    __slots__ = ("claim", "pack", "day", "fact", "fired", "values", "counters", "admissions", "bill", "left", "rec")
 
     def __init__(self, claim: "Claim", pack: "RulePack", day: dt.date, fact: dict, fired: frozenset[str],
                  values: dict[str, "ParameterValue"], counters: dict[str, int], admissions: int, bill: Bill,
@@ -87,7 +95,6 @@ class State:
         self.claim, self.pack, self.day, self.fact, self.fired, self.values = claim, pack, day, fact, fired, values
         self.counters, self.admissions, self.bill, self.rec = counters, admissions, bill, rec
         self.left = bill.policy_range
-        self.basic = BasicOutcome()
 
     def param(self, name: str) -> "ParameterValue":
         """The value in force on the deciding date of the parameter `name` names (a reference with
@@ -226,6 +233,7 @@ class Kind(LayerBase):
         `highest(parameter)` is the largest value a parameter ever takes, in fen."""
         return iter(())
 
-    def pay(self, st: State) -> Paid | None:  # pragma: no cover - every kind overrides it
-        """Pay this claim (its `when:` holds); None when the layer's own conditions do not hold."""
+    def pay(self, st: State, earlier: Earlier) -> Paid | None:  # pragma: no cover - every kind overrides it
+        """Pay this claim (its `when:` holds), given what the layers before it paid; None when the
+        layer's own conditions do not hold."""
         raise NotImplementedError

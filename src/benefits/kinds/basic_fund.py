@@ -19,7 +19,7 @@ from ..errors import ClaimError
 from ..money import RATIO, half_up
 from ..rules.files import Adjustment, Cap, Deductible, Row
 from ..trace import Step
-from .base import Check, CounterBound, Kind, Paid, State, with_points
+from .base import BasicPaid, Check, CounterBound, Earlier, Kind, State, with_points
 
 if TYPE_CHECKING:
     from ..rules.pack import ParameterValue
@@ -79,13 +79,11 @@ class BasicFundLayer(Kind):
 
     # --- paying -------------------------------------------------------------------------------
 
-    def pay(self, st: State) -> Paid:
-        basic = st.basic
-        if basic.layer is not None:
+    def pay(self, st: State, earlier: Earlier) -> BasicPaid:
+        if earlier.basic is not None:
             raise ClaimError(
-                f"pack {st.pack.name!r}: basic-fund layers {basic.layer!r} and {self.id!r} both apply to this "
-                "claim; their `when:` conditions must not overlap")
-        basic.layer = self.id
+                f"pack {st.pack.name!r}: basic-fund layers {earlier.basic.layer!r} and {self.id!r} both apply to "
+                "this claim; their `when:` conditions must not overlap")
         plan: _Plan = self.plan(st, self._resolve)
         if plan.error:
             raise ClaimError(plan.error)
@@ -94,7 +92,7 @@ class BasicFundLayer(Kind):
         ratio = plan.ratio
         if st.rec is not None:
             st.rec.steps.extend(plan.ratio_steps)
-        cap_left, keys = self._cap_left(st, plan)
+        cap_left, keys, cap_lefts = self._cap_left(st, plan)
         eligible = policy - applied
         raw = eligible * ratio  # fen x RATIO
         paid = half_up(raw if cap_left is None else min(raw, cap_left * RATIO), RATIO)
@@ -107,9 +105,8 @@ class BasicFundLayer(Kind):
         if self.deductible.per == "year":
             st.add(self.deductible.counter, applied)
         rounded = half_up(raw, RATIO)
-        basic.deductible, basic.co_pay, basic.above_cap = applied, eligible - rounded, rounded - paid
-        basic.ratio, basic.eligible = ratio, eligible
-        return Paid(paid, policy, cap_left)
+        return BasicPaid(paid, policy, cap_left, layer=self.id, deductible=applied, co_pay=eligible - rounded,
+                         above_cap=rounded - paid, ratio=ratio, eligible=eligible, cap_lefts=cap_lefts)
 
     def _resolve(self, st: State) -> "_Plan":
         """The rows that hold for claims like `st`'s and the values they name (see Kind.plan)."""
@@ -163,11 +160,12 @@ class BasicFundLayer(Kind):
                        (base, factor) if factor else (base,))
         return amount
 
-    def _cap_left(self, st: State, plan: "_Plan") -> tuple[int | None, list[str]]:
-        """The smallest cap left among those that apply (None: no cap), and the counter keys they draw on."""
+    def _cap_left(self, st: State, plan: "_Plan") -> tuple[int | None, list[str], dict[str, int]]:
+        """The smallest cap left among those that apply (None: no cap), the counter keys they draw
+        on, and each cap's left by cap id."""
         lefts: list[int] = []
         keys: list[str] = []
-        by_id = st.basic.cap_lefts
+        by_id: dict[str, int] = {}
         for cap, amount, rid in plan.caps:
             if cap.period == "claim":
                 left, used = amount.units, 0
@@ -182,7 +180,7 @@ class BasicFundLayer(Kind):
             if st.rec is not None:
                 st.rec.add("basic_fund.cap", f"{self.id}.cap", rid, self.id,
                            {"cap": cap.id, "amount": amount.units, "used": used, "left": left}, (amount,))
-        return (min(lefts) if lefts else None), keys
+        return (min(lefts) if lefts else None), keys, by_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from pydantic import Field
 from ..errors import ClaimError
 from ..money import RATIO, half_up
 from ..rules.files import BandRow, GroupModifier, Name, Row
-from .base import Check, CounterBound, Kind, Paid, State, most_favourable, with_points
+from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable, with_points
 
 SCALE = RATIO * RATIO  # the payout's denominator: an amount in fen x RATIO times a ratio
 
@@ -106,7 +106,7 @@ class CumulativeBandsLayer(Kind):
 
     # --- paying -------------------------------------------------------------------------------
 
-    def pay(self, st: State) -> Paid:
+    def pay(self, st: State, earlier: Earlier) -> Paid:
         plan: _Plan = self.plan(st, self._resolve)
         if plan.error:
             raise ClaimError(plan.error)

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from ..errors import ClaimError
 from ..rules.files import Row
-from .base import Check, Kind, Paid, State
+from .base import Check, Earlier, Kind, Paid, State
 
 
 class FixedAmountLayer(Kind):
@@ -23,7 +23,7 @@ class FixedAmountLayer(Kind):
     def check(self, chk: Check) -> None:
         chk.rows("amount", self.amount, "yuan", self.rule_ids("amount", self.amount))
 
-    def pay(self, st: State) -> Paid:
+    def pay(self, st: State, earlier: Earlier) -> Paid:
         hit = st.first(self.amount, self.rule_ids("amount", self.amount))
         if hit is None:
             raise ClaimError(

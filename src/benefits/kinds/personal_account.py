@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from ..rules.files import Name
-from .base import Check, Kind, Paid, State
+from .base import Check, Earlier, Kind, Paid, State
 
 
 class PersonalAccountLayer(Kind):
@@ -23,7 +23,7 @@ class PersonalAccountLayer(Kind):
     def check(self, chk: Check) -> None:
         chk.counter(("balance_counter",), self.balance_counter)
 
-    def pay(self, st: State) -> Paid:
+    def pay(self, st: State, earlier: Earlier) -> Paid:
         balance = st.counter(self.balance_counter)
         remaining = st.bill.pre_self_paid + st.left
         paid = min(remaining, balance)

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..money import RATIO, half_up
 from ..rules.files import GroupRatio, Name, Row
-from .base import Check, CounterBound, Kind, Paid, State, most_favourable
+from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable
 
 
 class ResidualRatioLayer(Kind):
@@ -52,7 +52,7 @@ class ResidualRatioLayer(Kind):
 
     # --- paying -------------------------------------------------------------------------------
 
-    def pay(self, st: State) -> Paid | None:
+    def pay(self, st: State, earlier: Earlier) -> Paid | None:
         groups = [g for g, rid in zip(self.groups, self.group_rules) if g.when is None or rid in st.fired]
         if not groups:
             return None

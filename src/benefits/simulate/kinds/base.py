@@ -101,7 +101,7 @@ class Step:
         n = len(member)
         self.C, self.m, self.c, self.month, self.admissions, self.pre = counters, member, combo, month, admissions, pre
         self.left = policy.copy()  # policy-range amount left to the patient after the fund layers so far
-        # the basic fund's outcome (kinds.BasicOutcome), NONE ratio where no basic-fund layer applied
+        # the basic fund's outcome (kinds.BasicPaid), NONE ratio where no basic-fund layer applied
         self.deductible = np.zeros(n, np.int64)
         self.co_pay = np.zeros(n, np.int64)
         self.above_cap = np.zeros(n, np.int64)
