@@ -1,7 +1,7 @@
 """The settlement page's routes in process (FastAPI's TestClient): the page and its files are served
 with their content types, /packs lists the loaded packs, /page/parse reads YAML and JSON exactly
-(amounts as text, never floats) with the line of each problem, /page/platform gives the platform's
-blocks of the settlement. The page in a real browser: test_page_browser.py."""
+(amounts as text, never floats) with the line of each problem, and POST /trace, which the page
+settles through once, carries the platform's blocks. The page in a real browser: test_page_browser.py."""
 
 from __future__ import annotations
 
@@ -89,6 +89,11 @@ def test_packs_lists_the_loaded_packs(client):
     assert "level3" in packs["jiangmen"]["levels"] and "inpatient" in packs["jiangmen"]["visits"]
     assert packs["jiangmen"]["layers"][0] == "basic"
     assert packs["jiangmen"]["words"]["level3"] == "三级" and packs["jiangmen"]["words"]["inpatient"] == "住院"
+    # the labels of the platform's setlinfo fields, every field, in the platform's order
+    labels = r.json()["setlinfo"]
+    assert list(labels)[:len(platform_out.SETLINFO_FIELDS)] == list(platform_out.SETLINFO_FIELDS)
+    assert all(label["zh"] and label["en"] for label in labels.values())
+    assert labels["medfee_sumamt"]["zh"] == "医疗费总额"
 
 
 def test_the_page_routes_are_not_in_the_openapi_document(client):
@@ -110,7 +115,7 @@ def test_parse_reads_a_yaml_claim_exactly_with_lines(client):
     packs = benefits.load_rules(PACK_DIRS["jiangmen"])
     data, _ = load_file(EXAMPLES / "resident-level3-inpatient.yaml")
     r = client.post("/calculate", json={"pack": "jiangmen", "claim": body["data"]})
-    assert r.json() == json.loads(benefits.evaluate(data, packs, trace=False).model_dump_json())
+    assert r.json() == platform_out.with_blocks(benefits.evaluate(data, packs, trace=False))
 
 
 def test_parse_reads_json_numbers_exactly(client):
@@ -145,27 +150,17 @@ def test_parse_refuses_what_is_no_mapping(client, body):
 
 
 @pytest.mark.parametrize("example", ["resident-level3", "employee-serious-illness", "tekun-medical-aid"])
-def test_platform_gives_the_blocks_of_the_settlement(client, example):
+def test_trace_gives_the_blocks_the_page_shows(client, example):
     data, _ = load_file(EXAMPLES / f"{example}-inpatient.yaml")
     acc, _ = load_file(EXAMPLES / f"{example}-accumulators.yaml")
     parsed = client.post("/page/parse", json={"text": (EXAMPLES / f"{example}-inpatient.yaml").read_text()}).json()
     parsed_acc = client.post("/page/parse", json={"text": (EXAMPLES / f"{example}-accumulators.yaml").read_text()})
-    r = client.post("/page/platform", json={"pack": "jiangmen", "claim": parsed["data"],
-                                            "accumulators": parsed_acc.json()["data"]})
+    r = client.post("/trace", json={"pack": "jiangmen", "claim": parsed["data"], "accumulators": parsed_acc.json()["data"]})
     assert r.status_code == 200, r.text
-    want = platform_out.platform_json(benefits.evaluate(data, benefits.load_rules(PACK_DIRS["jiangmen"]), acc,
-                                                        trace=False))
+    want = platform_out.platform_json(benefits.evaluate(data, benefits.load_rules(PACK_DIRS["jiangmen"]), acc))
     got = r.json()
-    assert {row["key"]: row["value"] for row in got["setlinfo"]} == want["setlinfo"]
-    assert [row["key"] for row in got["setlinfo"]][:len(platform_out.SETLINFO_FIELDS)] == \
-        list(platform_out.SETLINFO_FIELDS)
-    assert all(row["zh"] and row["en"] for row in got["setlinfo"])
-    assert [{k: v for k, v in row.items() if k not in ("layer", "name_en")} for row in got["setldetail"]] == \
-        want["setldetail"]
-
-
-def test_platform_problems_are_those_of_trace(client):
-    body = {"pack": "jiangmen", "claim": claim(level="level9")}
-    a, b = client.post("/page/platform", json=body), client.post("/trace", json=body)
-    assert a.status_code == b.status_code == 422 and a.json() == b.json()
-    assert a.json()["problems"][0]["path"] == ["claim", "level"]
+    assert got["setlinfo"] == want["setlinfo"] and got["setldetail"] == want["setldetail"]
+    assert list(got["setlinfo"])[:len(platform_out.SETLINFO_FIELDS)] == list(platform_out.SETLINFO_FIELDS)
+    # a setldetail row per layer that applied, in layer order: the page names each row by its layer
+    applied = [p for p in got["layers"] if p["applied"]]
+    assert [row["fund_payamt"] for row in got["setldetail"]] == [p["paid"] for p in applied]

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 import benefits
+from benefits.models.platform_out import with_blocks
 from conftest import claim
 from service_fixtures import PACK_DIRS, ROOT, ServerProcess, generate, member_claims
 
@@ -77,14 +78,14 @@ def test_calculate_gives_what_evaluate_gives_for_realistic_claims(stateless, pac
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == "application/json"
         want = benefits.evaluate(case.claim, packs[case.pack], case.accumulators, trace=False)
-        assert r.json() == json.loads(want.model_dump_json())
+        assert r.json() == with_blocks(want)  # the settlement, and the platform's blocks beside its keys
         assert r.json()["trace"] == []
 
 
 def test_trace_and_calculate_with_trace_true_give_the_trace(stateless, packs):
     case = generate.inpatient_batch(1)[0]
     body = {"pack": case.pack, "claim": case.claim, "accumulators": case.accumulators}
-    want = json.loads(benefits.evaluate(case.claim, packs["jiangmen"], case.accumulators).model_dump_json())
+    want = with_blocks(benefits.evaluate(case.claim, packs["jiangmen"], case.accumulators))
     traced = stateless.post("/trace", json=body)
     assert traced.status_code == 200 and traced.json() == want and len(want["trace"]) > 5
     assert stateless.post("/calculate?trace=true", json=body).json() == want
@@ -100,6 +101,16 @@ def test_calculate_with_hand_computed_numbers_and_json_numbers_read_exactly(stat
     assert after["admissions"] == 1 and after["year"] == 2021
     assert {k: v for k, v in after["counters"].items() if v != "0.00"} == {
         "basic.annual": "11375.00", "serious_illness.base": "7125.00"}
+    # the platform's blocks: 20000.00 = 1000.00 fully self-paid + 500.00 B share + 18500.00 in policy
+    # range; the basic fund (390100, resident) pays 11375.00; the patient 20000.00 - 11375.00 = 8625.00
+    info = s["setlinfo"]
+    assert (info["medfee_sumamt"], info["hifp_pay"], info["fund_pay_sumamt"], info["psn_part_amt"]) == \
+        ("20000.00", "11375.00", "11375.00", "8625.00")
+    # a row per fund that applied: serious illness (390200) applies to every stay, and pays nothing
+    # on 7125.00 of self-pay, below its start line
+    assert [(row["fund_pay_type"], row["fund_payamt"]) for row in s["setldetail"]] == \
+        [("390100", "11375.00"), ("390200", "0.00")]
+    assert s["feedetail"] == []  # a bill given already split has no fee lines
     # amounts as JSON numbers are read as exact decimals, never floats: 18500.10 stays 18500.10
     text = ('{"pack": "jiangmen", "claim": {"id": "c1", "member": {"id": "m1", "scheme": "resident", '
             '"member_type": "adult", "groups": []}, "visit": "inpatient", "level": "level3", '

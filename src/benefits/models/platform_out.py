@@ -193,3 +193,9 @@ def platform_json(s: Settlement) -> dict:
 
     return {"setlinfo": row(setlinfo(s)), "setldetail": [row(r) for r in setldetail(s)],
             "feedetail": [row(r) for r in feedetail(s)]}
+
+
+def with_blocks(s: Settlement) -> dict:
+    """The settlement as JSON data with the three blocks beside its keys: what `benefits calc --json`
+    prints and the service's calculating endpoints answer (`benefits schema settlement`)."""
+    return s.model_dump(mode="json") | platform_json(s)

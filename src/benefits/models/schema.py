@@ -149,18 +149,20 @@ def case_schema() -> dict:
 CALC_BLOCKS = {"setlinfo": SetlInfo, "setldetail": list[SetlDetail], "feedetail": list[FeeLineSplit]}
 
 
-def calc_output_schema() -> dict:
-    """`benefits schema settlement`: what `benefits calc --json` prints, the `Settlement` as the API
-    dumps it and the platform's blocks beside its keys (models/platform_out.py)."""
-    out = Settlement.model_json_schema()
+def calc_output_schema(ref_template: str = "#/$defs/{model}") -> dict:
+    """`benefits schema settlement`: what `benefits calc --json` prints and the service's calculating
+    endpoints answer, the `Settlement` as the API dumps it and the platform's blocks beside its keys
+    (models/platform_out.py). The definitions it refers to are under `$defs`, referred to by
+    `ref_template` (OpenAPI keeps them elsewhere)."""
+    out = Settlement.model_json_schema(ref_template=ref_template)
     out["description"] = (f"{out.get('description', '')} As `benefits calc --json` prints it: the settlement, "
                           "and the national platform's setlinfo, setldetail and feedetail blocks.").strip()
     for key, shape in CALC_BLOCKS.items():
-        block = TypeAdapter(shape).json_schema(mode="serialization", ref_template="#/$defs/{model}")
+        block = TypeAdapter(shape).json_schema(mode="serialization", ref_template=ref_template)
         out.setdefault("$defs", {}).update(block.pop("$defs", {}))
         if "title" in block and block.get("type") == "object":  # the object itself: a definition too
             out["$defs"][block["title"]] = block
-            block = {"$ref": f"#/$defs/{block['title']}"}
+            block = {"$ref": ref_template.format(model=block["title"])}
         out["properties"][key] = block
         out["required"].append(key)
     return out

@@ -37,6 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..calculator import evaluate
 from ..errors import BenefitsError
 from ..models.accumulators import Accumulators
+from ..models.platform_out import with_blocks
+from ..models.schema import calc_output_schema
 from ..models.settlement import Settlement
 from . import problems
 from .bodies import (CalculateRequest, ClaimRequest, CreditRequest, Key, OpeningRequest, ReverseRequest, SettleRequest,
@@ -192,9 +194,19 @@ class MemberYear(BaseModel):
     settlements: list[RequestOut]
 
 
+CALCULATED = "CalculatedSettlement"
+"""The OpenAPI component of a settlement computed now: the settlement with the platform's blocks
+beside its keys, as `benefits calc --json` prints it (`benefits schema settlement`)."""
+
+
 def _settlement_ok() -> dict:
     """The response of an endpoint that answers a settlement computed now."""
-    return {"description": "the settlement", "content": {JSON: {"schema": {"$ref": "#/components/schemas/Settlement"}}}}
+    return {"description": "the settlement, with the platform's setlinfo, setldetail and feedetail blocks",
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{CALCULATED}"}}}}
+
+
+def _calculated(settlement: Settlement) -> Response:
+    return _json(json.dumps(with_blocks(settlement), ensure_ascii=False, separators=(",", ":")))
 
 
 def _stored(description: str, *names: str) -> dict:
@@ -301,8 +313,7 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
 
     def calculate(body: dict, trace: bool) -> Response:
         req = validated(CalculateRequest, body)
-        settlement = evaluate(req.claim, packs.get(req.pack), req.accumulators, trace=trace)
-        return _json(settlement.model_dump_json())
+        return _calculated(evaluate(req.claim, packs.get(req.pack), req.accumulators, trace=trace))
 
     @app.post("/calculate", tags=["calculate"], summary="Settle a claim without the ledger",
               response_class=Response, responses={200: settlement_ok, **responses(
@@ -311,7 +322,9 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
     def post_calculate(body: Body, trace: Annotated[bool, Query(
             description="include the explanation trace (as POST /trace does)")] = False) -> Response:
         """The settlement of one claim from the accumulators given (none: nothing used yet this year).
-        Nothing is recorded. Without `trace=true` the settlement's `trace` is empty."""
+        Nothing is recorded. Without `trace=true` the settlement's `trace` is empty. The platform's
+        setlinfo, setldetail and feedetail blocks are beside the settlement's keys, as in
+        `benefits calc --json`."""
         return calculate(body, trace)
 
     @app.post("/trace", tags=["calculate"], summary="Settle a claim without the ledger, with the trace",
@@ -335,8 +348,7 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
     def pre_settle(body: Body) -> Response:
         """The settlement the claim would get now, from the member's accumulators in the ledger."""
         req = validated(ClaimRequest, body)
-        settlement = store.ledger.pre_settle(req.claim, packs.get(req.pack))
-        return _json(settlement.model_dump_json())
+        return _calculated(store.ledger.pre_settle(req.claim, packs.get(req.pack)))
 
     @app.post("/settlements", tags=["settlements"], summary="Settle and record (2207 / 2304), idempotent on the key",
               response_class=Response, status_code=201,
@@ -494,6 +506,10 @@ def _openapi(app: FastAPI) -> None:
             for name, sub in schema.pop("$defs", {}).items():
                 schemas.setdefault(name, sub)
             schemas[model.__name__] = schema
+        calculated = calc_output_schema(ref)
+        for name, sub in calculated.pop("$defs", {}).items():
+            schemas.setdefault(name, sub)
+        schemas[CALCULATED] = calculated
         app.openapi_schema = doc
         return doc
 

@@ -2,15 +2,15 @@
 
     GET  /  and  /page          the page (static/page.html); ?lang=en, ?print=1, #pack=...&claim=...
     GET  /page/static/{file}    its stylesheet and script
-    GET  /packs                 the loaded packs: name, title, versions, levels, visits, layers
+    GET  /packs                 the loaded packs: name, title, versions, levels, visits, layers;
+                                and the Chinese and English labels of the platform's setlinfo fields
     POST /page/parse            a claim or accumulators pasted as YAML or JSON, read by the library's
                                 reader (numbers exact): the data with every amount as a string, and
                                 the line of each path; problems as problem details with the line
-    POST /page/platform         the same body as POST /trace: the settlement's `setlinfo` and
-                                `setldetail` (the national platform's blocks), with their labels
 
-The page itself settles through POST /trace; it does no arithmetic on amounts (it shows the strings
-the API answers). None of these routes is in the OpenAPI document: they serve the page.
+The page itself settles through POST /trace, once: the answer carries the settlement, its trace and
+the platform's setlinfo and setldetail blocks. It does no arithmetic on amounts (it shows the
+strings the API answers). None of these routes is in the OpenAPI document: they serve the page.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from pydantic import Field
 
-from ..calculator import evaluate
 from ..models import platform_out
 from ..render import GROUPS_ZH, SCHEMES_ZH, word
 from ..yamlio import YamlError, load_json_text, load_text
-from .bodies import CalculateRequest, _Body, json_object, validated
+from .bodies import _Body, json_object, validated
 from .packs import Packs
 from .problems import ServiceProblem, item
 
@@ -70,7 +69,9 @@ def install(app: FastAPI) -> None:
                            "valid_until": str(pack.meta.valid_until), "levels": list(pack.meta.levels),
                            "visits": list(pack.meta.visits), "layers": list(pack.meta.layers),
                            "words": _words(pack)}
-                          for name, pack in loaded.packs.items()]}
+                          for name, pack in loaded.packs.items()],
+                "setlinfo": {name: _label(f.description or name)
+                             for name, f in platform_out.SetlInfo.model_fields.items()}}
 
     @app.post("/page/parse", include_in_schema=False)
     def parse(body: Body) -> dict:
@@ -88,18 +89,6 @@ def install(app: FastAPI) -> None:
                                  [item(["text"], "expected a mapping")])
         lines = {".".join(path): line for path, line in locator.lines.items() if path}
         return {"data": _plain(data), "lines": lines}
-
-    @app.post("/page/platform", include_in_schema=False)
-    def platform(body: Body) -> Response:
-        req = validated(CalculateRequest, body)
-        settlement = evaluate(req.claim, packs.get(req.pack), req.accumulators, trace=False)
-        blocks = platform_out.platform_json(settlement)
-        labels = {name: _label(f.description or name) for name, f in platform_out.SetlInfo.model_fields.items()}
-        setlinfo = [{"key": k, "value": v, **labels.get(k, {"zh": k, "en": k})} for k, v in blocks["setlinfo"].items()]
-        applied = [p for p in settlement.layers if p.applied]
-        setldetail = [{**row, "layer": p.layer, "name_en": p.name_en} for row, p in zip(blocks["setldetail"], applied)]
-        return Response(json.dumps({"setlinfo": setlinfo, "setldetail": setldetail}, ensure_ascii=False),
-                        media_type="application/json")
 
 
 def _words(pack) -> dict:

@@ -66,7 +66,7 @@
   var ACCOUNT = "#c9a227", CASH = "#d1495b", TOTAL = "#7a8590";
 
   var params = new URLSearchParams(location.search);
-  var state = {lang: params.get("lang") === "en" ? "en" : "zh", packs: [], result: null, lines: {}};
+  var state = {lang: params.get("lang") === "en" ? "en" : "zh", packs: [], labels: {}, result: null, lines: {}};
   var $ = function (id) { return document.getElementById(id); };
 
   function t(key) { return (T[state.lang] && T[state.lang][key]) || T.zh[key] || key; }
@@ -107,6 +107,7 @@
   function loadPacks() {
     return fetch("/packs").then(function (r) { return r.json(); }).then(function (body) {
       state.packs = body.packs || [];
+      state.labels = body.setlinfo || {};
       var select = $("pack");
       select.textContent = "";
       state.packs.forEach(function (p) {
@@ -196,9 +197,9 @@
       state.lines = {claim: read[0].lines, accumulators: read[1] ? read[1].lines : {}};
       var body = {pack: pack, claim: read[0].data};
       if (read[1]) body.accumulators = read[1].data;
-      return Promise.all([post("/trace", body), post("/page/platform", body), Promise.resolve(body)]);
+      return Promise.all([post("/trace", body), Promise.resolve(body)]);
     }).then(function (answers) {
-      state.result = {settlement: answers[0], platform: answers[1], request: answers[2], at: new Date()};
+      state.result = {settlement: answers[0], request: answers[1], at: new Date()};
       render(state.result);
       setStatus(t("done"), "done");
       $("print").disabled = false;
@@ -251,8 +252,8 @@
     $("trace").hidden = false;
     renderMeta(s, result.request);
     renderChart(s);
-    renderSetlinfo(result.platform.setlinfo);
-    renderSetldetail(result.platform.setldetail, s);
+    renderSetlinfo(s.setlinfo);
+    renderSetldetail(s.setldetail, s);
     renderReasons(s.patient);
     renderTrace(s.trace || []);
     var at = result.at, two = function (n) { return (n < 10 ? "0" : "") + n; };
@@ -394,17 +395,22 @@
     node.appendChild(tbody);
   }
 
-  function renderSetlinfo(rows) {
-    table($("setlinfo"), [t("item"), t("code"), t("amount")], rows.map(function (r) {
-      return {attrs: {"data-key": r.key, "class": isZero(r.value) ? "zero" : null},
-              cells: [state.lang === "zh" ? r.zh : r.en, r.key, r.value]};
+  /* setlinfo: every field in the platform's order, labelled from GET /packs. */
+  function renderSetlinfo(info) {
+    table($("setlinfo"), [t("item"), t("code"), t("amount")], Object.keys(info).map(function (key) {
+      var label = state.labels[key] || {zh: key, en: key}, value = info[key];
+      return {attrs: {"data-key": key, "class": isZero(value) ? "zero" : null},
+              cells: [state.lang === "zh" ? label.zh : label.en, key, value]};
     }));
   }
 
-  function renderSetldetail(rows) {
-    table($("setldetail"), [t("fund_type"), t("name"), t("base"), t("limit"), t("paid")], rows.map(function (r) {
-      return {attrs: {"data-layer": r.layer},
-              cells: [r.fund_pay_type || "—", state.lang === "zh" ? r.fund_pay_type_name : r.name_en,
+  /* setldetail: a row per layer that applied, in the settlement's layer order. */
+  function renderSetldetail(rows, s) {
+    var applied = s.layers.filter(function (p) { return p.applied; });
+    table($("setldetail"), [t("fund_type"), t("name"), t("base"), t("limit"), t("paid")], rows.map(function (r, i) {
+      var layer = applied[i];
+      return {attrs: {"data-layer": layer.layer},
+              cells: [r.fund_pay_type || "—", state.lang === "zh" ? r.fund_pay_type_name : layer.name_en,
                       r.inscp_scp_amt, r.crt_payb_lmt_amt == null ? t("no_cap") : r.crt_payb_lmt_amt, r.fund_payamt]};
     }));
   }
