@@ -246,9 +246,10 @@ class Ledger:
                 return _replay_settle(found, digest)
             before = balances.accumulators(member, year, tx.sums(member, year))
             settlement = evaluate(claim, rules, before)
+            fields = settlement.platform_fields()
             body = SettleBody(key=key, member_id=member, year=year, pack=rules.name, pack_hash=rules.content_hash,
-                              pack_version=settlement.version, platform_fields=settlement.platform_fields(),
-                              setlinfo=setlinfo(settlement), setldetail=setldetail(settlement),
+                              pack_version=settlement.version, platform_fields=fields,
+                              setlinfo=setlinfo(settlement, fields), setldetail=setldetail(settlement),
                               feedetail=feedetail(settlement), settlement=settlement).model_dump_json()
             tx.insert(Record(key, "settle", member, year, tx.next_seq(member, year), digest, rules.name,
                              rules.content_hash, settlement.version, body, _now()))

@@ -142,10 +142,11 @@ def amounts(s: Settlement) -> dict[str, Decimal]:
         return out
 
 
-def setlinfo(s: Settlement) -> dict[str, Decimal]:
+def setlinfo(s: Settlement, found: dict[str, Decimal] | None = None) -> dict[str, Decimal]:
     """`setlinfo`: every field of SetlInfo, in its order, unused amounts 0.00 (see the module's notes
-    on pool_prop_selfpay and balc), then any field a pack names beyond the table."""
-    found = amounts(s)
+    on pool_prop_selfpay and balc), then any field a pack names beyond the table. `found`: the
+    settlement's `amounts`, when the caller has them already."""
+    found = amounts(s) if found is None else dict(found)
     with exact():
         found["pool_prop_selfpay"] = _proportion(s.ratio)
     out = {name: found.pop(name, ZERO) for name in SETLINFO_FIELDS}
