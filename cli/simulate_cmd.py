@@ -101,7 +101,7 @@ SIMULATE_HELP = (
 )
 SIMULATE_EPILOG = (
     "Example: benefits simulate claims.parquet --members members.parquet --rules rules/jiangmen "
-    "--compare /tmp/jiangmen-counterfactual --out report --format csv --format html"
+    "--compare /tmp/jm-cf/jiangmen --out report --format csv --format html"
 )
 
 
@@ -340,7 +340,7 @@ DIFF_HELP = (
     "with its source), layers added, removed and changed (conditions among them), and pack.yaml.\n\n"
     "With --on, only the parameter values in force on that date are compared."
 )
-DIFF_EPILOG = "Example: benefits rules diff rules/jiangmen /tmp/jiangmen-counterfactual --on 2021-08-01"
+DIFF_EPILOG = "Example: benefits rules diff rules/jiangmen /tmp/jm-cf/jiangmen --on 2021-08-01"
 
 
 def rules_diff(

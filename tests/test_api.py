@@ -9,7 +9,7 @@ import pytest
 import benefits
 from benefits import Accumulators, ClaimError, Settlement
 from benefits.cases import load_case, rules_dir
-from conftest import RULES, claim
+from conftest import ROOT, RULES, claim
 from benefits.models.case import CaseFile
 
 D = Decimal
@@ -234,3 +234,22 @@ def test_a_claim_error_carries_each_problem_with_its_path(jiangmen):
     (problem,) = exc.value.problems
     assert problem.path == ("accumulators", "counters", "basic.annual")
     assert problem.message.startswith("3000000.00 is above the most cap")
+
+
+def test_load_file_reads_a_claim_file_as_the_command_line_does(tmp_path, jiangmen):
+    examples = ROOT / "examples"
+    claim = benefits.load_file(examples / "resident-level3-inpatient.yaml")
+    acc = benefits.load_file(str(examples / "resident-level3-accumulators.yaml"))
+    s = benefits.evaluate(claim, jiangmen, acc)
+    # second stay of the year: deductible 1000.00 x 50% = 500.00; (62708.05 - 500.00) x 65% = 40435.2325
+    assert s.payouts["basic"] == Decimal("40435.23") and s.deductible == Decimal("500.00")
+    # amounts are read exactly (never floats), zero-padded integers in decimal, JSON by its suffix
+    (tmp_path / "c.yaml").write_text("total: 012000.10\ncount: 010\n")
+    (tmp_path / "c.json").write_text('{"total": 0.1, "count": 10}')
+    assert benefits.load_file(tmp_path / "c.yaml") == {"total": Decimal("12000.10"), "count": 10}
+    assert benefits.load_file(tmp_path / "c.json") == {"total": Decimal("0.1"), "count": 10}
+    (tmp_path / "bad.yaml").write_text("a: 1\nb: [\n")
+    with pytest.raises(benefits.YamlError) as caught:
+        benefits.load_file(tmp_path / "bad.yaml")
+    assert caught.value.name.endswith("bad.yaml") and caught.value.line is not None
+    assert isinstance(caught.value, benefits.BenefitsError)
