@@ -42,10 +42,10 @@ from benefits.yamlio import is_dir, is_file
 
 from . import inputs
 from .check_output import CaseResult, json_document, junit_xml, progress, selected, where_lines
-from .render import parameters_text, settlement_text, trace_text
+from .render import pack_text, settlement_text, trace_text
 from . import streams
 from .streams import StreamError, write
-from .text import Paint, Table, color_enabled, json_text, visible
+from .text import Paint, color_enabled, json_text, visible
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_IO = 0, 1, 2, 3, 4
 
@@ -532,29 +532,7 @@ def show(directory: DirArg,
          debug: DebugOpt = False) -> None:
     with guard(debug):
         pack = load_pack(directory)
-        paint = Paint(color_enabled())
-        head, _, rest = parameters_text(pack, on.date() if on else None, paint).partition("\n\n")
-        write("\n\n".join([head, pack_overview(pack, paint), rest]))
-
-
-def pack_overview(pack: RulePack, paint: Paint) -> str:
-    """What a pack covers and how it pays: levels, visits, diseases, services, counters, layers."""
-    meta = pack.meta
-    t = Table(["", ""], "ll")
-    t.add("levels", ", ".join(meta.levels))
-    t.add("visits", ", ".join(meta.visits))
-    t.add("diseases", "; ".join(f"{name} {', '.join(ranges)}" for name, ranges in meta.diseases.items()) or "none")
-    t.add("services", ", ".join(meta.services) or "none")
-    t.add("refusals", str(len(meta.refusals)))
-    out = t.render(paint)
-    counters = Table(["counter", "description"], "ll")
-    for c in meta.counters:
-        counters.add(c.name, c.description)
-    layers = Table(["layer", "kind", "fund code", "name"], "llll")  # the name, longest, last
-    for layer in pack.layers:
-        codes = ", ".join(f"{scheme} {code}" for scheme, code in layer.fund_code.items()) or "-"
-        layers.add(layer.id, layer.kind, codes, f"{layer.name.zh} / {layer.name.en}")
-    return "\n".join(out + [""] + counters.render(paint) + [""] + layers.render(paint))
+        write(pack_text(pack, on.date() if on else None, Paint(color_enabled())))
 
 
 @rules_app.command(epilog="Example: benefits rules lint rules/jiangmen --strict", help=(

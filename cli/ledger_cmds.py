@@ -15,12 +15,15 @@ already reversed, an unknown key, an unreachable ledger) is one line on stderr a
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from rich.cells import cell_len
+from rich.text import Text
 
 from benefits import Accumulators, BenefitsError, Claim, ClaimError, Settlement
 
@@ -31,9 +34,9 @@ if TYPE_CHECKING:
     from benefits.rules.pack import RulePack
 
 from . import inputs
-from .render import settlement_text
+from .render import Grid, Screen, settlement_text
 from .streams import write
-from .text import Paint, Table, color_enabled, json_text, money, visible
+from .text import Paint, color_enabled, json_text, money, visible
 
 DEFAULT_LEDGER = "benefits-ledger.db"
 
@@ -62,6 +65,13 @@ def _guard(debug: bool):
     from .app import guard  # app imports this module to register it: imported here, not above
 
     return guard(debug)
+
+
+def _screen(paint: Paint, head: str) -> Screen:
+    """The text of an answer, laid out to the terminal's width (see render.Screen), starting with `head`."""
+    out = Screen(paint)
+    out.print(Text(visible(head), style="bold"))
+    return out
 
 
 def _print_answer(done: Settled | Reversed | Opened | Credited, as_json: bool,
@@ -115,9 +125,9 @@ def settle(claim: Annotated[str, typer.Argument(metavar="CLAIM", show_default=Fa
 def _settled_text(done: Settled, body: dict, pack: RulePack, lang: str, paint: Paint) -> str:
     said = ("already settled under this key: the stored settlement, nothing written" if done.replayed
             else "settled and recorded")
-    head = paint(visible(f"key {done.key}: {said} (member {done.member_id}, {done.year}; pack {body['pack']} "
-                         f"version {body['pack_version']}, files {body['pack_hash'][:12]})"), "bold")
-    return "\n".join([head, "", settlement_text(Settlement.model_validate(body["settlement"]), pack, lang, paint)])
+    head = _screen(paint, f"key {done.key}: {said} (member {done.member_id}, {done.year}; pack {body['pack']} "
+                          f"version {body['pack_version']}, files {body['pack_hash'][:12]})")
+    return "\n".join([head.text(), "", settlement_text(Settlement.model_validate(body["settlement"]), pack, lang, paint)])
 
 
 # --- reverse ----------------------------------------------------------------------------------
@@ -145,23 +155,29 @@ def reverse(key: Annotated[str, typer.Argument(metavar="KEY", show_default=False
 def _reversal_text(done: Reversed, body: dict, paint: Paint) -> str:
     said = "already reversed under this key: the stored answer, nothing written" if done.replayed else "reversed"
     if "of_kind" in body:  # an opening's or a credit's reversal: entries only, no amounts paid
-        out = [paint(visible(f"key {body['key']}: {body['of_kind']} {body['of']} {said} (member {body['member_id']}, "
-                             f"{body['year']})"), "bold"), ""]
+        out = _screen(paint, f"key {body['key']}: {body['of_kind']} {body['of']} {said} (member {body['member_id']}, "
+                             f"{body['year']})")
     else:
-        out = [paint(visible(f"key {body['key']}: settlement {body['of']} {said} (member {body['member_id']}, "
-                             f"{body['year']}; claim {body['claim_id']})"), "bold"), ""]
-        amounts = Table(["amounts returned (2208)", "yuan"], "lr")
+        out = _screen(paint, f"key {body['key']}: settlement {body['of']} {said} (member {body['member_id']}, "
+                             f"{body['year']}; claim {body['claim_id']})")
+        amounts = Grid(["amounts returned (2208)", "yuan"], "Lr")
         for name, value in body["platform_fields"].items():
             amounts.add(name, value)
-        out += amounts.render(paint) + [""]
-    entries = Table(["compensating entries", "month", "change"], "llr")
-    for e in body["entries"]:
-        entries.add(e["counter"], e["month"], e["delta"])
-    out += entries.render(paint) if body["entries"] else ["  no entries: the settlement changed no counter"]
+        out.blank()
+        out.print(amounts, indent=2)
+    out.blank()
+    if body["entries"]:
+        entries = Grid(["compensating entries", "month", "change"], "LLr")
+        for e in body["entries"]:
+            entries.add(e["counter"], e["month"], e["delta"])
+        out.print(entries, indent=2)
+    else:
+        out.print(Text("no entries: the settlement changed no counter"), indent=2)
     if body["later"]:
-        out += ["", paint(visible("settled later in the same year, on the reversed amounts (not settled again): "
-                                  + ", ".join(body["later"])), "yellow")]
-    return "\n".join(out)
+        out.blank()
+        out.print(Text(visible("settled later in the same year, on the reversed amounts (not settled again): "
+                               + ", ".join(body["later"])), style="yellow"))
+    return out.text()
 
 
 # --- ledger show ------------------------------------------------------------------------------
@@ -210,26 +226,46 @@ def _entry_json(e: Entry) -> dict:
 
 def _ledger_text(member: str, year: int, acc, history: tuple[Record, ...], entries: tuple[Entry, ...],
                  paint: Paint) -> str:
-    out = [paint(visible(f"member {member}, {year}: {len(history)} request(s), {len(entries)} entries"), "bold"), ""]
-    counters = Table(["accumulators", "value"], "lr")
+    out = _screen(paint, f"member {member}, {year}: {len(history)} request(s), {len(entries)} entries")
+    counters = Grid(["accumulators", "value"], "Lr")
     counters.add("admissions", str(acc.admissions))
     for name, value in acc.counters.items():
         counters.add(name, money(value))
-    out += counters.render(paint) + [""]
+    out.blank()
+    out.print(counters, indent=2)
     if history:
-        requests = Table(["#", "key", "kind", "pack", "note"], "rllll")
+        requests = Grid(["#", "key", "kind", "pack", "note"], "rLLll")
         for r in history:
             note = (f"reverses {r.reverses}" if r.kind == "reverse"
                     else f"reversed by {r.reversed_by}" if r.reversed_by else "")
             pack = f"{r.pack} {r.pack_version}" if r.pack_version else (r.pack or "-")
             requests.add(str(r.seq), r.key, r.kind, pack, note)
-        out += requests.render(paint) + [""]
-        lines = Table(["entry", "key", "counter", "month", "change"], "rlllr")
-        for e in entries:
-            lines.add(str(e.seq), e.settlement_key, e.counter, e.month,
-                      f"{e.delta:+d}" if e.counter == "admissions" else money(e.amount, signed=True))
-        out += lines.render(paint)
-    return "\n".join(out).rstrip("\n")
+        out.blank()
+        out.print(requests, indent=2)
+        out.blank()
+        _print_entries(out, entries)
+    return out.text()
+
+
+def _print_entries(out: Screen, entries: tuple[Entry, ...]) -> None:
+    """The entries in order, under the key of the request that made them: a key, often long, on a line of
+    its own, its entries under it, the entries of every key aligned alike."""
+    headers, align = ["entry", "counter", "month", "change"], "rLLr"
+    rows = [(e.settlement_key, [str(e.seq), e.counter, e.month,
+                                f"{e.delta:+d}" if e.counter == "admissions" else money(e.amount, signed=True)])
+            for e in entries]
+    sizes = [max(cell_len(visible(c)) for c in [h] + [r[1][i] for r in rows]) for i, h in enumerate(headers)]
+    out.print(Text("key", style="bold"), indent=2)
+    out.print(Grid(headers, align, sizes), indent=ENTRIES)
+    for key, group in itertools.groupby(rows, key=lambda r: r[0]):
+        out.print(Text(visible(key)), indent=2)
+        grid = Grid([""] * len(headers), align, sizes)
+        for _, cells in group:
+            grid.add(*cells)
+        out.print(grid, indent=ENTRIES)
+
+
+ENTRIES = 4  # the indent of a request's entries, under its key
 
 
 # --- ledger open and ledger credit ---------------------------------------------------------------
@@ -280,12 +316,14 @@ def _opening_text(done: Opened, body: dict, paint: Paint) -> str:
             else "opened")
     checked = (f"checked against pack {body['pack']}, files {body['pack_hash'][:12]}" if body["pack"]
                else "not checked against a pack")
-    out = [paint(visible(f"key {done.key}: member {done.member_id}, {done.year} {said} ({checked})"), "bold"), ""]
-    table = Table(["accumulators opened", "value"], "lr")
+    out = _screen(paint, f"key {done.key}: member {done.member_id}, {done.year} {said} ({checked})")
+    table = Grid(["accumulators opened", "value"], "Lr")
     table.add("admissions", str(body["accumulators"]["admissions"]))
     for name, value in body["accumulators"]["counters"].items():
         table.add(name, money(Decimal(value)))
-    return "\n".join(out + table.render(paint))
+    out.blank()
+    out.print(table, indent=2)
+    return out.text()
 
 
 def _in_file(exc: LedgerError, doc: inputs.Document) -> BenefitsError:
@@ -328,8 +366,8 @@ def credit(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=
 
 def _credit_text(done: Credited, body: dict, paint: Paint) -> str:
     said = "already credited under this key: the stored credit, nothing written" if done.replayed else "credited"
-    return paint(visible(f"key {done.key}: {said}: {money(Decimal(body['amount']))} to {body['counter']} of member "
-                         f"{done.member_id}, {done.year}; balance after it {money(Decimal(body['balance']))}"), "bold")
+    return _screen(paint, f"key {done.key}: {said}: {money(Decimal(body['amount']))} to {body['counter']} of member "
+                          f"{done.member_id}, {done.year}; balance after it {money(Decimal(body['balance']))}").text()
 
 
 def register(app: typer.Typer) -> None:

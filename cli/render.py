@@ -4,7 +4,7 @@ Layers, the patient's part and the accumulators are rendered from what the settl
 layer or a PatientPart field added to the engine shows up without a change here.
 
 Every text from the claim or the rule pack (ids, names, descriptions, rule text, file names) goes through
-`visible()` (Table does it for its cells) before it is coloured: it cannot drive the terminal.
+`visible()` (Grid does it for its cells) before it is coloured: it cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from rich.console import Console, Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -27,7 +29,7 @@ from rich.text import Text
 from benefits import PatientPart, RulePack, Settlement
 from benefits.render import CATEGORIES_ZH, basis_text, bilingual, date_text, formula_text, input_label, source_text, word
 
-from .text import Paint, Table, money, visible, width
+from .text import Paint, money, visible, width
 
 ZERO = Decimal("0.00")
 
@@ -153,11 +155,19 @@ class Screen:
 
 
 class Grid:
-    """A table of plain columns (left 'l' or right 'r' aligned), two spaces apart; `rule()` puts a
-    line of dashes under the amount columns (before a total). Every cell goes through `visible()`."""
+    """A table of plain columns, two spaces apart: 'l' left aligned, 'r' right aligned (an amount), 'L' left
+    aligned (an id). `rule()` puts a line of dashes under the amount columns (before a total); `widths`
+    gives columns a minimum width, to align the columns of several grids. Every cell goes through
+    `visible()`.
 
-    def __init__(self, headers: list[str], align: str):
+    Printed as it is, a Grid lays itself out to the width it is given (see `renderable`): the 'l' columns
+    wrap, and ids and amounts are kept whole while the 'l' columns keep room for a word (WORD); on a
+    narrower screen the amounts are kept whole, then nothing: a cell is wrapped, never cut off.
+    """
+
+    def __init__(self, headers: list[str], align: str, widths: list[int | None] | None = None):
         self.headers, self.align, self.rows = headers, align, []
+        self.widths = widths or [None] * len(headers)
 
     def add(self, *cells: str, style: str = "") -> None:
         self.rows.append(([visible(c) for c in cells] + [""] * (len(self.headers) - len(cells)), style))
@@ -165,18 +175,77 @@ class Grid:
     def rule(self) -> None:
         self.rows.append(None)
 
-    def renderable(self) -> RichTable:
+    def renderable(self, width: int | None = None) -> RichTable:
+        """The rich table for `width` columns (any width when None). Kept whole, the first way that fits:
+        ids and amounts, on one line with their headers; ids and amounts, their headers wrapped at spaces;
+        the amounts only; nothing (every column wraps, rich narrowing the widest first)."""
+        n = len(self.headers)
+        sizes = self._sizes(headers=False)
+        amounts = [a == "r" for a in self.align]
+        no_wrap, fixed = [False] * n, [False] * n
+        if width is None or self.narrowest() <= width:
+            no_wrap = [a in "Lr" for a in self.align]
+        elif sum(sizes) + self._gaps() <= width:
+            fixed = [a in "Lr" for a in self.align]
+        elif sum(s if r else WORD // 2 for s, r in zip(sizes, amounts)) + self._gaps() <= width:
+            fixed = amounts
         t = RichTable(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="bold",
                       show_header=any(self.headers))
-        for h, a in zip(self.headers, self.align):  # 'L': left aligned, never wrapped (an id)
-            t.add_column(Text(visible(h)), justify="right" if a == "r" else "left", overflow="fold", no_wrap=a == "L")
-        sizes = [max([width(r[0][i]) for r in self.rows if r is not None] + [0]) for i in range(len(self.headers))]
+        for i, (h, a) in enumerate(zip(self.headers, self.align)):
+            t.add_column(Text(visible(h)), justify="right" if a == "r" else "left", overflow="fold",
+                         min_width=self.widths[i], no_wrap=no_wrap[i], width=sizes[i] if fixed[i] else None)
+        dashes = [max([cell_len(r[0][i]) for r in self.rows if r is not None] + [0]) for i in range(n)]
         for row in self.rows:
             if row is None:
-                t.add_row(*[Text("-" * sizes[i]) if a == "r" else Text("") for i, a in enumerate(self.align)])
+                t.add_row(*[Text("-" * dashes[i]) if a == "r" else Text("") for i, a in enumerate(self.align)])
             else:
                 t.add_row(*[Text(c) for c in row[0]], style=row[1] or None)
         return t
+
+    def narrowest(self) -> int:
+        """The fewest columns the table takes with its ids and amounts, and their headers, whole on one line,
+        and each 'l' column as wide as its longest word, or WORD (a line may break after any Chinese
+        character)."""
+        return sum(self._sizes(headers=True)) + self._gaps()
+
+    def _sizes(self, headers: bool) -> list[int]:
+        """Each column's width for narrowest(); with headers=False, the headers count by their longest word."""
+        sizes = []
+        for i, a in enumerate(self.align):
+            cells = [r[0][i] for r in self.rows if r is not None]
+            head = visible(self.headers[i])
+            if a == "l":
+                size = min(max(map(_longest_word, cells + [head])), WORD)
+            else:
+                size = max(list(map(cell_len, cells)) + [cell_len(head) if headers else _longest_word(head)])
+            sizes.append(max(size, self.widths[i] or 0))
+        return sizes
+
+    def _gaps(self) -> int:
+        return 2 * (len(self.headers) - 1)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.renderable(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable(options.max_width))
+
+
+WORD = 10  # the room a wrapped column keeps before ids and amounts are wrapped too
+_WORD = re.compile(r"[^\s\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]+")
+
+
+def _longest_word(text: str) -> int:
+    """The widest part of `text` a line cannot break: a run of narrow characters between spaces, or one wide
+    (Chinese) character."""
+    words = [cell_len(w) for w in _WORD.findall(text)]
+    wide = [cell_len(c) for c in _WORD.sub(" ", text) if not c.isspace()]
+    return max(words + wide + [0])
+
+
+def under(text: str, indent: int = 2, style: str = "") -> Padding:
+    """`text` (from the claim or the pack) on lines of its own under a row, indented and wrapped to the width."""
+    return Padding(Text(visible(text), style=style), (0, 0, 0, indent))
 
 
 def _note(text: str) -> Text:
@@ -195,7 +264,7 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, colu
     bill.add(w["deductible"], money(s.deductible))
     if s.ratio is not None:
         bill.add(w["ratio"], f"{(s.ratio * 100).normalize():f}%")
-    out.print(bill.renderable(), indent=2)
+    out.print(bill, indent=2)
     out.blank()
 
     if s.items:
@@ -205,10 +274,10 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, colu
             category = CATEGORIES_ZH.get(it.category, it.category) if lang == "zh" else it.category
             items.add(it.id, category, money(it.amount), share, money(it.fully_self_paid),
                       money(it.over_limit), money(it.pre_self_paid), money(it.policy_range))
-        out.print(items.renderable(), indent=2)
+        out.print(items, indent=2)
         out.blank()
 
-    out.print(layers_table(s, lang).renderable(), indent=2)
+    out.print(layers_table(s, lang), indent=2)
     out.print(*[_note(n) for n in layer_notes(s, lang)], indent=2)
     out.blank()
 
@@ -224,10 +293,10 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, colu
     for name in fields:
         if name in AFTER_TOTAL:
             patient.add("  " + _patient_label(name, lang), money(getattr(s.patient, name)))
-    out.print(patient.renderable(), indent=2)
+    out.print(patient, indent=2)
     out.blank()
 
-    out.print(accumulators_table(s, pack, lang).renderable(), indent=2)
+    out.print(accumulators_table(s, pack, lang), indent=2)
     return out.text()
 
 
@@ -386,7 +455,7 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: 
     table.add(w["patient_total"], *pad_cells, money(s.patient.total), style="bold")
     for name in AFTER_TOTAL_ORDER:
         table.add("  " + _patient_label(name, lang), *pad_cells, money(getattr(s.patient, name)))
-    out.print(table.renderable(), indent=2)
+    out.print(table, indent=2)
     out.print(*[_note(n) for n in layer_notes(s, lang)], indent=2)
     return out.text()
 
@@ -427,34 +496,74 @@ def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack,
 # --- rules show -------------------------------------------------------------------------------
 
 
-def parameters_text(pack: RulePack, on: dt.date | None, paint: Paint) -> str:
+def pack_overview(pack: RulePack) -> list:
+    """What a pack covers and how it pays: levels, visits, diseases, services and refusals, its counters,
+    its layers; grids for pack_text to lay out to the terminal's width."""
     meta = pack.meta
-    out = [paint(visible(f"pack {pack.name} — {meta.title}"), "bold"),
-           visible(f"  folder {pack.directory}   jurisdiction {meta.jurisdiction}")]
+    covers = Grid(["", ""], "Ll")
+    covers.add("levels", ", ".join(meta.levels))
+    covers.add("visits", ", ".join(meta.visits))
+    covers.add("diseases", "; ".join(f"{name} {', '.join(ranges)}" for name, ranges in meta.diseases.items()) or "none")
+    covers.add("services", ", ".join(meta.services) or "none")
+    covers.add("refusals", str(len(meta.refusals)))
+    counters = Grid(["counter", "description"], "Ll")
+    for c in meta.counters:
+        counters.add(c.name, c.description)
+    # a layer's name, its longest part, on lines of its own under its row: the rows of all layers aligned alike
+    sizes = [max(cell_len(visible(x)) for x in ["layer", *(layer.id for layer in pack.layers)]),
+             max(cell_len(visible(x)) for x in ["kind", *(layer.kind for layer in pack.layers)]), None]
+    layers = [Grid(["layer", "kind", "fund code"], "LLl", sizes), under("name", style="bold")]
+    for layer in pack.layers:
+        row = Grid(["", "", ""], "LLl", sizes)
+        row.add(layer.id, layer.kind, ", ".join(f"{scheme} {code}" for scheme, code in layer.fund_code.items()) or "-")
+        layers += [row, under(f"{layer.name.zh} / {layer.name.en}")]
+    return [covers, counters, Group(*layers)]
+
+
+def pack_text(pack: RulePack, on: dt.date | None, paint: Paint, columns: int | None = None) -> str:
+    """`rules show`: the pack's header, what it covers (`pack_overview`), then its
+    parameters by file: each name on a line of its own, under it its values (value, since, * when assumed,
+    source; an assumed value in yellow), the values of every parameter aligned alike."""
+    meta = pack.meta
+    out = Screen(paint, columns)
+    out.print(Text(visible(f"pack {pack.name} — {meta.title}"), style="bold"))
     if on is None:
         vs = ", ".join(str(v.start) for v in pack.versions)
-        out.append(f"  every value of every version ({vs}; valid until {meta.valid_until})")
+        when = f"every value of every version ({vs}; valid until {meta.valid_until})"
     else:
         v = pack.version_for(on)
-        out.append(f"  in force on {on}: version {v.start} (valid {v.start} to {v.end})")
-    out.append("")
+        when = f"in force on {on}: version {v.start} (valid {v.start} to {v.end})"
+    out.print(Text(visible(f"folder {pack.directory}   jurisdiction {meta.jurisdiction}")), Text(when), indent=2)
+    for part in pack_overview(pack):
+        out.blank()
+        out.print(part, indent=2)
+    out.blank()
+
     root = Path(pack.directory).parent
     by_file: dict[str, list] = {}
-    assumed = total = 0
     for name in sorted(pack.parameters):
         p = pack.parameters[name]
         values = [p.at(on)] if on is not None else list(p.values)
         by_file.setdefault(values[0].file, []).append((name, values))
-    t = Table(["parameter", "value", "since", "", "source"], "lrrll")
+    shown = [v for params in by_file.values() for _, values in params for v in values]
+    headers = ["value", "since", "", "source"]
+    sizes = [max([cell_len(visible(v.text)) for v in shown] + [cell_len(headers[0])]), len("YYYY-MM-DD"), 1, None]
+    out.print(Text("parameter", style="bold"), indent=2)
+    out.print(Grid(headers, "rrll", sizes), indent=VALUES)
     for file in sorted(by_file):
-        t.heading(str(root / file))
+        out.blank()
+        out.print(Text(visible(str(root / file)), style="bold"), indent=2)
         for name, values in by_file[file]:
-            for i, v in enumerate(values):
-                total += 1
-                assumed += v.assumed
-                t.add(name if i == 0 else "", v.text, str(v.start), "*" if v.assumed else "", v.source,
-                      style=("yellow",) if v.assumed else ())
-    out += t.render(paint)
-    out += ["", (f"  {len(pack.parameters)} parameters, {total} values shown; "
-                 f"* = assumed ({assumed} of {total}): no published source yet, the source says why")]
-    return "\n".join(out)
+            out.print(Text(visible(name)), indent=2)
+            grid = Grid(["", "", "", ""], "rrll", sizes)
+            for v in values:
+                grid.add(v.text, str(v.start), "*" if v.assumed else "", v.source, style="yellow" if v.assumed else "")
+            out.print(grid, indent=VALUES)
+    out.blank()
+    assumed = sum(v.assumed for v in shown)
+    out.print(Text(f"{len(pack.parameters)} parameters, {len(shown)} values shown; * = assumed ({assumed} of "
+                   f"{len(shown)}): no published source yet, the source says why"), indent=2)
+    return out.text()
+
+
+VALUES = 4  # the indent of a parameter's values, under its name

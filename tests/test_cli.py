@@ -418,8 +418,10 @@ def test_rules_show_on_a_date_with_sources_and_assumed_marks():
     after = run("rules", "show", JIANGMEN, "--on", "2021-07-01")
     assert before.exit_code == 0 and after.exit_code == 0, before.stderr
 
-    def row(out, name):
-        return next(line for line in out.splitlines() if line.split()[:1] == [name]).split()
+    def row(out, name):  # a parameter's name on a line of its own, its value (one, with --on) on the next
+        lines = out.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.split() == [name])
+        return [name] + lines[at + 1].split()
 
     assert row(before.stdout, "inpatient.ratio[resident][level2]")[1:4] == ["75%", "2021-01-01", "*"]
     assert row(after.stdout, "inpatient.ratio[resident][level2]")[1:5] == ["80%", "2021-07-01", "seed", "001:"]

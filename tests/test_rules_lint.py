@@ -171,6 +171,9 @@ def test_rules_show_lists_levels_visits_diseases_counters_and_layers():
     def row(first):
         return next(line.split() for line in lines if line.split()[:1] == [first])
 
+    def under(first):  # the line under a row: a layer's name, a parameter's (first) value
+        return lines[next(i for i, line in enumerate(lines) if line.split()[:1] == [first]) + 1].split()
+
     assert row("levels") == ["levels", "township,", "county,", "city,", "province"]
     assert row("visits") == ["visits", "inpatient,", "special_outpatient"]
     assert row("diseases")[1:3] == ["hypertension", "I10-I15;"]
@@ -179,11 +182,12 @@ def test_rules_show_lists_levels_visits_diseases_counters_and_layers():
     assert row("basic")[:6] == ["basic", "basic_fund", "employee", "310100,", "resident", "390100"]
     assert row("large_amount")[:4] == ["large_amount", "above_cap", "employee", "330100"]
     assert row("serious_illness")[:4] == ["serious_illness", "cumulative_bands", "resident", "390200"]
-    assert row("personal_account") == ["personal_account", "personal_account", "employee", "310200", "个人账户", "/", "personal", "account"]
+    assert row("personal_account") == ["personal_account", "personal_account", "employee", "310200"]
+    assert under("personal_account") == ["个人账户", "/", "personal", "account"]  # a layer's name, under its row
     # the overview comes before the parameters, which are still listed
     assert lines.index(next(l for l in lines if l.split()[:1] == ["layer"])) < lines.index(
         next(l for l in lines if l.split()[:1] == ["parameter"]))
-    assert row("serious_illness.band1_ratio")[1] == "60%"  # rules/anyang/parameters/serious_illness.yaml
+    assert under("serious_illness.band1_ratio")[0] == "60%"  # rules/anyang/parameters/serious_illness.yaml
 
 
 # --- a value without a source: one problem, at the date as written ------------------------------------

@@ -16,7 +16,6 @@ strings the API answers). None of these routes is in the OpenAPI document: they 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
