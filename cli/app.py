@@ -33,7 +33,7 @@ from benefits import (
     RulePack,
     Settlement,
 )
-from benefits.cases import check_case, format_mismatches, load_case_at, locate, rules_dir
+from benefits.cases import check_case, load_case_at, locate, rules_dir
 from benefits.errors import Problem, listed
 from benefits.models.case import CaseFile
 from benefits.models.platform_out import platform_json
@@ -42,7 +42,7 @@ from benefits.yamlio import is_dir, is_file
 
 from . import inputs
 from .check_output import CaseResult, json_document, junit_xml, progress, selected, where_lines
-from .render import pack_text, settlement_text, trace_text
+from .render import case_text, pack_text, settlement_text, trace_text, wrapped
 from . import streams
 from .streams import StreamError, write
 from .text import Paint, color_enabled, json_text, visible
@@ -279,9 +279,10 @@ EXPLAIN_EPILOG = (
 
 @app.command(epilog=EXPLAIN_EPILOG, help=(
     "Explain a claim's settlement step by step (Chinese by default, --lang en).\n\n"
-    "Every step as a cashier re-does it by hand: the rule that fired (with its file and line), the inputs, "
-    "the formula with the numbers, the result, and the parameters it cites with their source text. "
-    "Values marked assumed have no published source yet."
+    "Every step as a cashier re-does it by hand: the inputs, the formula with the numbers, the result, and "
+    "the parameters it cites with their source text, under each layer the policy it encodes. Values marked "
+    "assumed have no published source yet. The Chinese text names no rule id or file; --lang en adds each "
+    "step's rule with its file and line, and the source text of assumed values."
 ))
 def explain(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
             lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
@@ -428,13 +429,11 @@ def check(paths: Annotated[list[str], typer.Argument(
                     for line in visible(r.error, newlines=True).splitlines():
                         say(f"       {line}")
                 elif r.status == "failed":
-                    say(f"{paint('FAIL ', 'red', 'bold')}  {shown}  {visible(r.case.description)}")
-                    for line in visible(format_mismatches(r.mismatches), newlines=True).splitlines():
-                        say(f"       {line}")
-                    for line in where_lines(r):
+                    say(case_text("failed", r.shown, r.case.description, paint, r.mismatches))
+                    for line in where_lines(r):  # file:line lines kept whole: editors and CI logs follow them
                         say(f"       {visible(line)}")
                 else:
-                    say(f"{paint('ok   ', 'green')}  {shown}  {visible(r.case.description)}")
+                    say(case_text("passed", r.shown, r.case.description, paint))
         passed, failed, errors = (sum(r.status == s for r in results) for s in ("passed", "failed", "error"))
         parts = ([f"{passed} passed"] + [f"{failed} failed"] * bool(failed) + [f"{errors} not run (bad input)"] * bool(errors)
                  + [f"{deselected} deselected (-k)"] * bool(deselected))
@@ -515,8 +514,10 @@ def validate(directory: DirArg, debug: DebugOpt = False) -> None:
                 write(f"  {line}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         versions = ", ".join(str(v.start) for v in pack.versions)
-        write(visible(f"{directory}: ok — pack {pack.name}, {len(pack.layers)} layers ({', '.join(pack.meta.layers)}), "
-                      f"{len(pack.parameters)} parameters, versions {versions} (valid until {pack.meta.valid_until})"))
+        layers = f"{len(pack.layers)} layer{'s' if len(pack.layers) != 1 else ''}"
+        write(wrapped(f"{directory}: ok — pack {pack.name}, {layers} ({', '.join(pack.meta.layers)}), "
+                      f"{len(pack.parameters)} parameters, versions {versions} (valid until {pack.meta.valid_until})",
+                      Paint(False)))
 
 
 @rules_app.command(epilog="Example: benefits rules show rules/jiangmen --on 2021-08-16", help=(
@@ -560,8 +561,8 @@ def lint(directory: DirArg,
             kinds[f.kind] = kinds.get(f.kind, 0) + 1
         n = len(report.findings)
         detail = f" ({', '.join(f'{c} {k}' for k, c in kinds.items())})" if kinds else ""
-        write(visible(f"{directory}: {n} finding{'s' if n != 1 else ''}{detail}; {report.assumed} of {report.values} "
-                      "parameter values assumed (source starts with 'assumed')"))
+        write(wrapped(f"{directory}: {n} finding{'s' if n != 1 else ''}{detail}; {report.assumed} of {report.values} "
+                      "parameter values assumed (source starts with 'assumed')", Paint(False)))
     if strict and report.findings:
         raise typer.Exit(EXIT_FAILED)
 

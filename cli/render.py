@@ -94,15 +94,29 @@ AFTER_TOTAL = {"account", "cash"}  # how the total is paid, shown under it
 AFTER_TOTAL_ORDER = ("account", "cash")
 
 
-def header(s: Settlement, lang: str, pack: RulePack | None = None) -> str:
+def header(s: Settlement, lang: str, pack: RulePack | None = None) -> list[str]:
+    """The settlement's heading, field by field ('claim c1', 'version 2021-07-01', ...): a line
+    breaks between fields, never between a field's label and its value (`fields_lines`)."""
     w = WORDS[lang]
     if lang == "zh":
         where = visible(pack.meta.jurisdiction) if pack is not None else visible(s.pack)
-        return (f"{w['claim']} {visible(s.claim_id)}   {w['pack']} {where}   "
-                f"{w['version']} {date_text(s.version, lang)}起   {w['deciding_date']} {date_text(s.deciding_date, lang)}"
-                f"   （{w['yuan']}）")
-    return (f"{w['claim']} {visible(s.claim_id)}   {w['pack']} {visible(s.pack)}   {w['version']} {s.version}   "
-            f"{w['deciding_date']} {s.deciding_date}   ({w['yuan']})")
+        return [f"{w['claim']} {visible(s.claim_id)}", f"{w['pack']} {where}",
+                f"{w['version']} {date_text(s.version, lang)}起", f"{w['deciding_date']} {date_text(s.deciding_date, lang)}",
+                f"（{w['yuan']}）"]
+    return [f"{w['claim']} {visible(s.claim_id)}", f"{w['pack']} {visible(s.pack)}", f"{w['version']} {s.version}",
+            f"{w['deciding_date']} {s.deciding_date}", f"({w['yuan']})"]
+
+
+def fields_lines(fields: list[str], columns: int) -> list[str]:
+    """`fields` three spaces apart, as many to a line as fit in `columns`; a field wider than a line
+    alone on its own (rich wraps it)."""
+    lines: list[str] = []
+    for field in fields:
+        if lines and cell_len(lines[-1]) + 3 + cell_len(field) <= columns:
+            lines[-1] += "   " + field
+        else:
+            lines.append(field)
+    return lines
 
 
 # --- terminal layout (rich) -------------------------------------------------------------------
@@ -255,7 +269,7 @@ def _note(text: str) -> Text:
 def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: int | None = None) -> str:
     w = WORDS[lang]
     out = Screen(paint, columns)
-    out.print(Text(header(s, lang, pack), style="bold"))
+    out.print(*[Text(line, style="bold") for line in fields_lines(header(s, lang, pack), out.console.width)])
     out.blank()
 
     bill = Grid([w["bill"], w["amount"]], "lr")
@@ -418,7 +432,9 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: 
     names = {p.layer: visible(_layer_name(p, lang)) for p in s.layers}
     root = Path(pack.directory).parent
     out = Screen(paint, columns)
-    out.print(Text(f"{w['explain_title']}{'：' if zh else ': '}" + header(s, lang, pack), style="bold"))
+    head = header(s, lang, pack)
+    head[0] = f"{w['explain_title']}{'：' if zh else ': '}{head[0]}"
+    out.print(*[Text(line, style="bold") for line in fields_lines(head, out.console.width)])
     shown = [t for t in s.trace if t.step.rpartition(".")[2] != "skip"]
     labels = [w["step"].format(n=i) for i in range(1, len(shown) + 1)]
     label_w = max([width(x) for x in labels] + [0])
@@ -491,6 +507,42 @@ def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack,
         rows.add_row(Text(w["cites"]) if j == 0 else Text(""), cite)
     explain = Text(visible(t.explain_zh if zh else t.explain_en))
     return Group(explain, rows)
+
+
+def wrapped(text: str, paint: Paint, columns: int | None = None) -> str:
+    """A line of prose (a summary, a status) wrapped at spaces to the output width."""
+    out = Screen(paint, columns)
+    out.print(Text(visible(text)))
+    return out.text()
+
+
+# --- check ------------------------------------------------------------------------------------
+
+CASE_INDENT = 7  # under "FAIL   ": a case's description, differences and notes line up under its file
+
+
+CASE_STATUS = {"passed": ("ok   ", "green"), "failed": ("FAIL ", "bold red")}
+
+
+def case_text(status: str, shown: str, description: str, paint: Paint, mismatches=(), columns: int | None = None) -> str:
+    """One case of `check` ('passed' or 'failed'): its status and file, then its description, on the
+    same line when it fits and else on lines of its own under the file, wrapped; for a failure, the
+    differing fields with the expected and the actual value, as a table that fits the width."""
+    out = Screen(paint, columns)
+    head = Text.assemble(CASE_STATUS[status], "  ", visible(shown))
+    description = visible(description)
+    if description and cell_len(f"{head.plain}  {description}") <= out.console.width:
+        out.print(Text.assemble(head, "  ", description))
+    else:  # the file name whole, however long: grep, editors and CI logs find it
+        out.console.print(head, no_wrap=True, overflow="ignore", crop=False)
+        if description:
+            out.print(Text(description), indent=CASE_INDENT)
+    if mismatches:
+        table = Grid(["field", "expected", "actual"], "lrr")
+        for m in mismatches:
+            table.add(m.field, str(m.expected), str(m.actual))
+        out.print(table, indent=CASE_INDENT)
+    return out.text()
 
 
 # --- rules show -------------------------------------------------------------------------------

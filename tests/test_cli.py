@@ -210,8 +210,10 @@ def test_check_passing_cases_outside_the_repo(cases, tmp_path, monkeypatch):
     r = run("check", cases, "--rules-root", RULES)
     assert r.exit_code == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) == 3 and lines[-1] == "2 cases: 2 passed"
-    assert all(line.startswith("ok") for line in lines[:2])
+    heads = [line for line in lines if not line.startswith(" ")]  # a case's description is indented under it
+    assert len(heads) == 3 and lines[-1] == "2 cases: 2 passed"
+    assert all(line.startswith("ok") for line in heads[:2])
+    assert all(len(line) <= 80 or not line.startswith(" ") for line in lines)  # piped: 80 columns
     assert "sub/c-pass.yml" in r.stdout.replace(os.sep, "/")
 
 
@@ -221,9 +223,9 @@ def test_check_failure_shows_expected_and_actual_side_by_side(cases):
     out = r.stdout.splitlines()
     fail = next(i for i, line in enumerate(out) if line.startswith("FAIL"))
     assert "b-fail.yaml" in out[fail]
-    assert out[fail + 1].split() == ["field", "expected", "actual"]
-    assert out[fail + 2].split() == ["payouts.basic", "5252.35", "5252.34"]
-    assert out[fail + 3].split() == ["patient", "7498.80", "7498.81"]
+    table = next(i for i in range(fail, len(out)) if out[i].split() == ["field", "expected", "actual"])
+    assert out[table + 1].split() == ["payouts.basic", "5252.35", "5252.34"]
+    assert out[table + 2].split() == ["patient", "7498.80", "7498.81"]
     assert out[-1] == "3 cases: 2 passed, 1 failed"
 
 
@@ -588,7 +590,7 @@ def test_a_case_description_cannot_overwrite_the_fail_marker_or_set_the_title(tm
     monkeypatch.setattr(benefits_cli.app, "color_enabled", lambda stream=None: True)
     r = run("check", case, "--rules-root", RULES)
     out = r.stdout_bytes.decode("utf-8")
-    assert out.startswith("\x1b[31;1mFAIL")
+    assert out.startswith("\x1b[1;31mFAIL")
     assert not RAW_CONTROL.search(re.sub("\x1b\\[[0-9;]*m", "", out)), repr(out[:300])
 
 

@@ -60,8 +60,8 @@ def test_the_real_packs_have_no_findings_and_count_assumed_values(folder, assume
 def test_lint_command_on_a_clean_pack():
     r = run("rules", "lint", RULES / "jiangmen", "--strict")
     assert r.exit_code == 0, r.stdout + r.stderr
-    assert r.stdout.splitlines() == [
-        f"{RULES / 'jiangmen'}: 0 findings; 36 of 65 parameter values assumed (source starts with 'assumed')"]
+    assert " ".join(r.stdout.split()) == (  # the summary is wrapped to the width: compared unwrapped
+        f"{RULES / 'jiangmen'}: 0 findings; 36 of 65 parameter values assumed (source starts with 'assumed')")
 
 
 # --- each finding ----------------------------------------------------------------------------------
@@ -148,9 +148,10 @@ def test_lint_command_lists_findings_and_strict_fails(pack):
     r = run("rules", "lint", pack)
     assert r.exit_code == 0, r.stderr
     line = line_of(pack, "pack.yaml", "nobody.uses")
-    assert r.stdout.splitlines() == [
-        f"{pack}/pack.yaml:{line}: counter 'nobody.uses' is read or written by no layer",
-        f"{pack}: 1 finding (1 unused-counter); 36 of 65 parameter values assumed (source starts with 'assumed')"]
+    finding, *summary = r.stdout.splitlines()
+    assert finding == f"{pack}/pack.yaml:{line}: counter 'nobody.uses' is read or written by no layer"  # kept whole
+    assert " ".join(" ".join(summary).split()) == (
+        f"{pack}: 1 finding (1 unused-counter); 36 of 65 parameter values assumed (source starts with 'assumed')")
     assert run("rules", "lint", pack, "--strict").exit_code == 1
 
 

@@ -102,3 +102,47 @@ def test_levels_and_schemes_have_chinese_names():
     out = run("explain", "tekun-medical-aid", env={"COLUMNS": "100"}).stdout
     assert "医院等级 = 二级，险种 = 居民" in out
     assert "按结算日期2022年3月21日，适用2022年1月1日起施行的政策" in out
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_check_fits_the_terminal_but_keeps_each_file_name_whole(columns, tmp_path):
+    from benefits.cases import load_case_at
+
+    failing = tmp_path / "b-fail.yaml"
+    failing.write_text((ROOT / "tests" / "cases" / "jiangmen" / "ja-18-line-items-resident-l3.yaml")
+                       .read_text(encoding="utf-8").replace("rules: jiangmen", f"rules: {JIANGMEN}"), encoding="utf-8")
+    text = failing.read_text(encoding="utf-8")
+    paid = re.search(r"basic: \"?([0-9.]+)", text).group(1)
+    failing.write_text(text.replace(f"basic: {paid}", "basic: 0.01", 1).replace(f'basic: "{paid}"', 'basic: "0.01"', 1),
+                       encoding="utf-8")
+    cases = sorted((ROOT / "tests" / "cases").rglob("*.yaml"))
+    r = runner.invoke(app, ["check", str(ROOT / "tests" / "cases"), str(failing), "--rules-root", str(RULES)],
+                      env={"COLUMNS": columns, "NO_COLOR": None})
+    assert r.exit_code == 1, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    limit = int(columns)
+    # only a file name alone may make a line wider (a case's status and file, or a failure's file:line:
+    # editors and CI logs follow them); a description never does
+    alone = re.compile(r"^(ok|FAIL)\s+\S+\.ya?ml$|\.ya?ml:\d+: ")
+    wide = [line for line in lines if width(line) > limit and not alone.search(line)]
+    assert not wide, wide
+    for path in cases + [failing]:
+        assert any(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path) in line for line in lines), path
+    # every description is there, whole, once its wrapping is undone
+    flat = " ".join(" ".join(lines).split())
+    for path in cases[:10]:
+        description = " ".join(load_case_at(path)[0].description.split())
+        assert description in flat, description
+    # the failure's table: the field, the expected and the actual value
+    table = next(i for i, line in enumerate(lines) if line.split() == ["field", "expected", "actual"])
+    assert lines[table + 1].split()[:2] == ["payouts.basic", "0.01"]
+
+
+@pytest.mark.parametrize("command", ["calc", "explain"])
+@pytest.mark.parametrize("lang,label,value", [("zh", "决定日期", "2021年8月16日"), ("en", "deciding date", "2021-08-16")])
+def test_the_heading_breaks_between_fields_never_inside_one(command, lang, label, value):
+    for columns in range(40, 101, 3):
+        r = run(command, "resident-level3", "--lang", lang, env={"COLUMNS": str(columns), "NO_COLOR": None})
+        head = r.stdout.split("\n\n")[0].splitlines()
+        assert any(f"{label} {value}" in line for line in head), (columns, head)
+        assert all(width(line) <= columns for line in head), (columns, head)
