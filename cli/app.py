@@ -601,8 +601,14 @@ def main(prog_name: str = "benefits") -> None:
     Every command writes through streams.write inside guard(), so a closed pipe is exit 4 there; typer's
     own output (--help) that cannot be written is exit 4 here, with the same message.
     """
+    if sys.stdout is not None:
+        sys.stdout = streams.GuardedStdout(sys.stdout)
     try:
         app(prog_name=prog_name)
+    except StreamError as exc:
+        if str(exc):
+            _error(str(exc))
+        raise SystemExit(EXIT_IO) from None
     except (OSError, UnicodeEncodeError) as exc:
         problem = str(streams.failed(exc))
         if problem:

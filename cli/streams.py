@@ -42,6 +42,30 @@ def failed(exc: UnicodeEncodeError | OSError) -> StreamError:
     return StreamError(f"cannot write output: {exc.strerror or exc}")
 
 
+class GuardedStdout:
+    """stdout for the console script: a write or flush that fails raises StreamError (see `failed`),
+    which is no OSError. Output that typer writes itself (--help, usage) then reaches `main` as the
+    I/O error it is; typer would answer a closed pipe with exit 1, the code of a failed case."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (UnicodeEncodeError, OSError) as exc:
+            raise failed(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (UnicodeEncodeError, OSError) as exc:
+            raise failed(exc) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _unencodable(exc: UnicodeEncodeError, encoding: str) -> str:
     char = exc.object[exc.start]
     return (f"cannot write output: its encoding ({encoding}) cannot show {char!r} (U+{ord(char):04X}); "

@@ -104,3 +104,18 @@ def test_an_encoding_that_cannot_show_the_text_is_a_clear_io_error():
         assert done.returncode in (0, EXIT_IO), (args, said(done))
         assert (done.returncode == 0 and done.stdout) or "PYTHONIOENCODING=utf-8" in said(done), args
         not_a_bug(done)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["calc", "--help"], ["schema", "claim"], ["calc", *CLAIM]])
+def test_a_pipe_closed_before_any_output_is_a_quiet_io_error(args):
+    # the reader is gone before the first write: every write meets EPIPE, whoever writes it (typer's
+    # help included, which typer itself would answer with exit 1, a failed case's code)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([str(SCRIPT), *args], stdout=write, stderr=subprocess.PIPE, timeout=120, check=False,
+                              env={**os.environ, "NO_COLOR": "1"})
+    finally:
+        os.close(write)
+    assert done.returncode == EXIT_IO, said(done)
+    assert said(done) == ""
