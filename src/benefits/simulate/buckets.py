@@ -29,9 +29,9 @@ import heapq
 import shutil
 import tempfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -259,136 +259,249 @@ def bucketed(claims: str | Path, members: str | Path, items: str | Path | None =
 
 
 def _fill(b: Buckets, claims, members, items, chunk_rows: int) -> None:
-    files, parts = b.files, b.parts
-    has_items = items is not None
-    state = {"claims": 0, "items": 0}
+    """Read the files into `b`'s buckets, check what needs the whole file a bucket at a time, and
+    raise InputFilesError with every problem found; else note in `b` the counts and the tables."""
+    chunks = _Chunks(b.files, has_items=items is not None)
+    read = _read_inputs(b.files, chunks, claims, items, members, chunk_rows)
+    late = _Late()
+    items_name = str(items) if items is not None else None
+    # checks across the whole file, a bucket at a time
+    if read.claims.readable and (read.items is None or read.items.readable):
+        _check_claims(b.files, read, late, items_name)
+    if read.members.readable:
+        _check_members(b.files, read, late)
+    _raise_problems(read, late)
+    b.count = chunks.claims
+    b.items_count = chunks.items
+    b.claims, b.members = read.claims.first, read.members.first
+    if items is not None:
+        b.claims.items_name = items_name
 
-    def claim_step(seq, raw, problems):
+
+class _Chunks:
+    """The `step` of `_read_file` for each input file: checks a chunk and writes its rows to their
+    buckets, numbering the claims and the line items in the file's order."""
+
+    def __init__(self, files: _Files, has_items: bool):
+        self.files, self.parts, self.has_items = files, files.parts, has_items
+        self.claims = 0  # the claims so far (the next claim's `_index`)
+        self.items = 0  # the line items so far
+
+    def claim(self, seq: int, raw, problems) -> ClaimTable:
+        """Claims by member; their ids (with row, bill given, partition) by claim id, for the checks."""
         if seq == 0:
-            state["claims"] = 0
+            self.claims = 0
         ct = claims_from_raw(raw, problems, unique=False)
-        if not has_items:
+        if not self.has_items:
             _no_bill_without_items(ct, problems)
         n = len(ct)
-        index = np.arange(state["claims"], state["claims"] + n, dtype=np.int64)
-        state["claims"] += n
+        index = np.arange(self.claims, self.claims + n, dtype=np.int64)
+        self.claims += n
         ids = ct.table.column("member_id")
         rows = pa.array(raw.rows, pa.int64())
         table = ct.table.append_column(INDEX, pa.array(index)).append_column(ROW, rows)
-        files.write("claims", seq, table, _bucket_of(ids, parts))
+        self.files.write("claims", seq, table, _bucket_of(ids, self.parts))
         cids = ct.table.column("claim_id")
         keys = pa.table({"claim_id": cids, ROW: rows, "_given": pa.array(ct.bill_given, pa.bool_()),
-                         "_part": pa.array(_bucket_of(ids, parts))})
+                         "_part": pa.array(_bucket_of(ids, self.parts))})
         keys = keys.filter(pc.is_valid(cids))
-        files.write("claim_ids", seq, keys, _bucket_of(keys.column("claim_id"), parts))
+        self.files.write("claim_ids", seq, keys, _bucket_of(keys.column("claim_id"), self.parts))
         return ClaimTable(ct.name, ct.unit, ct.table.schema.empty_table(), np.zeros(0, np.int64), ignored=ct.ignored)
 
-    def item_step(seq, raw, problems):
+    def item(self, seq: int, raw, problems) -> bool:
+        """Line items and their claim ids (with row, valid), both by claim id."""
         if seq == 0:
-            state["items"] = 0
+            self.items = 0
         cid, valid, table = item_rows(raw, problems)
         cids = pa.array(cid, pa.string())
         keys = pa.table({"claim_id": cids, ROW: pa.array(raw.rows, pa.int64()), "_valid": pa.array(valid)})
         keys = keys.filter(pc.is_valid(cids))
-        files.write("item_ids", seq, keys, _bucket_of(keys.column("claim_id"), parts))
+        self.files.write("item_ids", seq, keys, _bucket_of(keys.column("claim_id"), self.parts))
         n = table.num_rows
-        table = table.append_column(INDEX, pa.array(np.arange(state["items"], state["items"] + n, dtype=np.int64)))
-        state["items"] += n
-        files.write("item_lines", seq, table, _bucket_of(table.column("claim_id"), parts))
+        table = table.append_column(INDEX, pa.array(np.arange(self.items, self.items + n, dtype=np.int64)))
+        self.items += n
+        self.files.write("item_lines", seq, table, _bucket_of(table.column("claim_id"), self.parts))
         return True
 
-    def member_step(seq, raw, problems):
+    def member(self, seq: int, raw, problems) -> MemberTable:
+        """Members by member id."""
         mt = members_from_raw(raw, problems, unique=False)
         table = mt.table.append_column(ROW, pa.array(raw.rows, pa.int64()))
-        files.write("members", seq, table, _bucket_of(mt.table.column("member_id"), parts))
+        self.files.write("members", seq, table, _bucket_of(mt.table.column("member_id"), self.parts))
         return MemberTable(mt.name, mt.unit, mt.table.schema.empty_table(), np.zeros(0, np.int64), ignored=mt.ignored)
 
-    c = _read_file(claims, ("claims", "claim_ids"), files, chunk_rows, claim_step)
+
+class _Inputs(NamedTuple):
+    """What reading each input file gave."""
+
+    claims: _Read
+    items: _Read | None  # None without line items, or when the claims file could not be read
+    members: _Read
+
+
+def _read_inputs(files: _Files, chunks: _Chunks, claims, items, members, chunk_rows: int) -> _Inputs:
+    """One pass over each file, chunk by chunk, into the buckets; the line items only when the claims
+    file could be read."""
+    c = _read_file(claims, ("claims", "claim_ids"), files, chunk_rows, chunks.claim)
     i = None
-    if has_items and c.readable:
-        i = _read_file(items, ("item_ids", "item_lines"), files, chunk_rows, item_step)
-    m = _read_file(members, ("members",), files, chunk_rows, member_step)
+    if items is not None and c.readable:
+        i = _read_file(items, ("item_ids", "item_lines"), files, chunk_rows, chunks.item)
+    m = _read_file(members, ("members",), files, chunk_rows, chunks.member)
+    return _Inputs(c, i, m)
 
-    # checks across the whole file, a bucket at a time
-    cp, mp = c.values, m.values
-    late = {"dup_claims": _ByRow(), "bill_items": _ByRow(), "unknown_items": _ByRow(), "dup_members": _ByRow(),
-            "no_member": _ByRow()}
-    items_name = str(items) if has_items else None
-    if c.readable and (i is None or i.readable):
-        unit = c.structure.unit
-        for k in range(parts):
-            keys = files.read("claim_ids", k)
-            if keys is None:
-                keys = pa.table({"claim_id": pa.array([], pa.string()), ROW: pa.array([], pa.int64()),
-                                 "_given": pa.array([], pa.bool_()), "_part": pa.array([], pa.int64())})
-            ids, rows = keys.column("claim_id").to_pylist(), keys.column(ROW).to_numpy()
-            first: dict[str, int] = {}
-            for j, cid in enumerate(ids):
-                at = first.setdefault(cid, j)
-                if at != j:
-                    late["dup_claims"].add(InputProblem(cp.name, int(rows[j]), "claim_id", f"claim id {cid!r} appears "
-                                                        f"more than once (first at {unit} {int(rows[at])})", unit))
-            if i is None:
+
+@dataclass
+class _Late:
+    """The problems that need a whole file, found a bucket at a time."""
+
+    dup_claims: _ByRow = field(default_factory=_ByRow)
+    bill_items: _ByRow = field(default_factory=_ByRow)
+    unknown_items: _ByRow = field(default_factory=_ByRow)
+    dup_members: _ByRow = field(default_factory=_ByRow)
+    no_member: _ByRow = field(default_factory=_ByRow)
+
+
+def _check_claims(files: _Files, read: _Inputs, late: _Late, items_name: str | None) -> None:
+    """Per bucket of claim ids (equal ids share one): a claim id given twice; with line items, a
+    claim with both a bill and line items or neither, and a line item of no claim; then the line
+    items are written to their claim's partition. The claim-id buckets are removed."""
+    for k in range(files.parts):
+        keys = _claim_keys(files, k)
+        first = _duplicate_claims(keys, read.claims, late)
+        if read.items is None:
+            continue
+        lines = _item_keys(files, k)
+        _check_bills(keys, lines, read.claims, late, items_name)
+        _unknown_items(lines, first, read, late)
+        _items_to_partitions(files, k, keys, first)
+    files.clear("claim_ids", "item_ids", "item_lines")
+
+
+class _ClaimKeys(NamedTuple):
+    """A bucket's claim ids, in the claims file's order."""
+
+    ids: list[str]
+    rows: np.ndarray  # each one's row or line number
+    table: pa.Table  # also `_given` (the claim's bill was given) and `_part` (the claim's partition)
+
+
+def _claim_keys(files: _Files, k: int) -> _ClaimKeys:
+    """Bucket `k`'s claim ids (none where it has no file)."""
+    keys = files.read("claim_ids", k)
+    if keys is None:
+        keys = pa.table({"claim_id": pa.array([], pa.string()), ROW: pa.array([], pa.int64()),
+                         "_given": pa.array([], pa.bool_()), "_part": pa.array([], pa.int64())})
+    return _ClaimKeys(keys.column("claim_id").to_pylist(), keys.column(ROW).to_numpy(), keys)
+
+
+def _duplicate_claims(keys: _ClaimKeys, c: _Read, late: _Late) -> dict[str, int]:
+    """Each claim id's first place among the bucket's; a later one is a problem."""
+    unit = c.structure.unit
+    first: dict[str, int] = {}
+    for j, cid in enumerate(keys.ids):
+        at = first.setdefault(cid, j)
+        if at != j:
+            late.dup_claims.add(InputProblem(c.values.name, int(keys.rows[j]), "claim_id", f"claim id {cid!r} "
+                                             f"appears more than once (first at {unit} {int(keys.rows[at])})", unit))
+    return first
+
+
+class _ItemKeys(NamedTuple):
+    """A bucket's line items' claim ids, in the items file's order."""
+
+    ids: list[str]
+    rows: np.ndarray | list  # each one's row or line number
+    valid: list[bool]  # the line item's values are valid
+
+
+def _item_keys(files: _Files, k: int) -> _ItemKeys:
+    """Bucket `k`'s line items' claim ids (none where it has no file)."""
+    lines = files.read("item_ids", k)
+    if lines is None:
+        return _ItemKeys([], [], [])
+    return _ItemKeys(lines.column("claim_id").to_pylist(), lines.column(ROW).to_numpy(),
+                     lines.column("_valid").to_pylist())
+
+
+def _check_bills(keys: _ClaimKeys, lines: _ItemKeys, c: _Read, late: _Late, items_name: str | None) -> None:
+    """A claim needs either a bill or valid line items (`files.bill_or_items`)."""
+    unit = c.structure.unit
+    seen = {x for x, ok in zip(lines.ids, lines.valid) if ok}
+    for j, (cid, given) in enumerate(zip(keys.ids, keys.table.column("_given").to_pylist())):
+        problem = bill_or_items(cid, given, cid in seen, items_name)
+        if problem:
+            late.bill_items.add(InputProblem(c.values.name, int(keys.rows[j]), "total", problem, unit))
+
+
+def _unknown_items(lines: _ItemKeys, first: dict[str, int], read: _Inputs, late: _Late) -> None:
+    """A line item whose claim id no claim has is a problem."""
+    i = read.items
+    for j, x in enumerate(lines.ids):
+        if x not in first:
+            late.unknown_items.add(InputProblem(i.values.name, int(lines.rows[j]), "claim_id",
+                                                unknown_claim(x, read.claims.values.name), i.values.unit))
+
+
+def _items_to_partitions(files: _Files, k: int, keys: _ClaimKeys, first: dict[str, int]) -> None:
+    """The bucket's line items written to their claim's partition (bucket 0 for an item of no claim)."""
+    data = files.read("item_lines", k)
+    if data is not None:
+        part = keys.table.column("_part").to_numpy()
+        owner = np.array([part[first[x]] if x in first else 0 for x in data.column("claim_id").to_pylist()],
+                         dtype=np.int64)
+        files.write("items", k, data, owner)
+
+
+def _check_members(files: _Files, read: _Inputs, late: _Late) -> None:
+    """Per partition (a member and its claims share one): a member id given twice; a claim of no member."""
+    for p in range(files.parts):
+        known = _duplicate_members(files, p, read.members, late)
+        if read.claims.readable:
+            _claims_without_member(files, p, known, read, late)
+
+
+def _duplicate_members(files: _Files, p: int, m: _Read, late: _Late) -> dict[str, int]:
+    """Each member id's first place among the partition's members; a later one is a problem."""
+    unit = m.structure.unit
+    t = files.read("members", p, ["member_id", ROW])
+    known: dict[str, int] = {}
+    if t is not None:
+        ids, rows = t.column("member_id").to_pylist(), t.column(ROW).to_numpy()
+        for j, mid in enumerate(ids):
+            if mid is None:
                 continue
-            lines = files.read("item_ids", k)
-            lids = lines.column("claim_id").to_pylist() if lines is not None else []
-            lrows = lines.column(ROW).to_numpy() if lines is not None else []
-            lvalid = lines.column("_valid").to_pylist() if lines is not None else []
-            seen = {x for x, ok in zip(lids, lvalid) if ok}
-            for j, (cid, given) in enumerate(zip(ids, keys.column("_given").to_pylist())):
-                problem = bill_or_items(cid, given, cid in seen, items_name)
-                if problem:
-                    late["bill_items"].add(InputProblem(cp.name, int(rows[j]), "total", problem, unit))
-            for j, x in enumerate(lids):
-                if x not in first:
-                    late["unknown_items"].add(InputProblem(i.values.name, int(lrows[j]), "claim_id",
-                                                           unknown_claim(x, cp.name), i.values.unit))
-            data = files.read("item_lines", k)
-            if data is not None:
-                part = keys.column("_part").to_numpy()
-                owner = np.array([part[first[x]] if x in first else 0 for x in data.column("claim_id").to_pylist()],
-                                 dtype=np.int64)
-                files.write("items", k, data, owner)
-        files.clear("claim_ids", "item_ids", "item_lines")
-    if m.readable:
-        unit = m.structure.unit
-        for p in range(parts):
-            t = files.read("members", p, ["member_id", ROW])
-            known: dict[str, int] = {}
-            if t is not None:
-                ids, rows = t.column("member_id").to_pylist(), t.column(ROW).to_numpy()
-                for j, mid in enumerate(ids):
-                    if mid is None:
-                        continue
-                    at = known.setdefault(mid, j)
-                    if at != j:
-                        late["dup_members"].add(InputProblem(mp.name, int(rows[j]), "member_id", f"member id {mid!r} "
-                                                             f"appears more than once (first at {unit} {int(rows[at])})", unit))
-            if c.readable:
-                ct = files.read("claims", p, ["member_id", ROW])
-                if ct is not None:
-                    for mid, row in zip(ct.column("member_id").to_pylist(), ct.column(ROW).to_numpy()):
-                        if mid is not None and mid not in known:
-                            late["no_member"].add(InputProblem(cp.name, int(row), "member_id",
-                                                               f"no member {mid!r} in {mp.name}", c.structure.unit))
+            at = known.setdefault(mid, j)
+            if at != j:
+                late.dup_members.add(InputProblem(m.values.name, int(rows[j]), "member_id", f"member id {mid!r} "
+                                                  f"appears more than once (first at {unit} {int(rows[at])})", unit))
+    return known
 
-    # the problems as `files.read_inputs` gives them: the claims file's (with its line items'), the members'
+
+def _claims_without_member(files: _Files, p: int, known: dict[str, int], read: _Inputs, late: _Late) -> None:
+    """A claim whose member id no member of its partition has is a problem."""
+    c, mp = read.claims, read.members.values
+    ct = files.read("claims", p, ["member_id", ROW])
+    if ct is not None:
+        for mid, row in zip(ct.column("member_id").to_pylist(), ct.column(ROW).to_numpy()):
+            if mid is not None and mid not in known:
+                late.no_member.add(InputProblem(c.values.name, int(row), "member_id",
+                                                f"no member {mid!r} in {mp.name}", c.structure.unit))
+
+
+def _raise_problems(read: _Inputs, late: _Late) -> None:
+    """The problems as `files.read_inputs` gives them: the claims file's (with its line items'), the
+    members'; a claim of no member only when there is no other problem."""
     errors: list[InputProblem] = []
     count = 0
-    for side in _claims_side(c, i, late), _members_side(m, late):
+    for side in _claims_side(read.claims, read.items, late), _members_side(read.members, late):
         errors += side.kept
         count += side.count
     if count:
         raise InputFilesError(errors[:MAX_PROBLEMS], count)
-    if late["no_member"].count:
-        p = Problems(cp.name, c.structure.unit)
-        late["no_member"].into(p)
+    if late.no_member.count:
+        p = Problems(read.claims.values.name, read.claims.structure.unit)
+        late.no_member.into(p)
         p.raise_if_any()
-    b.count = state["claims"]
-    b.items_count = state["items"]
-    b.claims, b.members = c.first, m.first
-    if has_items:
-        b.claims.items_name = items_name
 
 
 def _failed(r: _Read) -> Problems:
@@ -397,7 +510,7 @@ def _failed(r: _Read) -> Problems:
     return p
 
 
-def _claims_side(c: _Read, i: _Read | None, late: dict) -> Problems:
+def _claims_side(c: _Read, i: _Read | None, late: _Late) -> Problems:
     if c.failed is not None:
         return _failed(c)
     if c.structure.count:
@@ -407,20 +520,20 @@ def _claims_side(c: _Read, i: _Read | None, late: dict) -> Problems:
     if i is not None and i.structure.count:
         return i.structure
     p = c.values
-    late["dup_claims"].into(p)
-    late["bill_items"].into(p)
+    late.dup_claims.into(p)
+    late.bill_items.into(p)
     if i is not None:
-        late["unknown_items"].into(i.values)
+        late.unknown_items.into(i.values)
         p.extend(i.values)
     return p
 
 
-def _members_side(m: _Read, late: dict) -> Problems:
+def _members_side(m: _Read, late: _Late) -> Problems:
     if m.failed is not None:
         return _failed(m)
     if m.structure.count:
         return m.structure
-    late["dup_members"].into(m.values)
+    late.dup_members.into(m.values)
     return m.values
 
 

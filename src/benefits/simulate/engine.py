@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -45,24 +46,91 @@ def settle(pack: RulePack, claims: Any, members: Any, *, items: Any = None, year
     cp = compiled(pack)
     mem = read_members(members)
     cl = read_claims(claims, mem)
-    n = cl.n
+    days = _deciding_days(pack, cl)
+    dirty = _dirty_input(cl, mem, days.stay)
+    if year is None:
+        year = _year_of(days.day)
+    layout = Layout(list(pack.counters), pack.monthly_counters, year)
+    dates = _dates(pack, days, year)
+    bill = _bill(cl, items, dates)
+    dirty |= bill.refused
+    counters = _opening_counters(pack, mem, layout, year)
+    combo, combos = _combinations(cp, cl, mem, days.day, dates.day_index, dates.versions, dates.in_year)
+    rules = _rules(pack, cp, layout, combos)
+    unbounded = _unbounded(pack, layout)
+    why = _Why()
+    claim_why = _reasons_before_steps(why, combos, combo, dates.in_year, dirty)
+    steps = _steps(cl, days.day)
+    cols = _in_step_order(steps, cl, combo, dates.month, claim_why, bill.fen, days.stay, rules.refusal)
+    out = _Out(cl.n, len(pack.layers), len(layout), bill.fen)  # in the claims table's row order
+    y = _Year(pack, year, cp.cap_ids, layout, rules, unbounded, fund=[layer.fund for layer in pack.layers],
+              counters=counters, admissions=mem.admissions.copy(), in_bounds=np.zeros(mem.n, bool), why=why,
+              out=out, fallback=Fallback(pack, cl, mem, bill.items, layout, year))
+    _settle_steps(y, steps, cols)
+    return _results(y, cl, mem, days, dates, steps, cols)
+
+
+# --- the claims: deciding days, versions, bills -------------------------------------------------
+
+
+class _Days(NamedTuple):
+    """Each claim's deciding day (days since EPOCH; NO_DAY where it has none) and whether it is a stay."""
+
+    stay: np.ndarray  # bool: a stay (STAY_VISITS), dated by its admission and discharge
+    day: np.ndarray  # int64
+    known: np.ndarray  # bool: day != NO_DAY
+
+
+def _deciding_days(pack: RulePack, cl) -> _Days:
+    """Each claim's deciding day: a stay's discharge date (the pack decides by settlement) or its
+    admission date (by start); another visit's date."""
     stay_code = np.array([v in STAY_VISITS for v in cl.visit[1]], bool)
     stay = stay_code[cl.visit[0]]
     settlement_day = np.where(stay, cl.discharge, cl.date)
     start_day = np.where(stay, cl.admission, cl.date)
     day = settlement_day if pack.meta.deciding_date == "settlement" else start_day
+    return _Days(stay, day, day != NO_DAY)
 
+
+def _dirty_input(cl, mem, stay: np.ndarray) -> np.ndarray:
+    """The claims whose input the engine refuses (bool per claim): the claim's or its member's values,
+    or dates that do not fit the visit (a stay: admission and discharge, in order, and no date;
+    another visit: a date only)."""
     dirty = cl.dirty | mem.dirty[cl.member]
     dirty |= np.where(stay, (cl.admission == NO_DAY) | (cl.discharge == NO_DAY) | (cl.date != NO_DAY)
                       | (cl.discharge < cl.admission),
                       (cl.date == NO_DAY) | (cl.admission != NO_DAY) | (cl.discharge != NO_DAY))
-    known = day != NO_DAY
-    if year is None:
-        year = _year_of(day)
-    layout = Layout(list(pack.counters), pack.monthly_counters, year)
+    return dirty
 
-    # the days claims settle on: version, default B share, and whether the year's accumulators apply
-    uniq_days, day_index = _dense(np.where(known, day, 0))
+
+class _Dates(NamedTuple):
+    """The days claims settle on (the distinct deciding days, ascending) and what each decides."""
+
+    versions: list[dt.date | None]  # per day: its version's start; None outside the year or every version
+    share: np.ndarray  # per day: the default B share, (numerator, denominator)
+    day_index: np.ndarray  # per claim: its day's place among the days (that of day 0 where it has none)
+    in_year: np.ndarray  # bool per claim: its deciding date is known and a version of the year covers it
+    month: np.ndarray  # per claim: the month of its deciding date, 0-11 (0 where it has none)
+
+    def of_claims(self) -> np.ndarray:
+        """Each claim's version (datetime64[D]; NaT where none covers its deciding date)."""
+        version_of = np.array([np.datetime64(v, "D") if v else np.datetime64("NaT") for v in self.versions] or
+                              [np.datetime64("NaT")], "datetime64[D]")
+        return version_of[self.day_index]
+
+
+def _dates(pack: RulePack, days: _Days, year: int) -> _Dates:
+    """The days claims settle on: version, default B share, and whether the year's accumulators apply."""
+    uniq_days, day_index = _dense(np.where(days.known, days.day, 0))
+    versions, share = _versions(pack, uniq_days, year)
+    version_ok = np.array([v is not None for v in versions], bool)
+    in_year = days.known & version_ok[day_index]
+    return _Dates(versions, share, day_index, in_year, _months(days))
+
+
+def _versions(pack: RulePack, uniq_days: np.ndarray, year: int) -> tuple[list[dt.date | None], np.ndarray]:
+    """Per day: the start of the pack's version for it and the default B share as a ratio of
+    integers; None and 0/1 for a day outside `year` or every version."""
     versions: list[dt.date | None] = []
     share = np.zeros((len(uniq_days), 2), np.int64)
     for i, d in enumerate(uniq_days):
@@ -75,27 +143,55 @@ def settle(pack: RulePack, claims: Any, members: Any, *, items: Any = None, year
         except ClaimError:
             versions.append(None)
             share[i] = (0, 1)
-    version_ok = np.array([v is not None for v in versions], bool)
-    in_year = known & version_ok[day_index]
-    month = np.zeros(n, np.int64)
+    return versions, share
+
+
+def _months(days: _Days) -> np.ndarray:
+    """Each claim's month of its deciding date, 0-11 (0 where it has none): for monthly counters."""
+    known, day = days.known, days.day
+    month = np.zeros(len(day), np.int64)
     if known.any():
         month[known] = (day[known].astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12)
+    return month
 
-    # the bill: given split, or split from line items
+
+class _Bill(NamedTuple):
+    """Each claim's bill, split."""
+
+    fen: dict[str, np.ndarray]  # per bill column (BILL_COLUMNS): int64 fen per claim
+    items: Any  # the line items read (arrays.read_items), None without them
+    refused: np.ndarray  # bool per claim: a bill the engine refuses
+
+
+def _bill(cl, items: Any, dates: _Dates) -> _Bill:
+    """The bill: given split, or split from line items (at the deciding day's default B share). The
+    engine refuses a claim with both or neither, an item it refuses, or a total above the largest
+    amount it accepts."""
     bill = {name: cl.bill[name].fen.copy() for name in BILL_COLUMNS}
-    has_items = np.zeros(n, bool)
+    has_items = np.zeros(cl.n, bool)
     it = None
+    items_dirty = None
     if items is not None:
         it = read_items(items, cl)
-        sp = split_items(it, n, share[day_index, 0], share[day_index, 1])
+        sp = split_items(it, cl.n, dates.share[dates.day_index, 0], dates.share[dates.day_index, 1])
         has_items = sp.has_items
-        dirty |= sp.dirty
+        items_dirty = sp.dirty
         for name in BILL_COLUMNS:
             bill[name] = np.where(has_items, getattr(sp, name), bill[name])
-    dirty |= has_items == cl.has_bill  # both or neither
-    dirty |= bill["total"] > MAX_FEN
+    refused = has_items == cl.has_bill  # both or neither
+    refused |= bill["total"] > MAX_FEN
+    if items_dirty is not None:
+        refused |= items_dirty
+    return _Bill(bill, it, refused)
 
-    # the members' counters and admissions, opening the year
+
+# --- the members' counters, and what the rules decide -------------------------------------------
+
+
+def _opening_counters(pack: RulePack, mem, layout: Layout, year: int) -> np.ndarray:
+    """The members' counters opening the year (members x counters, int64 fen) from their `opening.<key>`
+    columns; an amount the engine does not accept, or a key that is not one of the pack's counters,
+    is an input error."""
     C = np.zeros((mem.n, len(layout)), np.int64)
     for key, m in mem.opening.items():
         if m.bad.any():
@@ -106,12 +202,23 @@ def settle(pack: RulePack, claims: Any, members: Any, *, items: Any = None, year
             raise SimulationInputError("members", f"opening.{key}", f"not a counter of pack {pack.name!r} for {year}; "
                                        f"its counters: {', '.join(layout.keys)}")
         C[:, col] = m.fen
-    A = mem.admissions.copy()
+    return C
 
-    # combinations, and what the rules decide for each
-    combo, combos = _combinations(cp, cl, mem, day, day_index, versions, in_year)
-    n_layers = len(pack.layers)
-    applies = np.zeros((len(combos), n_layers), bool)
+
+class _Rules(NamedTuple):
+    """What the rules decide for each combination (indexed by combination)."""
+
+    applies: np.ndarray  # combinations x layers, bool: the layer pays its claims (vectorised combinations)
+    limits: np.ndarray  # combinations x counters: the most a cap lets the counter hold (INF: none)
+    refusals: list[str]  # the pack's refusal messages, each once
+    refusal: np.ndarray  # per combination: its refusal's place in `refusals`, -1 where the pack pays
+    kinds: list  # per layer: its vectorised kind, tables made, or None (the scalar engine's)
+
+
+def _rules(pack: RulePack, cp: CompiledPack, layout: Layout, combos: list[Combo]) -> _Rules:
+    """Which layers pay each combination's claims, the caps' limits on its counters, whether the
+    pack refuses it; and the vectorised kinds' tables of it."""
+    applies = np.zeros((len(combos), len(pack.layers)), bool)
     limits = np.full((len(combos), len(layout)), INF, np.int64)
     col_of = {}
     for k, name in enumerate(layout.names):
@@ -127,123 +234,265 @@ def settle(pack: RulePack, claims: Any, members: Any, *, items: Any = None, year
             if cb.refusal not in refusals:
                 refusals.append(cb.refusal)
             refusal[j] = refusals.index(cb.refusal)
+    return _Rules(applies, limits, refusals, refusal, _kinds(pack, cp, layout, combos))
+
+
+def _kinds(pack: RulePack, cp: CompiledPack, layout: Layout, combos: list[Combo]) -> list:
+    """Per layer its vectorised kind (None where the scalar engine pays it), its tables made from the
+    combinations' resolved rows (none for a combination settled by the scalar engine or refused)."""
     kinds = [None if cls is None else cls(layer, layout) for cls, layer in zip(cp.kinds, pack.layers)]
     for l, kind in enumerate(kinds):
         if kind is not None:
             kind.tables([cb.rows[l] if cb.scalar is None and cb.refusal is None else None for cb in combos])
-    # counters no cap bounds (cumulative bases, balances): checked against the largest amount accepted
+    return kinds
+
+
+class _Unbounded(NamedTuple):
+    """Counters no cap bounds (cumulative bases, balances): checked against the largest amount accepted."""
+
+    cols: np.ndarray  # their columns of the counter matrix
+    growth: np.ndarray  # per such counter: how many layers may add to it on one claim (each at most the total)
+
+
+def _unbounded(pack: RulePack, layout: Layout) -> _Unbounded:
+    """The counters no cap bounds below the largest amount accepted, and how fast a claim may grow them."""
     bounded = [max((b.limit for b in pack.bounds.get(name, ())), default=None) for name in layout.names]
     unbounded = np.array([b is None or b > MAX_FEN for b in bounded], bool)
     writers = _writers(pack)  # how many layers may add to each counter on one claim (each at most the total)
     growth = np.array([writers.get(name, 0) for name in layout.names], np.int64)[unbounded]
-    unbounded_cols = np.flatnonzero(unbounded)
+    return _Unbounded(np.flatnonzero(unbounded), growth)
 
-    # why a row goes to the scalar engine, before any step: input, date, combination
-    why_text: list[str] = []
 
-    def reason(text: str) -> int:
-        if text not in why_text:
-            why_text.append(text)
-        return why_text.index(text)
+# --- the scalar engine's claims, and the steps --------------------------------------------------
 
-    combo_why = np.array([-1 if cb.scalar is None else reason(cb.scalar) for cb in combos] or [-1], np.int64)
-    why = combo_why[combo] if n else np.zeros(0, np.int64)
-    why[~in_year & ~dirty] = reason(OUT_OF_YEAR)
+
+class _Why:
+    """Why rows go to the scalar engine: each reason's text once, in the order first given; a row
+    holds its reason's place (-1: none, the vectorised kinds settle it)."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def code(self, text: str) -> int:
+        """The reason's place (added the first time it is given)."""
+        if text not in self.texts:
+            self.texts.append(text)
+        return self.texts.index(text)
+
+
+def _reasons_before_steps(why: _Why, combos: list[Combo], combo: np.ndarray, in_year: np.ndarray,
+                          dirty: np.ndarray) -> np.ndarray:
+    """Why each claim goes to the scalar engine, before any step (int64 per claim, -1: it does not):
+    its combination's reason, overridden by a date outside the year, overridden by refused input."""
+    combo_why = np.array([-1 if cb.scalar is None else why.code(cb.scalar) for cb in combos] or [-1], np.int64)
+    claim_why = combo_why[combo] if len(combo) else np.zeros(0, np.int64)
+    claim_why[~in_year & ~dirty] = why.code(OUT_OF_YEAR)
     if dirty.any():
-        why[dirty] = reason(DIRTY)
+        claim_why[dirty] = why.code(DIRTY)
+    return claim_why
 
-    # order: member, deciding date, claim id; then by step
+
+class _Steps(NamedTuple):
+    """The claims in step order: step k holds every member's k-th claim (by deciding date, then claim
+    id), in order of member."""
+
+    rank: np.ndarray  # per row of the claims table: its step
+    rows: np.ndarray  # per place in step order: its row of the claims table
+    bounds: np.ndarray  # step k is the places bounds[k]:bounds[k + 1]
+
+
+def _steps(cl, day: np.ndarray) -> _Steps:
+    """Order: member, deciding date, claim id; then by step."""
     order, rank = _order(cl, day)
     by_step = np.argsort(rank[order].astype(np.int16 if rank.max(initial=0) < 1 << 15 else np.int64), kind="stable")
-    P = order[by_step]  # position in step order -> row of the claims table
     counts = np.bincount(rank, minlength=1)
-    bounds = np.r_[0, np.cumsum(counts)]
+    return _Steps(rank, order[by_step], np.r_[0, np.cumsum(counts)])
 
-    M, Cc, MON, W = cl.member[P], combo[P], month[P], why[P]
-    PRE, POL, STAY, TOT = bill["pre_self_paid"][P], bill["policy_range"][P], stay[P], bill["total"][P]
-    REF = refusal[Cc] if len(combos) else np.zeros(0, np.int64)
-    out = _Out(n, n_layers, len(layout))  # in the claims table's row order
-    for name in BILL_COLUMNS:
-        out.bill[name] = bill[name].copy()
-    fallback = Fallback(pack, cl, mem, it, layout, year)
-    fund = [layer.fund for layer in pack.layers]
-    in_bounds = np.zeros(mem.n, bool)  # the member's counters were within bounds at a step settled here
 
-    for k in range(len(counts)):
-        s0, s1 = int(bounds[k]), int(bounds[k + 1])
-        m, c = M[s0:s1], Cc[s0:s1]
-        w = W[s0:s1]  # a view: reasons found here are counted
-        vector = w < 0
-        # domain.md 6.11, checked until the member's counters are found within bounds: settling
-        # keeps them there (a payment never passes a cap), as the engine's own checks would find
-        check = np.flatnonzero(vector & ~in_bounds[m])
-        if len(check):
-            bad = (C[m[check]] > limits[c[check]]).any(axis=1)
-            w[check[bad]] = reason(OUT_OF_BOUNDS)
-            in_bounds[m[check[~bad]]] = True
-        # counters no cap bounds: if this claim could take one past the largest amount accepted,
-        # the engine decides (it refuses such a result)
-        vector = w < 0
-        if len(unbounded_cols):
-            reach = C[m[:, None], unbounded_cols] + growth * TOT[s0:s1, None]
-            risky = vector & (reach > MAX_FEN).any(axis=1)
-            w[risky] = reason(TOO_LARGE)
-        vector = w < 0
-        refused = vector & (REF[s0:s1] >= 0)
-        if refused.any():
-            r = s0 + np.flatnonzero(refused)
-            out.refuse_many(P[r], REF[r])
-            vector &= ~refused
-        v = np.flatnonzero(vector)
-        if len(v):
-            full = len(v) == s1 - s0
-            at = slice(s0, s1) if full else s0 + v  # the step's claims settled here, in step order
-            rows = P[at]  # ... and their rows
-            mv = m[v] if not full else m
-            st = Step(C, mv, c[v] if len(v) < len(c) else c, MON[at], A[mv], PRE[at], POL[at], cp.cap_ids)
-            funds = np.zeros(len(v), np.int64)
-            account = np.zeros(len(v), np.int64)
-            app = applies[st.c]
-            for l, kind in enumerate(kinds):
-                if kind is None:
-                    continue
-                idx = np.flatnonzero(app[:, l])
-                if len(idx):
-                    paid = kind.pay(st, idx)
-                    out.paid[l, rows[idx]] = paid
-                    if fund[l]:
-                        st.left[idx] -= paid
-                        funds[idx] += paid
-                    else:
-                        account[idx] += paid
-            total = TOT[at]
-            out.deductible[rows], out.ratio[rows], out.above_cap[rows] = st.deductible, st.ratio, st.above_cap
-            out.co_pay[rows] = np.where(st.ratio == NONE, POL[at], st.co_pay)
-            out.fund_total[rows], out.patient[rows], out.account[rows] = funds, total - funds, account
-            out.cash[rows] = total - funds - account
-            out.version[rows] = 1
-            A[mv] += STAY[at]
-        for i in np.flatnonzero(w >= 0):
-            row, mi = int(P[s0 + i]), int(m[i])
-            out.engine[row] = 1
-            got = fallback.settle(row, int(A[mi]), C[mi])
-            if got.refused is not None:
-                out.refuse_one(row, got.refused)
-                continue
-            out.settled(row, got)
-            C[mi] = 0
-            for key, fen in got.counters.items():
-                C[mi, layout.column[key]] = fen
-            A[mi] = got.admissions
-        step_rows = P[s0:s1]
-        out.after[:, step_rows] = C[m].T
-        out.admissions[step_rows] = A[m]
+class _InSteps(NamedTuple):
+    """Per-claim columns in step order (indexed by place, as `_Steps.rows`)."""
 
-    version_of = np.array([np.datetime64(v, "D") if v else np.datetime64("NaT") for v in versions] or
-                          [np.datetime64("NaT")], "datetime64[D]")
-    not_vectorised = Counter(why_text[r] for r in W[W >= 0])
-    table = out.table(pack, cl, mem, rank, day, version_of[day_index], layout, refusals)
-    return Results(table, pack=pack.name, year=year, layers=tuple(layer.id for layer in pack.layers),
+    member: np.ndarray
+    combo: np.ndarray
+    month: np.ndarray
+    why: np.ndarray  # why the claim goes to the scalar engine (-1: it does not); steps add reasons
+    pre_self_paid: np.ndarray
+    policy_range: np.ndarray
+    stay: np.ndarray
+    total: np.ndarray
+    refusal: np.ndarray  # its combination's refusal (-1: none)
+
+
+def _in_step_order(steps: _Steps, cl, combo: np.ndarray, month: np.ndarray, why: np.ndarray,
+                   bill: dict[str, np.ndarray], stay: np.ndarray, refusal: np.ndarray) -> _InSteps:
+    """The columns the steps read, taken in step order."""
+    P = steps.rows
+    c = combo[P]
+    return _InSteps(cl.member[P], c, month[P], why[P], bill["pre_self_paid"][P], bill["policy_range"][P], stay[P],
+                    bill["total"][P], refusal[c] if len(refusal) else np.zeros(0, np.int64))
+
+
+# --- settling the steps -------------------------------------------------------------------------
+
+
+@dataclass
+class _Year:
+    """The year while its steps are settled: what the rules decide, the members' counters (members x
+    counters, int64 fen) and admissions as the claims settled so far left them, and the results."""
+
+    pack: RulePack
+    year: int
+    cap_ids: tuple[str, ...]
+    layout: Layout
+    rules: _Rules
+    unbounded: _Unbounded
+    fund: list[bool]  # per layer: it pays from the fund (else from the personal account)
+    counters: np.ndarray
+    admissions: np.ndarray
+    in_bounds: np.ndarray  # per member: its counters were within bounds at a step settled here
+    why: _Why
+    out: _Out
+    fallback: Fallback
+
+
+class _StepClaims(NamedTuple):
+    """One step's claims: the places start:stop in step order, their members and combinations, and why
+    they go to the scalar engine (a view of `_InSteps.why`: reasons found here are counted)."""
+
+    start: int
+    stop: int
+    member: np.ndarray
+    combo: np.ndarray
+    why: np.ndarray
+
+
+def _settle_steps(y: _Year, steps: _Steps, cols: _InSteps) -> None:
+    """The steps in order: each member's claim reads the counters its claim of the step before left."""
+    for k in range(len(steps.bounds) - 1):
+        s0, s1 = int(steps.bounds[k]), int(steps.bounds[k + 1])
+        s = _StepClaims(s0, s1, cols.member[s0:s1], cols.combo[s0:s1], cols.why[s0:s1])
+        _settle_step(y, cols, steps.rows, s)
+
+
+def _settle_step(y: _Year, cols: _InSteps, P: np.ndarray, s: _StepClaims) -> None:
+    """One step: the claims the vectorised kinds must not settle go to the scalar engine, those the
+    pack refuses are refused, the rest are settled layer by layer (vectorised), then the scalar
+    engine's one by one; each claim's counters and admissions after it are recorded."""
+    _check_bounds(y, s)
+    _check_growth(y, s, cols.total[s.start:s.stop])
+    v = np.flatnonzero(_refuse(y, cols, P, s))
+    if len(v):
+        _settle_vectorised(y, cols, P, s, v)
+    _settle_scalar(y, P, s)
+    step_rows = P[s.start:s.stop]
+    y.out.after[:, step_rows] = y.counters[s.member].T
+    y.out.admissions[step_rows] = y.admissions[s.member]
+
+
+def _check_bounds(y: _Year, s: _StepClaims) -> None:
+    """Claims whose member's counters are above the most a cap allows go to the scalar engine."""
+    m, w = s.member, s.why
+    vector = w < 0
+    # domain.md 6.11, checked until the member's counters are found within bounds: settling
+    # keeps them there (a payment never passes a cap), as the engine's own checks would find
+    check = np.flatnonzero(vector & ~y.in_bounds[m])
+    if len(check):
+        bad = (y.counters[m[check]] > y.rules.limits[s.combo[check]]).any(axis=1)
+        w[check[bad]] = y.why.code(OUT_OF_BOUNDS)
+        y.in_bounds[m[check[~bad]]] = True
+
+
+def _check_growth(y: _Year, s: _StepClaims, total: np.ndarray) -> None:
+    """Claims that could take a counter no cap bounds too far go to the scalar engine."""
+    # counters no cap bounds: if this claim could take one past the largest amount accepted,
+    # the engine decides (it refuses such a result)
+    vector = s.why < 0
+    if len(y.unbounded.cols):
+        reach = y.counters[s.member[:, None], y.unbounded.cols] + y.unbounded.growth * total[:, None]
+        risky = vector & (reach > MAX_FEN).any(axis=1)
+        s.why[risky] = y.why.code(TOO_LARGE)
+
+
+def _refuse(y: _Year, cols: _InSteps, P: np.ndarray, s: _StepClaims) -> np.ndarray:
+    """Refuses the step's claims whose combination the pack refuses (those not sent to the scalar
+    engine); returns the claims left to the vectorised kinds (bool per claim of the step)."""
+    vector = s.why < 0
+    refused = vector & (cols.refusal[s.start:s.stop] >= 0)
+    if refused.any():
+        r = s.start + np.flatnonzero(refused)
+        y.out.refuse_many(P[r], cols.refusal[r])
+        vector &= ~refused
+    return vector
+
+
+def _settle_vectorised(y: _Year, cols: _InSteps, P: np.ndarray, s: _StepClaims, v: np.ndarray) -> None:
+    """Settles the step's claims `v` (places in the step) with the vectorised kinds, layer by layer;
+    writes their results and adds their stays to their members' admissions."""
+    m, c = s.member, s.combo
+    full = len(v) == s.stop - s.start
+    at = slice(s.start, s.stop) if full else s.start + v  # the step's claims settled here, in step order
+    rows = P[at]  # ... and their rows
+    mv = m[v] if not full else m
+    st = Step(y.counters, mv, c[v] if len(v) < len(c) else c, cols.month[at], y.admissions[mv], cols.pre_self_paid[at],
+              cols.policy_range[at], y.cap_ids)
+    paid = _pay_layers(y, st, rows)
+    y.out.vectorised(rows, st, cols.policy_range[at], cols.total[at], paid)
+    y.admissions[mv] += cols.stay[at]
+
+
+class _Paid(NamedTuple):
+    """What the layers paid the claims of a step (int64 fen per claim)."""
+
+    funds: np.ndarray  # by the fund layers
+    account: np.ndarray  # by the personal-account layers
+
+
+def _pay_layers(y: _Year, st: Step, rows: np.ndarray) -> _Paid:
+    """The layers in order, each paying the claims it applies to (reading and writing the counters):
+    a fund layer's payment is no longer left to the patient for the layers after it; a personal-
+    account layer's is the account's."""
+    funds = np.zeros(len(st.m), np.int64)
+    account = np.zeros(len(st.m), np.int64)
+    app = y.rules.applies[st.c]
+    for l, kind in enumerate(y.rules.kinds):
+        if kind is None:
+            continue
+        idx = np.flatnonzero(app[:, l])
+        if len(idx):
+            paid = kind.pay(st, idx)
+            y.out.paid[l, rows[idx]] = paid
+            if y.fund[l]:
+                st.left[idx] -= paid
+                funds[idx] += paid
+            else:
+                account[idx] += paid
+    return _Paid(funds, account)
+
+
+def _settle_scalar(y: _Year, P: np.ndarray, s: _StepClaims) -> None:
+    """The step's claims sent to the scalar engine, one by one with their members' counters
+    (fallback.py); the counters and admissions it leaves become the members'."""
+    for i in np.flatnonzero(s.why >= 0):
+        row, mi = int(P[s.start + i]), int(s.member[i])
+        y.out.engine[row] = 1
+        got = y.fallback.settle(row, int(y.admissions[mi]), y.counters[mi])
+        if got.refused is not None:
+            y.out.refuse_one(row, got.refused)
+            continue
+        y.out.settled(row, got)
+        y.counters[mi] = 0
+        for key, fen in got.counters.items():
+            y.counters[mi, y.layout.column[key]] = fen
+        y.admissions[mi] = got.admissions
+
+
+def _results(y: _Year, cl, mem, days: _Days, dates: _Dates, steps: _Steps, cols: _InSteps) -> Results:
+    """The results in the claims table's row order, with how many claims each reason sent to the scalar engine."""
+    pack, layout = y.pack, y.layout
+    version = dates.of_claims()
+    not_vectorised = Counter(y.why.texts[r] for r in cols.why[cols.why >= 0])
+    table = y.out.table(pack, cl, mem, steps.rank, days.day, version, layout, y.rules.refusals)
+    return Results(table, pack=pack.name, year=y.year, layers=tuple(layer.id for layer in pack.layers),
                    counter_keys=tuple(layout.keys), not_vectorised=dict(not_vectorised))
 
 
@@ -314,8 +563,8 @@ class _Out:
     """The result columns while the year is settled, in the claims table's row order (per layer and
     per counter a row of the matrices `paid` and `after`)."""
 
-    def __init__(self, n: int, n_layers: int, n_counters: int):
-        self.bill: dict[str, np.ndarray] = {}
+    def __init__(self, n: int, n_layers: int, n_counters: int, bill: dict[str, np.ndarray]):
+        self.bill: dict[str, np.ndarray] = {name: bill[name].copy() for name in BILL_COLUMNS}
         self.paid = np.zeros((n_layers, n), np.int64)
         self.deductible, self.co_pay, self.above_cap = (np.zeros(n, np.int64) for _ in range(3))
         self.ratio = np.full(n, NONE, np.int64)
@@ -339,6 +588,15 @@ class _Out:
     def refuse_one(self, p: int, message: str) -> None:
         self.refuse_many(np.array([p]), np.array([-1]))
         self.messages[p] = message
+
+    def vectorised(self, rows: np.ndarray, st: Step, policy: np.ndarray, total: np.ndarray, paid) -> None:
+        """Claims the vectorised kinds settled: the basic fund's outcome (`st`), and what the fund,
+        the patient, the personal account and cash paid (`paid`: a `_Paid`)."""
+        self.deductible[rows], self.ratio[rows], self.above_cap[rows] = st.deductible, st.ratio, st.above_cap
+        self.co_pay[rows] = np.where(st.ratio == NONE, policy, st.co_pay)
+        self.fund_total[rows], self.patient[rows], self.account[rows] = paid.funds, total - paid.funds, paid.account
+        self.cash[rows] = total - paid.funds - paid.account
+        self.version[rows] = 1
 
     def settled(self, p: int, got) -> None:
         for name, fen in zip(BILL_COLUMNS, got.bill):
