@@ -398,21 +398,12 @@ def check(paths: Annotated[list[str], typer.Argument(
     with guard(debug):
         started = time.perf_counter()
         files = _case_files(paths)
-        if rules_root is not None:
-            root: Path | None = Path(rules_root)
-            if not is_dir(root):
-                raise BenefitsError(f"--rules-root {rules_root}: not a folder; expected the folder that holds the rule packs")
-        else:
-            root = Path("rules") if Path("rules").is_dir() else None
+        root = _rules_root(rules_root)
         results, deselected = _selected_cases(files, keyword)
         packs = _Packs(root)
         unrooted = [r for r in results if r.case is not None and root is None and _by_name(r.case)]
         if unrooted:  # one message for them all, not one a case
-            names = ", ".join(sorted({r.case.rules for r in unrooted}))
-            message = (f"{len(unrooted)} case{'s' if len(unrooted) != 1 else ''} name{'s' if len(unrooted) == 1 else ''} "
-                       f"a rule pack by folder name ({names}), but there is no rules/ folder here; give --rules-root DIR "
-                       "(the folder that holds the packs), run from the folder that holds rules/, or write `rules:` "
-                       "as a path relative to the case file")
+            message = _unrooted_message(unrooted)
             say(f"{paint('ERROR', 'red', 'bold')}  {visible(message)}")
             for r in unrooted:
                 r.error = message
@@ -421,19 +412,8 @@ def check(paths: Annotated[list[str], typer.Argument(
                 if r.error is None:
                     _run_case(r, packs, debug)
                 advance()
-                shown = visible(r.shown)
-                if r.status == "error":
-                    if r in unrooted:
-                        continue
-                    say(f"{paint('ERROR', 'red', 'bold')}  {shown}")
-                    for line in visible(r.error, newlines=True).splitlines():
-                        say(f"       {line}")
-                elif r.status == "failed":
-                    say(case_text("failed", r.shown, r.case.description, paint, r.mismatches))
-                    for line in where_lines(r):  # file:line lines kept whole: editors and CI logs follow them
-                        say(f"       {visible(line)}")
-                else:
-                    say(case_text("passed", r.shown, r.case.description, paint))
+                if r not in unrooted:
+                    say(_case_report(r, paint))
         passed, failed, errors = (sum(r.status == s for r in results) for s in ("passed", "failed", "error"))
         parts = ([f"{passed} passed"] + [f"{failed} failed"] * bool(failed) + [f"{errors} not run (bad input)"] * bool(errors)
                  + [f"{deselected} deselected (-k)"] * bool(deselected))
@@ -450,6 +430,35 @@ def check(paths: Annotated[list[str], typer.Argument(
         raise typer.Exit(EXIT_BAD_INPUT)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _rules_root(given: str | None) -> Path | None:
+    """Where cases' `rules: <name>` are looked up: --rules-root, else ./rules when it exists."""
+    if given is None:
+        return Path("rules") if Path("rules").is_dir() else None
+    if not is_dir(Path(given)):
+        raise BenefitsError(f"--rules-root {given}: not a folder; expected the folder that holds the rule packs")
+    return Path(given)
+
+
+def _unrooted_message(unrooted: list[CaseResult]) -> str:
+    names = ", ".join(sorted({r.case.rules for r in unrooted}))
+    return (f"{len(unrooted)} case{'s' if len(unrooted) != 1 else ''} name{'s' if len(unrooted) == 1 else ''} "
+            f"a rule pack by folder name ({names}), but there is no rules/ folder here; give --rules-root DIR "
+            "(the folder that holds the packs), run from the folder that holds rules/, or write `rules:` "
+            "as a path relative to the case file")
+
+
+def _case_report(r: CaseResult, paint: Paint) -> str:
+    """A case's lines in `check`'s text: its status and file, then its description, its error, or its
+    differing fields and where each expected value is (file:line, kept whole for editors and CI logs)."""
+    if r.status == "error":
+        lines = [f"{paint('ERROR', 'red', 'bold')}  {visible(r.shown)}"]
+        return "\n".join(lines + [f"       {line}" for line in visible(r.error, newlines=True).splitlines()])
+    if r.status == "failed":
+        text = case_text("failed", r.shown, r.case.description, paint, r.mismatches)
+        return "\n".join([text] + [f"       {visible(line)}" for line in where_lines(r)])
+    return case_text("passed", r.shown, r.case.description, paint)
 
 
 def _by_name(case: CaseFile) -> bool:
