@@ -19,7 +19,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from rich.cells import cell_len
+from rich.cells import cell_len, chop_cells
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.measure import Measurement
 from rich.padding import Padding
@@ -29,7 +29,7 @@ from rich.text import Text
 from benefits import PatientPart, RulePack, Settlement
 from benefits.render import CATEGORIES_ZH, basis_text, bilingual, date_text, formula_text, input_label, source_text, word
 
-from .text import Paint, money, visible, width
+from .text import Paint, money, visible
 
 ZERO = Decimal("0.00")
 
@@ -96,7 +96,7 @@ AFTER_TOTAL_ORDER = ("account", "cash")
 
 def header(s: Settlement, lang: str, pack: RulePack | None = None) -> list[str]:
     """The settlement's heading, field by field ('claim c1', 'version 2021-07-01', ...): a line
-    breaks between fields, never between a field's label and its value (`fields_lines`)."""
+    breaks between fields, never between a field's label and its value (`wrap`)."""
     w = WORDS[lang]
     if lang == "zh":
         where = visible(pack.meta.jurisdiction) if pack is not None else visible(s.pack)
@@ -107,16 +107,56 @@ def header(s: Settlement, lang: str, pack: RulePack | None = None) -> list[str]:
             f"{w['deciding_date']} {s.deciding_date}", f"({w['yuan']})"]
 
 
-def fields_lines(fields: list[str], columns: int) -> list[str]:
-    """`fields` three spaces apart, as many to a line as fit in `columns`; a field wider than a line
-    alone on its own (rich wraps it)."""
+# A line breaks at spaces and around each wide (Chinese) character, never inside a word.
+_WIDE = "\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+_OPEN = "（「『《【〈"  # a line does not break after these
+_CLOSE = "，。、；：）」』》】〉！？"  # nor before these
+# a line may break at spaces and around each wide (Chinese) character
+_TOKEN = re.compile(rf"\s+|[{_OPEN}]*[^\s{_WIDE}]+[{_CLOSE}]*|[{_OPEN}]*[{_WIDE}][{_CLOSE}]*")
+
+
+def wrap(parts: str | list[str], width: int, indent: int = 0, hang: int = 2, sep: str = " ") -> list[str]:
+    """`parts` (one text, or several joined by `sep`) as lines of at most `width` columns: the first
+    indented `indent` spaces, the others `indent + hang`. A line breaks between parts when the next one
+    fits on a line of its own, else at a space or next to a Chinese character; a word wider than a line
+    is folded. The text is printed as given: pass it through `visible()` first."""
+    parts = [parts] if isinstance(parts, str) else parts
+    indent = min(indent, width // 2)
+    hang = min(hang, (width - indent) // 2)
     lines: list[str] = []
-    for field in fields:
-        if lines and cell_len(lines[-1]) + 3 + cell_len(field) <= columns:
-            lines[-1] += "   " + field
-        else:
-            lines.append(field)
-    return lines
+    cur = ""
+
+    def room() -> int:
+        return width - indent - (hang if lines else 0)
+
+    def flush() -> None:
+        nonlocal cur
+        lines.append(cur.rstrip())
+        cur = ""
+
+    def put(token: str) -> None:
+        nonlocal cur
+        if token.isspace():
+            cur += token if cur else ""
+            return
+        if cur and cell_len(cur) + cell_len(token) > room():
+            flush()
+        while cell_len(token) > room():  # a word wider than a line
+            head = chop_cells(token, room())[0]
+            cur, token = head, token[len(head):]
+            flush()
+        cur += token
+
+    for i, part in enumerate(parts):
+        text = (sep if i and cur else "") + part
+        if cur and cell_len(cur) + cell_len(text) > room() and cell_len(part) <= width - indent - hang:
+            flush()
+            text = part
+        for token in _TOKEN.findall(text):
+            put(token)
+    if cur or not lines:
+        flush()
+    return [(" " * (indent + (hang if i else 0)) + line) if line else "" for i, line in enumerate(lines)]
 
 
 # --- terminal layout (rich) -------------------------------------------------------------------
@@ -246,7 +286,7 @@ class Grid:
 
 
 WORD = 10  # the room a wrapped column keeps before ids and amounts are wrapped too
-_WORD = re.compile(r"[^\s\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]+")
+_WORD = re.compile(rf"[^\s{_WIDE}]+")  # a run of narrow characters: a line breaks around it
 
 
 def _longest_word(text: str) -> int:
@@ -269,7 +309,7 @@ def _note(text: str) -> Text:
 def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: int | None = None) -> str:
     w = WORDS[lang]
     out = Screen(paint, columns)
-    out.print(*[Text(line, style="bold") for line in fields_lines(header(s, lang, pack), out.console.width)])
+    out.print(*[Text(line, style="bold") for line in wrap(header(s, lang, pack), out.console.width, hang=0, sep="   ")])
     out.blank()
 
     bill = Grid([w["bill"], w["amount"]], "lr")
@@ -434,10 +474,10 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: 
     out = Screen(paint, columns)
     head = header(s, lang, pack)
     head[0] = f"{w['explain_title']}{'：' if zh else ': '}{head[0]}"
-    out.print(*[Text(line, style="bold") for line in fields_lines(head, out.console.width)])
+    out.print(*[Text(line, style="bold") for line in wrap(head, out.console.width, hang=0, sep="   ")])
     shown = [t for t in s.trace if t.step.rpartition(".")[2] != "skip"]
     labels = [w["step"].format(n=i) for i in range(1, len(shown) + 1)]
-    label_w = max([width(x) for x in labels] + [0])
+    label_w = max([cell_len(x) for x in labels] + [0])
     current: object = ()
     grid = None
 
@@ -479,7 +519,7 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: 
 def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack, root: Path) -> Group:
     zh = lang == "zh"
     rows = RichTable.grid(padding=(0, 2))
-    rows.add_column(no_wrap=True, style="dim", min_width=max(width(w[k]) for k in ("rule", "inputs", "formula", "output", "cites")))
+    rows.add_column(no_wrap=True, style="dim", min_width=max(cell_len(w[k]) for k in ("rule", "inputs", "formula", "output", "cites")))
     rows.add_column(overflow="fold")
 
     def row(key: str, text: Text | str, style: str = "") -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -24,7 +25,8 @@ from benefits import BenefitsError
 
 from . import inputs
 from .streams import write
-from .text import Paint, Table, color_enabled, json_text, visible
+from .render import wrap
+from .text import Paint, color_enabled, json_text, visible
 
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
 
@@ -46,6 +48,19 @@ def _app():
     from . import app  # app imports this module to register it: imported here, not above
 
     return app
+
+
+# --- layout ------------------------------------------------------------------------------------
+# Everything printed here fits the output width (cli/render.py's output_width: COLUMNS, else the
+# terminal, else 80): tables are cli/render.py's Grid (amounts and ids kept whole), and lines of text
+# are wrapped by cli/render.py's `wrap`, their continuation lines indented.
+
+def _lines(screen, lines: list[str], style: str = "") -> None:
+    """Lines already wrapped to the screen's width, printed as they are."""
+    from rich.text import Text
+
+    for line in lines:
+        screen.print(Text(line, style=style or ""))
 
 
 # --- progress ----------------------------------------------------------------------------------
@@ -283,28 +298,81 @@ def _refusals(app, report, strict: bool) -> None:
         app._stderr(visible(f"warning: {text}", newlines=True))
 
 
-def _tab_lines(tab, paint: Paint) -> list[str]:
+def _tab_grids(tab, width: int) -> list:
+    """`tab` as Grids that fit `width` columns: the whole table when it fits, else its columns split into
+    as few groups as fit, printed one under the other, each group with the first column again (the row's
+    key); a group breaks between columns of different kinds where it can (funds A and funds B stay
+    together). Amounts and ids are kept whole; a text with spaces (a label, the layers of a changed
+    claim) wraps at its spaces."""
+    from rich.cells import cell_len
+
     from benefits.simulate.report import cell_text
 
-    align = "".join("l" if k in ("text",) else "r" for k in tab.kinds)
-    t = Table(tab.columns, align)
-    for r in tab.rows:
-        t.add(*[cell_text(k, c) for k, c in zip(tab.kinds, r)])
-    return [paint(tab.title, "bold")] + t.render(paint) + [""]
+    from .render import Grid
+
+    rows = [[cell_text(k, c) for k, c in zip(tab.kinds, r)] for r in tab.rows]
+    n = len(tab.columns)
+
+    def spaced(i: int) -> bool:
+        return any(" " in r[i].strip() for r in rows)
+
+    align = "".join(("l" if spaced(i) else "L") if k == "text" else "r" for i, k in enumerate(tab.kinds))
+
+    def grid(cols: list[int]) -> Grid:
+        g = Grid([tab.columns[i] for i in cols], "".join(align[i] for i in cols))
+        for r in rows:
+            g.add(*[r[i] for i in cols])
+        return g
+
+    def narrowest(i: int) -> int:  # a column's fewest columns: a text wraps at spaces, never inside a word
+        if align[i] != "l":
+            return grid([i]).narrowest()
+        return max(cell_len(w) for c in [tab.columns[i]] + [r[i] for r in rows] for w in c.split() + [""])
+
+    size = [narrowest(i) for i in range(n)]
+
+    def fits(a: int, b: int) -> bool:  # columns a..b-1 after the first
+        return size[0] + sum(size[a:b]) + 2 * (b - a) <= width
+
+    def kind(i: int) -> str:
+        return tab.kinds[i] if tab.kinds[i] != "count" else "money"
+
+    # best[a]: the fewest groups for columns a.., then the fewest breaks between columns of the same
+    # kind, then the fullest groups first
+    best: dict[int, tuple] = {n: (0, 0, ())}
+    for a in range(n - 1, 0, -1):
+        options = []
+        for b in range(a + 1, n + 1):
+            if b > a + 1 and not fits(a, b):
+                break
+            k, same, sizes = best[b]
+            same += b < n and kind(b - 1) == kind(b)
+            options.append((k + 1, same, (-(b - a),) + sizes))
+        best[a] = min(options)
+    groups, a = [], 1
+    for length in best[1][2] if n > 1 else ():
+        groups.append([0] + list(range(a, a - length)))
+        a -= length
+    return [grid(g) for g in groups] or [grid([0])]
 
 
 def _print(report, labels) -> None:
-    paint = Paint(color_enabled())
+    from .render import Screen, output_width
+
+    width = output_width()
+    out = Screen(Paint(color_enabled()), width)
     b = report.b
-    lines = [paint(f"Simulation: {labels[0]}" + (f", {labels[1]}" if b is not None else "") + "  (amounts in yuan)", "bold"), ""]
-    if b is not None:
-        for tab in report.compare_tables():
-            lines += _tab_lines(tab, paint)
-    else:
-        for tab in report.tables():
-            if tab.name != "refused":
-                lines += _tab_lines(tab, paint)
-    write("\n".join(lines).rstrip("\n"))
+    head = [f"Simulation: {labels[0]}" + ("," if b is not None else "")] + ([labels[1]] if b is not None else [])
+    _lines(out, wrap([visible(h) for h in head] + ["(amounts in yuan)"], width, hang=2), "bold")
+    tabs = report.compare_tables() if b is not None else [t for t in report.tables() if t.name != "refused"]
+    for tab in tabs:
+        out.blank()
+        _lines(out, wrap(visible(tab.title), width), "bold")
+        for i, g in enumerate(_tab_grids(tab, width - 2)):
+            if i:
+                out.blank()
+            out.print(g, indent=2)
+    write(out.text())
 
 
 def _write(folder: Path, formats, report, labels, per_claim: list[Path]) -> list[Path]:
@@ -353,13 +421,26 @@ def rules_diff(
 ) -> None:
     app = _app()
     with app.guard(debug):
-        from benefits.rules.diff import diff_packs, diff_text
+        from benefits.rules.diff import diff_packs
 
         d = diff_packs(app.load_pack(a), app.load_pack(b), on.date() if on else None)
         if as_json:
             write(json_text(_diff_json(d)))
         else:
-            write("\n".join(visible(line) for line in diff_text(d)))
+            write(_diff_text(d))
+
+
+def _diff_text(d, columns: int | None = None) -> str:
+    """The diff's lines, each wrapped to the output width (its continuation lines indented)."""
+    from benefits.rules.diff import diff_lines
+
+    from .render import output_width
+
+    columns = columns or output_width()
+    out = []
+    for line in diff_lines(d):
+        out += wrap([visible(part) for part in line.parts], columns, line.indent, line.hang, line.sep)
+    return "\n".join(out)
 
 
 def _diff_json(d) -> dict:
@@ -381,19 +462,28 @@ def _diff_json(d) -> dict:
 
 # --- calc --compare ----------------------------------------------------------------------------
 
+# Row labels are `benefits calc`'s (cli/render.py WORDS); the words of this view only are here.
+ROW_WORDS = {"total": "total", "policy_range": "policy_range", "deductible": "deductible", "ratio": "ratio",
+             "fund_total": "all_funds", "patient": "patient_total", "account": "of_which_account",
+             "cash": "of_which_cash"}
 WHATIF_WORDS = {
-    "zh": {"title": "对比", "rows": {"total": "医疗费总额", "policy_range": "政策范围内费用", "deductible": "起付线",
-                                      "ratio": "基本统筹支付比例", "fund_total": "基金支付合计", "patient": "个人负担",
-                                      "account": "其中个人账户", "cash": "其中现金"},
+    "zh": {"title": "对比", "change": "变化", "step": "计算步骤", "on": "结算日期改为{day}",
            "params": "造成差异的参数（两次结算的说明所引用、取值不同者）", "steps": "结果不同的计算步骤",
-           "none": "两次结算的说明引用的参数取值相同", "only": "仅一方引用"},
-    "en": {"title": "What-if", "rows": {"total": "total", "policy_range": "policy-range amount", "deductible": "deductible",
-                                        "ratio": "basic fund ratio", "fund_total": "all funds", "patient": "patient pays",
-                                        "account": "of which personal account", "cash": "of which cash"},
+           "none": "两次结算的说明引用的参数取值相同", "only": "仅一方引用", "note": "注："},
+    "en": {"title": "What-if", "change": "B - A", "step": "step", "on": "on {day}",
            "params": "Parameters that made the difference (cited by the two traces with different values)",
            "steps": "Steps whose results differ", "none": "the two traces cite the same parameter values",
-           "only": "cited by one only"},
+           "only": "cited by one only", "note": "note: "},
 }
+# a trace step (the part of its id after the layer) as a Chinese reader names it: cli/render.py WORDS["zh"]
+# (key) or benefits.render.INPUTS_ZH (a "=" before the key), else the words here; a step not named here
+# shows its explanation
+STEPS_ZH = {"version": "version", "bill.split": "bill", "deductible": "=deductible", "ratio": "=ratio",
+            "cap": "cap_left", "pay": "paid", "group": "=group", "patient": "patient_total", "cash": "of_which_cash",
+            "diagnosis": "病种", "cumulative": "年度累计合规自付", "points": "各段支付比例调整",
+            "adjustment": "支付比例调整", "reduction": "起付线降低", "no_cap": "不设限额", "skip": "不适用"}
+_NOTES_ZH = ((re.compile(r"the accumulators are taken as those of (\d+) \(they were given for (\d+)\)"),
+              r"年度累计按 \1 年计（所给为 \2 年）"),)
 
 
 def calc_compare(claim_path: str, rules: str, accumulators: str | None, compare: str | None,
@@ -418,7 +508,8 @@ def calc_compare(claim_path: str, rules: str, accumulators: str | None, compare:
     if as_json:
         write(json_text(_what_if_json(w)))
     else:
-        write(_what_if_text(w, lang, Paint(color_enabled())))
+        labels = (rules, compare if compare is not None else rules)
+        write(_what_if_text(w, lang, Paint(color_enabled()), (pack_a, pack_b or pack_a), labels, compare_on))
 
 
 def _rows(w) -> list[tuple[str, object, object, str]]:
@@ -444,41 +535,125 @@ def _fmt(v, kind: str) -> str:
     return f"{v:.2f}"
 
 
-def _what_if_text(w, lang: str, paint: Paint) -> str:
-    words = WHATIF_WORDS[lang]
-    out = [paint(f"{words['title']}: claim {visible(w.a.claim_id)}", "bold"),
-           f"  A: {visible(w.a_label)} ({w.a.pack}@{w.a.version}), deciding date {w.a.deciding_date}",
-           f"  B: {visible(w.b_label)} ({w.b.pack}@{w.b.version}), deciding date {w.b.deciding_date}"]
-    out += [f"  note: {visible(n)}" for n in w.notes]
-    out.append("")
-    t = Table(["", "A", "B", "B - A"], "lrrr")
+def _parameter_zh(name: str, packs) -> str:
+    """A parameter as a Chinese reader knows it: the Chinese half of its description, with the ids in
+    its name ([resident][level2]) named (居民，二级); its name when it has no Chinese description."""
+    from benefits.render import bilingual, word
+
+    for pack in packs:
+        p = pack.parameters.get(name) if pack is not None else None
+        label = bilingual(p.description, "zh").split(" / ")[0].strip() if p is not None else ""
+        if label and not re.fullmatch(r"[\x00-\x7f]*", label):
+            keys = re.findall(r"\[([^\]]+)\]", name)
+            return label + (f"（{'，'.join(word(k, 'zh') for k in keys)}）" if keys else "")
+    return name
+
+
+def _step_zh(step: str, traces, names: dict[str, str], layer_only: bool = False) -> str:
+    """A trace step as a Chinese reader knows it: its layer's name and what the step computes (with
+    layer_only, the name of its layer, when it has one)."""
+    from benefits.render import INPUTS_ZH
+
+    from .render import WORDS
+
+    t = next((t for trace in traces for t in trace if t.step == step), None)
+    layer = t.layer if t is not None else None
+    if layer_only and layer:
+        return names.get(layer, layer)
+    kind = step[len(layer) + 1:] if layer and step.startswith(layer + ".") else step
+    key = STEPS_ZH.get(kind)
+    if key is None:
+        what = t.explain_zh if t is not None else step
+    elif key.startswith("="):
+        what = INPUTS_ZH.get(key[1:], key[1:])
+    else:
+        what = WORDS["zh"].get(key, key)
+    return f"{names.get(layer, layer)} {what}" if layer else what
+
+
+def _what_if_text(w, lang: str, paint: Paint, packs=None, labels=None, on: dt.date | None = None,
+                  columns: int | None = None) -> str:
+    """The two settlements side by side, the parameters that made the difference and the steps whose
+    results differ, laid out to the output width. In Chinese every label is Chinese (the words of
+    `benefits calc`), layers, parameters and steps are named, and dates are written as calc writes them."""
+    from rich.cells import cell_len
+
+    from benefits.render import date_text, formula_text, source_text, word
+
+    from .render import WORDS, Grid, Screen, output_width
+
+    zh = lang == "zh"
+    words, calc = WHATIF_WORDS[lang], WORDS[lang]
+    packs = packs or (None, None)
+    labels = labels or (w.a_label, w.b_label)
+    width = columns or output_width()
+    out = Screen(paint, width)
+    names = {p.layer: (p.name_zh if zh else p.layer) for s in (w.a, w.b) for p in s.layers}
+
+    def value(v: str) -> str:
+        return formula_text(word(v, lang), lang)
+
+    colon = "：" if zh else ": "
+    _lines(out, wrap(visible(f"{words['title']}{colon}{calc['claim']} {w.a.claim_id}"), width), "bold")
+    for side, s, pack, label in (("A", w.a, packs[0], labels[0]), ("B", w.b, packs[1], labels[1])):
+        if zh:
+            moved = [words["on"].format(day=date_text(on, lang))] if side == "B" and on is not None else []
+            where = pack.meta.jurisdiction if pack is not None else s.pack
+            parts = [f"{side}：{label}", *moved, f"{calc['pack']} {where}",
+                     f"{calc['version']} {date_text(s.version, lang)}起",
+                     f"{calc['deciding_date']} {date_text(s.deciding_date, lang)}"]
+            _lines(out, wrap([visible(x) for x in parts], width, indent=2, hang=3, sep="   "))
+        else:
+            label = f"{label} {words['on'].format(day=on)}" if side == "B" and on is not None else label
+            parts = [f"{side}: {label}", f"({s.pack}@{s.version}),", f"deciding date {s.deciding_date}"]
+            _lines(out, wrap([visible(x) for x in parts], width, indent=2, hang=3))
+    for note in w.notes:
+        if zh:
+            for pattern, text in _NOTES_ZH:
+                note = pattern.sub(text, note)
+        _lines(out, wrap(visible(words["note"] + note), width, indent=2, hang=cell_len(words["note"])))
+    out.blank()
+
+    t = Grid(["", "A", "B", words["change"]], "lrrr")
     for key, x, y, kind in _rows(w):
-        label = key[6:] if key.startswith("layer:") else words["rows"][key]
+        label = names.get(key[6:], key[6:]) if key.startswith("layer:") else calc[ROW_WORDS[key]]
         if kind == "ratio":
-            delta = "" if x == y or x is None or y is None else f"{((y - x) * 100).normalize():+f} points"
+            delta = "" if x == y or x is None or y is None else \
+                formula_text(f"{((y - x) * 100).normalize():+f} points", lang)
         else:
             delta = "" if (x or 0) == (y or 0) else f"{(y or 0) - (x or 0):+.2f}"
-        style = ("bold",) if key == "fund_total" else ()
-        t.add(label, _fmt(x, kind), _fmt(y, kind), delta, style=style)
-    out += t.render(paint) + [""]
-    out.append(paint(words["params"], "bold"))
+        t.add(label, _fmt(x, kind), _fmt(y, kind), delta, style="bold" if key == "fund_total" else "")
+    out.print(t, indent=2)
+    out.blank()
+
+    _lines(out, wrap(words["params"], width, hang=2), "bold")
     if not w.diff.parameters:
-        out.append(f"  {words['none']}")
+        _lines(out, wrap(words["none"], width, indent=2))
     for p in w.diff.parameters:
-        a_val, b_val = p.a if p.a is not None else "-", p.b if p.b is not None else "-"
-        only = f"  ({words['only']})" if p.a is None or p.b is None else ""
-        out.append(f"  {visible(p.parameter)}: {visible(a_val)} -> {visible(b_val)}{only}   [{', '.join(p.steps)}]")
-        if p.a_source is not None:
-            out.append(paint(f"      A: {visible(p.a_source)}", "dim"))
-        if p.b_source is not None and p.b_source != p.a_source:
-            out.append(paint(f"      B: {visible(p.b_source)}", "dim"))
+        a_val, b_val = (value(v) if v is not None else "-" for v in (p.a, p.b))
+        only = "" if p.a is not None and p.b is not None else f"（{words['only']}）" if zh else f"  ({words['only']})"
+        if zh:
+            where = "、".join(dict.fromkeys(_step_zh(x, (w.a.trace, w.b.trace), names, layer_only=True) for x in p.steps))
+            parts = [f"{_parameter_zh(p.parameter, packs)}：{a_val} -> {b_val}{only}", f"【{where}】"]
+        else:
+            parts = [f"{p.parameter}: {a_val} -> {b_val}{only}", f"[{', '.join(p.steps)}]"]
+        _lines(out, wrap([visible(x) for x in parts], width, indent=2, hang=4, sep="" if zh else "   "))
+        for side, source in (("A", p.a_source), ("B", p.b_source if p.b_source != p.a_source else None)):
+            # in Chinese, the policy's words (source_text), or that the value is assumed
+            text = source if not zh or source is None else \
+                calc["assumed"] if source.startswith("assumed") else source_text(source, lang)
+            if text:
+                _lines(out, wrap(visible(f"{side}{colon}{text}"), width, indent=6, hang=3), "dim")
+
     if w.diff.steps:
-        out += ["", paint(words["steps"], "bold")]
-        t = Table(["step", "A", "B"], "lrr")
-        for s in w.diff.steps:
-            t.add(s.step, s.a if s.a is not None else "-", s.b if s.b is not None else "-")
-        out += t.render(paint)
-    return "\n".join(out)
+        out.blank()
+        _lines(out, wrap(words["steps"], width), "bold")
+        t = Grid([words["step"], "A", "B"], "lrr" if zh else "Lrr")
+        for st in w.diff.steps:
+            label = _step_zh(st.step, (w.a.trace, w.b.trace), names) if zh else st.step
+            t.add(label, *(value(v) if v is not None else "-" for v in (st.a, st.b)))
+        out.print(t, indent=2)
+    return out.text()
 
 
 def _what_if_json(w) -> dict:

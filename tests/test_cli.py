@@ -20,7 +20,9 @@ import pytest
 import yaml
 import benefits_cli.app
 from benefits_cli.app import app
-from benefits_cli.text import Paint, color_enabled, pad, width
+from rich.cells import cell_len as width
+
+from benefits_cli.text import Paint, color_enabled
 from conftest import ROOT, RULES, cli_runner
 
 import benefits
@@ -480,11 +482,6 @@ def test_help_on_every_command_has_an_example():
 
 
 # --- terminal text ----------------------------------------------------------------------------
-
-
-def test_display_width_of_chinese():
-    assert width("医疗费总额") == 10 and width("total") == 5 and width("（注）") == 6 and width("é") == 1
-    assert pad("起付线", 8) == "起付线  " and pad("1.00", 6, "r") == "  1.00"
 
 
 class _Tty(io.StringIO):

@@ -59,8 +59,8 @@ def _runner() -> CliRunner:
 runner = _runner()
 
 
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+def run(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
 
 
 @pytest.fixture
@@ -114,8 +114,10 @@ def test_simulate_prints_the_totals(data):
 def test_compare_pairs_claims_and_names_the_changed_ones(data, counterfactual, tmp_path):
     claims, members = data
     out = tmp_path / "out"
+    # a terminal wide enough for the table of changed claims on one line a claim (tests/test_compare_width.py
+    # has it on narrower ones)
     r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--compare", counterfactual,
-            "--out", out, "-f", "table", "-f", "csv", "-f", "parquet", "-f", "html")
+            "--out", out, "-f", "table", "-f", "csv", "-f", "parquet", "-f", "html", env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.stderr
     summary = rows_of(r.stdout, "A and B: totals and B - A")
     assert summary["fund_total"] == ["264268.10", "263118.10", "-1150.00"]

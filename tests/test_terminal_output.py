@@ -11,7 +11,7 @@ import pytest
 import benefits_cli.app
 from benefits_cli.app import app
 from benefits_cli.render import output_width
-from benefits_cli.text import width
+from rich.cells import cell_len as width
 from conftest import ROOT, RULES, cli_runner
 
 JIANGMEN = RULES / "jiangmen"

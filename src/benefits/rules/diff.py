@@ -4,6 +4,7 @@
     d.parameters   # added, removed and changed parameters: each dated value with its source
     d.layers       # layers added, removed and changed: each changed key (conditions `when:` among them)
     d.pack         # pack.yaml: versions, levels, visits, counters, layer order, refusals, ...
+    diff_lines(d)  # as text: a list that changed as its items removed and added; no width (the CLI wraps)
 
 Without a date, parameters are compared version by version (every start date either pack gives a
 value on); with `on`, only the values in force on that date. A value counts as changed when its
@@ -137,11 +138,17 @@ def diff_parameters(a: RulePack, b: RulePack, on: dt.date | None = None) -> list
     return out
 
 
+def _scalars(items: list) -> bool:
+    return all(not isinstance(x, (dict, list)) for x in items)
+
+
 def _walk(a: Any, b: Any, path: str, out: list[KeyChange]) -> None:
+    """The keys that differ between `a` and `b`: mappings key by key, lists of mappings of the same
+    length item by item (path[i]); any other list that differs (a list of ids, say) is one change."""
     if isinstance(a, dict) and isinstance(b, dict):
         for k in list(dict.fromkeys(list(a) + list(b))):
             _walk(a.get(k), b.get(k), f"{path}.{k}" if path else str(k), out)
-    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and not (_scalars(a) and _scalars(b)):
         for i, (x, y) in enumerate(zip(a, b)):
             _walk(x, y, f"{path}[{i}]", out)
     elif a != b:
@@ -181,44 +188,136 @@ def diff_packs(a: RulePack, b: RulePack, on: dt.date | None = None) -> PackDiff:
     return PackDiff(a.directory, b.directory, on, diff_meta(a, b), diff_parameters(a, b, on), diff_layers(a, b))
 
 
-def diff_text(d: PackDiff) -> list[str]:
-    """The diff as lines of text (English labels; values and sources as the packs write them)."""
-    lines = [f"rules diff: A = {d.a}, B = {d.b}" + (f", values in force on {d.on}" if d.on else ", every version")]
+@dataclass(frozen=True)
+class Line:
+    """A line of the diff: its `parts` joined by `sep`, after `indent` spaces. Wrapped to a width, it
+    breaks between parts first, and its continuation lines are indented `hang` more."""
+
+    indent: int
+    parts: tuple[str, ...]
+    hang: int = 2
+    sep: str = " "
+
+    @property
+    def text(self) -> str:
+        return self.sep.join(self.parts)
+
+    def __str__(self) -> str:
+        return " " * self.indent + self.text
+
+
+def _line(indent: int, *parts: str, hang: int = 2, sep: str = " ") -> Line:
+    return Line(indent, parts, hang, sep)
+
+
+def diff_lines(d: PackDiff) -> list[Line]:
+    """The diff as lines (English labels; values and sources as the packs write them; a list that
+    changed as the items added and removed, a mapping in it by its id or name)."""
+    lines = [_line(0, f"rules diff: A = {d.a},", f"B = {d.b}" + (f", values in force on {d.on}" if d.on else ", every version"))]
     if d.empty:
-        return lines + ["no differences"]
+        return lines + [_line(0, "no differences")]
     if d.pack:
-        lines += ["", "pack.yaml:"]
-        lines += [f"  {c.path}: {_short(c.a)} -> {_short(c.b)}" for c in d.pack]
+        lines += [_line(0, ""), _line(0, "pack.yaml:")]
+        for c in d.pack:
+            lines += change_lines(c, 2)
     if d.parameters:
         counts = {s: sum(p.status == s for p in d.parameters) for s in ("added", "removed", "changed")}
-        lines += ["", "parameters: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)]
+        lines += [_line(0, ""), _line(0, "parameters: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))]
         for p in d.parameters:
-            lines.append(f"  {p.status:8} {p.name} ({p.unit}{' -> ' + p.unit_b if p.unit_b else ''}): {p.description}")
+            unit = p.unit + (f" -> {p.unit_b}" if p.unit_b else "")
+            lines.append(_line(2, f"{p.status:8} {p.name} ({unit}):", p.description, hang=9))
             for c in p.changes:
                 at = f"{c.start}" if c.start else f"on {d.on}"
                 if c.a is not None and c.b is not None:
-                    lines.append(f"           {at}: {c.a.value} -> {c.b.value}")
+                    lines.append(_line(11, f"{at}: {c.a.value} -> {c.b.value}"))
                     if c.a.source != c.b.source:
-                        lines.append(f"             A source: {c.a.source}")
-                        lines.append(f"             B source: {c.b.source}")
+                        lines.append(_line(13, f"A source: {c.a.source}", hang=10))
+                        lines.append(_line(13, f"B source: {c.b.source}", hang=10))
                     else:
-                        lines.append(f"             source (both): {c.a.source}")
+                        lines.append(_line(13, f"source (both): {c.a.source}", hang=15))
                 elif c.b is not None:
-                    lines.append(f"           {at}: (none) -> {c.b.value}  [{c.b.source}]")
+                    lines.append(_line(11, f"{at}: (none) -> {c.b.value}", f"[{c.b.source}]", sep="  "))
                 else:
-                    lines.append(f"           {at}: {c.a.value} -> (none)  [{c.a.source}]")
+                    lines.append(_line(11, f"{at}: {c.a.value} -> (none)", f"[{c.a.source}]", sep="  "))
     if d.layers:
-        lines += ["", "layers:"]
+        lines += [_line(0, ""), _line(0, "layers:")]
         for layer in d.layers:
-            lines.append(f"  {layer.status:8} {layer.id} ({layer.kind})")
+            lines.append(_line(2, f"{layer.status:8} {layer.id} ({layer.kind})", hang=9))
             for c in layer.changes:
-                tag = "condition " if c.is_condition else ""
-                lines.append(f"           {tag}{c.path}: {_short(c.a)} -> {_short(c.b)}")
+                lines += change_lines(c, 11, conditions=True)
     return lines
 
 
-def _short(v: Any) -> str:
+def diff_text(d: PackDiff) -> list[str]:
+    """The diff as lines of text (`diff_lines`, each indented)."""
+    return [str(line) for line in diff_lines(d)]
+
+
+def change_lines(c: KeyChange, indent: int, conditions: bool = False) -> list[Line]:
+    """A changed key as lines: `path: old -> new` for a value; for a list, a line naming it, then under it
+    the items removed and added (a mapping by its id or name, else written out) and, for a mapping with
+    an id or name in both lists, what changed in it (path[id].key: old -> new)."""
+    tag = "condition " if conditions and c.is_condition else ""
+    a, b = c.a, c.b
+    lists = isinstance(a, list) or isinstance(b, list)
+    if not lists or not all(v is None or isinstance(v, list) for v in (a, b)):
+        return [_line(indent, f"{tag}{c.path}: {value_text(a)}", f"-> {value_text(b)}")]
+    xs, ys = a or [], b or []
+    ka, kb = _keyed(xs), _keyed(ys)
+    lines = [_line(indent, f"{tag}{c.path}: {_count(a)} -> {_count(b)}")]
+    removed = [k for k in ka if k not in kb]
+    added = [k for k in kb if k not in ka]
+    named = all(_name(x) is not None for x in xs + ys if isinstance(x, dict))
+    for label, keys, items in (("removed", removed, ka), ("added", added, kb)):
+        if not keys:
+            continue
+        if named or all(not isinstance(items[k], dict) for k in keys):
+            lines.append(_line(indent + 2, f"{label}: " + ", ".join(keys), hang=len(label) + 2))
+        else:
+            lines += [_line(indent + 2, f"{label}: {k}", hang=len(label) + 2) for k in keys]
+    for k in ka:
+        if k in kb and ka[k] != kb[k]:
+            sub: list[KeyChange] = []
+            _walk(ka[k], kb[k], f"{c.path}[{k}]", sub)
+            for s in sub:
+                lines += change_lines(s, indent + 2, conditions)
+    if not removed and not added and list(ka) != list(kb) and ka == kb:
+        lines.append(_line(indent + 2, "order: " + ", ".join(ka), "-> " + ", ".join(kb), hang=7))
+    return lines
+
+
+def _name(item: Any) -> str | None:
+    """A mapping's id or name (how a list of mappings names its items), None when it has neither."""
+    for key in ("id", "name"):
+        if isinstance(item, dict) and isinstance(item.get(key), (str, int)):
+            return str(item[key])
+    return None
+
+
+def _keyed(items: list) -> dict[str, Any]:
+    """The items of a list by how they are named in the diff: a mapping by its id or name, anything
+    else by its text."""
+    out: dict[str, Any] = {}
+    for x in items:
+        out.setdefault(_name(x) or value_text(x), x)
+    return out
+
+
+def _count(items: list | None) -> str:
+    if items is None:
+        return "(none)"
+    return f"{len(items)} item" + ("" if len(items) == 1 else "s")
+
+
+def value_text(v: Any) -> str:
+    """A value of a pack file as YAML writes it in flow style: text as it is, a list [a, b], a mapping
+    {key: value}, (none) for a key not given."""
     if v is None:
         return "(none)"
-    text = v if isinstance(v, str) else repr(v)
-    return text if len(text) <= 200 else text[:200] + "..."
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {value_text(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(value_text(x) for x in v) + "]"
+    return str(v)
