@@ -21,17 +21,7 @@ runner = cli_runner()
 
 # tests/test_simulate_cli.py's data set (every amount computed by hand there): under the counterfactual
 # pack only c5 changes: basic 22840.00 -> 21412.50 (-1427.50), serious illness +277.50; funds -1150.00
-CLAIMS = """claim_id,member_id,visit,level,date,admission_date,discharge_date,diagnosis,total,fully_self_paid,over_limit,pre_self_paid,policy_range
-c1,m1,inpatient,level2,,2021-03-01,2021-03-10,J18.9,12000.00,500.00,0.00,700.00,10800.00
-c2,m1,general_outpatient,level1,2021-02-01,,,J06.9,100.00,0,0,0,100.00
-c3,m2,inpatient,level3,,2021-08-01,2021-08-20,C34.9,250000.00,5000.00,0,10000.00,235000.00
-c4,m2,special_outpatient,level3,2021-09-01,,,C34.9,4000.00,0,0,200.00,3800.00
-c5,m1,inpatient,level2,,2021-09-01,2021-09-10,J18.9,30000.00,500.00,0.00,700.00,28800.00
-"""
-MEMBERS = """member_id,scheme,member_type,groups,age,district,opening.serious_illness.base
-m1,resident,adult,,45,蓬江,0
-m2,resident,adult,dibao,70,台山,1000.00
-"""
+from test_simulate_cli import CLAIMS, MEMBERS  # noqa: E402
 CLAIM = """id: w1
 member: {id: m1, scheme: resident, member_type: adult}
 visit: inpatient

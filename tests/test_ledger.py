@@ -536,15 +536,20 @@ def test_the_schema_is_migrated_once_and_a_newer_one_is_refused(ledger_url):
     assert caught.value.status == 503
 
 
-def test_a_new_ledger_opened_by_several_at_once_is_migrated_once(ledger_url):
-    start = threading.Barrier(6)
+def open_at_once(url: str, times: int = 6) -> None:
+    """Open the ledger at `url` from `times` threads released together."""
+    start = threading.Barrier(times)
 
     def open_one(_):
         start.wait()
-        open_ledger(ledger_url).close()
+        open_ledger(url).close()
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(open_one, range(6)))
+    with ThreadPoolExecutor(max_workers=times) as pool:
+        list(pool.map(open_one, range(times)))
+
+
+def test_a_new_ledger_opened_by_several_at_once_is_migrated_once(ledger_url):
+    open_at_once(ledger_url)
     conn = raw(ledger_url)
     assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
     conn.close()
@@ -555,14 +560,7 @@ def test_new_sqlite_files_opened_by_several_at_once_never_report_busy(tmp_path):
     # switching it too; about one race in thirty hit it before the store waited itself.
     for round_ in range(60):
         path = str(tmp_path / f"ledger-{round_}.db")
-        start = threading.Barrier(6)
-
-        def open_one(_):
-            start.wait()
-            open_ledger(path).close()
-
-        with ThreadPoolExecutor(max_workers=6) as pool:
-            list(pool.map(open_one, range(6)))
+        open_at_once(path)
         conn = raw(path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
