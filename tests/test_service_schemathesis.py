@@ -51,7 +51,10 @@ APP = create_app(PACK_DIRS, os.path.join(FOLDER, "ledger.db"))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Session scope: the app and its ledger are made when the module is imported, so they must outlive
+# the module's tests however they are ordered (a module fixture ends when a test of another module
+# runs, as under pytest-randomly or hand-picked ids).
+@pytest.fixture(scope="session", autouse=True)
 def _cleanup():
     yield
     APP.state.store.close()

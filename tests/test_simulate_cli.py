@@ -247,7 +247,7 @@ def test_rules_diff_command(counterfactual):
 def test_a_dask_scheduler_gives_the_same_totals(data, tmp_path):
     distributed = pytest.importorskip("distributed")
     claims, members = data
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--scheduler", cluster.scheduler_address)
     assert r.exit_code == 0, r.stderr
     assert rows_of(r.stdout, "Summary")["fund_total"] == ["264268.10"]

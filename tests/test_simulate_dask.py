@@ -28,7 +28,7 @@ def test_a_cluster_of_processes_settles_the_year_as_one_process_does():
     claims, members, items = tables_from_dicts(sample.claims, sample.openings)
     here = settle_year(pack, claims, members, items=items)
     assert run(str(folder), claims, members, items=items).table.equals(here.table)
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as lc, \
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0") as lc, \
             distributed.Client(lc) as client:
         there = run(str(folder), claims, members, items=items, client=client, partitions=7)
         loaded = client.run(_loaded_packs)

@@ -162,7 +162,9 @@ def connect(workers: int = 1, scheduler: str | None = None):
         with Client(scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+    # ":0": the scheduler serves HTTP even without a dashboard, on 8787 unless told; a random port
+    # spares a second run on the machine the warning that 8787 is taken
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, \
             Client(lc) as client:
         yield client
 
