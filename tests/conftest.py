@@ -24,6 +24,23 @@ def claim(**over) -> dict:
 
 
 @pytest.fixture(scope="session")
+def counterfactual_made(tmp_path_factory):
+    """rules/jiangmen with its 2021-07-01 change undone (each value starting then set back to the one
+    in force the day before): (its folder, the values changed)."""
+    import datetime as dt
+
+    from benefits.simulate.compare import pack_without_change
+
+    return pack_without_change(RULES / "jiangmen", tmp_path_factory.mktemp("cf") / "jiangmen", dt.date(2021, 7, 1), "test")
+
+
+@pytest.fixture
+def counterfactual(counterfactual_made):
+    """The folder of the counterfactual Jiangmen pack (`counterfactual_made`)."""
+    return counterfactual_made[0]
+
+
+@pytest.fixture(scope="session")
 def jiangmen():
     import benefits
 

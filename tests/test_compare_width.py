@@ -5,37 +5,22 @@ items added and removed (never a Python repr), and the Chinese `calc --compare` 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pytest
 from conftest import RULES, cli_runner
 from rich.cells import cell_len
 
+from test_simulate_cli import CLAIMS, MEMBERS, WHAT_IF_CLAIM as CLAIM  # every amount computed by hand there
+
 from benefits_cli.app import app
-from benefits.simulate.compare import pack_without_change
 
 JIANGMEN = RULES / "jiangmen"
 WIDTHS = ["80", "60"]
 runner = cli_runner()
 
-# tests/test_simulate_cli.py's data set (every amount computed by hand there): under the counterfactual
-# pack only c5 changes: basic 22840.00 -> 21412.50 (-1427.50), serious illness +277.50; funds -1150.00
-from test_simulate_cli import CLAIMS, MEMBERS  # noqa: E402
-CLAIM = """id: w1
-member: {id: m1, scheme: resident, member_type: adult}
-visit: inpatient
-level: level2
-admission_date: 2021-08-01
-discharge_date: 2021-08-05
-bill: {total: 10500.00, fully_self_paid: 0.00, over_limit: 0.00, pre_self_paid: 0.00, policy_range: 10500.00}
-"""
-
-
-@pytest.fixture(scope="module")
-def counterfactual(tmp_path_factory):
-    folder, _ = pack_without_change(JIANGMEN, tmp_path_factory.mktemp("cf") / "jiangmen", dt.date(2021, 7, 1), "test")
-    return folder
+# tests/test_simulate_cli.py's data set: under the counterfactual pack only c5 changes: basic
+# 22840.00 -> 21412.50 (-1427.50), serious illness +277.50; funds -1150.00
 
 
 @pytest.fixture(scope="module")

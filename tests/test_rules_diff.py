@@ -12,15 +12,15 @@ from conftest import RULES
 
 import benefits
 from benefits.rules.diff import diff_packs, diff_text
-from benefits.simulate.compare import pack_with_values, pack_without_change
+from benefits.simulate.compare import pack_with_values
 
 JIANGMEN = RULES / "jiangmen"
 JULY = dt.date(2021, 7, 1)
 
 
 @pytest.fixture(scope="module")
-def counterfactual(tmp_path_factory):
-    folder, changed = pack_without_change(JIANGMEN, tmp_path_factory.mktemp("cf") / "jiangmen", JULY, "test")
+def counterfactual(counterfactual_made):
+    folder, changed = counterfactual_made
     return benefits.load_rules(folder), changed
 
 

@@ -22,7 +22,6 @@ Counterfactual (2021-07-01 undone): only c5 changes: (28800 - 250) x 75% = 21412
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import re
 from decimal import Decimal
@@ -33,7 +32,6 @@ from conftest import ROOT, RULES
 from typer.testing import CliRunner
 
 from benefits_cli.app import app
-from benefits.simulate.compare import pack_without_change
 
 JIANGMEN = RULES / "jiangmen"
 CLAIMS = """claim_id,member_id,visit,level,date,admission_date,discharge_date,diagnosis,total,fully_self_paid,over_limit,pre_self_paid,policy_range
@@ -42,6 +40,15 @@ c2,m1,general_outpatient,level1,2021-02-01,,,J06.9,100.00,0,0,0,100.00
 c3,m2,inpatient,level3,,2021-08-01,2021-08-20,C34.9,250000.00,5000.00,0,10000.00,235000.00
 c4,m2,special_outpatient,level3,2021-09-01,,,C34.9,4000.00,0,0,200.00,3800.00
 c5,m1,inpatient,level2,,2021-09-01,2021-09-10,J18.9,30000.00,500.00,0.00,700.00,28800.00
+"""
+# a second stay of a level-2 resident in August 2021: (10500 - 500) x 80% = 8000.00, x 75% = 7500.00 before July
+WHAT_IF_CLAIM = """id: w1
+member: {id: m1, scheme: resident, member_type: adult}
+visit: inpatient
+level: level2
+admission_date: 2021-08-01
+discharge_date: 2021-08-05
+bill: {total: 10500.00, fully_self_paid: 0.00, over_limit: 0.00, pre_self_paid: 0.00, policy_range: 10500.00}
 """
 MEMBERS = """member_id,scheme,member_type,groups,age,district,opening.serious_illness.base
 m1,resident,adult,,45,蓬江,0
@@ -70,12 +77,6 @@ def data(tmp_path):
     members = tmp_path / "members.csv"
     members.write_text(MEMBERS, encoding="utf-8")
     return claims, members
-
-
-@pytest.fixture(scope="module")
-def counterfactual(tmp_path_factory):
-    folder, _ = pack_without_change(JIANGMEN, tmp_path_factory.mktemp("cf") / "jiangmen", dt.date(2021, 7, 1), "test")
-    return folder
 
 
 def rows_of(text: str, title: str) -> dict[str, list[str]]:
@@ -205,14 +206,7 @@ def test_calc_compare_on_another_date_names_the_parameters(tmp_path):
 
 def test_calc_compare_with_another_pack(tmp_path, counterfactual):
     claim = tmp_path / "claim.yaml"
-    claim.write_text("""id: w1
-member: {id: m1, scheme: resident, member_type: adult}
-visit: inpatient
-level: level2
-admission_date: 2021-08-01
-discharge_date: 2021-08-05
-bill: {total: 10500.00, fully_self_paid: 0.00, over_limit: 0.00, pre_self_paid: 0.00, policy_range: 10500.00}
-""", encoding="utf-8")
+    claim.write_text(WHAT_IF_CLAIM, encoding="utf-8")
     r = run("calc", claim, "--rules", JIANGMEN, "--compare", counterfactual, "--lang", "en")
     assert r.exit_code == 0, r.stderr
     # (10500 - 500) x 80% = 8000.00 under A, x 75% = 7500.00 under B
