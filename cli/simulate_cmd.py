@@ -469,9 +469,11 @@ ROW_WORDS = {"total": "total", "policy_range": "policy_range", "deductible": "de
 WHATIF_WORDS = {
     "zh": {"title": "对比", "change": "变化", "step": "计算步骤", "on": "结算日期改为{day}",
            "params": "造成差异的参数（两次结算的说明所引用、取值不同者）", "steps": "结果不同的计算步骤",
+           "params_same": "取值不同的参数（两次结算的说明所引用；结算金额相同）",
            "none": "两次结算的说明引用的参数取值相同", "only": "仅一方引用", "note": "注："},
     "en": {"title": "What-if", "change": "B - A", "step": "step", "on": "on {day}",
            "params": "Parameters that made the difference (cited by the two traces with different values)",
+           "params_same": "Parameters that differ (cited by the two traces with different values; no amount changed)",
            "steps": "Steps whose results differ", "none": "the two traces cite the same parameter values",
            "only": "cited by one only", "note": "note: "},
 }
@@ -615,6 +617,7 @@ def _what_if_text(w, lang: str, paint: Paint, packs=None, labels=None, on: dt.da
     out.blank()
 
     t = Grid(["", "A", "B", words["change"]], "lrrr")
+    moved = False  # some amount or ratio differs
     for key, x, y, kind in _rows(w):
         label = names.get(key[6:], key[6:]) if key.startswith("layer:") else calc[ROW_WORDS[key]]
         if kind == "ratio":
@@ -622,11 +625,13 @@ def _what_if_text(w, lang: str, paint: Paint, packs=None, labels=None, on: dt.da
                 formula_text(f"{((y - x) * 100).normalize():+f} points", lang)
         else:
             delta = "" if (x or 0) == (y or 0) else f"{(y or 0) - (x or 0):+.2f}"
+        moved = moved or bool(delta)
         t.add(label, _fmt(x, kind), _fmt(y, kind), delta, style="bold" if key == "fund_total" else "")
     out.print(t, indent=2)
     out.blank()
 
-    _lines(out, wrap(words["params"], width, hang=2), "bold")
+    # parameters the two traces cite with different values moved nothing when no amount differs
+    _lines(out, wrap(words["params" if moved else "params_same"], width, hang=2), "bold")
     if not w.diff.parameters:
         _lines(out, wrap(words["none"], width, indent=2))
     for p in w.diff.parameters:

@@ -264,3 +264,22 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only(monkeypatch):
         progress(4)
         progress(6)
         assert progress.bar.tasks[0].completed == 10
+
+
+def test_calc_compare_says_when_the_parameters_that_differ_moved_no_amount(counterfactual):
+    def compare(name: str, lang: str) -> str:
+        examples = ROOT / "examples"
+        r = run("calc", examples / f"{name}-inpatient.yaml", "--rules", JIANGMEN, "--accumulators",
+                examples / f"{name}-accumulators.yaml", "--compare", counterfactual, "--lang", lang)
+        assert r.exit_code == 0, r.stderr
+        return " ".join(r.stdout.split())
+
+    # a level-3 stay far below the resident cap: the cap (300000.00 -> 200000.00) is cited, nothing moves
+    same = compare("resident-level3", "en")
+    assert "Parameters that differ (cited by the two traces with different values; no amount changed)" in same
+    assert "basic.annual_cap.resident: 300000.00 -> 200000.00" in same
+    assert "结算金额相同" in compare("resident-level3", "zh")
+    # a level-2 stay: (21061.35 - 500.00) x 80% = 16449.08, x 75% = 15421.0125 -> 15421.01; -1028.07
+    moved = compare("tekun-medical-aid", "en")
+    assert "Parameters that made the difference" in moved and "-1028.07" in moved
+    assert "造成差异的参数" in compare("tekun-medical-aid", "zh")
