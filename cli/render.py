@@ -459,7 +459,7 @@ def _parameter(name: str, pack: RulePack, lang: str) -> str:
     if lang != "zh":
         return name
     p = pack.parameters.get(name)
-    label = bilingual(p.description, "zh").split(" / ")[0].strip() if p is not None else ""
+    label = bilingual(p.description, "zh") if p is not None else ""
     return label if label and not re.fullmatch(r"[\x00-\x7f]*", label) else name
 
 

@@ -544,7 +544,7 @@ def _parameter_zh(name: str, packs) -> str:
 
     for pack in packs:
         p = pack.parameters.get(name) if pack is not None else None
-        label = bilingual(p.description, "zh").split(" / ")[0].strip() if p is not None else ""
+        label = bilingual(p.description, "zh") if p is not None else ""
         if label and not re.fullmatch(r"[\x00-\x7f]*", label):
             keys = re.findall(r"\[([^\]]+)\]", name)
             return label + (f"（{'，'.join(word(k, 'zh') for k in keys)}）" if keys else "")

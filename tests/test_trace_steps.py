@@ -155,3 +155,25 @@ def test_a_warning_on_stderr_without_accumulators(tmp_path, args):
     acc.write_text("year: 2021\n", encoding="utf-8")
     r = runner.invoke(app, [args[0], str(path), "--rules", str(JIANGMEN), "--accumulators", str(acc), *args[1:]])
     assert r.exit_code == 0 and r.stderr == ""
+
+
+@pytest.mark.parametrize("case,cap_zh", [("jc-09-special-hypertension-l1-disease-cap.yaml", "门特高血压年度支付限额"),
+                                         ("jc-10-special-diabetes-l3-65pct.yaml", "门特糖尿病年度支付限额")])
+def test_chinese_text_names_a_cap_whose_english_name_starts_with_a_chinese_term(jiangmen, case, cap_zh):
+    # "门特高血压年度支付限额 / 门特 hypertension (I10-I15) yearly cap": the English half starts with 门特
+    import re
+
+    from benefits.cases import load_case
+
+    c = load_case(RULES.parent / "tests" / "cases" / "jiangmen" / case)
+    s = benefits.evaluate(c.claim, jiangmen, c.accumulators)
+    caps = [t for t in s.trace if t.step.endswith(".cap")]
+    assert f"{cap_zh}剩余" in [t.explain_zh for t in caps]  # beside the shared annual cap
+    assert not any(re.search("[A-Za-z]{3,}", t.explain_zh) for t in s.trace), [t.explain_zh for t in s.trace]
+    # calc's Chinese text: the counter's meaning in Chinese only
+    from benefits_cli.render import settlement_text
+    from benefits_cli.text import Paint
+
+    text = settlement_text(s, jiangmen, "zh", Paint(False), columns=200)
+    assert cap_zh.replace("年度支付限额", "本年已支付") in text
+    assert not re.search("hypertension|diabetes", text)

@@ -110,7 +110,7 @@ def input_label(name: str, lang: str) -> str:
 def bilingual(text: str, lang: str) -> str:
     """The half in `lang` of a pack's bilingual description ('中文（注）/ English'); the whole text
     when it has one language only."""
-    parts = re.split(r"\s*/\s+(?=[A-Za-z0-9])", text, maxsplit=1)
+    parts = re.split(r"\s*/\s+", text, maxsplit=1)  # the English half may start with a Chinese term (门特 ...)
     if len(parts) == 2:
         return parts[0].strip() if lang == "zh" else parts[1].strip()
     return text
