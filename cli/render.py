@@ -445,14 +445,24 @@ def _input_name(key: str, names: dict[str, str], pack: RulePack, lang: str) -> s
         return names[key]
     if key in pack.counters:
         return _counter_label(key, pack, lang)
+    if key in pack.group_names:  # a group choice's options
+        return _group(key, pack, lang)
     label = input_label(key, lang)
     return word(label, lang)
 
 
-def _input_value(key: str, value: str, lang: str) -> str:
+def _input_value(key: str, value: str, pack: RulePack, lang: str) -> str:
     if lang == "zh" and key == "cap_left" and value == "none":
         return WORDS[lang]["no_cap"]
-    return word(value, lang)
+    return word(_group(value, pack, lang) if key == "group" else value, lang)
+
+
+_GROUP_CHOSEN = re.compile(r"(?<=-> )([a-z_]+)$")  # a group choice's formula: max -> <group id>
+
+
+def _group(value: str, pack: RulePack, lang: str) -> str:
+    """A group id in Chinese text: the name the pack's layer gives it, where it gives one."""
+    return visible(pack.group_names[value].zh) if lang == "zh" and value in pack.group_names else value
 
 
 def _parameter(name: str, pack: RulePack, lang: str) -> str:
@@ -531,10 +541,10 @@ def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack,
         inputs = {k: v for k, v in t.inputs.items()
                   if not (k in layers and not layers[k].applied)}  # a layer that did not apply paid nothing
         row("inputs", ("，" if zh else ", ").join(
-            f"{_input_name(k, names, pack, lang)} = {_input_value(k, v, lang)}" for k, v in inputs.items()))
+            f"{_input_name(k, names, pack, lang)} = {_input_value(k, v, pack, lang)}" for k, v in inputs.items()))
     if t.formula and t.formula != t.output:
-        row("formula", formula_text(t.formula, lang))
-    row("output", formula_text(word(t.output, lang), lang), "bold")
+        row("formula", formula_text(_GROUP_CHOSEN.sub(lambda m: _group(m[1], pack, lang), t.formula), lang))
+    row("output", formula_text(word(_group(t.output, pack, lang), lang), lang), "bold")
     for j, c in enumerate(t.citations):
         assumed = c.source.startswith("assumed")
         cite = Text(visible(f"{_parameter(c.parameter, pack, lang)} = {formula_text(c.value, lang)}"),

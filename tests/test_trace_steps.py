@@ -177,3 +177,24 @@ def test_chinese_text_names_a_cap_whose_english_name_starts_with_a_chinese_term(
     text = settlement_text(s, jiangmen, "zh", Paint(False), columns=200)
     assert cap_zh.replace("年度支付限额", "本年已支付") in text
     assert not re.search("hypertension|diabetes", text)
+
+
+@pytest.mark.parametrize("pack,case,group,zh", [
+    ("anyang", "ay-09-dibao-serious-illness-no-cap-aid-cap-used.yaml", "aid_groups", "特困、低保、脱贫"),
+    ("jiangmen", "jc-18-covid-resident-in-province-l2-2022.yaml", "everyone", "全体参保人")])
+def test_a_group_is_named_in_chinese_by_the_name_its_layer_gives_it(pack, case, group, zh):
+    # a group id no one knows (aid_groups, everyone) is shown by its `name:` in the layer file
+    import re
+
+    from benefits.cases import load_case
+    from benefits_cli.render import trace_text
+    from benefits_cli.text import Paint
+
+    rules = benefits.load_rules(RULES / pack)
+    c = load_case(RULES.parent / "tests" / "cases" / pack / case)
+    s = benefits.evaluate(c.claim, rules, c.accumulators)
+    named = [t.explain_zh for t in s.trace if zh in t.explain_zh]
+    assert named and not any(re.search("[A-Za-z]{3,}", t.explain_zh) for t in s.trace), named
+    assert any(t.rule.endswith(f".groups.{group}") for t in s.trace)  # the JSON keeps the id
+    text = trace_text(s, rules, "zh", Paint(False), columns=200)
+    assert zh in text and group not in text

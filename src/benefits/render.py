@@ -188,10 +188,15 @@ def _diagnosis(d: dict, cites: tuple) -> Text:
             {"diagnosis": code, **others}, f"{code} in {ranges}", disease)
 
 
+def _who(group: str, zh: str | None) -> str:
+    """A group as a Chinese reader names it: the name its layer gives it, else the one we know for its id."""
+    return zh or word(group, "zh")
+
+
 def _reduction(d: dict, cites: tuple) -> Text:
     g, base, red = d["group"], fmt_fen(d["deductible"]), fmt_units(d["reduction"])
     start = fmt_exact(d["start"], RATIO)
-    return (f"{word(g, 'zh')}人员起付线降低{red}", f"group {g}: the deductible lowered by {red}",
+    return (f"{_who(g, d['zh'])}人员起付线降低{red}", f"group {g}: the deductible lowered by {red}",
             {"group": g, "deductible": base}, f"{base} x (1 - {red}) = {start}", start)
 
 
@@ -200,14 +205,14 @@ def _points_step(d: dict, cites: tuple) -> Text:
     sign, size = ("-" if points < 0 else "+"), f"{abs(points):f}"
     pieces = [f"{fmt_units(b)} {sign} {size} points = {fmt_units(a)}" for b, a in zip(d["before"], d["after"])]
     after = ", ".join(fmt_units(a) for a in d["after"])
-    return (f"{word(g, 'zh')}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
+    return (f"{_who(g, d['zh'])}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
             f"group {g}: every band's ratio changed by {pts} points",
             {"group": g}, "; ".join(pieces), after)
 
 
 def _no_cap(d: dict, cites: tuple) -> Text:
     g, cap = d["group"], fmt_fen(d["cap"])
-    return (f"{word(g, 'zh')}人员不设封顶线（一般人员 {cap}）", f"group {g}: no cap (others: {cap})",
+    return (f"{_who(g, d['zh'])}人员不设封顶线（一般人员 {cap}）", f"group {g}: no cap (others: {cap})",
             {"group": g}, "", "no cap")
 
 
@@ -235,7 +240,7 @@ def _basic_pay(d: dict, cites: tuple) -> Text:
 def _group(zh: str, en: str) -> Callable[[dict, tuple], Text]:
     def render(d: dict, cites: tuple) -> Text:
         chosen = d["chosen"]
-        return (f"{zh}：{GROUPS_ZH.get(chosen, chosen)}", en, {k: fmt_fen(v) for k, v in d["options"].items()},
+        return (f"{zh}：{_who(chosen, d['names'].get(chosen))}", en, {k: fmt_fen(v) for k, v in d["options"].items()},
                 f"max -> {chosen}", chosen)
     return render
 
@@ -269,7 +274,7 @@ def _bands_pay(d: dict, cites: tuple) -> Text:
 def _aid_pay(d: dict, cites: tuple) -> Text:
     g, ratio, left, used, paid = d["group"], fmt_units(d["ratio"]), fmt_fen(d["left"]), fmt_fen(d["used"]), fmt_fen(d["paid"])
     formula = _capped(f"({left} - {used}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
-    return (f"救助对象（{GROUPS_ZH.get(g, g)}）按{ratio}救助剩余合规自付", f"aid group {g}: {ratio} of the in-policy self-pay left",
+    return (f"救助对象（{_who(g, d['zh'])}）按{ratio}救助剩余合规自付", f"aid group {g}: {ratio} of the in-policy self-pay left",
             {"left": left, "aid_deductible_used": used, "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
 
 

@@ -179,24 +179,26 @@ class CumulativeBandsLayer(Kind):
         """The arithmetic of the chosen group's modifiers, each a step a cashier can redo: the first
         band's start lowered by the reduction, every band's ratio raised by the points, the cap lifted."""
         rule = f"{self.id}.groups.{group.id}"
+        zh = group.name.zh if group.name else None
         if o.reduction is not None:
             st.rec.add("cumulative_bands.reduction", f"{self.id}.deductible", rule, self.id,
-                       {"group": group.id, "deductible": o.deductible, "reduction": o.reduction.units, "start": o.start},
-                       (o.reduction,))
+                       {"group": group.id, "zh": zh, "deductible": o.deductible, "reduction": o.reduction.units,
+                        "start": o.start}, (o.reduction,))
         if o.points is not None:
             st.rec.add("cumulative_bands.points", f"{self.id}.points", rule, self.id,
-                       {"group": group.id, "points": o.points.value, "before": o.base_ratios,
+                       {"group": group.id, "zh": zh, "points": o.points.value, "before": o.base_ratios,
                         "after": tuple(b[2] for b in o.bands)}, (o.points,))
         if group.lift_cap and cap is not None:
             st.rec.add("cumulative_bands.no_cap", f"{self.id}.cap", rule, self.id,
-                       {"group": group.id, "cap": cap.units}, (cap,))
+                       {"group": group.id, "zh": zh, "cap": cap.units}, (cap,))
 
     def _record(self, st: State, options, best: _Option, row: str, before, amount, after, cites, cap) -> None:
         group = best.group.id if best.group else "none"
         if len(options) > 1:
             st.rec.add("cumulative_bands.group", f"{self.id}.group",
                        f"{self.id}.groups.{best.group.id}" if best.group else self.when_rule, self.id,
-                       {"options": {(o.group.id if o.group else "none"): o.paid for o in options}, "chosen": group})
+                       {"options": {(o.group.id if o.group else "none"): o.paid for o in options}, "chosen": group,
+                        "names": {o.group.id: o.group.name.zh for o in options if o.group and o.group.name}})
         if best.group is not None and best.plan is not None:
             self._record_modifiers(st, best.group, best.plan, cap)
         st.rec.add("cumulative_bands.cumulative", f"{self.id}.cumulative", self.when_rule, self.id,

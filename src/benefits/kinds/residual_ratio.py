@@ -77,9 +77,11 @@ class ResidualRatioLayer(Kind):
             rule = f"{self.id}.groups.{g.id}"
             if len(options) > 1:
                 st.rec.add("residual_ratio.group", f"{self.id}.group", rule, self.id,
-                           {"options": {o[1].id: o[0] for o in options}, "chosen": g.id})
+                           {"options": {o[1].id: o[0] for o in options}, "chosen": g.id,
+                            "names": {o[1].id: o[1].name.zh for o in options if o[1].name}})
             st.rec.add("residual_ratio.pay", f"{self.id}.pay", rule, self.id,
-                       {"group": g.id, "left": left, "used": used, "ratio": ratio.units, "raw": raw,
+                       {"group": g.id, "zh": g.name.zh if g.name else None, "left": left, "used": used,
+                        "ratio": ratio.units, "raw": raw,
                         "cap_left": cap_left, "paid": paid}, tuple(p for p in (ratio, ded, cap) if p is not None))
         if self.paid_counter:
             st.add(self.paid_counter, paid)

@@ -160,6 +160,7 @@ class GroupModifier(_File):
     """A group's modification of a cumulative layer (serious illness: 倾斜政策)."""
 
     id: Name
+    name: Text | None = Field(None, description="how the trace names the group, when its id is not one it knows")
     when: Condition
     deductible_reduction: Name | None = None
     points: Name | None = None
@@ -170,6 +171,7 @@ class GroupRatio(_File):
     """A group served by medical aid, with its ratio and deductible."""
 
     id: Name
+    name: Text | None = Field(None, description="how the trace names the group, when its id is not one it knows")
     when: Condition | None = Field(None, description="absent: every member the layer applies to")
     ratio: Ref
     deductible: Name | None = None

@@ -17,7 +17,7 @@ from ..money import fmt, fmt_ratio
 from ..trace import Citation
 from ..kinds import CounterBound, LayerFile
 from ..money import to_fen
-from .files import PackFile
+from .files import PackFile, Text
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,17 @@ class RulePack:
     def bases(self) -> dict[str, str]:
         """Layer id -> the policy text the layer encodes (its `citation:`), for the trace."""
         return {layer.id: layer.citation for layer in self.layers}
+
+    @cached_property
+    def group_names(self) -> dict[str, Text]:
+        """Group id -> the name a layer gives the group (`name:` of its `groups:` row), where one does;
+        the first layer's, in paying order."""
+        found: dict = {}
+        for layer in self.layers:
+            for group in getattr(layer, "groups", ()):
+                if group.name is not None:
+                    found.setdefault(group.id, group.name)
+        return found
 
     @property
     def name(self) -> str:
