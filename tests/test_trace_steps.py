@@ -198,3 +198,16 @@ def test_a_group_is_named_in_chinese_by_the_name_its_layer_gives_it(pack, case, 
     assert any(t.rule.endswith(f".groups.{group}") for t in s.trace)  # the JSON keeps the id
     text = trace_text(s, rules, "zh", Paint(False), columns=200)
     assert zh in text and group not in text
+
+
+@pytest.mark.parametrize("case,zh", [("jc-14-maternity-prenatal-2021-fixed-1200.yaml", "产前检查"),
+                                     ("jc-15-maternity-termination-2022-policy-below-525.yaml", "门诊终止妊娠"),
+                                     ("jc-16-maternity-iud-2022-account-pays-rest.yaml", "放置或取出宫内节育器")])
+def test_a_maternity_service_is_named_in_chinese(jiangmen, case, zh):
+    from benefits.cases import load_case
+    from benefits_cli.render import trace_text
+    from benefits_cli.text import Paint
+
+    c = load_case(RULES.parent / "tests" / "cases" / "jiangmen" / case)
+    text = trace_text(benefits.evaluate(c.claim, jiangmen, c.accumulators), jiangmen, "zh", Paint(False), columns=200)
+    assert f"服务项目 = {zh}" in text and c.claim.service not in text

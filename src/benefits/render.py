@@ -28,8 +28,10 @@ DISEASES_ZH = {"hypertension": "高血压", "diabetes": "糖尿病", "uraemia": 
 MEMBER_TYPES_ZH = {"in_service": "在职", "retired": "退休", "adult": "成年居民", "child": "未成年人", "student": "学生"}
 VISITS_ZH = {"inpatient": "住院", "day_surgery": "日间手术", "general_outpatient": "普通门诊",
              "special_outpatient": "门特", "maternity": "生育", "covid_test": "核酸检测"}
+SERVICES_ZH = {"prenatal_care": "产前检查", "termination": "门诊终止妊娠", "iud": "放置或取出宫内节育器"}
+"""Chinese names of the maternity services settled at fixed amounts (domain.md 7.1)."""
 CATEGORIES_ZH = {"A": "甲", "B": "乙", "C": "丙"}
-_WORDS_ZH = {**DISEASES_ZH, **GROUPS_ZH, **SCHEMES_ZH, **LEVELS_ZH, **MEMBER_TYPES_ZH, **VISITS_ZH}
+_WORDS_ZH = {**DISEASES_ZH, **GROUPS_ZH, **SCHEMES_ZH, **LEVELS_ZH, **MEMBER_TYPES_ZH, **VISITS_ZH, **SERVICES_ZH}
 _ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
