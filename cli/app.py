@@ -525,8 +525,7 @@ def validate(directory: DirArg, debug: DebugOpt = False) -> None:
         versions = ", ".join(str(v.start) for v in pack.versions)
         layers = f"{len(pack.layers)} layer{'s' if len(pack.layers) != 1 else ''}"
         write(wrapped(f"{directory}: ok — pack {pack.name}, {layers} ({', '.join(pack.meta.layers)}), "
-                      f"{len(pack.parameters)} parameters, versions {versions} (valid until {pack.meta.valid_until})",
-                      Paint(False)))
+                      f"{len(pack.parameters)} parameters, versions {versions} (valid until {pack.meta.valid_until})"))
 
 
 @rules_app.command(epilog="Example: benefits rules show rules/jiangmen --on 2021-08-16", help=(
@@ -571,7 +570,7 @@ def lint(directory: DirArg,
         n = len(report.findings)
         detail = f" ({', '.join(f'{c} {k}' for k, c in kinds.items())})" if kinds else ""
         write(wrapped(f"{directory}: {n} finding{'s' if n != 1 else ''}{detail}; {report.assumed} of {report.values} "
-                      "parameter values assumed (source starts with 'assumed')", Paint(False)))
+                      "parameter values assumed (source starts with 'assumed')"))
     if strict and report.findings:
         raise typer.Exit(EXIT_FAILED)
 

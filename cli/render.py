@@ -559,11 +559,9 @@ def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack,
     return Group(explain, rows)
 
 
-def wrapped(text: str, paint: Paint, columns: int | None = None) -> str:
-    """A line of prose (a summary, a status) wrapped at spaces to the output width."""
-    out = Screen(paint, columns)
-    out.print(Text(visible(text)))
-    return out.text()
+def wrapped(text: str, columns: int | None = None) -> str:
+    """A line of prose (a summary, a status) wrapped to the output width (`wrap`)."""
+    return "\n".join(wrap(visible(text), columns or output_width(), hang=0))
 
 
 # --- check ------------------------------------------------------------------------------------
