@@ -36,7 +36,7 @@ from benefits import (
 from benefits.cases import check_case, load_case_at, locate, rules_dir
 from benefits.errors import Problem, listed
 from benefits.models.case import CaseFile
-from benefits.models.platform_out import platform_json
+from benefits.models.platform_out import with_blocks
 from benefits.models.schema import accumulators_schema, calc_output_schema, case_schema, claim_schema
 from benefits.yamlio import is_dir, is_file
 
@@ -266,7 +266,7 @@ def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
         s, pack = settle(claim, rules, accumulators)
         _warn_without_accumulators(accumulators)
         if as_json:
-            write(json_text(s.model_dump(mode="json") | platform_json(s)))
+            write(json_text(with_blocks(s)))
         else:
             write(settlement_text(s, pack, lang.value, Paint(color_enabled())))
 

@@ -662,10 +662,10 @@ def _what_if_text(w, lang: str, paint: Paint, packs=None, labels=None, on: dt.da
 
 
 def _what_if_json(w) -> dict:
-    from benefits.models.platform_out import platform_json
+    from benefits.models.platform_out import with_blocks
 
     def side(s, label):
-        return {"label": label} | s.model_dump(mode="json") | platform_json(s)
+        return {"label": label} | with_blocks(s)
 
     rows = {}
     for key, x, y, kind in _rows(w):
