@@ -27,7 +27,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from benefits import PatientPart, RulePack, Settlement
-from benefits.render import CATEGORIES_ZH, basis_text, bilingual, date_text, formula_text, input_label, source_text, word
+from benefits.render import CATEGORIES_ZH, basis_text, both_languages, date_text, formula_text, input_label, source_text, word
 
 from .text import Paint, money, visible
 
@@ -406,8 +406,8 @@ def _patient_label(name: str, lang: str) -> str:
 def _counter_label(name: str, pack: RulePack, lang: str) -> str:
     """A counter as a reader in `lang` knows it: in Chinese by its meaning (and month), else its id."""
     base, _, month = name.partition("@")
-    meaning = bilingual(pack.counters.get(base, ""), "zh")
-    if not meaning or re.fullmatch(r"[\x00-\x7f]*", meaning):
+    meaning = pack.counters[base].zh if base in pack.counters else ""
+    if not meaning or re.fullmatch(r"[\x00-\x7f]*", meaning):  # a pack may leave a Chinese half in English
         return name
     return meaning + (f"（{date_text(month + '-01', 'zh')[:-2]}）" if month else "")
 
@@ -431,7 +431,8 @@ def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Grid:
         if zh:
             t.add(_counter_label(name, pack, lang), *cells)
         else:
-            t.add(name, *cells, bilingual(pack.counters.get(name.partition("@")[0], ""), lang))
+            described = pack.counters.get(name.partition("@")[0])
+            t.add(name, *cells, described.en if described is not None else "")
     return t
 
 
@@ -469,7 +470,7 @@ def _parameter(name: str, pack: RulePack, lang: str) -> str:
     if lang != "zh":
         return name
     p = pack.parameters.get(name)
-    label = bilingual(p.description, "zh") if p is not None else ""
+    label = p.description.zh if p is not None else ""
     return label if label and not re.fullmatch(r"[\x00-\x7f]*", label) else name
 
 
@@ -608,7 +609,7 @@ def pack_overview(pack: RulePack) -> list:
     covers.add("refusals", str(len(meta.refusals)))
     counters = Grid(["counter", "description"], "Ll")
     for c in meta.counters:
-        counters.add(c.name, c.description)
+        counters.add(c.name, both_languages(c.description))
     # a layer's name, its longest part, on lines of its own under its row: the rows of all layers aligned alike
     sizes = [max(cell_len(visible(x)) for x in ["layer", *(layer.id for layer in pack.layers)]),
              max(cell_len(visible(x)) for x in ["kind", *(layer.kind for layer in pack.layers)]), None]

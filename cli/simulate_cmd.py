@@ -451,7 +451,7 @@ def _diff_json(d) -> dict:
         "a": d.a, "b": d.b, "on": str(d.on) if d.on else None, "empty": d.empty,
         "pack": [{"path": c.path, "a": c.a, "b": c.b} for c in d.pack],
         "parameters": [{"name": p.name, "status": p.status, "unit": p.unit, "unit_b": p.unit_b,
-                        "description": p.description,
+                        "description": p.description.model_dump(),
                         "changes": [{"start": str(c.start) if c.start else None, "what": c.what, "a": value(c.a),
                                      "b": value(c.b)} for c in p.changes]} for p in d.parameters],
         "layers": [{"id": layer.id, "status": layer.status, "kind": layer.kind,
@@ -540,11 +540,11 @@ def _fmt(v, kind: str) -> str:
 def _parameter_zh(name: str, packs) -> str:
     """A parameter as a Chinese reader knows it: the Chinese half of its description, with the ids in
     its name ([resident][level2]) named (居民，二级); its name when it has no Chinese description."""
-    from benefits.render import bilingual, word
+    from benefits.render import word
 
     for pack in packs:
         p = pack.parameters.get(name) if pack is not None else None
-        label = bilingual(p.description, "zh") if p is not None else ""
+        label = p.description.zh if p is not None else ""
         if label and not re.fullmatch(r"[\x00-\x7f]*", label):
             keys = re.findall(r"\[([^\]]+)\]", name)
             return label + (f"（{'，'.join(word(k, 'zh') for k in keys)}）" if keys else "")

@@ -107,6 +107,31 @@ def test_calc_chinese_by_default_aligned_by_display_width(ja18):
     assert len({width(line) for line in bill}) == 1, bill
 
 
+def test_a_description_is_shown_in_the_readers_language(ja18):
+    """A counter's and a parameter's description is {zh, en} in the pack (rules/jiangmen/pack.yaml,
+    parameters/basic_inpatient.yaml): Chinese text shows the zh half only, English text the en half only."""
+    claim, acc = ja18
+    counter_zh, counter_en = "基本医疗保险统筹基金年度已支付（住院、日间手术与门特共用限额）", "basic fund paid against the shared annual cap"
+    ratio_zh = "住院基金支付比例（职工为在职）"  # inpatient.ratio[resident][level3], cited by the basic fund's step
+    cap_zh = "居民基本医疗保险年度最高支付限额（住院与门特共用）"  # basic.annual_cap.resident
+    wide = {"COLUMNS": "200"}  # a row on one line
+    calc = {lang: run("calc", claim, "--rules", JIANGMEN, "--accumulators", acc, "--lang", lang, env=wide).stdout
+            for lang in ("zh", "en")}
+    explain = {lang: run("explain", claim, "--rules", JIANGMEN, "--accumulators", acc, "--lang", lang).stdout
+               for lang in ("zh", "en")}
+    explain = {lang: "".join(text.split()) for lang, text in explain.items()}  # undo the wrapping
+    # calc: the accumulators' rows, in Chinese by the counter's meaning, in English by its id and meaning
+    rows = {lang: [line.split() for line in calc[lang].splitlines() if "5252.34" in line][-1] for lang in ("zh", "en")}
+    assert rows["zh"] == [counter_zh, "0.00", "5252.34", "+5252.34"]
+    assert rows["en"] == ["basic.annual", "0.00", "5252.34", "+5252.34", *counter_en.split()]
+    assert counter_en not in calc["zh"] and counter_zh not in calc["en"]
+    # explain: Chinese names the parameters by their Chinese half, English by their names
+    assert f"{ratio_zh}=65%" in explain["zh"] and f"第6步{cap_zh}剩余" in explain["zh"]
+    assert "inpatient.ratio[resident][level3]" not in explain["zh"] and "inpatientratio" not in explain["zh"]
+    assert "inpatient.ratio[resident][level3]=65%" in explain["en"]
+    assert ratio_zh not in explain["en"] and cap_zh not in explain["en"]
+
+
 def test_calc_json_is_the_settlement_and_nothing_else(ja18):
     claim, acc = ja18
     r = run("calc", claim, "--rules", JIANGMEN, "--accumulators", acc, "--json")

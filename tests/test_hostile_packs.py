@@ -136,7 +136,7 @@ def test_the_table_of_values_in_force_is_bounded(mini):
     per = MAX_IN_FORCE // n_versions + 1
     lines = []
     for i in range(per):
-        lines.append(f"filler.p{i}:\n  description: filler\n  unit: yuan\n  values:")
+        lines.append(f"filler.p{i}:\n  description: {{zh: 填充, en: filler}}\n  unit: yuan\n  values:")
         lines += [f"    {dt.date(2022, 1, 1) + dt.timedelta(days=d)}: {{value: 1.00, source: 'assumed: test'}}"
                   for d in (0, 1 + i % (n_versions - 1))]
     (mini / "parameters" / "filler.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -403,8 +403,8 @@ def test_a_pack_naming_a_counter_admissions_is_refused(ledger, jiangmen, tmp_pat
     copy = tmp_path / "jiangmen"
     shutil.copytree(RULES / "jiangmen", copy)
     text = (copy / "pack.yaml").read_text(encoding="utf-8")
-    (copy / "pack.yaml").write_text(text.replace("counters:\n", "counters:\n  - {name: admissions, description: x}\n", 1),
-                                    encoding="utf-8")
+    counter = "  - {name: admissions, description: {zh: 住院次数, en: admissions}}\n"
+    (copy / "pack.yaml").write_text(text.replace("counters:\n", "counters:\n" + counter, 1), encoding="utf-8")
     with pytest.raises(ClaimError, match="keeps for admissions"):
         ledger.settle("k1", stay(1), benefits.load_rules(copy))
 

@@ -65,6 +65,44 @@ def test_unknown_key(pack):
                and p.line == line_of(pack, "layers/basic.yaml", "adjustmnets:") for p in found)
 
 
+# --- descriptions: {zh, en}, as layers and groups are named -----------------------------------------
+
+COUNTER = "description: {zh: 个人账户余额, en: personal-account balance}"
+B_SHARE = 'description: {zh: "乙类先行自付比例（默认）", en: "default pre-self-pay share of category-B items"}'
+RATIO = 'description: {zh: "住院基金支付比例（职工为在职）", en: "inpatient ratio (employees: in service)"}'
+
+
+@pytest.mark.parametrize("rel, old, new, where", [
+    ("pack.yaml", COUNTER, "description: 个人账户余额 / personal-account balance", "counters.11.description"),
+    ("parameters/bill.yaml", B_SHARE,
+     'description: "乙类先行自付比例（默认）/ default pre-self-pay share of category-B items"',
+     "bill.b_share_default.description"),
+    ("parameters/basic_inpatient.yaml", RATIO,  # a breakdown
+     'description: "住院基金支付比例（职工为在职）/ inpatient ratio (employees: in service)"', "inpatient.ratio.description"),
+])
+def test_a_description_in_one_string_is_refused_at_its_line(pack, rel, old, new, where):
+    edit(pack, rel, old, new)
+    p = only(pack)  # what names the parameter or counter is no second problem
+    line = line_of(pack, rel, new)
+    assert (p.file, p.line, p.where) == (f"jiangmen/{rel}", line, where)
+    assert str(p).startswith(f"jiangmen/{rel}:{line} [{where}]: "
+                             "expected a mapping {zh: 中文, en: English}, got the text '")
+    assert new.split(": ", 1)[1].strip('"')[:6] in p.message  # the start of what was written
+
+
+@pytest.mark.parametrize("new, where, message", [
+    ("description: {zh: 个人账户余额}", "counters.11.description.en", "required key is missing"),
+    ("description: {zh: 个人账户余额, en: ''}", "counters.11.description.en", "at least 1 character"),
+    ("description: {zh: 个人账户余额, en: balance, fr: solde}", "counters.11.description.fr", "unknown key"),
+    ("description: [个人账户余额, balance]", "counters.11.description",
+     "expected a mapping {zh: 中文, en: English}, got a list"),
+])
+def test_a_description_needs_both_halves_and_nothing_else(pack, new, where, message):
+    edit(pack, "pack.yaml", COUNTER, new)
+    p = only(pack)
+    assert p.where == where and message in p.message and p.line == line_of(pack, "pack.yaml", new)
+
+
 def test_missing_parameter_reference(pack):
     edit(pack, "layers/basic.yaml", "factor: inpatient.deductible.repeat_factor", "factor: inpatient.deductible.repeat_factr")
     p = only(pack)

@@ -13,6 +13,7 @@ import pytest
 
 import benefits
 from benefits.models import platform_out
+from benefits.models.schema import calc_output_schema
 from benefits.yamlio import load_file
 from conftest import claim
 from service_fixtures import PACK_DIRS, ROOT
@@ -92,8 +93,16 @@ def test_packs_lists_the_loaded_packs(client):
     # the labels of the platform's setlinfo fields, every field, in the platform's order
     labels = r.json()["setlinfo"]
     assert list(labels)[:len(platform_out.SETLINFO_FIELDS)] == list(platform_out.SETLINFO_FIELDS)
-    assert all(label["zh"] and label["en"] for label in labels.values())
-    assert labels["medfee_sumamt"]["zh"] == "医疗费总额"
+    assert all(set(label) == {"zh", "en"} and label["zh"] and label["en"] for label in labels.values())
+    assert labels["medfee_sumamt"] == {"zh": "医疗费总额", "en": "total"}
+    assert labels["pool_prop_selfpay"] == {"zh": "基本医疗保险统筹基金支付比例", "en": "the basic fund's ratio (0.6500 = 65%)"}
+    # the JSON Schema (`benefits schema settlement`) describes the field by the same names, and the rest
+    schema = calc_output_schema()
+    assert schema["properties"]["setlinfo"] == {"$ref": "#/$defs/SetlInfo"}
+    described = schema["$defs"]["SetlInfo"]
+    assert described["properties"]["pool_prop_selfpay"]["description"] == (
+        "基本医疗保险统筹基金支付比例: the basic fund's ratio (0.6500 = 65%); 0.0000 when none applied")
+    assert described["properties"]["medfee_sumamt"]["description"] == "医疗费总额: total"
 
 
 def test_the_page_routes_are_not_in_the_openapi_document(client):

@@ -70,7 +70,7 @@ def test_lint_command_on_a_clean_pack():
 def test_an_unused_parameter(pack):
     rel = "parameters/bill.yaml"
     with (pack / rel).open("a", encoding="utf-8") as f:
-        f.write('\nnobody.reads.this:\n  description: "x"\n  unit: yuan\n  values:\n'
+        f.write('\nnobody.reads.this:\n  description: {zh: "无人读取", en: "x"}\n  unit: yuan\n  values:\n'
                 '    2021-01-01: {value: 1.00, source: "seed 001: x"}\n')
     (f,) = lint(benefits.load_rules(pack)).findings
     assert f.kind == "unused-parameter" and "'nobody.reads.this'" in f.message
@@ -88,7 +88,7 @@ def test_a_breakdown_combination_no_reference_reaches(pack):
 
 
 def test_an_unused_counter(pack):
-    edit(pack, "pack.yaml", "  - {name: personal_account.balance", "  - {name: nobody.uses, description: x}\n"
+    edit(pack, "pack.yaml", "  - {name: personal_account.balance", "  - {name: nobody.uses, description: {zh: 无人使用, en: x}}\n"
                                                                    "  - {name: personal_account.balance")
     (f,) = lint(benefits.load_rules(pack)).findings
     assert f.kind == "unused-counter" and f.message == "counter 'nobody.uses' is read or written by no layer"
@@ -143,7 +143,7 @@ def test_rows_that_can_fire_are_not_reported(pack):
 
 
 def test_lint_command_lists_findings_and_strict_fails(pack):
-    edit(pack, "pack.yaml", "  - {name: personal_account.balance", "  - {name: nobody.uses, description: x}\n"
+    edit(pack, "pack.yaml", "  - {name: personal_account.balance", "  - {name: nobody.uses, description: {zh: 无人使用, en: x}}\n"
                                                                    "  - {name: personal_account.balance")
     r = run("rules", "lint", pack)
     assert r.exit_code == 0, r.stderr

@@ -75,7 +75,7 @@ def test_rules_show_fits_the_width_and_keeps_every_value_and_source(name, column
     # every counter: its name whole at the start of a row, its description in the lines of that row
     for c in pack.meta.counters:
         (at,) = [i for i, line in enumerate(lines) if line.split()[:1] == [c.name]]
-        assert bare(block(lines, at)) == bare(f"{c.name} {c.description}")
+        assert bare(block(lines, at)) == bare(f"{c.name} {c.description.zh} / {c.description.en}")
 
     # every layer: id, kind and fund codes on a row, its name (Chinese and English) under it
     for layer in pack.layers:

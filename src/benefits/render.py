@@ -9,10 +9,13 @@ reads is decided here, by the step's shape (`Step.what`).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .money import RATIO, fmt_exact, fmt_fen, fmt_units
 from .trace import Step, TraceStep
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .rules.files import Text as PackText  # `Text` below is a renderer's result
 
 NO_CAP = "none"
 DECIDED_BY_ZH = {"settlement": "结算日期", "admission": "入院日期"}
@@ -109,13 +112,16 @@ def input_label(name: str, lang: str) -> str:
     return INPUTS_ZH.get(name, name) if lang == "zh" else name
 
 
-def bilingual(text: str, lang: str) -> str:
-    """The half in `lang` of a pack's bilingual description ('中文（注）/ English'); the whole text
-    when it has one language only."""
-    parts = re.split(r"\s*/\s+", text, maxsplit=1)  # the English half may start with a Chinese term (门特 ...)
-    if len(parts) == 2:
-        return parts[0].strip() if lang == "zh" else parts[1].strip()
-    return text
+_OWN_SPACE = ("）", "」", "》", "】")  # full-width closing marks: their glyph carries the space after them
+
+
+def both_languages(text: PackText) -> str:
+    """A pack's text (`{zh, en}`: a counter's or a parameter's description) on one line for a reader
+    of either language: '中文 / English', '中文（注）/ English' after a full-width mark, the one text
+    when both halves are the same."""
+    if text.zh == text.en:
+        return text.zh
+    return f"{text.zh}{'' if text.zh.endswith(_OWN_SPACE) else ' '}/ {text.en}"
 
 
 _OWN_CONDITIONS = "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold"
@@ -220,13 +226,13 @@ def _no_cap(d: dict, cites: tuple) -> Text:
 
 def _adjustment(d: dict, cites: tuple) -> Text:
     pts, when, after = _points(d["points"]), d["when"], fmt_units(d["after"])
-    return (f"支付比例调整 {pts} 个百分点（{bilingual(cites[0].description, 'zh')}）", f"ratio changed by {pts} points ({when})", {},
+    return (f"支付比例调整 {pts} 个百分点（{cites[0].description.zh}）", f"ratio changed by {pts} points ({when})", {},
             f"{fmt_units(d['before'])} {pts} points = {after}", after)
 
 
 def _basic_cap(d: dict, cites: tuple) -> Text:
     cap, used, left = d["cap"], fmt_fen(d["used"]), fmt_fen(d["left"])
-    return (f"{bilingual(cites[0].description, 'zh')}剩余", f"cap {cap}: what is left of it", {"paid_so_far": used},
+    return (f"{cites[0].description.zh}剩余", f"cap {cap}: what is left of it", {"paid_so_far": used},
             f"max(0, {fmt_fen(d['amount'])} - {used}) = {left}", left)
 
 

@@ -24,10 +24,11 @@ Choices the platform's specification leaves to us, fixed here:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from ..money import Money, ZERO, exact
 
@@ -43,8 +44,29 @@ LEVEL_OF_CATEGORY = {"A": "01", "B": "02", "C": "03"}
 _WHOLE_LINE = {"A": Decimal("0.0000"), "C": Decimal("1.0000")}  # selfpay_prop of a 甲 / 丙 line
 
 
-def _about(text: str):
-    return Field(description=text)
+@dataclass(frozen=True)
+class Label:
+    """A field of the platform's blocks as readers know it: the specification's Chinese name and a
+    short English one, which the settlement page shows (GET /packs), and what else a reader of the
+    JSON Schema is told (`more`). The JSON Schema describes the field as '中文: English; more'."""
+
+    zh: str
+    en: str
+    more: str = ""
+
+    @property
+    def description(self) -> str:
+        return f"{self.zh}: {self.en}" + (f"; {self.more}" if self.more else "")
+
+    def __get_pydantic_json_schema__(self, core_schema, handler) -> dict:
+        schema = handler(core_schema)
+        schema["description"] = self.description
+        return schema
+
+
+def labels(shape: type[BaseModel]) -> dict[str, Label]:
+    """Each field of a block's shape (SetlInfo, ...) with its Label, in the shape's order."""
+    return {name: next(m for m in f.metadata if isinstance(m, Label)) for name, f in shape.model_fields.items()}
 
 
 class _Shape(BaseModel):
@@ -57,25 +79,25 @@ class _Shape(BaseModel):
 class SetlInfo(_Shape):
     """`setlinfo`: the settlement's amounts as 2207 / 2304 return them (结算信息)."""
 
-    medfee_sumamt: Annotated[Money, _about("医疗费总额: total")]
-    fulamt_ownpay_amt: Annotated[Money, _about("全自费金额: fully self-paid (丙类, outside the catalogue)")]
-    overlmt_selfpay: Annotated[Money, _about("超限价自费费用: over the price limit")]
-    preselfpay_amt: Annotated[Money, _about("先行自付金额: 乙类 pre-self-pay")]
-    inscp_scp_amt: Annotated[Money, _about("符合政策范围金额: policy-range amount")]
-    act_pay_dedc: Annotated[Money, _about("实际支付起付线: deductible applied")]
-    hifp_pay: Annotated[Money, _about("基本医疗保险统筹基金支出: basic pooled fund")]
-    pool_prop_selfpay: Annotated[Proportion, _about(
-        "基本医疗保险统筹基金支付比例: the basic fund's ratio (0.6500 = 65%); 0.0000 when none applied")]
-    hifmi_pay: Annotated[Money, _about("居民大病保险资金支出: resident serious illness")]
-    hifob_pay: Annotated[Money, _about("职工大额医疗费用补助基金支出: employee serious illness / large-amount subsidy")]
-    cvlserv_pay: Annotated[Money, _about("公务员医疗补助资金支出: civil-servant subsidy")]
-    maf_pay: Annotated[Money, _about("医疗救助基金支出: medical aid, secondary aid included")]
-    oth_pay: Annotated[Money, _about("其他支出: other payers (the COVID-test finance share)")]
-    fund_pay_sumamt: Annotated[Money, _about("基金支付总额: all funds")]
-    psn_part_amt: Annotated[Money, _about("个人负担总金额: the patient's part = total - all funds")]
-    acct_pay: Annotated[Money, _about("个人账户支出: paid from the personal account")]
-    balc: Annotated[Money, _about("余额: the personal account's balance after the claim; 0.00 without one")]
-    psn_cash_pay: Annotated[Money, _about("个人现金支出: paid in cash")]
+    medfee_sumamt: Annotated[Money, Label("医疗费总额", "total")]
+    fulamt_ownpay_amt: Annotated[Money, Label("全自费金额", "fully self-paid (丙类, outside the catalogue)")]
+    overlmt_selfpay: Annotated[Money, Label("超限价自费费用", "over the price limit")]
+    preselfpay_amt: Annotated[Money, Label("先行自付金额", "乙类 pre-self-pay")]
+    inscp_scp_amt: Annotated[Money, Label("符合政策范围金额", "policy-range amount")]
+    act_pay_dedc: Annotated[Money, Label("实际支付起付线", "deductible applied")]
+    hifp_pay: Annotated[Money, Label("基本医疗保险统筹基金支出", "basic pooled fund")]
+    pool_prop_selfpay: Annotated[Proportion, Label("基本医疗保险统筹基金支付比例", "the basic fund's ratio (0.6500 = 65%)",
+                                                   "0.0000 when none applied")]
+    hifmi_pay: Annotated[Money, Label("居民大病保险资金支出", "resident serious illness")]
+    hifob_pay: Annotated[Money, Label("职工大额医疗费用补助基金支出", "employee serious illness / large-amount subsidy")]
+    cvlserv_pay: Annotated[Money, Label("公务员医疗补助资金支出", "civil-servant subsidy")]
+    maf_pay: Annotated[Money, Label("医疗救助基金支出", "medical aid, secondary aid included")]
+    oth_pay: Annotated[Money, Label("其他支出", "other payers (the COVID-test finance share)")]
+    fund_pay_sumamt: Annotated[Money, Label("基金支付总额", "all funds")]
+    psn_part_amt: Annotated[Money, Label("个人负担总金额", "the patient's part = total - all funds")]
+    acct_pay: Annotated[Money, Label("个人账户支出", "paid from the personal account")]
+    balc: Annotated[Money, Label("余额", "the personal account's balance after the claim", "0.00 without one")]
+    psn_cash_pay: Annotated[Money, Label("个人现金支出", "paid in cash")]
 
 
 SETLINFO_FIELDS = tuple(SetlInfo.model_fields)
@@ -85,26 +107,26 @@ SETLINFO_FIELDS = tuple(SetlInfo.model_fields)
 class SetlDetail(_Shape):
     """One row of `setldetail` (基金分项结算信息): what one fund did on this claim."""
 
-    fund_pay_type: Annotated[str | None, _about("基金支付类型: the layer's fund code (390100, 610100, ...); "
-                                                "null for a layer the platform has no code for")]
-    fund_pay_type_name: Annotated[str, _about("基金支付类型名称: the layer's name")]
-    inscp_scp_amt: Annotated[Money, _about("符合政策范围金额: the amount the layer worked on")]
-    crt_payb_lmt_amt: Annotated[Money | None, _about("本次可支付限额金额: the cap left before this claim; "
+    fund_pay_type: Annotated[str | None, Label("基金支付类型", "the layer's fund code (390100, 610100, ...)",
+                                               "null for a layer the platform has no code for")]
+    fund_pay_type_name: Annotated[str, Label("基金支付类型名称", "the layer's name")]
+    inscp_scp_amt: Annotated[Money, Label("符合政策范围金额", "the amount the layer worked on")]
+    crt_payb_lmt_amt: Annotated[Money | None, Label("本次可支付限额金额", "the cap left before this claim",
                                                     "null when the layer has no cap")]
-    fund_payamt: Annotated[Money, _about("基金支付金额: what the layer paid")]
+    fund_payamt: Annotated[Money, Label("基金支付金额", "what the layer paid")]
 
 
 class FeeLineSplit(_Shape):
     """One row of `feedetail`: a fee line split as 2301 returns it (费用明细分割)."""
 
-    feedetl_sn: Annotated[str, _about("费用明细流水号: the line's id")]
-    det_item_fee_sumamt: Annotated[Money, _about("明细项目费用总额: round(unit price x quantity)")]
-    fulamt_ownpay_amt: Annotated[Money, _about("全自费金额: fully self-paid part")]
-    overlmt_amt: Annotated[Money, _about("超限价金额: over-limit part")]
-    preselfpay_amt: Annotated[Money, _about("先行自付金额: pre-self-paid part")]
-    inscp_scp_amt: Annotated[Money, _about("符合政策范围金额: policy-range part")]
-    chrgitm_lv: Annotated[str, _about("收费项目等级: 01 甲类, 02 乙类, 03 丙类")]
-    selfpay_prop: Annotated[Proportion, _about("自付比例: 乙类 the share applied, 甲类 0, 丙类 1")]
+    feedetl_sn: Annotated[str, Label("费用明细流水号", "the line's id")]
+    det_item_fee_sumamt: Annotated[Money, Label("明细项目费用总额", "round(unit price x quantity)")]
+    fulamt_ownpay_amt: Annotated[Money, Label("全自费金额", "fully self-paid part")]
+    overlmt_amt: Annotated[Money, Label("超限价金额", "over-limit part")]
+    preselfpay_amt: Annotated[Money, Label("先行自付金额", "pre-self-paid part")]
+    inscp_scp_amt: Annotated[Money, Label("符合政策范围金额", "policy-range part")]
+    chrgitm_lv: Annotated[str, Label("收费项目等级", "01 甲类, 02 乙类, 03 丙类")]
+    selfpay_prop: Annotated[Proportion, Label("自付比例", "乙类 the share applied, 甲类 0, 丙类 1")]
 
 
 def _proportion(ratio: Decimal | None) -> Decimal:

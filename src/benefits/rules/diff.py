@@ -18,6 +18,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..render import both_languages
+from .files import Text
 from .pack import Parameter, ParameterValue, RulePack
 
 
@@ -59,7 +61,7 @@ class ParameterDiff:
     name: str
     status: str  # added | removed | changed
     unit: str
-    description: str
+    description: Text
     changes: list[ValueChange] = field(default_factory=list)
     unit_b: str | None = None  # when the unit changed
 
@@ -225,7 +227,7 @@ def diff_lines(d: PackDiff) -> list[Line]:
         lines += [_line(0, ""), _line(0, "parameters: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))]
         for p in d.parameters:
             unit = p.unit + (f" -> {p.unit_b}" if p.unit_b else "")
-            lines.append(_line(2, f"{p.status:8} {p.name} ({unit}):", p.description, hang=9))
+            lines.append(_line(2, f"{p.status:8} {p.name} ({unit}):", both_languages(p.description), hang=9))
             for c in p.changes:
                 at = f"{c.start}" if c.start else f"on {d.on}"
                 if c.a is not None and c.b is not None:

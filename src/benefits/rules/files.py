@@ -14,9 +14,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from ..dates import Count, Day
+from ..errors import shown
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=100)]
@@ -36,8 +37,21 @@ class _File(BaseModel):
 
 
 class Text(_File):
-    zh: str
-    en: str
+    """Words for readers of each language, `{zh: 中文, en: English}`: a layer's or a group's name, a
+    counter's or a parameter's description. Output in one language shows its half; what is written
+    for readers of either (`rules show`, `rules diff`) shows both (render.both_languages)."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, data: object) -> object:
+        # pydantic's own words ("a valid dictionary or instance of Text") name a class, not the file format
+        if isinstance(data, (dict, Text)):
+            return data
+        got = f"the text {shown(data)}" if isinstance(data, str) else shown(data)
+        raise ValueError(f"expected a mapping {{zh: 中文, en: English}}, got {got}")
 
 
 # --- parameters/*.yaml ------------------------------------------------------------------
@@ -52,7 +66,7 @@ class DatedValue(_File):
 
 
 class ParameterFile(_File):
-    description: str = Field(min_length=1)
+    description: Text
     unit: Literal["yuan", "percent", "points"]
     values: dict[Day, DatedValue] = Field(min_length=1)
 
@@ -63,7 +77,7 @@ class BreakdownFile(_File):
     combination must be given. It is read as one parameter per combination, named
     `name[value][value]`."""
 
-    description: str = Field(min_length=1)
+    description: Text
     unit: Literal["yuan", "percent", "points"]
     breakdown: list[Literal[BREAKDOWN_FIELDS]] = Field(min_length=1, max_length=3)
     values: dict[str, object] = Field(min_length=1)
@@ -74,7 +88,7 @@ class BreakdownFile(_File):
 
 class Counter(_File):
     name: Name
-    description: str
+    description: Text
 
 
 class Refusal(_File):

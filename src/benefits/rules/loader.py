@@ -25,7 +25,7 @@ from ..matcher import LimitError, make_matcher
 from ..money import POINT, parse_money, ratio_of, to_fen
 from ..yamlio import Locator, YamlError, is_dir, load_bytes, read_file
 from ..kinds import KINDS, LayerFile
-from .files import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile
+from .files import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile, Text
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
 from .refs import split_ref
 
@@ -277,7 +277,7 @@ def _repeated(col: _Collector, path: Path, loc: Locator, values: object, at: tup
     return bool(repeated)
 
 
-def _dated(col: _Collector, path: Path, loc: Locator, name: str, description: str, unit: str, dated: dict,
+def _dated(col: _Collector, path: Path, loc: Locator, name: str, description: Text, unit: str, dated: dict,
            meta: PackFile, at: tuple) -> Parameter:
     """A parameter from its dated values, each read in its unit; `at` is where the values are."""
     values = []
@@ -314,7 +314,7 @@ def _breakdown(col: _Collector, path: Path, loc: Locator, name: str, body: dict,
             leaf = name + "".join(f"[{k}]" for k in keys)
             dated = None if _repeated(col, path, loc, node, at) else _model(col, path, loc, node, _adapter("values"), at)
             if dated is not None:
-                out.append(_dated(col, path, loc, leaf, f"{b.description} ({', '.join(keys)})", b.unit, dated, meta, at))
+                out.append(_dated(col, path, loc, leaf, _combination(b.description, keys), b.unit, dated, meta, at))
             else:
                 col.broken.add(leaf)
             return
@@ -333,6 +333,13 @@ def _breakdown(col: _Collector, path: Path, loc: Locator, name: str, body: dict,
 
     walk(b.values, list(b.breakdown), ())
     return out
+
+
+def _combination(description: Text, keys: tuple) -> Text:
+    """The description of one combination of a breakdown: in English with the combination's ids
+    ('inpatient ratio (resident, level2)'). The Chinese half is the parameter's own: Chinese text that
+    names the combination does so in words, from the parameter's name (居民，二级)."""
+    return Text(zh=description.zh, en=f"{description.en} ({', '.join(keys)})")
 
 
 def _is_name(text: str) -> bool:

@@ -25,7 +25,7 @@ class ParameterValue:
     """One parameter's value in force on a date, with where it comes from."""
 
     name: str
-    description: str
+    description: Text
     unit: str  # yuan | percent | points
     start: dt.date
     value: Decimal
@@ -55,7 +55,7 @@ class ParameterValue:
 @dataclass(frozen=True)
 class Parameter:
     name: str
-    description: str
+    description: Text
     unit: str
     values: tuple[ParameterValue, ...]  # sorted by start date
 
@@ -127,7 +127,7 @@ class RulePack:
     sites: dict[str, tuple[str, int | None]]  # rule id -> (file, line)
     matcher: Matcher
     required_fields: frozenset[str] = frozenset()  # optional member fields the conditions read
-    counters: dict[str, str] = field(default_factory=dict)
+    counters: dict[str, Text] = field(default_factory=dict)  # name -> its description
     monthly_counters: frozenset[str] = frozenset()  # kept per month, as name@YYYY-MM
     content_hash: str = ""  # sha256 of the files it was loaded from (loader._content_hash)
     # Lookup tables derived once from the above, so that a claim does dictionary lookups only.

@@ -69,8 +69,8 @@ def install(app: FastAPI) -> None:
                            "visits": list(pack.meta.visits), "layers": list(pack.meta.layers),
                            "words": _words(pack)}
                           for name, pack in loaded.packs.items()],
-                "setlinfo": {name: _label(f.description or name)
-                             for name, f in platform_out.SetlInfo.model_fields.items()}}
+                "setlinfo": {name: {"zh": label.zh, "en": label.en}
+                             for name, label in platform_out.labels(platform_out.SetlInfo).items()}}
 
     @app.post("/page/parse", include_in_schema=False)
     def parse(body: Body) -> dict:
@@ -94,12 +94,6 @@ def _words(pack) -> dict:
     """The Chinese names of a pack's levels and visits, and of the schemes and groups (as the trace has them)."""
     ids = [*pack.meta.levels, *pack.meta.visits, *SCHEMES_ZH, *GROUPS_ZH]
     return {i: word(i, "zh") for i in ids if word(i, "zh") != i}
-
-
-def _label(description: str) -> dict:
-    """'医疗费总额: total' -> {'zh': '医疗费总额', 'en': 'total'}."""
-    zh, _, en = description.partition(": ")
-    return {"zh": zh.strip(), "en": (en or zh).split(";")[0].strip()}
 
 
 def _plain(value: object) -> object:
