@@ -92,6 +92,34 @@ def test_the_memo_gives_the_uncached_answers_and_stays_bounded(trees):
         assert len(memo) <= 64
 
 
+def test_the_memo_keys_dates_and_ages_by_their_place_among_the_thresholds(trees):
+    """Every day of a year and every age from 0 to 120, for one member otherwise: the answers are the
+    uncached ones, and the memo holds one entry per interval between the thresholds the conditions
+    name (and one per threshold itself), not one per day or age."""
+    import datetime as dt
+
+    from benefits.matcher.memo import MemoMatcher
+
+    plain = make_matcher(trees, "durable", memo=False)
+    memo = MemoMatcher(make_matcher(trees, "durable", memo=False), trees)
+    fact = random_fact(random.Random(3))
+    start = dt.date(2021, 1, 1)
+    for day in (start + dt.timedelta(days=n) for n in range(365)):
+        fact["date"] = date_key(day)
+        assert memo.fired(fact) == plain.fired(fact), fact
+    # one date named (2021-07-01): before it, on it, after it
+    assert len(memo) == 3
+    fact["date"] = date_key(start)
+    for age in range(121):
+        fact["age"] = age
+        assert memo.fired(fact) == plain.fired(fact), fact
+    # ages named: 18, 60, 65 -> 3 on a threshold, 4 intervals; the age the first loop used is among them
+    assert len(memo) == 3 + 7 - 1
+    del fact["age"]  # a member without an age: its own entry
+    assert memo.fired(fact) == plain.fired(fact)
+    assert len(memo) == 3 + 7
+
+
 def test_a_fact_matching_no_rule_is_safe_and_empty(trees):
     matcher = make_matcher({"only": parse("age > 200", SPECS)}, "durable")
     fact = random_fact(random.Random(1))
