@@ -89,8 +89,10 @@ def test_the_callers_decimal_context_does_not_change_a_payout(jiangmen):
     c = claim(bill={"total": "20123.45", "fully_self_paid": "1000.00", "over_limit": "0.00",
                     "pre_self_paid": "500.00", "policy_range": "18623.45"})
     want = benefits.evaluate(c, jiangmen)
+    validated = benefits.Claim.model_validate(c)
     with decimal.localcontext() as ctx:
         ctx.prec, ctx.rounding = 5, decimal.ROUND_FLOOR
+        assert benefits.evaluate(validated, jiangmen) == want  # from a model: no validation under the caller's context
         got = benefits.evaluate(c, jiangmen)
         payouts = {k: str(v) for k, v in got.payouts.items()}
         fields = {k: str(v) for k, v in got.platform_fields().items()}

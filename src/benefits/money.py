@@ -48,7 +48,7 @@ def half_up(numerator: int, denominator: int) -> int:
 
 def to_fen(value: Decimal) -> int:
     """A Money value (two decimals) as integer fen."""
-    return int(value.scaleb(2))
+    return int(value.scaleb(2, _CTX))
 
 
 def from_fen(fen: int) -> Decimal:
@@ -78,6 +78,7 @@ def ratio_of(value: Decimal) -> int:
     return int(units)
 
 
+@lru_cache(maxsize=1024)  # a pack has a few dozen ratios
 def ratio_decimal(units: int) -> Decimal:
     """RATIO units as the Decimal ratio the public API shows (650000 -> Decimal('0.65'))."""
     return _CTX.divide(Decimal(units), RATIO).normalize(_CTX) if units % RATIO else Decimal(units // RATIO)

@@ -9,6 +9,8 @@ kinds' (`benefits.kinds`); the trace they record becomes text in `render.py`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -55,9 +57,15 @@ def _check_claim(claim: Claim, pack: RulePack) -> None:
                             f"expected one of: {', '.join(meta.services) or '(the pack has none)'}")
 
 
+@lru_cache(maxsize=256)
+def _refusal_rules(count: int) -> tuple[str, ...]:
+    return tuple(f"refusals[{i}]" for i in range(count))
+
+
 def _check_refusals(pack: RulePack, fired: frozenset[str], claim: Claim) -> None:
-    for i, refusal in enumerate(pack.meta.refusals):
-        if f"refusals[{i}]" in fired:
+    refusals = pack.meta.refusals
+    for refusal, rule in zip(refusals, _refusal_rules(len(refusals))):
+        if rule in fired:
             raise ClaimError(f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})",
                              offending=_offending(refusal.when, claim))
 
@@ -74,8 +82,13 @@ def _offending(when: str | None, claim: Claim) -> str:
 
 def _diagnosis(pack: RulePack, codes: list[str], disease: str) -> dict:
     """The trace data of the primary diagnosis and the disease list it falls in (its ICD-10 ranges)."""
-    found = next((d for d in pack.diseases if d.name == disease), None)
-    return {"code": codes[0], "others": codes[1:], "disease": disease, "ranges": found.ranges if found else ()}
+    return {"code": codes[0], "others": codes[1:], "disease": disease, "ranges": pack.disease_ranges.get(disease, ())}
+
+
+@lru_cache(maxsize=256)
+def _version_rule(pack: str, start) -> str:
+    """The rule a version step names: the pack and the version's start, `jiangmen@2021-01-01`."""
+    return f"{pack}@{start}"
 
 
 def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: int) -> None:
@@ -118,7 +131,12 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
     """
     if not isinstance(rules, RulePack):
         raise TypeError(f"rules must be a pack from benefits.load_rules(folder), not {type(rules).__name__}")
-    with exact():  # the caller's decimal context must not change a payout
+    # Past validation the arithmetic is in integers, and every Decimal the settlement is written in
+    # is made under the engine's own context (money.py), so the caller's cannot change a payout;
+    # validating amounts needs the engine's context too.
+    if isinstance(claim, Claim) and (accumulators is None or isinstance(accumulators, Accumulators)):
+        return _evaluate(claim, rules, accumulators, trace)
+    with exact():
         return _evaluate(claim, rules, accumulators, trace)
 
 
@@ -140,91 +158,116 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
 
     rec = Recorder() if trace else None
     if rec is not None:
-        rec.add("version", "version", f"{pack.name}@{version.start}", None,
+        rec.add("version", "version", _version_rule(pack.name, version.start), None,
                 {"day": day, "start": version.start, "by": pack.meta.deciding_date})
         if claim.diagnoses:
             rec.add("diagnosis", "diagnosis", "claim.diagnoses", None, _diagnosis(pack, claim.diagnoses, disease))
-    bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
-    st = State(claim, pack, day, fact, fired, pack.values_on(day), counters, acc.admissions, bill, rec)
-    results, basic = _pay_layers(st)
-    return _settlement(claim, pack, version.start, day, bill, items, acc, st, results, basic)
+    values = pack.values_on(day)
+    share = values.get(pack.meta.default_b_share) or pack.param(pack.meta.default_b_share, day)
+    bill, items = split_bill(claim, share, rec)
+    st = State(claim, pack, day, fact, fired, values, counters, acc.admissions, bill, rec)
+    return _settlement(claim, pack, version.start, day, bill, items, acc, st, _pay_layers(st))
 
 
-def _pay_layers(st: State) -> tuple[list[tuple[Any, Paid | None]], BasicPaid | None]:
-    """Each layer in the pack's order: what it paid, or None where it does not apply; and the
-    basic-fund layer's payout, which later layers and the patient's breakdown read."""
-    results = []
+@dataclass(slots=True)
+class _Payments:
+    """What the layers paid on one claim: each layer that paid, by layer id (one whose `when:` or
+    own conditions do not hold is absent), the basic-fund layer's payout, and the sums in fen."""
+
+    by_layer: dict[str, Paid] = field(default_factory=dict)
+    basic: BasicPaid | None = None
+    funds: int = 0  # fund_pay_sumamt
+    account: int = 0  # paid from the personal account, part of the patient's own share
+
+
+def _pay_layers(st: State) -> _Payments:
+    """Each layer whose `when:` holds, in the pack's order, given what the layers before it paid."""
+    out = _Payments()
     earlier = Earlier()
-    for layer in st.pack.layers:
-        applies = layer.when_rule in st.fired
-        paid = layer.pay(st, earlier) if applies else None
+    steps = st.rec.steps if st.rec is not None else None
+    for run in st.pack.layer_runs(st.fired):
+        if steps is not None:
+            steps.extend(run.skipped)
+        layer = run.layer
+        if layer is None:
+            break
+        paid = layer.pay(st, earlier)
         if paid is None:
-            if st.rec is not None:
-                st.rec.steps.append(layer.skipped[applies])
-        elif layer.fund:
+            if steps is not None:
+                steps.append(layer.skipped[True])
+            continue
+        if layer.fund:
             st.left -= paid.paid
+            out.funds += paid.paid
+        else:
+            out.account += paid.paid
         if isinstance(paid, BasicPaid):
             earlier.basic = paid
-        results.append((layer, paid))
-    return results, earlier.basic
+        out.by_layer[layer.id] = paid
+    out.basic = earlier.basic
+    return out
 
 
 def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Accumulators, st: State,
-                results, basic: BasicPaid | None) -> Settlement:
-    fund_total = account = 0
-    for layer, r in results:
-        if r is not None:
-            if layer.fund:
-                fund_total += r.paid
-            else:
-                account += r.paid
+                paid: _Payments) -> Settlement:
+    basic = paid.basic
     if basic is None:  # no basic-fund layer applied: none of the policy-range amount was paid by one
         basic = BasicPaid(0, bill.policy_range, None, co_pay=bill.policy_range)
-    patient = bill.total - fund_total
+    patient = bill.total - paid.funds
+    account = paid.account
     rec = st.rec
     if rec is not None:
+        each = dict.fromkeys(pack.fund_layer_ids, 0)  # every fund layer, in paying order
+        for layer_id, p in paid.by_layer.items():
+            if layer_id in each:
+                each[layer_id] = p.paid
         rec.add("patient", "patient", "settlement.patient", None,
-                {"paid": {layer.id: r.paid if r else 0 for layer, r in results if layer.fund},
-                 "total": bill.total, "funds": fund_total, "patient": patient})
+                {"paid": each, "total": bill.total, "funds": paid.funds, "patient": patient})
         if account:
             rec.add("cash", "cash", "settlement.cash", None, {"patient": patient, "account": account, "cash": patient - account})
-    counters = dict(sorted(st.counters.items()))
-    _check_limits(bill.total, counters)
+    counters = st.counters
+    if bill.total > MAX_FEN or (counters and max(counters.values()) > MAX_FEN):
+        _refuse_beyond_limits(bill.total, counters)
+    split = claim.bill if claim.bill is not None else BillSplit.model_construct(
+        total=from_fen(bill.total), fully_self_paid=from_fen(bill.fully_self_paid),
+        over_limit=from_fen(bill.over_limit), pre_self_paid=from_fen(bill.pre_self_paid),
+        policy_range=from_fen(bill.policy_range))
+    deductible = from_fen(basic.deductible)
+    patient_total = from_fen(patient)
+    by_layer = paid.by_layer
     return Settlement.model_construct(
-        claim_id=claim.id, pack=pack.name, version=version, deciding_date=day,
-        bill=claim.bill if claim.bill is not None else BillSplit.model_construct(
-            total=from_fen(bill.total), fully_self_paid=from_fen(bill.fully_self_paid),
-            over_limit=from_fen(bill.over_limit), pre_self_paid=from_fen(bill.pre_self_paid),
-            policy_range=from_fen(bill.policy_range)),
-        items=items, deductible=from_fen(basic.deductible),
-        ratio=ratio_decimal(basic.ratio) if basic.layer else None,
-        layers=Lazy(make=lambda: _payouts(results, claim.member.scheme._value_)),
-        fund_total=from_fen(fund_total),
+        claim_id=claim.id, pack=pack.name, version=version, deciding_date=day, bill=split, items=items,
+        deductible=deductible, ratio=ratio_decimal(basic.ratio) if basic.layer else None,
+        layers=Lazy(make=lambda: _payouts(pack, by_layer, claim.member.scheme._value_)),
+        fund_total=from_fen(paid.funds),
         patient=PatientPart(
-            from_fen(bill.fully_self_paid), from_fen(bill.over_limit), from_fen(bill.pre_self_paid),
-            from_fen(basic.deductible), from_fen(basic.co_pay), from_fen(basic.above_cap),
-            from_fen(basic.deductible + basic.co_pay + basic.above_cap - st.left), from_fen(patient),
-            from_fen(account), from_fen(patient - account)),
+            split.fully_self_paid, split.over_limit, split.pre_self_paid, deductible, from_fen(basic.co_pay),
+            from_fen(basic.above_cap), from_fen(basic.deductible + basic.co_pay + basic.above_cap - st.left),
+            patient_total, from_fen(account), from_fen(patient - account) if account else patient_total),
         accumulators_before=acc,
         accumulators_after=Accumulators.model_construct(
             member_id=claim.member.id, year=acc.year, admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
-            counters={k: from_fen(v) for k, v in counters.items()}),
+            counters={k: from_fen(counters[k]) for k in sorted(counters)}),
         trace=Lazy(make=lambda: render(rec.steps, pack.sites, pack.bases)) if rec is not None else Lazy(),
     )
 
 
-def _payouts(results, scheme: str) -> list[LayerPayout]:
-    return [LayerPayout(layer.id, layer.name.zh, layer.name.en, layer.fund_code.get(scheme),
-                        layer.platform_field.get(scheme), r is not None, layer.fund, from_fen(r.base) if r else ZERO,
-                        from_fen(r.limit_left) if r and r.limit_left is not None else None,
-                        from_fen(r.paid) if r else ZERO)
-            for layer, r in results]
+def _payouts(pack: RulePack, paid_by: dict[str, Paid], scheme: str) -> list[LayerPayout]:
+    out = []
+    for layer in pack.layers:
+        r = paid_by.get(layer.id)
+        out.append(LayerPayout(layer.id, layer.name.zh, layer.name.en, layer.fund_code.get(scheme),
+                               layer.platform_field.get(scheme), r is not None, layer.fund,
+                               from_fen(r.base) if r else ZERO,
+                               from_fen(r.limit_left) if r and r.limit_left is not None else None,
+                               from_fen(r.paid) if r else ZERO))
+    return out
 
 
-def _check_limits(total: int, counters: dict[str, int]) -> None:
+def _refuse_beyond_limits(total: int, counters: dict[str, int]) -> None:
     """Results must stay within what an input may hold (a ledger would refuse them later)."""
     over = [("bill.total", total)] if total > MAX_FEN else []
-    over += [(f"accumulators_after.counters.{k}", v) for k, v in counters.items() if v > MAX_FEN]
+    over += [(f"accumulators_after.counters.{k}", v) for k, v in sorted(counters.items()) if v > MAX_FEN]
     if over:
         name, value = over[0]
         raise ClaimError(f"the claim cannot be settled within accepted amounts: {name} would be {fmt_fen(value)}, "

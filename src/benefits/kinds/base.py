@@ -87,7 +87,8 @@ class State:
     `left` is the policy-range amount still left to the patient after the fund layers so far; each
     fund layer's payout comes off it (the calculator does that, not the layer)."""
 
-    __slots__ = ("claim", "pack", "day", "fact", "fired", "values", "counters", "admissions", "bill", "left", "rec")
+    __slots__ = ("claim", "pack", "day", "fact", "fired", "values", "counters", "admissions", "bill", "left", "rec",
+                 "plan_key")
 
     def __init__(self, claim: "Claim", pack: "RulePack", day: dt.date, fact: dict, fired: frozenset[str],
                  values: dict[str, "ParameterValue"], counters: dict[str, int], admissions: int, bill: Bill,
@@ -95,6 +96,8 @@ class State:
         self.claim, self.pack, self.day, self.fact, self.fired, self.values = claim, pack, day, fact, fired, values
         self.counters, self.admissions, self.bill, self.rec = counters, admissions, bill, rec
         self.left = bill.policy_range
+        # What a layer's plan depends on (Kind.plan): the same for every layer of the claim.
+        self.plan_key = (fired, id(values), _breakdown_key(fact))
 
     def param(self, name: str) -> "ParameterValue":
         """The value in force on the deciding date of the parameter `name` names (a reference with
@@ -196,7 +199,7 @@ class Kind(LayerBase):
         the parameter values they name, the trace steps that follow from them. That depends only on
         the rules that fire, the parameters in force and the claim's breakdown fields, so it is
         built once for each such combination (`build(st)`, at most 4,096 kept) and reused."""
-        key = (st.fired, id(st.values), _breakdown_key(st.fact))
+        key = st.plan_key
         plans = self._plans
         found = plans.get(key)
         if found is None:
@@ -205,7 +208,7 @@ class Kind(LayerBase):
             found = plans[key] = build(st)
         return found
 
-    @property
+    @cached_property  # read for every claim a layer with groups pays
     def group_rules(self) -> tuple[str, ...]:
         """The rule id of each of the layer's groups' `when:` (`<layer>.groups.<id>`), for kinds with groups."""
         return _group_rules(self.id, tuple(g.id for g in getattr(self, "groups", ())))

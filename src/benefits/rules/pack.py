@@ -113,6 +113,15 @@ def icd_category(code: str) -> tuple[str, int] | None:
     return code[0], int(code[1:3])
 
 
+@dataclass(frozen=True, slots=True)
+class LayerRun:
+    """A layer whose `when:` holds on a claim, and the skip steps of the layers before it that do
+    not (RulePack.layer_runs); `layer` is None for the steps after the last."""
+
+    skipped: tuple
+    layer: LayerFile | None
+
+
 @dataclass
 class RulePack:
     """Everything `evaluate` needs from one jurisdiction's rule folder."""
@@ -137,6 +146,7 @@ class RulePack:
     _disease: dict[tuple[str, int], str] = field(init=False, repr=False)  # ICD-10 category -> first list
     bounds: dict[str, tuple[CounterBound, ...]] = field(init=False, repr=False)  # counter -> what it may hold
     _limits: dict[tuple, dict[str, CounterBound]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _runs: dict[frozenset, tuple[LayerRun, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._starts = sorted({v.start for p in self.parameters.values() for v in p.values})
@@ -158,6 +168,16 @@ class RulePack:
     def bases(self) -> dict[str, str]:
         """Layer id -> the policy text the layer encodes (its `citation:`), for the trace."""
         return {layer.id: layer.citation for layer in self.layers}
+
+    @cached_property
+    def fund_layer_ids(self) -> tuple[str, ...]:
+        """The ids of the layers that are funds (not the personal account), in paying order."""
+        return tuple(layer.id for layer in self.layers if layer.fund)
+
+    @cached_property
+    def disease_ranges(self) -> dict[str, tuple]:
+        """Disease list name -> its ICD-10 ranges."""
+        return {d.name: d.ranges for d in self.diseases}
 
     @cached_property
     def group_names(self) -> dict[str, Text]:
@@ -195,6 +215,26 @@ class RulePack:
             if len(self._limits) >= 4096:
                 self._limits.clear()
             self._limits[key] = found
+        return found
+
+    def layer_runs(self, fired: frozenset[str]) -> tuple[LayerRun, ...]:
+        """The layers whose `when:` holds, in paying order, each after the trace steps of the layers
+        before it that do not apply; a last run with no layer holds the steps of those after the
+        last. Which layers apply depends only on the rules that fire, so a claim walks only the
+        layers that may pay (at most 4,096 combinations kept; then it starts over)."""
+        found = self._runs.get(fired)
+        if found is None:
+            runs, skipped = [], []
+            for layer in self.layers:
+                if layer.when_rule in fired:
+                    runs.append(LayerRun(tuple(skipped), layer))
+                    skipped = []
+                else:
+                    skipped.append(layer.skipped[False])
+            runs.append(LayerRun(tuple(skipped), None))
+            if len(self._runs) >= 4096:
+                self._runs.clear()
+            found = self._runs[fired] = tuple(runs)
         return found
 
     def version_for(self, day: dt.date) -> Version:
