@@ -53,3 +53,18 @@ def test_highest_is_the_largest_value_a_parameter_ever_takes(name):
     pack = PACKS[name]
     for pname, param in pack.parameters.items():
         assert pack.highest(pname) == max(v.value for v in param.values)
+
+
+def test_a_fact_is_its_member_fields_and_its_visit_fields():
+    """Counter bounds are kept per combination of the member's fields (RulePack.counter_limits): a
+    fact field that is neither a member's nor a visit's would be left out of that key."""
+    from benefits.facts import ALWAYS, MEMBER_FIELDS, VISIT_FIELDS, build_fact
+
+    claim = benefits.Claim.model_validate({
+        "id": "c", "member": {"id": "m", "scheme": "resident", "member_type": "adult", "age": 70, "groups": ["dibao"]},
+        "visit": "inpatient", "level": "level2", "admission_date": "2022-03-01", "discharge_date": "2022-03-05",
+        "diagnoses": ["I10"], "bill": {"total": "100.00", "fully_self_paid": "0.00", "over_limit": "0.00",
+                                       "pre_self_paid": "0.00", "policy_range": "100.00"}})
+    fact = build_fact(claim, dt.date(2022, 3, 5), "hypertension")
+    assert set(fact) == set(MEMBER_FIELDS) | VISIT_FIELDS | {ALWAYS}
+    assert not set(MEMBER_FIELDS) & VISIT_FIELDS

@@ -96,6 +96,9 @@ ALWAYS = "claim"
 
 _GROUP_KEYS = tuple((g, group_key("groups", g.value)) for g in Group)
 
+MEMBER_FIELDS = ("scheme", "member_type", "age", *(key for _, key in _GROUP_KEYS))
+"""The fields of a fact that describe the member, all but VISIT_FIELDS (and the constant ALWAYS)."""
+
 
 def build_fact(claim: Claim, deciding_date: dt.date, disease: str) -> dict:
     """The claim as the flat fact both matchers test."""

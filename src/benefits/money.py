@@ -125,6 +125,7 @@ def fmt_ratio(ratio: Decimal) -> str:
 # alone also takes '1_000', '1e3', ' 12 ' and other scripts' digits ('５.00'), none of which an
 # export of amounts should contain.
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_MONEY_TEXT = re.compile(r"[0-9]{1,10}\.[0-9]{2}")  # how amounts are written: no sign, exactly two decimals
 
 
 def _number_text(value: str, what: str) -> Decimal:
@@ -136,8 +137,12 @@ def _number_text(value: str, what: str) -> Decimal:
 def parse_money(value: object) -> Decimal:
     """Validate an amount: a Decimal, int or decimal string; never a float; at most two decimals.
     Zero is always +0.00: a '-0.00' passed on would read as a reversal to a platform that reads signs."""
-    if type(value) is str:  # the common case (JSON, YAML): one match, one conversion, one rounding
-        if _NUMBER.fullmatch(value):
+    if type(value) is str:  # the common case (JSON, YAML): one match, one conversion
+        if _MONEY_TEXT.fullmatch(value):  # already to the fen: nothing to round
+            d = Decimal(value)
+            if d <= MAX_AMOUNT:
+                return d if d else ZERO
+        elif _NUMBER.fullmatch(value):
             d = Decimal(value)
             if ZERO < d <= MAX_AMOUNT:
                 q = d.quantize(FEN)

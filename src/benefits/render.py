@@ -320,7 +320,8 @@ def _skip(d: dict, cites: tuple) -> Text:
 def _patient(d: dict, cites: tuple) -> Text:
     total, funds, patient = fmt_fen(d["total"]), fmt_fen(d["funds"]), fmt_fen(d["patient"])
     return ("个人负担 = 总额 - 各项基金支付", "patient pays total - every fund's payout",
-            {k: fmt_fen(v) for k, v in d["paid"].items()}, f"{total} - {funds} = {patient}", patient)
+            {k: fmt_fen(p.paid) if (p := d["paid"].get(k)) else "0.00" for k in d["funds_order"]},
+            f"{total} - {funds} = {patient}", patient)
 
 
 def _cash(d: dict, cites: tuple) -> Text:

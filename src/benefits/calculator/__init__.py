@@ -49,9 +49,10 @@ def _check_claim(claim: Claim, pack: RulePack) -> None:
     if claim.level not in meta.levels:
         raise ClaimError.at(("claim", "level"), f"{claim.level!r} is not a hospital level of pack {pack.name!r}; "
                             f"expected one of: {', '.join(meta.levels)}")
-    for name in sorted(pack.required_fields):
-        if getattr(claim.member, name) is None:
-            raise ClaimError.at(("claim", "member", name), f"required: pack {pack.name!r} has conditions on {name}")
+    missing = [name for name in pack.required_fields if getattr(claim.member, name) is None]
+    if missing:
+        name = min(missing)
+        raise ClaimError.at(("claim", "member", name), f"required: pack {pack.name!r} has conditions on {name}")
     if claim.service is not None and claim.service not in meta.services:
         raise ClaimError.at(("claim", "service"), f"{claim.service!r} is not a service of pack {pack.name!r}; "
                             f"expected one of: {', '.join(meta.services) or '(the pack has none)'}")
@@ -217,12 +218,9 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
     account = paid.account
     rec = st.rec
     if rec is not None:
-        each = dict.fromkeys(pack.fund_layer_ids, 0)  # every fund layer, in paying order
-        for layer_id, p in paid.by_layer.items():
-            if layer_id in each:
-                each[layer_id] = p.paid
-        rec.add("patient", "patient", "settlement.patient", None,
-                {"paid": each, "total": bill.total, "funds": paid.funds, "patient": patient})
+        rec.add("patient", "patient", "settlement.patient", None,  # every fund layer, 0 where it paid nothing
+                {"paid": paid.by_layer, "funds_order": pack.fund_layer_ids, "total": bill.total,
+                 "funds": paid.funds, "patient": patient})
         if account:
             rec.add("cash", "cash", "settlement.cash", None, {"patient": patient, "account": account, "cash": patient - account})
     counters = st.counters
@@ -235,7 +233,7 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
     deductible = from_fen(basic.deductible)
     patient_total = from_fen(patient)
     by_layer = paid.by_layer
-    return Settlement.model_construct(
+    return _BLANK.model_copy(update=dict(
         claim_id=claim.id, pack=pack.name, version=version, deciding_date=day, bill=split, items=items,
         deductible=deductible, ratio=ratio_decimal(basic.ratio) if basic.layer else None,
         layers=Lazy(make=lambda: _payouts(pack, by_layer, claim.member.scheme._value_)),
@@ -245,11 +243,17 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
             from_fen(basic.above_cap), from_fen(basic.deductible + basic.co_pay + basic.above_cap - st.left),
             patient_total, from_fen(account), from_fen(patient - account) if account else patient_total),
         accumulators_before=acc,
-        accumulators_after=Accumulators.model_construct(
-            member_id=claim.member.id, year=acc.year, admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
-            counters={k: from_fen(counters[k]) for k in sorted(counters)}),
+        accumulators_after=acc.model_copy(update=dict(
+            member_id=claim.member.id, admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
+            counters={k: from_fen(counters[k]) for k in sorted(counters)})),
         trace=Lazy(make=lambda: render(rec.steps, pack.sites, pack.bases)) if rec is not None else Lazy(),
-    )
+    ))
+
+
+# Every field of a settlement is given, from values the engine made exactly: copying this blank with
+# all of them set is pydantic's cheapest public way to a model that needs no validation (about half
+# of what `model_construct`, which looks up aliases and defaults per field, costs per claim).
+_BLANK = Settlement.model_construct(**dict.fromkeys(Settlement.model_fields))
 
 
 def _payouts(pack: RulePack, paid_by: dict[str, Paid], scheme: str) -> list[LayerPayout]:

@@ -10,7 +10,7 @@ from functools import cached_property
 from decimal import Decimal
 
 from ..conditions import Node, possible
-from ..facts import VISIT_FIELDS
+from ..facts import MEMBER_FIELDS, VISIT_FIELDS
 from ..errors import ClaimError
 from ..matcher import Matcher
 from ..money import fmt, fmt_ratio
@@ -204,7 +204,7 @@ class RulePack:
         bounds whose cap row's condition can hold for the member on some claim. It depends only on
         the member's own fields, so it is worked out once per combination of them (at most 4,096
         kept; then it starts over)."""
-        key = tuple(v for k, v in fact.items() if k not in VISIT_FIELDS)
+        key = tuple(map(fact.get, MEMBER_FIELDS))
         found = self._limits.get(key)
         if found is None:
             found = {}
