@@ -42,9 +42,9 @@ def _validated(model, value: Any, what: str):
 
 def _check_claim(claim: Claim, pack: RulePack) -> None:
     meta = pack.meta
-    if claim.visit.value not in meta.visits:
+    if claim.visit._value_ not in meta.visits:
         raise ClaimError(
-            f"pack {pack.name!r} does not cover visit kind {claim.visit.value!r}; it covers: {', '.join(meta.visits)}"
+            f"pack {pack.name!r} does not cover visit kind {claim.visit._value_!r}; it covers: {', '.join(meta.visits)}"
         )
     if claim.level not in meta.levels:
         raise ClaimError.at(("claim", "level"), f"{claim.level!r} is not a hospital level of pack {pack.name!r}; "
@@ -97,6 +97,8 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
         raise ClaimError.at(("accumulators", "year"), f"{acc.year}, but the claim settles on a date in {year}")
     if acc.member_id is not None and acc.member_id != claim.member.id:
         raise ClaimError.at(("accumulators", "member_id"), f"{acc.member_id!r} is not the claim's member {claim.member.id!r}")
+    if not acc.counters or pack.counters_known(year, acc.counters):
+        return
     for name in acc.counters:
         at = ("accumulators", "counters", name)
         base, _, month = name.partition("@")
@@ -107,6 +109,7 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
                                 else f"{base!r} is a yearly counter, written without @")
         if month and not re.fullmatch(rf"{year}-(0[1-9]|1[0-2])", month):
             raise ClaimError.at(at, f"expected a month of {year}, as {base}@{year}-MM")
+    pack.counters_known(year, acc.counters, add=True)
 
 
 def _check_counter_bounds(counters: dict[str, int], pack: RulePack, fact: dict) -> None:

@@ -147,6 +147,7 @@ class RulePack:
     bounds: dict[str, tuple[CounterBound, ...]] = field(init=False, repr=False)  # counter -> what it may hold
     _limits: dict[tuple, dict[str, CounterBound]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _runs: dict[frozenset, tuple[LayerRun, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _known: set[tuple] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._starts = sorted({v.start for p in self.parameters.values() for v in p.values})
@@ -216,6 +217,18 @@ class RulePack:
                 self._limits.clear()
             self._limits[key] = found
         return found
+
+    def counters_known(self, year: int, names, add: bool = False) -> bool:
+        """Whether this set of accumulator counter names was already found to be the pack's (per
+        month in `year` where kept per month), or, with `add`, remember that it is (at most 4,096
+        sets; then it starts over): a member's accumulators name the same few counters claim
+        after claim."""
+        key = (year, *names)
+        if add:
+            if len(self._known) >= 4096:
+                self._known.clear()
+            self._known.add(key)
+        return key in self._known
 
     def layer_runs(self, fired: frozenset[str]) -> tuple[LayerRun, ...]:
         """The layers whose `when:` holds, in paying order, each after the trace steps of the layers
