@@ -90,23 +90,25 @@ class BasicFundLayer(Kind):
         policy = st.left
         applied = min(policy, self._deductible(st, plan))
         ratio = plan.ratio
-        if st.rec is not None:
-            st.rec.steps.extend(plan.ratio_steps)
+        rec = st.rec
+        if rec is not None:
+            rec.steps.extend(plan.ratio_steps)
         cap_left, keys, cap_lefts = self._cap_left(st, plan)
         eligible = policy - applied
         raw = eligible * ratio  # fen x RATIO
-        paid = half_up(raw if cap_left is None else min(raw, cap_left * RATIO), RATIO)
-        if st.rec is not None:
-            st.rec.add("basic_fund.pay", f"{self.id}.pay", self.when_rule, self.id,
-                       {"policy": policy, "applied": applied, "ratio": ratio, "cap_left": cap_left, "raw": raw,
-                        "paid": paid})
-        for key in keys:
-            st.add(key, paid)
-        if self.deductible.per == "year":
-            st.add(self.deductible.counter, applied)
         rounded = half_up(raw, RATIO)
-        return BasicPaid(paid, policy, cap_left, layer=self.id, deductible=applied, co_pay=eligible - rounded,
-                         above_cap=rounded - paid, ratio=ratio, eligible=eligible, cap_lefts=cap_lefts)
+        paid = rounded if cap_left is None or raw <= cap_left * RATIO else cap_left
+        if rec is not None:
+            rec.add("basic_fund.pay", f"{self.id}.pay", self.when_rule, self.id,
+                    {"policy": policy, "applied": applied, "ratio": ratio, "cap_left": cap_left, "raw": raw,
+                     "paid": paid})
+        counters = st.counters
+        for key in keys:
+            counters[key] = counters.get(key, 0) + paid
+        if plan.deductible_counter is not None:
+            counters[plan.deductible_counter] = counters.get(plan.deductible_counter, 0) + applied
+        return BasicPaid(paid, policy, cap_left, self.id, applied, eligible - rounded, rounded - paid, ratio, eligible,
+                         cap_lefts)
 
     def _resolve(self, st: State) -> "_Plan":
         """The rows that hold for claims like `st`'s and the values they name (see Kind.plan)."""
@@ -133,9 +135,10 @@ class BasicFundLayer(Kind):
                 steps.append(Step("basic_fund.adjustment", f"{self.id}.ratio", arid, self.id,
                                   {"before": ratio, "points": pts.value, "after": new, "when": adj.when}, (pts,)))
                 ratio = new
-        caps = tuple((cap, st.param(cap.value), crid) for cap, crid in zip(self.caps, self.rule_ids("caps", self.caps))
+        caps = tuple(_CapInForce(cap.id, cap.period, cap.counter, st.param(cap.value), crid)
+                     for cap, crid in zip(self.caps, self.rule_ids("caps", self.caps))
                      if cap.when is None or crid in st.fired)
-        return _Plan(base, rid, factor, ratio, tuple(steps), caps)
+        return _Plan(base, rid, factor, ratio, tuple(steps), caps, d.counter if d.per == "year" else None)
 
     def _deductible(self, st: State, plan: "_Plan") -> int:
         """The deductible still to be met by this claim (起付线), in fen."""
@@ -163,24 +166,40 @@ class BasicFundLayer(Kind):
     def _cap_left(self, st: State, plan: "_Plan") -> tuple[int | None, list[str], dict[str, int]]:
         """The smallest cap left among those that apply (None: no cap), the counter keys they draw
         on, and each cap's left by cap id."""
-        lefts: list[int] = []
+        least = None
         keys: list[str] = []
         by_id: dict[str, int] = {}
-        for cap, amount, rid in plan.caps:
+        counters, rec = st.counters, st.rec
+        for cap in plan.caps:
             if cap.period == "claim":
-                left, used = amount.units, 0
+                left, used = cap.amount.units, 0
             else:
-                key = cap.counter if cap.period == "year" else f"{cap.counter}@{st.day:%Y-%m}"
-                used = st.counter(key)
-                left = max(0, amount.units - used)
+                key = cap.counter if cap.period == "year" else f"{cap.counter}@{st.day.year}-{st.day.month:02d}"
+                used = counters.get(key, 0)
+                left = cap.amount.units - used
+                if left < 0:
+                    left = 0
                 if key not in keys:
                     keys.append(key)
-            lefts.append(left)
-            by_id[cap.id] = min(left, by_id.get(cap.id, left))
-            if st.rec is not None:
-                st.rec.add("basic_fund.cap", f"{self.id}.cap", rid, self.id,
-                           {"cap": cap.id, "amount": amount.units, "used": used, "left": left}, (amount,))
-        return (min(lefts) if lefts else None), keys, by_id
+            if least is None or left < least:
+                least = left
+            if left < by_id.get(cap.id, left + 1):
+                by_id[cap.id] = left
+            if rec is not None:
+                rec.add("basic_fund.cap", f"{self.id}.cap", cap.rule, self.id,
+                        {"cap": cap.id, "amount": cap.amount.units, "used": used, "left": left}, (cap.amount,))
+        return least, keys, by_id
+
+
+@dataclass(frozen=True, slots=True)
+class _CapInForce:
+    """A cap whose row holds for claims like this one, with its value in force."""
+
+    id: str
+    period: str  # year | month | claim
+    counter: str | None
+    amount: ParameterValue
+    rule: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,5 +211,6 @@ class _Plan:
     factor: ParameterValue | None = None  # the repeat-admission factor, when the layer has one
     ratio: int = 0  # RATIO units, adjustments included
     ratio_steps: tuple = ()  # the trace steps of the ratio and its adjustments
-    caps: tuple = ()  # (cap, its value, its rule id) of every cap that holds
+    caps: tuple[_CapInForce, ...] = ()  # every cap that holds
+    deductible_counter: str | None = None  # an annual deductible's counter, which the amount applied adds to
     error: str | None = None  # no row holds: the claim is refused when the layer applies
