@@ -3,12 +3,14 @@
 Wall-clock rates on a shared machine swing by 2x within minutes (see README.md, Figures); the
 number of instructions a piece of work executes does not. This script counts them for
 
-- one evaluation of a 50-line headline claim (models, trace on and off): the count of a run that
-  evaluates a batch once more, minus the count of a run that does not, divided by the batch size;
+- one evaluation of a claim, for a pre-split Jiangmen stay and a 50-line one, from plain dicts and
+  from validated models, trace on and off: the count of a run that evaluates a batch once more,
+  minus the count of a run that does not, divided by the batch size;
 - `benefits calc` on the example claim, end to end, in a new process (bytecode compiled first).
 
-    .venv/bin/python bench/instructions.py                 # about 3 minutes
-    .venv/bin/python bench/instructions.py --src OTHER/src # another checkout's src/ (the CLI code stays this one's)
+    .venv/bin/python bench/instructions.py                 # about 8 minutes
+    .venv/bin/python bench/instructions.py --src OTHER/src --rules OTHER/rules/jiangmen
+                                                           # another checkout (the CLI code stays this one's)
 
 It needs `valgrind` on PATH. Instructions are not time (memory stalls and the interpreter's cache
 behaviour differ), but a change that lowers them lowers time on any quiet machine.
@@ -27,6 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EXAMPLE = ["calc", "examples/resident-level3-inpatient.yaml", "--rules", "rules/jiangmen"]
+BATCHES = (("presplit_batch", "pre-split"), ("headline_batch", "50-line"))  # generate.py's batches
 
 # Run inside valgrind: warm the pack and its memo on the batch, then evaluate it `rounds` more times.
 CHILD = """
@@ -34,8 +37,10 @@ import sys
 sys.path.insert(0, {bench!r})
 import benefits, generate
 rules = benefits.load_rules({rules!r})
-cases = generate.headline_batch({n})
-work = [(benefits.Claim.model_validate(c.claim), benefits.Accumulators.model_validate(c.accumulators)) for c in cases]
+cases = generate.{batch}({n})
+work = [(c.claim, c.accumulators) for c in cases]
+if {models}:
+    work = [(benefits.Claim.model_validate(c), benefits.Accumulators.model_validate(a)) for c, a in work]
 for c, a in work:
     benefits.evaluate(c, rules, a, trace=True)
 for _ in range({rounds}):
@@ -57,6 +62,8 @@ def callgrind(cmd: list[str], env: dict) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--src", type=Path, default=ROOT / "src", help="the src/ folder to measure (default: this checkout's)")
+    ap.add_argument("--rules", type=Path, default=ROOT / "rules" / "jiangmen",
+                    help="the Jiangmen pack to evaluate under (default: this checkout's; another src may need its own)")
     ap.add_argument("-n", type=int, default=150, help="claims in the batch (default 150)")
     args = ap.parse_args(argv)
     if not shutil.which("valgrind"):
@@ -66,15 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, PYTHONPATH=str(src))
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(src), str(ROOT / "cli")], check=False,
                    capture_output=True)
-    print(f"instructions (callgrind), src = {src}")
-    for trace in (True, False):
-        counts = []
-        for rounds in (0, 1):
-            code = CHILD.format(bench=str(HERE), rules=str(ROOT / "rules" / "jiangmen"), n=args.n,
-                                rounds=rounds, trace=trace)
-            counts.append(callgrind([sys.executable, "-c", code], env))
-        per_claim = (counts[1] - counts[0]) / args.n
-        print(f"  one 50-line claim, models, trace {'on ' if trace else 'off'}   {per_claim / 1e6:8.2f} M instructions")
+    print(f"instructions (callgrind), src = {src}, rules = {args.rules}")
+    for batch, label in BATCHES:
+        for models in (False, True):
+            for trace in (True, False):
+                counts = []
+                for rounds in (0, 1):
+                    code = CHILD.format(bench=str(HERE), rules=str(args.rules), batch=batch, n=args.n, models=models,
+                                        rounds=rounds, trace=trace)
+                    counts.append(callgrind([sys.executable, "-c", code], env))
+                per_claim = (counts[1] - counts[0]) / args.n
+                what = f"one {label} claim, {'models' if models else 'dicts '}, trace {'on ' if trace else 'off'}"
+                print(f"  {what:<44}{per_claim / 1e3:8.0f} k instructions")
     code = ("import sys; sys.argv = ['benefits', *sys.argv[1:]]; "
             "import benefits_cli.app as app; app.main()")
     total = callgrind([sys.executable, "-c", code, *EXAMPLE], env)
