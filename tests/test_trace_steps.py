@@ -211,3 +211,18 @@ def test_a_maternity_service_is_named_in_chinese(jiangmen, case, zh):
     c = load_case(RULES.parent / "tests" / "cases" / "jiangmen" / case)
     text = trace_text(benefits.evaluate(c.claim, jiangmen, c.accumulators), jiangmen, "zh", Paint(False), columns=200)
     assert f"服务项目 = {zh}" in text and c.claim.service not in text
+
+
+@pytest.mark.parametrize("pack,case,layer,zh", [
+    # jc-19: a COVID test of 9.22, 100% paid by the treating city's finance: a finance share, not aid
+    ("jiangmen", "jc-19-covid-employee-local-l1-2021.yaml", "covid_finance",
+     "就医地财政（核酸检测）按100%支付全体参保人的剩余合规自付"),
+    ("anyang", "ay-09-dibao-serious-illness-no-cap-aid-cap-used.yaml", "medical_aid", "医疗救助按")])
+def test_a_residual_layer_is_named_as_the_payer_it_is(pack, case, layer, zh):
+    from benefits.cases import load_case
+
+    c = load_case(RULES.parent / "tests" / "cases" / pack / case)
+    s = benefits.evaluate(c.claim, benefits.load_rules(RULES / pack), c.accumulators)
+    (pay,) = [t for t in s.trace if t.step == f"{layer}.pay"]
+    assert pay.explain_zh.startswith(zh), pay.explain_zh
+    assert ("救助" in pay.explain_zh) == (layer == "medical_aid")

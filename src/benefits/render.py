@@ -282,7 +282,9 @@ def _bands_pay(d: dict, cites: tuple) -> Text:
 def _aid_pay(d: dict, cites: tuple) -> Text:
     g, ratio, left, used, paid = d["group"], fmt_units(d["ratio"]), fmt_fen(d["left"]), fmt_fen(d["used"]), fmt_fen(d["paid"])
     formula = _capped(f"({left} - {used}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
-    return (f"救助对象（{_who(g, d['zh'])}）按{ratio}救助剩余合规自付", f"aid group {g}: {ratio} of the in-policy self-pay left",
+    # The kind serves medical aid and a finance share alike (the COVID test's): the layer names the payer.
+    return (f"{d['payer']['zh']}按{ratio}支付{_who(g, d['zh'])}的剩余合规自付",
+            f"{d['payer']['en']}: {ratio} of the in-policy self-pay left (group {g})",
             {"left": left, "aid_deductible_used": used, "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
 
 

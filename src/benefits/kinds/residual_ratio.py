@@ -80,7 +80,8 @@ class ResidualRatioLayer(Kind):
                            {"options": {o[1].id: o[0] for o in options}, "chosen": g.id,
                             "names": {o[1].id: o[1].name.zh for o in options if o[1].name}})
             st.rec.add("residual_ratio.pay", f"{self.id}.pay", rule, self.id,
-                       {"group": g.id, "zh": g.name.zh if g.name else None, "left": left, "used": used,
+                       {"group": g.id, "zh": g.name.zh if g.name else None, "payer": {"zh": self.name.zh, "en": self.name.en},
+                        "left": left, "used": used,
                         "ratio": ratio.units, "raw": raw,
                         "cap_left": cap_left, "paid": paid}, tuple(p for p in (ratio, ded, cap) if p is not None))
         if self.paid_counter:
