@@ -155,6 +155,15 @@ def test_calc_reads_the_claim_from_stdin(ja18):
     assert json.loads(r.stdout)["fund_total"] == "5252.34"
 
 
+@pytest.mark.parametrize("command", ["calc", "explain"])
+def test_a_case_file_given_as_the_claim_is_named_for_what_it_is(command):
+    case = ROOT / "tests" / "cases" / "jiangmen" / "jc-19-covid-employee-local-l1-2021.yaml"
+    r = run(command, case, "--rules", JIANGMEN)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == (f"error: {case}: a case file (claim, accumulators and expected values), not a claim; "
+                                f"`benefits check {case}` settles it and compares")
+
+
 def test_calc_rules_from_the_environment(ja18):
     claim, _ = ja18
     r = run("calc", claim, "--json", env={"BENEFITS_RULES": str(JIANGMEN)})
