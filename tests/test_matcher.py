@@ -9,7 +9,7 @@ import pytest
 
 import benefits
 from benefits.conditions import parse
-from benefits.facts import Group, date_key, field_specs, group_key
+from benefits.facts import Group, build_fact, date_key, field_specs, group_key
 from benefits.matcher import make_matcher
 from benefits.matcher.durable import compile_condition
 from conftest import RULES
@@ -351,3 +351,31 @@ def test_a_child_forked_while_the_lock_could_not_be_taken_refuses_its_inherited_
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("name", ["jiangmen", "anyang", "mini"])
+def test_each_packs_memo_answers_as_the_plain_matcher_does(name):
+    """The memo of a loaded pack (keyed by the fields its conditions read) against the plain-Python
+    matcher with no memo, on generated claims: days around every version start and year edge among
+    them, ages from 0 to 100. (Keys by place among thresholds: the tests above, on conditions that
+    compare dates and ages, which neither shipped pack's conditions do.)"""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from benefits.matcher.reference import ReferenceMatcher
+    from generators import claims, deciding_day, examples, pack
+
+    p = pack(name)
+    plain = ReferenceMatcher(p.rules)
+
+    @settings(max_examples=examples(2), deadline=None)
+    @given(data=st.data())
+    def run(data):
+        c = data.draw(claims(p))
+        c["member"]["age"] = data.draw(st.integers(0, 100))
+        claim = benefits.Claim.model_validate(c)
+        day = deciding_day(p, c)
+        fact = build_fact(claim, day, p.disease_of(claim.diagnoses))
+        assert p.matcher.fired(fact) == plain.fired(fact), fact
+
+    run()
