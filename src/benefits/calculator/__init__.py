@@ -109,7 +109,7 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
                                 else f"{base!r} is a yearly counter, written without @")
         if month and not re.fullmatch(rf"{year}-(0[1-9]|1[0-2])", month):
             raise ClaimError.at(at, f"expected a month of {year}, as {base}@{year}-MM")
-    pack.counters_known(year, acc.counters, add=True)
+    pack.know_counters(year, acc.counters)
 
 
 def _check_counter_bounds(counters: dict[str, int], pack: RulePack, fact: dict) -> None:

@@ -218,17 +218,17 @@ class RulePack:
             self._limits[key] = found
         return found
 
-    def counters_known(self, year: int, names, add: bool = False) -> bool:
-        """Whether this set of accumulator counter names was already found to be the pack's (per
-        month in `year` where kept per month), or, with `add`, remember that it is (at most 4,096
-        sets; then it starts over): a member's accumulators name the same few counters claim
-        after claim."""
-        key = (year, *names)
-        if add:
-            if len(self._known) >= 4096:
-                self._known.clear()
-            self._known.add(key)
-        return key in self._known
+    def counters_known(self, year: int, names) -> bool:
+        """Whether this set of accumulator counter names was found to be the pack's before (each a
+        counter it keeps, per month in `year` where it keeps it per month): a member's accumulators
+        name the same few counters claim after claim."""
+        return (year, *names) in self._known
+
+    def know_counters(self, year: int, names) -> None:
+        """Remember that this set of counter names is the pack's (at most 4,096 sets; then it starts over)."""
+        if len(self._known) >= 4096:
+            self._known.clear()
+        self._known.add((year, *names))
 
     def layer_runs(self, fired: frozenset[str]) -> tuple[LayerRun, ...]:
         """The layers whose `when:` holds, in paying order, each after the trace steps of the layers
