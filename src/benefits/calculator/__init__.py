@@ -166,10 +166,8 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
                 {"day": day, "start": version.start, "by": pack.meta.deciding_date})
         if claim.diagnoses:
             rec.add("diagnosis", "diagnosis", "claim.diagnoses", None, _diagnosis(pack, claim.diagnoses, disease))
-    values = pack.values_on(day)
-    share = values.get(pack.meta.default_b_share) or pack.param(pack.meta.default_b_share, day)
-    bill, items = split_bill(claim, share, rec)
-    st = State(claim, pack, day, fact, fired, values, counters, acc.admissions, bill, rec)
+    bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
+    st = State(claim, pack, day, fact, fired, pack.values_on(day), counters, acc.admissions, bill, rec)
     return _settlement(claim, pack, version.start, day, bill, items, acc, st, _pay_layers(st))
 
 
@@ -227,8 +225,7 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
         if account:
             rec.add("cash", "cash", "settlement.cash", None, {"patient": patient, "account": account, "cash": patient - account})
     counters = st.counters
-    if bill.total > MAX_FEN or (counters and max(counters.values()) > MAX_FEN):
-        _refuse_beyond_limits(bill.total, counters)
+    _check_limits(bill.total, counters)
     split = claim.bill if claim.bill is not None else BillSplit.model_construct(
         total=from_fen(bill.total), fully_self_paid=from_fen(bill.fully_self_paid),
         over_limit=from_fen(bill.over_limit), pre_self_paid=from_fen(bill.pre_self_paid),
@@ -271,8 +268,10 @@ def _payouts(pack: RulePack, paid_by: dict[str, Paid], scheme: str) -> list[Laye
     return out
 
 
-def _refuse_beyond_limits(total: int, counters: dict[str, int]) -> None:
+def _check_limits(total: int, counters: dict[str, int]) -> None:
     """Results must stay within what an input may hold (a ledger would refuse them later)."""
+    if total <= MAX_FEN and (not counters or max(counters.values()) <= MAX_FEN):
+        return
     over = [("bill.total", total)] if total > MAX_FEN else []
     over += [(f"accumulators_after.counters.{k}", v) for k, v in sorted(counters.items()) if v > MAX_FEN]
     if over:

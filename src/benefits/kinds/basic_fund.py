@@ -102,11 +102,10 @@ class BasicFundLayer(Kind):
             rec.add("basic_fund.pay", f"{self.id}.pay", self.when_rule, self.id,
                     {"policy": policy, "applied": applied, "ratio": ratio, "cap_left": cap_left, "raw": raw,
                      "paid": paid})
-        counters = st.counters
         for key in keys:
-            counters[key] = counters.get(key, 0) + paid
+            st.add(key, paid)
         if plan.deductible_counter is not None:
-            counters[plan.deductible_counter] = counters.get(plan.deductible_counter, 0) + applied
+            st.add(plan.deductible_counter, applied)
         return BasicPaid(paid, policy, cap_left, self.id, applied, eligible - rounded, rounded - paid, ratio, eligible,
                          cap_lefts)
 
@@ -169,13 +168,13 @@ class BasicFundLayer(Kind):
         least = None
         keys: list[str] = []
         by_id: dict[str, int] = {}
-        counters, rec = st.counters, st.rec
+        rec = st.rec
         for cap in plan.caps:
             if cap.period == "claim":
                 left, used = cap.amount.units, 0
             else:
                 key = cap.counter if cap.period == "year" else f"{cap.counter}@{st.day.year}-{st.day.month:02d}"
-                used = counters.get(key, 0)
+                used = st.counter(key)
                 left = cap.amount.units - used
                 if left < 0:
                     left = 0

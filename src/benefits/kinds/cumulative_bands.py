@@ -111,18 +111,17 @@ class CumulativeBandsLayer(Kind):
         if plan.error:
             raise ClaimError(plan.error)
         amount = st.left
-        counters = st.counters
-        before = counters.get(self.base_counter, 0)
+        before = st.counter(self.base_counter)
         after = before + amount
-        paid_so_far = counters.get(self.paid_counter, 0)
+        paid_so_far = st.counter(self.paid_counter)
         options = [self._option(o, plan.cap, paid_so_far, before, after) for o in plan.options]
         # groups are listed before `none`
         best = options[0] if len(options) == 1 else most_favourable(options, lambda o: o.paid)
         if st.rec is not None:
             cites = plan.cites + best.modifiers + ((plan.cap,) if best.cap_left is not None else ())
             self._record(st, options, best, plan.band_rule, before, amount, after, cites, plan.cap)
-        counters[self.base_counter] = after
-        counters[self.paid_counter] = paid_so_far + best.paid
+        st.add(self.base_counter, amount)
+        st.add(self.paid_counter, best.paid)
         return Paid(best.paid, amount, best.cap_left)
 
     def _resolve(self, st: State) -> "_Plan":
