@@ -379,6 +379,8 @@ def check_items(claim: dict, s: benefits.Settlement, default_share: Decimal) -> 
             share = Decimal(item["self_pay_share"]) if "self_pay_share" in item else default_share
             exact_pre += share * (split.amount - split.over_limit)
     assert sum((i.amount for i in s.items), ZERO) == s.bill.total
+    for part in ("fully_self_paid", "over_limit", "pre_self_paid", "policy_range"):  # the 2301 lines add to 2207's
+        assert sum((getattr(i, part) for i in s.items), ZERO) == getattr(s.bill, part), part
     assert abs(s.bill.total - exact_total) <= Decimal("0.005") * n
     assert abs(s.bill.pre_self_paid - exact_pre) <= Decimal("0.005") * n
 

@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from .models.claim import Claim, Group, MemberType, Region, Scheme, Visit
 
@@ -118,7 +119,11 @@ def build_fact(claim: Claim, deciding_date: dt.date, disease: str) -> dict:
     }
     if m.age is not None:
         fact["age"] = m.age
-    held = set(m.groups)
-    for g, key in _GROUP_KEYS:
-        fact[key] = g in held
+    fact.update(_group_flags(tuple(m.groups)))
     return fact
+
+
+@lru_cache(maxsize=1024)  # members hold a handful of combinations of five groups
+def _group_flags(groups: tuple[Group, ...]) -> dict[str, bool]:
+    """One boolean per group (`groups__dibao`, ...): whether the member is in it."""
+    return {key: g in groups for g, key in _GROUP_KEYS}

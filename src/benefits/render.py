@@ -362,11 +362,11 @@ def render(steps: list[Step], sites: dict[str, tuple[str, int | None]], bases: d
     """The recorded steps as text, each with its rule's file:line in the pack where it has one and,
     for a layer's steps, the policy text the layer encodes (`bases`: layer id -> its citation)."""
     out = []
-    for s in steps:
-        cites = tuple(v for v in s.cites if v is not None)
-        zh, en, inputs, formula, output = RENDERERS[s.what](s.data, cites)
-        site = sites.get(s.rule)
+    for what, step, rule, layer, data, cited in steps:  # by position: the recorder appends plain tuples
+        cites = tuple(v for v in cited if v is not None)
+        zh, en, inputs, formula, output = RENDERERS[what](data, cites)
+        site = sites.get(rule)
         where = None if site is None else (f"{site[0]}:{site[1]}" if site[1] else site[0])
-        out.append(TraceStep(s.step, s.rule, zh, en, output, s.layer, inputs, formula,
-                             [v.citation for v in cites], where, bases.get(s.layer)))
+        out.append(TraceStep(step, rule, zh, en, output, layer, inputs, formula,
+                             [v.citation for v in cites], where, bases.get(layer)))
     return out

@@ -8,6 +8,7 @@ in fen and ratio units, the parameter values read); `render.py` turns them into 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Plain dataclasses, not pydantic models: a settlement holds dozens of steps, built by the engine
 # from its own strings, and constructing models was the largest cost of an evaluation (bench/).
@@ -42,10 +43,12 @@ class TraceStep:
     basis: str | None = None  # the policy text the step's layer encodes (its `citation:`)
 
 
-@dataclass(slots=True)
-class Step:
+class Step(NamedTuple):
     """A step as recorded: `what` names its shape for the renderer (e.g. 'basic_fund.deductible'),
-    `data` holds its numbers (fen, ratio units) and words, `cites` the parameter values it read."""
+    `data` holds its numbers (fen, ratio units) and words, `cites` the parameter values it read.
+
+    A tuple: the recorder appends a step's fields as a plain tuple, one allocation per step (a claim
+    records a dozen), and the renderer reads steps by position."""
 
     what: str
     step: str
@@ -64,4 +67,4 @@ class Recorder:
         self.steps: list[Step] = []
 
     def add(self, what: str, step: str, rule: str, layer: str | None, data: dict, cites: tuple = ()) -> None:
-        self.steps.append(Step(what, step, rule, layer, data, cites))
+        self.steps.append((what, step, rule, layer, data, cites))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -166,9 +167,13 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
                 {"day": day, "start": version.start, "by": pack.meta.deciding_date})
         if claim.diagnoses:
             rec.add("diagnosis", "diagnosis", "claim.diagnoses", None, _diagnosis(pack, claim.diagnoses, disease))
-    bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
-    st = State(claim, pack, day, fact, fired, pack.values_on(day), counters, acc.admissions, bill, rec)
-    return _settlement(claim, pack, version.start, day, bill, items, acc, st, _pay_layers(st))
+    values = pack.values_on(day)
+    share = values.get(pack.meta.default_b_share)
+    if share is None:  # not in force on the day: pack.param says so
+        share = pack.param(pack.meta.default_b_share, day)
+    bill, items = split_bill(claim, share, rec)
+    st = State(claim, pack, day, fact, fired, values, dict(counters), acc.admissions, bill, rec)
+    return _settlement(claim, pack, version.start, day, bill, items, acc, counters, st, _pay_layers(st))
 
 
 @dataclass(slots=True)
@@ -210,8 +215,8 @@ def _pay_layers(st: State) -> _Payments:
     return out
 
 
-def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Accumulators, st: State,
-                paid: _Payments) -> Settlement:
+def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Accumulators, start: dict[str, int],
+                st: State, paid: _Payments) -> Settlement:
     basic = paid.basic
     if basic is None:  # no basic-fund layer applied: none of the policy-range amount was paid by one
         basic = BasicPaid(0, bill.policy_range, None, co_pay=bill.policy_range)
@@ -245,7 +250,7 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
         accumulators_before=acc,
         accumulators_after=acc.model_copy(update=dict(
             member_id=claim.member.id, admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
-            counters={k: from_fen(counters[k]) for k in sorted(counters)})),
+            counters=_counters_after(acc.counters, start, counters))),
         trace=Lazy(make=lambda: render(rec.steps, pack.sites, pack.bases)) if rec is not None else Lazy(),
     ))
 
@@ -254,6 +259,15 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
 # all of them set is pydantic's cheapest public way to a model that needs no validation (about half
 # of what `model_construct`, which looks up aliases and defaults per field, costs per claim).
 _BLANK = Settlement.model_construct(**dict.fromkeys(Settlement.model_fields))
+
+
+def _counters_after(before: dict[str, Decimal], start: dict[str, int], now: dict[str, int]) -> dict[str, Decimal]:
+    """The counters after the claim, by name: the amount given where the claim left it as it was."""
+    out = {}
+    for key in sorted(now):
+        fen = now[key]
+        out[key] = before[key] if start.get(key) == fen else from_fen(fen)
+    return out
 
 
 def _payouts(pack: RulePack, paid_by: dict[str, Paid], scheme: str) -> list[LayerPayout]:

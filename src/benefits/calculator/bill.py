@@ -8,7 +8,7 @@ from ..kinds import Bill
 from ..models.claim import Category, Claim
 from ..models.lazy import Lazy
 from ..models.settlement import ItemSplit
-from ..money import ZERO, from_fen, parse_decimal, to_fen
+from ..money import ZERO, from_fen, half_up, parse_decimal, to_fen
 from ..rules.pack import ParameterValue
 from ..trace import Recorder
 
@@ -32,21 +32,20 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
             _record(rec, bill, None, default_share, False)
         return bill, Lazy()
     total = fully = over = pre = 0
-    parts: list[tuple] = []  # (row, amount, over-limit, pre-self-paid), in fen
-    append = parts.append
     A, C = Category.A, Category.C  # anything else is B
     dn, dd = default_share.value.as_integer_ratio()
     used_default = False
+    rows = claim.items.rows
     # The hottest loop of an evaluation (50-300 items a stay): integers only, the category compared
-    # by identity, and each part computed once. amount = price x qn / qd, rounded half up.
-    for row in claim.items.rows:
+    # by identity, each part computed once and nothing kept per item; `_item_parts` is the same
+    # arithmetic for the listing, made only when it is read (tests hold the listing to the totals).
+    for row in rows:
         qn, qd = row.qn, row.qd
         amount = (2 * row.price * qn + qd) // (2 * qd)
         total += amount
         category = row.category
         if category is C:
             fully += amount
-            append((row, amount, 0, 0))
             continue
         std = row.standard
         item_over = 0
@@ -54,7 +53,6 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
             item_over = amount - (2 * std * qn + qd) // (2 * qd)
             over += item_over
         if category is A:
-            append((row, amount, item_over, 0))
             continue
         share = row.share
         if share is None:
@@ -62,21 +60,30 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
             used_default = True
         else:
             sn, sd = share
-        item_pre = (2 * sn * (amount - item_over) + sd) // (2 * sd)
-        pre += item_pre
-        append((row, amount, item_over, item_pre))
+        pre += (2 * sn * (amount - item_over) + sd) // (2 * sd)
     bill = Bill(total, fully, over, pre, total - fully - over - pre)
     if rec is not None:
-        _record(rec, bill, len(parts), default_share, used_default)
-    return bill, Lazy(make=lambda: [_item_split(*p, default_share.value) for p in parts])
+        _record(rec, bill, len(rows), default_share, used_default)
+    return bill, Lazy(make=lambda: [_item_split(row, (dn, dd), default_share.value) for row in rows])
 
 
-def _item_split(row, amount: int, over: int, pre: int, default: Decimal) -> ItemSplit:
+def _item_split(row, default: tuple[int, int], default_share: Decimal) -> ItemSplit:
+    """One line item's parts, as `split_bill` adds them up: amount = round(price x quantity); over
+    the payment standard, the amount less round(standard x quantity); a B item's share of the rest."""
+    qn, qd = row.qn, row.qd
+    amount = half_up(row.price * qn, qd)
     category = row.category.value
     if category == "C":
         money = from_fen(amount)
         return ItemSplit(row.id, "C", money, None, money, ZERO, ZERO, ZERO)
-    share = None if category == "A" else default if row.share is None else parse_decimal(row.self_pay_share)
+    std = row.standard
+    over = amount - half_up(std * qn, qd) if std is not None and row.price > std else 0
+    pre = 0
+    share = None
+    if category == "B":
+        sn, sd = default if row.share is None else row.share
+        pre = half_up(sn * (amount - over), sd)
+        share = default_share if row.share is None else parse_decimal(row.self_pay_share)
     return ItemSplit(row.id, category, from_fen(amount), share, ZERO, from_fen(over), from_fen(pre),
                      from_fen(amount - over - pre))
 

@@ -9,6 +9,7 @@ none of the layer's groups gets nothing from it.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Iterator, Literal
 
 from pydantic import Field
@@ -50,10 +51,15 @@ class ResidualRatioLayer(Kind):
             largest = max((g.deductible for g in self.groups if g.deductible), key=highest, default=None)
             yield CounterBound(self.deductible_counter, highest(largest) if largest else 0, largest, "aid deductible")
 
+    @cached_property  # the same words in every claim's trace
+    def payer(self) -> dict[str, str]:
+        """Who pays, as the trace names it: the layer's name in both languages."""
+        return {"zh": self.name.zh, "en": self.name.en}
+
     # --- paying -------------------------------------------------------------------------------
 
     def pay(self, st: State, earlier: Earlier) -> Paid | None:
-        groups = [g for g, rid in zip(self.groups, self.group_rules) if g.when is None or rid in st.fired]
+        groups = [(g, rid) for g, rid in zip(self.groups, self.group_rules) if g.when is None or rid in st.fired]
         if not groups:
             return None
         left = st.left
@@ -64,23 +70,22 @@ class ResidualRatioLayer(Kind):
             cap = st.param(hit[0].value)
             cap_left = max(0, cap.units - st.counter(self.paid_counter))
         options = []
-        for g in groups:
+        for g, rid in groups:
             ratio = st.param(g.ratio)
             ded = st.param(g.deductible) if g.deductible else None
             ded_left = max(0, ded.units - st.counter(self.deductible_counter)) if ded and self.deductible_counter else 0
             used = min(left, ded_left)
             raw = (left - used) * ratio.units
             paid = half_up(raw if cap_left is None else min(raw, cap_left * RATIO), RATIO)
-            options.append((paid, g, ratio, ded, used, raw))
-        paid, g, ratio, ded, used, raw = most_favourable(options, lambda o: o[0])
+            options.append((paid, g, ratio, ded, used, raw, rid))
+        paid, g, ratio, ded, used, raw, rule = most_favourable(options, lambda o: o[0])
         if st.rec is not None:
-            rule = f"{self.id}.groups.{g.id}"
             if len(options) > 1:
                 st.rec.add("residual_ratio.group", f"{self.id}.group", rule, self.id,
                            {"options": {o[1].id: o[0] for o in options}, "chosen": g.id,
                             "names": {o[1].id: o[1].name.zh for o in options if o[1].name}})
             st.rec.add("residual_ratio.pay", f"{self.id}.pay", rule, self.id,
-                       {"group": g.id, "zh": g.name.zh if g.name else None, "payer": {"zh": self.name.zh, "en": self.name.en},
+                       {"group": g.id, "zh": g.name.zh if g.name else None, "payer": self.payer,
                         "left": left, "used": used,
                         "ratio": ratio.units, "raw": raw,
                         "cap_left": cap_left, "paid": paid}, tuple(p for p in (ratio, ded, cap) if p is not None))

@@ -148,6 +148,7 @@ class RulePack:
     _limits: dict[tuple, dict[str, CounterBound]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _runs: dict[frozenset, tuple[LayerRun, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _known: set[tuple] = field(default_factory=set, init=False, repr=False, compare=False)
+    _disease_by_code: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._starts = sorted({v.start for p in self.parameters.values() for v in p.values})
@@ -267,6 +268,16 @@ class RulePack:
         return self._highest[name]
 
     def disease_of(self, codes: list[str]) -> str:
-        """The name of the pack's first disease list the primary diagnosis falls in, or 'none'."""
-        category = icd_category(codes[0]) if codes else None
-        return self._disease.get(category, "none") if category else "none"
+        """The name of the pack's first disease list the primary diagnosis falls in, or 'none'.
+        Remembered per code (at most 4,096; then it starts over): a year's claims repeat codes."""
+        if not codes:
+            return "none"
+        code = codes[0]
+        found = self._disease_by_code.get(code)
+        if found is None:
+            category = icd_category(code)
+            found = self._disease.get(category, "none") if category else "none"
+            if len(self._disease_by_code) >= 4096:
+                self._disease_by_code.clear()
+            self._disease_by_code[code] = found
+        return found
