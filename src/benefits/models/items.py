@@ -25,7 +25,6 @@ from pydantic_core import core_schema
 
 from ..money import MAX_AMOUNT, from_fen, parse_decimal, parse_money, to_fen
 from .lazy import Lazy
-from .platform_in import items_from_fee_lines
 
 
 class Row(NamedTuple):
@@ -211,6 +210,8 @@ class LineItems(Lazy):
                 return cls.fast(value, categories)
             except _Slow:
                 pass
+            from .platform_in import items_from_fee_lines  # here: a claim in our own shape never needs it
+
             lines = items_from_fee_lines(value)  # the platform's 2204/2301 fee lines, read as ours
             if lines is not value:
                 try:

@@ -14,7 +14,6 @@ from ..money import Money
 from ..trace import TraceStep
 from .accumulators import Accumulators
 from .claim import BillSplit
-from . import platform_out
 from .lazy import Lazy
 
 
@@ -113,16 +112,24 @@ class Settlement(BaseModel):
     def platform_fields(self) -> dict[str, Decimal]:
         """The national platform's 2207/2304 amount fields this claim gives values to (domain.md
         section 5); `setlinfo()` is the fixed block with every field."""
+        from . import platform_out  # here: only a caller of the platform's blocks needs them
+
         return platform_out.amounts(self)
 
     def setlinfo(self) -> dict[str, Decimal]:
         """The platform's `setlinfo` block: every field of domain.md section 5, 0.00 when unused."""
+        from . import platform_out
+
         return platform_out.setlinfo(self)
 
     def setldetail(self) -> list[dict]:
         """The platform's `setldetail`: one row per layer that applied (fund_pay_type, fund_payamt, ...)."""
+        from . import platform_out
+
         return platform_out.setldetail(self)
 
     def feedetail(self) -> list[dict]:
         """Each line item split as the platform's 2301 returns it (feedetl_sn, inscp_scp_amt, ...)."""
+        from . import platform_out
+
         return platform_out.feedetail(self)
