@@ -62,7 +62,7 @@ CheckRulesOpt = Annotated[Optional[str], typer.Option(
 
 
 def _guard(debug: bool):
-    from .app import guard  # app imports this module to register it: imported here, not above
+    from .app import guard  # here, not above: app builds this module's commands; neither imports the other at load
 
     return guard(debug)
 
@@ -370,14 +370,14 @@ def _credit_text(done: Credited, body: dict, paint: Paint) -> str:
                           f"{done.member_id}, {done.year}; balance after it {money(Decimal(body['balance']))}").text()
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ledger's commands to the `benefits` command line."""
-    app.command("settle", help=SETTLE_HELP, epilog=SETTLE_EPILOG)(settle)
-    app.command("reverse", help=REVERSE_HELP, epilog=REVERSE_EPILOG)(reverse)
-    group = typer.Typer(help="Look into a ledger, or bring balances into it.\n\n"
-                             "Example: benefits ledger show m1 2022 --ledger ledger.db",
-                        no_args_is_help=True)
-    group.command("show", help=SHOW_HELP, epilog="Example: benefits ledger show m1 2022 --ledger ledger.db")(show)
-    group.command("open", help=OPEN_HELP, epilog=OPEN_EPILOG)(open_year)
-    group.command("credit", help=CREDIT_HELP, epilog=CREDIT_EPILOG)(credit)
-    app.add_typer(group, name="ledger")
+# The commands, each built (and this module imported) only when it is run or listed (app.COMMANDS).
+settle_command = typer.Typer(add_completion=False)
+settle_command.command("settle", help=SETTLE_HELP, epilog=SETTLE_EPILOG)(settle)
+reverse_command = typer.Typer(add_completion=False)
+reverse_command.command("reverse", help=REVERSE_HELP, epilog=REVERSE_EPILOG)(reverse)
+ledger_app = typer.Typer(name="ledger", help="Look into a ledger, or bring balances into it.\n\n"
+                                             "Example: benefits ledger show m1 2022 --ledger ledger.db",
+                         no_args_is_help=True, add_completion=False)
+ledger_app.command("show", help=SHOW_HELP, epilog="Example: benefits ledger show m1 2022 --ledger ledger.db")(show)
+ledger_app.command("open", help=OPEN_HELP, epilog=OPEN_EPILOG)(open_year)
+ledger_app.command("credit", help=CREDIT_HELP, epilog=CREDIT_EPILOG)(credit)

@@ -1,9 +1,10 @@
 """`benefits serve`: the settlement service over HTTP (uvicorn, one or several worker processes).
 
-Registered on the command line by `register_serve(app)`. The workers are started by uvicorn from an
-import string and a factory (`benefits.service.app:from_environment`), so that `--workers N` starts N
-processes, each loading the packs and opening its own connection to the store; the configuration
-reaches them through environment variables (`BENEFITS_SERVE_*`).
+The command is `serve_command`, built (and this module imported) only when `serve` is run or listed
+(app.COMMANDS). The workers are started by uvicorn from an import string and a factory
+(`benefits.service.app:from_environment`), so that `--workers N` starts N processes, each loading
+the packs and opening its own connection to the store; the configuration reaches them through
+environment variables (`BENEFITS_SERVE_*`).
 """
 
 from __future__ import annotations
@@ -87,43 +88,43 @@ def _database(database: str) -> str:
     return str(Path(database).resolve())
 
 
-def register_serve(app: typer.Typer) -> None:
-    """Add `serve` to the `benefits` command line."""
+serve_command = typer.Typer(add_completion=False)
 
-    @app.command(epilog=SERVE_EPILOG, help=(
-        "Serve the settlement API over HTTP: stateless /calculate and /trace, and the ledger: pre-settle, "
-        "settle (idempotent on the request's key), reverse, look up settlements and a member's accumulators.\n\n"
-        "The rule packs are loaded at start; POST /admin/reload (or SIGHUP) loads them again without a restart, "
-        "keeping the old ones when one fails. The OpenAPI document is at /openapi.json, its pages at /docs."
-    ))
-    def serve(
-        rules: Annotated[list[str] | None, typer.Option(
-            "--rules", "-r", metavar="[NAME=]DIR", envvar="BENEFITS_RULES", show_default=False, show_envvar=True,
-            help="A rule pack folder, as NAME=DIR or DIR (named by its pack.yaml); repeat for each pack. "
-                 "Default: every pack folder in ./rules.")] = None,
-        database: Annotated[str, typer.Option(
-            "--database", "-d", metavar="URL", envvar="BENEFITS_DATABASE", show_envvar=True,
-            help="The ledger's store: a SQLite file (a path or sqlite:///path) or postgresql://user@host/db.")]
-        = DEFAULT_DATABASE,
-        host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="The port to listen on.")] = 8000,
-        workers: Annotated[int, typer.Option(
-            "--workers", "-w", min=1, max=256,
-            help="Worker processes, each with its own connection to the store.")] = 1,
-        log_level: Annotated[str, typer.Option(
-            "--log-level", help="uvicorn's log level: critical, error, warning, info, debug.")] = "info",
-        access_log: Annotated[bool, typer.Option(
-            "--access-log/--no-access-log", help="Log every request.")] = True,
-        debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")] = False,
-    ) -> None:
-        from .app import guard
 
-        with guard(debug):
-            pairs = _pack_folders(list(rules or []))
-            folders = _load_packs(pairs)
-            database = _database(database)
-            _check_store(database)
-            _run(folders, database, host, port, workers, log_level, access_log)
+@serve_command.command(epilog=SERVE_EPILOG, help=(
+    "Serve the settlement API over HTTP: stateless /calculate and /trace, and the ledger: pre-settle, "
+    "settle (idempotent on the request's key), reverse, look up settlements and a member's accumulators.\n\n"
+    "The rule packs are loaded at start; POST /admin/reload (or SIGHUP) loads them again without a restart, "
+    "keeping the old ones when one fails. The OpenAPI document is at /openapi.json, its pages at /docs."
+))
+def serve(
+    rules: Annotated[list[str] | None, typer.Option(
+        "--rules", "-r", metavar="[NAME=]DIR", envvar="BENEFITS_RULES", show_default=False, show_envvar=True,
+        help="A rule pack folder, as NAME=DIR or DIR (named by its pack.yaml); repeat for each pack. "
+             "Default: every pack folder in ./rules.")] = None,
+    database: Annotated[str, typer.Option(
+        "--database", "-d", metavar="URL", envvar="BENEFITS_DATABASE", show_envvar=True,
+        help="The ledger's store: a SQLite file (a path or sqlite:///path) or postgresql://user@host/db.")]
+    = DEFAULT_DATABASE,
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="The port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        "--workers", "-w", min=1, max=256,
+        help="Worker processes, each with its own connection to the store.")] = 1,
+    log_level: Annotated[str, typer.Option(
+        "--log-level", help="uvicorn's log level: critical, error, warning, info, debug.")] = "info",
+    access_log: Annotated[bool, typer.Option(
+        "--access-log/--no-access-log", help="Log every request.")] = True,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")] = False,
+) -> None:
+    from .app import guard
+
+    with guard(debug):
+        pairs = _pack_folders(list(rules or []))
+        folders = _load_packs(pairs)
+        database = _database(database)
+        _check_store(database)
+        _run(folders, database, host, port, workers, log_level, access_log)
 
 
 def _run(folders: dict[str, str], database: str, host: str, port: int, workers: int, log_level: str,

@@ -45,7 +45,7 @@ class Engine(str, Enum):
 
 
 def _app():
-    from . import app  # app imports this module to register it: imported here, not above
+    from . import app  # here, not above: app builds this module's commands; neither imports the other at load
 
     return app
 
@@ -118,14 +118,6 @@ SIMULATE_EPILOG = (
     "Example: benefits simulate claims.parquet --members members.parquet --rules rules/jiangmen "
     "--compare /tmp/jm-cf/jiangmen --out report --format csv --format html"
 )
-
-
-def register_simulate(app: typer.Typer) -> None:
-    """Add `simulate` to `app`, and `diff` to its `rules` group."""
-    app.command(name="simulate", help=SIMULATE_HELP, epilog=SIMULATE_EPILOG)(simulate)
-    for group in app.registered_groups:
-        if group.name == "rules" and group.typer_instance is not None:
-            group.typer_instance.command(name="diff", help=DIFF_HELP, epilog=DIFF_EPILOG)(rules_diff)
 
 
 def simulate(
@@ -682,3 +674,11 @@ def _what_if_json(w) -> dict:
             "steps": [{"step": s.step, "a": s.a, "b": s.b} for s in w.diff.steps],
         },
     }
+
+
+# `simulate` and `rules diff`, each built (and this module imported) only when it is run or listed
+# (app.COMMANDS, app.rules_app).
+simulate_command = typer.Typer(add_completion=False)
+simulate_command.command(name="simulate", help=SIMULATE_HELP, epilog=SIMULATE_EPILOG)(simulate)
+diff_command = typer.Typer(add_completion=False)
+diff_command.command(name="diff", help=DIFF_HELP, epilog=DIFF_EPILOG)(rules_diff)
