@@ -5,9 +5,12 @@ import datetime as dt
 import string
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import benefits
 from conftest import RULES
+from generators import accumulators, claims, deciding_day, members
 
 PACKS = {name: benefits.load_rules(RULES / name, matcher="reference") for name in ("jiangmen", "anyang")}
 
@@ -68,3 +71,64 @@ def test_a_fact_is_its_member_fields_and_its_visit_fields():
     fact = build_fact(claim, dt.date(2022, 3, 5), "hypertension")
     assert set(fact) == set(MEMBER_FIELDS) | VISIT_FIELDS | {ALWAYS}
     assert not set(MEMBER_FIELDS) & VISIT_FIELDS
+
+
+def _reads_date_and_age(root) -> benefits.RulePack:
+    """A copy of Jiangmen whose retired employees' bonus holds from 2022-07-01 and from age 60: a
+    pack whose conditions read the deciding date and the age, which the shipped packs' do not."""
+    import shutil
+
+    shutil.copytree(RULES / "jiangmen", root)
+    basic = root / "layers" / "basic.yaml"
+    text = basic.read_text(encoding="utf-8")
+    old = "{when: scheme == employee and member_type == retired, points:"
+    assert old in text
+    basic.write_text(text.replace(old, "{when: scheme == employee and member_type == retired and date >= 2022-07-01 "
+                                       "and age >= 60, points:"), encoding="utf-8")
+    return benefits.load_rules(root)
+
+
+@pytest.fixture(scope="module")
+def shape_packs(tmp_path_factory):
+    """Pairs of one pack loaded twice: remembering what follows from a claim's shape, and not."""
+    root = tmp_path_factory.mktemp("dated") / "jiangmen_dated"
+    dated = _reads_date_and_age(root)
+    assert {"date", "age"} <= dated.fields_read
+    return {"jiangmen": (benefits.load_rules(RULES / "jiangmen"), benefits.load_rules(RULES / "jiangmen", memo=False)),
+            "dated": (dated, benefits.load_rules(root, memo=False))}
+
+
+def _outcome(pack, claim, acc):
+    try:
+        return benefits.evaluate(claim, pack, acc, trace=True).model_dump(mode="json")
+    except benefits.BenefitsError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("name", ["jiangmen", "dated"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_claim_settles_alike_whether_its_shape_was_seen_before_or_not(shape_packs, name, data):
+    """What the calculator keeps per shape of claim (calculator/shape.py: which rules fire, the
+    claim's refusal, the counters' bounds) answers as working it out for every claim: the same
+    settlement, trace and error, on a pack whose conditions read the date and age too. Several
+    claims of one member on days either side of the pack's dates share what they can."""
+    remembering, plain = shape_packs[name]
+    member = data.draw(members(member_id="m1"), label="member")
+    for i in range(4):
+        claim = data.draw(claims(remembering, member=dict(member, age=data.draw(st.sampled_from([59, 60, 61]))),
+                                 claim_id=f"c{i}"), label=f"claim {i}")
+        acc = data.draw(st.one_of(st.none(), accumulators(remembering, "m1", deciding_day(remembering, claim).year)))
+        assert _outcome(remembering, claim, acc) == _outcome(plain, claim, acc)
+
+
+def test_the_shapes_kept_are_bounded_and_one_per_shape():
+    """A pack keeps one entry per shape of claim, however many claims share it, and at most 4,096."""
+    pack = benefits.load_rules(RULES / "jiangmen")
+    builds = []
+    for i in range(3):
+        assert pack.shape(("a",), lambda: builds.append(1) or "first") == "first"
+    assert builds == [1]
+    for i in range(5000):
+        pack.shape((i,), lambda: i)
+    assert len(pack._shapes) <= 4096

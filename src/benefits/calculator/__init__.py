@@ -17,8 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
-from ..facts import build_fact
-from ..kinds import BasicPaid, Earlier, Paid, State
+from ..kinds import BasicPaid, CounterBound, Earlier, Paid, State
 from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, BillSplit, Claim
 from ..models.lazy import Lazy
@@ -28,6 +27,7 @@ from ..render import render
 from ..rules.pack import RulePack
 from ..trace import Recorder
 from .bill import split_bill
+from .shape import refuse, shape_of
 
 MAX_FEN = to_fen(MAX_AMOUNT)
 
@@ -39,47 +39,6 @@ def _validated(model, value: Any, what: str):
         return model.model_validate(value)
     except ValidationError as exc:
         raise ClaimError([ClaimProblem((what,) + error_path(err), error_message(err)) for err in exc.errors()]) from None
-
-
-def _check_claim(claim: Claim, pack: RulePack) -> None:
-    meta = pack.meta
-    if claim.visit._value_ not in meta.visits:
-        raise ClaimError(
-            f"pack {pack.name!r} does not cover visit kind {claim.visit._value_!r}; it covers: {', '.join(meta.visits)}"
-        )
-    if claim.level not in meta.levels:
-        raise ClaimError.at(("claim", "level"), f"{claim.level!r} is not a hospital level of pack {pack.name!r}; "
-                            f"expected one of: {', '.join(meta.levels)}")
-    missing = [name for name in pack.required_fields if getattr(claim.member, name) is None]
-    if missing:
-        name = min(missing)
-        raise ClaimError.at(("claim", "member", name), f"required: pack {pack.name!r} has conditions on {name}")
-    if claim.service is not None and claim.service not in meta.services:
-        raise ClaimError.at(("claim", "service"), f"{claim.service!r} is not a service of pack {pack.name!r}; "
-                            f"expected one of: {', '.join(meta.services) or '(the pack has none)'}")
-
-
-@lru_cache(maxsize=256)
-def _refusal_rules(count: int) -> tuple[str, ...]:
-    return tuple(f"refusals[{i}]" for i in range(count))
-
-
-def _check_refusals(pack: RulePack, fired: frozenset[str], claim: Claim) -> None:
-    refusals = pack.meta.refusals
-    for refusal, rule in zip(refusals, _refusal_rules(len(refusals))):
-        if rule in fired:
-            raise ClaimError(f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})",
-                             offending=_offending(refusal.when, claim))
-
-
-def _offending(when: str | None, claim: Claim) -> str:
-    """The claim's value a refusal tests, named ('' when it tests none we name): which diagnosis put
-    the claim in no disease list."""
-    if not when or "disease" not in when:
-        return ""
-    if not claim.diagnoses:
-        return "; the claim gives no diagnosis (diagnoses: [])"
-    return f"; the claim's primary diagnosis {claim.diagnoses[0]!r} is in none of them"
 
 
 def _diagnosis(pack: RulePack, codes: list[str], disease: str) -> dict:
@@ -113,12 +72,11 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
     pack.know_counters(year, acc.counters)
 
 
-def _check_counter_bounds(counters: dict[str, int], pack: RulePack, fact: dict) -> None:
+def _check_counter_bounds(counters: dict[str, int], pack: RulePack, limits: dict[str, CounterBound]) -> None:
     """domain.md 6.11: a counter (in fen) beyond the most its caps (or aid deductibles) ever allowed
-    this member is impossible input, whether or not this claim reads it."""
+    this member (`limits`) is impossible input, whether or not this claim reads it."""
     if not counters:
         return
-    limits = pack.counter_limits(fact)
     for key, value in counters.items():
         most = limits.get(key.partition("@")[0])
         if most is not None and value > most.limit:
@@ -147,19 +105,18 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
 
 def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
     claim = _validated(Claim, claim, "claim")
-    _check_claim(claim, pack)
     day = claim.settlement_date if pack.meta.deciding_date == "settlement" else claim.start_date
+    disease = pack.disease_of(claim.diagnoses)
+    shape = shape_of(claim, pack, day, disease)  # refuses a claim the pack does not cover
     version = pack.version_for(day)
     if accumulators is None:
         accumulators = Accumulators(member_id=claim.member.id, year=day.year)
     acc = _validated(Accumulators, accumulators, "accumulators")
     _check_accumulators(acc, claim, pack, day.year)
-    disease = pack.disease_of(claim.diagnoses)
-    fact = build_fact(claim, day, disease)
     counters = {k: to_fen(v) for k, v in acc.counters.items()}
-    _check_counter_bounds(counters, pack, fact)
-    fired = pack.matcher.fired(fact)
-    _check_refusals(pack, fired, claim)
+    _check_counter_bounds(counters, pack, shape.limits)
+    if shape.refusal is not None:
+        raise refuse(pack, shape.refusal, claim)
 
     rec = Recorder() if trace else None
     if rec is not None:
@@ -172,7 +129,7 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
     if share is None:  # not in force on the day: pack.param says so
         share = pack.param(pack.meta.default_b_share, day)
     bill, items = split_bill(claim, share, rec)
-    st = State(claim, pack, day, fact, fired, values, dict(counters), acc.admissions, bill, rec)
+    st = State(claim, pack, day, shape.fact, shape.fired, values, dict(counters), acc.admissions, bill, rec)
     return _settlement(claim, pack, version.start, day, bill, items, acc, counters, st, _pay_layers(st))
 
 

@@ -496,6 +496,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
         counters={c.name: c.description for c in meta.counters},
         monthly_counters=frozenset(set().union(*(layer.monthly_counters for layer in layers))),
         content_hash=_content_hash(root, col.read),
+        memo=memo,
     )
 
 

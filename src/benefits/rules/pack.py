@@ -8,8 +8,9 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
+from typing import Callable, TypeVar
 
-from ..conditions import Node, possible
+from ..conditions import Node, fields_of, possible
 from ..facts import MEMBER_FIELDS, VISIT_FIELDS
 from ..errors import ClaimError
 from ..matcher import Matcher
@@ -18,6 +19,8 @@ from ..trace import Citation
 from ..kinds import CounterBound, LayerFile
 from ..money import to_fen
 from .files import PackFile, Text
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class RulePack:
     counters: dict[str, Text] = field(default_factory=dict)  # name -> its description
     monthly_counters: frozenset[str] = frozenset()  # kept per month, as name@YYYY-MM
     content_hash: str = ""  # sha256 of the files it was loaded from (loader._content_hash)
+    memo: bool = True  # remember which rules fire per shape of claim (load_rules' `memo`)
     # Lookup tables derived once from the above, so that a claim does dictionary lookups only.
     _starts: list[dt.date] = field(init=False, repr=False)  # every date a parameter changes on
     _in_force: list[dict[str, ParameterValue]] = field(init=False, repr=False)  # per start: values in force
@@ -149,6 +153,7 @@ class RulePack:
     _runs: dict[frozenset, tuple[LayerRun, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _known: set[tuple] = field(default_factory=set, init=False, repr=False, compare=False)
     _disease_by_code: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _shapes: dict[tuple, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._starts = sorted({v.start for p in self.parameters.values() for v in p.values})
@@ -217,6 +222,25 @@ class RulePack:
             if len(self._limits) >= 4096:
                 self._limits.clear()
             self._limits[key] = found
+        return found
+
+    @cached_property
+    def fields_read(self) -> frozenset[str]:
+        """The fact fields the pack's conditions read (facts.field_specs)."""
+        return frozenset(set().union(*(fields_of(n) for n in self.rules.values())))
+
+    def shape(self, key: tuple, build: Callable[[], T]) -> T:
+        """What the calculator works out from a claim's shape alone (calculator/shape.py): `build()`
+        once per `key`, at most 4,096 kept; then it starts over. Every time for a pack loaded with
+        memo=False, which asks its matcher on every claim."""
+        if not self.memo:
+            return build()
+        found = self._shapes.get(key)
+        if found is None:
+            found = build()
+            if len(self._shapes) >= 4096:
+                self._shapes.clear()
+            self._shapes[key] = found
         return found
 
     def counters_known(self, year: int, names) -> bool:
