@@ -37,7 +37,7 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
     used_default = False
     rows = claim.items.rows
     # The hottest loop of an evaluation (50-300 items a stay): integers only, the category compared
-    # by identity, each part computed once and nothing kept per item; `_item_parts` is the same
+    # by identity, each part computed once and nothing kept per item; `_item_split` is the same
     # arithmetic for the listing, made only when it is read (tests hold the listing to the totals).
     for row in rows:
         qn, qd = row.qn, row.qd
