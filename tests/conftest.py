@@ -9,6 +9,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 
 
+def edit(folder: Path, rel: str, old: str, new: str, count: int = 1) -> None:
+    """In a copy of a pack, replace `old` (which must be there) with `new` in its file `rel`."""
+    path = folder / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
 def claim(**over) -> dict:
     """A small valid Jiangmen inpatient claim (a pre-split bill); keyword arguments replace its keys,
     and a key given as None is left out."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import claim
+from conftest import claim, edit
 from generators import PACKS, pack
 
 import benefits
@@ -397,13 +397,7 @@ def broken(request, tmp_path):
     dest = tmp_path / request.param
     shutil.copytree(PACKS[request.param], dest)
 
-    def edit(rel: str, old: str, new: str) -> None:
-        path = dest / rel
-        text = path.read_text(encoding="utf-8")
-        assert old in text, f"{old!r} not in {rel}"
-        path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-    return dest, edit
+    return dest, lambda rel, old, new: edit(dest, rel, old, new)
 
 
 def problems(folder: Path) -> list[str]:

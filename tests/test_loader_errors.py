@@ -8,7 +8,7 @@ import pytest
 import benefits
 from benefits.errors import RuleFileError
 
-from conftest import RULES
+from conftest import RULES, edit
 
 
 @pytest.fixture
@@ -16,13 +16,6 @@ def pack(tmp_path):
     dest = tmp_path / "jiangmen"
     shutil.copytree(RULES / "jiangmen", dest)
     return dest
-
-
-def edit(pack, rel, old, new, count=1):
-    path = pack / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
 def line_of(pack, rel, fragment):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import benefits
-from conftest import RULES
+from conftest import RULES, edit
 from generators import accumulators, claims, deciding_day, members
 
 PACKS = {name: benefits.load_rules(RULES / name, matcher="reference") for name in ("jiangmen", "anyang")}
@@ -79,12 +79,8 @@ def _reads_date_and_age(root) -> benefits.RulePack:
     import shutil
 
     shutil.copytree(RULES / "jiangmen", root)
-    basic = root / "layers" / "basic.yaml"
-    text = basic.read_text(encoding="utf-8")
-    old = "{when: scheme == employee and member_type == retired, points:"
-    assert old in text
-    basic.write_text(text.replace(old, "{when: scheme == employee and member_type == retired and date >= 2022-07-01 "
-                                       "and age >= 60, points:"), encoding="utf-8")
+    edit(root, "layers/basic.yaml", "{when: scheme == employee and member_type == retired, points:",
+         "{when: scheme == employee and member_type == retired and date >= 2022-07-01 and age >= 60, points:")
     return benefits.load_rules(root)
 
 

@@ -8,7 +8,7 @@ import shutil
 from decimal import Decimal
 
 import pytest
-from conftest import ROOT, RULES
+from conftest import ROOT, RULES, edit
 
 import benefits
 from benefits.rules.diff import diff_packs, diff_text
@@ -112,12 +112,8 @@ def test_parameters_and_layers_added_and_removed_between_jiangmen_and_anyang(jia
 def test_a_changed_condition_is_named_as_such(tmp_path, jiangmen):
     folder = tmp_path / "jiangmen"
     shutil.copytree(JIANGMEN, folder)
-    layer = folder / "layers" / "medical_aid.yaml"
-    text = layer.read_text(encoding="utf-8")
-    old = "- {id: dibao, when: groups has dibao, ratio: medical_aid.ratio.dibao}"
-    assert old in text
-    layer.write_text(text.replace(old, "- {id: dibao, when: groups has dibao or groups has tuopin, "
-                                       "ratio: medical_aid.ratio.dibao}"), encoding="utf-8")
+    edit(folder, "layers/medical_aid.yaml", "- {id: dibao, when: groups has dibao, ratio: medical_aid.ratio.dibao}",
+         "- {id: dibao, when: groups has dibao or groups has tuopin, ratio: medical_aid.ratio.dibao}")
     d = diff_packs(jiangmen, benefits.load_rules(folder))
     assert not d.parameters
     [layer_diff] = d.layers

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from benefits_cli.app import app
-from conftest import ROOT, RULES
+from conftest import ROOT, RULES, edit
 from typer.testing import CliRunner
 
 import benefits
@@ -29,13 +29,6 @@ def pack(tmp_path):
     dest = tmp_path / "jiangmen"
     shutil.copytree(RULES / "jiangmen", dest)
     return dest
-
-
-def edit(pack, rel, old, new):
-    path = pack / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def line_of(pack, rel, fragment, nth=1):
