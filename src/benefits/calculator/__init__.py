@@ -124,12 +124,9 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
                 {"day": day, "start": version.start, "by": pack.meta.deciding_date})
         if claim.diagnoses:
             rec.add("diagnosis", "diagnosis", "claim.diagnoses", None, _diagnosis(pack, claim.diagnoses, disease))
-    values = pack.values_on(day)
-    share = values.get(pack.meta.default_b_share)
-    if share is None:  # not in force on the day: pack.param says so
-        share = pack.param(pack.meta.default_b_share, day)
-    bill, items = split_bill(claim, share, rec)
-    st = State(claim, pack, day, shape.fact, shape.fired, values, dict(counters), acc.admissions, bill, rec)
+    bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)
+    st = State(claim, pack, day, shape.fact, shape.fired, pack.values_on(day), dict(counters), acc.admissions,
+               bill, rec)
     return _settlement(claim, pack, version.start, day, bill, items, acc, counters, st, _pay_layers(st))
 
 

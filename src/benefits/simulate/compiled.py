@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from ..calculator import evaluate
+from ..calculator.shape import check_claim
 from ..conditions import fields_of
 from ..errors import ClaimError
 from ..facts import build_fact
@@ -111,9 +112,9 @@ class CompiledPack:
         except ValidationError as exc:
             return Combo(scalar=f"invalid claim ({exc.errors()[0]['msg']})")
         meta = pack.meta
-        if (claim.visit.value not in meta.visits or claim.level not in meta.levels
-                or (claim.service is not None and claim.service not in meta.services)
-                or any(getattr(claim.member, name) is None for name in pack.required_fields)):
+        try:
+            check_claim(claim, pack)
+        except ClaimError:
             return Combo(scalar="a claim the pack does not cover (visit, level, service or a required member field)")
         fact = build_fact(claim, day, pack.disease_of(claim.diagnoses))
         fired = pack.matcher.fired(fact)
