@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Strict
 
 from .errors import shown
+from .memo import Memo
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -23,12 +24,19 @@ def parse_day(value: object) -> dt.date:
     """A calendar date: a `date` that is not a `datetime`, or text YYYY-MM-DD (ASCII digits)."""
     if type(value) is dt.date:
         return value
+    return _DAYS_READ[value] if type(value) is str else _read_day(value)
+
+
+def _read_day(value: object) -> dt.date:
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a date of the calendar") from None
     raise ValueError(f"expected a date written YYYY-MM-DD, got {shown(value)}")
+
+
+_DAYS_READ = Memo(_read_day, 65536)  # claims and accumulators name the days of a few years, over and over
 
 
 Day = Annotated[dt.date, BeforeValidator(parse_day)]

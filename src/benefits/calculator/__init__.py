@@ -185,10 +185,10 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
             rec.add("cash", "cash", "settlement.cash", None, {"patient": patient, "account": account, "cash": patient - account})
     counters = st.counters
     _check_limits(bill.total, counters)
-    split = claim.bill if claim.bill is not None else BillSplit.model_construct(
+    split = claim.bill if claim.bill is not None else _BLANK_SPLIT.model_copy(update=dict(
         total=from_fen(bill.total), fully_self_paid=from_fen(bill.fully_self_paid),
         over_limit=from_fen(bill.over_limit), pre_self_paid=from_fen(bill.pre_self_paid),
-        policy_range=from_fen(bill.policy_range))
+        policy_range=from_fen(bill.policy_range)))
     deductible = from_fen(basic.deductible)
     patient_total = from_fen(patient)
     by_layer = paid.by_layer
@@ -209,10 +209,12 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
     ))
 
 
-# Every field of a settlement is given, from values the engine made exactly: copying this blank with
-# all of them set is pydantic's cheapest public way to a model that needs no validation (about half
-# of what `model_construct`, which looks up aliases and defaults per field, costs per claim).
+# Every field of a settlement (and of a bill the engine split) is given, from values the engine made
+# exactly: copying a blank with all of them set is pydantic's cheapest public way to a model that
+# needs no validation (about half of what `model_construct`, which looks up aliases and defaults per
+# field, costs per claim).
 _BLANK = Settlement.model_construct(**dict.fromkeys(Settlement.model_fields))
+_BLANK_SPLIT = BillSplit.model_construct(**dict.fromkeys(BillSplit.model_fields))
 
 
 def _counters_after(before: dict[str, Decimal], start: dict[str, int], now: dict[str, int]) -> dict[str, Decimal]:

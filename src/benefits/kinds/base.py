@@ -15,6 +15,7 @@ from functools import cached_property, lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
 
+from ..memo import Memo
 from ..money import RATIO
 from ..rules.files import BREAKDOWN_FIELDS, LayerBase
 from ..rules.refs import resolve_ref
@@ -191,21 +192,18 @@ class Kind(LayerBase):
                           {"zh": self.name.zh, "en": self.name.en, "when": self.when, "own": own}) for own in (False, True))
 
     @cached_property
-    def _plans(self) -> dict:
-        return {}
+    def _plans(self) -> Memo:
+        return Memo()
 
     def plan(self, st: State, build):
         """What this layer decides from the rules alone for claims like this one: the rows that hold,
         the parameter values they name, the trace steps that follow from them. That depends only on
         the rules that fire, the parameters in force and the claim's breakdown fields, so it is
         built once for each such combination (`build(st)`, at most 4,096 kept) and reused."""
-        key = st.plan_key
         plans = self._plans
-        found = plans.get(key)
+        found = plans.get(st.plan_key)
         if found is None:
-            if len(plans) >= 4096:
-                plans.clear()
-            found = plans[key] = build(st)
+            found = plans.keep(st.plan_key, build(st))
         return found
 
     @cached_property  # read for every claim a layer with groups pays

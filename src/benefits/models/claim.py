@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from ..dates import Count, Day
+from ..memo import Memo
 from ..money import Money, parse_decimal
 from .items import LineItems
 
@@ -105,12 +106,19 @@ characters after a dot: I10, J18.9, C34.90, and the national insurance extension
 carry (医保版疾病诊断代码, I10.x00x002); letters may be written in lower case."""
 
 
-def _icd10(code: str) -> str:
+def _read_icd10(code: str) -> str:
     if not ICD10.fullmatch(code.upper()):
         shown = code if len(code) <= 40 else code[:40] + "..."
         raise ValueError(f"{shown!r} is not an ICD-10 code; expected a letter, two digits and up to eight "
                          "characters after a dot, such as I10, J18.9 or I10.x00x002")
     return code
+
+
+_CODES_READ = Memo(_read_icd10, 65536)  # a year's claims name a few thousand codes, over and over
+
+
+def _icd10(code: str) -> str:
+    return _CODES_READ[code]  # after pydantic's str validation: an exact str, safe as a key
 
 
 class _Strict(BaseModel):

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
+from ..memo import Memo
 from ..money import MAX_AMOUNT, from_fen, parse_decimal, parse_money, to_fen
 from .lazy import Lazy
 
@@ -76,27 +77,9 @@ def _fraction_of_text(text: str) -> tuple[int, int]:
     return int(digits), 10 ** len(decimals)
 
 
-class _Memo(dict):
-    """Texts already read, and what they read as: a stay repeats its quantities ('1', '2') and many
-    prices. Reading is a pure function of the text, so a memo changes no result; bounded, so memory
-    stays flat over millions of claims."""
-
-    __slots__ = ("read",)
-    LIMIT = 65536
-
-    def __init__(self, read):
-        super().__init__()
-        self.read = read
-
-    def __missing__(self, text: str):
-        if len(self) >= self.LIMIT:
-            self.clear()
-        value = self[text] = self.read(text)
-        return value
-
-
-_FEN_TEXT = _Memo(_fen_of_text)
-_FRACTION_TEXT = _Memo(_fraction_of_text)
+# A stay repeats its quantities ('1', '2') and many prices; reading text is a pure function of it.
+_FEN_TEXT = Memo(_fen_of_text, 65536)
+_FRACTION_TEXT = Memo(_fraction_of_text, 65536)
 
 
 def _fen(value: object) -> int:

@@ -14,6 +14,7 @@ from ..conditions import Node, fields_of, possible
 from ..facts import MEMBER_FIELDS, VISIT_FIELDS
 from ..errors import ClaimError
 from ..matcher import Matcher
+from ..memo import Memo
 from ..money import fmt, fmt_ratio
 from ..trace import Citation
 from ..kinds import CounterBound, LayerFile
@@ -149,11 +150,12 @@ class RulePack:
     _highest: dict[str, Decimal] = field(init=False, repr=False)
     _disease: dict[tuple[str, int], str] = field(init=False, repr=False)  # ICD-10 category -> first list
     bounds: dict[str, tuple[CounterBound, ...]] = field(init=False, repr=False)  # counter -> what it may hold
-    _limits: dict[tuple, dict[str, CounterBound]] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _runs: dict[frozenset, tuple[LayerRun, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _known: set[tuple] = field(default_factory=set, init=False, repr=False, compare=False)
-    _disease_by_code: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _shapes: dict[tuple, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # What follows from a claim's features alone, worked out once per combination (memo.Memo)
+    _limits: Memo[tuple, dict[str, CounterBound]] = field(default_factory=Memo, init=False, repr=False, compare=False)
+    _runs: Memo[frozenset, tuple[LayerRun, ...]] = field(default_factory=Memo, init=False, repr=False, compare=False)
+    _known: Memo[tuple, bool] = field(default_factory=Memo, init=False, repr=False, compare=False)
+    _disease_by_code: Memo[str, str] = field(default_factory=Memo, init=False, repr=False, compare=False)
+    _shapes: Memo[tuple, object] = field(default_factory=Memo, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._starts = sorted({v.start for p in self.parameters.values() for v in p.values})
@@ -211,17 +213,14 @@ class RulePack:
         bounds whose cap row's condition can hold for the member on some claim. It depends only on
         the member's own fields, so it is worked out once per combination of them (at most 4,096
         kept; then it starts over)."""
-        key = tuple(map(fact.get, MEMBER_FIELDS))
-        found = self._limits.get(key)
-        if found is None:
-            found = {}
-            for counter, bounds in self.bounds.items():
-                binding = [b for b in bounds if b.rule is None or possible(self.rules[b.rule], fact, VISIT_FIELDS)]
-                if binding:
-                    found[counter] = max(binding, key=lambda b: b.limit)
-            if len(self._limits) >= 4096:
-                self._limits.clear()
-            self._limits[key] = found
+        return self._limits.build(tuple(map(fact.get, MEMBER_FIELDS)), lambda: self._binding(fact))
+
+    def _binding(self, fact: dict) -> dict[str, CounterBound]:
+        found = {}
+        for counter, bounds in self.bounds.items():
+            binding = [b for b in bounds if b.rule is None or possible(self.rules[b.rule], fact, VISIT_FIELDS)]
+            if binding:
+                found[counter] = max(binding, key=lambda b: b.limit)
         return found
 
     @cached_property
@@ -233,15 +232,7 @@ class RulePack:
         """What the calculator works out from a claim's shape alone (calculator/shape.py): `build()`
         once per `key`, at most 4,096 kept; then it starts over. Every time for a pack loaded with
         memo=False, which asks its matcher on every claim."""
-        if not self.memo:
-            return build()
-        found = self._shapes.get(key)
-        if found is None:
-            found = build()
-            if len(self._shapes) >= 4096:
-                self._shapes.clear()
-            self._shapes[key] = found
-        return found
+        return self._shapes.build(key, build) if self.memo else build()
 
     def counters_known(self, year: int, names) -> bool:
         """Whether this set of accumulator counter names was found to be the pack's before (each a
@@ -251,9 +242,7 @@ class RulePack:
 
     def know_counters(self, year: int, names) -> None:
         """Remember that this set of counter names is the pack's (at most 4,096 sets; then it starts over)."""
-        if len(self._known) >= 4096:
-            self._known.clear()
-        self._known.add((year, *names))
+        self._known.keep((year, *names), True)
 
     def layer_runs(self, fired: frozenset[str]) -> tuple[LayerRun, ...]:
         """The layers whose `when:` holds, in paying order, each after the trace steps of the layers
@@ -270,9 +259,7 @@ class RulePack:
                 else:
                     skipped.append(layer.skipped[False])
             runs.append(LayerRun(tuple(skipped), None))
-            if len(self._runs) >= 4096:
-                self._runs.clear()
-            found = self._runs[fired] = tuple(runs)
+            found = self._runs.keep(fired, tuple(runs))
         return found
 
     def version_for(self, day: dt.date) -> Version:
@@ -300,8 +287,5 @@ class RulePack:
         found = self._disease_by_code.get(code)
         if found is None:
             category = icd_category(code)
-            found = self._disease.get(category, "none") if category else "none"
-            if len(self._disease_by_code) >= 4096:
-                self._disease_by_code.clear()
-            self._disease_by_code[code] = found
+            found = self._disease_by_code.keep(code, self._disease.get(category, "none") if category else "none")
         return found
