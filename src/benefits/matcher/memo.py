@@ -12,6 +12,7 @@ from bisect import bisect_left
 from typing import Mapping
 
 from ..conditions import Cmp, Has, Node, Not, group_key
+from ..memo import Memo
 from . import Matcher
 
 
@@ -53,8 +54,7 @@ class MemoMatcher:
         self._ranked = tuple(
             (i, sorted(values), frozenset(values)) for i, k in enumerate(self._keys)
             if (values := compared.get(k)) and all(type(v) is int for v in values))
-        self._memo: dict[tuple, frozenset[str]] = {}
-        self.maxsize = maxsize
+        self._memo: Memo[tuple, frozenset[str]] = Memo(limit=maxsize)
 
     def fired(self, fact: dict) -> frozenset[str]:
         key = list(map(fact.get, self._keys))
@@ -65,10 +65,7 @@ class MemoMatcher:
         key = tuple(key)
         hit = self._memo.get(key)
         if hit is None:
-            hit = self.inner.fired(fact)
-            if len(self._memo) >= self.maxsize:  # bounded: a crude but predictable bound
-                self._memo.clear()
-            self._memo[key] = hit
+            hit = self._memo.keep(key, self.inner.fired(fact))
         return hit
 
     def __len__(self) -> int:
