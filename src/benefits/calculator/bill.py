@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from ..kinds import Bill
 from ..models.claim import Category, Claim
+from ..models.items import Row
 from ..models.lazy import Lazy
 from ..models.settlement import ItemSplit
 from ..money import ZERO, from_fen, half_up, parse_decimal, to_fen
@@ -39,22 +40,18 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
     # The hottest loop of an evaluation (50-300 items a stay): integers only, the category compared
     # by identity, each part computed once and nothing kept per item; `_item_split` is the same
     # arithmetic for the listing, made only when it is read (tests hold the listing to the totals).
-    for row in rows:
-        qn, qd = row.qn, row.qd
-        amount = (2 * row.price * qn + qd) // (2 * qd)
+    for _, _, category, price, qn, qd, std, share, _, _ in rows:  # models.items.Row's fields
+        amount = (2 * price * qn + qd) // (2 * qd)
         total += amount
-        category = row.category
         if category is C:
             fully += amount
             continue
-        std = row.standard
         item_over = 0
-        if std is not None and row.price > std:
+        if std is not None and price > std:
             item_over = amount - (2 * std * qn + qd) // (2 * qd)
             over += item_over
         if category is A:
             continue
-        share = row.share
         if share is None:
             sn, sd = dn, dd
             used_default = True
@@ -64,10 +61,10 @@ def split_bill(claim: Claim, default_share: ParameterValue, rec: Recorder | None
     bill = Bill(total, fully, over, pre, total - fully - over - pre)
     if rec is not None:
         _record(rec, bill, len(rows), default_share, used_default)
-    return bill, Lazy(make=lambda: [_item_split(row, (dn, dd), default_share.value) for row in rows])
+    return bill, Lazy(make=lambda: [_item_split(Row._make(row), (dn, dd), default_share.value) for row in rows])
 
 
-def _item_split(row, default: tuple[int, int], default_share: Decimal) -> ItemSplit:
+def _item_split(row: Row, default: tuple[int, int], default_share: Decimal) -> ItemSplit:
     """One line item's parts, as `split_bill` adds them up: amount = round(price x quantity); over
     the payment standard, the amount less round(standard x quantity); a B item's share of the rest."""
     qn, qd = row.qn, row.qd

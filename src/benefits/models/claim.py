@@ -210,11 +210,13 @@ class Claim(_Strict):
         if self.items is not None:
             if not self.items:
                 raise ValueError("`items` is empty: a claim needs at least one line item")
-            seen: set[str] = set()
-            for item in self.items.rows:
-                if item.id in seen:
-                    raise ValueError(f"line item id {item.id!r} appears more than once")
-                seen.add(item.id)
+            ids = [row[0] for row in self.items.rows]  # each row's id (items.Row)
+            if len(set(ids)) < len(ids):
+                seen: set[str] = set()
+                for id_ in ids:
+                    if id_ in seen:
+                        raise ValueError(f"line item id {id_!r} appears more than once")
+                    seen.add(id_)
         if self.region is Region.out_of_province and self.filed is None:
             raise ValueError("an out-of-province claim must say whether it was filed (filed: true or false)")
         if self.visit in STAYS:
