@@ -331,7 +331,7 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, colu
         out.print(items, indent=2)
         out.blank()
 
-    out.print(layers_table(s, lang), indent=2)
+    out.print(layers_table(s, lang, out.console.width - 2), indent=2)
     out.print(*[_note(n) for n in layer_notes(s, lang)], indent=2)
     out.blank()
 
@@ -354,18 +354,25 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, colu
     return out.text()
 
 
-def layers_table(s: Settlement, lang: str) -> Grid:
+def layers_table(s: Settlement, lang: str, width: int | None = None) -> Grid:
     """The layers that applied: the funds, their total, then what pays from the patient's own share.
-    In Chinese, each layer by its Chinese name only; in English, its id and its name."""
+    In Chinese, each layer by its Chinese name only; in English, its id and its name, or its name
+    only where the two do not fit in `width` columns without breaking a word of the name."""
+    if lang == "zh":
+        return _layers_grid(s, lang, with_id=False)
+    t = _layers_grid(s, lang, with_id=True)
+    return t if width is None or t.narrowest() <= width else _layers_grid(s, lang, with_id=False)
+
+
+def _layers_grid(s: Settlement, lang: str, with_id: bool) -> Grid:
     w = WORDS[lang]
-    zh = lang == "zh"
-    t = Grid([w["payouts"], w["base"], w["cap_left"], w["paid"]], "lrrr") if zh else \
-        Grid([w["payouts"], w["name"], w["base"], w["cap_left"], w["paid"]], "Llrrr")
+    t = Grid([w["payouts"], w["name"], w["base"], w["cap_left"], w["paid"]], "Llrrr") if with_id else \
+        Grid([w["payouts"], w["base"], w["cap_left"], w["paid"]], "lrrr")
 
     def row(p, mark: str = "", style: str = "") -> None:
         name = _layer_name(p, lang) + mark
         cells = [money(p.base), _cap(p.limit_left, lang), money(p.paid)]
-        t.add(*([name] if zh else [p.layer, name]), *cells, style=style)
+        t.add(*([p.layer, name] if with_id else [name]), *cells, style=style)
 
     applied = [p for p in s.layers if p.applied]
     for p in [p for p in applied if p.fund]:
@@ -516,7 +523,7 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: 
     flush()
     out.blank()
     out.print(Text(w["summary"], style="cyan bold"))
-    table = layers_table(s, lang)
+    table = layers_table(s, lang, out.console.width - 2)
     table.rule()
     pad_cells = [""] * (len(table.headers) - 2)
     table.add(w["patient_total"], *pad_cells, money(s.patient.total), style="bold")

@@ -81,6 +81,25 @@ def test_layers_that_do_not_apply_are_folded_into_one_line(command):
     assert "不适用于本次结算" not in zh and "does not apply to this claim" not in en  # no step each
 
 
+@pytest.mark.parametrize("command", ["calc", "explain"])
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_english_layer_names_are_never_broken_inside_a_word(command, name):
+    # at 60 columns a layer's id and name do not both fit: the table gives the name alone, wrapped
+    # between words; at 100 both fit, the id whole in its own column
+    import json
+
+    data = json.loads(run("calc", name, "--json").stdout)
+    applied = [p for p in data["layers"] if p["applied"]]
+    for columns, with_ids in (("60", False), ("100", True)):
+        out = run(command, name, "--lang", "en", env={"COLUMNS": columns}).stdout
+        tokens = set(out.split())
+        for p in applied:
+            missing = [word for word in p["name_en"].split() if word not in tokens]
+            assert not missing, (columns, p["layer"], missing)
+        headers = [line.split() for line in out.splitlines() if line.split()[:3] == ["Payouts", "by", "layer"]]
+        assert headers and all(("name" in h) == with_ids for h in headers), (columns, headers)
+
+
 # English ids a Chinese reader must not see: the packs' layer, level, scheme, group and counter ids,
 # rule ids and files, and the project's own notes (formulas keep their max() and min()).
 ENGLISH_IDS = re.compile(
