@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import benefits
 from benefits import Accumulators, ClaimError, Settlement
@@ -102,6 +103,45 @@ def test_the_callers_decimal_context_does_not_change_a_payout(jiangmen):
     assert fields == {k: str(v) for k, v in want.platform_fields().items()}
     assert trace == [t.formula for t in want.trace]
     assert dumped == want.model_dump_json()
+
+
+NARROW_BILL = {"total": "20123.45", "fully_self_paid": "1000.00", "over_limit": "0.00", "pre_self_paid": "500.00",
+               "policy_range": "18623.45"}
+
+
+def _narrow(ctx, traps: bool) -> None:
+    """Three digits, rounding down, and (with `traps`) an exception wherever anything rounds."""
+    import decimal
+
+    ctx.prec, ctx.rounding = 3, decimal.ROUND_FLOOR
+    if traps:
+        ctx.traps[decimal.Inexact] = ctx.traps[decimal.Rounded] = True
+
+
+@pytest.mark.parametrize("traps", [False, True])
+def test_validating_under_a_narrow_caller_context_rounds_nothing(traps, jiangmen):
+    import decimal
+
+    want = benefits.evaluate(claim(bill=NARROW_BILL), jiangmen)
+    # 20100.00 = 1000 + 500 + 18623.45 to three digits, rounded down: the parts must still be summed exactly
+    off = dict(NARROW_BILL, total="20100.00")
+    items = [{"id": "i1", "category": "B", "unit_price": "12345.67", "quantity": "1.5", "self_pay_share": "0.15"},
+             {"id": "i2", "category": "A", "unit_price": Decimal("9876.54"), "quantity": 2}]
+    with decimal.localcontext() as ctx:
+        _narrow(ctx, traps)
+        validated = benefits.Claim.model_validate(claim(bill=NARROW_BILL))
+        assert validated.bill.total == Decimal("20123.45")
+        with pytest.raises(ValidationError, match="add up to 20123.45, not to the total 20100.00"):
+            benefits.Claim.model_validate(claim(bill=off))
+        with pytest.raises(ClaimError, match="add up to 20123.45, not to the total 20100.00"):
+            benefits.evaluate(claim(bill=off), jiangmen)
+        got = benefits.evaluate(claim(bill=NARROW_BILL), jiangmen)
+        from_items = benefits.evaluate(claim(bill=None, items=items), jiangmen)
+        amounts = [str(x) for x in (got.fund_total, got.patient.total, from_items.bill.total, from_items.fund_total)]
+    assert benefits.evaluate(validated, jiangmen) == want and got == want
+    # 12345.67 x 1.5 = 18518.505 -> 18518.51; 9876.54 x 2 = 19753.08
+    assert amounts[:2] == [str(want.fund_total), str(want.patient.total)] and amounts[2] == "38271.59"
+    assert amounts[3] == str(benefits.evaluate(claim(bill=None, items=items), jiangmen).fund_total)
 
 
 def test_json_schemas_exist_for_every_public_document():

@@ -136,7 +136,8 @@ def _number_text(value: str, what: str) -> Decimal:
 
 def parse_money(value: object) -> Decimal:
     """Validate an amount: a Decimal, int or decimal string; never a float; at most two decimals.
-    Zero is always +0.00: a '-0.00' passed on would read as a reversal to a platform that reads signs."""
+    Zero is always +0.00: a '-0.00' passed on would read as a reversal to a platform that reads signs.
+    Whatever decimal context the caller has set: nothing here rounds or traps under it."""
     if type(value) is str:  # the common case (JSON, YAML): one match, one conversion
         if _MONEY_TEXT.fullmatch(value):  # already to the fen: nothing to round
             d = Decimal(value)
@@ -145,7 +146,7 @@ def parse_money(value: object) -> Decimal:
         elif _NUMBER.fullmatch(value):
             d = Decimal(value)
             if ZERO < d <= MAX_AMOUNT:
-                q = d.quantize(FEN)
+                q = d.quantize(FEN, context=_CTX)
                 if q == d:
                     return q
         # anything else: the checks below say what is wrong
@@ -165,13 +166,13 @@ def parse_money(value: object) -> Decimal:
     if value.copy_abs() > MAX_AMOUNT:  # before quantize(), which raises on more digits than the context holds
         raise ValueError(f"an amount cannot be negative, got {value}" if value < 0
                          else f"amount {value} is above the largest accepted ({MAX_AMOUNT})")
-    if value != value.quantize(FEN, rounding=ROUND_HALF_UP):
+    if value != value.quantize(FEN, rounding=ROUND_HALF_UP, context=_CTX):
         raise ValueError(f"an amount has at most two decimals (fen), got {value}")
     if value < 0:
         raise ValueError(f"an amount cannot be negative, got {value}")
     if value > MAX_AMOUNT:
         raise ValueError(f"amount {value} is above the largest accepted ({MAX_AMOUNT})")
-    return value.quantize(FEN) if value else ZERO
+    return value.quantize(FEN, context=_CTX) if value else ZERO
 
 
 def parse_decimal(value: object) -> Decimal:

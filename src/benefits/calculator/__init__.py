@@ -22,7 +22,7 @@ from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, BillSplit, Claim
 from ..models.lazy import Lazy
 from ..models.settlement import LayerPayout, PatientPart, Settlement
-from ..money import MAX_AMOUNT, ZERO, exact, fmt_fen, from_fen, ratio_decimal, to_fen
+from ..money import MAX_AMOUNT, ZERO, fmt_fen, from_fen, ratio_decimal, to_fen
 from ..render import render
 from ..rules.pack import RulePack
 from ..trace import Recorder
@@ -94,13 +94,11 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
     """
     if not isinstance(rules, RulePack):
         raise TypeError(f"rules must be a pack from benefits.load_rules(folder), not {type(rules).__name__}")
-    # Past validation the arithmetic is in integers, and every Decimal the settlement is written in
-    # is made under the engine's own context (money.py), so the caller's cannot change a payout;
-    # validating amounts needs the engine's context too.
-    if isinstance(claim, Claim) and (accumulators is None or isinstance(accumulators, Accumulators)):
-        return _evaluate(claim, rules, accumulators, trace)
-    with exact():
-        return _evaluate(claim, rules, accumulators, trace)
+    # The caller's decimal context cannot change a payout, so none is set here: validation rounds
+    # nothing under it (money.parse_money, BillSplit's sum in fen), past validation the arithmetic
+    # is in integers, and every Decimal the settlement is written in is made under the engine's own
+    # context (money.py).
+    return _evaluate(claim, rules, accumulators, trace)
 
 
 def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:

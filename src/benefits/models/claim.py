@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ..dates import Count, Day
 from ..memo import Memo
-from ..money import Money, parse_decimal
+from ..money import Money, fmt_fen, parse_decimal, to_fen
 from .items import LineItems
 
 Share = Annotated[Decimal, Field(ge=0, le=1)]
@@ -162,10 +162,12 @@ class BillSplit(_Strict):
 
     @model_validator(mode="after")
     def _adds_up(self) -> "BillSplit":
-        parts = self.fully_self_paid + self.over_limit + self.pre_self_paid + self.policy_range
-        if parts != self.total:
+        # in fen: a sum of Decimals rounds under the caller's decimal context, which may be narrow
+        parts = to_fen(self.fully_self_paid) + to_fen(self.over_limit) + to_fen(self.pre_self_paid) + \
+            to_fen(self.policy_range)
+        if parts != to_fen(self.total):
             raise ValueError(
-                f"the four parts add up to {parts:.2f}, not to the total {self.total:.2f} "
+                f"the four parts add up to {fmt_fen(parts)}, not to the total {fmt_fen(to_fen(self.total))} "
                 "(fully_self_paid + over_limit + pre_self_paid + policy_range = total)"
             )
         return self
