@@ -544,6 +544,7 @@ def bench_matchers(head_cases, packs, args, results: dict) -> None:
     for name, rules in (("durable", packs["jiangmen"]), ("reference", reference)):
         matcher = rules.matcher
         inner = getattr(matcher, "inner", None)  # a memo in front of the real matcher, if there is one
+        before = len(matcher) if inner is not None else None  # earlier sections filled the pack's memo too
         for label, m in ((f"{name} matcher" + (" (memo)" if inner else ""), matcher),
                          (f"{name} matcher, no memo", inner)):
             if m is None:
@@ -558,11 +559,7 @@ def bench_matchers(head_cases, packs, args, results: dict) -> None:
                                           "us_per_fact": round(wall / len(facts) * 1e6, 2)}
             out(f"  {label:<30}{wall / len(facts) * 1e6:9.1f} us per fact {len(facts) / wall:11,.0f} facts/s")
         if inner is not None:
-            try:
-                entries = len(matcher)
-            except TypeError:
-                entries = "?"
-            out(f"    (memo entries after the batch: {entries}, for {len(facts)} claims)")
+            out(f"    (memo entries: {before} before the batch, {len(matcher)} after it, for {len(facts)} claims)")
 
 
 def compile_bytecode() -> bool:
