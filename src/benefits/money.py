@@ -56,6 +56,14 @@ def from_fen(fen: int) -> Decimal:
     return Decimal(fen).scaleb(-2, _CTX) if fen else ZERO
 
 
+def add_exactly(*amounts: Decimal) -> Decimal:
+    """The sum of amounts, under the engine's context whatever the caller's."""
+    total = ZERO
+    for a in amounts:
+        total = _CTX.add(total, a)
+    return total
+
+
 def fmt_fen(fen: int) -> str:
     """Integer fen as text with two decimals: 123450 -> '1234.50'."""
     whole, cents = divmod(fen, 100) if fen >= 0 else (-((-fen) // 100), (-fen) % 100)

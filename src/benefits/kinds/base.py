@@ -15,7 +15,7 @@ from functools import cached_property, lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, ClassVar, Iterator, Protocol
 
-from ..memo import Memo
+from ..memo import keep
 from ..money import RATIO
 from ..rules.files import BREAKDOWN_FIELDS, LayerBase
 from ..rules.refs import resolve_ref
@@ -192,8 +192,8 @@ class Kind(LayerBase):
                           {"zh": self.name.zh, "en": self.name.en, "when": self.when, "own": own}) for own in (False, True))
 
     @cached_property
-    def _plans(self) -> Memo:
-        return Memo()
+    def _plans(self) -> dict:
+        return {}
 
     def plan(self, st: State, build):
         """What this layer decides from the rules alone for claims like this one: the rows that hold,
@@ -203,7 +203,7 @@ class Kind(LayerBase):
         plans = self._plans
         found = plans.get(st.plan_key)
         if found is None:
-            found = plans.keep(st.plan_key, build(st))
+            found = keep(plans, st.plan_key, build(st))
         return found
 
     @cached_property  # read for every claim a layer with groups pays

@@ -12,7 +12,7 @@ from bisect import bisect_left
 from typing import Mapping
 
 from ..conditions import Cmp, Has, Node, Not, group_key
-from ..memo import Memo
+from ..memo import keep
 from . import Matcher
 
 
@@ -54,7 +54,8 @@ class MemoMatcher:
         self._ranked = tuple(
             (i, sorted(values), frozenset(values)) for i, k in enumerate(self._keys)
             if (values := compared.get(k)) and all(type(v) is int for v in values))
-        self._memo: Memo[tuple, frozenset[str]] = Memo(limit=maxsize)
+        self._memo: dict[tuple, frozenset[str]] = {}
+        self.maxsize = maxsize
 
     def fired(self, fact: dict) -> frozenset[str]:
         key = list(map(fact.get, self._keys))
@@ -65,7 +66,7 @@ class MemoMatcher:
         key = tuple(key)
         hit = self._memo.get(key)
         if hit is None:
-            hit = self._memo.keep(key, self.inner.fired(fact))
+            hit = keep(self._memo, key, self.inner.fired(fact), self.maxsize)
         return hit
 
     def __len__(self) -> int:

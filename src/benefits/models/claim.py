@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from ..dates import Count, Day
 from ..memo import Memo
-from ..money import Money, fmt_fen, parse_decimal, to_fen
+from ..money import Money, add_exactly, fmt, parse_decimal
 from .items import LineItems
 
 Share = Annotated[Decimal, Field(ge=0, le=1)]
@@ -162,12 +162,11 @@ class BillSplit(_Strict):
 
     @model_validator(mode="after")
     def _adds_up(self) -> "BillSplit":
-        # in fen: a sum of Decimals rounds under the caller's decimal context, which may be narrow
-        parts = to_fen(self.fully_self_paid) + to_fen(self.over_limit) + to_fen(self.pre_self_paid) + \
-            to_fen(self.policy_range)
-        if parts != to_fen(self.total):
+        # summed under the engine's context: under the caller's, which may be narrow, a sum rounds
+        parts = add_exactly(self.fully_self_paid, self.over_limit, self.pre_self_paid, self.policy_range)
+        if parts != self.total:
             raise ValueError(
-                f"the four parts add up to {fmt_fen(parts)}, not to the total {fmt_fen(to_fen(self.total))} "
+                f"the four parts add up to {fmt(parts)}, not to the total {fmt(self.total)} "
                 "(fully_self_paid + over_limit + pre_self_paid + policy_range = total)"
             )
         return self

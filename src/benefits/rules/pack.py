@@ -14,7 +14,7 @@ from ..conditions import Node, fields_of, possible
 from ..facts import MEMBER_FIELDS, VISIT_FIELDS
 from ..errors import ClaimError
 from ..matcher import Matcher
-from ..memo import Memo
+from ..memo import keep
 from ..money import fmt, fmt_ratio
 from ..trace import Citation
 from ..kinds import CounterBound, LayerFile
@@ -150,12 +150,12 @@ class RulePack:
     _highest: dict[str, Decimal] = field(init=False, repr=False)
     _disease: dict[tuple[str, int], str] = field(init=False, repr=False)  # ICD-10 category -> first list
     bounds: dict[str, tuple[CounterBound, ...]] = field(init=False, repr=False)  # counter -> what it may hold
-    # What follows from a claim's features alone, worked out once per combination (memo.Memo)
-    _limits: Memo[tuple, dict[str, CounterBound]] = field(default_factory=Memo, init=False, repr=False, compare=False)
-    _runs: Memo[frozenset, tuple[LayerRun, ...]] = field(default_factory=Memo, init=False, repr=False, compare=False)
-    _known: Memo[tuple, bool] = field(default_factory=Memo, init=False, repr=False, compare=False)
-    _disease_by_code: Memo[str, str] = field(default_factory=Memo, init=False, repr=False, compare=False)
-    _shapes: Memo[tuple, object] = field(default_factory=Memo, init=False, repr=False, compare=False)
+    # What follows from a claim's features alone, worked out once per combination (memo.keep)
+    _limits: dict[tuple, dict[str, CounterBound]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _runs: dict[frozenset, tuple[LayerRun, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _known: dict[tuple, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _disease_by_code: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _shapes: dict[tuple, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._starts = sorted({v.start for p in self.parameters.values() for v in p.values})
@@ -213,7 +213,9 @@ class RulePack:
         bounds whose cap row's condition can hold for the member on some claim. It depends only on
         the member's own fields, so it is worked out once per combination of them (at most 4,096
         kept; then it starts over)."""
-        return self._limits.build(tuple(map(fact.get, MEMBER_FIELDS)), lambda: self._binding(fact))
+        key = tuple(map(fact.get, MEMBER_FIELDS))
+        found = self._limits.get(key)
+        return found if found is not None else keep(self._limits, key, self._binding(fact))
 
     def _binding(self, fact: dict) -> dict[str, CounterBound]:
         found = {}
@@ -232,7 +234,10 @@ class RulePack:
         """What the calculator works out from a claim's shape alone (calculator/shape.py): `build()`
         once per `key`, at most 4,096 kept; then it starts over. Every time for a pack loaded with
         memo=False, which asks its matcher on every claim."""
-        return self._shapes.build(key, build) if self.memo else build()
+        if not self.memo:
+            return build()
+        found = self._shapes.get(key)
+        return found if found is not None else keep(self._shapes, key, build())
 
     def counters_known(self, year: int, names) -> bool:
         """Whether this set of accumulator counter names was found to be the pack's before (each a
@@ -242,7 +247,7 @@ class RulePack:
 
     def know_counters(self, year: int, names) -> None:
         """Remember that this set of counter names is the pack's (at most 4,096 sets; then it starts over)."""
-        self._known.keep((year, *names), True)
+        keep(self._known, (year, *names), True)
 
     def layer_runs(self, fired: frozenset[str]) -> tuple[LayerRun, ...]:
         """The layers whose `when:` holds, in paying order, each after the trace steps of the layers
@@ -259,7 +264,7 @@ class RulePack:
                 else:
                     skipped.append(layer.skipped[False])
             runs.append(LayerRun(tuple(skipped), None))
-            found = self._runs.keep(fired, tuple(runs))
+            found = keep(self._runs, fired, tuple(runs))
         return found
 
     def version_for(self, day: dt.date) -> Version:
@@ -287,5 +292,5 @@ class RulePack:
         found = self._disease_by_code.get(code)
         if found is None:
             category = icd_category(code)
-            found = self._disease_by_code.keep(code, self._disease.get(category, "none") if category else "none")
+            found = keep(self._disease_by_code, code, self._disease.get(category, "none") if category else "none")
         return found
