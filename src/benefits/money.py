@@ -57,11 +57,11 @@ def from_fen(fen: int) -> Decimal:
     return Decimal(fen).scaleb(-2, _CTX) if fen else ZERO
 
 
-def add_exactly(*amounts: Decimal) -> Decimal:
+def add_exactly(first: Decimal, *rest: Decimal) -> Decimal:
     """The sum of amounts, under the engine's context whatever the caller's."""
-    total = ZERO
-    for a in amounts:
-        total = _CTX.add(total, a)
+    total = first
+    for amount in rest:
+        total = _CTX.add(total, amount)
     return total
 
 

@@ -95,7 +95,7 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
     if not isinstance(rules, RulePack):
         raise TypeError(f"rules must be a pack from benefits.load_rules(folder), not {type(rules).__name__}")
     # The caller's decimal context cannot change a payout, so none is set here: validation rounds
-    # nothing under it (money.parse_money, BillSplit's sum in fen), past validation the arithmetic
+    # nothing under it (money.parse_money, money.add_exactly), past validation the arithmetic
     # is in integers, and every Decimal the settlement is written in is made under the engine's own
     # context (money.py).
     return _evaluate(claim, rules, accumulators, trace)
