@@ -766,7 +766,9 @@ def bench_zen(head_cases, packs, args, results: dict) -> None:
         out(f"  (d) skipped: no `benefits` console script next to {sys.executable}")
         return
     pair = {"benefits calc": [str(exe), "calc", EXAMPLE_CLAIM, "--rules", "rules/jiangmen"],
-            "imports": [sys.executable, "-c", "import pydantic, typer, yaml"]}
+            "imports": [sys.executable, "-c", "import pydantic, typer, yaml"],
+            # the stack's floor: a typer command of calc's shape, one small pydantic validation, rich output
+            "stack floor": [sys.executable, str(HERE / "cold_floor.py"), EXAMPLE_CLAIM, "--rules", "rules/jiangmen"]}
     compile_bytecode()
 
     def wall_ms(cmd: list[str]) -> float:
@@ -784,13 +786,17 @@ def bench_zen(head_cases, packs, args, results: dict) -> None:
         out(f"  (d) failed: {exc}")
         return
     ratio = statistics.median(r["benefits calc"] / r["imports"] for r in runs)
+    floor = statistics.median(r["stack floor"] / r["imports"] for r in runs)
     medians = {label: statistics.median(r[label] for r in runs) for label in pair}
     out(f"  (d) cold `benefits calc {EXAMPLE_CLAIM}` / `python -c \"import pydantic, typer, yaml\"`, wall time, "
         f"median of {len(runs)} paired runs: {ratio:.2f}x   target <= {TARGET_CALC_OVER_IMPORTS:g}x  "
         f"{verdict(ratio <= TARGET_CALC_OVER_IMPORTS)}   (medians {medians['benefits calc']:.0f} ms and "
         f"{medians['imports']:.0f} ms)")
+    out(f"      the stack's floor (bench/cold_floor.py: a typer command of calc's shape, one small pydantic "
+        f"validation, rich output) / the imports: {floor:.2f}x (median {medians['stack floor']:.0f} ms)")
     figures["calc vs imports"] = {"median_ratio": round(ratio, 3), "target": TARGET_CALC_OVER_IMPORTS,
                                   "ok": ratio <= TARGET_CALC_OVER_IMPORTS, "runs": len(runs),
+                                  "stack_floor_ratio": round(floor, 3),
                                   "median_ms": {k: round(v, 1) for k, v in medians.items()}}
 
 

@@ -50,6 +50,24 @@ def test_the_profiling_and_counting_scripts_run(capsys):
     import instructions  # needs valgrind to run; importing checks it is intact
 
     assert callable(instructions.main)
+    import stages
+
+    assert stages.main(["-n", "5"]) == 0
+    out = capsys.readouterr().out
+    for stage in stages.STAGES + ("evaluate (whole)",):
+        assert out.count(f"  {stage}") == 2, stage  # 50 lines and pre-split
+    assert "target (c) >= 0.5x leaves" in out
+
+
+def test_the_cold_floor_stub_runs_calc_shaped():
+    import cold_floor
+    from typer.testing import CliRunner
+
+    root = BENCH.parent
+    r = CliRunner().invoke(cold_floor.app, [str(root / "examples" / "resident-level3-inpatient.yaml"),
+                                            "--rules", str(RULES / "jiangmen"), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert r.output.split()[-2:] == ["example-001", "inpatient"]
 
 
 @pytest.mark.parametrize("batch", ["check", "headline"])
