@@ -11,9 +11,15 @@ number of instructions a piece of work executes does not. This script counts the
     .venv/bin/python bench/instructions.py                 # about 8 minutes
     .venv/bin/python bench/instructions.py --src OTHER/src --rules OTHER/rules/jiangmen
                                                            # another checkout (the CLI code stays this one's)
+    .venv/bin/python bench/instructions.py --no-gc --only pre-split --only dicts --only off --no-calc
+                                                           # one figure, to compare two commits exactly
 
 It needs `valgrind` on PATH. Instructions are not time (memory stalls and the interpreter's cache
 behaviour differ), but a change that lowers them lowers time on any quiet machine.
+
+With the garbage collector on (as production runs), when it happens to run moves a claim's count by
+a few thousand instructions between two commits; `--no-gc` pauses it in the measured process, so a
+small change between two commits shows as it is.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ BATCHES = (("presplit_batch", "pre-split"), ("headline_batch", "50-line"))  # ge
 
 # Run inside valgrind: warm the pack and its memo on the batch, then evaluate it `rounds` more times.
 CHILD = """
-import sys
+import sys{no_gc}
 sys.path.insert(0, {bench!r})
 import benefits, generate
 rules = benefits.load_rules({rules!r})
@@ -65,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", type=Path, default=ROOT / "rules" / "jiangmen",
                     help="the Jiangmen pack to evaluate under (default: this checkout's; another src may need its own)")
     ap.add_argument("-n", type=int, default=150, help="claims in the batch (default 150)")
+    ap.add_argument("--no-gc", action="store_true", help="pause the garbage collector in the measured process")
+    ap.add_argument("--only", action="append", default=[], metavar="WORD",
+                    help="count only the per-claim figures whose label has WORD (pre-split, 50-line, dicts, models, "
+                         "on, off); repeat to narrow")
+    ap.add_argument("--no-calc", action="store_true", help="skip `benefits calc` end to end")
     args = ap.parse_args(argv)
     if not shutil.which("valgrind"):
         print("valgrind is not on PATH (Debian: apt-get install valgrind)", file=sys.stderr)
@@ -73,18 +84,24 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, PYTHONPATH=str(src))
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(src), str(ROOT / "cli")], check=False,
                    capture_output=True)
-    print(f"instructions (callgrind), src = {src}, rules = {args.rules}")
+    no_gc = "; import gc; gc.disable()" if args.no_gc else ""
+    print(f"instructions (callgrind), src = {src}, rules = {args.rules}{', garbage collector paused' if no_gc else ''}")
     for batch, label in BATCHES:
         for models in (False, True):
             for trace in (True, False):
+                words = {label, "models" if models else "dicts", "on" if trace else "off"}
+                if not all(word in words for word in args.only):
+                    continue
                 counts = []
                 for rounds in (0, 1):
                     code = CHILD.format(bench=str(HERE), rules=str(args.rules), batch=batch, n=args.n, models=models,
-                                        rounds=rounds, trace=trace)
+                                        rounds=rounds, trace=trace, no_gc=no_gc)
                     counts.append(callgrind([sys.executable, "-c", code], env))
                 per_claim = (counts[1] - counts[0]) / args.n
                 what = f"one {label} claim, {'models' if models else 'dicts '}, trace {'on ' if trace else 'off'}"
-                print(f"  {what:<44}{per_claim / 1e3:8.0f} k instructions")
+                print(f"  {what:<44}{per_claim / 1e3:8.1f} k instructions")
+    if args.no_calc:
+        return 0
     code = ("import sys; sys.argv = ['benefits', *sys.argv[1:]]; "
             "import benefits_cli.app as app; app.main()")
     total = callgrind([sys.executable, "-c", code, *EXAMPLE], env)
