@@ -38,6 +38,7 @@ POINT = RATIO // 100
 # Conversions below name their context: a settlement's lists are written when first read, possibly
 # under a caller's decimal context of a few digits, which must not round them.
 _CTX = Context(prec=PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
+_multiply = _CTX.multiply
 
 
 def half_up(numerator: int, denominator: int) -> int:
@@ -54,7 +55,9 @@ def to_fen(value: Decimal) -> int:
 
 def from_fen(fen: int) -> Decimal:
     """Integer fen as a Money value: Decimal yuan with exactly two decimals."""
-    return Decimal(fen).scaleb(-2, _CTX) if fen else ZERO
+    # fen x 0.01 is exact under the engine's context (far more digits than any amount), and about
+    # a third cheaper than scaleb(): a settlement makes a dozen of these
+    return _multiply(fen, FEN) if fen else ZERO
 
 
 def add_exactly(first: Decimal, *rest: Decimal) -> Decimal:
