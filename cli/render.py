@@ -27,6 +27,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from benefits import PatientPart, RulePack, Settlement
+from benefits.money import fmt_ratio
 from benefits.render import CATEGORIES_ZH, basis_text, both_languages, date_text, formula_text, input_label, source_text, word
 
 from .text import Paint, money, visible
@@ -317,14 +318,14 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, colu
         bill.add(w[name], money(getattr(s.bill, name)))
     bill.add(w["deductible"], money(s.deductible))
     if s.ratio is not None:
-        bill.add(w["ratio"], f"{(s.ratio * 100).normalize():f}%")
+        bill.add(w["ratio"], fmt_ratio(s.ratio))
     out.print(bill, indent=2)
     out.blank()
 
     if s.items:
         items = Grid([w["item"], w["category"], w["amount"], w["share"], *w["item_parts"]], "Llrrrrrr")
         for it in s.items:
-            share = "" if it.self_pay_share is None else f"{(it.self_pay_share * 100).normalize():f}%"
+            share = "" if it.self_pay_share is None else fmt_ratio(it.self_pay_share)
             category = CATEGORIES_ZH.get(it.category, it.category) if lang == "zh" else it.category
             items.add(it.id, category, money(it.amount), share, money(it.fully_self_paid),
                       money(it.over_limit), money(it.pre_self_paid), money(it.policy_range))

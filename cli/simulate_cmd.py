@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 
 from benefits import BenefitsError
+from benefits.money import fmt_ratio
 
 from . import inputs
 from .streams import write
@@ -525,7 +526,7 @@ def _fmt(v, kind: str) -> str:
     if v is None:
         return "-"
     if kind == "ratio":
-        return f"{(v * 100).normalize():f}%"
+        return fmt_ratio(v)
     return f"{v:.2f}"
 
 

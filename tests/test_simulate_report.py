@@ -79,3 +79,24 @@ def test_the_totals_are_the_results_sums(year):
     top = rep.top_changes(report.paired)
     assert [r[0] for r in top.rows] == [a.table.column("claim_id")[int(i)].as_py() for i in order]
     assert [r[7] for r in top.rows] == [int(delta[i]) for i in order]
+
+
+def test_the_report_is_the_same_under_a_callers_narrow_decimal_context(year, tmp_path):
+    """Money turned back into yuan for Parquet, percentages and chart labels are made from exact
+    fen, not under whatever `decimal` context the analyst's session has set (three digits here,
+    raising wherever anything would round)."""
+    import decimal
+
+    (tmp_path / "wide").mkdir()
+    (tmp_path / "narrow").mkdir()
+    want, want_claims = _report(year, tmp_path / "wide", 10**9)
+    narrow = decimal.Context(prec=3, rounding=decimal.ROUND_FLOOR, traps=[decimal.Inexact, decimal.Rounded])
+    with decimal.localcontext(narrow):
+        got, got_claims = _report(year, tmp_path / "narrow", 10**9)
+        tables = [rep.to_arrow(t) for t in got.tables() + got.compare_tables()]
+        page = rep.html_report("t", [], got)
+    assert [(t.name, t.rows) for t in got.compare_tables()] == [(t.name, t.rows) for t in want.compare_tables()]
+    assert all(x.equals(y) for x, y in zip(tables, [rep.to_arrow(t) for t in want.tables() + want.compare_tables()]))
+    assert page == rep.html_report("t", [], want)
+    assert all(x.equals(y) for x, y in zip(got_claims, want_claims))
+    assert want_claims[0].column("fund_total").type == pa.decimal128(20, 2)

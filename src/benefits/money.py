@@ -10,7 +10,7 @@ Text for people is made here too (`fmt`, `fmt_fen`, `fmt_ratio`).
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow, localcontext
 from functools import lru_cache
 from typing import Annotated
 
@@ -39,6 +39,8 @@ POINT = RATIO // 100
 # under a caller's decimal context of a few digits, which must not round them.
 _CTX = Context(prec=PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
 _multiply = _CTX.multiply
+# Where a product must be exact or refused: any rounding at all raises Inexact.
+_WHOLE = Context(prec=PRECISION, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
 
 
 def half_up(numerator: int, denominator: int) -> int:
@@ -82,12 +84,41 @@ def fmt_exact(numerator: int, denominator: int) -> str:
         return fmt(_CTX.divide(Decimal(numerator), _CTX.multiply(Decimal(denominator), HUNDRED)))
 
 
+def units_of(value: Decimal, scale: int) -> int | None:
+    """value x scale as a whole number, exactly whatever the caller's decimal context; None when it
+    is not one (a ratio with more decimals than the engine's units hold)."""
+    try:
+        units = _WHOLE.multiply(value, scale)
+        return int(units.to_integral_exact(context=_WHOLE))
+    except Inexact:  # a product of more digits than any real parameter, or a fraction left over
+        return None
+
+
 def ratio_of(value: Decimal) -> int:
     """A ratio (0.65) in RATIO units (650000); ValueError when it has more than six decimals."""
-    units = value * RATIO
-    if units != units.to_integral_value():
+    units = units_of(value, RATIO)
+    if units is None:
         raise ValueError(f"{fmt_ratio(value)} has more than four decimals in percent")
-    return int(units)
+    return units
+
+
+def shifted(number: int | Decimal, places: int) -> Decimal:
+    """number x 10^-places as a Decimal, exactly whatever the caller's decimal context: (15, 1) -> 1.5,
+    (Decimal('12.5'), 2) -> 0.125."""
+    return Decimal(number).scaleb(-places, _CTX)
+
+
+def round_fraction(numerator: int, denominator: int, places: int) -> Decimal:
+    """numerator / denominator (denominator > 0) to `places` decimals, halves away from zero
+    (ROUND_HALF_UP), from the exact fraction: no intermediate rounding, no caller's context."""
+    scaled = numerator * 10**places
+    whole = half_up(scaled, denominator) if scaled >= 0 else -half_up(-scaled, denominator)
+    return shifted(whole, places)
+
+
+def quantized(value: Decimal, exp: Decimal) -> Decimal:
+    """value rounded half up to the exponent of `exp` (FEN: 0.01) under the engine's context."""
+    return value.quantize(exp, rounding=ROUND_HALF_UP, context=_CTX)
 
 
 @lru_cache(maxsize=1024)  # a pack has a few dozen ratios
@@ -104,7 +135,7 @@ def fmt_units(units: int) -> str:
 
 def round_fen(value: Decimal) -> Decimal:
     """Round to 0.01 yuan, ROUND_HALF_UP (四舍五入到分)."""
-    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+    return quantized(value, FEN)
 
 
 def exact():
@@ -121,7 +152,7 @@ def fmt(value: Decimal) -> str:
         return text
     if value == round_fen(value):
         return f"{round_fen(value):.2f}"
-    text = f"{value.normalize():f}"
+    text = f"{value.normalize(_CTX):f}"
     whole, _, decimals = text.partition(".")
     return text if len(decimals) <= 8 else f"{whole}.{decimals[:8]}..."
 
@@ -129,7 +160,7 @@ def fmt(value: Decimal) -> str:
 @lru_cache(maxsize=1024)  # a pack has a few dozen ratios; equal Decimals print the same
 def fmt_ratio(ratio: Decimal) -> str:
     """A ratio as a percentage: Decimal('0.65') -> '65%'."""
-    pct = (ratio * HUNDRED).normalize()
+    pct = _CTX.multiply(ratio, HUNDRED).normalize(_CTX)
     return f"{pct:f}%"
 
 

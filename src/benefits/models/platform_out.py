@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
-from ..money import Money, ZERO, exact
+from ..money import Money, ZERO, exact, quantized
 
 if TYPE_CHECKING:  # pragma: no cover
     from .settlement import ItemSplit, Settlement
@@ -133,7 +133,7 @@ def _proportion(ratio: Decimal | None) -> Decimal:
     """A ratio with the platform's four decimals (more when it has more: nothing is rounded away)."""
     if ratio is None:
         return Decimal("0.0000")
-    four = ratio.quantize(_FOUR)
+    four = quantized(ratio, _FOUR)
     return four if four == ratio else ratio
 
 

@@ -22,7 +22,7 @@ from ..dates import Day
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
 from ..facts import field_specs
 from ..matcher import LimitError, make_matcher
-from ..money import POINT, parse_money, ratio_of, to_fen
+from ..money import POINT, parse_money, ratio_of, shifted, to_fen, units_of
 from ..yamlio import Locator, YamlError, is_dir, load_bytes, read_file
 from ..kinds import KINDS, LayerFile
 from .files import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile, Text
@@ -180,7 +180,7 @@ def _parse_value(unit: str, raw: object) -> Decimal:
         # checked before dividing: nan% or 1e999999999% must not end in a bare decimal signal
         if not number.is_finite() or not Decimal(0) <= number <= Decimal(100):
             raise ValueError(f"a percent lies between 0% and 100%, got {raw}")
-        return number / 100
+        return shifted(number, 2)  # exact: a division would round to the caller's context
     if isinstance(raw, bool) or not isinstance(raw, (int, Decimal)):
         raise ValueError(f"points are a number such as -10 or 3, got {raw!r}")
     value = Decimal(raw)
@@ -196,10 +196,10 @@ def _units(unit: str, value: Decimal) -> int:
         return to_fen(value)
     if unit == "percent":
         return ratio_of(value)
-    units = value * POINT
-    if units != units.to_integral_value():
+    units = units_of(value, POINT)
+    if units is None:
         raise ValueError(f"points have at most four decimals, got {value}")
-    return int(units)
+    return units
 
 
 

@@ -10,7 +10,6 @@ the engine's own message, by the scalar engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Mapping
 
 import numpy as np
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..models.claim import Group
-from ..money import MAX_AMOUNT, parse_money, to_fen
+from ..money import MAX_AMOUNT, parse_money, shifted, to_fen
 from .columns import BILL_COLUMNS, OPENING
 from .errors import SimulationInputError
 
@@ -380,4 +379,4 @@ def _powers_of_ten(values: np.ndarray) -> bool:
 
 def decimal_text(num: int, den: int) -> str:
     """An exact fraction with a power-of-ten denominator as decimal text: (15, 10) -> '1.5'."""
-    return str(Decimal(num).scaleb(-(len(str(den)) - 1)))
+    return str(shifted(num, len(str(den)) - 1))

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from ..errors import BenefitsError, listed, shown
 from ..models.claim import Group, MemberType, Region, Scheme, Visit
-from ..money import MAX_AMOUNT
+from ..money import MAX_AMOUNT, units_of
 from .columns import BILL_COLUMNS, OPENING
 from .errors import SimulationInputError
 
@@ -683,15 +683,12 @@ def money_fen(v: object) -> tuple[int | None, str | None]:
         return None, f"expected an amount in yuan such as 1234.50, got {shown(v)}"
     if v < 0:
         return None, f"an amount cannot be negative, got {v}"
-    try:
-        fen = v.scaleb(2)
-        if fen != fen.to_integral_value():
-            return None, f"an amount has at most two decimals (fen), got {v}"
-    except InvalidOperation:
-        return None, f"expected an amount in yuan such as 1234.50, got {shown(v)}"
-    if v > MAX_AMOUNT:
+    if v > MAX_AMOUNT:  # first: what is left has few enough digits for the engine's context
         return None, f"amount {v} is above the largest accepted ({MAX_AMOUNT})"
-    return int(fen), None
+    fen = units_of(v, 100)  # exact whatever the caller's decimal context
+    if fen is None:
+        return None, f"an amount has at most two decimals (fen), got {v}"
+    return fen, None
 
 
 def date_value(v: object) -> tuple[dt.date | None, str | None]:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ..money import fmt_fen
+from ..money import fmt_fen, from_fen, round_fraction
 from ..rules.pack import RulePack
 from .columns import PAID
 from .files import ClaimTable, MemberTable
@@ -387,7 +387,7 @@ def compare_by(p: Paired, dim: str) -> Tab:
     for key in sorted(p.dims[dim]):
         c = p.dims[dim][key]
         x, y = c["fa"], c["fb"]
-        pct = (Decimal(y - x) * 100 / Decimal(x)).quantize(Decimal("0.01")) if x else None
+        pct = round_fraction((y - x) * 100, x, 2) if x else None
         tab.rows.append([key, c["claims"], x, y, y - x, pct, c["pa"], c["pb"]])
     return tab
 
@@ -451,7 +451,7 @@ def write_csv(tab: Tab, folder: Path) -> Path:
 
 def _arrow_column(kind: str, values: list) -> pa.Array:
     if kind == "money":
-        return pa.array([None if v is None else Decimal(int(v)).scaleb(-2) for v in values], pa.decimal128(20, 2))
+        return pa.array([None if v is None else from_fen(int(v)) for v in values], pa.decimal128(20, 2))
     if kind == "count":
         return pa.array(values, pa.int64())
     if kind == "percent":
@@ -463,7 +463,7 @@ def to_arrow(tab: Tab) -> pa.Table:
     if "mixed" in tab.kinds:  # label, then one or more (kind, value) cells: a value column per cell
         cols = {tab.columns[0]: pa.array([r[0] for r in tab.rows], pa.string())}
         for k, name in enumerate(tab.columns[1:], 1):
-            cols[f"{name} (yuan)"] = pa.array([Decimal(r[k][1]).scaleb(-2) if r[k][0] == "money" else None
+            cols[f"{name} (yuan)"] = pa.array([from_fen(r[k][1]) if r[k][0] == "money" else None
                                                for r in tab.rows], pa.decimal128(20, 2))
             cols[f"{name} (count)"] = pa.array([r[k][1] if r[k][0] == "count" else None for r in tab.rows], pa.int64())
         return pa.table(cols)
@@ -492,7 +492,7 @@ def results_arrow(v: View) -> pa.Table:
         elif c in ("step", "admissions_after", "ratio") or not pa.types.is_integer(col.type):
             cols[c] = col
         else:
-            cols[c] = pa.array([Decimal(int(x)).scaleb(-2) for x in col.to_numpy()], pa.decimal128(20, 2))
+            cols[c] = pa.array([from_fen(int(x)) for x in col.to_numpy()], pa.decimal128(20, 2))
     for dim in ("scheme", "member_type", "group", "district"):
         cols[dim] = pa.array(list(v.keys[dim]), pa.string())
     return pa.table(cols)
@@ -577,7 +577,7 @@ def svg_bars(title: str, labels: list[str], series: list[tuple[str, list[int]]],
             w = plot_w * abs(v) / span
             x = zero if v >= 0 else zero - w
             y = y0 + k * bar
-            shown = f"{Decimal(v) / scale:,.2f}"
+            shown = f"{round_fraction(int(v), scale, 2):,.2f}"
             out.append(f'<rect x="{x:.1f}" y="{y}" width="{max(w, 0.5):.1f}" height="{bar - 2}" '
                        f'fill="{_COLOURS[k % len(_COLOURS)]}"><title>{esc(name)}: {shown}</title></rect>')
             out.append(f'<text x="{label_w + plot_w + 4}" y="{y + bar - 4}" fill="#444">{shown}</text>')

@@ -23,7 +23,7 @@ from ..calculator import evaluate
 from ..errors import BenefitsError
 from ..models.accumulators import Accumulators
 from ..models.claim import Member
-from ..money import from_fen, ratio_of, to_fen
+from ..money import from_fen, ratio_of, shifted, to_fen
 from ..rules.pack import RulePack
 from .columns import AFTER, OPENING, PAID, result_columns
 from .results import Results
@@ -86,7 +86,7 @@ def _exact(num: int, den: int | None) -> Decimal:
     places = len(str(den)) - 1
     if den != 10 ** places:
         raise BenefitsError(f"a denominator must be a power of ten, got {den}")
-    return Decimal(num).scaleb(-places)
+    return shifted(num, places)
 
 
 def settle_year(pack: RulePack, claims: pa.Table, members: pa.Table, *, items: pa.Table | None = None,

@@ -34,13 +34,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from ..money import round_fraction
 from .columns import PAID
 from .files import CLAIM_SCHEMA, MEMBER_SCHEMA, ClaimTable, MemberTable
 from .results import Results
@@ -383,7 +384,13 @@ WAN = Decimal(1_000_000)  # fen in 1万元
 def wan(fen: Fraction | int) -> Decimal:
     """Fen (possibly a weighted fraction) as 万元, rounded half up to 0.01万 (100 yuan)."""
     f = Fraction(fen) / 1_000_000
-    return (Decimal(f.numerator) / Decimal(f.denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return round_fraction(f.numerator, f.denominator, 2)
+
+
+def _nearest_root(x: Fraction) -> int:
+    """The square root of x >= 0 to the nearest whole number, halves up, exactly."""
+    k = math.isqrt(math.floor(x))
+    return k + 1 if x >= (k + Fraction(1, 2)) ** 2 else k
 
 
 def _count(x: Fraction) -> int:
@@ -420,18 +427,20 @@ class Figures:
     @property
     def fit(self) -> Decimal:
         """Simulated / bulletin - 1, in percent (2 decimals)."""
-        return ((self.resident_spending / SEED_RESIDENT_SPENDING_WAN - 1) * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        f = (Fraction(self.resident_spending) / Fraction(SEED_RESIDENT_SPENDING_WAN) - 1) * 100
+        return round_fraction(f.numerator, f.denominator, 2)
 
     @property
     def tolerance(self) -> Decimal:
         """What the fit may be off by at this sample size, in percent: 1% + 3 standard errors."""
-        se = self.resident_spending_se_fen / WAN / SEED_RESIDENT_SPENDING_WAN * 100
-        return (FIT_TOLERANCE * 100 + 3 * se).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        se = Fraction(self.resident_spending_se_fen) / Fraction(WAN) / Fraction(SEED_RESIDENT_SPENDING_WAN) * 100
+        f = Fraction(FIT_TOLERANCE) * 100 + 3 * se
+        return round_fraction(f.numerator, f.denominator, 2)
 
     def share(self, with_serious_illness: bool) -> Decimal:
         paid = self.inpatient_share["basic"] + (self.inpatient_share["serious_illness"] if with_serious_illness else 0)
         f = paid / self.inpatient_share["policy_range"] * 100
-        return (Decimal(f.numerator) / Decimal(f.denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        return round_fraction(f.numerator, f.denominator, 2)
 
     def as_dict(self) -> dict:
         """The stated figures: 万元 with two decimals, counts rounded to whole persons and person-times."""
@@ -566,7 +575,7 @@ def figures(parts: list[Partial], pack, sample: Fraction) -> Figures:
         for k, v in p.claims.items():
             claims[k] = claims.get(k, 0) + v
     variance = sum((p.variance for p in parts), Fraction(0))
-    se = (Decimal(variance.numerator) / Decimal(variance.denominator)).sqrt().quantize(Decimal(1))
+    se = Decimal(_nearest_root(variance))
     members = {"residents": sum(r[3] for r in DISTRICTS), "employees": sum(r[2] for r in DISTRICTS),
                "aid": sum(r[4] for r in DISTRICTS), "sampled": sum(p.sampled for p in parts)}
     return Figures(sample, members, dict(sorted(claims.items())), spending, se, aid, share, change, total("changed"),
