@@ -297,6 +297,26 @@ def test_a_reversal_restores_every_counter_and_returns_the_amounts_negated(ledge
     assert by_key.count("r1") == by_key.count("k1") == 3 and by_key.count("r2") == by_key.count("k2") == len(k2)
 
 
+def test_a_reversal_under_a_callers_narrow_decimal_context_negates_exactly(ledger, jiangmen):
+    """A service embedding the ledger may run under a narrow `decimal` context of its own: the
+    reversal's amounts are the settlement's, signs turned, to the fen (unary minus would round
+    12345.67 to three digits here, or raise with the traps set)."""
+    import decimal
+
+    narrow = decimal.Context(prec=3, rounding=decimal.ROUND_FLOOR, traps=[decimal.Inexact, decimal.Rounded])
+    settled = ledger.settle("k1", stay(1, month=3), jiangmen)
+    with decimal.localcontext(narrow):
+        done = ledger.reverse("r1", of="k1")
+    original, body = json.loads(settled.body), json.loads(done.body)
+    s = original["settlement"]
+    assert len(s["fund_total"]) > 5 and body["fund_total"] == negated(s["fund_total"])  # more digits than three
+    assert body["bill"] == {k: negated(v) for k, v in s["bill"].items()}
+    assert body["patient"] == {k: negated(v) for k, v in s["patient"].items()}
+    assert [p["paid"] for p in body["layers"]] == [negated(p["paid"]) for p in s["layers"]]
+    assert body["platform_fields"] == {k: negated(v) for k, v in original["platform_fields"].items() if k != "balc"}
+    assert ledger.accumulators("m1", 2021) == Accumulators(member_id="m1", year=2021)
+
+
 def test_a_reversal_of_a_monthly_counter_restores_that_month(ledger, jiangmen):
     """The employee general-outpatient fund pays at most 80.00 a month (domain.md 4): the first March visit
     uses it up, the second pays nothing and writes no entry; reversing the first frees March's cap again

@@ -63,6 +63,13 @@ def _signed(value: Decimal) -> str:
     return f"{value:.2f}" if value else "0.00"  # never "-0.00"
 
 
+def _negated(amount: str) -> Decimal:
+    """A stored amount with its sign turned: exact whatever the caller's decimal context (unary
+    minus would round to it), and 0.00 stays 0.00."""
+    value = Decimal(amount)
+    return value.copy_negate() if value else value
+
+
 def _delta(counter: str, fen: int) -> str:
     return str(fen) if counter == ADMISSIONS else _signed(from_fen(fen))
 
@@ -141,12 +148,12 @@ def reverse_body(key: str, settled: str, entries: list[tuple[str, str, int]], la
     return ReverseBody(
         key=key, of=env["key"], member_id=env["member_id"], year=env["year"], pack=env["pack"],
         pack_hash=env["pack_hash"], pack_version=env["pack_version"], claim_id=s["claim_id"],
-        bill={name: -Decimal(v) for name, v in s["bill"].items()},
-        deductible=-Decimal(s["deductible"]), fund_total=-Decimal(s["fund_total"]),
+        bill={name: _negated(v) for name, v in s["bill"].items()},
+        deductible=_negated(s["deductible"]), fund_total=_negated(s["fund_total"]),
         layers=[LayerReversed(layer=p["layer"], fund_code=p["fund_code"], platform_field=p["platform_field"],
-                              fund=p["fund"], paid=-Decimal(p["paid"])) for p in s["layers"]],
-        patient={name: -Decimal(v) for name, v in s["patient"].items()},
-        platform_fields={name: -Decimal(v) for name, v in env["platform_fields"].items() if name != "balc"},
+                              fund=p["fund"], paid=_negated(p["paid"])) for p in s["layers"]],
+        patient={name: _negated(v) for name, v in s["patient"].items()},
+        platform_fields={name: _negated(v) for name, v in env["platform_fields"].items() if name != "balc"},
         entries=[EntryReversed(counter=c, month=m, delta=_delta(c, d)) for c, m, d in entries],
         later=later,
     )
