@@ -84,6 +84,7 @@ class ServerProcess:
                  port: int | None = None, extra_env: dict[str, str] | None = None):
         self.database, self.log_path, self.workers = database, log, workers
         self.packs = packs or PACK_DIRS
+        self.chosen = port is None  # a port we picked may be taken before the server binds it
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -98,6 +99,20 @@ class ServerProcess:
         return cmd
 
     def start(self, timeout: float = 90) -> "ServerProcess":
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except RuntimeError as exc:
+                # free_port() closes its socket before the server binds: another process may take
+                # the port in between. Only a first start moves: a restart keeps the clients' port.
+                if not (self.chosen and self.starts == 1 and "address already in use" in str(exc).lower()):
+                    raise
+                self.starts = 0
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> "ServerProcess":
         log = open(self.log_path, "ab")
         log.write(f"\n--- start {self.starts + 1} ---\n".encode())
         log.flush()

@@ -452,6 +452,26 @@ def test_several_workers_answer_without_waiting_for_delayed_acks(tmp_path):
         assert sorted(times)[15] < 0.02, f"median {sorted(times)[15] * 1000:.0f} ms a request"
 
 
+def test_a_test_server_whose_chosen_port_was_taken_meanwhile_starts_on_another(tmp_path, monkeypatch):
+    """free_port() closes its socket before the server binds the port: when another process took it
+    in between, the server is started again on a new port instead of failing the test."""
+    import socket
+
+    import service_fixtures
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = iter([port])
+        real = service_fixtures.free_port
+        monkeypatch.setattr(service_fixtures, "free_port", lambda: next(ports, None) or real())
+        with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server.log", workers=1) as server:
+            assert server.port != port
+            assert httpx.get(server.url + "/health").status_code == 200
+    assert "address already in use" in server.log().lower()
+
+
 # --- the command line --------------------------------------------------------------------------------
 
 
