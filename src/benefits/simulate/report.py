@@ -24,7 +24,6 @@ import csv
 import html
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
