@@ -1,12 +1,13 @@
 """The floor of a cold `benefits calc` on this stack: what any command of its shape costs before
 a line of ours runs.
 
-A typer command with `calc`'s parameters (typer builds a pydantic validator per parameter when the
-command runs) reads a YAML file, validates one small pydantic model (which imports pydantic's
-validation machinery and its plugin loader, which `import pydantic` alone does not) and prints a
-small table with rich. Section 9 of run.py times it beside `benefits calc` and the three imports
-target (d) is measured against, so the part of the target the stack itself takes is measured in
-the same run:
+A typer command with `calc`'s parameters reads a YAML file, validates one small pydantic model and
+prints a small table with rich. The first pydantic model a process builds loads pydantic's model
+machinery and its plugin loader (`importlib.metadata`), which `import pydantic` alone does not;
+typer 0.29 builds one per parameter when the command runs, and without typer our own models would
+(section 9 also times one model after the imports, with no command at all). Section 9 of run.py
+times this stub beside `benefits calc` and the three imports target (d) is measured against, so the
+part of the target the stack itself takes is measured in the same run:
 
     .venv/bin/python bench/cold_floor.py examples/resident-level3-inpatient.yaml --rules rules/jiangmen
 """
