@@ -571,23 +571,30 @@ def _what_if_text(w, lang: str, paint: Paint, packs=None, labels=None, on: dt.da
     """The two settlements side by side, the parameters that made the difference and the steps whose
     results differ, laid out to the output width. In Chinese every label is Chinese (the words of
     `benefits calc`), layers, parameters and steps are named, and dates are written as calc writes them."""
-    from rich.cells import cell_len
-
-    from benefits.render import date_text, formula_text, source_text, word
-
-    from .render import WORDS, Grid, Screen, output_width
+    from .render import Screen, output_width
 
     zh = lang == "zh"
-    words, calc = WHATIF_WORDS[lang], WORDS[lang]
     packs = packs or (None, None)
-    labels = labels or (w.a_label, w.b_label)
     width = columns or output_width()
     out = Screen(paint, width)
     names = {p.layer: (p.name_zh if zh else p.layer) for s in (w.a, w.b) for p in s.layers}
+    _what_if_heading(out, w, lang, packs, labels or (w.a_label, w.b_label), on, width)
+    moved = _what_if_amounts(out, w, lang, names)
+    _what_if_parameters(out, w, lang, packs, names, moved, width)
+    _what_if_steps(out, w, lang, names, width)
+    return out.text()
 
-    def value(v: str) -> str:
-        return formula_text(word(v, lang), lang)
 
+def _what_if_heading(out, w, lang: str, packs, labels, on: dt.date | None, width: int) -> None:
+    """The claim, each side's pack, version and deciding date, and the notes on the comparison."""
+    from rich.cells import cell_len
+
+    from benefits.render import date_text
+
+    from .render import WORDS
+
+    zh = lang == "zh"
+    words, calc = WHATIF_WORDS[lang], WORDS[lang]
     colon = "：" if zh else ": "
     _lines(out, wrap(visible(f"{words['title']}{colon}{calc['claim']} {w.a.claim_id}"), width), "bold")
     for side, s, pack, label in (("A", w.a, packs[0], labels[0]), ("B", w.b, packs[1], labels[1])):
@@ -609,8 +616,16 @@ def _what_if_text(w, lang: str, paint: Paint, packs=None, labels=None, on: dt.da
         _lines(out, wrap(visible(words["note"] + note), width, indent=2, hang=cell_len(words["note"])))
     out.blank()
 
+
+def _what_if_amounts(out, w, lang: str, names: dict[str, str]) -> bool:
+    """The amounts of A and B and their change; whether any amount or ratio differs."""
+    from benefits.render import formula_text
+
+    from .render import WORDS, Grid
+
+    words, calc = WHATIF_WORDS[lang], WORDS[lang]
     t = Grid(["", "A", "B", words["change"]], "lrrr")
-    moved = False  # some amount or ratio differs
+    moved = False
     for key, x, y, kind in _rows(w):
         label = names.get(key[6:], key[6:]) if key.startswith("layer:") else calc[ROW_WORDS[key]]
         if kind == "ratio":
@@ -622,13 +637,24 @@ def _what_if_text(w, lang: str, paint: Paint, packs=None, labels=None, on: dt.da
         t.add(label, _fmt(x, kind), _fmt(y, kind), delta, style="bold" if key == "fund_total" else "")
     out.print(t, indent=2)
     out.blank()
+    return moved
 
+
+def _what_if_parameters(out, w, lang: str, packs, names: dict[str, str], moved: bool, width: int) -> None:
+    """The parameters the two traces cite with different values, each with its sources."""
+    from benefits.render import source_text
+
+    from .render import WORDS
+
+    zh = lang == "zh"
+    words, calc = WHATIF_WORDS[lang], WORDS[lang]
+    colon = "：" if zh else ": "
     # parameters the two traces cite with different values moved nothing when no amount differs
     _lines(out, wrap(words["params" if moved else "params_same"], width, hang=2), "bold")
     if not w.diff.parameters:
         _lines(out, wrap(words["none"], width, indent=2))
     for p in w.diff.parameters:
-        a_val, b_val = (value(v) if v is not None else "-" for v in (p.a, p.b))
+        a_val, b_val = (_what_if_value(v, lang) if v is not None else "-" for v in (p.a, p.b))
         only = "" if p.a is not None and p.b is not None else f"（{words['only']}）" if zh else f"  ({words['only']})"
         if zh:
             where = "、".join(dict.fromkeys(_step_zh(x, (w.a.trace, w.b.trace), names, layer_only=True) for x in p.steps))
@@ -643,15 +669,29 @@ def _what_if_text(w, lang: str, paint: Paint, packs=None, labels=None, on: dt.da
             if text:
                 _lines(out, wrap(visible(f"{side}{colon}{text}"), width, indent=6, hang=3), "dim")
 
-    if w.diff.steps:
-        out.blank()
-        _lines(out, wrap(words["steps"], width), "bold")
-        t = Grid([words["step"], "A", "B"], "lrr" if zh else "Lrr")
-        for st in w.diff.steps:
-            label = _step_zh(st.step, (w.a.trace, w.b.trace), names) if zh else st.step
-            t.add(label, *(value(v) if v is not None else "-" for v in (st.a, st.b)))
-        out.print(t, indent=2)
-    return out.text()
+
+def _what_if_steps(out, w, lang: str, names: dict[str, str], width: int) -> None:
+    """The steps whose results differ between A and B."""
+    from .render import Grid
+
+    if not w.diff.steps:
+        return
+    zh = lang == "zh"
+    words = WHATIF_WORDS[lang]
+    out.blank()
+    _lines(out, wrap(words["steps"], width), "bold")
+    t = Grid([words["step"], "A", "B"], "lrr" if zh else "Lrr")
+    for st in w.diff.steps:
+        label = _step_zh(st.step, (w.a.trace, w.b.trace), names) if zh else st.step
+        t.add(label, *(_what_if_value(v, lang) if v is not None else "-" for v in (st.a, st.b)))
+    out.print(t, indent=2)
+
+
+def _what_if_value(v: str, lang: str) -> str:
+    """A parameter's or a step's value as the trace writes it, in the language asked."""
+    from benefits.render import formula_text, word
+
+    return formula_text(word(v, lang), lang)
 
 
 def _what_if_json(w) -> dict:
