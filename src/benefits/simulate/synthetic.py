@@ -542,6 +542,12 @@ def partial(run: DistrictRun, pack) -> Partial:
         to = res.table
         for layer in groups["390100"] + groups["390200"]:
             add(f"only:{name}", idx, ta.column(PAID + layer).to_numpy() - to.column(PAID + layer).to_numpy())
+    return Partial(weights, sums, claims, len(d.members), _spending_variance(d, names, weights, per_member))
+
+
+def _spending_variance(d, names: list[str], weights: dict, per_member: dict[str, int]) -> Fraction:
+    """The variance of the estimated resident fund spending (stratified sampling without replacement:
+    N^2 (1 - n/N) s^2 / n per resident stratum, from each sampled member's fen)."""
     variance = Fraction(0)
     for s in names:
         if s.endswith(":employee"):
@@ -554,7 +560,7 @@ def partial(run: DistrictRun, pack) -> Partial:
         mean = Fraction(sum(ys), n)
         s2 = sum((Fraction(y) - mean) ** 2 for y in ys) / (n - 1)
         variance += big_n * big_n * (1 - Fraction(n) / big_n) * s2 / n
-    return Partial(weights, sums, claims, len(d.members), variance)
+    return variance
 
 
 def figures(parts: list[Partial], pack, sample: Fraction) -> Figures:
