@@ -103,8 +103,8 @@ def ratio_of(value: Decimal) -> int:
 
 
 def shifted(number: int | Decimal, places: int) -> Decimal:
-    """number x 10^-places as a Decimal, exactly whatever the caller's decimal context: (15, 1) -> 1.5,
-    (Decimal('12.5'), 2) -> 0.125."""
+    """number x 10^-places as a Decimal, whatever the caller's decimal context: (15, 1) -> 1.5,
+    (Decimal('12.5'), 2) -> 0.125. Exact for numbers of up to PRECISION digits."""
     return Decimal(number).scaleb(-places, _CTX)
 
 
