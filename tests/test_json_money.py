@@ -101,6 +101,20 @@ def test_loads_refuses_what_has_no_exact_reading(text, message):
     assert isinstance(exc.value, benefits.BenefitsError) and isinstance(exc.value, ValueError)
 
 
+def test_a_process_that_lowered_pythons_digit_bound_gets_a_json_error_at_its_own_bound():
+    import sys
+
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        with pytest.raises(JsonError) as exc:
+            benefits.loads('{"admissions": ' + "7" * 700 + "}")
+        assert benefits.loads('{"a": ' + "7" * 640 + "}")["a"] == int("7" * 640)
+    finally:
+        sys.set_int_max_str_digits(before)
+    assert str(exc.value) == "not valid JSON: a whole number of more than 640 digits"
+
+
 def test_a_json_claim_file_with_a_huge_whole_number_is_bad_input_not_a_crash(tmp_path):
     # json.loads raises a bare ValueError past Python's 4300 digits: the file reader named no place
     path = tmp_path / "claim.json"

@@ -11,6 +11,7 @@ bounds (size, nesting, values) are refused. Claim files named *.json are read he
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +19,9 @@ from .errors import BenefitsError
 from .yamlio import MAX_BYTES, MAX_DEPTH, MAX_NODES  # a claim file's bounds: JSON costs no more than YAML
 
 MAX_DIGITS = 4300
-"""Digits of a whole number: Python's own bound on reading an int from text (a longer one raises a
-bare ValueError that names no place)."""
+"""Digits of a whole number: Python's own default bound on reading an int from text (a longer one
+raises a bare ValueError that names no place). A process that lowered that bound
+(sys.set_int_max_str_digits) gets its own, as a JsonError."""
 
 
 class JsonError(BenefitsError, ValueError):
@@ -56,8 +58,10 @@ def _constant(name: str) -> Any:
 
 
 def _whole(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_DIGITS:
-        raise _Refusal(f"a whole number of more than {MAX_DIGITS} digits")
+    process = sys.get_int_max_str_digits()  # 0: the process set no bound
+    most = min(MAX_DIGITS, process) if process else MAX_DIGITS
+    if len(text.lstrip("-")) > most:
+        raise _Refusal(f"a whole number of more than {most} digits")
     return int(text)
 
 
