@@ -70,6 +70,10 @@ def test_two_claims_in_a_row_carry_the_accumulators(jiangmen):
     ({"items": [{"id": "a", "category": "A", "unit_price": "20000.00", "quantity": 100000}], "bill": None},
      None, "cannot be settled within accepted amounts"),
     ({}, {"year": 2021, "counters": {"serious_illness.base": "999999999.00"}}, "cannot be settled within accepted amounts"),
+    # a count too long to print in the trace was settled, and failed only when the trace was read
+    ({}, {"year": 2021, "admissions": int("9" * 4300)}, "accumulators.admissions: Input should be less than or equal to 10000"),
+    ({}, {"year": 2021, "admissions": 10_000},
+     "accumulators_after.admissions would be 10001, above the most accepted (10000)"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(jiangmen, over, acc, fragment):
     with pytest.raises(ClaimError) as exc:

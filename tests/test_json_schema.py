@@ -252,6 +252,8 @@ ENGINE_ONLY = {
     "api: accumulators.counters.basic.annual: 3000000.00 is above the most cap 'basic.annual_cap.resident' "
     "has ever allowed",
     "api: medical_aid.paid: 90000.00 is above the most cap",
+    "api: accumulators.admissions: Input should be less than or equal to 10000",
+    "api: accumulators_after.admissions would be 10001, above the most accepted (10000)",
     "fuzz corpus: counter-1e999999", "fuzz corpus: counter-with-empty-month",
     "case: jd-05-refuse-basic-annual-above-resident-cap-on-general-outpatient",
     "case: jd-06-refuse-medical-aid-paid-above-its-cap-member-in-no-group",

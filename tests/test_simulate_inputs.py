@@ -82,6 +82,24 @@ def test_claims_the_engine_refuses_are_refused_with_its_own_message(pack):
     assert "add up" in expected["c2"]["message"]
 
 
+def test_a_stay_past_the_most_admissions_accepted_is_refused_as_the_engine_refuses_it(pack, monkeypatch):
+    # The most is 10,000 a year, which a test cannot reach with a members file (at most 1,000 open a
+    # year); lowered to 2 here, in the engine and in the vectorised simulation alike.
+    import benefits.calculator as calculator
+    import benefits.simulate.engine as engine
+
+    monkeypatch.setattr(calculator, "MAX_ADMISSIONS", 2)
+    monkeypatch.setattr(engine, "MAX_ADMISSIONS", 2)
+    claims = [stay("c1", "2021-02-01"), stay("c2", "2021-03-01"), stay("c3", "2021-04-01"),
+              {**stay("o1", "2021-05-01"), "visit": "general_outpatient", "date": "2021-05-01",
+               "admission_date": None, "discharge_date": None, "level": "level1"}]
+    claims[3] = {k: v for k, v in claims[3].items() if v is not None}
+    results, expected = check_year(pack, claims, {}, 2021)
+    status = dict(zip(results.column("claim_id"), results.column("status")))
+    assert [status[c] for c in ("c1", "c2", "c3", "o1")] == ["settled", "settled", "refused", "settled"]
+    assert "accumulators_after.admissions would be 3, above the most accepted (2)" in expected["c3"]["message"]
+
+
 def test_each_members_claims_settle_by_deciding_date_then_claim_id_and_come_back_in_row_order(pack):
     claims = [stay("b", "2021-05-01"), stay("a", "2021-05-01"), stay("c", "2021-01-01"),
               {**stay("z", "2021-05-01"), "member": {**MEMBER, "id": "m2"}}]

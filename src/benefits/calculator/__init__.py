@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..kinds import BasicPaid, CounterBound, Earlier, Paid, State
-from ..models.accumulators import Accumulators
+from ..models.accumulators import MAX_ADMISSIONS, Accumulators
 from ..models.claim import STAYS, BillSplit, Claim
 from ..models.lazy import Lazy
 from ..models.settlement import LayerPayout, PatientPart, Settlement
@@ -182,7 +182,8 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
         if account:
             rec.add("cash", "cash", "settlement.cash", None, {"patient": patient, "account": account, "cash": patient - account})
     counters = st.counters
-    _check_limits(bill.total, counters)
+    admissions = acc.admissions + (1 if claim.visit in STAYS else 0)
+    _check_limits(bill.total, counters, admissions)
     split = claim.bill if claim.bill is not None else _BLANK_SPLIT.model_copy(update=dict(
         total=from_fen(bill.total), fully_self_paid=from_fen(bill.fully_self_paid),
         over_limit=from_fen(bill.over_limit), pre_self_paid=from_fen(bill.pre_self_paid),
@@ -201,7 +202,7 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
             patient_total, from_fen(account), from_fen(patient - account) if account else patient_total),
         accumulators_before=acc,
         accumulators_after=acc.model_copy(update=dict(
-            member_id=claim.member.id, admissions=acc.admissions + (1 if claim.visit in STAYS else 0),
+            member_id=claim.member.id, admissions=admissions,
             counters=_counters_after(acc.counters, start, counters))),
         trace=Lazy(make=lambda: render(rec.steps, pack.sites, pack.bases)) if rec is not None else Lazy(),
     ))
@@ -236,8 +237,11 @@ def _payouts(pack: RulePack, paid_by: dict[str, Paid], scheme: str) -> list[Laye
     return out
 
 
-def _check_limits(total: int, counters: dict[str, int]) -> None:
+def _check_limits(total: int, counters: dict[str, int], admissions: int) -> None:
     """Results must stay within what an input may hold (a ledger would refuse them later)."""
+    if admissions > MAX_ADMISSIONS:
+        raise ClaimError(f"the claim cannot be settled within accepted counts: accumulators_after.admissions would "
+                         f"be {admissions}, above the most accepted ({MAX_ADMISSIONS})")
     if total <= MAX_FEN and (not counters or max(counters.values()) <= MAX_FEN):
         return
     over = [("bill.total", total)] if total > MAX_FEN else []

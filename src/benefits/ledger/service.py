@@ -61,10 +61,6 @@ MAX_KEY = 128
 ATTEMPTS = 3
 """Runs of one request that lost a race (see store.Retry) before the store is called unavailable."""
 
-MAX_ADMISSIONS = 10_000
-"""The most admissions an opening brings in: far above any year's stays, it refuses a typo before it
-reaches the ledger."""
-
 BALANCE_SUFFIX = ".balance"
 """Without a pack, a credit goes only to a counter whose name ends so (a balance, not a use)."""
 
@@ -151,9 +147,6 @@ def _opening(member_id: str, year: int, value: object, pack: RulePack | None) ->
     if acc.member_id is not None and acc.member_id != member_id:
         raise LedgerError(("accumulators", "member_id"),
                           f"{acc.member_id!r}, but the opening is for member {member_id!r}")
-    if acc.admissions > MAX_ADMISSIONS:
-        raise LedgerError(("accumulators", "admissions"), f"{acc.admissions} admissions in a year is more than the "
-                                                          f"ledger accepts ({MAX_ADMISSIONS}); check the accumulators")
     for name in acc.counters:
         at = ("accumulators", "counters", name)
         base, _, month = name.partition("@")

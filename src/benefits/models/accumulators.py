@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from ..dates import Count
 from ..money import Money
 
+MAX_ADMISSIONS = 10_000
+"""The most admissions a year's accumulators may count: far above any year's stays, it refuses a
+typo (or a number too long to print in a trace) before it is settled."""
+
 CounterKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$")]
 """A counter's name as the pack declares it, or `name@YYYY-MM` for a counter kept per month."""
 
@@ -26,7 +30,7 @@ class Accumulators(BaseModel):
 
     member_id: str | None = Field(None, description="the member these belong to; checked against the claim")
     year: Count = Field(ge=1900, le=2200)
-    admissions: Count = Field(0, ge=0, description="inpatient admissions earlier this year")
+    admissions: Count = Field(0, ge=0, le=MAX_ADMISSIONS, description="inpatient admissions earlier this year")
     counters: dict[CounterKey, Money] = Field(default_factory=dict)
 
     def get(self, name: str) -> Decimal:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ClaimError
+from ..models.accumulators import MAX_ADMISSIONS
 from ..rules.pack import RulePack
 from .arrays import GROUPS, MAX_FEN, NO_DAY, as_table, days, read_claims, read_items, read_members, words
 from .columns import AFTER, BILL_COLUMNS, PAID, result_columns
@@ -37,6 +38,7 @@ DIRTY = "input the engine refuses (its message is in `message`)"
 OUT_OF_YEAR = "deciding date outside the simulated year or every version of the pack"
 OUT_OF_BOUNDS = "a counter above the most its cap allows (domain.md 6.11)"
 TOO_LARGE = "an amount above the largest the engine accepts after settling"
+TOO_MANY = "more admissions than the engine accepts after settling"
 
 
 def settle(pack: RulePack, claims: Any, members: Any, *, items: Any = None, year: int | None = None) -> Results:
@@ -379,7 +381,7 @@ def _settle_step(y: _Year, cols: _InSteps, P: np.ndarray, s: _StepClaims) -> Non
     pack refuses are refused, the rest are settled layer by layer (vectorised), then the scalar
     engine's one by one; each claim's counters and admissions after it are recorded."""
     _check_bounds(y, s)
-    _check_growth(y, s, cols.total[s.start:s.stop])
+    _check_growth(y, s, cols.total[s.start:s.stop], cols.stay[s.start:s.stop])
     v = np.flatnonzero(_refuse(y, cols, P, s))
     if len(v):
         _settle_vectorised(y, cols, P, s, v)
@@ -402,8 +404,12 @@ def _check_bounds(y: _Year, s: _StepClaims) -> None:
         y.in_bounds[m[check[~bad]]] = True
 
 
-def _check_growth(y: _Year, s: _StepClaims, total: np.ndarray) -> None:
-    """Claims that could take a counter no cap bounds too far go to the scalar engine."""
+def _check_growth(y: _Year, s: _StepClaims, total: np.ndarray, stay: np.ndarray) -> None:
+    """Claims that could take a counter no cap bounds, or the admissions, too far go to the scalar
+    engine (which refuses such a result)."""
+    crowded = (s.why < 0) & (y.admissions[s.member] + stay > MAX_ADMISSIONS)
+    if crowded.any():
+        s.why[crowded] = y.why.code(TOO_MANY)
     # counters no cap bounds: if this claim could take one past the largest amount accepted,
     # the engine decides (it refuses such a result)
     vector = s.why < 0
