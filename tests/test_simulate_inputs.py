@@ -136,3 +136,22 @@ def test_line_items_are_split_as_the_engine_splits_them(pack):
     results, expected = check_year(pack, claims, {}, 2021)
     assert results.column("engine")[0] == "vector"
     assert expected["c1"]["total"] == results.column("total")[0] > 0
+
+
+def test_items_adding_up_past_the_largest_amount_are_refused_as_the_engine_refuses_them(pack):
+    # Each line is within bounds (1,000,000,000.00 x 1,000,000 = 10^15 yuan, 10^17 fen); 93 of them
+    # add up to 9.3 x 10^18 fen, past int64 (9.22 x 10^18), where a sum wraps to a negative total, and
+    # 187 wrap round to a plausible one. The engine refuses any total above 1,000,000,000.00.
+    def huge(n: int) -> list[dict]:
+        return [{"id": f"i{k}", "category": "A", "unit_price": "1000000000.00", "quantity": "1000000"} for k in range(n)]
+
+    small = [{"id": "i1", "category": "A", "unit_price": "12.35", "quantity": "0.5"}]
+    claims = [{**stay(cid, day), "bill": None, "items": items}
+              for cid, day, items in (("c1", "2021-03-01", huge(93)), ("c2", "2021-04-01", huge(187)),
+                                      ("c3", "2021-05-01", small))]
+    claims = [{k: v for k, v in c.items() if v is not None} for c in claims]
+    results, expected = check_year(pack, claims, {}, 2021)
+    status = dict(zip(results.column("claim_id"), results.column("status")))
+    assert [status[c] for c in ("c1", "c2", "c3")] == ["refused", "refused", "settled"]
+    assert "bill.total would be 93000000000000000.00, above the largest accepted amount" in expected["c1"]["message"]
+    assert results.column("total")[2] == 618  # 12.35 x 0.5 = 6.175 -> 6.18

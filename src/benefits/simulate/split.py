@@ -6,7 +6,8 @@ Per item, in integer fen, exactly as calculator/bill.py:
     pre-self    = round(share x (amount - over-limit))              乙 (B) items; own share or the default
     丙 (C) items are fully self-paid; the policy-range amount is what is left.
 Per claim, the parts are sums over its items. An item whose products could pass int64 is not split
-here (`wide`): its claim is settled by the scalar engine.
+here (`wide`), nor a claim whose items add up past the largest amount accepted (their sum could
+pass int64 too): such a claim is settled by the scalar engine, which refuses the second kind.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import Items
+from .arrays import MAX_FEN, Items
 
 _LIMIT = np.int64(1 << 62)
+_MOST_ITEMS = int(np.iinfo(np.int64).max) // (MAX_FEN + 1)  # items of one claim whose capped amounts may be summed
 
 
 @dataclass
@@ -86,11 +88,15 @@ def split_items(items: Items, n_claims: int, default_num: np.ndarray, default_de
         pre[b] = (2 * sn * base + sd) // (2 * sd)
     fully = np.where(category == 2, amount, 0)
     group = _Grouping(claim, n_claims)
-    total = group.sum(amount)
-    fully_c, over_c, pre_c = group.sum(fully), group.sum(over), group.sum(pre)
     counts = group.sum(np.ones(len(claim), np.int64))
+    # Each amount capped just above the largest accepted total: their sum stays within int64 for
+    # any claim of fewer than 2^63 / MAX_FEN (about 92 million) items, and tells which totals are
+    # too large. Every other claim's sums are then exact: each is at most its total.
+    too_large = (group.sum(np.minimum(amount, MAX_FEN + 1)) > MAX_FEN) | (counts > _MOST_ITEMS)
+    total = np.where(too_large, 0, group.sum(amount))
+    fully_c, over_c, pre_c = (np.where(too_large, 0, group.sum(v)) for v in (fully, over, pre))
     bad = group.sum(dirty.astype(np.int64)) > 0 if dirty.any() else np.zeros(n_claims, bool)
-    return Split(total, fully_c, over_c, pre_c, total - fully_c - over_c - pre_c, counts > 0, bad)
+    return Split(total, fully_c, over_c, pre_c, total - fully_c - over_c - pre_c, counts > 0, bad | too_large)
 
 
 class _Grouping:
