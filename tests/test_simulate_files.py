@@ -223,3 +223,18 @@ def test_an_opening_counter_the_pack_does_not_keep_is_refused(tmp_path, jiangmen
         check_openings(jiangmen, m)
     [p] = err.value.problems
     assert p.column == "opening.serious_illnes.base" and "keeps no counter 'serious_illnes.base'" in p.message
+
+
+@pytest.mark.parametrize("absent", [["fully_self_paid"], ["over_limit", "pre_self_paid"],
+                                    ["fully_self_paid", "policy_range"]])
+def test_a_bill_part_whose_column_is_absent_is_0_for_both_engines(tmp_path, jiangmen, absent):
+    # c2: a resident's general outpatient visit, 100.00, every part but the policy range 0.00:
+    # 70% of 100.00 = 70.00 from the basic fund, whichever columns of the 0.00 parts are left out
+    columns = [c for c in COLUMNS if c not in absent]
+    cpath = write_csv(tmp_path / "c.csv", CLAIMS[1:2], columns)
+    mpath = write_csv(tmp_path / "m.csv", MEMBERS[:1], MEMBER_COLUMNS)
+    c, m = read_inputs(cpath, mpath)
+    for engine in ("scalar", "auto"):
+        row = simulate(jiangmen, str(jiangmen.directory), c, m, engine=engine).table.to_pylist()[0]
+        assert (row["status"], row["total"], row["fully_self_paid"], row["policy_range"]) == ("settled", 10000, 0, 10000)
+        assert row["paid.basic_outpatient"] == 7000, engine

@@ -794,6 +794,11 @@ def claims_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool 
     present = {}
     for b in BILL:
         cols[b], present[b] = r.money(b)
+    if present["total"]:  # a part whose column is absent is 0 in every claim that gives a total
+        given = pc.is_valid(cols["total"])
+        for b in BILL[1:4]:
+            if not present[b]:
+                cols[b], present[b] = pc.if_else(given, pa.scalar(0, pa.int64()), pa.scalar(None, pa.int64())), "absent"
     if not present["policy_range"] and all(present[b] for b in BILL[:4]):
         rest = pc.subtract(cols["total"], pc.add(pc.add(cols["fully_self_paid"], cols["over_limit"]), cols["pre_self_paid"]))
         cols["policy_range"] = rest
