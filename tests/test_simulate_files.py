@@ -238,3 +238,73 @@ def test_a_bill_part_whose_column_is_absent_is_0_for_both_engines(tmp_path, jian
         row = simulate(jiangmen, str(jiangmen.directory), c, m, engine=engine).table.to_pylist()[0]
         assert (row["status"], row["total"], row["fully_self_paid"], row["policy_range"]) == ("settled", 10000, 0, 10000)
         assert row["paid.basic_outpatient"] == 7000, engine
+
+
+def _problems(fn) -> list[tuple]:
+    with pytest.raises(InputFilesError) as err:
+        fn()
+    return [(p.row, p.column, p.message) for p in err.value.problems]
+
+
+OUTPATIENT = {"claim_id": "c1", "member_id": "m1", "visit": "general_outpatient", "level": "level1",
+              "date": "2021-02-01", "diagnosis": "J06.9"}
+
+
+def test_values_no_column_can_hold_are_problems_of_their_rows_not_crashes(tmp_path):
+    """Each of these ended in an internal error (OverflowError, UnicodeEncodeError, ArrowInvalid)."""
+    far = "a number far too large"
+    # dates Arrow holds and Python's calendar does not
+    days = pa.array([-800_000, 2**31 - 1], pa.int32()).cast(pa.date32())
+    table = pa.table({**{k: [v, v] for k, v in OUTPATIENT.items() if k != "date"}, "date": days,
+                      "total": ["100.00", "100.00"]})
+    table = table.set_column(0, "claim_id", pa.array(["c1", "c2"]))
+    pq.write_table(table, tmp_path / "d.parquet")
+    calendar = "not a date of the calendar (0001-01-01 to 9999-12-31)"
+    assert _problems(lambda: read_claims(tmp_path / "d.parquet")) == [(1, "date", calendar), (2, "date", calendar)]
+    pq.write_table(pa.table({**{k: [v] for k, v in OUTPATIENT.items()}, "date": ["0000-01-01"], "total": ["1.00"]}),
+                   tmp_path / "y0.parquet")
+    assert _problems(lambda: read_claims(tmp_path / "y0.parquet")) == [(1, "date", calendar)]
+    # whole numbers beyond int64: in text, and in an unsigned Parquet column
+    csv_path = write_csv(tmp_path / "c.csv", [{**OUTPATIENT, "total_fen": "99999999999999999999"}],
+                         [*OUTPATIENT, "total_fen"])
+    assert _problems(lambda: read_claims(csv_path)) == [
+        (2, "total_fen", f"expected {'whole fen (an integer such as 123450 for 1234.50 yuan)'}, "
+                         f"got '99999999999999999999', {far}")]
+    pq.write_table(pa.table({**{k: [v] for k, v in OUTPATIENT.items()}, "total_fen": pa.array([2**64 - 1], pa.uint64())}),
+                   tmp_path / "u.parquet")
+    assert _problems(lambda: read_claims(tmp_path / "u.parquet")) == [
+        (1, "total_fen", f"expected whole fen (an integer such as 123450 for 1234.50 yuan), got {2**64 - 1}, {far}")]
+    members = write_csv(tmp_path / "m.csv", [{**MEMBERS[0], "age": "99999999999999999999"}], MEMBER_COLUMNS)
+    assert _problems(lambda: read_members(members)) == [(2, "age", f"expected a whole number, got '99999999999999999999', {far}")]
+    # half a surrogate pair, escaped in JSON: no UTF-8 text holds it
+    lone = tmp_path / "s.jsonl"
+    lone.write_text(json.dumps({**OUTPATIENT, "total": "1.00"}).replace('"c1"', '"c\\ud800"') + "\n", encoding="utf-8")
+    assert _problems(lambda: read_claims(lone)) == [
+        (1, None, "text with a lone surrogate escape (\\ud800 to \\udfff without its pair): not a character of Unicode")]
+    # an amount with a line break after it is not an amount
+    broken = write_jsonl(tmp_path / "b.jsonl", [{**OUTPATIENT, "total": "12.50\n", "policy_range": "12.50",
+                                                 "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00"}])
+    assert [p[:2] for p in _problems(lambda: read_claims(broken))] == [(1, "total")]
+
+
+def test_a_quantity_is_held_to_18_digits_trailing_zeros_aside(tmp_path, jiangmen):
+    claims = write_jsonl(tmp_path / "c.jsonl", [OUTPATIENT])
+    members = write_csv(tmp_path / "m.csv", MEMBERS[:1], MEMBER_COLUMNS)
+    items = tmp_path / "i.csv"
+    items.write_text("claim_id,category,unit_price,quantity\nc1,A,30.00,2.0000000000000000000\n", encoding="utf-8")
+    c, m = read_inputs(claims, members, items)
+    row = simulate(jiangmen, str(jiangmen.directory), c, m).table.to_pylist()[0]
+    assert (row["status"], row["total"]) == ("settled", 6000)  # 30.00 x 2 = 60.00
+    items.write_text("claim_id,category,unit_price,quantity\nc1,A,30.00,0.0000000000000000000001\n", encoding="utf-8")
+    assert _problems(lambda: read_inputs(claims, members, items)) == [
+        (2, "quantity", "expected at most 18 digits (trailing zeros aside), got '0.0000000000000000000001'")]
+
+
+def test_a_group_written_twice_is_totalled_under_the_group(tmp_path, jiangmen):
+    from benefits.simulate import report
+
+    twice = [{**MEMBERS[0], "groups": "dibao;dibao"}, {**MEMBERS[0], "member_id": "m2", "groups": "dibao"}]
+    claims = write_csv(tmp_path / "c.csv", [CLAIMS[1], {**CLAIMS[1], "claim_id": "c9", "member_id": "m2"}], COLUMNS)
+    c, m = read_inputs(claims, write_csv(tmp_path / "m.csv", twice, MEMBER_COLUMNS))
+    totals = report.report_of(jiangmen, simulate(jiangmen, str(jiangmen.directory), c, m), c, m)
+    assert [(row[0], row[1]) for row in report.by(totals, "group").rows] == [("dibao", 2)]

@@ -40,6 +40,11 @@ _MONEY_TEXT = r"^[0-9]+(\.[0-9]{1,2})?$"
 _MONEY_RE = re.compile(_MONEY_TEXT)
 _DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _INT_RE = re.compile(r"^[0-9]+$")
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_WHOLE_FEN = "whole fen (an integer such as 123450 for 1234.50 yuan)"
+_FIRST_DAY, _LAST_DAY = ((d - dt.date(1970, 1, 1)).days for d in (dt.date.min, dt.date.max))  # date32's days
+# A JSON escape of half a UTF-16 surrogate pair: alone, it makes a str no file or Arrow column can hold.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SPLIT = re.compile(r"[;,\s]+")
 
 
@@ -252,6 +257,23 @@ def _jsonl_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, str]]:
                 return
 
 
+def _lone_surrogate(record: dict) -> bool:
+    """Whether a key or a text value of the record (at any depth) cannot be written as UTF-8."""
+    stack: list[Any] = [record]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            stack += [*x.keys(), *x.values()]
+        elif isinstance(x, list):
+            stack += x
+        elif isinstance(x, str):
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
 def jsonl_keys(path: str | Path) -> list[str]:
     """Every key of the objects of a JSON Lines file, in the order they first appear."""
     names: dict[str, None] = {}
@@ -299,6 +321,10 @@ def _jsonl_chunks(path: Path, name: str, chunk_rows: int | None, structure: Prob
             continue
         if not isinstance(value, dict):
             structure.add(number, None, f"expected a JSON object (one claim or member a line), got {type(value).__name__}")
+            continue
+        if _SURROGATE_ESCAPE.search(line) and _lone_surrogate(value):
+            structure.add(number, None, "text with a lone surrogate escape (\\ud800 to \\udfff without its pair): "
+                                        "not a character of Unicode")
             continue
         records.append(value)
         lines.append(number)
@@ -480,10 +506,20 @@ class Reader:
             if not pa.types.is_integer(values.type):
                 self._column_problem(name, f"a _fen column holds whole fen as integers; found {values.type}")
                 return pa.nulls(self.n, pa.int64())
-            out = values.cast(pa.int64())
+            out = self._arrow_whole(name, values, _WHOLE_FEN)
         else:
-            out = self._whole(name, values, "whole fen (an integer such as 123450 for 1234.50 yuan)")
+            out = self._whole(name, values, _WHOLE_FEN)
         return self._range(name, out)
+
+    def _arrow_whole(self, name: str, values: pa.Array, expected: str) -> pa.Array:
+        """An Arrow integer column as int64: an unsigned value beyond int64 is a problem of its row."""
+        if values.type == pa.uint64():
+            big = pc.greater(values, pa.scalar(_INT64[1], pa.uint64())).fill_null(False)
+            if pc.any(big).as_py():
+                for i in np.flatnonzero(big.to_numpy(zero_copy_only=False)):
+                    self._bad(int(i), name, f"expected {expected}, got {values[int(i)].as_py()}, a number far too large")
+                values = pc.if_else(big, pa.scalar(None, pa.uint64()), values)
+        return values.cast(pa.int64())
 
     def _whole(self, name: str, values: list, expected: str) -> pa.Array:
         """Python values as int64: integers and digit strings; anything else is a problem of its row."""
@@ -491,10 +527,13 @@ class Reader:
         for i, v in enumerate(values):
             if v is None:
                 clean.append(None)
-            elif isinstance(v, int) and not isinstance(v, bool):
-                clean.append(v)
-            elif isinstance(v, str) and _INT_RE.match(v):
-                clean.append(int(v))
+            elif isinstance(v, int) and not isinstance(v, bool) or isinstance(v, str) and _INT_RE.fullmatch(v):
+                n = int(v)
+                if _INT64[0] <= n <= _INT64[1]:
+                    clean.append(n)
+                else:  # beyond any column's bounds: the check of its range would overflow
+                    self._bad(i, name, f"expected {expected}, got {shown(v)}, a number far too large")
+                    clean.append(None)
             else:
                 self._bad(i, name, f"expected {expected}, got {shown(v)}")
                 clean.append(None)
@@ -568,7 +607,7 @@ class Reader:
         if _is_arrow(values):
             t = values.type
             if pa.types.is_date(t):
-                return values.cast(pa.date32())
+                return self._calendar(name, values.cast(pa.date32()))
             if pa.types.is_timestamp(t):
                 self.p.add(None, name, f"a date column holds dates (date32, or text YYYY-MM-DD), not timestamps ({t})")
                 return pa.nulls(self.n, pa.date32())
@@ -579,11 +618,22 @@ class Reader:
             ok = pc.match_substring_regex(text, _DATE_TEXT).fill_null(True)
             if pc.all(ok).as_py():
                 try:
-                    return text.cast(pa.date32())
+                    return self._calendar(name, text.cast(pa.date32()))
                 except pa.ArrowInvalid:
                     pass
             values = text.to_pylist()
         return self._converted(name, values, date_value, pa.date32())
+
+    def _calendar(self, name: str, dates: pa.Array) -> pa.Array:
+        """`dates` with those Python's calendar cannot hold (Arrow's can: year 0, day -2^31) made
+        null, each a problem of its row."""
+        days = dates.view(pa.int32())
+        bad = pc.or_(pc.less(days, _FIRST_DAY), pc.greater(days, _LAST_DAY)).fill_null(False)
+        if not pc.any(bad).as_py():
+            return dates
+        for i in np.flatnonzero(bad.to_numpy(zero_copy_only=False)):
+            self._bad(int(i), name, "not a date of the calendar (0001-01-01 to 9999-12-31)")
+        return pc.if_else(bad, pa.scalar(None, pa.date32()), dates)
 
     def integer(self, name: str, lo: int, hi: int) -> pa.Array:
         values = self.raw.columns.get(name)
@@ -591,7 +641,7 @@ class Reader:
             return pa.nulls(self.n, pa.int64())
         if _is_arrow(values):
             if pa.types.is_integer(values.type):
-                out = values.cast(pa.int64())
+                out = self._arrow_whole(name, values, "a whole number")
             else:
                 text = _arrow_text(values)
                 if text is None:
@@ -674,7 +724,7 @@ def money_fen(v: object) -> tuple[int | None, str | None]:
     if isinstance(v, int):
         v = Decimal(v)
     if isinstance(v, str):
-        if not _MONEY_RE.match(v):
+        if not _MONEY_RE.fullmatch(v):
             if v.startswith("-"):
                 return None, f"an amount cannot be negative, got {shown(v)}"
             return None, f"expected an amount in yuan with at most two decimals, such as 1234.50, got {shown(v)}"
@@ -1027,9 +1077,20 @@ def _decimals(r: Reader, name: str, default, *, lo: Decimal, lo_open: bool, hi: 
         elif d < lo or (lo_open and d == lo) or d > hi:
             r._bad(i, name, f"expected a number {'above' if lo_open else 'from'} {lo} {'and at most' if lo_open else 'to'} {hi}, got {d}")
             out.append(default)
+        elif max(_fraction(_trimmed(d))) > _INT64[1]:  # held as a fraction of two int64
+            r._bad(i, name, f"expected at most 18 digits (trailing zeros aside), got {shown(v)}")
+            out.append(default)
         else:
-            out.append(d)
+            out.append(_trimmed(d))
     return out
+
+
+def _trimmed(d: Decimal) -> Decimal:
+    """The same number without trailing zeros after the point (2.000 -> 2), exactly."""
+    sign, digits, exp = d.as_tuple()
+    while exp < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exp = digits[:-1], exp + 1
+    return Decimal((sign, digits, exp))
 
 
 # --- members ------------------------------------------------------------------------------------
