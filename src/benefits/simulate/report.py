@@ -84,7 +84,7 @@ def view(pack: RulePack, results: Results, claims: ClaimTable, members: MemberTa
     at = {m: k for k, m in enumerate(mids)}
     scheme_m = mt.column("scheme").to_pylist()
     type_m = mt.column("member_type").to_pylist()
-    groups_m = ["+".join(sorted(g)) if g else "none" for g in mt.column("groups").to_pylist()]
+    groups_m = ["+".join(sorted(set(g))) if g else "none" for g in mt.column("groups").to_pylist()]  # dibao;dibao is dibao
     district_m = mt.column("district").to_pylist()
     which = np.array([at[m] for m in claims.table.column("member_id").to_pylist()], dtype=np.int64)
 
