@@ -308,3 +308,14 @@ def test_a_group_written_twice_is_totalled_under_the_group(tmp_path, jiangmen):
     c, m = read_inputs(claims, write_csv(tmp_path / "m.csv", twice, MEMBER_COLUMNS))
     totals = report.report_of(jiangmen, simulate(jiangmen, str(jiangmen.directory), c, m), c, m)
     assert [(row[0], row[1]) for row in report.by(totals, "group").rows] == [("dibao", 2)]
+
+
+@pytest.mark.parametrize("month", ["2021-13", "2021-00"])
+def test_an_opening_counter_of_a_month_no_calendar_has_is_refused(tmp_path, jiangmen, month):
+    column = f"opening.outpatient.month@{month}"
+    members = [dict(MEMBERS[0], member_type="in_service", scheme="employee", **{column: "10.00"})]
+    m = read_members(write_csv(tmp_path / "m.csv", members, MEMBER_COLUMNS[:-1] + [column]))
+    with pytest.raises(InputFilesError) as err:
+        check_openings(jiangmen, m)
+    assert [(p.file, p.column, p.message) for p in err.value.problems] == [
+        (str(tmp_path / "m.csv"), column, f"expected a month as YYYY-MM (01 to 12), got {month!r}")]

@@ -22,6 +22,7 @@ each claim with `benefits.evaluate` (`simulate.scalar`); `auto` is the vectorise
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -199,6 +200,9 @@ def check_openings(pack: RulePack, members: MemberTable) -> None:
             problems.append(InputProblem(members.name, None, f"opening.{name}",
                                          f"{base!r} is kept per month: name the column opening.{base}@YYYY-MM"
                                          if base in pack.monthly_counters else f"{base!r} is a yearly counter, written without @"))
+        elif month and not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
+            problems.append(InputProblem(members.name, None, f"opening.{name}",
+                                         f"expected a month as YYYY-MM (01 to 12), got {month!r}"))
     if problems:
         raise InputFilesError(problems)
 
