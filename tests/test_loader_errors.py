@@ -167,6 +167,17 @@ def test_money_with_three_decimals(pack):
     assert "at most two decimals" in only(pack).message
 
 
+@pytest.mark.parametrize("rel, old", [
+    ("parameters/serious_illness.yaml", "{value: 10000.00,"),   # yuan: true read as 1.00
+    ("parameters/basic_inpatient.yaml", "{value: 300000.00,"),  # a cap: false read as 0.00
+])
+def test_true_or_false_is_not_a_number(pack, rel, old):
+    edit(pack, rel, old, "{value: true,")
+    p = only(pack)
+    assert p.message.endswith("expected a number such as 1000.00 or -10, or a percent such as 65%, got true")
+    assert p.line == line_of(pack, rel, "value: true")
+
+
 def test_condition_on_unknown_field(pack):
     edit(pack, "layers/basic.yaml", "when: scheme == employee and member_type == retired",
          "when: scheme == employee and membertype == retired")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from ..dates import Count, Day
 from ..errors import shown
@@ -57,8 +57,15 @@ class Text(_File):
 # --- parameters/*.yaml ------------------------------------------------------------------
 
 
+def _not_a_truth_value(value: object) -> object:
+    # YAML's true/false would read as 1 and 0 (bool is an int): a yuan or points value is a number
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number such as 1000.00 or -10, or a percent such as 65%, got {str(value).lower()}")
+    return value
+
+
 class DatedValue(_File):
-    value: Union[int, Decimal, str]  # checked against the parameter's unit by the loader
+    value: Annotated[Union[int, Decimal, str], BeforeValidator(_not_a_truth_value)]  # checked against the unit by the loader
     source: str = Field(
         min_length=1,
         description="`seed NNN: ...`, `notice <number>: ...` or `assumed: <why>`",
