@@ -173,6 +173,7 @@ class Kind(LayerBase):
     """
 
     fund: ClassVar[bool] = True  # a fund (fund_pay_sumamt); the personal account is not, and pays last
+    pays_first: ClassVar[bool] = False  # the basic fund pays before every other kind (domain.md section 1)
 
     @cached_property  # read for every layer of every claim
     def when_rule(self) -> str:

@@ -11,7 +11,7 @@ per year, month or claim, and the smallest left wins.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Literal
+from typing import TYPE_CHECKING, ClassVar, Iterator, Literal
 
 from pydantic import Field
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 class BasicFundLayer(Kind):
     """基本医疗保险统筹基金: deductible, ratio, caps on the policy-range amount."""
+
+    pays_first: ClassVar[bool] = True
 
     kind: Literal["basic_fund"]
     deductible: Deductible

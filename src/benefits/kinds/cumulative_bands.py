@@ -17,7 +17,7 @@ from typing import Iterator, Literal
 from pydantic import Field
 
 from ..errors import ClaimError
-from ..money import RATIO, half_up
+from ..money import RATIO, fmt_fen, half_up
 from ..rules.files import BandRow, GroupModifier, Name, Row
 from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable, with_points
 
@@ -133,6 +133,12 @@ class CumulativeBandsLayer(Kind):
             return _Plan(error=f"{self.id}: no deductible or band row of {st.pack.name!r} applies to this claim")
         deductible = st.param(hit_d[0].value)
         band_params = [(st.param(b.start) if b.start else None, st.param(b.ratio)) for b in hit_b[0].bands]
+        starts = [deductible.units] + [b[0].units for b in band_params[1:]]
+        if any(lo >= hi for lo, hi in zip(starts, starts[1:])):
+            # a band below the deductible or out of order would pay one stretch twice, or below the deductible
+            return _Plan(error=f"{self.id}: in pack {st.pack.name!r}, each band of {hit_b[1]} must start above the one "
+                               f"before, and the second above the deductible; on {st.day} the deductible is "
+                               f"{fmt_fen(starts[0])} and the later bands start at {', '.join(fmt_fen(x) for x in starts[1:])}")
         hit_c = st.first(self.caps, self.rule_ids("caps", self.caps))
         cap = st.param(hit_c[0].value) if hit_c else None
         groups = [g for g, rid in zip(self.groups, self.group_rules) if rid in st.fired] + [None]

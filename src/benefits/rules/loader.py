@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import math
 import os
 import re
 from decimal import Decimal, InvalidOperation
@@ -356,12 +357,20 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
         return None
     if parts:
         choices = [specs[part].values if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
-        names = [base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices)]
-        missing = [n for n in names if n not in params and n not in broken]
-        if missing:
-            return (f"refers to parameter {missing[0]!r}, which no file in parameters/ defines"
-                    + (f" (and {len(missing) - 1} more of its combinations)" if len(missing) > 1 else ""))
-        name = next((n for n in names if n in params), None)
+        # The combinations are a product of the pack's own lists (levels x diseases x services can
+        # be millions); the defined ones are bounded by the files. Counting the defined ones and
+        # walking the product only up to the first missing one costs no more than the files.
+        def names():
+            return (base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices))
+
+        missing = next((n for n in names() if n not in params and n not in broken), None)
+        if missing is not None:
+            allowed = [set(c) for c in choices]
+            defined = sum(1 for n in set(params).union(broken) if _one_of(n, base, allowed))
+            more = math.prod(len(c) for c in choices) - defined - 1
+            return (f"refers to parameter {missing!r}, which no file in parameters/ defines"
+                    + (f" (and {more} more of its combinations)" if more else ""))
+        name = next((n for n in names() if n in params), None)
         if name is None:  # every combination refused for its own problems
             return None
     p = params.get(name)
@@ -370,6 +379,12 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
     if p.unit != unit:
         return f"parameter {name!r} is in {p.unit}; expected one in {unit}"
     return None
+
+
+def _one_of(name: str, base: str, allowed: list[set]) -> bool:
+    """Whether parameter `name` is `base` with one of the allowed values in each `[part]`."""
+    b, parts = split_ref(name)
+    return b == base and len(parts) == len(allowed) and all(p in a for p, a in zip(parts, allowed))
 
 
 # --- layers -----------------------------------------------------------------------------
@@ -438,10 +453,17 @@ class _LayerCheck:
 
 
 def _check_order(col: _Collector, path: Path, loc: Locator, layers: list) -> None:
-    """Cross-layer rules: what is not a fund (the personal account) pays last; a layer that follows a
-    cap (the large-amount subsidy) names a cap of a basic-fund layer before it."""
+    """Cross-layer rules: the basic-fund layers pay first and what is not a fund (the personal
+    account) pays last (domain.md section 1: each layer works on what the layers before it left);
+    a layer that follows a cap (the large-amount subsidy) names a cap of a basic-fund layer before it."""
     cap_ids: set[str] = set()
+    other = None  # the first layer listed that does not pay first
     for i, layer in enumerate(layers):
+        if not layer.pays_first:
+            other = other or layer.id
+        elif other is not None:
+            col.add(path, loc, ("layers", i), f"the basic-fund layer {layer.id!r} pays first, on the policy-range "
+                                              f"amount before any other layer: list it before {other!r}")
         if not layer.fund and i != len(layers) - 1:
             col.add(path, loc, ("layers", i), f"the personal-account layer {layer.id!r} pays what every fund left: it must be listed last")
         if layer.follows_cap is not None and layer.follows_cap not in cap_ids:
@@ -524,13 +546,32 @@ def _read_meta(col: _Collector, pack_path: Path) -> tuple[PackFile, Locator]:
 
 
 def _diseases(col: _Collector, pack_path: Path, loc: Locator, meta: PackFile) -> list[DiseaseList]:
+    """The disease lists. A diagnosis belongs to one list at most: where two lists share ICD-10
+    categories, which one a claim fell in (its deductible, ratio and cap) would be the order of
+    pack.yaml's keys, not the policy."""
     diseases = []
+    first: dict[tuple[str, int], str] = {}  # ICD-10 category -> the list that names it
     for name, ranges in meta.diseases.items():
         try:
-            diseases.append(DiseaseList(name, tuple(DiseaseList.parse_range(r) for r in ranges)))
+            found = DiseaseList(name, tuple(DiseaseList.parse_range(r) for r in ranges))
         except ValueError as exc:
             col.add(pack_path, loc, ("diseases", name), str(exc))
+            continue
+        diseases.append(found)
+        shared: dict[str, list[str]] = {}
+        for letter, lo, hi in found.ranges:
+            for number in range(lo, hi + 1):
+                other = first.setdefault((letter, number), name)
+                if other != name:
+                    shared.setdefault(other, []).append(f"{letter}{number:02d}")
+        for other, codes in shared.items():
+            col.add(pack_path, loc, ("diseases", name),
+                    f"shares ICD-10 {_listed_codes(codes)} with disease list {other!r}: a diagnosis belongs to one list")
     return diseases
+
+
+def _listed_codes(codes: list[str]) -> str:
+    return ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
 
 
 def _refusals(col: _Collector, pack_path: Path, loc: Locator, meta: PackFile, specs) -> tuple[dict, dict]:

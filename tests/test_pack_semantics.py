@@ -1,0 +1,72 @@
+"""What a pack may say, beyond its syntax: packs that loaded and settled wrong money without a word
+(bands out of order or below the deductible, a fund listed before the basic fund, a diagnosis in
+two disease lists), and a reference whose combinations the loader listed one by one."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import RULES, claim, edit
+
+import benefits
+from benefits import ClaimError
+from benefits.errors import RuleFileError
+
+
+@pytest.fixture
+def pack(tmp_path):
+    dest = tmp_path / "jiangmen"
+    shutil.copytree(RULES / "jiangmen", dest)
+    return dest
+
+
+def problems(pack) -> list[str]:
+    with pytest.raises(RuleFileError) as exc:
+        benefits.load_rules(pack, matcher="reference")
+    return [p.message for p in exc.value.problems]
+
+
+@pytest.mark.parametrize("start", ["5000.00", "10000.00"])  # below the 10,000.00 deductible, and at it
+def test_bands_that_do_not_start_above_the_deductible_refuse_the_claim(pack, start):
+    # The first band runs from the deductible to band2_start: a second band starting below the
+    # deductible paid 70% on self-pay the deductible should have left to the patient.
+    assert benefits.evaluate(claim(), benefits.load_rules(pack)).payouts["serious_illness"] >= 0
+    edit(pack, "parameters/serious_illness.yaml", "{value: 100000.00,", f"{{value: {start},")
+    rules = benefits.load_rules(pack)
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(), rules)
+    assert "serious_illness: in pack 'jiangmen', each band of serious_illness.bands[0] must start above the one " \
+           "before, and the second above the deductible" in str(exc.value)
+    assert f"the deductible is 10000.00 and the later bands start at {start}" in str(exc.value)
+
+
+def test_the_basic_fund_is_listed_before_every_other_layer(pack):
+    edit(pack, "pack.yaml", "layers: [basic, basic_outpatient, basic_special, basic_covid, covid_finance, maternity,\n"
+                            "         serious_illness,",
+         "layers: [serious_illness, basic, basic_outpatient, basic_special, basic_covid, covid_finance, maternity,\n        ")
+    found = problems(pack)
+    assert found == [f"the basic-fund layer {b!r} pays first, on the policy-range amount before any other layer: "
+                     f"list it before 'serious_illness'" for b in ("basic", "basic_outpatient", "basic_special", "basic_covid")]
+
+
+def test_a_diagnosis_belongs_to_one_disease_list(pack):
+    # E11 (type 2 diabetes) in the hypertension list too: a diabetic's 门特 claim drew on the
+    # hypertension cap, because that list came first
+    edit(pack, "pack.yaml", "hypertension: [I10-I15]", "hypertension: [I10-I15, E10-E11]")
+    assert problems(pack) == ["shares ICD-10 E10, E11 with disease list 'hypertension': a diagnosis belongs to one list"]
+
+
+def test_a_missing_reference_over_long_lists_is_counted_not_listed(pack):
+    # (3 + 40) levels x (5 + 60 diseases and none) x (3 + 40 services and none) = 43 x 66 x 44 = 124,872
+    # combinations, none defined: the first is named and the other 124,871 counted.
+    edit(pack, "pack.yaml", "levels: [level1, level2, level3]",
+         "levels: [level1, level2, level3, " + ", ".join(f"l{i}" for i in range(40)) + "]")
+    edit(pack, "pack.yaml", "  transplant: [Z94]", "  transplant: [Z94]\n" + "".join(f"  d{i}: [B{i:02d}]\n" for i in range(60)))
+    edit(pack, "pack.yaml", "services: [prenatal_care, termination, iud]",
+         "services: [prenatal_care, termination, iud, " + ", ".join(f"s{i}" for i in range(40)) + "]")
+    edit(pack, "layers/basic.yaml", '  - {value: "inpatient.ratio[scheme][level]"}',
+         '  - {when: age > 200, value: "nope[level][disease][service]"}\n  - {value: "inpatient.ratio[scheme][level]"}')
+    found = [m for m in problems(pack) if "nope" in m]
+    assert found == ["refers to parameter 'nope[level1][hypertension][prenatal_care]', which no file in parameters/ "
+                     "defines (and 124871 more of its combinations)"]
