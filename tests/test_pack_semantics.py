@@ -39,6 +39,11 @@ def test_bands_that_do_not_start_above_the_deductible_refuse_the_claim(pack, sta
     assert "serious_illness: in pack 'jiangmen', each band of serious_illness.bands[0] must start above the one " \
            "before, and the second above the deductible" in str(exc.value)
     assert f"the deductible is 10000.00 and the later bands start at {start}" in str(exc.value)
+    # the vectorised simulation hands such a claim to the engine, which refuses it alike
+    from test_simulate_differential import check_year
+
+    results, _ = check_year(rules, [claim()], {}, 2021)
+    assert list(results.column("status")) == ["refused"]
 
 
 def test_the_basic_fund_is_listed_before_every_other_layer(pack):

@@ -46,6 +46,8 @@ class CumulativeBands(VectorKind):
         deductible = ctx.units(hit_d[0].value)
         bands = hit_b[0].bands
         starts = [ctx.units(b.start) if b.start else None for b in bands]
+        if any(lo >= hi for lo, hi in zip([deductible] + starts[1:], starts[1:])):
+            raise Scalar(f"{layer.id}: bands that do not each start above the one before and the deductible")
         ratios = [ctx.units(b.ratio) for b in bands]
         hit_c = ctx.first(layer.caps, layer.rule_ids("caps", layer.caps))
         cap = ctx.units(hit_c[0].value) if hit_c else NONE
