@@ -297,6 +297,14 @@ def test_a_reversal_restores_every_counter_and_returns_the_amounts_negated(ledge
     assert by_key.count("r1") == by_key.count("k1") == 3 and by_key.count("r2") == by_key.count("k2") == len(k2)
 
 
+def test_a_member_id_with_a_control_character_is_a_ledger_error_on_either_store(ledger):
+    # PostgreSQL refuses NUL in text: the store's own DataError reached the caller
+    for member_id in ("a\x00b", "a\nb"):
+        with pytest.raises(LedgerError) as exc:
+            ledger.accumulators(member_id, 2021)
+        assert exc.value.problems[0].path == ("member_id",) and "no control characters" in str(exc.value)
+
+
 def test_a_reversal_under_a_callers_narrow_decimal_context_negates_exactly(ledger, jiangmen):
     """A service embedding the ledger may run under a narrow `decimal` context of its own: the
     reversal's amounts are the settlement's, signs turned, to the fen (unary minus would round

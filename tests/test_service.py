@@ -184,6 +184,16 @@ def test_transport_problems(stateless):
     assert paths(body) == [["key"]]
 
 
+def test_a_member_id_with_a_control_character_is_a_problem_on_either_store(api):
+    # PostgreSQL refuses NUL in text: the store's error was a 500
+    body = problem(api.get("/members/nul%00x/2021"), 422, "invalid-request")
+    assert paths(body) == [["path", "member_id"]]
+    nul = claim(member={"id": "nul\x00x", "scheme": "resident", "member_type": "adult", "groups": []})
+    body = problem(api.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": nul}), 422, "invalid-claim")
+    assert paths(body) == [["claim", "member", "id"]]
+    assert api.get("/members/m1/2021").json()["accumulators"]["admissions"] == 0
+
+
 def test_the_openapi_document_has_the_schemas(stateless):
     doc = stateless.get("/openapi.json").json()
     schemas = doc["components"]["schemas"]

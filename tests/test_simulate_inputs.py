@@ -155,3 +155,12 @@ def test_items_adding_up_past_the_largest_amount_are_refused_as_the_engine_refus
     assert [status[c] for c in ("c1", "c2", "c3")] == ["refused", "refused", "settled"]
     assert "bill.total would be 93000000000000000.00, above the largest accepted amount" in expected["c1"]["message"]
     assert results.column("total")[2] == 618  # 12.35 x 0.5 = 6.175 -> 6.18
+
+
+def test_a_member_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack):
+    # a control character in a member id (a ledger cannot store NUL in PostgreSQL text)
+    odd = {**MEMBER, "id": "m\t1"}
+    claims = [{**stay("c1", "2021-03-01"), "member": odd}, stay("c2", "2021-03-02")]
+    results, expected = check_year(pack, claims, {}, 2021)
+    assert list(results.column("status")) == ["refused", "settled"]
+    assert "a member id holds no control characters" in expected["c1"]["message"]

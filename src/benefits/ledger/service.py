@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from ..calculator import evaluate
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..models.accumulators import Accumulators
-from ..models.claim import Claim
+from ..models.claim import Claim, member_id_problem
 from ..models.platform_out import feedetail, setldetail, setlinfo
 from ..models.settlement import Settlement
 from ..money import MAX_AMOUNT, fmt_fen, from_fen, parse_money, to_fen
@@ -101,6 +101,9 @@ def _key(value: object, name: str) -> str:
 def _check_member_year(member_id: object, year: object) -> None:
     if not isinstance(member_id, str) or not member_id:
         raise LedgerError(("member_id",), "expected a member id (text)")
+    problem = member_id_problem(member_id)
+    if problem:
+        raise LedgerError(("member_id",), problem)
     if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2200:
         raise LedgerError(("year",), f"expected a year from 1900 to 2200, got {year!r}")
 

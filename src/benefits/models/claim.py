@@ -96,6 +96,30 @@ def _shallow(value: object) -> object:
 Word = BeforeValidator(_shallow)
 
 
+MAX_MEMBER_ID = 200
+"""The longest member id: the service reads a member's year at /members/{member_id}/{year}."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def member_id_problem(value: str) -> str | None:
+    """What keeps `value` from being a member id (a ledger stores it as text, PostgreSQL refuses a NUL
+    in text, and a line break would split a log line), or None."""
+    if not value:
+        return "expected a member id (text)"
+    if len(value) > MAX_MEMBER_ID:
+        return f"a member id has at most {MAX_MEMBER_ID} characters, got {len(value)}"
+    if _CONTROL.search(value):
+        return "a member id holds no control characters (such as NUL, a tab or a line break)"
+    return None
+
+
+def _member_id(value: str) -> str:
+    problem = member_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _a(visit: Visit) -> str:
     return ("an " if visit.value[0] in "aeiou" else "a ") + visit.value
 
@@ -134,7 +158,8 @@ MEMBER_TYPES = {
 class Member(_Strict):
     """The insured person (参保人)."""
 
-    id: str = Field(min_length=1)
+    id: Annotated[str, AfterValidator(_member_id)] = Field(
+        min_length=1, json_schema_extra={"maxLength": MAX_MEMBER_ID, "pattern": r"^[^\u0000-\u001f\u007f]*$"})
     scheme: Annotated[Scheme, Word]
     member_type: Annotated[MemberType, Word] | None = Field(None, description="required when the pack's conditions use it")
     groups: list[Annotated[Group, Word]] = Field(default_factory=list)

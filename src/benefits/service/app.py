@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..calculator import evaluate
 from ..errors import BenefitsError
 from ..models.accumulators import Accumulators
+from ..models.claim import MAX_MEMBER_ID
 from ..models.platform_out import with_blocks
 from ..models.schema import calc_output_schema
 from ..models.settlement import Settlement
@@ -279,7 +280,8 @@ def _on_sighup(packs: Packs):
 
 Body = Annotated[dict, Depends(json_object)]
 SettlementKey = Annotated[Key, Path(description="the settlement's key (msgid)")]
-MemberId = Annotated[str, Path(min_length=1, max_length=200, description="the member's id")]
+MemberId = Annotated[str, Path(min_length=1, max_length=MAX_MEMBER_ID, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                description="the member's id (no control characters)")]
 Year = Annotated[int, Path(ge=1900, le=2200, description="the calendar year")]
 
 
@@ -438,12 +440,9 @@ def _reading_routes(app: FastAPI, store: Store) -> None:
     def member(member_id: MemberId, year: Year) -> Response:
         """The accumulators (each counter the sum of its entries) and every entry, in order. A member
         with nothing recorded has empty accumulators and no entries."""
-        ledger = store.ledger
-        acc = ledger.accumulators(member_id, year)
-        entries = ledger.entries(member_id, year)
-        history = ledger.history(member_id, year)
-        out = {"member_id": member_id, "year": year, "accumulators": acc.model_dump(mode="json"),
-               "entries": [_entry(e) for e in entries], "settlements": [_request(r) for r in history]}
+        found = store.ledger.member_year(member_id, year)  # one transaction: the three agree
+        out = {"member_id": member_id, "year": year, "accumulators": found.accumulators.model_dump(mode="json"),
+               "entries": [_entry(e) for e in found.entries], "settlements": [_request(r) for r in found.history]}
         return _json(json.dumps(out, ensure_ascii=False, separators=(",", ":")))
 
 
