@@ -126,6 +126,16 @@ def test_a_row_the_layers_own_when_excludes(pack):
                          "its condition never holds on a claim this layer applies to")
 
 
+def test_a_row_whose_dates_an_earlier_row_covers_is_found(pack):
+    # "after 30 June" is "from 1 July": as integers 20210631 lies between them, but no claim has that day
+    edit(pack, "layers/secondary_aid.yaml", "  - {value: secondary_aid.threshold}",
+         "  - {when: date >= 2021-07-01, value: secondary_aid.threshold}\n"
+         "  - {when: date > 2021-06-30, value: secondary_aid.threshold}\n"
+         "  - {value: secondary_aid.threshold}")
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert f.message.endswith("[1] can never be chosen: row 0 holds whenever it does")
+
+
 def test_rows_that_can_fire_are_not_reported(pack):
     # an age test and a date test split claims a word field cannot: a later row past them is reachable
     edit(pack, "layers/secondary_aid.yaml", "  - {value: secondary_aid.threshold}",

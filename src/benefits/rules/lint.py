@@ -21,6 +21,7 @@ table's conditions make more than MAX_CLASSES classes, that table is not decided
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from pydantic import BaseModel
 
 from .. import conditions
 from ..errors import BenefitsError
-from ..facts import FieldKind, field_specs, group_key
+from ..facts import FieldKind, date_key, field_specs, group_key
 from ..yamlio import Locator, load_file
 from .files import BREAKDOWN_FIELDS, BandRow, Row
 from .pack import RulePack
@@ -221,6 +222,19 @@ def _covered_by(i: int, conds: list, layer_when, classes) -> str | None:
     return None
 
 
+def _days_around(key: int) -> tuple[int, ...]:
+    """A date constant (YYYYMMDD) and the days either side of it, as dates: 20210630 -> 20210629,
+    20210630, 20210701 (20210631, its integer neighbour, is no day a claim can have)."""
+    day = dt.date(key // 10000, key // 100 % 100, key % 100)
+    out = [key]
+    for step in (-1, 1):
+        try:
+            out.append(date_key(day + dt.timedelta(days=step)))
+        except OverflowError:  # before 0001-01-01 or after 9999-12-31: no claim's day
+            pass
+    return tuple(out)
+
+
 def _classes(conds: list, specs) -> list[dict] | None:
     """One fact for each class of claims the conditions can tell apart, or None when there are more
     than MAX_CLASSES."""
@@ -251,7 +265,8 @@ def _classes(conds: list, specs) -> list[dict] | None:
         elif spec.kind is FieldKind.BOOL:
             axes.append([(name, True), (name, False)])
         else:  # ordered: each side of each constant, and (for age, which a claim may omit) absent
-            points = sorted({p for c in constants.get(name, ()) for p in (c - 1, c, c + 1)})
+            around = _days_around if spec.kind is FieldKind.DATE else (lambda c: (c - 1, c, c + 1))
+            points = sorted({p for c in constants.get(name, ()) for p in around(c)})
             axes.append([(name, p) for p in points] + ([(name, None)] if name == "age" else []))
     for g in sorted(groups):
         axes.append([(group_key("groups", g), True), (group_key("groups", g), False)])
