@@ -136,6 +136,17 @@ def test_a_row_whose_dates_an_earlier_row_covers_is_found(pack):
     assert f.message.endswith("[1] can never be chosen: row 0 holds whenever it does")
 
 
+def test_a_cap_adjustment_or_group_that_never_applies_is_found(pack):
+    # the employee annual cap narrowed to maternity, which the inpatient layer never settles: the
+    # cap would never apply, and an employee's stays would be paid without one
+    edit(pack, "layers/basic.yaml", "{id: annual, when: scheme == employee,", "{id: annual, when: scheme == employee and visit == maternity,")
+    edit(pack, "layers/basic.yaml", "{when: scheme == employee and member_type == retired,",
+         "{when: scheme == employee and member_type == retired and visit == covid_test,")
+    messages = [f.message for f in lint(benefits.load_rules(pack)).findings]
+    assert messages == [f"layer 'basic': {what} never applies: its condition never holds on a claim this layer applies to"
+                        for what in ("adjustments[0]", "caps[1]")]
+
+
 def test_rows_that_can_fire_are_not_reported(pack):
     # an age test and a date test split claims a word field cannot: a later row past them is reachable
     edit(pack, "layers/secondary_aid.yaml", "  - {value: secondary_aid.threshold}",

@@ -123,6 +123,7 @@ def lint(pack: RulePack) -> Report:
                                     f"counter {counter!r} is read or written by no layer"))
     for layer in pack.layers:
         findings += _dead_rows(pack, layer, specs, files)
+        findings += _idle(pack, layer, specs, files)
 
     values = [v for p in pack.parameters.values() for v in p.values]
     assumed = sum(v.source.startswith(ASSUMED) for v in values)
@@ -198,6 +199,28 @@ def _dead_rows(pack: RulePack, layer, specs, files: _Files) -> list[Finding]:
             at = ".".join(map(str, path))
             out.append(Finding("dead-row", file, line, f"layer {layer.id!r}: {at}[{i}] can never be chosen: {cover}"))
     return out
+
+
+def _idle(pack: RulePack, layer, specs, files: _Files) -> list[Finding]:
+    """Caps, adjustments and groups (each applies wherever its `when:` holds, not the first of a
+    table) whose condition never holds on a claim the layer applies to: a cap that never applies
+    leaves the layer without it, silently."""
+    out: list[Finding] = []
+    layer_when = conditions.parse(layer.when, specs)
+    for section in ("caps", "adjustments", "groups"):
+        items = getattr(layer, section, None) or []
+        ids = layer.group_rules if section == "groups" else layer.rule_ids(section, items)
+        for i, (item, rid) in enumerate(zip(items, ids)):
+            if item.when is None:
+                continue
+            cond = conditions.parse(item.when, specs)
+            classes = _classes([cond, layer_when], specs)
+            if classes is None or any(conditions.holds(layer_when, f) and conditions.holds(cond, f) for f in classes):
+                continue
+            file, line = pack.sites.get(rid, (files.rel(f"layers/{layer.id}.yaml"), None))
+            out.append(Finding("never-applies", file, line, f"layer {layer.id!r}: {section}[{i}] never applies: its "
+                                                            "condition never holds on a claim this layer applies to"))
+    return sorted(out, key=lambda f: f.line or 0)  # in file order
 
 
 def _covered_by(i: int, conds: list, layer_when, classes) -> str | None:
