@@ -147,6 +147,17 @@ def test_a_cap_adjustment_or_group_that_never_applies_is_found(pack):
                         for what in ("adjustments[0]", "caps[1]")]
 
 
+def test_two_layers_adding_one_claim_to_the_same_counter_are_found(pack):
+    # serious illness copied under a new id: both pay a stay, and both add it to the same counters
+    text = (pack / "layers" / "serious_illness.yaml").read_text(encoding="utf-8")
+    (pack / "layers" / "serious_illness2.yaml").write_text(text.replace("id: serious_illness\n", "id: serious_illness2\n"),
+                                                           encoding="utf-8")
+    edit(pack, "pack.yaml", "serious_illness, medical_aid,", "serious_illness, serious_illness2, medical_aid,")
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert (f.kind, f.message) == ("shared-counter", "layers 'serious_illness' and 'serious_illness2' both name counter "
+                                   "'serious_illness.base' and can apply to the same claim: each would add the claim to it")
+
+
 def test_rows_that_can_fire_are_not_reported(pack):
     # an age test and a date test split claims a word field cannot: a later row past them is reachable
     edit(pack, "layers/secondary_aid.yaml", "  - {value: secondary_aid.threshold}",

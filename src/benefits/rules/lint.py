@@ -104,10 +104,12 @@ def lint(pack: RulePack) -> Report:
 
     used_params: set[str] = set()
     used_counters: set[str] = set()
+    counters_of: dict[str, set[str]] = {}
     for layer in pack.layers:
         uses = _Uses()
         layer.check(uses)
         used_counters |= uses.counters
+        counters_of[layer.id] = uses.counters
         for ref in uses.params:
             used_params.update(_named(ref, specs))
     used_params.update(_named(pack.meta.default_b_share, specs))
@@ -124,6 +126,7 @@ def lint(pack: RulePack) -> Report:
     for layer in pack.layers:
         findings += _dead_rows(pack, layer, specs, files)
         findings += _idle(pack, layer, specs, files)
+    findings += _shared_counters(pack, counters_of, specs, files)
 
     values = [v for p in pack.parameters.values() for v in p.values]
     assumed = sum(v.source.startswith(ASSUMED) for v in values)
@@ -221,6 +224,26 @@ def _idle(pack: RulePack, layer, specs, files: _Files) -> list[Finding]:
             out.append(Finding("never-applies", file, line, f"layer {layer.id!r}: {section}[{i}] never applies: its "
                                                             "condition never holds on a claim this layer applies to"))
     return sorted(out, key=lambda f: f.line or 0)  # in file order
+
+
+def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, files: _Files) -> list[Finding]:
+    """Two layers that name the same counter and can both apply to one claim: each would add the
+    claim to it (a copy of a layer under a new id paid twice, and counted twice). Layers sharing a
+    cap for claims of different kinds (the basic fund's inpatient and 门特 layers) never both apply."""
+    out: list[Finding] = []
+    for a, b in itertools.combinations(pack.layers, 2):
+        shared = counters_of[a.id] & counters_of[b.id]
+        if not shared:
+            continue
+        wa, wb = conditions.parse(a.when, specs), conditions.parse(b.when, specs)
+        classes = _classes([wa, wb], specs)
+        if classes is not None and not any(conditions.holds(wa, f) and conditions.holds(wb, f) for f in classes):
+            continue
+        i = [layer.id for layer in pack.layers].index(b.id)
+        out.append(Finding("shared-counter", files.rel("pack.yaml"), files.line("pack.yaml", ("layers", i)),
+                           f"layers {a.id!r} and {b.id!r} both name counter {sorted(shared)[0]!r} and can apply to the "
+                           "same claim: each would add the claim to it"))
+    return out
 
 
 def _covered_by(i: int, conds: list, layer_when, classes) -> str | None:
