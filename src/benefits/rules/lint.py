@@ -44,7 +44,8 @@ ASSUMED = "assumed"
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing lint found: its kind (unused-parameter, unused-counter, dead-row), where, and what."""
+    """One thing lint found: its kind (unused-parameter, unused-counter, dead-row, never-applies,
+    shared-counter), where, and what."""
 
     kind: str
     file: str
