@@ -158,6 +158,16 @@ def test_two_layers_adding_one_claim_to_the_same_counter_are_found(pack):
                                    "'serious_illness.base' and can apply to the same claim: each would add the claim to it")
 
 
+def test_a_table_without_a_row_for_some_claims_is_found(pack):
+    # the inpatient ratio given for residents only: an employee's stay would be refused ("no ratio row")
+    edit(pack, "layers/basic.yaml", '  - {value: "inpatient.ratio[scheme][level]"}',
+         '  - {when: scheme == resident, value: "inpatient.ratio[scheme][level]"}')
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert (f.kind, f.message) == ("uncovered", "layer 'basic': no row of ratio holds for some claims the layer applies "
+                                   "to (scheme employee, visit inpatient): such a claim would be refused")
+    assert f.line == line_of(pack, "layers/basic.yaml", "when: scheme == resident, value")
+
+
 def test_rows_that_can_fire_are_not_reported(pack):
     # an age test and a date test split claims a word field cannot: a later row past them is reachable
     edit(pack, "layers/secondary_aid.yaml", "  - {value: secondary_aid.threshold}",

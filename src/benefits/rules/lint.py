@@ -44,8 +44,8 @@ ASSUMED = "assumed"
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing lint found: its kind (unused-parameter, unused-counter, dead-row, never-applies,
-    shared-counter), where, and what."""
+    """One thing lint found: its kind (unused-parameter, unused-counter, dead-row, uncovered,
+    never-applies, shared-counter), where, and what."""
 
     kind: str
     file: str
@@ -124,8 +124,10 @@ def lint(pack: RulePack) -> Report:
         if counter not in used_counters:
             findings.append(Finding("unused-counter", files.rel("pack.yaml"), files.line("pack.yaml", ("counters", i)),
                                     f"counter {counter!r} is read or written by no layer"))
+    refusals = [conditions.parse(r.when, specs) for r in pack.meta.refusals if r.when is not None]
     for layer in pack.layers:
         findings += _dead_rows(pack, layer, specs, files)
+        findings += _uncovered(pack, layer, specs, files, refusals)
         findings += _idle(pack, layer, specs, files)
     findings += _shared_counters(pack, counters_of, specs, files)
 
@@ -202,6 +204,31 @@ def _dead_rows(pack: RulePack, layer, specs, files: _Files) -> list[Finding]:
             file, line = pack.sites.get(rule_ids[i], (files.rel(f"layers/{layer.id}.yaml"), None))
             at = ".".join(map(str, path))
             out.append(Finding("dead-row", file, line, f"layer {layer.id!r}: {at}[{i}] can never be chosen: {cover}"))
+    return out
+
+
+def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[Finding]:
+    """Decision tables without a row for some claims the layer applies to (and the pack does not
+    refuse): such a claim would be refused at settlement ("no ratio row applies")."""
+    out: list[Finding] = []
+    layer_when = conditions.parse(layer.when, specs)
+    for path, rows in _tables(layer):
+        if any(r.when is None for r in rows):
+            continue
+        conds = [conditions.parse(r.when, specs) for r in rows]
+        classes = _classes(conds + [layer_when] + refusals, specs)
+        if classes is None:
+            continue
+        missed = next((f for f in classes if conditions.holds(layer_when, f) and not any(conditions.holds(c, f) for c in conds)
+                       and not any(conditions.holds(r, f) for r in refusals)), None)
+        if missed is None:
+            continue
+        read = _reads(conds + [layer_when], specs)[0]  # the example names what the table and the layer read
+        example = ", ".join(f"{k} {v}" for k, v in sorted(missed.items()) if k in read)
+        file, line = pack.sites.get(layer.rule_ids(path[0], rows)[0], (files.rel(f"layers/{layer.id}.yaml"), None))
+        at = ".".join(map(str, path))
+        out.append(Finding("uncovered", file, line, f"layer {layer.id!r}: no row of {at} holds for some claims the layer "
+                                                    f"applies to ({example}): such a claim would be refused"))
     return out
 
 
@@ -282,9 +309,9 @@ def _days_around(key: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _classes(conds: list, specs) -> list[dict] | None:
-    """One fact for each class of claims the conditions can tell apart, or None when there are more
-    than MAX_CLASSES."""
+def _reads(conds: list, specs) -> tuple[set[str], set[str], dict[str, set[int]]]:
+    """What the conditions read: the fields, the groups tested with `has`, and the constants an
+    ordered field is compared with."""
     fields: set[str] = set()
     groups: set[str] = set()
     constants: dict[str, set[int]] = {}
@@ -304,6 +331,13 @@ def _classes(conds: list, specs) -> list[dict] | None:
 
     for c in conds:
         walk(c)
+    return fields, groups, constants
+
+
+def _classes(conds: list, specs) -> list[dict] | None:
+    """One fact for each class of claims the conditions can tell apart, or None when there are more
+    than MAX_CLASSES."""
+    fields, groups, constants = _reads(conds, specs)
     axes: list[list[tuple[str, object]]] = []
     for name in sorted(fields):
         spec = specs[name]
