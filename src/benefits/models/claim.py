@@ -114,6 +114,8 @@ def member_id_problem(value: str) -> str | None:
 
 
 def _member_id(value: str) -> str:
+    if len(value) <= MAX_MEMBER_ID and value.isprintable():  # every real id: no control character
+        return value
     problem = member_id_problem(value)
     if problem:
         raise ValueError(problem)
