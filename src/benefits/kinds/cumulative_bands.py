@@ -65,6 +65,14 @@ class _Plan:
     error: str | None = None
 
 
+def bands_rise(deductible: int, later_starts: list[int]) -> bool:
+    """Whether each band starts above the one before and the second above the deductible (the first
+    band starts at it): a band out of order or below the deductible would pay one stretch twice, or
+    self-pay the deductible leaves to the patient. Shared with the vectorised mirror."""
+    starts = [deductible, *later_starts]
+    return all(lo < hi for lo, hi in zip(starts, starts[1:]))
+
+
 class CumulativeBandsLayer(Kind):
     """大病保险 / 二次救助: ratio bands on the annual cumulative amount left to the patient."""
 
@@ -134,8 +142,7 @@ class CumulativeBandsLayer(Kind):
         deductible = st.param(hit_d[0].value)
         band_params = [(st.param(b.start) if b.start else None, st.param(b.ratio)) for b in hit_b[0].bands]
         starts = [deductible.units] + [b[0].units for b in band_params[1:]]
-        if any(lo >= hi for lo, hi in zip(starts, starts[1:])):
-            # a band below the deductible or out of order would pay one stretch twice, or below the deductible
+        if not bands_rise(starts[0], starts[1:]):
             return _Plan(error=f"{self.id}: in pack {st.pack.name!r}, each band of {hit_b[1]} must start above the one "
                                f"before, and the second above the deductible; on {st.day} the deductible is "
                                f"{fmt_fen(starts[0])} and the later bands start at {', '.join(fmt_fen(x) for x in starts[1:])}")

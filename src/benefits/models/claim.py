@@ -98,7 +98,12 @@ Word = BeforeValidator(_shallow)
 
 MAX_MEMBER_ID = 200
 """The longest member id: the service reads a member's year at /members/{member_id}/{year}."""
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROLS = r"\x00-\x1f\x7f"  # Python's re, RE2 (Arrow) and JSON Schema's ECMA regexes all read \xHH
+CONTROL_CHARACTER = f"[{_CONTROLS}]"
+"""A control character (NUL, a tab, a line break, ...), which no member id holds."""
+MEMBER_ID_PATTERN = f"^[^{_CONTROLS}]*$"
+"""A member id's characters, as a pattern for the schema and the service's path (with its length)."""
+_CONTROL = re.compile(CONTROL_CHARACTER)
 
 
 def member_id_problem(value: str) -> str | None:
@@ -161,7 +166,7 @@ class Member(_Strict):
     """The insured person (参保人)."""
 
     id: Annotated[str, AfterValidator(_member_id)] = Field(
-        min_length=1, json_schema_extra={"maxLength": MAX_MEMBER_ID, "pattern": r"^[^\u0000-\u001f\u007f]*$"})
+        min_length=1, json_schema_extra={"maxLength": MAX_MEMBER_ID, "pattern": MEMBER_ID_PATTERN})
     scheme: Annotated[Scheme, Word]
     member_type: Annotated[MemberType, Word] | None = Field(None, description="required when the pack's conditions use it")
     groups: list[Annotated[Group, Word]] = Field(default_factory=list)

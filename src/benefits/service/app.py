@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..calculator import evaluate
 from ..errors import BenefitsError
 from ..models.accumulators import Accumulators
-from ..models.claim import MAX_MEMBER_ID
+from ..models.claim import MAX_MEMBER_ID, MEMBER_ID_PATTERN
 from ..models.platform_out import with_blocks
 from ..models.schema import calc_output_schema
 from ..models.settlement import Settlement
@@ -280,7 +280,7 @@ def _on_sighup(packs: Packs):
 
 Body = Annotated[dict, Depends(json_object)]
 SettlementKey = Annotated[Key, Path(description="the settlement's key (msgid)")]
-MemberId = Annotated[str, Path(min_length=1, max_length=MAX_MEMBER_ID, pattern=r"^[^\x00-\x1f\x7f]+$",
+MemberId = Annotated[str, Path(min_length=1, max_length=MAX_MEMBER_ID, pattern=MEMBER_ID_PATTERN,
                                 description="the member's id (no control characters)")]
 Year = Annotated[int, Path(ge=1900, le=2200, description="the calendar year")]
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..models.claim import MAX_MEMBER_ID, Group
+from ..models.claim import CONTROL_CHARACTER, MAX_MEMBER_ID, Group
 from ..money import MAX_AMOUNT, parse_money, shifted, to_fen
 from .columns import BILL_COLUMNS, OPENING
 from .errors import SimulationInputError
@@ -217,7 +217,7 @@ def read_members(data: Any) -> Members:
     # an id the engine refuses (empty, too long, a control character): its claims go to the engine
     length = pc.utf8_length(ids)
     dirty |= pc.or_(pc.or_(pc.equal(length, 0), pc.greater(length, MAX_MEMBER_ID)),
-                    pc.match_substring_regex(ids, r"[\x00-\x1f\x7f]")).to_numpy(zero_copy_only=False)
+                    pc.match_substring_regex(ids, CONTROL_CHARACTER)).to_numpy(zero_copy_only=False)
     age_col = _column(t, "members", "age", False)
     age, age_null = integers(age_col, n, "members", "age", -1)
     dirty |= ~age_null & ((age < 0) | (age > 150))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...kinds.cumulative_bands import bands_rise
 from ...money import RATIO
 from ..exact import INF, NONE, banded, paid_from_parts
 from .base import Context, Scalar, Step, VectorKind, column
@@ -46,7 +47,7 @@ class CumulativeBands(VectorKind):
         deductible = ctx.units(hit_d[0].value)
         bands = hit_b[0].bands
         starts = [ctx.units(b.start) if b.start else None for b in bands]
-        if any(lo >= hi for lo, hi in zip([deductible] + starts[1:], starts[1:])):
+        if not bands_rise(deductible, starts[1:]):
             raise Scalar(f"{layer.id}: bands that do not each start above the one before and the deductible")
         ratios = [ctx.units(b.ratio) for b in bands]
         hit_c = ctx.first(layer.caps, layer.rule_ids("caps", layer.caps))
