@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from .files import (CHUNK_ROWS, CLAIM_SCHEMA, ITEM_SCHEMA, MAX_PROBLEMS, ClaimTable, InputFilesError, InputProblem,
                     MemberTable, NewColumns, Problems, bill_or_items, claims_from_raw, file_format, item_rows,
-                    jsonl_keys, members_from_raw, raw_chunks, unknown_claim, _no_bill_without_items)
+                    jsonl_keys, members_from_raw, raw_chunks, unknown_claim, no_bill_without_items)
 
 INDEX, ROW = "_index", "_row"  # a row's place among the file's rows (from 0), and its row or line number
 
@@ -293,7 +293,7 @@ class _Chunks:
             self.claims = 0
         ct = claims_from_raw(raw, problems, unique=False)
         if not self.has_items:
-            _no_bill_without_items(ct, problems)
+            no_bill_without_items(ct, problems)
         n = len(ct)
         index = np.arange(self.claims, self.claims + n, dtype=np.int64)
         self.claims += n
