@@ -56,6 +56,31 @@ def test_an_amount_in_another_notation_is_refused_not_converted(written, jiangme
     assert f"claim.bill.total: expected an amount in yuan such as 1234.50, got {written!r}" in str(exc.value)
 
 
+@pytest.mark.parametrize("written", ["!!float 1e3", "!!float 1_000", "!!float \u0661\u0660\u0660\u0660",
+                                     '!!float " 1000 "', "!!float .inf", "!!int 0x10"])
+def test_an_explicit_tag_reads_a_number_by_the_same_rule(written):
+    # !!float went straight to Decimal(), which reads 1e3, 1_000 and Arabic-Indic digits as 1000
+    with pytest.raises(YamlError) as exc:
+        load_text(CLAIM_YAML.format(total=written), "claim.yaml")
+    assert exc.value.line == 8
+    assert "in decimal digits" in exc.value.message
+
+
+def test_an_explicit_float_tag_on_digits_is_the_amount(jiangmen):
+    s = settle_yaml(CLAIM_YAML.format(total="!!float 12000"), jiangmen)
+    assert s.bill.total == Decimal("12000.00")
+    assert s.layers[0].paid == Decimal("7150.00")  # (12000.00 - 1000.00) x 65%
+
+
+@pytest.mark.parametrize("written", ["!!binary MTAwMC4wMA==", "!!set {a}", "!!omap [{a: 1}]", "!!pairs [{a: 1}]",
+                                     "!!timestamp 2021-03-10 08:00"])
+def test_values_json_cannot_carry_are_refused_where_written(written):
+    # !!binary of "1000.00" was settled by the page as 1000.00 and crashed its reader on other bytes
+    with pytest.raises(YamlError) as exc:
+        load_text(CLAIM_YAML.format(total=written), "claim.yaml")
+    assert exc.value.line == 8
+
+
 def test_a_json_claim_file_is_read_as_json(tmp_path):
     path = tmp_path / "claim.json"
     path.write_text('{\n  "id": "c1",\n  "bill": {"total": 012000}\n}\n', encoding="utf-8")
@@ -100,6 +125,19 @@ def test_a_zero_padded_parameter_is_read_in_decimal(tmp_path):
     path.write_text(text.replace("{value: 100.00,", "{value: 0100,", 1), encoding="utf-8")
     pack = benefits.load_rules(root)
     assert pack.parameters["outpatient.deductible"].values[0].value == Decimal("100.00")  # not 64
+
+
+def test_an_explicit_float_parameter_in_other_digits_is_a_load_error(tmp_path):
+    root = tmp_path / "mini"
+    import shutil
+
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "rules" / "mini", root)
+    path = root / "parameters" / "outpatient.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{value: 100.00,", "{value: !!float \u0661\u0660\u0660,", 1), encoding="utf-8")
+    with pytest.raises(benefits.RuleFileError) as exc:
+        benefits.load_rules(root)
+    assert "outpatient.yaml" in str(exc.value) and "in decimal digits" in str(exc.value)
 
 
 # --- 2. lax coercions -------------------------------------------------------------------------

@@ -182,12 +182,14 @@ def test_transport_problems(stateless):
     body = problem(stateless.post("/settlements", json={"key": "a/b c", "pack": "jiangmen", "claim": claim()}), 422,
                    "invalid-request")
     assert paths(body) == [["key"]]
+    assert "letters, digits and . _ : -" in body["problems"][0]["message"]
 
 
 def test_a_member_id_with_a_control_character_is_a_problem_on_either_store(api):
     # PostgreSQL refuses NUL in text: the store's error was a 500
     body = problem(api.get("/members/nul%00x/2021"), 422, "invalid-request")
     assert paths(body) == [["path", "member_id"]]
+    assert "a member id without control characters" in body["problems"][0]["message"]  # not "lower-case words"
     nul = claim(member={"id": "nul\x00x", "scheme": "resident", "member_type": "adult", "groups": []})
     body = problem(api.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": nul}), 422, "invalid-claim")
     assert paths(body) == [["claim", "member", "id"]]

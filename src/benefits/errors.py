@@ -130,6 +130,17 @@ FLOAT_HINT = "read JSON text with benefits.loads(text), not json.loads: it keeps
 """Said after every refusal of a float: a float in a claim almost always comes from json.loads."""
 
 
+_PATTERNS: dict[str, str] = {}
+
+
+def described(pattern: str, what: str) -> str:
+    """`pattern`, with `what` a text matching it is in a refusal's words ("a member id without control
+    characters"): the module that defines a pattern says what it means, so that a refusal names the
+    thing expected rather than the regular expression."""
+    _PATTERNS[pattern] = what
+    return pattern
+
+
 def error_message(err: dict) -> str:
     """A pydantic error in the words of our file formats."""
     if type(err.get("input")) is float:
@@ -144,7 +155,9 @@ def _message(err: dict) -> str:
     if kind == "extra_forbidden":
         return "unknown key (not part of the format)"
     if kind == "string_pattern_mismatch":
-        return f"expected a name of lower-case words joined by '.' or '_', got {shown(err.get('input'))}"
+        pattern = err.get("ctx", {}).get("pattern", "")
+        what = _PATTERNS.get(pattern, f"text matching {pattern}")
+        return f"expected {what}, got {shown(err.get('input'))}"
     if kind == "literal_error":
         return f"expected {err['ctx']['expected']}, got {shown(err.get('input'))}"
     if kind == "union_tag_invalid":

@@ -13,7 +13,7 @@ is read by a JSON parser (`012000` is not JSON).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import os
@@ -128,18 +128,18 @@ class _Loader(_Safe):
             ) from None
 
 
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+
+
 def _decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal:
-    text = loader.construct_scalar(node).replace("_", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite():
-        mark = node.start_mark
+    # By the same rule as a plain number, also for an explicit !!float (which Decimal() alone would
+    # read from 1e3, 1_000, " 1000 " or another script's digits)
+    text = loader.construct_scalar(node)
+    if not _DECIMAL.fullmatch(text):
         raise yaml.constructor.ConstructorError(
-            None, None, f"expected a finite decimal number, found {text!r}", mark
-        )
-    return value
+            None, None, f"expected a number in decimal digits (such as 1234.50), found {_excerpt(text)}",
+            node.start_mark)
+    return Decimal(text)
 
 
 _DECIMAL_INT = re.compile(r"[-+]?[0-9]+")
@@ -160,6 +160,24 @@ def _bool(loader: _Loader, node: yaml.ScalarNode) -> bool:
     if text.lower() not in ("true", "false"):
         raise yaml.constructor.ConstructorError(None, None, f"expected true or false, found {_excerpt(text)}", node.start_mark)
     return text.lower() == "true"
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date(loader: _Loader, node: yaml.ScalarNode):
+    # A date is YYYY-MM-DD, also with an explicit !!timestamp (no time of day: nothing we read has one)
+    text = loader.construct_scalar(node)
+    if not _DATE.fullmatch(text):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"expected a date written YYYY-MM-DD, found {_excerpt(text)}", node.start_mark)
+    return loader.construct_yaml_timestamp(node)
+
+
+def _refused(loader: _Loader, node: yaml.Node):
+    # Values no file of ours holds, which JSON cannot carry either (bytes, sets, ordered pairs)
+    tag = str(node.tag).rsplit(":", 1)[-1]
+    raise yaml.constructor.ConstructorError(None, None, f"a !!{tag} value is not accepted here", node.start_mark)
 
 
 def _excerpt(text: str) -> str:
@@ -190,6 +208,9 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
 _Loader.add_constructor("tag:yaml.org,2002:int", _int)
 _Loader.add_constructor("tag:yaml.org,2002:bool", _bool)
 _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _date)
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refused)
 
 
 @dataclass

@@ -8,13 +8,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..dates import Count
+from ..errors import described
 from ..money import Money
 
 MAX_ADMISSIONS = 10_000
 """The most admissions a year's accumulators may count: far above any year's stays, it refuses a
 typo (or a number too long to print in a trace) before it is settled."""
 
-CounterKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$")]
+CounterKey = Annotated[str, StringConstraints(pattern=described(
+    r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$",
+    "a counter's name of lower-case words joined by '.' or '_', and @YYYY-MM for a month's"))]
 """A counter's name as the pack declares it, or `name@YYYY-MM` for a counter kept per month."""
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
 from ..dates import Count, Day
+from ..errors import described
 from ..memo import Memo
 from ..money import Money, add_exactly, fmt, parse_decimal
 from .items import LineItems
@@ -101,7 +102,8 @@ MAX_MEMBER_ID = 200
 _CONTROLS = r"\x00-\x1f\x7f"  # Python's re, RE2 (Arrow) and JSON Schema's ECMA regexes all read \xHH
 CONTROL_CHARACTER = f"[{_CONTROLS}]"
 """A control character (NUL, a tab, a line break, ...), which no member id holds."""
-MEMBER_ID_PATTERN = f"^[^{_CONTROLS}]*$"
+MEMBER_ID_PATTERN = described(f"^[^{_CONTROLS}]*$", "a member id without control characters (such as NUL, "
+                                                    "a tab or a line break)")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
 _CONTROL = re.compile(CONTROL_CHARACTER)
 

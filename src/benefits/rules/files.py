@@ -17,14 +17,15 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from ..dates import Count, Day
-from ..errors import shown
+from ..errors import described, shown
 
-NAME_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+NAME_PATTERN = described(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", "a name of lower-case words joined by '.' or '_'")
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=100)]
 """A parameter, counter or layer name: lower-case words joined by dots or underscores (a layer's
 is also its file name, so it is bounded)."""
 Condition = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-REF_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\[[a-z0-9_]+\])*$"
+REF_PATTERN = described(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\[[a-z0-9_]+\])*$",
+                        "a parameter's name, then a [field] for each field of its breakdown")
 Ref = Annotated[str, StringConstraints(pattern=REF_PATTERN, max_length=200)]
 """A parameter named where a value is read: a name, or a parameter with a breakdown and one
 `[...]` for each of its fields, each a field of the claim (`inpatient.ratio[scheme][level]`, read

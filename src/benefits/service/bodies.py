@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from ..errors import described
 from ..jsonio import JsonError, loads
 from ..models.accumulators import Accumulators
 from ..money import Money
@@ -23,7 +24,9 @@ MAX_BODY = MAX_BYTES
 """Bytes a request body may have: the library's bound on a claim file (a stay of a thousand fee lines
 is about 200 KB). A longer body is 413, and is not read past this bound."""
 
-Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+Key = Annotated[str, StringConstraints(pattern=described(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+                                                          "a key of 1 to 128 letters, digits and . _ : - "
+                                                          "(starting with a letter or digit)"))]
 """A request key (the platform's msgid, 报文ID): 1 to 128 letters, digits and . _ : - (it appears in URLs)."""
 
 PackName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
