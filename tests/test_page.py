@@ -141,7 +141,7 @@ def test_parse_reads_json_numbers_exactly(client):
 
 @pytest.mark.parametrize("text, line, fragment", [
     ("id: c1\nbill: {total: [1,\n", 3, "not valid YAML"),
-    ('{"id": "c1",\n "bill": {"total": 1.5,}}', 2, "not valid JSON"),
+    ('{"id": "c1",\n "bill": {"total" 1.5}}', 2, "not valid JSON"),  # neither JSON nor YAML: JSON's problem
     ("id: c1\nid: c2\n", 2, "id"),
 ])
 def test_parse_problems_name_the_line(client, text, line, fragment):
@@ -150,6 +150,41 @@ def test_parse_problems_name_the_line(client, text, line, fragment):
     body = r.json()
     assert body["problems"][0]["path"] == ["text"] and body["problems"][0]["line"] == line
     assert fragment in body["detail"]
+
+
+def test_parse_writes_json_numbers_as_the_amounts_they_are(client):
+    # str(Decimal) gave '1.5E+4', which no amount reads: the page refused what /calculate settles
+    total = json.dumps(claim()).replace('"20000.00"', "2.000000E4").replace('"0.00"', "0E-10")
+    r = client.post("/page/parse", json={"text": total})
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert data["bill"]["total"] == "20000.00" and data["bill"]["over_limit"] == "0.0000000000"
+    page = client.post("/calculate", json={"pack": "jiangmen", "claim": data})
+    api = client.post("/calculate", content=total.join(['{"pack": "jiangmen", "claim": ', "}"]),
+                      headers={"content-type": "application/json"})
+    assert page.status_code == api.status_code == 200, (page.text, api.text)
+    assert page.json()["setlinfo"]["medfee_sumamt"] == api.json()["setlinfo"]["medfee_sumamt"] == "20000.00"
+    # a number no amount holds stays short text, not a billion digits
+    assert client.post("/page/parse", json={"text": '{"n": 1e999999999}'}).json()["data"]["n"] == "1E+999999999"
+
+
+def test_parse_reads_flow_yaml_that_starts_like_json(client):
+    # '{id: c1, ...}' is YAML (benefits calc reads it): it was refused as "not valid JSON"
+    r = client.post("/page/parse", json={"text": "{id: c1, bill: {total: 012000.00, over_limit: 1e3}}"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == {"id": "c1", "bill": {"total": "12000.00", "over_limit": "1e3"}}
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("id: c1\nbill:\n  total: !!binary /w==\n", 3, "!!binary"),  # bytes that are not UTF-8: a 500
+    ("id: c1\nbill:\n  total: !!binary MTAwMC4wMA==\n", 3, "!!binary"),  # b"1000.00": settled as 1000.00
+    ("id: c1\nmember:\n  true: 1\n", 2, "a key is text, got True"),  # sent on as 'True'; the line of its mapping
+])
+def test_parse_refuses_what_json_cannot_carry_with_its_line(client, text, line, message):
+    r = client.post("/page/parse", json={"text": text, "name": "claim"})
+    assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+    problem = r.json()["problems"][0]
+    assert problem["line"] == line and message in problem["message"]
 
 
 @pytest.mark.parametrize("body", [{"text": "   "}, {"text": "- a\n- b\n"}, {"text": "x", "extra": 1}, {}])

@@ -4,7 +4,9 @@ Chromium is driven through its own command-line modes (`--dump-dom`, `--screensh
 `--virtual-time-budget` so that the page's requests finish before the DOM is dumped or the picture
 taken. The claim travels in the page's address (`#pack=...&claim=...&acc=...`), and the page settles
 it on load. The bar's segments and their amounts must be the strings `benefits.evaluate` gives for
-the same claim; the print view (`?print=1`) must give a slip that is drawn (not blank), in colour.
+the same claim; the print view (`?print=1`) must give a slip that is drawn (not blank), in colour. The tests of the
+page as a cashier uses it (typing, settling again) drive the same browser over its DevTools pipe
+(`browser_pipe.Browser`).
 
 The browser is /usr/bin/chromium (`apt-get install chromium`), or the one BENEFITS_CHROMIUM names;
 without one, these tests are skipped. Chinese text needs a CJK font (e.g. `fonts-wqy-microhei`);
@@ -294,3 +296,83 @@ def test_the_printed_slip_is_drawn(server, profile, tmp_path):
     keep = os.environ.get("BENEFITS_PAGE_SCREENSHOT")
     if keep:
         shutil.copyfile(shot, keep)
+
+
+# --- the page as a cashier uses it: typing, settling again ------------------------------------------
+
+INTERACTIVE = [f for f in FLAGS if not f.startswith("--virtual-time-budget")]
+STATE = "document.body.getAttribute('data-state')"
+SLIP_CLAIM = "document.querySelector('#slip-meta [data-field=claim_id] dd').textContent"
+HOLD_FIRST_TRACE = """(function () {
+  var fetch0 = window.fetch, n = 0;
+  window.fetch = function (url, init) {
+    var answer = fetch0(url, init);
+    if (String(url) !== "/trace" || n++ > 0) return answer;
+    return answer.then(function (r) {
+      return new Promise(function (done) { window.releaseFirst = function () { done(r); }; });
+    });
+  };
+})()"""
+
+
+@pytest.fixture
+def browser(profile):
+    from browser_pipe import Browser
+
+    with Browser(BROWSER, INTERACTIVE, profile) as b:
+        yield b
+
+
+def example_text(name: str) -> str:
+    return (EXAMPLES / f"{name}-inpatient.yaml").read_text(encoding="utf-8")
+
+
+def submit(browser, text: str) -> None:
+    browser.evaluate(f"document.getElementById('claim-text').value = {json.dumps(text)}; "
+                     "document.getElementById('claim-form').requestSubmit()")
+
+
+def test_only_the_latest_settle_is_drawn(server, browser):
+    # a slow answer to an earlier settle was drawn over the later one: the slip of another claim
+    browser.open(f"{server.url}/page?lang=en")
+    browser.wait_for("document.getElementById('pack').options.length > 0")
+    browser.evaluate(HOLD_FIRST_TRACE)
+    first, second = settle("resident-level3"), settle("employee-serious-illness")
+    submit(browser, example_text("resident-level3"))
+    browser.wait_for("typeof window.releaseFirst === 'function'")  # its answer has come, and is held
+    submit(browser, example_text("employee-serious-illness"))
+    browser.wait_for(f"{STATE} === 'done'")
+    assert browser.evaluate(SLIP_CLAIM) == second["claim_id"] != first["claim_id"]
+    browser.evaluate("window.releaseFirst(); new Promise(function (done) { setTimeout(done, 500); })")
+    assert browser.evaluate(SLIP_CLAIM) == second["claim_id"]
+    assert browser.evaluate(f"{STATE}") == "done"
+    amount = "document.querySelector('#setlinfo tr[data-key=medfee_sumamt] td:last-child').textContent"
+    assert browser.evaluate(amount) == second["bill"]["total"]
+
+
+def test_a_failed_settle_takes_the_old_slip_down(server, browser):
+    # the slip of the claim before stayed on screen, printable, under "Not settled"
+    browser.open(example_url(server, "resident-level3", "lang=en"))
+    browser.wait_for(f"{STATE} === 'done'")
+    assert browser.evaluate("!document.getElementById('slip').hidden && !document.getElementById('print').disabled")
+    submit(browser, example_text("resident-level3").replace("total: 68450.30", "total: 68450.301"))
+    browser.wait_for(f"{STATE} === 'error'")
+    assert browser.evaluate("document.getElementById('slip').hidden && document.getElementById('print').disabled")
+    assert "claim.bill.total" in browser.evaluate("document.getElementById('problems').textContent")
+
+
+def test_the_print_view_of_a_refused_claim_says_why(server, browser):
+    # ?print=1 hid the problems and there was no slip: a blank page
+    bad = example_text("resident-level3").replace("total: 68450.30", "total: 68450.301")
+    browser.open(page_url(server, "lang=en&print=1", pack="jiangmen", claim=bad))
+    browser.wait_for(f"{STATE} === 'error'")
+    assert browser.evaluate("getComputedStyle(document.getElementById('problems')).display") != "none"
+    assert "claim.bill.total" in browser.evaluate("document.body.innerText")
+
+
+def test_a_link_to_an_unknown_pack_says_so(server, browser):
+    # the pack list went blank and the page said "pack: String should have at least 1 character"
+    browser.open(page_url(server, "lang=en", pack="nosuch", claim=example_text("resident-level3")))
+    browser.wait_for(f"{STATE} === 'error'")
+    text = browser.evaluate("document.getElementById('problems').textContent")
+    assert "unknown rule pack 'nosuch'; this service has: jiangmen" in text

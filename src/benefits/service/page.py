@@ -37,6 +37,7 @@ TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
 """The page's files by suffix: only these are served, and only from STATIC itself."""
 
 Body = Annotated[dict, Depends(json_object)]
+_DIGITS = 40  # digits either side of the point a number's positional text may have
 _SAFE_INT = 2 ** 53 - 1  # beyond this a browser's JSON.parse changes an integer: sent as text instead
 
 
@@ -79,15 +80,29 @@ def install(app: FastAPI) -> None:
         if not text.strip():
             raise ServiceProblem("invalid-request", f"{req.name}: nothing to read", [item(["text"], "empty")])
         try:
-            data, locator = (load_json_text if text.lstrip().startswith(("{", "[")) else load_text)(text, req.name)
+            data, locator = _read(text, req.name)
         except YamlError as exc:
             entry = {**item(["text"], exc.message), **({"line": exc.line} if exc.line else {})}
             raise ServiceProblem("invalid-request", str(exc), [entry]) from None
         if not isinstance(data, dict):
             raise ServiceProblem("invalid-request", f"{req.name}: expected a mapping (key: value lines or a JSON object)",
                                  [item(["text"], "expected a mapping")])
-        lines = {".".join(path): line for path, line in locator.lines.items() if path}
-        return {"data": _plain(data), "lines": lines}
+        lines = {".".join(map(str, path)): line for path, line in locator.lines.items() if path}
+        return {"data": _plain(data, (req.name,), locator), "lines": lines}
+
+
+def _read(text: str, name: str):
+    """Text read as JSON when it is JSON (its numbers by JSON's rules, 1.5e4 included), else as YAML,
+    which a text starting with '{' may be too (`{id: c1, ...}`, as `benefits calc` reads it)."""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return load_json_text(text, name)
+        except YamlError as exc:
+            try:
+                return load_text(text, name)
+            except YamlError:
+                raise exc from None  # it looked like JSON: say what is wrong with it as JSON
+    return load_text(text, name)
 
 
 def _words(pack) -> dict:
@@ -96,15 +111,23 @@ def _words(pack) -> dict:
     return {i: word(i, "zh") for i in ids if word(i, "zh") != i}
 
 
-def _plain(value: object) -> object:
-    """Read data as JSON for a browser: Decimal amounts and dates as their text, never a float."""
+def _plain(value: object, path: tuple, locator) -> object:
+    """Read data as JSON for a browser: Decimal amounts and dates as their text, never a float. An
+    amount's text is positional (1.5e4 is '15000', never '1.5E+4', which no amount reads)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        for k in value:
+            if not isinstance(k, str):
+                line = locator.line((*path[1:], k))
+                raise ServiceProblem("invalid-request", f"{path[0]}{f':{line}' if line else ''}: a key is text, got {k!r}",
+                                     [{**item(list(path), f"a key is text, got {k!r}"), **({"line": line} if line else {})}])
+        return {k: _plain(v, (*path, k), locator) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, (*path, i), locator) for i, v in enumerate(value)]
     if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (dt.date, dt.datetime)):
+        if value.is_finite() and value.as_tuple().exponent >= -_DIGITS and value.adjusted() <= _DIGITS:
+            return format(value, "f")
+        return str(value)  # 1e999999999 is not written out in a billion digits; no amount reads it either way
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INT:
         return str(value)

@@ -33,7 +33,7 @@
       inputs: "输入", formula: "算式", output: "结果", cites: "参数", where: "规则位置",
       fully_self_paid: "全自费", over_limit: "超限价", pre_self_paid: "先行自付", deductible: "起付线",
       co_pay: "按比例自付", above_cap: "超封顶", relieved_by_later_layers: "其中由大病、救助等减负",
-      account: "个人账户支付", because: "其中"
+      account: "个人账户支付", because: "其中", unknown_pack: "未知规则包“{pack}”；本服务有：{packs}"
     },
     en: {
       title: "Medical-insurance settlement", pack: "Rule pack", tab_text: "Paste / upload", tab_form: "Form",
@@ -58,7 +58,7 @@
       fully_self_paid: "Fully self-paid", over_limit: "Over the price limit", pre_self_paid: "Pre-self-paid (B)",
       deductible: "Deductible", co_pay: "Co-pay", above_cap: "Above the cap",
       relieved_by_later_layers: "of which paid by serious illness and aid", account: "Personal account",
-      because: "of which"
+      because: "of which", unknown_pack: "unknown rule pack '{pack}'; this service has: {packs}"
     }
   };
   var REASONS = ["fully_self_paid", "over_limit", "pre_self_paid", "deductible", "co_pay", "above_cap"];
@@ -66,7 +66,8 @@
   var ACCOUNT = "#c9a227", CASH = "#d1495b", TOTAL = "#7a8590";
 
   var params = new URLSearchParams(location.search);
-  var state = {lang: params.get("lang") === "en" ? "en" : "zh", packs: [], labels: {}, result: null, lines: {}};
+  /* seq: the number of the latest settle; an answer to an earlier one is dropped, never drawn. */
+  var state = {lang: params.get("lang") === "en" ? "en" : "zh", packs: [], labels: {}, result: null, lines: {}, seq: 0};
   var $ = function (id) { return document.getElementById(id); };
 
   function t(key) { return (T[state.lang] && T[state.lang][key]) || T.zh[key] || key; }
@@ -189,24 +190,38 @@
     return Promise.all([claim, acc]);
   }
 
+  /* Settle what the form holds now. The slip on screen is always the answer to the latest settle:
+   * an earlier one is taken down first (nothing stale can be printed) and its late answer dropped. */
   function settle() {
-    var pack = $("pack").value;
+    var pack = $("pack").value, seq = ++state.seq;
+    var latest = function () { return seq === state.seq; };
+    clearResult();
     setStatus(t("settling"), "busy");
     $("problems").hidden = true;
     return readInputs().then(function (read) {
+      if (!latest()) return null;
       state.lines = {claim: read[0].lines, accumulators: read[1] ? read[1].lines : {}};
       var body = {pack: pack, claim: read[0].data};
       if (read[1]) body.accumulators = read[1].data;
       return Promise.all([post("/trace", body), Promise.resolve(body)]);
     }).then(function (answers) {
+      if (!answers || !latest()) return;
       state.result = {settlement: answers[0], request: answers[1], at: new Date()};
       render(state.result);
       setStatus(t("done"), "done");
       $("print").disabled = false;
     }).catch(function (err) {
+      if (!latest()) return;
       showProblem(err);
       setStatus(t("failed"), "error");
     });
+  }
+
+  function clearResult() {
+    state.result = null;
+    $("slip").hidden = true;
+    $("trace").hidden = true;
+    $("print").disabled = true;
   }
 
   function setStatus(text, kind) {
@@ -256,7 +271,12 @@
     renderSetldetail(s.setldetail, s);
     renderReasons(s.patient);
     renderTrace(s.trace || []);
-    var at = result.at, two = function (n) { return (n < 10 ? "0" : "") + n; };
+    stamp(result.at);
+  }
+
+  /* The slip's "printed" time: when it was settled, and again when it is printed. */
+  function stamp(at) {
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
     $("printed-at").textContent = at.getFullYear() + "-" + two(at.getMonth() + 1) + "-" + two(at.getDate()) + " " +
                                   two(at.getHours()) + ":" + two(at.getMinutes());
   }
@@ -473,7 +493,10 @@
 
   function init() {
     if (params.get("print") === "1") document.body.classList.add("print");
-    window.addEventListener("beforeprint", function () { document.body.classList.add("print"); });
+    window.addEventListener("beforeprint", function () {
+      document.body.classList.add("print");
+      if (state.result) stamp(new Date());
+    });
     window.addEventListener("afterprint", function () {
       if (params.get("print") !== "1") document.body.classList.remove("print");
     });
@@ -495,7 +518,14 @@
 
     var hash = new URLSearchParams(location.hash.replace(/^#/, ""));
     loadPacks().then(function () {
-      if (hash.get("pack")) $("pack").value = hash.get("pack");
+      var wanted = hash.get("pack");
+      if (wanted && !state.packs.some(function (p) { return p.name === wanted; })) {
+        var names = state.packs.map(function (p) { return p.name; }).join(", ");
+        showProblem(new Error(t("unknown_pack").replace("{pack}", wanted).replace("{packs}", names)));
+        setStatus(t("failed"), "error");
+        return;
+      }
+      if (wanted) $("pack").value = wanted;
       fillPackChoices();
       if (hash.get("claim")) {
         $("claim-text").value = hash.get("claim");
