@@ -262,6 +262,7 @@ ENGINE_ONLY = {
     "case: jd-09-refuse-employee-month-counter-above-monthly-cap-on-inpatient",
     "case: ay-20-refuse-aid-deductible-used-above-the-largest",
     "case: ay-21-refuse-large-amount-paid-above-its-cap-resident-claim",
+    "case: ay-26-refuse-chronic-diabetes-counter-above-cap-on-inpatient",
 }
 
 
