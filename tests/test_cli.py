@@ -296,6 +296,48 @@ def test_check_rules_as_a_path_relative_to_the_case(cases):
     assert r.exit_code == 0, r.stdout + r.stderr
 
 
+@pytest.mark.parametrize("written", ["./jiangmen", "jiangmen/"])
+def test_check_rules_written_as_a_path_is_the_pack_beside_the_case(cases, written):
+    # './jiangmen' has one part, as 'jiangmen' has: it ran the rules root's pack, silently
+    beside = cases / "jiangmen"
+    shutil.copytree(JIANGMEN, beside)
+    ratios = beside / "parameters" / "basic_inpatient.yaml"
+    text = ratios.read_text(encoding="utf-8")
+    assert text.count("{value: 65%,") >= 1
+    ratios.write_text(text.replace("{value: 65%,", "{value: 70%,"), encoding="utf-8")
+    case = cases / "a-pass.yaml"
+    case.write_text(case.read_text(encoding="utf-8").replace("rules: jiangmen", f"rules: {written}"), encoding="utf-8")
+    r = run("check", case, "--rules-root", RULES)
+    assert r.exit_code == 1, r.stdout + r.stderr  # 70%, not the 65% the case expects
+    assert "payouts.basic" in r.stdout
+
+
+@pytest.mark.parametrize("expected, problem", [
+    ("{}", "nothing is expected"),
+    ("{error: ' '}", "a blank one is in every message"),
+])
+def test_check_a_case_that_would_check_nothing_is_bad_input(cases, expected, problem):
+    text = (cases / "a-pass.yaml").read_text(encoding="utf-8")
+    (cases / "a-pass.yaml").write_text(text[:text.index("\nexpected:")] + f"\nexpected: {expected}\n", encoding="utf-8")
+    r = run("check", cases / "a-pass.yaml", "--rules-root", RULES)
+    assert r.exit_code == 2 and problem in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("name, actual", [
+    ("basci.annual", "(unknown counter 'basci.annual')"),  # read as 0.00: a typo passed
+    ("basic.annual@2021-13", "('basic.annual' is a yearly counter, written without @)"),
+])
+def test_check_an_expected_counter_the_pack_does_not_keep_fails(cases, name, actual):
+    text = (cases / "a-pass.yaml").read_text(encoding="utf-8")
+    (cases / "a-pass.yaml").write_text(
+        text[:text.index("\nexpected:")] + f"\nexpected: {{accumulators: {{counters: {{'{name}': 0.00}}}}}}\n",
+        encoding="utf-8")
+    r = run("check", cases / "a-pass.yaml", "--rules-root", RULES, "--json")
+    assert r.exit_code == 1, r.stdout
+    [case] = json.loads(r.stdout)["cases"]
+    assert [(d["field"], d["actual"]) for d in case["differences"]] == [(f"accumulators.counters.{name}", actual)]
+
+
 def test_check_invalid_case_is_bad_input_naming_file_line_and_field(cases):
     bad = cases / "d-bad.yaml"
     text = JA18.read_text(encoding="utf-8").replace("scheme: resident", "scheme: residnt")

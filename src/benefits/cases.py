@@ -43,11 +43,15 @@ def load_case_at(path: str | Path) -> tuple[CaseFile, Locator]:
 
 
 def rules_dir(case: CaseFile, case_path: Path, rules_root: Path) -> Path:
-    """A pack named by folder name is looked up under `rules_root`; a path is taken relative to the case."""
-    candidate = Path(case.rules)
-    if len(candidate.parts) > 1 or candidate.is_absolute():
-        return candidate if candidate.is_absolute() else (case_path.parent / candidate)
-    return rules_root / case.rules
+    """A pack named by folder name is looked up under `rules_root`; a path (anything with a slash, as
+    written: `./jiangmen` and `jiangmen/` too, or `.` and `..`) is taken relative to the case."""
+    written = case.rules
+    candidate = Path(written)
+    if candidate.is_absolute():
+        return candidate
+    if "/" in written or "\\" in written or written in (".", ".."):
+        return case_path.parent / candidate
+    return rules_root / written
 
 
 def check_case(case: CaseFile, rules: RulePack) -> list[Mismatch]:
@@ -88,7 +92,10 @@ def check_case(case: CaseFile, rules: RulePack) -> list[Mismatch]:
         after = s.accumulators_after
         cmp(("accumulators", "admissions"), exp.accumulators.admissions, after.admissions)
         for name, want in exp.accumulators.counters.items():
-            cmp(("accumulators", "counters", name), want, after.counters.get(name, ZERO))
+            # a name the pack does not keep would read as 0.00 and pass unnoticed (a typo checks nothing)
+            problem = rules.counter_problem(name, after.year)
+            cmp(("accumulators", "counters", name), want,
+                f"({problem.split(';')[0]})" if problem else after.counters.get(name, ZERO))
     return out
 
 

@@ -8,7 +8,6 @@ kinds' (`benefits.kinds`); the trace they record becomes text in `render.py`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -60,15 +59,9 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
     if not acc.counters or pack.counters_known(year, acc.counters):
         return
     for name in acc.counters:
-        at = ("accumulators", "counters", name)
-        base, _, month = name.partition("@")
-        if base not in pack.counters:
-            raise ClaimError.at(at, f"unknown counter {name!r}; pack {pack.name!r} keeps: {', '.join(pack.counters)}")
-        if (base in pack.monthly_counters) != bool(month):
-            raise ClaimError.at(at, f"{base!r} is kept per month, as {base}@{year}-MM" if base in pack.monthly_counters
-                                else f"{base!r} is a yearly counter, written without @")
-        if month and not re.fullmatch(rf"{year}-(0[1-9]|1[0-2])", month):
-            raise ClaimError.at(at, f"expected a month of {year}, as {base}@{year}-MM")
+        problem = pack.counter_problem(name, year)
+        if problem:
+            raise ClaimError.at(("accumulators", "counters", name), problem)
     pack.know_counters(year, acc.counters)
 
 

@@ -159,12 +159,9 @@ def _opening(member_id: str, year: int, value: object, pack: RulePack | None) ->
         found = _MONTH.fullmatch(month) if month else None
         if month and (found is None or int(found.group(1)) != year):
             raise LedgerError(at, f"expected a month of {year}, as {base}@{year}-MM")
-        if pack is not None:
-            if base not in pack.counters:
-                raise LedgerError(at, f"unknown counter {name!r}; pack {pack.name!r} keeps: {', '.join(pack.counters)}")
-            if (base in pack.monthly_counters) != bool(month):
-                raise LedgerError(at, f"{base!r} is kept per month, as {base}@{year}-MM" if month == ""
-                                      else f"{base!r} is a yearly counter, written without @")
+        problem = pack.counter_problem(name, year) if pack is not None else None
+        if problem:
+            raise LedgerError(at, problem)
     return Accumulators(member_id=member_id, year=year, admissions=acc.admissions,
                         counters={k: v for k, v in sorted(acc.counters.items()) if v})
 

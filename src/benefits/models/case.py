@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..dates import Count
 from ..money import Money
@@ -44,12 +44,26 @@ class Expected(BaseModel):
     cash: Money | None = Field(None, description="psn_cash_pay: the patient's part less the personal account")
     accumulators: ExpectedAccumulators | None = None
 
+    @field_validator("error")
+    @classmethod
+    def _words(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("give words the refusal's message contains: a blank one is in every message")
+        return value
+
+    @model_validator(mode="after")
+    def _expects_something(self) -> "Expected":
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("nothing is expected, so nothing would be checked: give the refusal (error) or at least "
+                             "one of bill, items, deductible, payouts, patient, cash, accumulators")
+        return self
+
 
 class CaseFile(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     description: str
-    rules: str = Field(description="the rule pack: a folder name under rules/, or a path")
+    rules: str = Field(min_length=1, description="the rule pack: a folder name under rules/, or a path")
     claim: Claim
     accumulators: Accumulators | None = None
     expected: Expected

@@ -239,6 +239,19 @@ class RulePack:
         found = self._shapes.get(key)
         return found if found is not None else keep(self._shapes, key, build())
 
+    def counter_problem(self, name: str, year: int) -> str | None:
+        """What keeps `name` from being a counter of this pack's accumulators in `year`: `name`, or
+        `name@YYYY-MM` (a month of `year`) for a counter kept per month. None when it is one."""
+        base, at, month = name.partition("@")
+        if base not in self.counters:
+            return f"unknown counter {name!r}; pack {self.name!r} keeps: {', '.join(self.counters)}"
+        if (base in self.monthly_counters) != bool(at):
+            return (f"{base!r} is kept per month, as {base}@{year}-MM" if base in self.monthly_counters
+                    else f"{base!r} is a yearly counter, written without @")
+        if at and not re.fullmatch(rf"{year}-(0[1-9]|1[0-2])", month):
+            return f"expected a month of {year}, as {base}@{year}-MM"
+        return None
+
     def counters_known(self, year: int, names) -> bool:
         """Whether this set of accumulator counter names was found to be the pack's before (each a
         counter it keeps, per month in `year` where it keeps it per month): a member's accumulators
