@@ -439,9 +439,17 @@ def test_a_date_given_twice_in_two_spellings_is_refused(broken):
 
 
 @pytest.mark.parametrize("value, message", [
-    ("nan%", "a percent lies between 0% and 100%, got nan%"),
-    ("1e999999999%", "a percent lies between 0% and 100%, got 1e999999999%"),
-    ("-5%", "a percent lies between 0% and 100%, got -5%"),
+    ("nan%", "a percent is written like 65% or 12.5%, got 'nan%'"),
+    ("1e999999999%", "a percent is written like 65% or 12.5%, got '1e999999999%'"),
+    ("-5%", "a percent is written like 65% or 12.5%, got '-5%'"),
+    ("101%", "a percent lies between 0% and 100%, got 101%"),
+    # read by Decimal() alone: 1e-999999999% settled as a ratio of 0; the others as 65% or 10%
+    ("1e-999999999%", "a percent is written like 65% or 12.5%, got '1e-999999999%'"),
+    ("-0%", "a percent is written like 65% or 12.5%, got '-0%'"),
+    ("6.5e1%", "a percent is written like 65% or 12.5%, got '6.5e1%'"),
+    ("1_0%", "a percent is written like 65% or 12.5%, got '1_0%'"),
+    ("'\uff16\uff15%'", "a percent is written like 65% or 12.5%, got '\uff16\uff15%'"),
+    ("'65 %'", "a percent is written like 65% or 12.5%, got '65 %'"),
 ])
 def test_a_percent_that_is_no_number_or_out_of_range(broken, value, message):
     # nan% and 1e999999999% used to report a bare decimal signal: "[<class 'decimal.Overflow'>]"

@@ -12,7 +12,7 @@ import itertools
 import math
 import os
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -168,18 +168,20 @@ def _model(col: _Collector, path: Path, locator: Locator, data: object, model, p
 # --- parameters -------------------------------------------------------------------------
 
 
+_PERCENT = re.compile(r"([0-9]{1,3}(?:\.[0-9]+)?)%")
+
+
 def _parse_value(unit: str, raw: object) -> Decimal:
     if unit == "yuan":
         return parse_money(raw)
     if unit == "percent":
-        if not isinstance(raw, str) or not raw.strip().endswith("%"):
+        # ASCII digits as written, as every number of a pack: Decimal() alone reads 6.5e1, 1_0, ６５
+        # and 1e-999999999 (a ratio of 0)
+        written = _PERCENT.fullmatch(raw) if isinstance(raw, str) else None
+        if written is None:
             raise ValueError(f"a percent is written like 65% or 12.5%, got {raw!r}")
-        try:
-            number = Decimal(raw.strip()[:-1])
-        except InvalidOperation:
-            raise ValueError(f"a percent is written like 65% or 12.5%, got {raw!r}") from None
-        # checked before dividing: nan% or 1e999999999% must not end in a bare decimal signal
-        if not number.is_finite() or not Decimal(0) <= number <= Decimal(100):
+        number = Decimal(written.group(1))
+        if number > 100:
             raise ValueError(f"a percent lies between 0% and 100%, got {raw}")
         return shifted(number, 2)  # exact: a division would round to the caller's context
     if isinstance(raw, bool) or not isinstance(raw, (int, Decimal)):
@@ -201,8 +203,6 @@ def _units(unit: str, value: Decimal) -> int:
     if units is None:
         raise ValueError(f"points have at most four decimals, got {value}")
     return units
-
-
 
 
 def _repeated_dates(values: object) -> list[tuple[object, object, dt.date]]:
