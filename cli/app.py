@@ -38,6 +38,7 @@ from benefits.errors import Problem, listed
 from benefits.yamlio import is_dir, is_file
 
 from . import inputs
+from .arguments import day
 from .lazy import lazy_group
 from .render import case_text, pack_text, settlement_text, trace_text, wrapped
 from . import streams
@@ -283,13 +284,13 @@ def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
          compare: Annotated[str | None, typer.Option(
              "--compare", metavar="DIR", show_default=False,
              help="What-if: settle the claim under this pack too; both side by side, and the parameters that differ.")] = None,
-         compare_on: Annotated[dt.datetime | None, typer.Option(
-             "--compare-on", metavar="DATE", formats=["%Y-%m-%d"], show_default=False,
+         compare_on: Annotated[dt.date | None, typer.Option(
+             "--compare-on", metavar="DATE", parser=day, show_default=False,
              help="What-if: settle the claim under the same pack on this date too (YYYY-MM-DD).")] = None) -> None:
     with guard(debug):
         if compare is not None or compare_on is not None:  # cli/simulate_cmd.py
             from .simulate_cmd import calc_compare
-            return calc_compare(claim, rules, accumulators, compare, compare_on.date() if compare_on else None,
+            return calc_compare(claim, rules, accumulators, compare, compare_on,
                                 as_json, lang.value)
         s, pack = settle(claim, rules, accumulators)
         _warn_without_accumulators(accumulators)
@@ -584,13 +585,13 @@ def validate(directory: DirArg, debug: DebugOpt = False) -> None:
     "assumed (no published source yet) are marked *."
 ))
 def show(directory: DirArg,
-         on: Annotated[dt.datetime | None, typer.Option(
-             "--on", metavar="DATE", formats=["%Y-%m-%d"], show_default=False,
+         on: Annotated[dt.date | None, typer.Option(
+             "--on", metavar="DATE", parser=day, show_default=False,
              help="Show the values in force on this date (YYYY-MM-DD). Default: every value of every version.")] = None,
          debug: DebugOpt = False) -> None:
     with guard(debug):
         pack = load_pack(directory)
-        write(pack_text(pack, on.date() if on else None, Paint(color_enabled())))
+        write(pack_text(pack, on, Paint(color_enabled())))
 
 
 @rules_app.command(epilog="Example: benefits rules lint rules/jiangmen --strict", help=(

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from benefits.rules.pack import RulePack
 
 from . import inputs
+from .arguments import year
 from .render import Grid, Screen, settlement_text
 from .streams import write
 from .text import Paint, color_enabled, json_text, money, visible
@@ -189,7 +190,7 @@ SHOW_HELP = (
 
 
 def show(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=False, help="The member's id.")],
-         year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, min=1900, max=2200,
+         year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, parser=year,
                                              help="The accumulator year.")],
          ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
     with _guard(debug):
@@ -285,7 +286,7 @@ OPEN_EPILOG = ("Example: benefits ledger open m-1001 2021 examples/resident-leve
 
 
 def open_year(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=False, help="The member's id.")],
-              year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, min=1900, max=2200,
+              year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, parser=year,
                                                   help="The accumulator year.")],
               accumulators: Annotated[str, typer.Argument(
                   metavar="ACCUMULATORS_FILE", show_default=False,
@@ -345,7 +346,7 @@ CREDIT_EPILOG = "Example: benefits ledger credit e-2001 2022 1000.00 --key dep-2
 
 
 def credit(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=False, help="The member's id.")],
-           year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, min=1900, max=2200,
+           year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, parser=year,
                                                help="The accumulator year.")],
            amount: Annotated[str, typer.Argument(metavar="AMOUNT", show_default=False,
                                                  help="Yuan, at most two decimals, above zero: 1000.00")],

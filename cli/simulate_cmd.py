@@ -25,6 +25,7 @@ from benefits import BenefitsError
 from benefits.money import fmt_ratio
 
 from . import inputs
+from .arguments import day, year
 from .streams import write
 from .render import wrap
 from .text import Paint, color_enabled, json_text, visible
@@ -131,7 +132,7 @@ def simulate(
     compare: Annotated[str | None, typer.Option("--compare", metavar="DIR", show_default=False,
                                                 help="Pack B: settle the same claims under it too, and show B - A.")] = None,
     compare_year: Annotated[int | None, typer.Option(
-        "--compare-year", metavar="YEAR", show_default=False,
+        "--compare-year", metavar="YEAR", parser=year, show_default=False,
         help="Settle the claims under B moved to this year (same month and day; 29 Feb -> 28 Feb): for next "
              "year's rules on this year's claims, as B's versions cover only B's dates.")] = None,
     items: Annotated[str | None, typer.Option("--items", metavar="FILE", show_default=False,
@@ -407,7 +408,7 @@ DIFF_EPILOG = "Example: benefits rules diff rules/jiangmen /tmp/jm-cf/jiangmen -
 def rules_diff(
     a: Annotated[str, typer.Argument(metavar="A", show_default=False, help="A rule pack folder.")],
     b: Annotated[str, typer.Argument(metavar="B", show_default=False, help="Another rule pack folder.")],
-    on: Annotated[dt.datetime | None, typer.Option("--on", metavar="DATE", formats=["%Y-%m-%d"], show_default=False,
+    on: Annotated[dt.date | None, typer.Option("--on", metavar="DATE", parser=day, show_default=False,
                                                    help="Compare the values in force on this date (YYYY-MM-DD).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the differences as JSON.")] = False,
     debug: DebugOpt = False,
@@ -416,7 +417,7 @@ def rules_diff(
     with app.guard(debug):
         from benefits.rules.diff import diff_packs
 
-        d = diff_packs(app.load_pack(a), app.load_pack(b), on.date() if on else None)
+        d = diff_packs(app.load_pack(a), app.load_pack(b), on)
         if as_json:
             write(json_text(_diff_json(d)))
         else:

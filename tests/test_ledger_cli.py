@@ -117,8 +117,12 @@ def test_an_unusable_ledger_is_one_line_and_exit_2(tmp_path):
     assert done.exit_code == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "cannot be used" in done.stderr
-    year = run("ledger", "show", "m1", "twenty", "--ledger", tmp_path / "book.db")
-    assert year.exit_code == 2
+    for written in ("twenty", "2_021", "+2021", " 2021", "2021.0", "1899"):  # click read 2_021 and +2021 as 2021
+        year = run("ledger", "show", "m1", written, "--ledger", tmp_path / "book.db")
+        assert year.exit_code == 2 and "Invalidvaluefor'YEAR'" in "".join(year.stderr.split()), (written, year.stderr)
+    # a file name longer than the file system allows was an internal error (exit 3)
+    done = run("ledger", "show", "m1", "2021", "--ledger", tmp_path / ("a" * 300 + ".db"))
+    assert done.exit_code == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_open_credit_and_reverse_an_opening(ledger_url, tmp_path):

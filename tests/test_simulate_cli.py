@@ -223,6 +223,15 @@ def test_calc_compare_with_another_pack(tmp_path, counterfactual):
     assert doc["b"]["label"] == str(counterfactual) and doc["b"]["setlinfo"]["hifp_pay"] == "7500.00"
     r = run("calc", claim, "--rules", JIANGMEN, "--compare", counterfactual, "--compare-on", "2021-03-01")
     assert r.exit_code == 2 and "not both" in r.stderr
+    # days beyond the years accumulators hold were internal errors (exit 3)
+    for day in ("0001-01-01", "1899-12-31", "2201-01-01"):
+        r = run("calc", claim, "--rules", JIANGMEN, "--compare-on", day)
+        assert r.exit_code == 2 and "expectedadatefrom1900-01-01to2200-12-31" in unboxed(r.stderr), r.stderr
+
+
+def unboxed(text: str) -> str:
+    """Text without its spaces and the box click's errors are drawn in (wrapped to the terminal)."""
+    return "".join(text.replace("\u2502", "").split())
 
 
 def test_rules_diff_command(counterfactual):
@@ -234,6 +243,14 @@ def test_rules_diff_command(counterfactual):
     assert json.loads(r.stdout)["empty"] is True
     r = run("rules", "diff", JIANGMEN, counterfactual, "--on", "2021-08-01", "--json")
     doc = json.loads(r.stdout)
+    # a day no version covers is refused as `rules show --on` refuses it: it said "no differences"
+    for day in ("1900-01-01", "2030-01-01"):
+        r = run("rules", "diff", JIANGMEN, counterfactual, "--on", day)
+        assert r.exit_code == 2 and f"no version of the rules covers {day}" in r.stderr, r.stdout + r.stderr
+    for written, problem in [("2021-8-1", "expected a date written YYYY-MM-DD"), ("2021-02-30", "not a date of the"),
+                             ("0001-01-01", "expected a date from 1900-01-01 to 2200-12-31")]:
+        r = run("rules", "diff", JIANGMEN, counterfactual, "--on", written)
+        assert r.exit_code == 2 and unboxed(problem) in unboxed(r.stderr), r.stderr
     assert [(p["name"], p["changes"][0]["a"]["value"], p["changes"][0]["b"]["value"]) for p in doc["parameters"]] == [
         ("basic.annual_cap.resident", "300000.00", "200000.00"), ("inpatient.ratio[resident][level2]", "80%", "75%")]
     # each description as the parameter file gives it, {zh, en}; a breakdown's combination named in English

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..yamlio import is_dir
 from .errors import StoreUnavailable
 from .migrations import migrate
 from .store import Pool, Retry, SqlTransaction
@@ -58,7 +59,7 @@ class SqliteStore:
                                                "outside the ledger, and is left as it was")
 
     def _connect(self) -> sqlite3.Connection:
-        if Path(self.where).is_dir():
+        if is_dir(Path(self.where)):  # False for a name the system cannot look up (too long): connect says why
             raise sqlite3.OperationalError("is a folder; expected a ledger file")
         # isolation_level=None: the ledger says BEGIN and COMMIT itself, the module adds none.
         # check_same_thread=False: a pooled connection serves one thread at a time, not always the same.

@@ -186,7 +186,11 @@ def diff_meta(a: RulePack, b: RulePack) -> list[KeyChange]:
 
 
 def diff_packs(a: RulePack, b: RulePack, on: dt.date | None = None) -> PackDiff:
-    """Everything that differs between packs `a` and `b` (parameters as of `on` when given)."""
+    """Everything that differs between packs `a` and `b` (parameters as of `on` when given: a day one
+    of them has no version for is refused, as a claim of that day is, not compared as no values)."""
+    if on is not None:
+        a.version_for(on)
+        b.version_for(on)
     return PackDiff(a.directory, b.directory, on, diff_meta(a, b), diff_parameters(a, b, on), diff_layers(a, b))
 
 
