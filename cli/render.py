@@ -142,10 +142,15 @@ def wrap(parts: str | list[str], width: int, indent: int = 0, hang: int = 2, sep
             return
         if cur and cell_len(cur) + cell_len(token) > room():
             flush()
-        while cell_len(token) > room():  # a word wider than a line
+        if cell_len(token) > room():  # a word wider than a line: folded in one pass (an id of 10**6 letters)
             head = chop_cells(token, room())[0]
-            cur, token = head, token[len(head):]
+            cur = head
             flush()
+            pieces = chop_cells(token[len(head):], room())  # every line after the first has the same room
+            for piece in pieces[:-1]:
+                cur = piece
+                flush()
+            token = pieces[-1] if pieces else ""
         cur += token
 
     for i, part in enumerate(parts):
@@ -167,6 +172,7 @@ def wrap(parts: str | list[str], width: int, indent: int = 0, hang: int = 2, sep
 # reads no environment variable.
 
 MIN_WIDTH = 20
+MAX_WIDTH = 1000  # COLUMNS beyond it (10**9, or more digits than an index holds) is taken as this
 _TRAILING = re.compile(r"(?: |\x1b\[[0-9;]*m)+$", re.M)  # spaces (and colour codes among them) ending a line
 
 
@@ -175,13 +181,13 @@ def output_width(stream=None) -> int:
     stream = stream if stream is not None else sys.stdout
     columns = os.environ.get("COLUMNS", "").strip()
     if columns.isascii() and columns.isdigit() and int(columns) > 0:
-        return max(MIN_WIDTH, int(columns))
+        return min(MAX_WIDTH, max(MIN_WIDTH, int(columns)))
     try:
         tty = stream.isatty()
     except (AttributeError, ValueError):
         tty = False
     if tty:
-        return max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns)
+        return min(MAX_WIDTH, max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns))
     return 80
 
 

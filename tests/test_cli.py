@@ -107,6 +107,29 @@ def test_calc_chinese_by_default_aligned_by_display_width(ja18):
     assert len({width(line) for line in bill}) == 1, bill
 
 
+@pytest.mark.parametrize("columns", ["99999999999999999999", "1000000000"])
+def test_a_huge_columns_is_taken_as_the_widest_we_lay_out(ja18, columns):
+    # more digits than an index holds was exit 3; 10**9 columns took minutes and gigabytes
+    claim, acc = ja18
+    r = run("calc", claim, "--rules", JIANGMEN, "--accumulators", acc, env={"COLUMNS": columns})
+    assert r.exit_code == 0, r.stderr
+    assert "12751.15" in r.stdout and max(width(line) for line in r.stdout.splitlines()) <= 1000
+
+
+def test_a_word_wider_than_a_line_is_folded_in_one_pass(monkeypatch):
+    # a claim id of 2.9 million letters (under the size bound) took over 30 s: each line measured the rest
+    import benefits_cli.render as render
+
+    measured = []
+    real = render.cell_len
+    monkeypatch.setattr(render, "cell_len", lambda text: measured.append(len(text)) or real(text))
+    word = "x" * 100_000
+    lines = render.wrap(f"claim {word} pack jiangmen", 40, indent=2, hang=4)
+    assert "".join(lines).replace(" ", "") == f"claim{word}packjiangmen"
+    assert max(width(line) for line in lines) <= 40 and len(lines) > 2_500
+    assert sum(measured) < 10 * len(word)  # linear: the old fold measured some 10**8 characters here
+
+
 def test_a_description_is_shown_in_the_readers_language(ja18):
     """A counter's and a parameter's description is {zh, en} in the pack (rules/jiangmen/pack.yaml,
     parameters/basic_inpatient.yaml): Chinese text shows the zh half only, English text the en half only."""
