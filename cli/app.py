@@ -35,6 +35,7 @@ from benefits import (
     Settlement,
 )
 from benefits.errors import Problem, listed
+from benefits.whole import write_whole
 from benefits.yamlio import is_dir, is_file
 
 from . import inputs
@@ -463,7 +464,7 @@ def check(paths: Annotated[list[str], typer.Argument(
         say(paint(summary, "bold", "green" if not (failed or errors) else "red"))
         if junit is not None:
             try:
-                Path(junit).write_text(junit_xml(results, time.perf_counter() - started), encoding="utf-8")
+                write_whole(junit, junit_xml(results, time.perf_counter() - started))
             except OSError as exc:
                 raise BenefitsError(f"--junit {junit}: cannot write the report: {exc.strerror or exc}") from None
         if as_json:

@@ -8,6 +8,7 @@ of its expected value in the case file) or error (the case file or its rule pack
 from __future__ import annotations
 
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
@@ -87,6 +88,15 @@ def json_document(results: list[CaseResult], deselected: int) -> dict:
                         "errors": counts["error"], "deselected": deselected}}
 
 
+_NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")  # what visible() keeps that XML 1.0 cannot hold
+
+
+def _xml(text: str, newlines: bool = False) -> str:
+    """Text from input files as XML 1.0 holds it: made visible, and U+FFFE, U+FFFF and lone surrogates
+    written as \\uXXXX (ElementTree writes them as they are, and the report no longer parses)."""
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", visible(text, newlines=newlines))
+
+
 def junit_xml(results: list[CaseResult], seconds: float) -> str:
     """A JUnit XML report: one testcase a case (classname its folder, name its file), a <failure> with
     the differing fields for a failed case, an <error> for a case that could not be run. Text from
@@ -100,22 +110,22 @@ def junit_xml(results: list[CaseResult], seconds: float) -> str:
     for r in results:
         shown = r.shown.replace(os.sep, "/")
         folder, _, name = shown.rpartition("/")
-        attrs = {"classname": visible(folder.strip("/").replace("/", ".") or "."), "name": visible(name), "file": visible(shown),
+        attrs = {"classname": _xml(folder.strip("/").replace("/", ".") or "."), "name": _xml(name), "file": _xml(shown),
                  "time": f"{r.seconds:.3f}"}
         case = ET.SubElement(suite, "testcase", attrs)
         if r.case is not None:
             props = ET.SubElement(case, "properties")
-            ET.SubElement(props, "property", {"name": "description", "value": visible(r.case.description)})
-            ET.SubElement(props, "property", {"name": "claim_id", "value": visible(r.case.claim.id)})
+            ET.SubElement(props, "property", {"name": "description", "value": _xml(r.case.description)})
+            ET.SubElement(props, "property", {"name": "claim_id", "value": _xml(r.case.claim.id)})
         if r.status == "failed":
             fields = ", ".join(m.field for m in r.mismatches)
             n = len(r.mismatches)
             failure = ET.SubElement(case, "failure", {
-                "type": "mismatch", "message": visible(f"{n} field{'s' if n != 1 else ''} differ{'s' if n == 1 else ''}: {fields}")})
-            failure.text = visible("\n".join([format_mismatches(r.mismatches), *where_lines(r)]), newlines=True)
+                "type": "mismatch", "message": _xml(f"{n} field{'s' if n != 1 else ''} differ{'s' if n == 1 else ''}: {fields}")})
+            failure.text = _xml("\n".join([format_mismatches(r.mismatches), *where_lines(r)]), newlines=True)
         elif r.status == "error":
-            error = ET.SubElement(case, "error", {"type": "bad input", "message": visible((r.error or "").split("\n")[0])})
-            error.text = visible(r.error or "", newlines=True)
+            error = ET.SubElement(case, "error", {"type": "bad input", "message": _xml((r.error or "").split("\n")[0])})
+            error.text = _xml(r.error or "", newlines=True)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

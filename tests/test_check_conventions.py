@@ -8,7 +8,10 @@ Amounts come from the hand-computed case tests/cases/jiangmen/ja-18-line-items-r
 from __future__ import annotations
 
 import json
+import resource
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from importlib.metadata import version
 
@@ -150,6 +153,37 @@ def test_junit_report_one_testcase_a_case_failures_with_the_fields(cases, tmp_pa
     assert "payouts.basic" in failure.text and "5252.35" in failure.text and "5252.34" in failure.text
     assert f"b-fail.yaml:{line_of(cases / 'b-fail.yaml', 'patient: 7498.80')}: patient" in failure.text
     assert "not valid YAML" in by_name["d-bad.yaml"].find("error").get("message")
+
+
+def test_junit_report_that_cannot_be_written_whole_leaves_the_old_one(cases, tmp_path):
+    # the report was written in place: a size limit left 2 KB of truncated XML where the old report was
+    report = tmp_path / "report.xml"
+    report.write_text("<old/>", encoding="utf-8")
+    limit = 1024
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-m", "benefits", "check", str(cases), "--rules-root", str(RULES),
+                           "--junit", str(report)], capture_output=True, text=True, preexec_fn=small_files)
+    assert done.returncode == 2 and "cannot write the report" in done.stderr, done.stderr
+    assert report.read_text(encoding="utf-8") == "<old/>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases", "report.xml"]  # no piece left beside it
+    whole = subprocess.run([sys.executable, "-m", "benefits", "check", str(cases), "--rules-root", str(RULES),
+                            "--junit", str(report)], capture_output=True, text=True)
+    assert whole.returncode == 1 and len(report.read_bytes()) > limit  # the report the limit cut
+    assert ET.parse(report).getroot().find("testsuite").get("tests") == "3"
+
+
+def test_junit_report_holds_what_xml_cannot_as_escapes(cases, tmp_path):
+    # U+FFFE in a description made the report XML that no parser reads
+    case = cases / "a-pass.yaml"
+    text = case.read_text(encoding="utf-8")
+    case.write_text(text.replace("description: ", 'description: "odd \\ufffe and \\uffff" #', 1), encoding="utf-8")
+    report = tmp_path / "report.xml"
+    run("check", case, "--rules-root", RULES, "--junit", report)
+    [prop] = [p for p in ET.parse(report).iter("property") if p.get("name") == "description"]
+    assert prop.get("value") == "odd \\ufffe and \\uffff"
 
 
 def test_junit_to_a_folder_that_does_not_exist_is_bad_input(cases, tmp_path):
