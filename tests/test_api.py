@@ -65,6 +65,11 @@ def test_two_claims_in_a_row_carry_the_accumulators(jiangmen):
     ({"member": {"id": "m1", "scheme": "employee"}}, None, "claim.member.member_type: required"),
     ({"member": {"id": "m\n1", "scheme": "resident", "member_type": "adult"}}, None,
      "claim.member.id: a member id holds no control characters"),
+    # 'm1 ' would be another member than 'm1' in a ledger: the member's year opened again
+    ({"member": {"id": "m1 ", "scheme": "resident", "member_type": "adult"}}, None,
+     "claim.member.id: a member id has no space at either end ('m1 ' and 'm1' would be two members)"),
+    ({"member": {"id": "  ", "scheme": "resident", "member_type": "adult"}}, None,
+     "claim.member.id: expected a member id (text), got only spaces"),
     ({"member": {"id": "m" * 201, "scheme": "resident", "member_type": "adult"}}, None,
      "claim.member.id: a member id has at most 200 characters, got 201"),
     ({"member": {"id": "m1", "scheme": "employee", "member_type": "adult"}}, None,

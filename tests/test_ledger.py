@@ -303,6 +303,9 @@ def test_a_member_id_with_a_control_character_is_a_ledger_error_on_either_store(
         with pytest.raises(LedgerError) as exc:
             ledger.accumulators(member_id, 2021)
         assert exc.value.problems[0].path == ("member_id",) and "no control characters" in str(exc.value)
+    with pytest.raises(LedgerError) as exc:  # another member than "m1" to the store
+        ledger.accumulators(" m1", 2021)
+    assert exc.value.problems[0].path == ("member_id",) and "no space at either end" in str(exc.value)
 
 
 def test_a_reversal_under_a_callers_narrow_decimal_context_negates_exactly(ledger, jiangmen):

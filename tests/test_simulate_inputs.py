@@ -164,3 +164,8 @@ def test_a_member_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack)
     results, expected = check_year(pack, claims, {}, 2021)
     assert list(results.column("status")) == ["refused", "settled"]
     assert "a member id holds no control characters" in expected["c1"]["message"]
+    spaced = {**MEMBER, "id": "m1 "}  # would be another member than m1
+    claims = [{**stay("c1", "2021-03-01"), "member": spaced}, stay("c2", "2021-03-02")]
+    results, expected = check_year(pack, claims, {}, 2021)
+    assert list(results.column("status")) == ["refused", "settled"]
+    assert "a member id has no space at either end" in expected["c1"]["message"]

@@ -102,9 +102,12 @@ MAX_MEMBER_ID = 200
 _CONTROLS = r"\x00-\x1f\x7f"  # Python's re, RE2 (Arrow) and JSON Schema's ECMA regexes all read \xHH
 CONTROL_CHARACTER = f"[{_CONTROLS}]"
 """A control character (NUL, a tab, a line break, ...), which no member id holds."""
-MEMBER_ID_PATTERN = described(f"^[^{_CONTROLS}]*$", "a member id without control characters (such as NUL, "
-                                                    "a tab or a line break)")
+MEMBER_ID_PATTERN = described(f"^([^ {_CONTROLS}]([^{_CONTROLS}]*[^ {_CONTROLS}])?)?$",
+                              "a member id without control characters (such as NUL, a tab or a line break) "
+                              "and without a space at either end")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
+EDGE_SPACE = "^ | $"
+"""A space that begins or ends a member id: 'm-1001 ' would be another member than 'm-1001' in a ledger."""
 _CONTROL = re.compile(CONTROL_CHARACTER)
 
 
@@ -117,11 +120,15 @@ def member_id_problem(value: str) -> str | None:
         return f"a member id has at most {MAX_MEMBER_ID} characters, got {len(value)}"
     if _CONTROL.search(value):
         return "a member id holds no control characters (such as NUL, a tab or a line break)"
+    if value[0] == " " or value[-1] == " ":
+        if not value.strip():
+            return "expected a member id (text), got only spaces"
+        return f"a member id has no space at either end ({value!r} and {value.strip()!r} would be two members)"
     return None
 
 
 def _member_id(value: str) -> str:
-    if len(value) <= MAX_MEMBER_ID and value.isprintable():  # every real id: no control character
+    if len(value) <= MAX_MEMBER_ID and value.isprintable() and value[:1] != " " != value[-1:]:  # every real id
         return value
     problem = member_id_problem(value)
     if problem:

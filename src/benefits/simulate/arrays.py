@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..models.claim import CONTROL_CHARACTER, MAX_MEMBER_ID, Group
+from ..models.claim import CONTROL_CHARACTER, EDGE_SPACE, MAX_MEMBER_ID, Group
 from ..money import MAX_AMOUNT, parse_money, shifted, to_fen
 from .columns import BILL_COLUMNS, OPENING
 from .errors import SimulationInputError
@@ -214,10 +214,12 @@ def read_members(data: Any) -> Members:
     member_type = words(_column(t, "members", "member_type", False), n)
     groups_col = _column(t, "members", "groups", False)
     groups, groups_raw, dirty = _groups(groups_col, n)
-    # an id the engine refuses (empty, too long, a control character): its claims go to the engine
+    # an id the engine refuses (empty, too long, a control character, a space at an end): its claims go
+    # to the engine
     length = pc.utf8_length(ids)
     dirty |= pc.or_(pc.or_(pc.equal(length, 0), pc.greater(length, MAX_MEMBER_ID)),
-                    pc.match_substring_regex(ids, CONTROL_CHARACTER)).to_numpy(zero_copy_only=False)
+                    pc.or_(pc.match_substring_regex(ids, CONTROL_CHARACTER),
+                           pc.match_substring_regex(ids, EDGE_SPACE))).to_numpy(zero_copy_only=False)
     age_col = _column(t, "members", "age", False)
     age, age_null = integers(age_col, n, "members", "age", -1)
     dirty |= ~age_null & ((age < 0) | (age > 150))
