@@ -653,8 +653,7 @@ def main(prog_name: str = "benefits") -> None:
     Every command writes through streams.write inside guard(), so a closed pipe is exit 4 there; typer's
     own output (--help) that cannot be written is exit 4 here, with the same message.
     """
-    if sys.stdout is not None:
-        sys.stdout = streams.GuardedStdout(sys.stdout)
+    sys.stdout = streams.GuardedStdout(sys.stdout) if sys.stdout is not None else streams.ClosedStdout()
     try:
         app(prog_name=prog_name)
     except StreamError as exc:

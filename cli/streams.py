@@ -66,6 +66,22 @@ class GuardedStdout:
         return getattr(self._stream, name)
 
 
+class ClosedStdout:
+    """stdout when the process started with it closed (Python then sets sys.stdout to None): a write
+    is the I/O error it is. Without it typer wrote its --help to nowhere and exited 0."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        raise StreamError("cannot write output: stdout is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _unencodable(exc: UnicodeEncodeError, encoding: str) -> str:
     char = exc.object[exc.start]
     return (f"cannot write output: its encoding ({encoding}) cannot show {char!r} (U+{ord(char):04X}); "
