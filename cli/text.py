@@ -20,8 +20,10 @@ import sys
 from decimal import Decimal
 
 
-# C0 (ESC among them), DEL and C1 control characters, and lone surrogates (which no encoding can write)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0 (ESC among them), DEL and C1 control characters, lone surrogates (which no encoding can write), and
+# the invisible characters that reorder or break a line in a terminal: bidi controls (U+202E turns the
+# rest of the line around), zero-width characters, the line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def visible(text: object, *, newlines: bool = False) -> str:

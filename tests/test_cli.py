@@ -703,6 +703,16 @@ def test_a_claim_id_with_control_characters_is_shown_escaped(tmp_path):
     assert json.loads(r.stdout)["claim_id"] == "c1\rok   \x1b]0;pwned\x07\x9b2J\x7f"  # the data itself is intact
 
 
+def test_a_claim_id_that_would_reorder_the_line_is_shown_escaped(tmp_path):
+    # U+202E turned the rest of a terminal line around; U+2028 and U+200B passed through raw
+    claim = _claim(tmp_path, GOOD.replace("id: c1", 'id: "c1\\u202e9.99\\u2028\\u200bok"', 1))
+    for args in (["calc"], ["explain", "--lang", "en"]):
+        r = run(*args, claim, "--rules", JIANGMEN)
+        assert r.exit_code == 0, r.stderr
+        out = r.stdout_bytes.decode("utf-8")
+        assert "c1\\u202e9.99\\u2028\\u200bok" in out and not re.search("[\u202e\u2028\u200b]", out), args
+
+
 def test_file_names_and_messages_that_quote_input_are_shown_escaped(tmp_path):
     hostile = "x\r\x1b]0;pwned\x07\x9b"
     r = run("calc", tmp_path / f"{hostile}.yaml", "--rules", JIANGMEN)  # no such file: the message names it
