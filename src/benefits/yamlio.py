@@ -304,10 +304,15 @@ def load_text(text: str, name: str) -> tuple[object, Locator]:
             if mark.column < len(line):
                 problem = f"found character {line[mark.column]!r} that cannot start any token"
         raise YamlError(name, mark.line + 1 if mark else None, f"not valid YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses (NUL, ...): its line, not its offset
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise YamlError(name, line, f"not valid YAML: unacceptable character U+{code:04X} ({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise YamlError(name, None, f"not valid YAML: {exc}") from None
     except UnicodeEncodeError as exc:  # libyaml reads UTF-8: text with a lone surrogate has none
-        raise YamlError(name, None, f"not valid YAML: character {exc.object[exc.start]!r} is not Unicode text") from None
+        line = text.count("\n", 0, exc.start) + 1
+        raise YamlError(name, line, f"not valid YAML: character {exc.object[exc.start]!r} is not Unicode text") from None
     lines: dict[tuple, int] = {}
     if node is not None:
         _index(node, (), lines)
