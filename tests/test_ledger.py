@@ -620,8 +620,11 @@ def test_open_ledger_takes_a_path_or_a_url(tmp_path, jiangmen):
     for url, words in [("mysql://host/db", "not a ledger store"), (":memory:", "in-memory"),
                        (str(tmp_path / "notes.txt"), "cannot"), (str(folder), "folder"),
                        (str(tmp_path / "no" / "such" / "dir.db"), "cannot be used"),
-                       ("postgresql://nobody:secret@127.0.0.1:1/none", "cannot be used")]:
+                       ("postgresql://nobody:secret@127.0.0.1:1/none", "cannot be used"),
+                       ("file:x.db?mode=ro", "not a file: URI"),  # said "an in-memory one would be lost"
+                       (f"sqlite:///{tmp_path / 'x.db'}?mode=memory", "no ?options")]:  # made a file so named
         with pytest.raises(StoreUnavailable) as caught:
             open_ledger(url)
         assert words in str(caught.value), (url, str(caught.value))
         assert "secret" not in str(caught.value)
+    assert not list(tmp_path.glob("x.db*"))

@@ -83,7 +83,10 @@ def open_ledger(url: str) -> "Ledger":
     from .sqlite import SqliteStore
 
     if url.startswith("sqlite:///"):
-        return Ledger(SqliteStore(url.removeprefix("sqlite:///")))
+        path = url.removeprefix("sqlite:///")
+        if "?" in path:  # SQLite would open a file named so: x.db?mode=memory on disk, not in memory
+            raise StoreUnavailable((), f"{url}: sqlite:/// takes a file path and no ?options; give the file's path")
+        return Ledger(SqliteStore(path))
     if "://" in url:
         raise StoreUnavailable((), f"{url.partition('://')[0]}:// is not a ledger store; "
                                    "expected a file path, sqlite:///path or postgresql://...")

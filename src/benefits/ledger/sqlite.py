@@ -32,9 +32,11 @@ class SqliteStore:
     """A ledger in one SQLite file, created with its tables when absent."""
 
     def __init__(self, path: str):
-        if path in ("", ":memory:") or path.startswith("file:"):
+        if path in ("", ":memory:"):
             raise StoreUnavailable((), f"{path or 'an empty path'}: give the ledger a file; an in-memory one "
                                        "would be lost, and each connection would see its own")
+        if path.startswith("file:"):
+            raise StoreUnavailable((), f"{path}: give the ledger a file path or sqlite:///path, not a file: URI")
         self.where = path
         self._pool = Pool(self._connect)
         try:
