@@ -35,9 +35,11 @@ def read(path: str) -> Document:
     """Read a YAML or JSON file (JSON is read as YAML: numbers stay exact decimals), or stdin for '-'."""
     if path == STDIN:
         name = "<stdin>"
+        raw = read_stdin(yamlio.MAX_BYTES + 1)  # no more: an endless pipe is not read to its end
+        if len(raw) > yamlio.MAX_BYTES:
+            raise YamlError(name, None, f"too large: more than {yamlio.MAX_BYTES} bytes")
         try:
-            limit = getattr(yamlio, "MAX_BYTES", None)  # load_text refuses more; do not read an endless pipe
-            text = read_stdin(-1 if limit is None else limit + 1)  # closed or unreadable: a StreamError
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise YamlError(name, None, f"not UTF-8 text (byte {exc.start})") from None
         data, loc = load_text(text, name)

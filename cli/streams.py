@@ -99,14 +99,16 @@ def _drop_stdout() -> None:
         pass
 
 
-def read_stdin(limit: int) -> str:
-    """Up to `limit` characters of stdin; a closed or unreadable stdin is a StreamError naming it.
-
-    A UnicodeDecodeError is left to the caller: text that is not UTF-8 is bad input (exit 2), not an I/O error.
-    """
+def read_stdin(limit: int) -> bytes:
+    """Up to `limit` bytes of stdin, read as a file's are: the bytes, so that the caller bounds their
+    size and decodes them strictly whatever the locale (under the C locale, Python's text stdin turns
+    bad bytes into surrogates). A closed or unreadable stdin is a StreamError naming it."""
     if sys.stdin is None:  # Python sets sys.stdin to None when it starts with stdin closed (<&-)
         raise StreamError("<stdin>: cannot read: stdin is closed; give a file name instead of -")
     try:
-        return sys.stdin.read(limit)
+        raw = getattr(sys.stdin, "buffer", None)
+        if raw is None:  # a text stream without bytes under it (a test's)
+            return sys.stdin.read(limit).encode("utf-8", "surrogateescape")
+        return raw.read(limit)
     except OSError as exc:
         raise StreamError(f"<stdin>: cannot read: {exc.strerror or exc}") from None

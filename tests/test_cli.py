@@ -178,6 +178,15 @@ def test_calc_reads_the_claim_from_stdin(ja18):
     assert json.loads(r.stdout)["fund_total"] == "5252.34"
 
 
+def test_stdin_is_read_as_a_file_is(ja18):
+    # under the C locale a bad byte on stdin was a surrogate ("'\\udcff' is not Unicode text"), and
+    # stdin's bound counted characters where a file's counts bytes
+    r = run("calc", "-", "--rules", JIANGMEN, input=b"id: c1\nbill: \xff\n")
+    assert r.exit_code == 2 and r.stderr.strip() == "error: <stdin>: not UTF-8 text (byte 13)"
+    r = run("calc", "-", "--rules", JIANGMEN, input=b"a: " + "\u4e2d".encode() * 1_000_001)
+    assert r.exit_code == 2 and r.stderr.strip() == "error: <stdin>: too large: more than 3000000 bytes"
+
+
 @pytest.mark.parametrize("command", ["calc", "explain"])
 def test_a_case_file_given_as_the_claim_is_named_for_what_it_is(command):
     case = ROOT / "tests" / "cases" / "jiangmen" / "jc-19-covid-employee-local-l1-2021.yaml"
