@@ -160,6 +160,31 @@ def test_next_years_rules_on_this_years_claims(data):
     assert months["2021-03"] == ["1", "7725.00", "8240.00", "515.00", "6.67%", "4275.00", "3760.00"]
 
 
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
+def test_claims_moved_to_another_year_keep_their_order(tmp_path, engine):
+    # 29 February and the 28th both became the 28th: the two stays were put in claim-id order under B,
+    # and the deductible and ratio of the second admission moved between them (B - A = -197.50, exit 0)
+    import shutil
+
+    leap = tmp_path / "jiangmen-2020"  # Jiangmen's 2021-2022 rules a year earlier: 2020 is a leap year
+    shutil.copytree(JIANGMEN, leap)
+    for path in leap.rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"\b2022-(\d\d-\d\d)", r"2021-\1", re.sub(r"\b2021-(\d\d-\d\d)", r"2020-\1", text)),
+                        encoding="utf-8")
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    claims.write_text("claim_id,member_id,visit,level,admission_date,discharge_date,total,policy_range\n"
+                      "s1,r1,inpatient,level3,2020-02-20,2020-02-29,10000.00,10000.00\n"
+                      "s2,r1,inpatient,level1,2020-02-20,2020-02-28,10000.00,10000.00\n", encoding="utf-8")
+    members.write_text("member_id,scheme,member_type\nr1,resident,adult\n", encoding="utf-8")
+    r = run("simulate", claims, "--members", members, "--rules", leap, "--compare", JIANGMEN, "--compare-year", "2021",
+            "--engine", engine)
+    assert r.exit_code == 0, r.stderr
+    # s2 (the 28th) first under both: L1 first admission (10000 - 300) x 85% = 8245.00, then s1 L3 second
+    # admission (10000 - 1000 x 50%) x 65% = 6175.00: 14420.00 under A and under B, the same rules
+    assert rows_of(r.stdout, "A and B: totals and B - A")["fund_total"] == ["14420.00", "14420.00", "0.00"]
+
+
 def test_bad_rows_are_exit_2_naming_file_line_and_column(data):
     claims, members = data
     claims.write_text(CLAIMS.replace("c2,m1,general_outpatient,level1,2021-02-01,,,J06.9,100.00",

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from ..models.claim import CONTROL_CHARACTER, EDGE_SPACE, MAX_MEMBER_ID, Group
 from ..money import MAX_AMOUNT, parse_money, shifted, to_fen
-from .columns import BILL_COLUMNS, OPENING
+from .columns import BILL_COLUMNS, OPENING, ORDER_DAY
 from .errors import SimulationInputError
 
 MAX_FEN = to_fen(MAX_AMOUNT)
@@ -170,6 +170,7 @@ class Claims:
     bill: dict[str, Money]
     has_bill: np.ndarray  # any bill part given
     dirty: np.ndarray
+    order: np.ndarray  # days of ORDER_DAY (the day that places a claim in its member's year), NO_DAY where none
 
 
 @dataclass
@@ -328,7 +329,7 @@ def read_claims(data: Any, members: Members) -> Claims:
         days(_column(t, "claims", "date", False), n, "claims", "date"),
         days(_column(t, "claims", "admission_date", False), n, "claims", "admission_date"),
         days(_column(t, "claims", "discharge_date", False), n, "claims", "discharge_date"),
-        bill, has_bill, dirty)
+        bill, has_bill, dirty, days(_column(t, "claims", ORDER_DAY, False), n, "claims", ORDER_DAY))
 
 
 def read_items(data: Any, claims: Claims) -> Items:

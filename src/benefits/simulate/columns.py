@@ -24,6 +24,10 @@ CLAIMS (费用结算记录, one row a claim; a year of them, in any order)
     over_limit        money    超限价自付     | null on every one of them for a claim whose line
     pre_self_paid     money    先行自付       | items are in the items table. policy_range may be
     policy_range      money    政策范围内费用 / left out: it is then total - the other three.
+    order_day         date     optional: the day that places the claim in its member's year, where
+                               that is not its deciding date (null or absent: the deciding date).
+                               `compare.redate` sets it: claims moved to another year keep the
+                               order of their own dates (29 February and the 28th become one day).
 
 ITEMS (费用明细, optional: line items keyed by claim; a claim has a split bill or items, not both)
     claim_id          string   required, a claim of the claims table
@@ -84,6 +88,7 @@ MONEY = "money"  # int64 fen, or decimal yuan text
 OPENING = "opening."  # member columns of opening counters: opening.<counter key>
 PAID = "paid."  # result columns of layer payouts: paid.<layer id>
 AFTER = "after."  # result columns of counters after the claim: after.<counter key>
+ORDER_DAY = "order_day"  # claims column: the day that places a claim in its member's year (see CLAIMS)
 
 
 @dataclass(frozen=True)

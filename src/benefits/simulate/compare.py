@@ -24,7 +24,7 @@ from ..models.accumulators import Accumulators
 from ..models.claim import STAYS, Claim
 from ..models.settlement import Settlement
 from ..rules.pack import RulePack
-from .columns import OPENING
+from .columns import OPENING, ORDER_DAY
 from .files import ClaimTable, MemberTable
 from .scalar import deciding_dates
 
@@ -41,11 +41,17 @@ def _moved(col: pa.ChunkedArray, years: int) -> pa.Array:
     return pa.array([None if d is None else move_year(d, years) for d in col.to_pylist()], pa.date32())
 
 
-def redate(claims: ClaimTable, members: MemberTable, years: int) -> tuple[ClaimTable, MemberTable]:
-    """Claims and members with every date moved by `years` whole years (monthly opening counters too)."""
+def redate(claims: ClaimTable, members: MemberTable, years: int,
+           pack: RulePack | None = None) -> tuple[ClaimTable, MemberTable]:
+    """Claims and members with every date moved by `years` whole years (monthly opening counters too).
+    Given the `pack` they are settled under, each claim keeps its place in its member's year: the
+    deciding date it had is its `order_day` (a claim of 29 February and one of the 28th would
+    otherwise fall on one day and be ordered by claim id, moving the accumulators between them)."""
     if years == 0:
         return claims, members
     t = claims.table
+    if pack is not None and ORDER_DAY not in t.column_names:
+        t = t.append_column(ORDER_DAY, pa.array(deciding_dates(pack, t), pa.date32()))
     for c in ("date", "admission_date", "discharge_date"):
         t = t.set_column(t.column_names.index(c), c, _moved(t.column(c), years))
     moved = ClaimTable(claims.name, claims.unit, t, claims.rows, claims.items, claims.items_name, claims.ignored)

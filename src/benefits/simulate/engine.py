@@ -62,7 +62,7 @@ def settle(pack: RulePack, claims: Any, members: Any, *, items: Any = None, year
     unbounded = _unbounded(pack, layout)
     why = _Why()
     claim_why = _reasons_before_steps(why, combos, combo, dates.in_year, dirty)
-    steps = _steps(cl, days.day)
+    steps = _steps(cl, np.where(cl.order != NO_DAY, cl.order, days.day))  # moved claims keep their order
     cols = _in_step_order(steps, cl, combo, dates.month, claim_why, bill.fen, days.stay, rules.refusal)
     out = _Out(cl.n, len(pack.layers), len(layout), bill.fen)  # in the claims table's row order
     y = _Year(pack, year, cp.cap_ids, layout, rules, unbounded, fund=[layer.fund for layer in pack.layers],

@@ -161,7 +161,7 @@ def _read_pieces(sides: list[Side]):
     from .compare import redate
 
     for rows, claims, members in sides[0].source.pieces():
-        yield rows, [redate(claims, members, s.years) for s in sides]
+        yield rows, [redate(claims, members, s.years, s.pack) for s in sides]
 
 
 def _partition(side: Side, piece: cluster.Piece) -> tuple[ClaimTable, MemberTable]:

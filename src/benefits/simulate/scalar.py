@@ -25,7 +25,7 @@ from ..models.accumulators import Accumulators
 from ..models.claim import Member
 from ..money import from_fen, ratio_of, shifted, to_fen
 from ..rules.pack import RulePack
-from .columns import AFTER, OPENING, PAID, result_columns
+from .columns import AFTER, OPENING, ORDER_DAY, PAID, result_columns
 from .results import Results
 
 STAYS = ("inpatient", "day_surgery")
@@ -105,7 +105,8 @@ def settle_year(pack: RulePack, claims: pa.Table, members: pa.Table, *, items: p
     keys = counter_keys(pack, year)
     layers = tuple(layer.id for layer in pack.layers)
     cols = {c: claims.column(c).to_pylist() for c in claims.column_names}
-    per_member = member_order(cols["member_id"], days, cols["claim_id"])
+    order_days = cols.pop(ORDER_DAY, None)  # claims moved to another year keep their own dates' order
+    per_member = member_order(cols["member_id"], days if order_days is None else order_days, cols["claim_id"])
     items_of = _items_by_claim(items)
     members_by_id = _members(members)
 
