@@ -75,3 +75,20 @@ def test_a_missing_reference_over_long_lists_is_counted_not_listed(pack):
     found = [m for m in problems(pack) if "nope" in m]
     assert found == ["refers to parameter 'nope[level1][hypertension][prenatal_care]', which no file in parameters/ "
                      "defines (and 124871 more of its combinations)"]
+
+
+@pytest.mark.parametrize("counter, other", [
+    # a yearly deductible on the monthly cap's counter: the vector engine read the month's key, the
+    # engine the year's, and they settled the same claims differently
+    ("outpatient.month", "the basic_fund caps.counter"),
+    # the basic fund's deductible on medical aid's: a pack with no aid deductible bounds it at 0.00,
+    # so the engine refused the member's later claims and the vector engine settled them
+    ("medical_aid.deductible_used", "the residual_ratio deductible_counter"),
+])
+def test_a_counter_keeps_one_thing(pack, counter, other):
+    edit(pack, "layers/basic_outpatient.yaml", "deductible: {per: none}",
+         f"deductible: {{per: year, counter: {counter}, amount: [{{value: maternity.iud}}]}}")
+    [found] = problems(pack)
+    assert found.startswith(f"counter {counter!r} is the basic_fund deductible.counter at ")
+    assert found.endswith(f"and here {other}: a counter keeps one thing (a cap's payments, a deductible used, "
+                          "a cumulative base), so give each its own")

@@ -393,11 +393,12 @@ def _one_of(name: str, base: str, allowed: list[set]) -> bool:
 class _LayerCheck:
     """Checks one layer's references and compiles its conditions."""
 
-    def __init__(self, col, path, loc, layer, params, counters, specs, rules, sites, periods):
+    def __init__(self, col, path, loc, layer, params, counters, specs, rules, sites, periods, roles):
         self.col, self.path, self.loc, self.layer = col, path, loc, layer
         self.params, self.counters, self.specs = params, counters, specs
         self.rules, self.sites = rules, sites
         self.periods = periods  # counter -> (period, where) of the first cap drawing on it, across layers
+        self.roles = roles  # counter -> (role, where) of the first field naming it, across layers
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
         problem = name and _reference_problem(self.params, name, unit, self.specs, self.col.broken)
@@ -405,8 +406,21 @@ class _LayerCheck:
             self.col.add(self.path, self.loc, where, problem)
 
     def counter(self, where: tuple, name: str | None) -> None:
-        if name is not None and name not in self.counters:
+        if name is None:
+            return
+        if name not in self.counters:
             self.col.add(self.path, self.loc, where, f"counter {name!r} is not declared under `counters:` in pack.yaml")
+            return
+        # A counter keeps one thing: what a cap has paid, a deductible used, a cumulative base, a
+        # balance. Named by two roles (a yearly deductible on a monthly cap's counter, the basic
+        # fund's deductible on medical aid's), each reads the other's amounts as its own.
+        role = f"{self.layer.kind} {'.'.join(str(w) for w in where if not isinstance(w, int))}"
+        site = f"{self.col.rel(self.path)}:{self.loc.line(where)}"
+        first = self.roles.setdefault(name, (role, site))
+        if first[0] != role:
+            self.col.add(self.path, self.loc, where, f"counter {name!r} is the {first[0]} at {first[1]}, and here the "
+                         f"{role}: a counter keeps one thing (a cap's payments, a deductible used, a cumulative base), "
+                         "so give each its own")
 
     def when(self, where: tuple, text: str | None, rule_id: str) -> None:
         """Compile a row's condition under its rule id; every row's site (file:line) is kept, with a
@@ -593,6 +607,7 @@ def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: Pa
     counters = {c.name: c.description for c in meta.counters}
     layers: list = []
     periods: dict = {}
+    roles: dict = {}
     layer_dir = root / "layers"
     for i, layer_id in enumerate(meta.layers):
         path = layer_dir / f"{layer_id}.yaml"
@@ -608,7 +623,7 @@ def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: Pa
             continue
         if layer.id != layer_id:
             col.add(path, lloc, ("id",), f"the file layers/{layer_id}.yaml must have id: {layer_id}, not {layer.id!r}")
-        chk = _LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites, periods)
+        chk = _LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites, periods, roles)
         chk.when(("when",), layer.when, layer.when_rule)
         layer.check(chk)
         layers.append(layer)
