@@ -263,6 +263,8 @@ ENGINE_ONLY = {
     "case: ay-20-refuse-aid-deductible-used-above-the-largest",
     "case: ay-21-refuse-large-amount-paid-above-its-cap-resident-claim",
     "case: ay-26-refuse-chronic-diabetes-counter-above-cap-on-inpatient",
+    "case: je-15-refuse-maternity-with-diabetes-disease-counter-above-cap",
+    "case: ay-30-refuse-employee-maternity",  # a visit kind the pack does not cover: the schema is every pack's
 }
 
 
