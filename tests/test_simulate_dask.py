@@ -39,3 +39,31 @@ def test_a_cluster_of_processes_settles_the_year_as_one_process_does():
     # the workers loaded the pack from its folder (the pack itself is never shipped)
     assert [str(folder.resolve())] in loaded.values(), loaded
     assert all(packs in ([], [str(folder.resolve())]) for packs in loaded.values()), loaded
+
+
+def test_a_partition_whose_worker_is_lost_is_sent_again():
+    # the partitions' tables are scattered to one worker each: killed, it took them with it, and the
+    # run ended in FutureCancelledError (exit 3); they are now sent again to the restarted workers
+    import os
+    import signal
+
+    from benefits.simulate import cluster
+    from benefits.simulate.results import Results
+
+    folder = str((RULES / "jiangmen").resolve())
+    pack = benefits.load_rules(folder)
+    sample = sample_year(pack, members=200, year=2021, seed=4)
+    claims, members, items = tables_from_dicts(sample.claims, sample.openings)
+    here = settle_year(pack, claims, members, items=items)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0") as lc, \
+            distributed.Client(lc) as client:
+        spec = [cluster.Spec(folder, here.year, True)]
+        pieces = ((p.rows, spec, [t for t in (p.claims, p.members, p.items) if t is not None])
+                  for p in cluster.split(claims, members, items, 8))
+        out = []
+        for k, (rows, got) in enumerate(cluster.on_cluster(client, pieces)):
+            out.append(cluster.renumbered(got[0], rows))
+            if k == 0:  # every worker killed while the next pieces are in flight (the nannies restart them)
+                for pid in client.run(os.getpid).values():
+                    os.kill(pid, signal.SIGKILL)
+    assert Results.concat(out).table.sort_by("row").equals(here.table.sort_by("row"))

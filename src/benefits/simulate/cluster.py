@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrays import as_table
+from .errors import ClusterError
 from .results import Results
 
 _PACKS: dict[str, Any] = {}  # pack folder -> loaded pack, once per process
@@ -173,32 +174,71 @@ def worker_count(client) -> int:
     return max(1, len(client.scheduler_info().get("workers", {})))
 
 
+SENDS = 3
+"""Times a partition is sent before the run gives up: its tables live only on the worker they were
+scattered to, so when that worker is lost the scheduler cannot compute them again; they are sent again."""
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether `exc` says the cluster lost the work (a worker killed, a connection closed), not that
+    the work failed (the engine's own errors, which would fail again the same way)."""
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+
+    return isinstance(exc, (CancelledError, KilledWorker, OSError, TimeoutError))
+
+
 def on_cluster(client, pieces: Iterable[tuple[Any, list[Spec], list[pa.Table]]], engine: str = "vector"
                ) -> Iterator[tuple[Any, list[Results]]]:
     """Settle each piece (tag, specs, tables) on the cluster (`settle_partition`), yielding (tag,
     results per spec) in the order the pieces were given. At most two pieces a worker are in flight,
-    so neither this process nor a worker holds more than that many partitions at a time."""
+    so neither this process nor a worker holds more than that many partitions at a time. A piece whose
+    worker is lost is sent again (SENDS in all); then ClusterError."""
     window = 2 * worker_count(client)
     source = iter(pieces)
     flight: deque = deque()
+
+    def send(tables: list[pa.Table], specs: list[Spec]):
+        # the partition's tables go to a worker directly (not through the scheduler), and the task
+        # runs where they are; hash=False: equal tables of two partitions (an empty items table, the
+        # same claims under packs A and B) get keys of their own, which one partition's release
+        # cannot take from the other
+        sent = client.scatter(list(tables), direct=True, hash=False)
+        return client.submit(settle_partition, engine, specs, *sent, pure=False), sent
 
     def submit() -> bool:
         try:
             tag, specs, tables = next(source)
         except StopIteration:
             return False
-        # the partition's tables go to a worker directly (not through the scheduler), and the task
-        # runs where they are
-        sent = client.scatter(list(tables), direct=True)
-        future = client.submit(settle_partition, engine, specs, *sent, pure=False)
-        flight.append((tag, future, sent))
+        try:
+            future, sent = send(tables, specs)
+        except Exception as exc:  # noqa: BLE001 - sent again when its turn comes (or given up then)
+            if not _lost(exc):
+                raise
+            future, sent = None, []
+        flight.append((tag, specs, tables, future, sent))
         return True
 
     while len(flight) < window and submit():
         pass
     while flight:
-        tag, future, sent = flight.popleft()
-        got = future.result()
+        tag, specs, tables, future, sent = flight.popleft()
+        for attempt in range(1, SENDS + 1):
+            try:
+                if future is None:
+                    future, sent = send(tables, specs)
+                got = future.result()
+                break
+            except Exception as exc:  # noqa: BLE001 - the cluster's failures, told from the engine's
+                if not _lost(exc):
+                    raise
+                if attempt == SENDS:
+                    raise ClusterError(f"the Dask cluster lost the partition's worker {SENDS} times "
+                                       f"({type(exc).__name__}: {exc}); nothing was written; run again, "
+                                       "or with fewer or more stable workers") from None
+                future = None
         future.release()
         for f in sent:
             f.release()

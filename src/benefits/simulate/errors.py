@@ -15,6 +15,11 @@ class SimulationInputError(BenefitsError):
         super().__init__(f"{where}: {message}")
 
 
+class ClusterError(BenefitsError):
+    """The Dask cluster could not settle a partition: its worker was lost each time it was sent, or the
+    scheduler went away. Neither the input nor a bug; nothing is written, and the run can be repeated."""
+
+
 class NotVectorisable(Exception):
     """Something in a pack the vectorised evaluator does not settle itself (a layer kind without a
     vectorised counterpart, say). Raised while compiling; the claims it concerns are settled by
