@@ -26,6 +26,7 @@ from benefits.money import fmt_ratio
 
 from . import inputs
 from .arguments import day, year
+from .run_folder import RunFolder
 from .streams import write
 from .render import wrap
 from .text import Paint, color_enabled, json_text, visible
@@ -159,7 +160,6 @@ def simulate(
     formats = list(dict.fromkeys(fmt or [Format.table]))
     with app.guard(debug):
         from benefits.simulate import buckets
-        from benefits.simulate.report import ClaimsFile
         from benefits.simulate.runner import PARTITION_CLAIMS, engine_name, partition_count
 
         if any(f is not Format.table for f in formats) and out is None:
@@ -173,31 +173,28 @@ def simulate(
         # the partitions are chosen before reading (the files are bucketed by partition as they are read)
         per = partition_size or PARTITION_CLAIMS[engine_name(engine.value)]
         parts = partition_count(buckets.count_rows(claims), "vector", workers, workers > 1 or scheduler is not None, per)
-        with buckets.bucketed(claims, members, items, parts=parts) as source:
-            report, per_claim = _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a,
-                                                pack_b, formats, out, engine, workers, scheduler, top)
+        with _writing(out):
+            run = RunFolder(out) if out is not None else None
         try:
-            _refusals(app, report, strict)
-        except BenefitsError:
-            for path in per_claim:  # --strict: nothing is written
-                ClaimsFile.part(path).unlink(missing_ok=True)
-            raise
-        labels = (f"A = {rules}", f"B = {compare}" + (f" (claims moved to {compare_year})" if compare_year else ""))
-        if Format.table in formats:
-            _print(report, labels)
-        if folder_of(out) is not None:
-            with _writing(out):
-                written = _write(folder_of(out), formats, report, labels, per_claim)
-            for path in written:
-                write(visible(str(path)) if Format.table not in formats else visible(f"wrote {path}"))
+            with buckets.bucketed(claims, members, items, parts=parts) as source:
+                report, per_claim = _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a,
+                                                    pack_b, formats, run, engine, workers, scheduler, top)
+            _refusals(app, report, strict)  # --strict: nothing is written
+            labels = (f"A = {rules}", f"B = {compare}" + (f" (claims moved to {compare_year})" if compare_year else ""))
+            if Format.table in formats:
+                _print(report, labels)
+            if run is not None:
+                with _writing(out):
+                    written = run.commit(_write(run, formats, report, labels, per_claim))
+                for path in written:
+                    write(visible(str(path)) if Format.table not in formats else visible(f"wrote {path}"))
+        finally:
+            if run is not None:
+                run.abandon()
 
 
-def folder_of(out: str | None) -> Path | None:
-    return Path(out) if out is not None else None
-
-
-def _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a, pack_b, formats, out,
-                    engine, workers, scheduler, top):
+def _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a, pack_b, formats,
+                    run: RunFolder | None, engine, workers, scheduler, top):
     """Check the bucketed input against the packs (opening counters, dates covered) and settle it
     partition by partition: (the report, the per-claim files written under their temporary names)."""
     from benefits.simulate import buckets
@@ -231,14 +228,11 @@ def _settle_buckets(app, source, claims, members, rules, compare, compare_year, 
     sides = [Side(pack_a, rules, claim_table, member_table, source=source)]
     if pack_b is not None:
         sides.append(Side(pack_b, compare, claim_table, b_members, source=source, years=years))
-    folder = folder_of(out)
     per_claim = []
-    if folder is not None and Format.parquet in formats:
-        per_claim = [folder / ("a_claims.parquet" if pack_b is not None else "claims.parquet")]
-        per_claim += [folder / "b_claims.parquet"] if pack_b is not None else []
-    with _Progress(len(source) * len(sides), "settling") as progress, _writing(out):
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+    if run is not None and Format.parquet in formats:
+        per_claim = [run.path("a_claims.parquet" if pack_b is not None else "claims.parquet")]
+        per_claim += [run.path("b_claims.parquet")] if pack_b is not None else []
+    with _Progress(len(source) * len(sides), "settling") as progress, _writing(run.out if run else None):
         report = settle_and_report(sides, engine=engine.value, workers=workers, scheduler=scheduler,
                                    top=top, claims_files=per_claim, progress=progress)
     return report, per_claim
@@ -369,9 +363,10 @@ def _print(report, labels) -> None:
     write(out.text())
 
 
-def _write(folder: Path, formats, report, labels, per_claim: list[Path]) -> list[Path]:
+def _write(run: RunFolder, formats, report, labels, per_claim: list[Path]) -> list[Path]:
     from benefits.simulate import report as rep
 
+    folder = run.work
     written: list[Path] = []
     b = report.b
     sets = [("a_" if b is not None else "", report.a)] + ([("b_", b)] if b is not None else [])

@@ -207,6 +207,53 @@ def test_refused_claims_are_listed_and_strict_makes_them_an_error(data):
     assert r.exit_code == 2
 
 
+def test_the_out_folder_holds_one_whole_run(data, tmp_path):
+    # a run's tables were written one by one into --out: a failure left some new beside some old, and
+    # a run without refusals left the refused.csv of the run before, naming claims it never had
+    claims, members = data
+    out = tmp_path / "out"
+    refused = CLAIMS + "c6,m1,special_outpatient,level1,2021-04-01,,,J06.9,50.00,0,0,0,50.00\n"
+    claims.write_text(refused, encoding="utf-8")
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out, "-f", "csv", "-f", "parquet")
+    assert r.exit_code == 0, r.stderr
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "refused.csv" in first and "claims.parquet" in first
+    # --strict refuses the run: --out is left as it was, with nothing of the new run in it
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out, "-f", "csv", "--strict")
+    assert r.exit_code == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+    # a run without refusals, csv only: the tables of the run before go, the user's own file stays
+    claims.write_text(CLAIMS, encoding="utf-8")
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out, "-f", "csv")
+    assert r.exit_code == 0, r.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert "refused.csv" not in names and "claims.parquet" not in names and "notes.txt" in names
+    assert "summary.csv" in names and not [n for n in names if n.startswith(".benefits-run-")]
+
+
+def test_a_run_that_cannot_write_its_reports_leaves_the_out_folder_as_it_was(data, tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    claims, members = data
+    out = tmp_path / "out"
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out, "-f", "csv", "-f", "html")
+    assert r.exit_code == 0, r.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    limit = max(len(b) for b in before.values()) - 1  # the largest report can no longer be written
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-m", "benefits", "simulate", str(claims), "--members", str(members),
+                           "--rules", str(JIANGMEN), "--compare", str(JIANGMEN), "--out", str(out), "-f", "csv",
+                           "-f", "html"], capture_output=True, text=True, preexec_fn=small_files)
+    assert done.returncode == 2 and "cannot write" in done.stderr, done.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_engines_and_workers_give_the_same_tables(data, tmp_path):
     claims, members = data
     outs = []

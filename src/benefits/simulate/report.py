@@ -521,11 +521,13 @@ class ClaimsFile:
         self.writer.write_table(t)
 
     def close(self, keep: bool = True) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-        if not keep:
-            self.part(self.path).unlink(missing_ok=True)
+        try:
+            if self.writer is not None:
+                writer, self.writer = self.writer, None
+                writer.close()  # may fail (a full disk): the part is removed all the same when not kept
+        finally:
+            if not keep:
+                self.part(self.path).unlink(missing_ok=True)
 
     @classmethod
     def finish(cls, path: Path) -> Path:

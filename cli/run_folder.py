@@ -1,0 +1,54 @@
+"""The folder a `simulate --out` run writes its reports to, written whole or left as it was.
+
+Every file of a run is written into a folder of its own inside --out (`.benefits-run-*`); only once
+all of them are written are they moved into --out, after the files the previous run wrote there
+(named in `.benefits-simulate`, the run's list of its files) are removed. A run that fails (a full
+disk, --strict refusing, an error) removes its own folder and leaves --out as it was: never a report
+half written, nor one run's tables beside another's (a `refused.csv` of the run before, say).
+Other files in --out are not touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from benefits.whole import write_whole
+
+MANIFEST = ".benefits-simulate"
+
+
+class RunFolder:
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.work = Path(tempfile.mkdtemp(prefix=".benefits-run-", dir=self.out))
+
+    def path(self, name: str) -> Path:
+        """Where the run writes the file `name` until it is committed."""
+        return self.work / name
+
+    def commit(self, written: list[Path]) -> list[Path]:
+        """Replace the previous run's files with `written` (paths in the run's own folder); their
+        paths in --out, in the same order."""
+        for name in self._previous():
+            if "/" not in name and name not in (MANIFEST, "") and not name.startswith("."):
+                (self.out / name).unlink(missing_ok=True)
+        final = []
+        for path in written:
+            os.replace(path, self.out / path.name)
+            final.append(self.out / path.name)
+        write_whole(self.out / MANIFEST, "".join(f"{p.name}\n" for p in final))
+        self.abandon()
+        return final
+
+    def abandon(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def _previous(self) -> list[str]:
+        try:
+            return (self.out / MANIFEST).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return []
