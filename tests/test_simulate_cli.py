@@ -207,6 +207,27 @@ def test_refused_claims_are_listed_and_strict_makes_them_an_error(data):
     assert r.exit_code == 2
 
 
+def test_the_summary_reconciles_each_packs_totals_with_the_paired_tables(tmp_path, counterfactual):
+    # B refused the claim A settled, and the summary's B - A counted its A payout as a saving, while every
+    # table by dimension (claims settled under both) added up to another B - A, with nothing to say why
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    claims.write_text("claim_id,member_id,visit,level,admission_date,discharge_date,total,policy_range\n"
+                      "k1,p1,inpatient,level2,2021-08-01,2021-08-10,10500.00,10500.00\n"
+                      "k2,p2,inpatient,level2,2021-08-01,2021-08-10,10500.00,10500.00\n", encoding="utf-8")
+    members.write_text("member_id,scheme,member_type,opening.basic.annual\n"
+                       "p1,resident,adult,0\np2,resident,adult,250000.00\n", encoding="utf-8")  # above B's 200,000 cap
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--compare", counterfactual,
+            env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    summary = rows_of(r.stdout, "A and B: totals and B - A")
+    # A: both first stays at L2, (10500 - 500) x 80% = 8000.00 each; B refuses p2 and pays p1 at 75%: 7500.00
+    assert summary["fund_total"] == ["16000.00", "7500.00", "-8500.00"]
+    assert r.stdout.count("fund_total, settled under both") == 1
+    line = next(x for x in r.stdout.splitlines() if x.strip().startswith("fund_total, settled under both"))
+    assert line.split()[-3:] == ["8000.00", "7500.00", "-500.00"]
+    assert rows_of(r.stdout, "B - A by month")["2021-08"][:4] == ["1", "8000.00", "7500.00", "-500.00"]
+
+
 def test_the_out_folder_holds_one_whole_run(data, tmp_path):
     # a run's tables were written one by one into --out: a failure left some new beside some old, and
     # a run without refusals left the refused.csv of the run before, naming claims it never had
