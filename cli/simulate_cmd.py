@@ -219,10 +219,15 @@ def _settle_buckets(app, source, claims, members, rules, compare, compare_year, 
             _, b_members = redate(claim_table, member_table, years)
         check_openings(pack_b, b_members)
         first = pack_b.versions[0].start
-        problem = buckets.coverage(pack_b, source, years=years, label="B", hint=(
-            f"To settle these claims under B's rules, add --compare-year {first.year} (every date moved to "
-            f"{first.year}, keeping month and day)" if compare_year is None else
-            "--compare-year moved them; choose a year B covers"))
+        span = buckets.deciding_span(pack_a, source)
+        if compare_year is not None:
+            hint = "--compare-year moved them; choose a year B covers"
+        elif span is not None and span[0].year != first.year:
+            hint = (f"To settle these claims under B's rules, add --compare-year {first.year} (every date moved "
+                    f"to {first.year}, keeping month and day)")
+        else:  # the claims are in B's first year already: moving them would not help
+            hint = "B's versions do not cover every day of the claims' year; a claim outside them cannot be settled under B"
+        problem = buckets.coverage(pack_b, source, years=years, label="B", hint=hint)
         if problem:
             raise BenefitsError(problem)
     sides = [Side(pack_a, rules, claim_table, member_table, source=source)]
