@@ -378,8 +378,8 @@ def compare_summary(a: Totals, b: Totals, p: Paired) -> Tab:
     tab.rows.append(["claims settled under both", ("count", p.both), ("count", p.both), ("count", 0)])
     # the totals above are each pack's over the claims it settled: a claim only one refuses counts in the
     # other's alone. The B - A tables by dimension pair the claims settled under both; this row is theirs.
-    scheme = p.dims["scheme"].values()
-    x, y = sum(int(c["fa"]) for c in scheme), sum(int(c["fb"]) for c in p.dims["scheme"].values())
+    by_scheme = list(p.dims["scheme"].values())  # every paired claim has a scheme: the sums of all of them
+    x, y = sum(int(c["fa"]) for c in by_scheme), sum(int(c["fb"]) for c in by_scheme)
     tab.rows.append(["fund_total, settled under both", ("money", x), ("money", y), ("money", y - x)])
     return tab
 
