@@ -276,6 +276,49 @@ def test_results_built_without_validation_equal_validated_ones(jiangmen, trace):
     assert again == result and again.model_dump(mode="json") == result.model_dump(mode="json")
 
 
+def _unvalidated_claims():
+    from benefits import BillSplit, Claim
+
+    valid = Claim.model_validate(claim())  # 20000.00, all in the policy range
+    floats = {k: float(v) for k, v in valid.bill.model_dump().items()}
+    yield "float bill", valid.model_copy(update={"bill": BillSplit.model_construct(**floats)}), ("claim", "bill", "total")
+    unbalanced = dict(total=Decimal("100.00"), fully_self_paid=Decimal(0), over_limit=Decimal(0),
+                      pre_self_paid=Decimal(0), policy_range=Decimal("5000.00"))
+    yield "parts adding up to 5000.00", valid.model_copy(update={"bill": BillSplit.model_construct(**unbalanced)}), \
+        ("claim", "bill")
+    yield "dict for the bill", valid.model_copy(update={"bill": {"total": "1.00"}}), ("claim", "bill", "fully_self_paid")
+    yield "nothing at all", Claim.model_construct(), ("claim", "id")
+
+
+@pytest.mark.parametrize("name, made, path", list(_unvalidated_claims()), ids=[n for n, _, _ in _unvalidated_claims()])
+def test_an_instance_made_without_validation_is_validated_as_its_data(jiangmen, tmp_path, name, made, path):
+    # model_construct and model_copy(update=...) validate nothing: a float bill paid 1 fen less (and came
+    # back as a float), a bill of 100.00 paid 2600.00 leaving the patient -2500.00, a dict raised a raw
+    # AttributeError
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(made, jiangmen)
+    assert exc.value.problems[0].path[:len(path)] == path, exc.value.problems
+    from benefits.ledger import open_ledger
+
+    with open_ledger(str(tmp_path / "ledger.db")) as ledger:  # the ledger trusted instances too
+        with pytest.raises(ClaimError):
+            ledger.settle("k1", made, jiangmen)
+        assert ledger.entries("m1", 2021) == []
+
+
+def test_accumulators_made_without_validation_are_validated_as_their_data(jiangmen):
+    bad = Accumulators.model_construct(year=2021, admissions=-3, member_id=None, counters={"medical_aid.paid": 7.25})
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(), jiangmen, bad)
+    assert {p.path for p in exc.value.problems} >= {("accumulators", "admissions")}
+    # the engine's own results are settled as they are: a year chained claim by claim, and an equal
+    # copy validated anew
+    first = benefits.evaluate(claim(), jiangmen)
+    second = benefits.evaluate(claim(id="c2"), jiangmen, first.accumulators_after)
+    copied = Accumulators.model_construct(**dict(first.accumulators_after))
+    assert benefits.evaluate(claim(id="c2"), jiangmen, copied) == second
+
+
 def test_a_claim_error_carries_each_problem_with_its_path(jiangmen):
     bad = claim(level="level9")
     bad["member"] = dict(bad["member"], age="x")

@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 
-from pydantic import ValidationError
-
-from ..errors import ClaimError, ClaimProblem, error_message, error_path
+from ..errors import ClaimError
 from ..kinds import BasicPaid, CounterBound, Earlier, Paid, State
 from ..models.accumulators import MAX_ADMISSIONS, Accumulators
+from ..models.checked import trusted, validated
 from ..models.claim import STAYS, BillSplit, Claim
 from ..models.lazy import Lazy
 from ..models.settlement import LayerPayout, PatientPart, Settlement
@@ -29,15 +27,6 @@ from .bill import split_bill
 from .shape import refuse, shape_of
 
 MAX_FEN = to_fen(MAX_AMOUNT)
-
-
-def _validated(model, value: Any, what: str):
-    if isinstance(value, model):
-        return value
-    try:
-        return model.model_validate(value)
-    except ValidationError as exc:
-        raise ClaimError([ClaimProblem((what,) + error_path(err), error_message(err)) for err in exc.errors()]) from None
 
 
 def _diagnosis(pack: RulePack, codes: list[str], disease: str) -> dict:
@@ -95,14 +84,14 @@ def evaluate(claim: Claim | dict, rules: RulePack, accumulators: Accumulators | 
 
 
 def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
-    claim = _validated(Claim, claim, "claim")
+    claim = validated(Claim, claim, "claim")
     day = claim.settlement_date if pack.meta.deciding_date == "settlement" else claim.start_date
     disease = pack.disease_of(claim.diagnoses)
     shape = shape_of(claim, pack, day, disease)  # refuses a claim the pack does not cover
     version = pack.version_for(day)
     if accumulators is None:
         accumulators = Accumulators(member_id=claim.member.id, year=day.year)
-    acc = _validated(Accumulators, accumulators, "accumulators")
+    acc = validated(Accumulators, accumulators, "accumulators")
     _check_accumulators(acc, claim, pack, day.year)
     counters = {k: to_fen(v) for k, v in acc.counters.items()}
     _check_counter_bounds(counters, pack, shape.limits)
@@ -194,9 +183,9 @@ def _settlement(claim: Claim, pack: RulePack, version, day, bill, items, acc: Ac
             from_fen(basic.above_cap), from_fen(basic.deductible + basic.co_pay + basic.above_cap - st.left),
             patient_total, from_fen(account), from_fen(patient - account) if account else patient_total),
         accumulators_before=acc,
-        accumulators_after=acc.model_copy(update=dict(
+        accumulators_after=trusted(acc.model_copy(update=dict(
             member_id=claim.member.id, admissions=admissions,
-            counters=_counters_after(acc.counters, start, counters))),
+            counters=_counters_after(acc.counters, start, counters)))),
         trace=Lazy(make=lambda: render(rec.steps, pack.sites, pack.bases)) if rec is not None else Lazy(),
     ))
 

@@ -39,6 +39,7 @@ from pydantic import ValidationError
 from ..calculator import evaluate
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..models.accumulators import Accumulators
+from ..models.checked import validated
 from ..models.claim import Claim, member_id_problem
 from ..models.platform_out import feedetail, setldetail, setlinfo
 from ..models.settlement import Settlement
@@ -112,13 +113,7 @@ def _check_member_year(member_id: object, year: object) -> None:
 
 
 def _claim(claim: Claim | dict) -> Claim:
-    if isinstance(claim, Claim):
-        return claim
-    try:
-        return Claim.model_validate(claim)
-    except ValidationError as exc:
-        problems = [ClaimProblem(("claim",) + error_path(err), error_message(err)) for err in exc.errors()]
-        raise ClaimError(problems) from None
+    return validated(Claim, claim, "claim")
 
 
 def _pack(rules: RulePack) -> RulePack:

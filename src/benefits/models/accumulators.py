@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from ..dates import Count
 from ..errors import described
 from ..money import Money
+from .checked import Checked
 
 MAX_ADMISSIONS = 10_000
 """The most admissions a year's accumulators may count: far above any year's stays, it refuses a
@@ -21,7 +22,7 @@ CounterKey = Annotated[str, StringConstraints(pattern=described(
 """A counter's name as the pack declares it, or `name@YYYY-MM` for a counter kept per month."""
 
 
-class Accumulators(BaseModel):
+class Accumulators(Checked):
     """What a member has used this calendar year, before (or after) a claim.
 
     `counters` are named by the rule pack (its `counters:` list), e.g. `basic.annual`

@@ -14,6 +14,7 @@ from ..dates import Count, Day
 from ..errors import described
 from ..memo import Memo
 from ..money import Money, add_exactly, fmt, parse_decimal
+from .checked import Checked
 from .items import LineItems
 
 Share = Annotated[Decimal, Field(ge=0, le=1)]
@@ -162,7 +163,10 @@ def _icd10(code: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, defer_build=True)
+    # revalidate_instances: a member or bill given as an instance is validated as its data would be
+    # (one made by model_construct holds anything); the claim's own mark says it was (models.checked)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, defer_build=True,
+                              revalidate_instances="always")
 
 
 MEMBER_TYPES = {
@@ -226,7 +230,7 @@ class LineItem(_Strict):
     self_pay_share: Annotated[Share | None, BeforeValidator(parse_decimal)] = None
 
 
-class Claim(_Strict):
+class Claim(Checked, _Strict):
     """One claim: a visit or a stay, settled as a whole (一次结算)."""
 
     id: str = Field(min_length=1)
