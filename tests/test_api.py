@@ -351,3 +351,27 @@ def test_load_file_reads_a_claim_file_as_the_command_line_does(tmp_path, jiangme
         benefits.load_file(tmp_path / "bad.yaml")
     assert caught.value.name.endswith("bad.yaml") and caught.value.line is not None
     assert isinstance(caught.value, benefits.BenefitsError)
+
+
+def test_a_settlement_pickles_before_its_lists_are_read(jiangmen):
+    # the lazy lists held a closure: pickle failed until model_dump_json() had built them (a settlement
+    # returned from a process pool or a worker, a pickle cache)
+    import pickle
+
+    items = [{"id": "i1", "category": "B", "unit_price": "1200.00", "quantity": "2"}]
+    for trace in (True, False):
+        s = benefits.evaluate(claim(bill=None, items=items), jiangmen, trace=trace)
+        again = pickle.loads(pickle.dumps(s))
+        assert again == s and again.model_dump_json() == s.model_dump_json()
+        assert [i.pre_self_paid for i in again.items] == [Decimal("240.00")]  # 10% of 2400.00
+
+
+def test_a_loaded_pack_is_not_copied(jiangmen):
+    # a deep copy's matcher recorded what fired into the original's list: every claim of a kind the
+    # original had not seen settled with no layer applying, the whole bill to the patient
+    import copy
+    import pickle
+
+    for copier in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="load it again with benefits.load_rules"):
+            copier(jiangmen)

@@ -50,6 +50,11 @@ class Lazy(Sequence, Generic[T]):
     def __repr__(self) -> str:
         return repr(self.list())
 
+    def __reduce__(self):
+        # pickled (a settlement sent from a worker process, a pickle cache) as the list it is: the
+        # function that builds it is a closure, which pickle cannot carry
+        return (type(self), (self.list(),))
+
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         (item,) = get_args(source) or (Any,)

@@ -239,6 +239,13 @@ class RulePack:
         found = self._shapes.get(key)
         return found if found is not None else keep(self._shapes, key, build())
 
+    def __reduce_ex__(self, protocol):
+        # A pack's matcher holds durable-rules C state whose recorders write to the pack they were
+        # made for: a deep copy settled every claim of a new kind as if no rule fired (the whole bill
+        # to the patient), and pickling failed on a local class. Copying and pickling are refused alike.
+        raise TypeError(f"a loaded rule pack ({self.name!r}) is not copied or pickled: load it again with "
+                        f"benefits.load_rules({self.directory!r}) where it is needed (each process, each worker)")
+
     def counter_problem(self, name: str, year: int) -> str | None:
         """What keeps `name` from being a counter of this pack's accumulators in `year`: `name`, or
         `name@YYYY-MM` (a month of `year`) for a counter kept per month. None when it is one."""
