@@ -106,3 +106,27 @@ def test_conversions_are_exact_under_a_narrow_context(traps):
         assert round_fraction(123456789, 1000, 2) == Decimal("123456.79")
         assert synthetic.wan(Fraction(2561454999, 1)) == Decimal("2561.45")
         assert synthetic.wan(Fraction(2561455000, 1)) == Decimal("2561.46")
+
+
+@pytest.mark.parametrize("traps", [False, True])
+def test_the_trace_reads_a_group_s_points_whole_under_a_one_digit_context(tmp_path, traps):
+    # abs(points) ran under the caller's context: 15 points read "提高20个百分点" at one digit, or raised
+    pack_dir = tmp_path / "jiangmen"
+    shutil.copytree(RULES / "jiangmen", pack_dir)
+    path = pack_dir / "parameters" / "serious_illness.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "{value: 10, source: \"seed 001: 支付比例提高 10 个百分点" in text
+    path.write_text(text.replace("{value: 10, source: \"seed 001: 支付比例提高 10 个百分点",
+                                 "{value: 15, source: \"seed 001: 支付比例提高 10 个百分点"), encoding="utf-8")
+    pack = benefits.load_rules(pack_dir)
+    claim = {"id": "c1", "member": {"id": "m1", "scheme": "resident", "member_type": "adult", "groups": ["dibao"]},
+             "visit": "inpatient", "level": "level3", "admission_date": "2021-03-01", "discharge_date": "2021-03-10",
+             "bill": {"total": "100000.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0",
+                      "policy_range": "100000.00"}}
+    want = benefits.evaluate(claim, pack).model_dump_json()
+    ctx = decimal.Context(prec=1, rounding=decimal.ROUND_HALF_EVEN)
+    if traps:
+        ctx.traps[decimal.Inexact] = ctx.traps[decimal.Rounded] = True
+    with decimal.localcontext(ctx):
+        got = benefits.evaluate(claim, pack).model_dump_json()
+    assert got == want and "提高15个百分点" in got

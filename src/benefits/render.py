@@ -210,7 +210,7 @@ def _reduction(d: dict, cites: tuple) -> Text:
 
 def _points_step(d: dict, cites: tuple) -> Text:
     g, pts, points = d["group"], _points(d["points"]), d["points"]
-    sign, size = ("-" if points < 0 else "+"), f"{abs(points):f}"
+    sign, size = ("-" if points < 0 else "+"), f"{points.copy_abs():f}"  # copy_abs: exact, whatever the caller's context
     pieces = [f"{fmt_units(b)} {sign} {size} points = {fmt_units(a)}" for b, a in zip(d["before"], d["after"])]
     after = ", ".join(fmt_units(a) for a in d["after"])
     return (f"{_who(g, d['zh'])}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
