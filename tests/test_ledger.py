@@ -158,6 +158,39 @@ def test_the_same_claim_posted_twice_under_one_key_is_settled_once(ledger, ledge
     assert count(ledger_url, "settlements") == 1
 
 
+def test_the_same_claim_written_another_way_is_a_retry(ledger, ledger_url, jiangmen):
+    # a retry re-serialised by the platform (a BigDecimal's 12.0, a NUMERIC column's 0.20, a set of
+    # groups in another order, filed: true left out) was a KeyConflict: its digest read the JSON as written
+    items = [{"id": "i1", "category": "B", "unit_price": "60.00", "quantity": "12", "self_pay_share": "0.2"}]
+    first = stay(1, bill=None, items=items, filed=True)
+    first["member"]["groups"] = ["dibao", "tekun"]
+    done = ledger.settle("msg-1", first, jiangmen)
+    again = stay(1, bill=None, items=[{**items[0], "quantity": "12.0", "self_pay_share": "0.20"}])
+    again["member"]["groups"] = ["tekun", "dibao"]
+    replay = ledger.settle("msg-1", again, jiangmen)
+    assert replay.replayed and replay.body == done.body
+    assert ledger.accumulators("m1", 2021).admissions == 1
+    # another quantity, another share, another group, filed: false: other claims
+    for other in ({**items[0], "quantity": "12.5"}, {**items[0], "self_pay_share": "0.25"}):
+        with pytest.raises(KeyConflict):
+            ledger.settle("msg-1", {**first, "items": [other]}, jiangmen)
+    with pytest.raises(KeyConflict):
+        ledger.settle("msg-1", {**first, "member": {**first["member"], "groups": ["dibao"]}}, jiangmen)
+    with pytest.raises(KeyConflict):
+        ledger.settle("msg-1", {**first, "filed": False}, jiangmen)
+    # a settlement stored under the first digest (the claim's JSON as written) is still replayed
+    from benefits.ledger.bodies import _sha256
+
+    written = benefits.Claim.model_validate(first).model_dump_json()
+    conn = raw(ledger_url)
+    try:
+        conn.execute("UPDATE settlements SET request_digest = " + ("%s" if ledger_url.startswith("postgresql") else "?")
+                     + " WHERE key = 'msg-1'", (_sha256("settle", "jiangmen", written),))
+    finally:
+        conn.close()
+    assert ledger.settle("msg-1", first, jiangmen).replayed
+
+
 def test_another_claim_under_a_used_key_is_a_key_conflict(ledger, ledger_url, jiangmen):
     first = ledger.settle("msg-1", stay(1), jiangmen)
     for other in (stay(2), stay(1, member="m2"), stay(1, month=4)):

@@ -28,13 +28,33 @@ from .records import ADMISSIONS
 DIGEST_VERSION = "1"
 """Part of every digest: a change of what a digest covers changes it, so an old key never matches a new
 request by accident."""
+SETTLE_DIGEST_VERSION = "2"
+"""A settlement's: 2 reads the claim normalised (`settle_digest`); 1 read its JSON as written."""
 
 
 def settle_digest(claim: Claim, pack: str) -> str:
-    """sha256 of the validated claim's JSON and the pack's name (not its content hash: a platform
-    retry after the pack was reloaded, or corrected, must still be recognised as the same request
-    and answered with the stored settlement, not settled a second time)."""
-    return _sha256("settle", pack, claim.model_dump_json())
+    """sha256 of the validated claim, as the engine reads it, and the pack's name (not its content
+    hash: a platform retry after the pack was reloaded, or corrected, must still be recognised as the
+    same request and answered with the stored settlement, not settled a second time). A retry written
+    another way is the same claim: a quantity or share with trailing zeros (12.0, 0.20), the groups in
+    another order, `filed: true` given or left out (the rules read an absent one as true)."""
+    doc = claim.model_dump(mode="json")
+    doc["member"]["groups"] = sorted(doc["member"]["groups"])
+    if doc["filed"] is None:
+        doc["filed"] = True  # as the rules read it (facts.py): filing only matters out of province
+    for item in doc.get("items") or ():
+        for name in ("quantity", "self_pay_share"):
+            if item.get(name) is not None:
+                item[name] = _trimmed(item[name])
+    return _sha256("settle", pack, json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                   version=SETTLE_DIGEST_VERSION)
+
+
+def settle_digests(claim: Claim, pack: str) -> frozenset[str]:
+    """The digests a stored settlement of this claim may carry: this version's, and the first
+    version's (the claim's JSON as written), so that a retry of a request made before still replays."""
+    return frozenset((settle_digest(claim, pack),
+                      _sha256("settle", pack, claim.model_dump_json())))
 
 
 def reverse_digest(of: str) -> str:
@@ -55,8 +75,13 @@ def credit_digest(member_id: str, year: int, counter: str, fen: int) -> str:
     return _sha256("credit", member_id, str(year), counter, str(fen))
 
 
-def _sha256(*parts: str) -> str:
-    return hashlib.sha256("\0".join((DIGEST_VERSION, *parts)).encode()).hexdigest()
+def _sha256(*parts: str, version: str = DIGEST_VERSION) -> str:
+    return hashlib.sha256("\0".join((version, *parts)).encode()).hexdigest()
+
+
+def _trimmed(number: str) -> str:
+    """A decimal's text without trailing zeros after the point (12.0 -> 12, 0.20 -> 0.2)."""
+    return number.rstrip("0").rstrip(".") if "." in number else number
 
 
 def _signed(value: Decimal) -> str:

@@ -48,7 +48,7 @@ from ..rules.pack import RulePack
 from . import balances
 from .bodies import (
     CreditBody, SettleBody, credit_digest, opening_body, opening_digest, reverse_body, reverse_digest,
-    reverse_entries_body, settle_digest,
+    reverse_entries_body, settle_digest, settle_digests,
 )
 from .errors import AlreadyReversed, HistoryConflict, KeyConflict, LedgerError, NotFound, StoreUnavailable
 from .records import ADMISSIONS, Credited, Entry, MemberYear, Opened, Record, Reversed, Settled
@@ -234,7 +234,7 @@ class Ledger:
             tx.lock(member, year)
             found = tx.record(key)
             if found is not None:
-                return _replay_settle(found, digest)
+                return _replay_settle(found, settle_digests(claim, rules.name))
             before = balances.accumulators(member, year, tx.sums(member, year))
             settlement = evaluate(claim, rules, before)
             fields = settlement.platform_fields()
@@ -488,17 +488,17 @@ def _taken(found: Record, what: str) -> KeyConflict:
     return KeyConflict(("key",), f"{found.key!r} is taken by {by}; {what} needs a new key")
 
 
-def _check_replay(found: Record, digest: str, kind: str, new: str, did: str) -> None:
+def _check_replay(found: Record, digest: str | frozenset[str], kind: str, new: str, did: str) -> None:
     """`found`, stored under a request's key, must be that same request made before: of its `kind` (else
-    the key is taken, and `new` needs a new key) and with its digest (else a KeyConflict: the key `did`
-    something else)."""
+    the key is taken, and `new` needs a new key) and with its digest, or one of its digests (else a
+    KeyConflict: the key `did` something else)."""
     if found.kind != kind:
         raise _taken(found, new)
-    if found.request_digest != digest:
+    if found.request_digest not in ({digest} if isinstance(digest, str) else digest):
         raise KeyConflict(("key",), f"{found.key!r} {did}; a new {_WHAT[kind]} needs a new key")
 
 
-def _replay_settle(found: Record, digest: str) -> Settled:
+def _replay_settle(found: Record, digest: frozenset[str]) -> Settled:
     _check_replay(found, digest, "settle", "a new settlement",
                   f"already settled a different claim (member {found.member_id!r}, {found.year})")
     return Settled(found.key, found.body, True, found.member_id, found.year)
