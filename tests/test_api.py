@@ -319,6 +319,29 @@ def test_accumulators_made_without_validation_are_validated_as_their_data(jiangm
     assert benefits.evaluate(claim(id="c2"), jiangmen, copied) == second
 
 
+@pytest.mark.parametrize("change, path", [
+    ({"discharge_date": "2023-01-02"}, ("claim", "discharge_date")),  # no version covers the deciding date
+    ({"visit": "special_outpatient", "date": "2021-03-10", "admission_date": None, "discharge_date": None,
+      "diagnoses": ["J18.9"]}, ("claim", "diagnoses", 0)),  # a 门特 diagnosis in no disease list
+    ({"visit": "maternity", "date": "2021-03-10", "admission_date": None, "discharge_date": None,
+      "service": "iud"}, ("claim", "member", "scheme")),  # a resident's maternity claim
+    ({"visit": "covid_test", "date": "2021-03-10", "admission_date": None, "discharge_date": None,
+      "region": "out_of_province", "filed": True}, ("claim", "region")),
+])
+def test_a_refusal_names_the_field_it_turns_on(jiangmen, change, path):
+    # these refusals carried an empty path, so the command line could not name the line
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(**change), jiangmen)
+    assert [p.path for p in exc.value.problems] == [path]
+
+
+def test_a_refusal_of_the_visit_kind_names_it():
+    mini = benefits.load_rules(ROOT / "examples" / "rules" / "mini")
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(), mini)
+    assert exc.value.problems[0].path == ("claim", "visit")
+
+
 def test_a_claim_error_carries_each_problem_with_its_path(jiangmen):
     bad = claim(level="level9")
     bad["member"] = dict(bad["member"], age="x")

@@ -429,7 +429,7 @@ def test_good_claim_without_accumulators(tmp_path):
     (GOOD.replace("total: 20000.00", "total: 20001.00"), "claim.yaml:7 [bill]: the four parts add up to 20000.00, not to the total 20001.00"),
     (GOOD.replace("level: level3", "level: level9"), "claim.yaml:4: claim.level: 'level9' is not a hospital level"),
     (GOOD.replace("2021-03-01", "2023-03-01").replace("2021-03-10", "2023-03-10"),
-     "claim.yaml: no version of the rules covers 2023-03-10"),
+     "claim.yaml:6: claim.discharge_date: no version of the rules covers 2023-03-10"),
     ("id: [\n", "claim.yaml:2: not valid YAML"),
     ("", "claim.yaml: expected a claim (a mapping with keys such as id, member"),
     ("- 1\n", "claim.yaml: expected a claim"),

@@ -119,10 +119,10 @@ CLAIMS = {
         "claim.items.0.self_pay_share: Input should be less than or equal to 1 (got Decimal('1.5'))"),
     "date before every version": (
         claim(admission_date="2020-12-20", discharge_date="2020-12-31"), None,
-        "no version of the rules covers 2020-12-31: pack 'jiangmen' covers 2021-01-01 to 2022-12-31"),
+        "claim.discharge_date: no version of the rules covers 2020-12-31: pack 'jiangmen' covers 2021-01-01 to 2022-12-31"),
     "date after every version": (
         claim(discharge_date="2023-01-02"), None,
-        "no version of the rules covers 2023-01-02: pack 'jiangmen' covers 2021-01-01 to 2022-12-31"),
+        "claim.discharge_date: no version of the rules covers 2023-01-02: pack 'jiangmen' covers 2021-01-01 to 2022-12-31"),
     "impossible date": (
         claim(discharge_date="2021-02-30"), None, "claim.discharge_date: '2021-02-30' is not a date of the calendar"),
     "discharge before admission": (
@@ -165,7 +165,7 @@ def test_a_visit_kind_the_pack_does_not_cover():
     visit = {"id": "v", "member": {"id": "m", "scheme": "employee"}, "visit": "inpatient", "level": "clinic",
              "admission_date": "2022-03-01", "discharge_date": "2022-03-02", "bill": bill("10.00")}
     assert refused(visit, rules=pack("mini")) == (
-        "pack 'mini' does not cover visit kind 'inpatient'; it covers: general_outpatient")
+        "claim.visit: pack 'mini' does not cover visit kind 'inpatient'; it covers: general_outpatient")
 
 
 def test_a_diagnosis_with_superscript_digits_is_in_no_disease_list():

@@ -201,7 +201,7 @@ def test_refused_claims_are_listed_and_strict_makes_them_an_error(data):
     r = run("simulate", claims, "--members", members, "--rules", JIANGMEN)
     assert r.exit_code == 0
     assert "pack A (jiangmen) refused 1 claim; they add to no total" in r.stderr
-    assert f"{claims} line 7 (claim 'c6'): pack 'jiangmen' refuses this claim" in r.stderr
+    assert f"{claims} line 7 (claim 'c6'): claim.diagnoses.0: pack 'jiangmen' refuses this claim" in r.stderr
     assert rows_of(r.stdout, "Summary")["claims"] == ["refused", "1"]
     r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--strict")
     assert r.exit_code == 2

@@ -24,7 +24,7 @@ from ..render import render
 from ..rules.pack import RulePack
 from ..trace import Recorder
 from .bill import split_bill
-from .shape import refuse, shape_of
+from .shape import deciding_path, refuse, shape_of
 
 MAX_FEN = to_fen(MAX_AMOUNT)
 
@@ -88,7 +88,10 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
     day = claim.settlement_date if pack.meta.deciding_date == "settlement" else claim.start_date
     disease = pack.disease_of(claim.diagnoses)
     shape = shape_of(claim, pack, day, disease)  # refuses a claim the pack does not cover
-    version = pack.version_for(day)
+    try:
+        version = pack.version_for(day)
+    except ClaimError as exc:
+        raise ClaimError.at(deciding_path(claim, pack), str(exc)) from None
     if accumulators is None:
         accumulators = Accumulators(member_id=claim.member.id, year=day.year)
     acc = validated(Accumulators, accumulators, "accumulators")
@@ -222,13 +225,16 @@ def _payouts(pack: RulePack, paid_by: dict[str, Paid], scheme: str) -> list[Laye
 def _check_limits(total: int, counters: dict[str, int], admissions: int) -> None:
     """Results must stay within what an input may hold (a ledger would refuse them later)."""
     if admissions > MAX_ADMISSIONS:
-        raise ClaimError(f"the claim cannot be settled within accepted counts: accumulators_after.admissions would "
-                         f"be {admissions}, above the most accepted ({MAX_ADMISSIONS})")
+        raise ClaimError.at(("accumulators", "admissions"), f"the claim cannot be settled within accepted counts: "
+                            f"accumulators_after.admissions would be {admissions}, above the most accepted "
+                            f"({MAX_ADMISSIONS})")
     if total <= MAX_FEN and (not counters or max(counters.values()) <= MAX_FEN):
         return
-    over = [("bill.total", total)] if total > MAX_FEN else []
-    over += [(f"accumulators_after.counters.{k}", v) for k, v in sorted(counters.items()) if v > MAX_FEN]
+    # a total only line items can take beyond the bound; a counter, the accumulators brought in
+    over = [("bill.total", total, ("claim", "items"))] if total > MAX_FEN else []
+    over += [(f"accumulators_after.counters.{k}", v, ("accumulators", "counters", k))
+             for k, v in sorted(counters.items()) if v > MAX_FEN]
     if over:
-        name, value = over[0]
-        raise ClaimError(f"the claim cannot be settled within accepted amounts: {name} would be {fmt_fen(value)}, "
-                         f"above the largest accepted amount {fmt_fen(MAX_FEN)}")
+        name, value, path = over[0]
+        raise ClaimError.at(path, f"the claim cannot be settled within accepted amounts: {name} would be "
+                            f"{fmt_fen(value)}, above the largest accepted amount {fmt_fen(MAX_FEN)}")

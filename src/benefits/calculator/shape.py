@@ -12,13 +12,14 @@ claim of a shape only.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..errors import ClaimError
+from ..errors import ClaimError, ClaimProblem
 from ..facts import build_fact, date_key
 from ..kinds import CounterBound
-from ..models.claim import Claim
+from ..models.claim import STAYS, Claim
 from ..rules.pack import RulePack
 
 
@@ -55,9 +56,8 @@ def check_claim(claim: Claim, pack: RulePack) -> None:
     conditions read."""
     meta = pack.meta
     if claim.visit._value_ not in meta.visits:
-        raise ClaimError(
-            f"pack {pack.name!r} does not cover visit kind {claim.visit._value_!r}; it covers: {', '.join(meta.visits)}"
-        )
+        raise ClaimError.at(("claim", "visit"), f"pack {pack.name!r} does not cover visit kind "
+                            f"{claim.visit._value_!r}; it covers: {', '.join(meta.visits)}")
     if claim.level not in meta.levels:
         raise ClaimError.at(("claim", "level"), f"{claim.level!r} is not a hospital level of pack {pack.name!r}; "
                             f"expected one of: {', '.join(meta.levels)}")
@@ -73,8 +73,35 @@ def check_claim(claim: Claim, pack: RulePack) -> None:
 def refuse(pack: RulePack, index: int, claim: Claim) -> ClaimError:
     """The error of the pack's refusal `index`, naming the claim's value it tests."""
     refusal = pack.meta.refusals[index]
-    return ClaimError(f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})",
-                      offending=_offending(refusal.when, claim))
+    problem = ClaimProblem(_refused_path(refusal.when, claim),
+                           f"pack {pack.name!r} refuses this claim: {refusal.message} ({refusal.citation})")
+    return ClaimError([problem], offending=_offending(refusal.when, claim))
+
+
+_MEMBER_FIELDS = ("scheme", "member_type", "groups", "age")
+_FIELD = re.compile(r"\b(scheme|member_type|groups|age|visit|level|region|filed|disease|service|date)\b")
+
+
+def deciding_path(claim: Claim, pack: RulePack) -> tuple:
+    """Where the claim's deciding date is: a stay's discharge (or, in a pack deciding by admission,
+    its admission), another visit's date."""
+    if claim.visit not in STAYS:
+        return ("claim", "date")
+    return ("claim", "admission_date" if pack.meta.deciding_date == "admission" else "discharge_date")
+
+
+def _refused_path(when: str | None, claim: Claim) -> tuple:
+    """The claim's field a refusal turns on: its diagnosis when it reads the disease, else the last
+    field it names (`visit == maternity and scheme == resident`: the scheme)."""
+    named = _FIELD.findall(when or "")
+    if not named:
+        return ("claim",)
+    field = "disease" if "disease" in named else named[-1]
+    if field == "disease":
+        return ("claim", "diagnoses", 0) if claim.diagnoses else ("claim", "diagnoses")
+    if field in _MEMBER_FIELDS:
+        return ("claim", "member", field)
+    return ("claim", field) if field != "date" else ("claim",)
 
 
 @lru_cache(maxsize=256)
