@@ -389,6 +389,18 @@ def test_a_settlement_pickles_before_its_lists_are_read(jiangmen):
         assert [i.pre_self_paid for i in again.items] == [Decimal("240.00")]  # 10% of 2400.00
 
 
+def test_a_claim_of_line_items_copied_or_pickled_settles_as_itself(jiangmen):
+    # the line items were copied as models where their rows belong: the copy could not be read
+    import copy
+    import pickle
+
+    items = [{"id": "i1", "category": "B", "unit_price": "12.46", "quantity": "2.5", "payment_standard": "8.33"}]
+    original = benefits.Claim.model_validate(claim(bill=None, items=items))
+    want = benefits.evaluate(original, jiangmen).model_dump_json()
+    for made in (copy.copy(original), copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
+        assert made == original and benefits.evaluate(made, jiangmen).model_dump_json() == want
+
+
 def test_a_loaded_pack_is_not_copied(jiangmen):
     # a deep copy's matcher recorded what fired into the original's list: every claim of a kind the
     # original had not seen settled with no layer applying, the whole bill to the patient

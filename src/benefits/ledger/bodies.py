@@ -80,8 +80,15 @@ def _sha256(*parts: str, version: str = DIGEST_VERSION) -> str:
 
 
 def _trimmed(number: str) -> str:
-    """A decimal's text without trailing zeros after the point (12.0 -> 12, 0.20 -> 0.2)."""
-    return number.rstrip("0").rstrip(".") if "." in number else number
+    """A decimal's text without trailing zeros after the point (12.0 -> 12, 0.20 -> 0.2), from its
+    digits and exponent: the same text for the same number, another for any other (1.0E-7 and
+    1.0E-70 are not one number because their texts end alike)."""
+    sign, digits, exp = Decimal(number).as_tuple()
+    while exp < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exp = digits[:-1], exp + 1
+    if exp > 0:  # 1E+2 is 100
+        digits, exp = digits + (0,) * exp, 0
+    return str(Decimal((sign, digits, exp)))
 
 
 def _signed(value: Decimal) -> str:

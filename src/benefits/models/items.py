@@ -143,6 +143,9 @@ class LineItems(Lazy):
     def __len__(self) -> int:
         return len(self.rows)
 
+    def __reduce__(self):
+        return (type(self), (self.rows,))  # copied and pickled as its rows: the models are made again when read
+
     def __eq__(self, other: object) -> bool:
         return super().__eq__(other)  # as models: '3' and 3 are the same quantity
 
