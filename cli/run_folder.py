@@ -10,6 +10,7 @@ Other files in --out are not touched.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -32,14 +33,19 @@ class RunFolder:
 
     def commit(self, written: list[Path]) -> list[Path]:
         """Replace the previous run's files with `written` (paths in the run's own folder); their
-        paths in --out, in the same order."""
-        for name in self._previous():
-            if "/" not in name and name not in (MANIFEST, "") and not name.startswith("."):
+        paths in --out, in the same order. Every target is checked before anything moves (a folder
+        where a report goes would stop the move halfway); the new files move in first, and only then
+        are the previous run's other files removed."""
+        final = [self.out / path.name for path in written]
+        for target in final:
+            if target.is_dir() and not target.is_symlink():
+                raise IsADirectoryError(errno.EISDIR, f"a folder is where the report {target.name} goes", str(target))
+        for path, target in zip(written, final):
+            os.replace(path, target)
+        names = {p.name for p in final}
+        for name in self._previous():  # names only, in --out itself: never a path elsewhere
+            if name not in names and name == Path(name).name and name not in (MANIFEST, "") and not name.startswith("."):
                 (self.out / name).unlink(missing_ok=True)
-        final = []
-        for path in written:
-            os.replace(path, self.out / path.name)
-            final.append(self.out / path.name)
         write_whole(self.out / MANIFEST, "".join(f"{p.name}\n" for p in final))
         self.abandon()
         return final

@@ -173,8 +173,8 @@ def simulate(
         # the partitions are chosen before reading (the files are bucketed by partition as they are read)
         per = partition_size or PARTITION_CLAIMS[engine_name(engine.value)]
         parts = partition_count(buckets.count_rows(claims), "vector", workers, workers > 1 or scheduler is not None, per)
-        with _writing(out):
-            run = RunFolder(out) if out is not None else None
+        with _writing(out):  # --out with only the printed table: nothing is written there, nothing removed
+            run = RunFolder(out) if out is not None and any(f is not Format.table for f in formats) else None
         try:
             with buckets.bucketed(claims, members, items, parts=parts) as source:
                 report, per_claim = _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a,

@@ -251,6 +251,18 @@ def test_the_out_folder_holds_one_whole_run(data, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     assert "refused.csv" not in names and "claims.parquet" not in names and "notes.txt" in names
     assert "summary.csv" in names and not [n for n in names if n.startswith(".benefits-run-")]
+    kept = {p.name: p.read_bytes() for p in out.iterdir()}
+    # a run that prints its table only writes nothing to --out, and removes nothing from it
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out)
+    assert r.exit_code == 0, r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
+    # a folder where a report goes stops the run before anything moves: the run before stays whole
+    (out / "by_level.csv").unlink()
+    (out / "by_level.csv").mkdir()
+    kept = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out, "-f", "csv")
+    assert r.exit_code == 2 and "by_level.csv" in r.stderr, r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == kept
 
 
 def test_a_run_that_cannot_write_its_reports_leaves_the_out_folder_as_it_was(data, tmp_path):
