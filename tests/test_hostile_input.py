@@ -202,6 +202,9 @@ DOCUMENTS = {
                   "x.yaml:3: not valid YAML: could not determine a constructor for the tag 'tag:yaml.org,2002:merge'"),
     "control character": ("b: 1\na: \x00\n", ("x.yaml:2: not valid YAML: unacceptable character U+0000 (control "
                                              "characters are not allowed)")),
+    # the offset libyaml gives counts bytes: each Chinese character before it moved the line on
+    "control character after Chinese text": ("# 中文注释\n" * 20 + "a: \x07\n", (
+        "x.yaml:21: not valid YAML: unacceptable character U+0007 (control characters are not allowed)")),
     # found by tests/test_fuzz.py: PyYAML's constructors raised plain ValueError, KeyError, AttributeError
     "impossible date": ("a: 2021-13-45\n", ("x.yaml:1: not valid YAML: cannot read '2021-13-45' as timestamp "
                                            "(month must be in 1..12)")),

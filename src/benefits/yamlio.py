@@ -305,7 +305,10 @@ def load_text(text: str, name: str) -> tuple[object, Locator]:
                 problem = f"found character {line[mark.column]!r} that cannot start any token"
         raise YamlError(name, mark.line + 1 if mark else None, f"not valid YAML: {problem}") from None
     except yaml.reader.ReaderError as exc:  # a character YAML refuses (NUL, ...): its line, not its offset
-        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        # libyaml counts the offset in the UTF-8 bytes it reads, PyYAML's own reader in characters
+        before = (text.encode("utf-8", "surrogatepass")[:exc.position] if CParser is not None
+                  else text[:exc.position]) if isinstance(exc.position, int) else None
+        line = before.count(b"\n" if isinstance(before, bytes) else "\n") + 1 if before is not None else None
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
         raise YamlError(name, line, f"not valid YAML: unacceptable character U+{code:04X} ({exc.reason})") from None
     except yaml.YAMLError as exc:
