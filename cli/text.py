@@ -17,25 +17,35 @@ import json
 import os
 import re
 import sys
+import unicodedata
 from decimal import Decimal
 
 
-# C0 (ESC among them), DEL and C1 control characters, lone surrogates (which no encoding can write), and
-# the invisible characters that reorder or break a line in a terminal: bidi controls (U+202E turns the
-# rest of the line around), zero-width characters, the line and paragraph separators
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+# What is not printable ASCII, looked at one character at a time (`escape`): only in text that is
+# not printable as a whole, which almost all text is (Chinese included), so most calls cost one check.
+_SUSPECT = re.compile("[^\x20-\x7e]")
 
 
 def visible(text: object, *, newlines: bool = False) -> str:
-    """`text` with each control character shown as Python writes it in a string (\\r, \\t, \\x1b, \\x9b).
+    """`text` with each character a terminal would not show as itself written as Python writes it in
+    a string (\\r, \\t, \\x1b, \\u202e): control characters (C0, DEL, C1), lone surrogates, and
+    the invisible ones that reorder or hide text (bidi controls such as U+202E, which turns the rest of
+    the line around, zero-width and other format characters, the line and paragraph separators, and
+    unassigned code points). Spaces of every width stay as they are.
 
     newlines=True keeps a newline as a line break, for messages of several lines.
     """
+    text = str(text)
+    if text.isprintable():
+        return text
+
     def escape(match: re.Match) -> str:
         char = match.group()
-        return char if newlines and char == "\n" else repr(char)[1:-1]
+        if char == "\n" and newlines or char.isprintable() or unicodedata.category(char) == "Zs":
+            return char
+        return repr(char)[1:-1]
 
-    return _CONTROL.sub(escape, str(text))
+    return _SUSPECT.sub(escape, text)
 
 
 # JSON escapes C0 itself but leaves DEL, C1 and lone surrogates raw (as the standard allows): escape them too.
