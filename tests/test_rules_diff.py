@@ -4,6 +4,7 @@ conditions, pack.yaml; and the counterfactual pack builder it checks (simulate.c
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from conftest import ROOT, RULES, edit
 
 import benefits
 from benefits.rules.diff import diff_packs, diff_text
-from benefits.simulate.compare import pack_with_values
+from benefits.simulate.compare import pack_with_values, pack_without_change
 
 JIANGMEN = RULES / "jiangmen"
 JULY = dt.date(2021, 7, 1)
@@ -91,6 +92,54 @@ def test_values_and_sources_are_replaced_on_their_own_line(tmp_path, jiangmen):
     assert p.changes[0].b.source == "assumed: test value"
     with pytest.raises(ValueError, match="no value of 'serious_illness.deductible' starting 2021-07-01"):
         pack_with_values(JIANGMEN, tmp_path / "other", {("serious_illness.deductible", JULY): ("1.00", "assumed: x")})
+
+
+def test_a_line_of_several_dated_values_is_refused_not_misedited(tmp_path):
+    # the edit went to the first value on the line: 2021-01-01 "changed" to itself, 2021-07-01's
+    # 300,000 kept, and the counterfactual paid 110,000 where it should pay 10,000
+    src = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, src)
+    path = src / "parameters" / "basic_inpatient.yaml"
+    text = path.read_text(encoding="utf-8")
+    one_line, n = re.subn(r"(basic\.annual_cap\.resident:\n(?:  [a-z].*\n){2})  values:\n    2021-01-01: (\{[^\n]*\})\n"
+                          r"    2021-07-01: (\{[^\n]*\})", r"\1  values: {2021-01-01: \2, 2021-07-01: \3}", text)
+    assert n == 1
+    path.write_text(one_line, encoding="utf-8")
+    benefits.load_rules(src)  # a valid pack
+    with pytest.raises(ValueError, match="write each dated value on a line of its own"):
+        pack_without_change(src, tmp_path / "cf", JULY, "undone")
+    assert not (tmp_path / "cf").exists()
+
+
+@pytest.mark.parametrize("overrides, problem", [
+    ({("inpatient.ratio[resident][level2]", JULY): ("77", "assumed: x")}, "does not load"),  # a percent without %
+    ({("inpatient.ratio[resident][level2]", JULY): ("77%", "no kind prefix")}, "does not load"),
+])
+def test_values_the_pack_refuses_leave_nothing(tmp_path, overrides, problem):
+    with pytest.raises(ValueError, match=problem):
+        pack_with_values(JIANGMEN, tmp_path / "out", overrides)
+    assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_source_is_written_as_given(tmp_path):
+    # the source went through re.subn as a template: a backslash raised re.error or vanished
+    source = r'assumed: 50\% of C:\x, "quoted", \1'
+    folder = pack_with_values(JIANGMEN, tmp_path / "jiangmen", {("inpatient.ratio[resident][level2]", JULY): ("77%", source)})
+    value = benefits.load_rules(folder).parameters["inpatient.ratio[resident][level2]"].at(JULY)
+    assert (value.value, value.source) == (Decimal("0.77"), source)
+
+
+def test_nothing_to_undo_and_bad_arguments_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="nothing to undo"):
+        pack_without_change(JIANGMEN, tmp_path / "a", dt.date(2021, 7, 2), "x")
+    with pytest.raises(TypeError):
+        pack_without_change(JIANGMEN, tmp_path / "b", "2021-07-01", "x")
+    with pytest.raises(ValueError, match="has no parameter 'no.such'"):
+        pack_without_change(JIANGMEN, tmp_path / "c", JULY, "x", only={"no.such"})
+    shutil.copytree(JIANGMEN, tmp_path / "j")
+    with pytest.raises(ValueError, match="inside the pack"):  # the copy was written into the pack itself
+        pack_without_change(tmp_path / "j", tmp_path / "j" / "sub", JULY, "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j"]
 
 
 def test_parameters_and_layers_added_and_removed_between_jiangmen_and_anyang(jiangmen):

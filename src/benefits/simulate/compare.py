@@ -219,36 +219,69 @@ def _yaml_value(v) -> str:
 def pack_with_values(src: str | Path, dst: str | Path, overrides: dict[tuple[str, dt.date], tuple[str, str]]) -> Path:
     """A copy of the pack in `src` at `dst` with some dated values replaced: {(parameter, start):
     (value as the file writes it, source)}. The copy's files are the original's with only those
-    entries' lines changed (each entry written on one line, `DATE: {value: ..., source: "..."}`, as
-    the packs write them), so that line numbers, comments and every other value stay as they were."""
-    import re
+    entries' lines changed (each entry written on a line of its own, `DATE: {value: ..., source:
+    "..."}`, as the packs write them), so that line numbers, comments and every other value stay as
+    they were. Every entry is checked before anything is written, the copy is made beside `dst` and
+    loaded, and it takes `dst`'s name only once it loads: a bad override (a line holding more than
+    one entry, a value the pack refuses) is a ValueError, with nothing left at `dst`."""
     import shutil
+    import tempfile
 
+    from ..errors import BenefitsError
     from ..rules.loader import load_rules
 
-    src, dst = Path(src), Path(dst)
+    src, dst = Path(src).resolve(), Path(dst).resolve()
+    if dst.exists():
+        raise ValueError(f"{dst} exists; give a folder that does not")
+    if dst == src or src in dst.parents:
+        raise ValueError(f"{dst} is inside the pack {src}; give a folder outside it")
+    if not overrides:
+        raise ValueError("no values to replace")
     pack = load_rules(src)
-    shutil.copytree(src, dst)
-    edits: dict[Path, dict[int, tuple[str, str, str]]] = {}
+    edits: dict[Path, dict[int, tuple[str, str, str, dt.date]]] = {}
     for (name, start), (value, source) in overrides.items():
         param = pack.parameters.get(name)
         found = [v for v in (param.values if param else ()) if v.start == start]
         if not found:
             raise ValueError(f"pack {pack.name!r} has no value of {name!r} starting {start}")
         v = found[0]
-        rel = Path(*Path(v.file).parts[1:])  # the file is named from the pack folder's parent
-        edits.setdefault(dst / rel, {})[v.line] = (value, source, name)
-    for path, lines in edits.items():
-        text = path.read_text(encoding="utf-8").split("\n")
-        for line, (value, source, name) in lines.items():
-            old = text[line - 1]
-            new, n = re.subn(r"value:\s*[^,}]+", f"value: {value}", old, count=1)
-            new, m = re.subn(r'source:\s*"(?:[^"\\]|\\.)*"', 'source: "' + source.replace('"', "'") + '"', new, count=1)
-            if n != 1 or m != 1:
-                raise ValueError(f"{path}:{line}: expected one line `DATE: {{value: ..., source: \"...\"}}` for {name!r}")
-            text[line - 1] = new
-        path.write_text("\n".join(text), encoding="utf-8")
+        rel = Path(*Path(v.file).parts[1:])  # named from the pack folder's parent: jiangmen/parameters/x.yaml
+        edits.setdefault(rel, {})[v.line] = (str(value), str(source), name, start)
+    texts = {rel: (src / rel).read_text(encoding="utf-8").split("\n") for rel in edits}
+    for rel, lines in edits.items():
+        for line, (value, source, name, start) in lines.items():
+            texts[rel][line - 1] = _replaced(texts[rel][line - 1], value, source, f"{src / rel}:{line}", name, start)
+    work = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    try:
+        copy = work / dst.name
+        shutil.copytree(src, copy)
+        for rel, text in texts.items():
+            (copy / rel).write_text("\n".join(text), encoding="utf-8")
+        try:
+            load_rules(copy)
+        except BenefitsError as exc:
+            raise ValueError(f"the pack with these values does not load: {exc}") from None
+        copy.rename(dst)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return dst
+
+
+def _replaced(line: str, value: str, source: str, where: str, name: str, start: dt.date) -> str:
+    """`line`, an entry `DATE: {value: ..., source: "..."}` of its own, with that value and source."""
+    import re
+
+    entries = re.findall(r"\bvalue:", line)
+    if not re.match(rf"\s*['\"]?{start}['\"]?\s*:", line) or len(entries) != 1:
+        raise ValueError(f"{where}: expected the line `{start}: {{value: ..., source: \"...\"}}` of {name!r} alone; "
+                         "write each dated value on a line of its own")
+    quoted = '"' + source.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    new, n = re.subn(r"value:\s*[^,}]+", lambda _: f"value: {value}", line, count=1)
+    new, m = re.subn(r'source:\s*"(?:[^"\\]|\\.)*"', lambda _: f"source: {quoted}", new, count=1)
+    if n != 1 or m != 1:
+        raise ValueError(f"{where}: expected `{start}: {{value: ..., source: \"...\"}}` (a double-quoted source) "
+                         f"for {name!r}")
+    return new
 
 
 def pack_without_change(src: str | Path, dst: str | Path, day: dt.date, why: str,
@@ -259,7 +292,11 @@ def pack_without_change(src: str | Path, dst: str | Path, day: dt.date, why: str
     changed; each new source says `why`."""
     from ..rules.loader import load_rules
 
+    if not isinstance(day, dt.date):
+        raise TypeError(f"day is a datetime.date, not {type(day).__name__}")
     pack = load_rules(src)
+    if only is not None and set(only) - set(pack.parameters):
+        raise ValueError(f"pack {pack.name!r} has no parameter {sorted(set(only) - set(pack.parameters))[0]!r}")
     overrides = {}
     for name, param in pack.parameters.items():
         if only is not None and name not in only:
@@ -268,4 +305,7 @@ def pack_without_change(src: str | Path, dst: str | Path, day: dt.date, why: str
             if v.start == day and k > 0:
                 before = param.values[k - 1]
                 overrides[(name, day)] = (_yaml_value(before), f"assumed: counterfactual, {why}: the value of {before.start} kept")
+    if not overrides:
+        raise ValueError(f"no value of pack {pack.name!r}{' among those asked' if only else ''} starts on {day}: "
+                         "nothing to undo")
     return pack_with_values(src, dst, overrides), sorted(n for n, _ in overrides)
