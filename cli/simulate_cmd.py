@@ -446,6 +446,7 @@ def _diff_json(d) -> dict:
         "pack": [{"path": c.path, "a": c.a, "b": c.b} for c in d.pack],
         "parameters": [{"name": p.name, "status": p.status, "unit": p.unit, "unit_b": p.unit_b,
                         "description": p.description.model_dump(),
+                        "description_a": p.description_a.model_dump() if p.description_a is not None else None,
                         "changes": [{"start": str(c.start) if c.start else None, "what": c.what, "a": value(c.a),
                                      "b": value(c.b)} for c in p.changes]} for p in d.parameters],
         "layers": [{"id": layer.id, "status": layer.status, "kind": layer.kind,

@@ -142,6 +142,37 @@ def test_nothing_to_undo_and_bad_arguments_are_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["j"]
 
 
+def test_a_changed_item_among_items_of_one_id_is_listed(tmp_path, jiangmen):
+    # the two caps named annual (residents, employees): a change to the second, with a cap added, was
+    # hidden: the diff kept the first of each name only
+    folder = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, folder)
+    edit(folder, "layers/basic.yaml", "{id: annual, when: scheme == employee, value: basic.annual_cap.employee,",
+         "{id: annual, when: scheme == employee, value: basic.annual_cap.resident,")
+    edit(folder, "layers/basic.yaml", "basic.annual_cap.resident, counter: basic.annual}\n  - {id: annual, when: scheme == employee",
+         "basic.annual_cap.resident, counter: basic.annual}\n  - {id: claim, value: basic.annual_cap.resident, "
+         "period: claim}\n  - {id: annual, when: scheme == employee")
+    text = "\n".join(diff_text(diff_packs(jiangmen, benefits.load_rules(folder))))
+    assert "added: claim" in text
+    assert "caps[annual#2].value: basic.annual_cap.employee -> basic.annual_cap.resident" in " ".join(text.split())
+
+
+def test_a_description_changed_is_a_difference_and_a_value_respelled_is_none(tmp_path, jiangmen):
+    folder = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, folder)
+    # the description is the parameter's name in Chinese text: its change was "no differences"
+    edit(folder, "parameters/basic_inpatient.yaml", "住院基金支付比例（职工为在职）", "住院比例")
+    # 3 and 3.0 points are one value: the diff said "+3 points -> +3.0 points"
+    edit(folder, "parameters/basic_inpatient.yaml", "{value: 3, source:", "{value: 3.0, source:")
+    edit(folder, "parameters/basic_inpatient.yaml", "{value: -10, source:", "{value: -10.00, source:")
+    d = diff_packs(jiangmen, benefits.load_rules(folder))
+    # the breakdown's six combinations, each with the description changed and no value
+    assert len(d.parameters) == 6 and all(p.name.startswith("inpatient.ratio[") for p in d.parameters)
+    assert all(p.changes == [] and p.description_a.zh.startswith("住院基金支付比例（职工为在职）")
+               and p.description.zh.startswith("住院比例") for p in d.parameters)
+    assert any("description: 住院基金支付比例（职工为在职）" in line for line in diff_text(d))
+
+
 def test_parameters_and_layers_added_and_removed_between_jiangmen_and_anyang(jiangmen):
     anyang = benefits.load_rules(RULES / "anyang")
     d = diff_packs(jiangmen, anyang)

@@ -122,6 +122,14 @@ def quantized(value: Decimal, exp: Decimal) -> Decimal:
 
 
 @lru_cache(maxsize=1024)  # a pack has a few dozen ratios
+def trimmed(value: Decimal) -> Decimal:
+    """The same number without trailing zeros after the point (3.0 -> 3, -10.00 -> -10), exactly."""
+    sign, digits, exp = value.as_tuple()
+    while exp < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exp = digits[:-1], exp + 1
+    return Decimal((sign, digits, exp))
+
+
 def ratio_decimal(units: int) -> Decimal:
     """RATIO units as the Decimal ratio the public API shows (650000 -> Decimal('0.65'))."""
     return _CTX.divide(Decimal(units), RATIO).normalize(_CTX) if units % RATIO else Decimal(units // RATIO)

@@ -64,6 +64,7 @@ class ParameterDiff:
     description: Text
     changes: list[ValueChange] = field(default_factory=list)
     unit_b: str | None = None  # when the unit changed
+    description_a: Text | None = None  # A's description, when B's (`description`) is another
 
 
 @dataclass
@@ -130,13 +131,16 @@ def diff_parameters(a: RulePack, b: RulePack, on: dt.date | None = None) -> list
             changes = [ValueChange(d, da.get(d), db.get(d)) for d in sorted(set(da) | set(db))
                        if d not in da or d not in db or (da[d].value, da[d].source) != (db[d].value, db[d].source)]
         unit_changed = pa_ is not None and pb is not None and pa_.unit != pb.unit
-        if not changes and not unit_changed:
+        # the description is the parameter's name in Chinese text (calc, explain): a change of it is one
+        described = pa_ is not None and pb is not None and pa_.description != pb.description
+        if not changes and not unit_changed and not described:
             continue
         status = "added" if pa_ is None or (on is not None and changes and changes[0].a is None) else \
                  "removed" if pb is None or (on is not None and changes and changes[0].b is None) else "changed"
         ref = pb or pa_
         out.append(ParameterDiff(name, status, (pa_ or pb).unit, ref.description, changes,
-                                 unit_b=pb.unit if unit_changed else None))
+                                 unit_b=pb.unit if unit_changed else None,
+                                 description_a=pa_.description if described else None))
     return out
 
 
@@ -232,6 +236,9 @@ def diff_lines(d: PackDiff) -> list[Line]:
         for p in d.parameters:
             unit = p.unit + (f" -> {p.unit_b}" if p.unit_b else "")
             lines.append(_line(2, f"{p.status:8} {p.name} ({unit}):", both_languages(p.description), hang=9))
+            if p.description_a is not None:
+                lines.append(_line(11, f"description: {both_languages(p.description_a)}",
+                                   f"-> {both_languages(p.description)}", hang=4))
             for c in p.changes:
                 at = f"{c.start}" if c.start else f"on {d.on}"
                 if c.a is not None and c.b is not None:
@@ -305,7 +312,12 @@ def _keyed(items: list) -> dict[str, Any]:
     else by its text."""
     out: dict[str, Any] = {}
     for x in items:
-        out.setdefault(_name(x) or value_text(x), x)
+        name = key = _name(x) or value_text(x)
+        n = 1
+        while key in out:  # a name given twice (two caps with id annual): the second is annual#2
+            n += 1
+            key = f"{name}#{n}"
+        out[key] = x
     return out
 
 

@@ -15,10 +15,9 @@ from ..facts import MEMBER_FIELDS, VISIT_FIELDS
 from ..errors import ClaimError
 from ..matcher import Matcher
 from ..memo import keep
-from ..money import fmt, fmt_ratio
+from ..money import fmt, fmt_ratio, to_fen, trimmed
 from ..trace import Citation
 from ..kinds import CounterBound, LayerFile
-from ..money import to_fen
 from .files import PackFile, Text
 
 T = TypeVar("T")
@@ -43,7 +42,7 @@ class ParameterValue:
         if self.unit == "percent":
             return fmt_ratio(self.value)
         if self.unit == "points":
-            return f"{self.value:+f} points"
+            return f"{trimmed(self.value):+f} points"  # 3 and 3.0 are one value, written one way
         return fmt(self.value)
 
     @cached_property
