@@ -271,3 +271,44 @@ def test_the_readme_examples_of_each_layer_kind_validate():
     assert sorted(kinds) == sorted(KINDS)
     with pytest.raises(Exception, match="did not find expected ','"):
         load_text("- {when: level in [level1, level2], value: x}\n", "README.md")
+
+
+# --- only claims the engine settles ------------------------------------------------------------------
+
+
+@pytest.fixture
+def anyang(tmp_path):
+    dest = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", dest)
+    return dest
+
+
+@pytest.mark.parametrize("edits", [
+    # a visit kind the pack does not cover: 'no row ... (visit day_surgery)', a claim refused as input
+    [("when: visit == inpatient", "when: visit != special_outpatient"),
+     ('    - {value: "inpatient.deductible[scheme][level]"}', '    - {when: visit == inpatient, value: "inpatient.deductible[scheme][level]"}')],
+    # a day before the pack's first version: '(date 20211231)', no version covers it
+    [('    - {value: "inpatient.deductible[scheme][level]"}', '    - {when: date >= 2022-01-01, value: "inpatient.deductible[scheme][level]"}')],
+])
+def test_no_finding_for_claims_the_engine_never_settles(anyang, edits):
+    for old, new in edits:
+        edit(anyang, "layers/basic.yaml", old, new)
+    assert [f.kind for f in lint(benefits.load_rules(anyang)).findings] == []
+
+
+def test_a_row_only_days_before_the_first_version_hold_is_dead(anyang):
+    edit(anyang, "layers/basic.yaml", '    - {value: "inpatient.deductible[scheme][level]"}',
+         '    - {when: date < 2022-01-01, value: "inpatient.deductible[scheme][level]"}\n'
+         '    - {value: "inpatient.deductible[scheme][level]"}')
+    [finding] = lint(benefits.load_rules(anyang)).findings
+    assert finding.kind == "dead-row" and "never holds on a claim this layer applies to" in finding.message
+
+
+def test_a_cap_only_refused_claims_meet_never_applies(pack):
+    # disease == none on a 门特 claim: pack.yaml refuses it, so the cap applies to no claim settled
+    edit(pack, "layers/basic_special.yaml",
+         "  - {id: hypertension, when: disease == hypertension,",
+         "  - {id: other, when: disease == none, value: special.cap.hypertension, period: claim}\n"
+         "  - {id: hypertension, when: disease == hypertension,")
+    [finding] = lint(benefits.load_rules(pack)).findings
+    assert finding.kind == "never-applies" and "caps[2]" in finding.message

@@ -126,9 +126,9 @@ def lint(pack: RulePack) -> Report:
                                     f"counter {counter!r} is read or written by no layer"))
     refusals = [conditions.parse(r.when, specs) for r in pack.meta.refusals if r.when is not None]
     for layer in pack.layers:
-        findings += _dead_rows(pack, layer, specs, files)
+        findings += _dead_rows(pack, layer, specs, files, refusals)
         findings += _uncovered(pack, layer, specs, files, refusals)
-        findings += _idle(pack, layer, specs, files)
+        findings += _idle(pack, layer, specs, files, refusals)
     findings += _shared_counters(pack, counters_of, specs, files)
 
     values = [v for p in pack.parameters.values() for v in p.values]
@@ -190,13 +190,19 @@ def _tables(node: object, path: tuple = ()):
             yield from _tables(getattr(node, name), path + (name,))
 
 
-def _dead_rows(pack: RulePack, layer, specs, files: _Files) -> list[Finding]:
+def _settled(classes: list[dict] | None, refusals: list) -> list[dict] | None:
+    """The classes of claims the pack settles: those no refusal of pack.yaml turns away."""
+    return None if classes is None else [f for f in classes if not any(conditions.holds(r, f) for r in refusals)]
+
+
+def _dead_rows(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[Finding]:
     out: list[Finding] = []
     layer_when = conditions.parse(layer.when, specs)
     for path, rows in _tables(layer):
         rule_ids = layer.rule_ids(path[0], rows)
         conds = [conditions.parse(r.when, specs) if r.when is not None else None for r in rows]
-        classes = _classes([c for c in conds if c is not None] + [layer_when], specs)
+        classes = _settled(_classes([c for c in conds if c is not None] + [layer_when] + refusals, specs, pack),
+                           refusals)
         for i in range(len(rows)):
             cover = _covered_by(i, conds, layer_when, classes)
             if cover is None:
@@ -216,7 +222,7 @@ def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list) -> l
         if any(r.when is None for r in rows):
             continue
         conds = [conditions.parse(r.when, specs) for r in rows]
-        classes = _classes(conds + [layer_when] + refusals, specs)
+        classes = _classes(conds + [layer_when] + refusals, specs, pack)
         if classes is None:
             continue
         missed = next((f for f in classes if conditions.holds(layer_when, f) and not any(conditions.holds(c, f) for c in conds)
@@ -232,7 +238,7 @@ def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list) -> l
     return out
 
 
-def _idle(pack: RulePack, layer, specs, files: _Files) -> list[Finding]:
+def _idle(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[Finding]:
     """Caps, adjustments and groups (each applies wherever its `when:` holds, not the first of a
     table) whose condition never holds on a claim the layer applies to: a cap that never applies
     leaves the layer without it, silently."""
@@ -245,7 +251,7 @@ def _idle(pack: RulePack, layer, specs, files: _Files) -> list[Finding]:
             if item.when is None:
                 continue
             cond = conditions.parse(item.when, specs)
-            classes = _classes([cond, layer_when], specs)
+            classes = _settled(_classes([cond, layer_when] + refusals, specs, pack), refusals)
             if classes is None or any(conditions.holds(layer_when, f) and conditions.holds(cond, f) for f in classes):
                 continue
             file, line = pack.sites.get(rid, (files.rel(f"layers/{layer.id}.yaml"), None))
@@ -264,7 +270,7 @@ def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, fi
         if not shared:
             continue
         wa, wb = conditions.parse(a.when, specs), conditions.parse(b.when, specs)
-        classes = _classes([wa, wb], specs)
+        classes = _classes([wa, wb], specs, pack)
         if classes is not None and not any(conditions.holds(wa, f) and conditions.holds(wb, f) for f in classes):
             continue
         i = [layer.id for layer in pack.layers].index(b.id)
@@ -334,21 +340,29 @@ def _reads(conds: list, specs) -> tuple[set[str], set[str], dict[str, set[int]]]
     return fields, groups, constants
 
 
-def _classes(conds: list, specs) -> list[dict] | None:
+def _classes(conds: list, specs, pack: RulePack) -> list[dict] | None:
     """One fact for each class of claims the conditions can tell apart, or None when there are more
-    than MAX_CLASSES."""
+    than MAX_CLASSES. Only claims the engine settles under `pack`: of a visit kind it covers, dated
+    within its versions, with the member fields its conditions require."""
     fields, groups, constants = _reads(conds, specs)
+    first, last = date_key(pack.versions[0].start), date_key(pack.versions[-1].end)
     axes: list[list[tuple[str, object]]] = []
     for name in sorted(fields):
         spec = specs[name]
         if spec.kind is FieldKind.ENUM:
-            axes.append([(name, v) for v in spec.values])
+            values = pack.meta.visits if name == "visit" else spec.values
+            if name == "member_type" and name in pack.required_fields:
+                values = [v for v in values if v != "unknown"]
+            axes.append([(name, v) for v in values])
         elif spec.kind is FieldKind.BOOL:
             axes.append([(name, True), (name, False)])
-        else:  # ordered: each side of each constant, and (for age, which a claim may omit) absent
-            around = _days_around if spec.kind is FieldKind.DATE else (lambda c: (c - 1, c, c + 1))
-            points = sorted({p for c in constants.get(name, ()) for p in around(c)})
-            axes.append([(name, p) for p in points] + ([(name, None)] if name == "age" else []))
+        elif spec.kind is FieldKind.DATE:  # each side of each constant, within the versions
+            points = sorted({p for c in constants.get(name, ()) for p in _days_around(c) if first <= p <= last})
+            axes.append([(name, p) for p in points or [first]])
+        else:  # each side of each constant, and (for age, which a claim may omit) absent
+            points = sorted({p for c in constants.get(name, ()) for p in (c - 1, c, c + 1)})
+            optional = name == "age" and name not in pack.required_fields
+            axes.append([(name, p) for p in points] + ([(name, None)] if optional else []))
     for g in sorted(groups):
         axes.append([(group_key("groups", g), True), (group_key("groups", g), False)])
     size = 1
