@@ -4,6 +4,7 @@ two disease lists), and a reference whose combinations the loader listed one by 
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
 import pytest
@@ -92,3 +93,24 @@ def test_a_counter_keeps_one_thing(pack, counter, other):
     assert found.startswith(f"counter {counter!r} is the basic_fund deductible.counter at ")
     assert found.endswith(f"and here {other}: a counter keeps one thing (a cap's payments, a deductible used, "
                           "a cumulative base), so give each its own")
+
+
+def test_a_breakdown_over_visit_gives_the_visit_kinds_the_pack_covers(tmp_path):
+    # Anyang covers inpatient and special_outpatient: a breakdown over visit was made to give values for
+    # day_surgery, general_outpatient, maternity and covid_test too, claims the pack refuses
+    pack = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", pack)
+    with open(pack / "parameters" / "outpatient_disease.yaml", "a", encoding="utf-8") as f:
+        f.write("special.ratio.by_visit:\n"
+                "  description: {zh: 按就诊类型的比例, en: ratio by visit}\n"
+                "  unit: percent\n"
+                "  breakdown: [visit]\n"
+                "  values:\n"
+                "    inpatient:\n      2022-01-01: {value: 80%, source: \"assumed: test\"}\n"
+                "    special_outpatient:\n      2022-01-01: {value: 75%, source: \"assumed: test\"}\n")
+    edit(pack, "layers/basic_special.yaml", "value: special.ratio}", 'value: "special.ratio.by_visit[visit]"}')
+    rules = benefits.load_rules(pack)
+    assert rules.param("special.ratio.by_visit[special_outpatient]", dt.date(2022, 3, 1)).text == "75%"
+    edit(pack, "parameters/outpatient_disease.yaml", "    special_outpatient:\n      2022-01-01: {value: 75%, "
+         "source: \"assumed: test\"}\n", "")
+    assert problems(pack)[0] == "no values for visit 'special_outpatient': a breakdown gives every combination"

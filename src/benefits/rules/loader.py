@@ -319,7 +319,7 @@ def _breakdown(col: _Collector, path: Path, loc: Locator, name: str, body: dict,
             else:
                 col.broken.add(leaf)
             return
-        domain = specs[fields[0]].values
+        domain = breakdown_domain(fields[0], specs, meta)
         if not isinstance(node, dict):
             col.add(path, loc, at, f"expected a mapping of {fields[0]} values ({', '.join(domain)}) to values")
             return
@@ -347,8 +347,14 @@ def _is_name(text: str) -> bool:
     return re.match(NAME_PATTERN, text) is not None
 
 
+def breakdown_domain(field: str, specs, meta: PackFile) -> tuple[str, ...]:
+    """The values a breakdown over `field` gives one value for: the field's, but for `visit` only
+    the visit kinds the pack covers (a claim of another kind is refused before any value is read)."""
+    return tuple(meta.visits) if field == "visit" else tuple(specs[field].values)
+
+
 def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs=None,
-                       broken: set[str] = frozenset()) -> str | None:
+                       broken: set[str] = frozenset(), meta: PackFile | None = None) -> str | None:
     """What is wrong with a reference to parameter `name` where a value in `unit` is needed. A
     reference with `[field]` parts must find a parameter for every value of each field. A parameter in
     `broken` (defined, but refused for a problem of its own, already reported) is no second problem."""
@@ -356,7 +362,8 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
     if base in broken:
         return None
     if parts:
-        choices = [specs[part].values if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
+        choices = [(breakdown_domain(part, specs, meta) if meta else specs[part].values)
+                   if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
         # The combinations are a product of the pack's own lists (levels x diseases x services can
         # be millions); the defined ones are bounded by the files. Counting the defined ones and
         # walking the product only up to the first missing one costs no more than the files.
@@ -393,15 +400,15 @@ def _one_of(name: str, base: str, allowed: list[set]) -> bool:
 class _LayerCheck:
     """Checks one layer's references and compiles its conditions."""
 
-    def __init__(self, col, path, loc, layer, params, counters, specs, rules, sites, periods, roles):
-        self.col, self.path, self.loc, self.layer = col, path, loc, layer
+    def __init__(self, col, path, loc, layer, params, counters, specs, rules, sites, periods, roles, meta):
+        self.col, self.path, self.loc, self.layer, self.meta = col, path, loc, layer, meta
         self.params, self.counters, self.specs = params, counters, specs
         self.rules, self.sites = rules, sites
         self.periods = periods  # counter -> (period, where) of the first cap drawing on it, across layers
         self.roles = roles  # counter -> (role, where) of the first field naming it, across layers
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
-        problem = name and _reference_problem(self.params, name, unit, self.specs, self.col.broken)
+        problem = name and _reference_problem(self.params, name, unit, self.specs, self.col.broken, self.meta)
         if problem:
             self.col.add(self.path, self.loc, where, problem)
 
@@ -623,7 +630,7 @@ def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: Pa
             continue
         if layer.id != layer_id:
             col.add(path, lloc, ("id",), f"the file layers/{layer_id}.yaml must have id: {layer_id}, not {layer.id!r}")
-        chk = _LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites, periods, roles)
+        chk = _LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites, periods, roles, meta)
         chk.when(("when",), layer.when, layer.when_rule)
         layer.check(chk)
         layers.append(layer)
