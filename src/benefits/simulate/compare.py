@@ -251,6 +251,7 @@ def pack_with_values(src: str | Path, dst: str | Path, overrides: dict[tuple[str
     for rel, lines in edits.items():
         for line, (value, source, name, start) in lines.items():
             texts[rel][line - 1] = _replaced(texts[rel][line - 1], value, source, f"{src / rel}:{line}", name, start)
+    dst.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
     try:
         copy = work / dst.name
