@@ -202,3 +202,36 @@ def test_a_changed_condition_is_named_as_such(tmp_path, jiangmen):
     assert change.path == "groups[1].when" and change.is_condition
     assert (change.a, change.b) == ("groups has dibao", "groups has dibao or groups has tuopin")
     assert "condition groups[1].when: groups has dibao -> groups has dibao or groups has tuopin" in "\n".join(diff_text(d))
+
+
+@pytest.mark.parametrize("old, new, name", [
+    # a line written source first, with 'value:' inside its source: the edit landed in the source
+    ('    2021-07-01: {value: 300000.00, source: "seed 001: 其中基本医疗保险年度内累计最高支付限额为30万 (domain.md section 7.1)"}',
+     '    2021-07-01: {source: "seed 001: 30万 (maxvalue: 300000, domain.md section 7.1)", value: 300000.00}',
+     "basic.annual_cap.resident"),
+])
+def test_an_edit_that_misses_its_value_is_refused(tmp_path, old, new, name):
+    src = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, src)
+    edit(src, "parameters/basic_inpatient.yaml", old, new)
+    benefits.load_rules(src)
+    with pytest.raises(ValueError, match="after the edit"):
+        pack_with_values(src, tmp_path / "out", {(name, JULY): ("100000.00", "assumed: lower cap")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jiangmen"]
+
+
+def test_an_edit_that_reaches_another_value_is_refused(tmp_path):
+    # an anchor on the resident's level-2 deductibles, aliased by the employee's: the edit changed both
+    src = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, src)
+    resident = ('      level2:\n        2021-01-01: {value: 500.00, source: "assumed: reference sheet, domain.md section 7.1 '
+                '(resident inpatient deductible)"}\n')
+    employee = ('      level2:\n        2021-01-01: {value: 500.00, source: "assumed: reference sheet, domain.md section 7.1 '
+                '(employee inpatient deductible)"}\n')
+    edit(src, "parameters/basic_inpatient.yaml", resident, resident.replace("level2:", "level2: &L2"))
+    edit(src, "parameters/basic_inpatient.yaml", employee, "      level2: *L2\n")
+    benefits.load_rules(src)
+    with pytest.raises(ValueError, match="too"):
+        pack_with_values(src, tmp_path / "out", {("inpatient.deductible[employee][level2]", dt.date(2021, 1, 1)):
+                                                 ("450.00", "assumed: x")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jiangmen"]

@@ -222,8 +222,10 @@ def pack_with_values(src: str | Path, dst: str | Path, overrides: dict[tuple[str
     entries' lines changed (each entry written on a line of its own, `DATE: {value: ..., source:
     "..."}`, as the packs write them), so that line numbers, comments and every other value stay as
     they were. Every entry is checked before anything is written, the copy is made beside `dst` and
-    loaded, and it takes `dst`'s name only once it loads: a bad override (a line holding more than
-    one entry, a value the pack refuses) is a ValueError, with nothing left at `dst`."""
+    loaded, and it takes `dst`'s name only once it loads and differs from the pack in exactly the
+    values asked: a bad override (a line holding more than one entry, a line other values alias, a
+    value the pack refuses) is a ValueError, with nothing left at `dst`. A line break in a source is
+    written as a space (a source is one line)."""
     import shutil
     import tempfile
 
@@ -259,13 +261,44 @@ def pack_with_values(src: str | Path, dst: str | Path, overrides: dict[tuple[str
         for rel, text in texts.items():
             (copy / rel).write_text("\n".join(text), encoding="utf-8")
         try:
-            load_rules(copy)
+            made = load_rules(copy)
         except BenefitsError as exc:
             raise ValueError(f"the pack with these values does not load: {exc}") from None
+        _check_only(pack, made, overrides)
         copy.rename(dst)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dst
+
+
+def _check_only(pack, made, overrides: dict) -> None:
+    """The copy differs from the pack in exactly the values asked: an edit that reached another
+    value (a line that anchors a value others alias, a `value:` inside a source) is refused."""
+    for name, param in pack.parameters.items():
+        for v in param.values:
+            got = made.parameters[name].at(v.start)
+            asked = overrides.get((name, v.start))
+            if asked is None and (got.value, got.source) != (v.value, v.source):
+                raise ValueError(f"the edit changed {name!r} of {v.start} too (its line is shared with a value "
+                                 "asked, by a YAML anchor or otherwise): write that value out on a line of its own")
+            if asked is not None and (got.source != asked[1] and got.source != " ".join(str(asked[1]).splitlines())
+                                      or got.text.removesuffix(" points") != _written(asked[0], got.unit)):
+                raise ValueError(f"{name!r} of {v.start} reads {got.text!r} ({got.source!r}) after the edit, not "
+                                 f"{asked[0]!r}: write its line `{v.start}: {{value: ..., source: \"...\"}}`")
+
+
+def _written(value: str, unit: str) -> str:
+    """A value as the file writes it, as a loaded parameter's text shows it (for the check above)."""
+    from decimal import Decimal
+
+    from ..money import fmt, fmt_ratio, shifted, trimmed
+
+    text = str(value).strip()
+    if unit == "percent":
+        return fmt_ratio(shifted(Decimal(text.removesuffix("%")), 2)) if text.endswith("%") else text
+    if unit == "yuan":
+        return fmt(Decimal(text))
+    return f"{trimmed(Decimal(text)):+f}"
 
 
 def _replaced(line: str, value: str, source: str, where: str, name: str, start: dt.date) -> str:
