@@ -43,9 +43,11 @@ class RunFolder:
         for path, target in zip(written, final):
             os.replace(path, target)
         names = {p.name for p in final}
-        for name in self._previous():  # names only, in --out itself: never a path elsewhere
-            if name not in names and name == Path(name).name and name not in (MANIFEST, "") and not name.startswith("."):
-                (self.out / name).unlink(missing_ok=True)
+        for name in self._previous():  # names only, in --out itself: never a path elsewhere, never a folder
+            old = self.out / name
+            if (name not in names and name == Path(name).name and name not in (MANIFEST, "") and not name.startswith(".")
+                    and (old.is_symlink() or old.is_file())):
+                old.unlink(missing_ok=True)
         write_whole(self.out / MANIFEST, "".join(f"{p.name}\n" for p in final))
         self.abandon()
         return final

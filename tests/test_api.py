@@ -410,3 +410,15 @@ def test_a_loaded_pack_is_not_copied(jiangmen):
     for copier in (copy.copy, copy.deepcopy, pickle.dumps):
         with pytest.raises(TypeError, match="load it again with benefits.load_rules"):
             copier(jiangmen)
+
+
+def test_accumulators_changed_after_validation_are_refused_not_floored(jiangmen):
+    # the counters dict is the caller's: a float put in it after validation lost a fen, silently
+    acc = Accumulators.model_validate({"year": 2021, "counters": {"basic.annual": "21400.00"}})
+    acc.counters["basic.annual"] = 21400.1
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(), jiangmen, acc)
+    assert exc.value.problems[0].path == ("accumulators", "counters", "basic.annual")
+    acc.counters["basic.annual"] = Decimal("21400.105")
+    with pytest.raises(ClaimError):
+        benefits.evaluate(claim(), jiangmen, acc)

@@ -175,6 +175,9 @@ def test_the_same_claim_written_another_way_is_a_retry(ledger, ledger_url, jiang
     ledger.settle("msg-2", {**first, "id": "c2", "items": [{**items[0], "quantity": "0.00000010"}]}, jiangmen)
     with pytest.raises(KeyConflict):
         ledger.settle("msg-2", {**first, "id": "c2", "items": [{**items[0], "quantity": tiny}]}, jiangmen)
+    zero = stay(3, bill=None, items=[{**items[0], "self_pay_share": "0"}])  # 0 and 0.00 are one share
+    ledger.settle("msg-3", zero, jiangmen)
+    assert ledger.settle("msg-3", {**zero, "items": [{**items[0], "self_pay_share": "0.00"}]}, jiangmen).replayed
     for other in ({**items[0], "quantity": "12.5"}, {**items[0], "self_pay_share": "0.25"}):
         with pytest.raises(KeyConflict):
             ledger.settle("msg-1", {**first, "items": [other]}, jiangmen)

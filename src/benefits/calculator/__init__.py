@@ -54,6 +54,19 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
     pack.know_counters(year, acc.counters)
 
 
+def _fen(acc: Accumulators) -> dict[str, int]:
+    """The counters in fen. They were validated as whole fen, but the dict is the caller's: a value put
+    in it since (a float, a third decimal) would be floored here, so it is refused with its path."""
+    out = {}
+    for key, value in acc.counters.items():
+        n, d = value.as_integer_ratio() if type(value) is Decimal and value.is_finite() else (0, 3)
+        if 100 % d:
+            raise ClaimError.at(("accumulators", "counters", key), f"{value!r} is not an amount in whole fen; "
+                                "the accumulators were changed after they were validated")
+        out[key] = n * 100 // d
+    return out
+
+
 def _check_counter_bounds(counters: dict[str, int], pack: RulePack, limits: dict[str, CounterBound]) -> None:
     """domain.md 6.11: a counter (in fen) beyond the most its caps (or aid deductibles) ever allowed
     this member (`limits`) is impossible input, whether or not this claim reads it."""
@@ -96,7 +109,7 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
         accumulators = Accumulators(member_id=claim.member.id, year=day.year)
     acc = validated(Accumulators, accumulators, "accumulators")
     _check_accumulators(acc, claim, pack, day.year)
-    counters = {k: to_fen(v) for k, v in acc.counters.items()}
+    counters = _fen(acc)
     _check_counter_bounds(counters, pack, shape.limits)
     if shape.refusal is not None:
         raise refuse(pack, shape.refusal, claim)

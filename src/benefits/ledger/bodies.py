@@ -40,6 +40,7 @@ def settle_digest(claim: Claim, pack: str) -> str:
     another order, `filed: true` given or left out (the rules read an absent one as true)."""
     doc = claim.model_dump(mode="json")
     doc["member"]["groups"] = sorted(doc["member"]["groups"])
+    doc["diagnoses"] = [code.upper() for code in doc["diagnoses"]]  # the engine reads either case
     if doc["filed"] is None:
         doc["filed"] = True  # as the rules read it (facts.py): filing only matters out of province
     for item in doc.get("items") or ():
@@ -84,6 +85,8 @@ def _trimmed(number: str) -> str:
     digits and exponent: the same text for the same number, another for any other (1.0E-7 and
     1.0E-70 are not one number because their texts end alike)."""
     sign, digits, exp = Decimal(number).as_tuple()
+    if not any(digits):  # 0, 0.00 and -0 are one number
+        return "0"
     while exp < 0 and len(digits) > 1 and digits[-1] == 0:
         digits, exp = digits[:-1], exp + 1
     if exp > 0:  # 1E+2 is 100
