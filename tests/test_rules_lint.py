@@ -312,3 +312,16 @@ def test_a_cap_only_refused_claims_meet_never_applies(pack):
          "  - {id: hypertension, when: disease == hypertension,")
     [finding] = lint(benefits.load_rules(pack)).findings
     assert finding.kind == "never-applies" and "caps[2]" in finding.message
+
+
+@pytest.mark.parametrize("rows", [
+    # the member types of each scheme: an employee is never an 'adult' (the claim is refused as input)
+    ['  - {when: scheme == resident, value: "inpatient.ratio[scheme][level]"}',
+     '  - {when: member_type == in_service or member_type == retired, value: "inpatient.ratio[scheme][level]"}'],
+    # ages a claim holds: 0 to 150
+    ['  - {when: age <= 150, value: "inpatient.ratio[scheme][level]"}'],
+])
+def test_no_finding_for_members_the_claim_model_refuses(pack, rows):
+    edit(pack, "layers/basic.yaml", '  - {value: "inpatient.ratio[scheme][level]"}   # by scheme and level: '
+         'parameters/basic_inpatient.yaml', "\n".join(rows))
+    assert [f.message for f in lint(benefits.load_rules(pack)).findings] == []

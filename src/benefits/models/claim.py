@@ -98,6 +98,9 @@ def _shallow(value: object) -> object:
 Word = BeforeValidator(_shallow)
 
 
+MAX_AGE = 150
+"""The oldest age a member's record may give."""
+
 MAX_MEMBER_ID = 200
 """The longest member id: the service reads a member's year at /members/{member_id}/{year}."""
 _CONTROLS = r"\x00-\x1f\x7f"  # Python's re, RE2 (Arrow) and JSON Schema's ECMA regexes all read \xHH
@@ -183,7 +186,7 @@ class Member(_Strict):
     scheme: Annotated[Scheme, Word]
     member_type: Annotated[MemberType, Word] | None = Field(None, description="required when the pack's conditions use it")
     groups: list[Annotated[Group, Word]] = Field(default_factory=list)
-    age: Count | None = Field(default=None, ge=0, le=150)
+    age: Count | None = Field(default=None, ge=0, le=MAX_AGE)
 
     @model_validator(mode="after")
     def _type_fits_scheme(self) -> "Member":

@@ -31,12 +31,14 @@ from pydantic import BaseModel
 from .. import conditions
 from ..errors import BenefitsError
 from ..facts import FieldKind, date_key, field_specs, group_key
+from ..models.claim import MAX_AGE, MEMBER_TYPES
 from ..yamlio import Locator, load_file
 from .files import BREAKDOWN_FIELDS, BandRow, Row
 from .pack import RulePack
 from .refs import split_ref
 
 MAX_CLASSES = 200_000
+_MEMBER_TYPES = {scheme.value: {t.value for t in types} for scheme, types in MEMBER_TYPES.items()}
 """Classes of claims tried for one table at most (the real packs' largest: a few hundred)."""
 
 ASSUMED = "assumed"
@@ -359,8 +361,8 @@ def _classes(conds: list, specs, pack: RulePack) -> list[dict] | None:
         elif spec.kind is FieldKind.DATE:  # each side of each constant, within the versions
             points = sorted({p for c in constants.get(name, ()) for p in _days_around(c) if first <= p <= last})
             axes.append([(name, p) for p in points or [first]])
-        else:  # each side of each constant, and (for age, which a claim may omit) absent
-            points = sorted({p for c in constants.get(name, ()) for p in (c - 1, c, c + 1)})
+        else:  # each side of each constant within the ages a claim holds, and (age may be omitted) absent
+            points = sorted({p for c in constants.get(name, ()) for p in (c - 1, c, c + 1) if 0 <= p <= MAX_AGE})
             optional = name == "age" and name not in pack.required_fields
             axes.append([(name, p) for p in points] + ([(name, None)] if optional else []))
     for g in sorted(groups):
@@ -370,4 +372,11 @@ def _classes(conds: list, specs, pack: RulePack) -> list[dict] | None:
         size *= len(axis)
         if size > MAX_CLASSES:
             return None
-    return [{k: v for k, v in combo if v is not None} for combo in itertools.product(*axes)]
+    facts = ({k: v for k, v in combo if v is not None} for combo in itertools.product(*axes))
+    return [f for f in facts if _member_type_fits(f)]
+
+
+def _member_type_fits(fact: dict) -> bool:
+    """A claim's member type is one of its scheme's (an employee is never an adult resident)."""
+    scheme, kind = fact.get("scheme"), fact.get("member_type")
+    return scheme is None or kind in (None, "unknown") or kind in _MEMBER_TYPES[scheme]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ...models.claim import MEMBER_TYPES, Group, MemberType, Scheme
+from ...models.claim import MAX_AGE, MEMBER_TYPES, Group, MemberType, Scheme
 from ..columns import OPENING
 from .claims import ClaimTable
 from .problems import Problems, repeats
@@ -76,7 +76,7 @@ def members_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool
     cols["scheme"] = r.word("scheme", [s.value for s in Scheme], required=True)
     cols["member_type"] = r.word("member_type", [t.value for t in MemberType], required=False)
     cols["groups"] = r.words("groups", [g.value for g in Group], "groups")
-    cols["age"] = r.integer("age", 0, 150)
+    cols["age"] = r.integer("age", 0, MAX_AGE)
     cols["admissions"] = r.integer("admissions", 0, 1000).fill_null(0)
     fields = list(MEMBER_SCHEMA)
     for c in raw.columns:
