@@ -24,6 +24,10 @@ from decimal import Decimal
 # What is not printable ASCII, looked at one character at a time (`escape`): only in text that is
 # not printable as a whole, which almost all text is (Chinese included), so most calls cost one check.
 _SUSPECT = re.compile("[^\x20-\x7e]")
+# Unicode's default-ignorable code points that Python counts printable (a grapheme joiner, variation
+# selectors, Hangul fillers, ...): a terminal shows them as nothing, or as a blank
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                        "\U0001bca0-\U0001bca3\U000e0100-\U000e01ef]")
 
 
 def visible(text: object, *, newlines: bool = False) -> str:
@@ -36,14 +40,16 @@ def visible(text: object, *, newlines: bool = False) -> str:
     newlines=True keeps a newline as a line break, for messages of several lines.
     """
     text = str(text)
-    if text.isprintable():
+    if text.isprintable() and (text.isascii() or not _IGNORABLE.search(text)):
         return text
 
     def escape(match: re.Match) -> str:
         char = match.group()
-        if char == "\n" and newlines or char.isprintable() or unicodedata.category(char) == "Zs":
+        if char == "\n" and newlines or (char.isprintable() or unicodedata.category(char) == "Zs") \
+                and not _IGNORABLE.match(char):
             return char
-        return repr(char)[1:-1]
+        return f"\\u{ord(char):04x}" if ord(char) < 0x10000 and char.isprintable() else (
+            f"\\U{ord(char):08x}" if char.isprintable() else repr(char)[1:-1])
 
     return _SUSPECT.sub(escape, text)
 

@@ -716,13 +716,13 @@ def test_a_claim_id_that_would_reorder_the_line_is_shown_escaped(tmp_path):
     # U+202E turned the rest of a terminal line around; U+2028 and U+200B passed through raw
     # ... and every other format character (a soft hyphen, a Mongolian vowel separator, a tag character):
     # 'c\u00ad1' printed as 'c1', another claim's id to the eye
-    claim = _claim(tmp_path, GOOD.replace("id: c1", 'id: "c1\\u202e9.99\\u2028\\u200bok\\xad\\u180e\\U000e0001"', 1))
+    claim = _claim(tmp_path, GOOD.replace("id: c1", 'id: "c1\\u202e9.99\\u2028\\u200bok\\xad\\u180e\\U000e0001\\u034f\\u3164"', 1))
     for args in (["calc"], ["explain", "--lang", "en"]):
         r = run(*args, claim, "--rules", JIANGMEN)
         assert r.exit_code == 0, r.stderr
         out = r.stdout_bytes.decode("utf-8")
-        assert "c1\\u202e9.99\\u2028\\u200bok\\xad\\u180e\\U000e0001" in out, args
-        assert not re.search("[\u202e\u2028\u200b\xad\u180e\U000e0001]", out), args
+        assert "c1\\u202e9.99\\u2028\\u200bok\\xad\\u180e\\U000e0001\\u034f\\u3164" in out, args
+        assert not re.search("[\u202e\u2028\u200b\xad\u180e\U000e0001\u034f\u3164]", out), args
 
 
 def test_file_names_and_messages_that_quote_input_are_shown_escaped(tmp_path):
