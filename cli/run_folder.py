@@ -1,11 +1,11 @@
 """The folder a `simulate --out` run writes its reports to, written whole or left as it was.
 
 Every file of a run is written into a folder of its own inside --out (`.benefits-run-*`); only once
-all of them are written are they moved into --out, after the files the previous run wrote there
-(named in `.benefits-simulate`, the run's list of its files) are removed. A run that fails (a full
-disk, --strict refusing, an error) removes its own folder and leaves --out as it was: never a report
-half written, nor one run's tables beside another's (a `refused.csv` of the run before, say).
-Other files in --out are not touched.
+all of them are written are they moved into --out, and then the other files the previous run wrote
+there (named in `.benefits-simulate`, each run's list of its files) are removed. A run that fails (a
+full disk, --strict refusing, an error) removes its own folder and leaves --out as it was: never a
+report half written, nor one run's tables beside another's (a `refused.csv` of the run before, say).
+Other files in --out are not touched, nor folders, nor anything outside it.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ def settle_digest(claim: Claim, pack: str) -> str:
     """sha256 of the validated claim, as the engine reads it, and the pack's name (not its content
     hash: a platform retry after the pack was reloaded, or corrected, must still be recognised as the
     same request and answered with the stored settlement, not settled a second time). A retry written
-    another way is the same claim: a quantity or share with trailing zeros (12.0, 0.20), the groups in
-    another order, `filed: true` given or left out (the rules read an absent one as true)."""
+    another way is the same claim: a quantity or share with trailing zeros (12.0, 0.20, 0.00), the
+    groups in another order, a diagnosis in either case, `filed: true` given or left out (the rules
+    read an absent one as true)."""
     doc = claim.model_dump(mode="json")
     doc["member"]["groups"] = sorted(doc["member"]["groups"])
     doc["diagnoses"] = [code.upper() for code in doc["diagnoses"]]  # the engine reads either case
