@@ -44,10 +44,14 @@ class RunFolder:
             os.replace(path, target)
         names = {p.name for p in final}
         for name in self._previous():  # names only, in --out itself: never a path elsewhere, never a folder
+            if name in names or name != Path(name).name or name in (MANIFEST, "") or name.startswith("."):
+                continue
             old = self.out / name
-            if (name not in names and name == Path(name).name and name not in (MANIFEST, "") and not name.startswith(".")
-                    and (old.is_symlink() or old.is_file())):
-                old.unlink(missing_ok=True)
+            try:
+                if old.is_symlink() or old.is_file():
+                    old.unlink()
+            except OSError:  # no such name on this file system (too long), gone, or not ours to remove
+                pass
         write_whole(self.out / MANIFEST, "".join(f"{p.name}\n" for p in final))
         self.abandon()
         return final

@@ -24,10 +24,10 @@ from decimal import Decimal
 # What is not printable ASCII, looked at one character at a time (`escape`): only in text that is
 # not printable as a whole, which almost all text is (Chinese included), so most calls cost one check.
 _SUSPECT = re.compile("[^\x20-\x7e]")
-# Unicode's default-ignorable code points that Python counts printable (a grapheme joiner, variation
-# selectors, Hangul fillers, ...): a terminal shows them as nothing, or as a blank
-_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
-                        "\U0001bca0-\U0001bca3\U000e0100-\U000e01ef]")
+# Unicode's default-ignorable code points that Python counts printable (a grapheme joiner, Hangul
+# fillers, ...): a terminal shows them as nothing, or as a blank. Not the variation selectors, which a
+# terminal draws as part of the character before them (an emoji, a CJK variant).
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\U0001bca0-\U0001bca3]")
 
 
 def visible(text: object, *, newlines: bool = False) -> str:

@@ -422,3 +422,11 @@ def test_accumulators_changed_after_validation_are_refused_not_floored(jiangmen)
     acc.counters["basic.annual"] = Decimal("21400.105")
     with pytest.raises(ClaimError):
         benefits.evaluate(claim(), jiangmen, acc)
+
+
+def test_a_negative_counter_put_in_after_validation_is_refused(jiangmen):
+    acc = Accumulators.model_validate({"year": 2021, "counters": {"serious_illness.base": "100.00"}})
+    acc.counters["serious_illness.base"] = Decimal("-5000.00")  # validation refuses it; so does settling
+    with pytest.raises(ClaimError) as exc:
+        benefits.evaluate(claim(), jiangmen, acc)
+    assert exc.value.problems[0].path == ("accumulators", "counters", "serious_illness.base")

@@ -725,6 +725,14 @@ def test_a_claim_id_that_would_reorder_the_line_is_shown_escaped(tmp_path):
         assert not re.search("[\u202e\u2028\u200b\xad\u180e\U000e0001\u034f\u3164]", out), args
 
 
+def test_text_a_terminal_draws_is_shown_as_it_is():
+    from benefits_cli.text import visible
+
+    # an emoji's presentation selector and a CJK variant are drawn with the character before them
+    for text in ("住院起付线 ⚠\ufe0f", "\u2714\ufe0f covered", "葛\U000e0100飾", "中文（测试）\u3000全角", "12,751.15 yuan"):
+        assert visible(text) == text
+
+
 def test_file_names_and_messages_that_quote_input_are_shown_escaped(tmp_path):
     hostile = "x\r\x1b]0;pwned\x07\x9b"
     r = run("calc", tmp_path / f"{hostile}.yaml", "--rules", JIANGMEN)  # no such file: the message names it

@@ -235,3 +235,17 @@ def test_an_edit_that_reaches_another_value_is_refused(tmp_path):
         pack_with_values(src, tmp_path / "out", {("inpatient.deductible[employee][level2]", dt.date(2021, 1, 1)):
                                                  ("450.00", "assumed: x")})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jiangmen"]
+
+
+@pytest.mark.parametrize("value, source", [
+    ("77%", "assumed: one\rtwo\u2028three\x85four\n"),  # YAML breaks lines at each: later lines moved on
+    ("'77%'", "assumed: quoted value"),  # as a file may write it
+    ("77.00%", "assumed: more zeros"),
+])
+def test_a_value_and_source_stay_on_their_line(tmp_path, value, source):
+    folder = pack_with_values(JIANGMEN, tmp_path / "jiangmen", {("inpatient.ratio[resident][level2]", JULY): (value, source)})
+    pack, copy = benefits.load_rules(JIANGMEN), benefits.load_rules(folder)
+    for name, param in pack.parameters.items():  # every other value on the line it was on
+        assert [v.line for v in param.values] == [v.line for v in copy.parameters[name].values], name
+    got = copy.parameters["inpatient.ratio[resident][level2]"].at(JULY)
+    assert got.value == Decimal("0.77") and got.source == " ".join(source.splitlines())

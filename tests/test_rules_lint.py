@@ -325,3 +325,15 @@ def test_no_finding_for_members_the_claim_model_refuses(pack, rows):
     edit(pack, "layers/basic.yaml", '  - {value: "inpatient.ratio[scheme][level]"}   # by scheme and level: '
          'parameters/basic_inpatient.yaml', "\n".join(rows))
     assert [f.message for f in lint(benefits.load_rules(pack)).findings] == []
+
+
+def test_a_refusal_of_ages_no_claim_holds_leaves_the_other_findings_alone(tmp_path):
+    # every age constant beyond 150 left no age to try: every row of the pack was reported dead
+    pack = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", pack)
+    text = (pack / "pack.yaml").read_text(encoding="utf-8")
+    assert "refusals:\n" in text
+    (pack / "pack.yaml").write_text(text.replace(
+        "refusals:\n", "refusals:\n  - {when: age > 200, message: \"an age no record holds\", citation: \"assumed: a check\"}\n", 1),
+        encoding="utf-8")
+    assert lint(benefits.load_rules(pack)).findings == ()

@@ -258,7 +258,7 @@ def test_the_out_folder_holds_one_whole_run(data, tmp_path):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
     # a name of the run before that is now a folder is left alone (it stopped the run after its files moved in)
     (out / "odd").mkdir()
-    (out / ".benefits-simulate").write_text("odd\nsummary.csv\n", encoding="utf-8")
+    (out / ".benefits-simulate").write_text("odd\nsummary.csv\n" + "x" * 300 + "\n", encoding="utf-8")  # too long a name
     r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out, "-f", "csv")
     assert r.exit_code == 0, r.stderr
     assert (out / "odd").is_dir() and (out / "summary.csv").is_file()

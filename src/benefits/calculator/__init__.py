@@ -60,9 +60,9 @@ def _fen(acc: Accumulators) -> dict[str, int]:
     out = {}
     for key, value in acc.counters.items():
         n, d = value.as_integer_ratio() if type(value) is Decimal and value.is_finite() else (0, 3)
-        if 100 % d:
-            raise ClaimError.at(("accumulators", "counters", key), f"{value!r} is not an amount in whole fen; "
-                                "the accumulators were changed after they were validated")
+        if 100 % d or n < 0:
+            raise ClaimError.at(("accumulators", "counters", key), f"{value!r} is not an amount in whole fen, 0 or "
+                                "more; the accumulators were changed after they were validated")
         out[key] = n * 100 // d
     return out
 

@@ -364,7 +364,7 @@ def _classes(conds: list, specs, pack: RulePack) -> list[dict] | None:
         else:  # each side of each constant within the ages a claim holds, and (age may be omitted) absent
             points = sorted({p for c in constants.get(name, ()) for p in (c - 1, c, c + 1) if 0 <= p <= MAX_AGE})
             optional = name == "age" and name not in pack.required_fields
-            axes.append([(name, p) for p in points] + ([(name, None)] if optional else []))
+            axes.append([(name, p) for p in points or [0]] + ([(name, None)] if optional else []))
     for g in sorted(groups):
         axes.append([(group_key("groups", g), True), (group_key("groups", g), False)])
     size = 1

@@ -281,35 +281,48 @@ def _check_only(pack, made, overrides: dict) -> None:
             if asked is None and (got.value, got.source) != (v.value, v.source):
                 raise ValueError(f"the edit changed {name!r} of {v.start} too (its line is shared with a value "
                                  "asked, by a YAML anchor or otherwise): write that value out on a line of its own")
-            if asked is not None and (got.source != asked[1] and got.source != " ".join(str(asked[1]).splitlines())
+            if asked is not None and (got.source != _one_line(asked[1])
                                       or got.text.removesuffix(" points") != _written(asked[0], got.unit)):
                 raise ValueError(f"{name!r} of {v.start} reads {got.text!r} ({got.source!r}) after the edit, not "
                                  f"{asked[0]!r}: write its line `{v.start}: {{value: ..., source: \"...\"}}`")
 
 
+def _one_line(source: object) -> str:
+    """A source as written into its line: every line break (YAML's, which are Python's) a space."""
+    return " ".join(str(source).splitlines())
+
+
 def _written(value: str, unit: str) -> str:
-    """A value as the file writes it, as a loaded parameter's text shows it (for the check above)."""
-    from decimal import Decimal
+    """A value as the file writes it, as a loaded parameter's text shows it (for the check above);
+    the text itself when it is no number (the check then refuses it)."""
+    from decimal import Decimal, InvalidOperation
 
     from ..money import fmt, fmt_ratio, shifted, trimmed
 
     text = str(value).strip()
-    if unit == "percent":
-        return fmt_ratio(shifted(Decimal(text.removesuffix("%")), 2)) if text.endswith("%") else text
-    if unit == "yuan":
-        return fmt(Decimal(text))
-    return f"{trimmed(Decimal(text)):+f}"
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    try:
+        if unit == "percent":
+            return fmt_ratio(shifted(Decimal(text.removesuffix("%")), 2)) if text.endswith("%") else text
+        if unit == "yuan":
+            return fmt(Decimal(text))
+        return f"{trimmed(Decimal(text)):+f}"
+    except InvalidOperation:
+        return text
 
 
 def _replaced(line: str, value: str, source: str, where: str, name: str, start: dt.date) -> str:
     """`line`, an entry `DATE: {value: ..., source: "..."}` of its own, with that value and source."""
     import re
 
+    if len(str(value).splitlines()) != 1:
+        raise ValueError(f"{where}: the value of {name!r} is one line, not {value!r}")
     entries = re.findall(r"\bvalue:", line)
     if not re.match(rf"\s*['\"]?{start}['\"]?\s*:", line) or len(entries) != 1:
         raise ValueError(f"{where}: expected the line `{start}: {{value: ..., source: \"...\"}}` of {name!r} alone; "
                          "write each dated value on a line of its own")
-    quoted = '"' + source.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    quoted = '"' + _one_line(source).replace("\\", "\\\\").replace('"', '\\"') + '"'
     new, n = re.subn(r"value:\s*[^,}]+", lambda _: f"value: {value}", line, count=1)
     new, m = re.subn(r'source:\s*"(?:[^"\\]|\\.)*"', lambda _: f"source: {quoted}", new, count=1)
     if n != 1 or m != 1:
