@@ -123,10 +123,16 @@ def quantized(value: Decimal, exp: Decimal) -> Decimal:
 
 @lru_cache(maxsize=1024)  # a pack has a few dozen ratios
 def trimmed(value: Decimal) -> Decimal:
-    """The same number without trailing zeros after the point (3.0 -> 3, -10.00 -> -10), exactly."""
+    """The same number written one way, exactly: without trailing zeros after the point and without an
+    exponent above zero (3.0 -> 3, -10.00 -> -10, 0.00 and -0 -> 0, 1E+2 -> 100). For bounded values:
+    1E+999999 would be written out in a million digits."""
     sign, digits, exp = value.as_tuple()
+    if not any(digits):
+        return Decimal(0)
     while exp < 0 and len(digits) > 1 and digits[-1] == 0:
         digits, exp = digits[:-1], exp + 1
+    if exp > 0:
+        digits, exp = digits + (0,) * exp, 0
     return Decimal((sign, digits, exp))
 
 

@@ -22,7 +22,7 @@ from ..models.accumulators import Accumulators
 from ..models.claim import Claim
 from ..models.platform_out import FeeLineSplit, SetlDetail, SetlInfo
 from ..models.settlement import Settlement
-from ..money import Money, from_fen
+from ..money import Money, from_fen, trimmed
 from .records import ADMISSIONS
 
 DIGEST_VERSION = "1"
@@ -82,17 +82,9 @@ def _sha256(*parts: str, version: str = DIGEST_VERSION) -> str:
 
 
 def _trimmed(number: str) -> str:
-    """A decimal's text without trailing zeros after the point (12.0 -> 12, 0.20 -> 0.2), from its
-    digits and exponent: the same text for the same number, another for any other (1.0E-7 and
-    1.0E-70 are not one number because their texts end alike)."""
-    sign, digits, exp = Decimal(number).as_tuple()
-    if not any(digits):  # 0, 0.00 and -0 are one number
-        return "0"
-    while exp < 0 and len(digits) > 1 and digits[-1] == 0:
-        digits, exp = digits[:-1], exp + 1
-    if exp > 0:  # 1E+2 is 100
-        digits, exp = digits + (0,) * exp, 0
-    return str(Decimal((sign, digits, exp)))
+    """A quantity's or share's text, one for each number (12.0 and 12, 0.20 and 0.2, 0.00 and 0): from
+    its digits and exponent, never its text (1.0E-7 and 1.0E-70 end alike, and are not one number)."""
+    return str(trimmed(Decimal(number)))
 
 
 def _signed(value: Decimal) -> str:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...errors import shown
+from ...money import trimmed
 from ...models.claim import Region, Visit
 from ..columns import BILL_COLUMNS
 from .problems import Problems, repeats
@@ -330,17 +331,9 @@ def _decimals(r: Reader, name: str, default, *, lo: Decimal, lo_open: bool, hi: 
         elif d < lo or (lo_open and d == lo) or d > hi:
             r._bad(i, name, f"expected a number {'above' if lo_open else 'from'} {lo} {'and at most' if lo_open else 'to'} {hi}, got {d}")
             out.append(default)
-        elif max(_fraction(_trimmed(d))) > INT64[1]:  # held as a fraction of two int64
+        elif max(_fraction(trimmed(d))) > INT64[1]:  # held as a fraction of two int64
             r._bad(i, name, f"expected at most 18 digits (trailing zeros aside), got {shown(v)}")
             out.append(default)
         else:
-            out.append(_trimmed(d))
+            out.append(trimmed(d))
     return out
-
-
-def _trimmed(d: Decimal) -> Decimal:
-    """The same number without trailing zeros after the point (2.000 -> 2), exactly."""
-    sign, digits, exp = d.as_tuple()
-    while exp < 0 and len(digits) > 1 and digits[-1] == 0:
-        digits, exp = digits[:-1], exp + 1
-    return Decimal((sign, digits, exp))
