@@ -9,20 +9,20 @@ import re
 
 import typer
 
+from benefits.dates import parse_day
+
 FIRST_YEAR, LAST_YEAR = 1900, 2200
 """The years accumulators and the ledger hold (`benefits.models.accumulators`)."""
 
 
 def day(text: str) -> dt.date:
-    """A date written YYYY-MM-DD, from FIRST_YEAR to LAST_YEAR."""
+    """A date written YYYY-MM-DD (as a claim's, `benefits.dates.parse_day`), from FIRST_YEAR to LAST_YEAR."""
     if isinstance(text, dt.date):  # a default
         return text
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        raise typer.BadParameter(f"expected a date written YYYY-MM-DD, got {text!r}")
     try:
-        value = dt.date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text} is not a date of the calendar") from None
+        value = parse_day(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise typer.BadParameter(f"expected a date from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31, got {text}")
     return value
