@@ -56,12 +56,17 @@ class _Resolver(yaml.resolver.BaseResolver):
     yaml_implicit_resolvers: dict = {}
 
 
+# What a number and a date are written as: plain, and behind an explicit tag (the constructors below)
+_INT_TEXT = r"[-+]?[0-9]+"
+_FLOAT_TEXT = r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)"
+_DATE_TEXT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # a date; a time of day stays text
+
 for _tag, _pattern, _first in [
     ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("int", r"^[-+]?[0-9]+$", "-+0123456789"),
-    ("float", r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)$", "-+.0123456789"),
+    ("int", rf"^{_INT_TEXT}$", "-+0123456789"),
+    ("float", rf"^{_FLOAT_TEXT}$", "-+.0123456789"),
     ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("timestamp", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "0123456789"),  # a date; a time of day stays text
+    ("timestamp", rf"^{_DATE_TEXT}$", "0123456789"),
     ("merge", r"^<<$", "<"),  # recognised only to be refused: no constructor
 ]:
     _Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
@@ -128,7 +133,7 @@ class _Loader(_Safe):
             ) from None
 
 
-_DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+_DECIMAL = re.compile(rf"{_FLOAT_TEXT}|{_INT_TEXT}")
 
 
 def _decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal:
@@ -142,7 +147,7 @@ def _decimal(loader: _Loader, node: yaml.ScalarNode) -> Decimal:
     return Decimal(text)
 
 
-_DECIMAL_INT = re.compile(r"[-+]?[0-9]+")
+_DECIMAL_INT = re.compile(_INT_TEXT)
 
 
 def _int(loader: _Loader, node: yaml.ScalarNode) -> int:
@@ -162,7 +167,7 @@ def _bool(loader: _Loader, node: yaml.ScalarNode) -> bool:
     return text.lower() == "true"
 
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE = re.compile(_DATE_TEXT)
 
 
 def _date(loader: _Loader, node: yaml.ScalarNode):
