@@ -176,6 +176,8 @@ MEMBER_TYPES = {
     Scheme.employee: (MemberType.in_service, MemberType.retired),
     Scheme.resident: (MemberType.adult, MemberType.child, MemberType.student),
 }
+MEMBER_TYPE_NAMES = {scheme.value: frozenset(t.value for t in types) for scheme, types in MEMBER_TYPES.items()}
+"""MEMBER_TYPES by name: for what reads the words (the simulation's files, lint's classes of claims)."""
 
 
 class Member(_Strict):

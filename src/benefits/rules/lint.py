@@ -31,14 +31,13 @@ from pydantic import BaseModel
 from .. import conditions
 from ..errors import BenefitsError
 from ..facts import FieldKind, date_key, field_specs, group_key
-from ..models.claim import MAX_AGE, MEMBER_TYPES
+from ..models.claim import MAX_AGE, MEMBER_TYPE_NAMES
 from ..yamlio import Locator, load_file
 from .files import BREAKDOWN_FIELDS, BandRow, Row
 from .pack import RulePack
 from .refs import split_ref
 
 MAX_CLASSES = 200_000
-_MEMBER_TYPES = {scheme.value: {t.value for t in types} for scheme, types in MEMBER_TYPES.items()}
 """Classes of claims tried for one table at most (the real packs' largest: a few hundred)."""
 
 ASSUMED = "assumed"
@@ -379,4 +378,4 @@ def _classes(conds: list, specs, pack: RulePack) -> list[dict] | None:
 def _member_type_fits(fact: dict) -> bool:
     """A claim's member type is one of its scheme's (an employee is never an adult resident)."""
     scheme, kind = fact.get("scheme"), fact.get("member_type")
-    return scheme is None or kind in (None, "unknown") or kind in _MEMBER_TYPES[scheme]
+    return scheme is None or kind in (None, "unknown") or kind in MEMBER_TYPE_NAMES[scheme]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ...models.claim import MAX_AGE, MEMBER_TYPES, Group, MemberType, Scheme
+from ...models.claim import MAX_AGE, MEMBER_TYPE_NAMES, Group, MemberType, Scheme
 from ..columns import OPENING
 from .claims import ClaimTable
 from .problems import Problems, repeats
@@ -104,12 +104,12 @@ def members_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool
 
 
 def _check_member_types(r: Reader, table: pa.Table) -> None:
-    allowed = {s.value: {t.value for t in types} for s, types in MEMBER_TYPES.items()}
     schemes = table.column("scheme").to_pylist()
     types = table.column("member_type").to_pylist()
     for i, (s, t) in enumerate(zip(schemes, types)):
-        if s in allowed and t is not None and t not in allowed[s]:
-            r._bad(i, "member_type", f"{t!r} is not a {s} member type; expected one of: {', '.join(sorted(allowed[s]))}")
+        if s in MEMBER_TYPE_NAMES and t is not None and t not in MEMBER_TYPE_NAMES[s]:
+            r._bad(i, "member_type", f"{t!r} is not a {s} member type; expected one of: "
+                                      f"{', '.join(sorted(MEMBER_TYPE_NAMES[s]))}")
 
 
 def read_members(path: str | Path) -> MemberTable:
