@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 import benefits
-from benefits import Accumulators, ClaimError, Settlement
+from benefits import Accumulators, Claim, ClaimError, Settlement
 from benefits.cases import load_case, rules_dir
 from conftest import ROOT, RULES, claim
 from benefits.models.case import CaseFile
@@ -430,3 +430,19 @@ def test_a_negative_counter_put_in_after_validation_is_refused(jiangmen):
     with pytest.raises(ClaimError) as exc:
         benefits.evaluate(claim(), jiangmen, acc)
     assert exc.value.problems[0].path == ("accumulators", "counters", "serious_illness.base")
+
+
+def test_instances_validated_beforehand_stay_validated_however_many(jiangmen):
+    # The registry of validated instances was bounded and started over at 4,096 entries: a service
+    # that validated a batch of claims first validated each one again when it settled it.
+    from benefits.models import checked
+
+    first = Claim.model_validate(claim())
+    batch = [Claim.model_validate(claim(id=f"c{i}")) for i in range(5000)]
+    settled = benefits.evaluate(first, jiangmen)
+    assert checked.validated(Claim, first, "claim") is first
+    assert all(checked.validated(Claim, c, "claim") is c for c in batch[::499])
+    # and it holds only live instances: entries go with their instances
+    held = len(checked._CHECKED)
+    del batch, settled
+    assert len(checked._CHECKED) <= held - 5000

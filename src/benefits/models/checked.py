@@ -11,34 +11,46 @@ it is and validates any other anew from its data, with each problem's path.
 from __future__ import annotations
 
 import weakref
+from functools import partial
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError, model_validator
 
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
-from ..memo import keep
 
 M = TypeVar("M", bound=BaseModel)
 
-# The validated instances: id -> a weak reference to the instance (a registry beside the models,
-# not a private attribute in them, which pydantic would compare in __eq__ and copy along with a
-# model_copy(update=...)). An id reused by a later object finds a dead reference. Bounded as every
-# memo is: an instance forgotten at the bound is only validated again.
+# The validated instances that are alive, by id: a registry beside the models, not a private
+# attribute in them, which pydantic would compare in __eq__ and copy along with a
+# model_copy(update=...). An entry goes when its instance does, so an id reused by a later object
+# is not found, and every instance a caller keeps stays marked: a service that validates a batch
+# of claims first settles them without validating any again, however large the batch.
 _CHECKED: dict[int, weakref.ref] = {}
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    """An instance marked under `key` has gone: its entry goes too (unless a later one took the id)."""
+    if _CHECKED.get(key) is ref:
+        del _CHECKED[key]
+
+
+def _mark(instance: BaseModel) -> None:
+    key = id(instance)
+    _CHECKED[key] = weakref.ref(instance, partial(_forget, key))
 
 
 class Checked(BaseModel):
     """A model whose instances are known to have been validated (`validated`)."""
 
     @model_validator(mode="after")
-    def _mark(self):
-        keep(_CHECKED, id(self), weakref.ref(self))
+    def _validated(self):
+        _mark(self)
         return self
 
 
 def trusted(instance: M) -> M:
     """`instance`, marked validated: for values the engine computed itself (whole fen, bounds checked)."""
-    keep(_CHECKED, id(instance), weakref.ref(instance))
+    _mark(instance)
     return instance
 
 
