@@ -621,7 +621,7 @@ def lint(directory: DirArg,
         n = len(report.findings)
         detail = f" ({', '.join(f'{c} {k}' for k, c in kinds.items())})" if kinds else ""
         write(wrapped(f"{directory}: {n} finding{'s' if n != 1 else ''}{detail}; {report.assumed} of {report.values} "
-                      "parameter values assumed (source starts with 'assumed')"))
+                      "parameter values assumed (source says 'assumed')"))
     if strict and report.findings:
         raise typer.Exit(EXIT_FAILED)
 

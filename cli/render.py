@@ -28,7 +28,8 @@ from rich.text import Text
 
 from benefits import PatientPart, RulePack, Settlement
 from benefits.money import fmt_ratio
-from benefits.render import CATEGORIES_ZH, basis_text, both_languages, date_text, formula_text, input_label, source_text, word
+from benefits.render import (CATEGORIES_ZH, basis_text, both_languages, date_text, formula_text, input_label,
+                             source_text, word)
 
 from .text import Paint, money, visible
 
@@ -561,10 +562,10 @@ def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack,
         row("formula", formula_text(_GROUP_CHOSEN.sub(lambda m: _group(m[1], pack, lang), t.formula), lang))
     row("output", formula_text(word(_group(t.output, pack, lang), lang), lang), "bold")
     for j, c in enumerate(t.citations):
-        assumed = c.source.startswith("assumed")
+        guessed = c.assumed
         cite = Text(visible(f"{_parameter(c.parameter, pack, lang)} = {formula_text(c.value, lang)}"),
-                    style="yellow" if assumed else "")
-        if assumed:
+                    style="yellow" if guessed else "")
+        if guessed:
             cite.append(f"  {w['assumed']}", style="yellow")
         source = source_text(c.source, lang)
         if source:

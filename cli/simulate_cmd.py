@@ -645,6 +645,7 @@ def _what_if_amounts(out, w, lang: str, names: dict[str, str]) -> bool:
 def _what_if_parameters(out, w, lang: str, packs, names: dict[str, str], moved: bool, width: int) -> None:
     """The parameters the two traces cite with different values, each with its sources."""
     from benefits.render import source_text
+    from benefits.trace import is_assumed
 
     from .render import WORDS
 
@@ -667,7 +668,7 @@ def _what_if_parameters(out, w, lang: str, packs, names: dict[str, str], moved: 
         for side, source in (("A", p.a_source), ("B", p.b_source if p.b_source != p.a_source else None)):
             # in Chinese, the policy's words (source_text), or that the value is assumed
             text = source if not zh or source is None else \
-                calc["assumed"] if source.startswith("assumed") else source_text(source, lang)
+                "".join((source_text(source, lang), calc["assumed"] if is_assumed(source) else ""))
             if text:
                 _lines(out, wrap(visible(f"{side}{colon}{text}"), width, indent=6, hang=3), "dim")
 

@@ -165,3 +165,30 @@ def test_the_heading_breaks_between_fields_never_inside_one(command, lang, label
         head = r.stdout.split("\n\n")[0].splitlines()
         assert any(f"{label} {value}" in line for line in head), (columns, head)
         assert all(width(line) <= columns for line in head), (columns, head)
+
+
+@pytest.mark.parametrize("pack", ["jiangmen", "anyang"])
+def test_chinese_sources_carry_no_english_remarks(pack):
+    # Sources such as "seed 003: table 1, 重点救助对象住院医疗费用救助比例 80%" or "...提高至70%, from
+    # 2021-01-01" were printed under 依据 with their English remarks
+    from benefits import load_rules
+    from benefits.render import source_text
+
+    rules = load_rules(RULES / pack)
+    shown = [source_text(v.source, "zh") for p in rules.parameters.values() for v in p.values]
+    assert [s for s in shown if re.search("[A-Za-z]{3,}", s)] == []
+    assert "重点救助对象住院医疗费用救助比例 80%" in shown or pack == "anyang"
+
+
+def test_a_value_assumed_in_part_is_marked_assumed(tmp_path):
+    # Jiangmen's 2022 resident outpatient ratio: "居民普通门诊支付比例最高 75%; at level 1: assumed":
+    # at level 1 the value is assumed, and the Chinese reader was shown neither that nor the remark
+    claim = tmp_path / "claim.yaml"
+    claim.write_text("id: op1\nmember: {id: m1, scheme: resident, member_type: adult}\nvisit: general_outpatient\n"
+                     "level: level1\ndate: 2022-06-15\nbill: {total: '100.00', fully_self_paid: '0.00', "
+                     "over_limit: '0.00', pre_self_paid: '0.00', policy_range: '100.00'}\n", encoding="utf-8")
+    r = runner.invoke(app, ["explain", str(claim), "--rules", str(JIANGMEN)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if "= 75%" in x)
+    assert line.endswith("（假设，待正式文件）"), line
+    assert "居民普通门诊支付比例最高 75%" in r.stdout and "level split" not in r.stdout

@@ -74,18 +74,20 @@ def formula_text(text: str, lang: str) -> str:
 
 _DOC_REF = re.compile(r"\s*[（(][^（）()]*domain\.md[^（）()]*[)）]")
 _OUR_RULES = re.compile(r"[；;]?\s*结算口径：[^；;]*")
+_PIECES = re.compile(r"\s*(?:[；;]|,\s)\s*")  # "a; b", "a, b"; not the comma of 1,200.00
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def source_text(source: str, lang: str) -> str:
     """A parameter's source as a reader in `lang` is shown it: in Chinese, the policy's own words
-    without the project's references (its notes and seed numbers); '' for an assumed value (the reader
-    is told it is assumed)."""
+    only, without the project's references (its notes, seed numbers, English remarks); '' when
+    nothing is left, as for an assumed value (the reader is told it is assumed)."""
     if lang != "zh":
         return source
     if source.startswith("assumed"):
         return ""
     text = re.sub(r"^seed \d+:\s*", "", _DOC_REF.sub("", source)).strip()
-    return "" if re.fullmatch(r"[\x00-\x7f]*", text) else text
+    return "；".join(piece for piece in _PIECES.split(text) if _CJK.search(piece))
 
 
 def basis_text(basis: str, lang: str) -> str:

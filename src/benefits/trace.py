@@ -7,12 +7,22 @@ in fen and ratio units, the parameter values read); `render.py` turns them into 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 # Plain dataclasses, not pydantic models: a settlement holds dozens of steps, built by the engine
 # from its own strings, and constructing models was the largest cost of an evaluation (bench/).
 # Pydantic still validates, serialises and documents them as fields of `Settlement`.
+
+
+_ASSUMED = re.compile(r"(?:^|[:;,]\s*)assumed\b")
+
+
+def is_assumed(source: str) -> bool:
+    """A value whose source says it is assumed, in whole ("assumed: ...") or in part ("...; at
+    level 1: assumed"): a reader is told it awaits the published document."""
+    return _ASSUMED.search(source) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +32,10 @@ class Citation:
     parameter: str
     value: str
     source: str
+
+    @property
+    def assumed(self) -> bool:
+        return is_assumed(self.source)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@
   never be chosen, because for every claim the layer applies to on which its condition holds, an
   earlier row's holds too: a row after one without `when:`, a row repeating an earlier condition, or
   one the earlier rows cover between them;
-- how many parameter values are assumed (their source starts with `assumed`).
+- how many parameter values are assumed (their source says `assumed`, in whole or in part).
 
 Dead rows are decided exactly, not guessed: a condition only compares fields with constants, so every
 claim falls into one of finitely many classes (each value of a word field, each side of each constant
@@ -40,9 +40,6 @@ from .refs import split_ref
 MAX_CLASSES = 200_000
 """Classes of claims tried for one table at most (the real packs' largest: a few hundred)."""
 
-ASSUMED = "assumed"
-
-
 @dataclass(frozen=True)
 class Finding:
     """One thing lint found: its kind (unused-parameter, unused-counter, dead-row, uncovered,
@@ -60,7 +57,7 @@ class Finding:
 @dataclass(frozen=True)
 class Report:
     findings: tuple[Finding, ...]
-    assumed: int  # parameter values whose source starts with 'assumed'
+    assumed: int  # parameter values whose source says 'assumed', in whole or in part (trace.is_assumed)
     values: int  # parameter values in all
 
 
@@ -133,7 +130,7 @@ def lint(pack: RulePack) -> Report:
     findings += _shared_counters(pack, counters_of, specs, files)
 
     values = [v for p in pack.parameters.values() for v in p.values]
-    assumed = sum(v.source.startswith(ASSUMED) for v in values)
+    assumed = sum(v.assumed for v in values)
     return Report(tuple(findings), assumed, len(values))
 
 

@@ -16,7 +16,7 @@ from ..errors import ClaimError
 from ..matcher import Matcher
 from ..memo import keep
 from ..money import fmt, fmt_ratio, to_fen, trimmed
-from ..trace import Citation
+from ..trace import Citation, is_assumed
 from ..kinds import CounterBound, LayerFile
 from .files import PackFile, Text
 
@@ -52,7 +52,7 @@ class ParameterValue:
 
     @property
     def assumed(self) -> bool:
-        return self.source.startswith("assumed")
+        return is_assumed(self.source)
 
 
 @dataclass(frozen=True)
