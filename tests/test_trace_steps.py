@@ -4,6 +4,8 @@ the warning when no accumulators are given. Numbers are hand-computed from domai
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 import benefits
@@ -59,7 +61,11 @@ def test_dibao_serious_illness_modifiers(jiangmen):
 
 def test_a_member_in_no_group_has_no_modifier_steps(jiangmen):
     s = benefits.evaluate(claim(), jiangmen)
-    assert not {"serious_illness.deductible", "serious_illness.points", "serious_illness.cap"} & set(steps(s))
+    assert not {"serious_illness.deductible", "serious_illness.points"} & set(steps(s))
+    # the cap is not lifted: what is left of it is a step, 240000.00 less the 0.00 paid so far
+    cap = steps(s)["serious_illness.cap"]
+    assert (cap.formula, cap.output, cap.explain_zh) == (
+        "max(0, 240000.00 - 0.00) = 240000.00", "240000.00", "大病保险年度最高支付限额（每个险种）剩余")
 
 
 def test_the_new_steps_only_with_the_trace(jiangmen):
@@ -226,3 +232,98 @@ def test_a_residual_layer_is_named_as_the_payer_it_is(pack, case, layer, zh):
     (pay,) = [t for t in s.trace if t.step == f"{layer}.pay"]
     assert pay.explain_zh.startswith(zh), pay.explain_zh
     assert ("救助" in pay.explain_zh) == (layer == "medical_aid")
+
+
+def _stay(pack_level: str, total: str, policy: str, groups: list[str], scheme: str = "resident",
+          member_type: str = "adult", days: tuple[str, str] = ("2022-03-01", "2022-03-10")) -> dict:
+    return {"id": "t1", "member": {"id": "m1", "scheme": scheme, "member_type": member_type, "groups": groups},
+            "visit": "inpatient", "level": pack_level, "admission_date": days[0], "discharge_date": days[1],
+            "diagnoses": ["J18.9"], "bill": {"total": total, "fully_self_paid": str(Decimal(total) - Decimal(policy)),
+                                              "over_limit": "0.00", "pre_self_paid": "0.00", "policy_range": policy}}
+
+
+def _acc(admissions: int = 0, **counters: str) -> dict:
+    return {"member_id": "m1", "year": 2022, "admissions": admissions,
+            "counters": {k.replace("__", "."): v for k, v in counters.items()}}
+
+
+def test_what_is_left_of_each_layers_cap_is_a_step(jiangmen):
+    # Jiangmen 2022, resident 低保, level 3, 20000.00 all in policy range (domain.md 7.1):
+    # basic (20000.00 - 1000.00) x 65% = 12350.00; serious illness, first band from
+    # 10000.00 x (1 - 70%) = 3000.00 at 60% + 10 points: (7650.00 - 3000.00) x 70% = 3255.00 (no cap
+    # for 低保); medical aid on 20000.00 - 12350.00 - 3255.00 = 4395.00 at 80% = 3516.00, but only
+    # 80000.00 - 79500.00 = 500.00 of its annual cap is left: pays 500.00. The 500.00 was stated
+    # with nothing saying where it came from.
+    s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", ["dibao"]), jiangmen,
+                          _acc(medical_aid__paid="79500.00"))
+    t = steps(s)
+    cap = t["medical_aid.cap"]
+    assert (cap.inputs, cap.formula, cap.output) == (
+        {"paid_so_far": "79500.00"}, "max(0, 80000.00 - 79500.00) = 500.00", "500.00")
+    assert cap.explain_zh == "医疗救助年度最高救助限额（门诊与住院共用）剩余"
+    assert [c.parameter for c in cap.citations] == ["medical_aid.annual_cap"]
+    assert t["medical_aid.pay"].formula == "(4395.00 - 0.00) x 80% = 3516.00; capped at 500.00 -> 500.00"
+    order = [x.step for x in s.trace]
+    assert order.index("medical_aid.cap") < order.index("medical_aid.pay")
+    # a cap a group lifts has no such step: 低保 has no serious-illness cap
+    assert t["serious_illness.cap"].output == "no cap"
+
+
+def test_secondary_aid_states_its_cap_left(jiangmen):
+    # As above with medical aid's cap used up (80000.00 paid): aid pays 0.00; secondary aid's
+    # cumulative post-aid self-pay 1000.00 + (20000.00 - 12350.00 - 3255.00 - 0.00) = 5395.00, above
+    # 5000.00 at 50%: (5395.00 - 5000.00) x 50% = 197.50, but 30000.00 - 29900.00 = 100.00 is left
+    s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", ["dibao"]), jiangmen,
+                          _acc(medical_aid__paid="80000.00", secondary_aid__base="1000.00",
+                               secondary_aid__paid="29900.00"))
+    t = steps(s)
+    assert t["secondary_aid.cap"].formula == "max(0, 30000.00 - 29900.00) = 100.00"
+    assert t["secondary_aid.pay"].formula == "(5395.00 - 5000.00) x 50% = 197.50; capped at 100.00 -> 100.00"
+    assert str(s.payouts["secondary_aid"]) == "100.00"
+
+
+def test_the_aid_deductible_left_is_a_step():
+    # Anyang 2022, resident 低保, township, 800.00 in policy range (domain.md 7.2): basic
+    # (800.00 - 200.00) x 90% = 540.00; serious illness pays nothing (260.00 is below its start);
+    # medical aid's annual deductible is 1000.00, of which 500.00 was met this year: this claim's
+    # 260.00 left meets min(260.00, 1000.00 - 500.00) = 260.00 of it, so aid pays
+    # (260.00 - 260.00) x 75% = 0.00. The 260.00 was stated with no step saying why.
+    anyang = benefits.load_rules(RULES / "anyang")
+    s = benefits.evaluate(_stay("township", "800.00", "800.00", ["dibao"], days=("2022-03-01", "2022-03-03")),
+                          anyang, _acc(medical_aid__deductible_used="500.00"))
+    t = steps(s)
+    d = t["medical_aid.deductible"]
+    assert (d.inputs, d.formula, d.output) == (
+        {"aid_deductible_met": "500.00", "left": "260.00"}, "min(260.00, max(0, 1000.00 - 500.00)) = 260.00", "260.00")
+    assert t["medical_aid.pay"].formula == "(260.00 - 260.00) x 75% = 0.00 -> 0.00"
+    assert str(s.accumulators_after.counters["medical_aid.deductible_used"]) == "760.00"
+
+
+def test_the_large_amount_subsidy_states_its_cap_left():
+    # Anyang 2022, employee: the basic annual cap (300000.00) used up; the subsidy pays 90% of the
+    # eligible cost beyond it, at least 90% x (100000.00 - 1500.00) = 88650.00 whatever the
+    # deductible, but 400000.00 - 350000.00 = 50000.00 of its cap is left: pays 50000.00
+    anyang = benefits.load_rules(RULES / "anyang")
+    s = benefits.evaluate(_stay("province", "100000.00", "100000.00", [], scheme="employee", member_type="retired",
+                                days=("2022-03-01", "2022-04-01")),
+                          anyang, _acc(1, basic__annual="300000.00", large_amount__paid="350000.00"))
+    t = steps(s)
+    assert t["large_amount.cap"].formula == "max(0, 400000.00 - 350000.00) = 50000.00"
+    assert str(s.payouts["large_amount"]) == "50000.00"
+
+
+def test_a_deductible_above_the_policy_range_amount_is_met_up_to_it(jiangmen):
+    # Jiangmen 2022, resident, level 3: the deductible is 1000.00 but only 700.00 is in the policy
+    # range, so 700.00 of it is met and the fund pays (700.00 - 700.00) x 65% = 0.00. The step said
+    # 起付线 = 700.00 after a deductible step of 1000.00.
+    s = benefits.evaluate(_stay("level3", "800.00", "700.00", []), jiangmen)
+    t = steps(s)
+    assert t["basic.deductible"].output == "1000.00"
+    pay = t["basic.pay"]
+    assert pay.formula == "(700.00 - min(700.00, 1000.00)) x 65% = 0.00 -> 0.00"
+    assert (pay.inputs["deductible"], pay.inputs["deductible_applied"]) == ("1000.00", "700.00")
+    assert str(s.deductible) == "700.00"
+    # where the deductible is met in full the formula is as before
+    s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", []), jiangmen)
+    assert steps(s)["basic.pay"].formula == "(20000.00 - 1000.00) x 65% = 12350.00 -> 12350.00"
+    assert "deductible" not in steps(s)["basic.pay"].inputs

@@ -99,9 +99,9 @@ def basis_text(basis: str, lang: str) -> str:
 INPUTS_ZH = {
     "deciding_date": "决定日期", "total": "费用总额", "items": "明细条数", "default_b_share": "乙类先行自付比例（默认）",
     "admissions_before": "本年此前住院次数", "level": "医院等级", "scheme": "险种", "paid_so_far": "已支付",
-    "policy_range": "政策范围内费用", "deductible_applied": "起付线", "ratio": "支付比例", "cap_left": "剩余限额",
+    "policy_range": "政策范围内费用", "deductible_applied": "起付线（实际支付）", "ratio": "支付比例", "cap_left": "剩余限额",
     "this_claim": "本次", "before": "本次前累计", "after": "本次后累计", "first_band_start": "首段起点",
-    "left": "剩余合规自付", "aid_deductible_used": "救助起付线", "service": "服务项目",
+    "left": "剩余合规自付", "aid_deductible_used": "救助起付线", "aid_deductible_met": "本年已计入救助起付线", "service": "服务项目",
     "diagnosis": "主诊断", "others": "其他诊断", "group": "人员类别", "deductible": "起付线",
     "policy_range_left": "剩余政策范围内费用", "eligible": "合规费用", "basic_cap_left": "基本医疗保险剩余限额",
     "basic_ratio": "基本医疗保险支付比例", "pre_self_paid": "先行自付", "balance": "账户余额", "account": "个人账户",
@@ -232,19 +232,23 @@ def _adjustment(d: dict, cites: tuple) -> Text:
             f"{fmt_units(d['before'])} {pts} points = {after}", after)
 
 
-def _basic_cap(d: dict, cites: tuple) -> Text:
-    cap, used, left = d["cap"], fmt_fen(d["used"]), fmt_fen(d["left"])
-    return (f"{cites[0].description.zh}剩余", f"cap {cap}: what is left of it", {"paid_so_far": used},
+def _cap_left(d: dict, cites: tuple) -> Text:
+    used, left, what = fmt_fen(d["used"]), fmt_fen(d["left"]), cites[0].description
+    return (f"{what.zh}剩余", f"what is left of the {what.en}", {"paid_so_far": used},
             f"max(0, {fmt_fen(d['amount'])} - {used}) = {left}", left)
 
 
 def _basic_pay(d: dict, cites: tuple) -> Text:
     policy, applied, ratio, paid = fmt_fen(d["policy"]), fmt_fen(d["applied"]), fmt_units(d["ratio"]), fmt_fen(d["paid"])
-    formula = _capped(f"({policy} - {applied}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
+    inputs = {"policy_range": policy, "deductible_applied": applied, "ratio": ratio, "cap_left": _cap(d["cap_left"])}
+    met = applied
+    if d["applied"] != d["deductible"]:  # a deductible above the policy-range amount is met up to it (domain.md 6.3)
+        deductible = fmt_fen(d["deductible"])
+        inputs = {"policy_range": policy, "deductible": deductible, **inputs}
+        met = f"min({policy}, {deductible})"
+    formula = _capped(f"({policy} - {met}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
     return ("统筹基金支付 =（政策范围内费用 - 起付线）x 支付比例，不超过限额",
-            "fund pays (policy-range amount - deductible) x ratio, up to the cap",
-            {"policy_range": policy, "deductible_applied": applied, "ratio": ratio, "cap_left": _cap(d["cap_left"])},
-            formula + f" -> {paid}", paid)
+            "fund pays (policy-range amount - deductible) x ratio, up to the cap", inputs, formula + f" -> {paid}", paid)
 
 
 def _group(zh: str, en: str) -> Callable[[dict, tuple], Text]:
@@ -279,6 +283,12 @@ def _bands_pay(d: dict, cites: tuple) -> Text:
     return (f"分段支付：{bands_zh}", f"paid band by band: {bands}",
             {"before": fmt_fen(d["before"]), "after": fmt_fen(d["after"]), "first_band_start": fmt_exact(d["start"], RATIO),
              "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
+
+
+def _aid_deductible(d: dict, cites: tuple) -> Text:
+    amount, met, left, used = (fmt_fen(d[k]) for k in ("amount", "met", "left", "used"))
+    return ("救助起付线本年尚未达到的部分，以剩余合规自付为限", "the aid deductible not yet met this year, up to what is left",
+            {"aid_deductible_met": met, "left": left}, f"min({left}, max(0, {amount} - {met})) = {used}", used)
 
 
 def _aid_pay(d: dict, cites: tuple) -> Text:
@@ -341,7 +351,7 @@ RENDERERS: dict[str, Callable[[dict, tuple], Text]] = {
     "diagnosis": _diagnosis,
     "basic_fund.ratio": _ratio,
     "basic_fund.adjustment": _adjustment,
-    "basic_fund.cap": _basic_cap,
+    "cap": _cap_left,
     "basic_fund.pay": _basic_pay,
     "cumulative_bands.group": _group("按对本层最有利的身份计算", "the group most favourable for this layer applies"),
     "cumulative_bands.reduction": _reduction,
@@ -350,6 +360,7 @@ RENDERERS: dict[str, Callable[[dict, tuple], Text]] = {
     "cumulative_bands.cumulative": _cumulative,
     "cumulative_bands.pay": _bands_pay,
     "residual_ratio.group": _group("按对本层最有利的救助身份计算", "the aid group most favourable for this layer applies"),
+    "residual_ratio.deductible": _aid_deductible,
     "residual_ratio.pay": _aid_pay,
     "fixed_amount.pay": _fixed_pay,
     "above_cap.pay": _above_cap_pay,

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from ..money import RATIO, half_up
 from ..rules.files import Name, Row
-from .base import Check, CounterBound, Earlier, Kind, Paid, State
+from .base import Check, CounterBound, Earlier, Kind, Paid, State, record_cap
 
 
 class AboveCapLayer(Kind):
@@ -62,9 +62,11 @@ class AboveCapLayer(Kind):
             cap_left = max(0, cap.units - st.counter(self.paid_counter))
         paid = half_up(raw if cap_left is None else min(raw, cap_left * den), den)
         if st.rec is not None:
+            if cap is not None:
+                record_cap(st, self.id, hit[1], cap, st.counter(self.paid_counter), cap_left)
             st.rec.add("above_cap.pay", f"{self.id}.pay", self.when_rule, self.id,
                        {"cap": self.cap, "ratio": ratio.units, "eligible": eligible, "left": left, "basic_ratio": r,
                         "beyond": beyond, "beyond_den": r if r > 0 else 1, "raw": raw, "den": den,
-                        "cap_left": cap_left, "paid": paid}, tuple(p for p in (ratio, cap) if p is not None))
+                        "cap_left": cap_left, "paid": paid}, (ratio,))
         st.add(self.paid_counter, paid)
         return Paid(paid, eligible, cap_left)

@@ -128,6 +128,12 @@ class State:
         self.counters[key] = self.counters.get(key, 0) + fen
 
 
+def record_cap(st: State, layer: str, rule: str, cap: "ParameterValue", used: int, left: int) -> None:
+    """The trace step of a cap (最高支付限额) read against what its counter holds: what is left of it
+    before this claim, max(0, cap - paid so far), the number a layer's payout is limited by."""
+    st.rec.add("cap", f"{layer}.cap", rule, layer, {"amount": cap.units, "used": used, "left": left}, (cap,))
+
+
 def most_favourable(options: list, paid):
     """The option paying the most (domain.md 6.7); among equals, the first listed."""
     return max(options, key=paid)

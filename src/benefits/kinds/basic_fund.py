@@ -19,7 +19,7 @@ from ..errors import ClaimError
 from ..money import RATIO, half_up
 from ..rules.files import Adjustment, Cap, Deductible, Row
 from ..trace import Step
-from .base import BasicPaid, Check, CounterBound, Earlier, Kind, State, with_points
+from .base import BasicPaid, Check, CounterBound, Earlier, Kind, State, record_cap, with_points
 
 if TYPE_CHECKING:
     from ..rules.pack import ParameterValue
@@ -90,7 +90,8 @@ class BasicFundLayer(Kind):
         if plan.error:
             raise ClaimError(plan.error)
         policy = st.left
-        applied = min(policy, self._deductible(st, plan))
+        deductible = self._deductible(st, plan)
+        applied = min(policy, deductible)
         ratio = plan.ratio
         rec = st.rec
         if rec is not None:
@@ -102,8 +103,8 @@ class BasicFundLayer(Kind):
         paid = rounded if cap_left is None or raw <= cap_left * RATIO else cap_left
         if rec is not None:
             rec.add("basic_fund.pay", f"{self.id}.pay", self.when_rule, self.id,
-                    {"policy": policy, "applied": applied, "ratio": ratio, "cap_left": cap_left, "raw": raw,
-                     "paid": paid})
+                    {"policy": policy, "deductible": deductible, "applied": applied, "ratio": ratio,
+                     "cap_left": cap_left, "raw": raw, "paid": paid})
         for key in keys:
             st.add(key, paid)
         if plan.deductible_counter is not None:
@@ -187,8 +188,7 @@ class BasicFundLayer(Kind):
             if left < by_id.get(cap.id, left + 1):
                 by_id[cap.id] = left
             if rec is not None:
-                rec.add("basic_fund.cap", f"{self.id}.cap", cap.rule, self.id,
-                        {"cap": cap.id, "amount": cap.amount.units, "used": used, "left": left}, (cap.amount,))
+                record_cap(st, self.id, cap.rule, cap.amount, used, left)
         return least, keys, by_id
 
 

@@ -19,7 +19,7 @@ from pydantic import Field
 from ..errors import ClaimError
 from ..money import RATIO, fmt_fen, half_up
 from ..rules.files import BandRow, GroupModifier, Name, Row
-from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable, with_points
+from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable, record_cap, with_points
 
 SCALE = RATIO * RATIO  # the payout's denominator: an amount in fen x RATIO times a ratio
 
@@ -60,6 +60,7 @@ class _Plan:
 
     options: tuple[_Bands, ...] = ()  # each fired group's bands, then the plain ones
     cap: object = None  # the cap row's value, if one holds
+    cap_rule: str = ""  # that row's rule id
     band_rule: str = ""
     cites: tuple = ()  # the deductible and band parameters
     error: str | None = None
@@ -126,8 +127,7 @@ class CumulativeBandsLayer(Kind):
         # groups are listed before `none`
         best = options[0] if len(options) == 1 else most_favourable(options, lambda o: o.paid)
         if st.rec is not None:
-            cites = plan.cites + best.modifiers + ((plan.cap,) if best.cap_left is not None else ())
-            self._record(st, options, best, plan.band_rule, before, amount, after, cites, plan.cap)
+            self._record(st, options, best, plan, before, amount, after, paid_so_far)
         st.add(self.base_counter, amount)
         st.add(self.paid_counter, best.paid)
         return Paid(best.paid, amount, best.cap_left)
@@ -151,7 +151,7 @@ class CumulativeBandsLayer(Kind):
         groups = [g for g, rid in zip(self.groups, self.group_rules) if rid in st.fired] + [None]
         options = tuple(self._bands(st, g, deductible, band_params, cap) for g in groups)
         cites = (deductible, *(p for b in band_params for p in b if p is not None))
-        return _Plan(options, cap, hit_b[1], cites)
+        return _Plan(options, cap, hit_c[1] if hit_c else "", hit_b[1], cites)
 
     @staticmethod
     def _bands(st: State, group, deductible, band_params, cap) -> _Bands:
@@ -206,7 +206,8 @@ class CumulativeBandsLayer(Kind):
             st.rec.add("cumulative_bands.no_cap", f"{self.id}.cap", rule, self.id,
                        {"group": group.id, "zh": zh, "cap": cap.units}, (cap,))
 
-    def _record(self, st: State, options, best: _Option, row: str, before, amount, after, cites, cap) -> None:
+    def _record(self, st: State, options, best: _Option, plan: _Plan, before: int, amount: int, after: int,
+                paid_so_far: int) -> None:
         group = best.group.id if best.group else "none"
         if len(options) > 1:
             st.rec.add("cumulative_bands.group", f"{self.id}.group",
@@ -214,9 +215,11 @@ class CumulativeBandsLayer(Kind):
                        {"options": {(o.group.id if o.group else "none"): o.paid for o in options}, "chosen": group,
                         "names": {o.group.id: o.group.name.zh for o in options if o.group and o.group.name}})
         if best.group is not None and best.plan is not None:
-            self._record_modifiers(st, best.group, best.plan, cap)
+            self._record_modifiers(st, best.group, best.plan, plan.cap)
         st.rec.add("cumulative_bands.cumulative", f"{self.id}.cumulative", self.when_rule, self.id,
                    {"counter": self.base_counter, "before": before, "amount": amount, "after": after})
-        st.rec.add("cumulative_bands.pay", f"{self.id}.pay", row, self.id,
+        if best.cap_left is not None:
+            record_cap(st, self.id, plan.cap_rule, plan.cap, paid_so_far, best.cap_left)
+        st.rec.add("cumulative_bands.pay", f"{self.id}.pay", plan.band_rule, self.id,
                    {"before": before, "after": after, "start": best.start, "bands": best.bands, "raw": best.raw,
-                    "cap_left": best.cap_left, "paid": best.paid}, cites)
+                    "cap_left": best.cap_left, "paid": best.paid}, plan.cites + best.modifiers)

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from ..money import RATIO, half_up
 from ..rules.files import GroupRatio, Name, Row
-from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable
+from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable, record_cap
 
 
 class ResidualRatioLayer(Kind):
@@ -63,17 +63,17 @@ class ResidualRatioLayer(Kind):
         if not groups:
             return None
         left = st.left
-        cap = None
-        cap_left = None
+        cap = cap_left = None
         hit = st.first(self.caps, self.rule_ids("caps", self.caps))
         if hit is not None and self.paid_counter is not None:
             cap = st.param(hit[0].value)
             cap_left = max(0, cap.units - st.counter(self.paid_counter))
+        met = st.counter(self.deductible_counter) if self.deductible_counter else 0  # aid deductible met this year
         options = []
         for g, rid in groups:
             ratio = st.param(g.ratio)
             ded = st.param(g.deductible) if g.deductible else None
-            ded_left = max(0, ded.units - st.counter(self.deductible_counter)) if ded and self.deductible_counter else 0
+            ded_left = max(0, ded.units - met) if ded and self.deductible_counter else 0
             used = min(left, ded_left)
             raw = (left - used) * ratio.units
             paid = half_up(raw if cap_left is None else min(raw, cap_left * RATIO), RATIO)
@@ -84,11 +84,16 @@ class ResidualRatioLayer(Kind):
                 st.rec.add("residual_ratio.group", f"{self.id}.group", rule, self.id,
                            {"options": {o[1].id: o[0] for o in options}, "chosen": g.id,
                             "names": {o[1].id: o[1].name.zh for o in options if o[1].name}})
+            if ded is not None and self.deductible_counter:
+                st.rec.add("residual_ratio.deductible", f"{self.id}.deductible", rule, self.id,
+                           {"amount": ded.units, "met": met, "left": left, "used": used}, (ded,))
+            if cap is not None:
+                record_cap(st, self.id, hit[1], cap, st.counter(self.paid_counter), cap_left)
             st.rec.add("residual_ratio.pay", f"{self.id}.pay", rule, self.id,
                        {"group": g.id, "zh": g.name.zh if g.name else None, "payer": self.payer,
                         "left": left, "used": used,
                         "ratio": ratio.units, "raw": raw,
-                        "cap_left": cap_left, "paid": paid}, tuple(p for p in (ratio, ded, cap) if p is not None))
+                        "cap_left": cap_left, "paid": paid}, (ratio,))
         if self.paid_counter:
             st.add(self.paid_counter, paid)
         if used and self.deductible_counter:
