@@ -80,14 +80,16 @@ PATIENT = {
     "zh": {
         "fully_self_paid": "全自费（目录外）", "over_limit": "超限价自付", "pre_self_paid": "乙类先行自付",
         "deductible": "起付线", "co_pay": "按比例自付", "above_cap": "超过基本统筹限额",
-        "relieved_by_later_layers": "减：大病保险及救助等后续各层支付", "total": "个人负担合计",
+        "co_pay_no_basic": "政策范围内费用（无基本统筹支付）",
+        "relieved_by_later_layers": "减：基本统筹以外各项基金支付", "total": "个人负担合计",
         "account": "其中个人账户支付", "cash": "其中个人现金支付",
     },
     "en": {
         "fully_self_paid": "fully self-paid (outside the catalogue)", "over_limit": "over the price limit",
         "pre_self_paid": "pre-self-paid (category-B share)", "deductible": "deductible",
         "co_pay": "co-pay above the deductible", "above_cap": "above the basic fund's cap",
-        "relieved_by_later_layers": "less: paid by serious illness, aid and later layers",
+        "co_pay_no_basic": "policy-range amount (no basic fund applied)",
+        "relieved_by_later_layers": "less: paid by funds other than the basic fund",
         "total": "patient pays in all", "account": "of which personal account", "cash": "of which cash",
     },
 }
@@ -349,7 +351,10 @@ def settlement_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, colu
         if name in AFTER_TOTAL or name == "total":
             continue
         value = getattr(s.patient, name)
-        patient.add(_patient_label(name, lang), money(-value if name in SUBTRACTED and value else value))
+        # where no basic fund applied (maternity, a COVID test's finance share) the policy-range
+        # amount is no co-pay of one
+        label = _patient_label("co_pay_no_basic" if name == "co_pay" and s.ratio is None else name, lang)
+        patient.add(label, money(-value if name in SUBTRACTED and value else value))
     patient.rule()
     patient.add(_patient_label("total", lang), money(s.patient.total), style="bold")
     for name in fields:

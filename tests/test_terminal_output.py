@@ -192,3 +192,27 @@ def test_a_value_assumed_in_part_is_marked_assumed(tmp_path):
     line = next(x for x in r.stdout.splitlines() if "= 75%" in x)
     assert line.endswith("（假设，待正式文件）"), line
     assert "居民普通门诊支付比例最高 75%" in r.stdout and "level split" not in r.stdout
+
+
+def test_the_patients_part_names_what_paid_when_no_basic_fund_applied(tmp_path):
+    # Jiangmen 2021, employee, maternity 门诊终止妊娠: the maternity fund pays its fixed 500.00 of the
+    # 800.00 policy-range amount (domain.md 7.1). No basic fund applied, so nothing is a co-pay
+    # 按比例自付 above a deductible, and what relieved the patient is the maternity fund, not
+    # serious illness or aid: 50.00 + 800.00 - 500.00 = 350.00 is the patient's.
+    claim = tmp_path / "claim.yaml"
+    claim.write_text("id: mat1\nmember: {id: m1, scheme: employee, member_type: in_service}\nvisit: maternity\n"
+                     "service: termination\nlevel: level2\ndate: 2021-06-15\nbill: {total: '850.00', "
+                     "fully_self_paid: '50.00', over_limit: '0.00', pre_self_paid: '0.00', policy_range: '800.00'}\n",
+                     encoding="utf-8")
+    for lang, co_pay, relieved in (("zh", "政策范围内费用（无基本统筹支付）", "减：基本统筹以外各项基金支付"),
+                                   ("en", "policy-range amount (no basic fund applied)",
+                                    "less: paid by funds other than the basic fund")):
+        r = runner.invoke(app, ["calc", str(claim), "--rules", str(JIANGMEN), "--lang", lang], env={"COLUMNS": "120"})
+        assert r.exit_code == 0, r.stderr
+        rows = {line.rsplit(None, 1)[0].strip(): line.rsplit(None, 1)[1] for line in r.stdout.splitlines()
+                if re.fullmatch(r"\s+\S.*\s-?\d+\.\d\d", line)}
+        assert rows[co_pay] == "800.00" and rows[relieved] == "-500.00", rows
+        assert "按比例自付" not in r.stdout and "co-pay above the deductible" not in r.stdout
+    # a claim the basic fund paid keeps its co-pay line
+    out = run("calc", "resident-level3", env={"COLUMNS": "120"}).stdout
+    assert "按比例自付" in out and "减：基本统筹以外各项基金支付" in out

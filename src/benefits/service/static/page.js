@@ -32,7 +32,8 @@
       base: "政策范围内", limit: "本次可支付限额", paid: "支付", no_cap: "不设限额",
       inputs: "输入", formula: "算式", output: "结果", cites: "参数", where: "规则位置",
       fully_self_paid: "全自费", over_limit: "超限价", pre_self_paid: "先行自付", deductible: "起付线",
-      co_pay: "按比例自付", above_cap: "超封顶", relieved_by_later_layers: "其中由大病、救助等减负",
+      co_pay: "按比例自付", above_cap: "超封顶", relieved_by_later_layers: "其中由基本统筹以外各项基金减负",
+      co_pay_no_basic: "政策范围内（无基本统筹支付）",
       account: "个人账户支付", because: "其中", unknown_pack: "未知规则包“{pack}”；本服务有：{packs}"
     },
     en: {
@@ -57,7 +58,8 @@
       inputs: "inputs", formula: "formula", output: "result", cites: "parameters", where: "rule at",
       fully_self_paid: "Fully self-paid", over_limit: "Over the price limit", pre_self_paid: "Pre-self-paid (B)",
       deductible: "Deductible", co_pay: "Co-pay", above_cap: "Above the cap",
-      relieved_by_later_layers: "of which paid by serious illness and aid", account: "Personal account",
+      co_pay_no_basic: "Policy range (no basic fund applied)",
+      relieved_by_later_layers: "of which paid by funds other than the basic fund", account: "Personal account",
       because: "of which", unknown_pack: "unknown rule pack '{pack}'; this service has: {packs}"
     }
   };
@@ -269,7 +271,7 @@
     renderChart(s);
     renderSetlinfo(s.setlinfo);
     renderSetldetail(s.setldetail, s);
-    renderReasons(s.patient);
+    renderReasons(s);
     renderTrace(s.trace || []);
     stamp(result.at);
   }
@@ -324,9 +326,10 @@
   }
 
   /* The reasons the patient pays, as lines of text under the patient's bar. */
-  function reasonLines(patient) {
+  function reasonLines(s) {
+    var patient = s.patient;
     var parts = REASONS.filter(function (k) { return !isZero(patient[k]); })
-      .map(function (k) { return t(k) + " " + patient[k]; });
+      .map(function (k) { return reasonName(k, s) + " " + patient[k]; });
     var lines = [];
     for (var i = 0; i < parts.length; i += 3) {  // three reasons a line, to stay within the picture
       lines.push((i ? "" : t("because") + ": ") + parts.slice(i, i + 3).join(" · "));
@@ -385,7 +388,7 @@
       from += w;
     });
     var patientFrom = 1 - share(s.patient.total, total);
-    row("seg patient", t("patient"), reasonLines(s.patient), patientFrom, 1 - patientFrom, "#b9bec4", s.patient.total,
+    row("seg patient", t("patient"), reasonLines(s), patientFrom, 1 - patientFrom, "#b9bec4", s.patient.total,
         {"data-layer": "patient", "data-kind": "patient"});
     from = patientFrom;
     segs.filter(function (g) { return g.kind !== "fund"; }).forEach(function (seg) {
@@ -435,12 +438,19 @@
     }));
   }
 
-  function renderReasons(patient) {
+  /* A reason's name: where no basic fund applied (maternity, a COVID test's finance share) the
+     policy-range amount is no co-pay of one. */
+  function reasonName(k, s) {
+    return k === "co_pay" && s.ratio == null ? t("co_pay_no_basic") : t(k);
+  }
+
+  function renderReasons(s) {
+    var patient = s.patient;
     var keys = REASONS.concat(["relieved_by_later_layers", "total", "account", "cash"]);
     var names = {total: t("patient"), account: t("account"), cash: t("cash")};
     table($("reasons"), [t("item"), t("amount")], keys.map(function (k) {
       return {attrs: {"data-key": k, "class": (isZero(patient[k]) ? "zero " : "") + (k === "total" ? "sum" : "")},
-              cells: [names[k] || t(k), patient[k]]};
+              cells: [names[k] || reasonName(k, s), patient[k]]};
     }));
   }
 
