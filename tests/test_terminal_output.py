@@ -216,3 +216,15 @@ def test_the_patients_part_names_what_paid_when_no_basic_fund_applied(tmp_path):
     # a claim the basic fund paid keeps its co-pay line
     out = run("calc", "resident-level3", env={"COLUMNS": "120"}).stdout
     assert "按比例自付" in out and "减：基本统筹以外各项基金支付" in out
+
+
+@pytest.mark.parametrize("pack", ["jiangmen", "anyang"])
+def test_every_layer_has_a_policy_basis_in_chinese(pack):
+    # Jiangmen's personal account cited only our own settlement notes, which Chinese text leaves
+    # out: its section had no 政策依据 line at all. (Anyang's layers whose values are all assumed
+    # say so, awaiting the province's and the city's documents.)
+    from benefits import load_rules
+    from benefits.render import basis_text
+
+    shown = {layer.id: basis_text(layer.citation, "zh") for layer in load_rules(RULES / pack).layers}
+    assert [k for k, v in shown.items() if not re.search("《.+》|待河南省、安阳市正式文件", v)] == []
