@@ -327,3 +327,13 @@ def test_a_deductible_above_the_policy_range_amount_is_met_up_to_it(jiangmen):
     s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", []), jiangmen)
     assert steps(s)["basic.pay"].formula == "(20000.00 - 1000.00) x 65% = 12350.00 -> 12350.00"
     assert "deductible" not in steps(s)["basic.pay"].inputs
+
+
+def test_a_layer_that_does_not_apply_says_which_condition_failed(jiangmen):
+    # the Chinese text said only "X不适用于本次结算"; the English gave the rule's condition alone
+    s = benefits.evaluate(claim(), jiangmen)  # a resident's stay: no maternity, no personal account, no aid group
+    t = steps(s)
+    assert t["maternity.skip"].explain_zh == "生育保险基金不适用于本次结算：本层的适用条件不成立"
+    assert t["maternity.skip"].formula.startswith("not (")
+    assert t["medical_aid.skip"].explain_zh == (
+        "医疗救助不适用于本次结算：本层自身的条件（人员类别，或所接续的基本医疗保险限额）不成立")

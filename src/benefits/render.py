@@ -328,7 +328,9 @@ def _account_pay(d: dict, cites: tuple) -> Text:
 
 def _skip(d: dict, cites: tuple) -> Text:
     why = f"not ({d['when']})" if not d["own"] else _OWN_CONDITIONS
-    return f"{d['zh']}不适用于本次结算", f"{d['en']} does not apply to this claim", {}, why, "0.00"
+    # the condition itself is rule text (field ids), shown in the formula; the Chinese says which one failed
+    zh = "本层的适用条件不成立" if not d["own"] else "本层自身的条件（人员类别，或所接续的基本医疗保险限额）不成立"
+    return f"{d['zh']}不适用于本次结算：{zh}", f"{d['en']} does not apply to this claim", {}, why, "0.00"
 
 
 def _patient(d: dict, cites: tuple) -> Text:
