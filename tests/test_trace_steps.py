@@ -337,3 +337,12 @@ def test_a_layer_that_does_not_apply_says_which_condition_failed(jiangmen):
     assert t["maternity.skip"].formula.startswith("not (")
     assert t["medical_aid.skip"].explain_zh == (
         "医疗救助不适用于本次结算：本层自身的条件（人员类别，或所接续的基本医疗保险限额）不成立")
+
+
+def test_a_group_named_for_several_identities_says_which_is_the_members():
+    # Anyang's serious-illness group is named "特困、低保、脱贫": for a member who is 脱贫 only the
+    # step read as if the member were all three
+    anyang = benefits.load_rules(RULES / "anyang")
+    s = benefits.evaluate(_stay("province", "300000.00", "300000.00", ["tuopin"], days=("2022-03-01", "2022-04-01")),
+                          anyang, _acc(serious_illness__base="10000.00"))
+    assert steps(s)["serious_illness.group"].explain_zh == "按对本层最有利的身份计算：特困、低保、脱贫（本人：脱贫）"

@@ -254,8 +254,11 @@ def _basic_pay(d: dict, cites: tuple) -> Text:
 def _group(zh: str, en: str) -> Callable[[dict, tuple], Text]:
     def render(d: dict, cites: tuple) -> Text:
         chosen = d["chosen"]
-        return (f"{zh}：{_who(chosen, d['names'].get(chosen))}", en, {k: fmt_fen(v) for k, v in d["options"].items()},
-                f"max -> {chosen}", chosen)
+        who = _who(chosen, d["names"].get(chosen))
+        own = "、".join(word(g.value, "zh") for g in d["member"])
+        if own and own != who:  # a group the layer names for several identities ("特困、低保、脱贫"): which is the member's
+            who += f"（本人：{own}）"
+        return f"{zh}：{who}", en, {k: fmt_fen(v) for k, v in d["options"].items()}, f"max -> {chosen}", chosen
     return render
 
 

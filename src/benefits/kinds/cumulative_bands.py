@@ -213,7 +213,8 @@ class CumulativeBandsLayer(Kind):
             st.rec.add("cumulative_bands.group", f"{self.id}.group",
                        f"{self.id}.groups.{best.group.id}" if best.group else self.when_rule, self.id,
                        {"options": {(o.group.id if o.group else "none"): o.paid for o in options}, "chosen": group,
-                        "names": {o.group.id: o.group.name.zh for o in options if o.group and o.group.name}})
+                        "names": {o.group.id: o.group.name.zh for o in options if o.group and o.group.name},
+                        "member": st.claim.member.groups})
         if best.group is not None and best.plan is not None:
             self._record_modifiers(st, best.group, best.plan, plan.cap)
         st.rec.add("cumulative_bands.cumulative", f"{self.id}.cumulative", self.when_rule, self.id,

@@ -83,7 +83,8 @@ class ResidualRatioLayer(Kind):
             if len(options) > 1:
                 st.rec.add("residual_ratio.group", f"{self.id}.group", rule, self.id,
                            {"options": {o[1].id: o[0] for o in options}, "chosen": g.id,
-                            "names": {o[1].id: o[1].name.zh for o in options if o[1].name}})
+                            "names": {o[1].id: o[1].name.zh for o in options if o[1].name},
+                            "member": st.claim.member.groups})
             if ded is not None and self.deductible_counter:
                 st.rec.add("residual_ratio.deductible", f"{self.id}.deductible", rule, self.id,
                            {"amount": ded.units, "met": met, "left": left, "used": used}, (ded,))
