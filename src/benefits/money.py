@@ -185,6 +185,12 @@ _NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _MONEY_TEXT = re.compile(r"[0-9]{1,10}\.[0-9]{2}")  # how amounts are written: no sign, exactly two decimals
 
 
+def is_number_text(value: str) -> bool:
+    """Whether `value` is a decimal number as amounts and shares may be written: digits, a point,
+    a sign; no exponent, no spaces, no underscores, ASCII digits only."""
+    return _NUMBER.fullmatch(value) is not None
+
+
 def _number_text(value: str, what: str) -> Decimal:
     if not _NUMBER.fullmatch(value):
         raise ValueError(f"expected {what}, got {shown(value)}")

@@ -15,13 +15,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...errors import shown
-from ...money import MAX_AMOUNT, units_of
+from ...money import MAX_AMOUNT, is_number_text, units_of
 from .problems import MAX_PROBLEMS, Problems
 from .raw import Raw
 
 MAX_FEN = int(MAX_AMOUNT * 100)
-_MONEY_TEXT = r"^[0-9]+(\.[0-9]{1,2})?$"
-_MONEY_RE = re.compile(_MONEY_TEXT)
+_MONEY_TEXT = r"^[0-9]+(\.[0-9]{1,2})?$"  # the common case, converted by Arrow; anything else by money_fen
 _DATE_TEXT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _INT_RE = re.compile(r"^[0-9]+$")
 INT64 = (-(1 << 63), (1 << 63) - 1)
@@ -352,10 +351,8 @@ def money_fen(v: object) -> tuple[int | None, str | None]:
         return None, "an amount must be written exactly (e.g. 1234.50 or '1234.50'); floats cannot hold fen exactly"
     if isinstance(v, int):
         v = Decimal(v)
-    if isinstance(v, str):
-        if not _MONEY_RE.fullmatch(v):
-            if v.startswith("-"):
-                return None, f"an amount cannot be negative, got {shown(v)}"
+    if isinstance(v, str):  # written as the engine reads it (money.parse_money): 100.500 is 100.50
+        if not is_number_text(v):
             return None, f"expected an amount in yuan with at most two decimals, such as 1234.50, got {shown(v)}"
         v = Decimal(v)
     if not isinstance(v, Decimal) or not v.is_finite():
