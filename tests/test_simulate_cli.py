@@ -420,3 +420,20 @@ def test_calc_compare_says_when_the_parameters_that_differ_moved_no_amount(count
     moved = compare("tekun-medical-aid", "en")
     assert "Parameters that made the difference" in moved and "-1028.07" in moved
     assert "造成差异的参数" in compare("tekun-medical-aid", "zh")
+
+
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
+def test_a_claim_outside_the_simulated_year_is_refused_naming_the_year(tmp_path, engine):
+    # One outpatient claim of 2021-12-31 makes 2021 the simulated year (the earliest claim's): the
+    # 2022 stay is refused. The vectorised engine's refusal spoke of accumulators no one gave
+    # ("accumulators.year: 2021, but the claim settles on a date in 2022").
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    claims.write_text("claim_id,member_id,visit,level,date,admission_date,discharge_date,total,policy_range\n"
+                      "old,m1,general_outpatient,level1,2021-12-31,,,100.00,100.00\n"
+                      "c1,m2,inpatient,level2,,2022-03-01,2022-03-10,20000.00,20000.00\n", encoding="utf-8")
+    members.write_text("member_id,scheme,member_type\nm1,resident,adult\nm2,resident,adult\n", encoding="utf-8")
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
+    assert r.exit_code == 0, r.stderr
+    assert (f"{claims} line 3 (claim 'c1'): the claim settles on 2022-03-10, outside the year 2021 the simulation "
+            "keeps accumulators for (by default the year of the earliest claim): simulate one year's claims at a "
+            "time") in " ".join(r.stderr.split())

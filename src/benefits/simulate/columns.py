@@ -82,6 +82,8 @@ RESULTS (one row a claim, in the claims table's row order)
 
 from __future__ import annotations
 
+import datetime as dt
+
 from dataclasses import dataclass
 
 MONEY = "money"  # int64 fen, or decimal yuan text
@@ -150,3 +152,9 @@ def result_columns(layers: tuple[str, ...], counter_keys: tuple[str, ...]) -> tu
     per month as one key per month of the year)."""
     return (RESULT_HEAD + RESULT_AMOUNTS + tuple(PAID + layer for layer in layers) + RESULT_TOTALS
             + tuple(AFTER + key for key in counter_keys))
+
+
+def outside_year(day: "dt.date", year: int) -> str:
+    """Why a claim settling on `day` is refused in a simulation keeping accumulators for `year`."""
+    return (f"the claim settles on {day}, outside the year {year} the simulation keeps accumulators for (by "
+            "default the year of the earliest claim): simulate one year's claims at a time")

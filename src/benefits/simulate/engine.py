@@ -67,7 +67,7 @@ def settle(pack: RulePack, claims: Any, members: Any, *, items: Any = None, year
     out = _Out(cl.n, len(pack.layers), len(layout), bill.fen)  # in the claims table's row order
     y = _Year(pack, year, cp.cap_ids, layout, rules, unbounded, fund=[layer.fund for layer in pack.layers],
               counters=counters, admissions=mem.admissions.copy(), in_bounds=np.zeros(mem.n, bool), why=why,
-              out=out, fallback=Fallback(pack, cl, mem, bill.items, layout, year))
+              out=out, fallback=Fallback(pack, cl, mem, bill.items, layout, year, days.day))
     _settle_steps(y, steps, cols)
     return _results(y, cl, mem, days, dates, steps, cols)
 

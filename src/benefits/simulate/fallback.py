@@ -16,7 +16,7 @@ from ..calculator import evaluate
 from ..errors import BenefitsError
 from ..money import from_fen, ratio_of, to_fen
 from .arrays import NO_DAY, Claims, Items, Members, decimal_text
-from .columns import BILL_COLUMNS
+from .columns import BILL_COLUMNS, outside_year
 from .kinds import Layout
 
 EPOCH = dt.date(1970, 1, 1)
@@ -59,8 +59,10 @@ class Outcome:
 class Fallback:
     """Settles single rows of the claims table with `benefits.evaluate`."""
 
-    def __init__(self, pack, claims: Claims, members: Members, items: Items | None, layout: Layout, year: int):
+    def __init__(self, pack, claims: Claims, members: Members, items: Items | None, layout: Layout, year: int,
+                 day: np.ndarray):
         self.pack, self.claims, self.members, self.items, self.layout, self.year = pack, claims, members, items, layout, year
+        self.day = day  # each claim's deciding date, days since EPOCH
         self._item_rows: dict[int, np.ndarray] | None = None
 
     def claim(self, row: int) -> dict:
@@ -128,6 +130,10 @@ class Fallback:
                 "counters": {key: from_fen(int(v)) for key, v in zip(self.layout.keys, counters) if v}}
 
     def settle(self, row: int, admissions: int, counters: np.ndarray) -> Outcome:
+        if self.day[row] != NO_DAY:  # as the scalar engine says it, not as accumulators of another year
+            day = EPOCH + dt.timedelta(days=int(self.day[row]))
+            if day.year != self.year:
+                return Outcome(refused=outside_year(day, self.year))
         member = int(self.claims.member[row])
         try:
             claim = self.claim(row)

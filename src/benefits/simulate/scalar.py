@@ -25,7 +25,7 @@ from ..models.accumulators import Accumulators
 from ..models.claim import Member
 from ..money import from_fen, ratio_of, shifted, to_fen
 from ..rules.pack import RulePack
-from .columns import AFTER, OPENING, ORDER_DAY, PAID, result_columns
+from .columns import AFTER, OPENING, ORDER_DAY, PAID, outside_year, result_columns
 from .results import Results
 
 STAYS = ("inpatient", "day_surgery")
@@ -187,7 +187,7 @@ def _settle_one(pack, cols, i, step, day, year, member, acc, items_of, layers, k
     if isinstance(member, Exception):
         message = f"the member cannot be read: {member}"
     elif day is not None and day.year != year:
-        message = f"the claim settles on {day}, outside the year {year} the simulation keeps accumulators for"
+        message = outside_year(day, year)
     else:
         try:
             settlement = evaluate(_claim_doc(cols, i, member, items_of), pack, acc, trace=False)
