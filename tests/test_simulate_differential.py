@@ -46,6 +46,12 @@ def scalar_year(pack, claims: list[dict], openings: dict[str, dict], year: int) 
         acc = openings.get(mid) or {"member_id": mid, "year": year}
         mine.sort(key=lambda c: (deciding_date(pack, c), c["id"]))
         for step, claim in enumerate(mine):
+            day = deciding_date(pack, claim)
+            if day and dt.date.fromisoformat(day).year != year:  # the simulation keeps one year's accumulators
+                out[claim["id"]] = {"status": "refused", "step": step, "message": (
+                    f"the claim settles on {day}, outside the year {year} the simulation keeps accumulators for "
+                    "(by default the year of the earliest claim): simulate one year's claims at a time")}
+                continue
             try:
                 s = benefits.evaluate(claim, pack, acc, trace=False)
             except ClaimError as exc:

@@ -59,6 +59,7 @@ def word(value: str, lang: str) -> str:
 _FORMULA_ZH = (
     ("; capped at ", "；以剩余限额为限："), (" points", " 个百分点"), ("max -> ", "取最多 -> "),
     ("0 (no part of the cumulative amount lies in a band)", "0（累计金额未进入任何分段）"), ("no cap", "不设限额"),
+    ("; ", "；"), (" in ", " 属于 "),
 )
 
 
@@ -157,7 +158,7 @@ def _bill(d: dict, cites: tuple) -> Text:
     formula = f"{total} - {fully} - {over} - {pre} = {policy}"
     if d["items"] is None:
         return "费用已由医疗机构分解", "the bill came already split", {"total": total}, formula, policy
-    return ("逐项分解：丙类全自费；超支付标准部分为超限价自付；乙类按比例先行自付；其余为政策范围内费用（各明细的分解见费用明细表）",
+    return ("逐项分解：丙类全自费；超支付标准部分为超限价自付；乙类按比例先行自付；其余为政策范围内费用（各明细的分解见“费用明细分解”）",
             "item by item: C fully self-paid; the price above the payment standard is over-limit; "
             "B pre-pays its share; the rest is the policy-range amount (each item's split: items)",
             {"items": str(d["items"]), "default_b_share": fmt_units(d["default_share"])}, formula, policy)
@@ -182,7 +183,7 @@ def _deductible(d: dict, cites: tuple) -> Text:
 def _ratio(d: dict, cites: tuple) -> Text:
     r = fmt_units(d["ratio"])
     level, scheme = d["level"], d["scheme"]
-    return (f"基金支付比例（{word(level, 'zh')}医院，{word(scheme, 'zh')}）", "the fund's payment ratio",
+    return (f"基金支付比例（{word(level, 'zh')}医院，{word(scheme, 'zh')}）", f"the fund's payment ratio ({level}, {scheme})",
             {"level": level, "scheme": scheme}, r, r)
 
 
