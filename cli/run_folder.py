@@ -6,6 +6,10 @@ there (named in `.benefits-simulate`, each run's list of its files) are removed.
 full disk, --strict refusing, an error) removes its own folder and leaves --out as it was: never a
 report half written, nor one run's tables beside another's (a `refused.csv` of the run before, say).
 Other files in --out are not touched, nor folders, nor anything outside it.
+
+A run killed outright (SIGKILL, a power cut) cannot remove its folder; each folder names its owner
+(`.owner`: host and process id), and a later run on the same host removes the folders of runs whose
+process is gone. A folder of a live run, of another host, or with no readable owner is left alone.
 """
 
 from __future__ import annotations
@@ -13,19 +17,24 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
 from benefits.whole import write_whole
 
 MANIFEST = ".benefits-simulate"
+PREFIX = ".benefits-run-"
+OWNER = ".owner"
 
 
 class RunFolder:
     def __init__(self, out: str | Path):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.work = Path(tempfile.mkdtemp(prefix=".benefits-run-", dir=self.out))
+        _remove_abandoned(self.out)
+        self.work = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.out))
+        (self.work / OWNER).write_text(f"{socket.gethostname()}\n{os.getpid()}\n", encoding="utf-8")
 
     def path(self, name: str) -> Path:
         """Where the run writes the file `name` until it is committed."""
@@ -64,3 +73,28 @@ class RunFolder:
             return (self.out / MANIFEST).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             return []
+
+
+def _remove_abandoned(out: Path) -> None:
+    """Remove the run folders in `out` whose run was killed: owned by a process of this host that is gone."""
+    host = socket.gethostname()
+    for folder in out.glob(PREFIX + "*"):
+        try:
+            owner_host, pid = (folder / OWNER).read_text(encoding="utf-8").split("\n")[:2]
+            if owner_host != host or folder.is_symlink() or _alive(int(pid)):
+                continue
+        except (OSError, ValueError, UnicodeDecodeError):  # no owner written yet, or not a run's folder
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not a process id we wrote: leave the folder alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user's process
+        return True
+    return True

@@ -437,3 +437,36 @@ def test_a_claim_outside_the_simulated_year_is_refused_naming_the_year(tmp_path,
     assert (f"{claims} line 3 (claim 'c1'): the claim settles on 2022-03-10, outside the year 2021 the simulation "
             "keeps accumulators for (by default the year of the earliest claim): simulate one year's claims at a "
             "time") in " ".join(r.stderr.split())
+
+
+def test_a_killed_runs_folder_is_removed_by_the_next_run(data, tmp_path):
+    # A run killed with SIGKILL left its `.benefits-run-*` folder inside --out for good
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    claims, members = data
+    out = tmp_path / "out"
+    out.mkdir()
+    killed = subprocess.run([sys.executable, "-c", "import os, signal\nfrom benefits_cli.run_folder import RunFolder\n"
+                             f"run = RunFolder({str(out)!r})\n(run.work / 'summary.csv').write_text('half')\n"
+                             "os.kill(os.getpid(), signal.SIGKILL)"], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert len(list(out.glob(".benefits-run-*"))) == 1
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for name, host, pid in (("live", socket.gethostname(), sleeper.pid),
+                                ("elsewhere", "another-host.example", 2 ** 22 + 1)):
+            folder = out / f".benefits-run-{name}"
+            folder.mkdir()
+            (folder / ".owner").write_text(f"{host}\n{pid}\n", encoding="utf-8")
+        (out / ".benefits-run-unowned").mkdir()  # a folder with no owner: not ours to judge
+        r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--out", out, "-f", "csv")
+        assert r.exit_code == 0, r.stderr
+        left = sorted(p.name for p in out.iterdir() if p.name.startswith(".benefits-run-"))
+        assert left == [".benefits-run-elsewhere", ".benefits-run-live", ".benefits-run-unowned"]
+        assert (out / "summary.csv").read_text(encoding="utf-8") != "half"
+    finally:
+        sleeper.send_signal(signal.SIGKILL)
+        sleeper.wait()
