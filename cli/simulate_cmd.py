@@ -293,8 +293,9 @@ def _refusals(app, report, strict: bool) -> None:
 
 def _tab_grids(tab, width: int) -> list:
     """`tab` as Grids that fit `width` columns: the whole table when it fits, else its columns split into
-    as few groups as fit, printed one under the other, each group with the first column again (the row's
-    key); a group breaks between columns of different kinds where it can (funds A and funds B stay
+    as few groups as fit, printed one under the other, each group with the row's key again (its leading
+    text columns: layer, fund_pay_type and scheme in the table by fund, or rows of one layer could not be
+    told apart); a group breaks between columns of different kinds where it can (funds A and funds B stay
     together). Amounts and ids are kept whole; a text with spaces (a label, the layers of a changed
     claim) wraps at its spaces."""
     from rich.cells import cell_len
@@ -323,9 +324,15 @@ def _tab_grids(tab, width: int) -> list:
         return max(cell_len(w) for c in [tab.columns[i]] + [r[i] for r in rows] for w in c.split() + [""])
 
     size = [narrowest(i) for i in range(n)]
+    lead = 1  # the key's columns
+    while lead < n and tab.kinds[lead] == "text" and tab.kinds[lead - 1] == "text":
+        lead += 1
+    key = sum(size[:lead]) + 2 * (lead - 1)
+    if lead == n or key + 2 + max(size[lead:]) > width:  # no room beside the whole key: the first column alone
+        lead, key = 1, size[0]
 
-    def fits(a: int, b: int) -> bool:  # columns a..b-1 after the first
-        return size[0] + sum(size[a:b]) + 2 * (b - a) <= width
+    def fits(a: int, b: int) -> bool:  # columns a..b-1 after the key
+        return key + sum(size[a:b]) + 2 * (b - a) <= width
 
     def kind(i: int) -> str:
         return tab.kinds[i] if tab.kinds[i] != "count" else "money"
@@ -333,7 +340,7 @@ def _tab_grids(tab, width: int) -> list:
     # best[a]: the fewest groups for columns a.., then the fewest breaks between columns of the same
     # kind, then the fullest groups first
     best: dict[int, tuple] = {n: (0, 0, ())}
-    for a in range(n - 1, 0, -1):
+    for a in range(n - 1, lead - 1, -1):
         options = []
         for b in range(a + 1, n + 1):
             if b > a + 1 and not fits(a, b):
@@ -342,11 +349,11 @@ def _tab_grids(tab, width: int) -> list:
             same += b < n and kind(b - 1) == kind(b)
             options.append((k + 1, same, (-(b - a),) + sizes))
         best[a] = min(options)
-    groups, a = [], 1
-    for length in best[1][2] if n > 1 else ():
-        groups.append([0] + list(range(a, a - length)))
+    groups, a = [], lead
+    for length in best[lead][2] if n > lead else ():
+        groups.append(list(range(lead)) + list(range(a, a - length)))
         a -= length
-    return [grid(g) for g in groups] or [grid([0])]
+    return [grid(g) for g in groups] or [grid(list(range(lead)))]
 
 
 def _print(report, labels) -> None:

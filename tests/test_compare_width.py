@@ -180,3 +180,20 @@ def test_simulate_fits(columns, files):
     assert cells(out, "paid.basic") == ["182665.00"]
     assert cells(out, "fund_total") == ["264268.10"]
     assert "admissions (inpatient and day surgery)" in words(out)
+
+
+@pytest.mark.parametrize("columns", ["60"])
+def test_a_wrapped_table_repeats_its_whole_key(columns, files, counterfactual):
+    # The B - A table by layer and fund, wrapped, repeated only `layer` above its amounts: basic of
+    # employees and basic of residents could be told apart by their place alone
+    out = run(columns, "simulate", files / "claims.csv", "--members", files / "members.csv", "--rules", JIANGMEN,
+              "--compare", counterfactual)
+    table = out[out.index("B - A by layer and fund"):]
+    table = table[:table.index("B - A by ", 10)]
+    blocks = [b for b in table.split("\n\n") if b.strip()]
+    assert len(blocks) > 1  # wrapped at this width
+    for block in blocks:
+        rows = [line.split() for line in block.splitlines()[1:] if line.strip()]
+        heading = block.splitlines()[0 if block.startswith("  ") else 1].split()
+        assert heading[:3] == ["layer", "fund_pay_type", "scheme"], block
+        assert rows and all(r[2] in ("employee", "resident") for r in rows if r[0] != "layer"), block
