@@ -6,12 +6,13 @@ The server is BENEFITS_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:54
 runs share it at once, so each test gets a freshly created schema with a unique name (its URL sets the
 search_path), dropped afterwards.
 
-    from ledger_fixtures import count, raw
+    from ledger_fixtures import count, holding, raw
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
@@ -49,4 +50,24 @@ def count(url: str, table: str) -> int:
     try:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
     finally:
+        conn.close()
+
+
+@contextmanager
+def holding(url: str, member_id: str, year: int):
+    """A second connection holding, until the block ends, the lock a request of `member_id`'s `year` needs:
+    SQLite's write lock (a write transaction of another process), PostgreSQL's member-year row
+    (locked FOR UPDATE by another session, as a slow request would)."""
+    conn = raw(url)
+    try:
+        if store_kind(url) == "postgresql":
+            conn.execute("INSERT INTO member_years (member_id, year) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (member_id, year))
+            conn.autocommit = False  # the next statement opens the transaction that holds the row
+            conn.execute("SELECT 1 FROM member_years WHERE member_id = %s AND year = %s FOR UPDATE", (member_id, year))
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+        yield conn
+    finally:
+        conn.rollback()
         conn.close()

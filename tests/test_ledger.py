@@ -32,7 +32,8 @@ from benefits.ledger import (
 )
 from benefits.money import to_fen
 from conftest import ROOT, RULES, claim
-from ledger_fixtures import count, raw
+from benefits.ledger import store
+from ledger_fixtures import count, holding, raw
 
 sys.path.insert(0, str(ROOT / "bench"))
 import generate  # noqa: E402
@@ -566,6 +567,38 @@ def test_requests_of_one_member_wait_for_each_other_and_not_for_other_members(po
             holder.close()
         waiting.join(timeout=30)
         assert not waiting.is_alive()
+        assert ledger.accumulators("m1", 2021).admissions == 2
+
+
+@pytest.fixture
+def short_busy(monkeypatch):
+    """The stores' bound on a wait for another's lock, 1 s instead of 30 (read when a connection opens)."""
+    monkeypatch.setattr(store, "BUSY_SECONDS", 1)
+    return 1
+
+
+def test_a_request_waits_for_another_sessions_lock_a_bounded_time(ledger_url, jiangmen, short_busy):
+    """Another session holds the member-year (SQLite: the file's write lock; PostgreSQL: the row in
+    member_years) longer than the bound: the settlement gives up busy (503), nothing written, instead of
+    waiting as long as the other session lives; the next one, after it let go, settles."""
+    with open_ledger(ledger_url) as ledger, ThreadPoolExecutor(max_workers=1) as pool:
+        ledger.settle("k0", stay(0, month=1), jiangmen)
+        with holding(ledger_url, "m1", 2021):
+            start = time.monotonic()
+            waiting = pool.submit(ledger.settle, "k1", stay(1), jiangmen)
+            try:
+                with pytest.raises(StoreUnavailable) as caught:
+                    waiting.result(timeout=short_busy + 10)  # before the fix: waited until the holder ended
+            finally:
+                elapsed = time.monotonic() - start
+        assert short_busy * 0.9 <= elapsed < short_busy + 10
+        assert caught.value.status == 503
+        assert f"is busy: another {'session' if 'postgresql' in ledger_url else 'process'} held" in str(caught.value)
+        assert f"more than {short_busy} s" in str(caught.value)
+        with pytest.raises(NotFound):
+            ledger.get("k1")
+        assert count(ledger_url, "settlements") == 1
+        assert ledger.settle("k1", stay(1), jiangmen).replayed is False
         assert ledger.accumulators("m1", 2021).admissions == 2
 
 

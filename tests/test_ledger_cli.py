@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import benefits
-from benefits.ledger import open_ledger
+from benefits.ledger import open_ledger, store
 from benefits.yamlio import load_file
 from benefits_cli.app import app
 from conftest import ROOT, RULES, cli_runner
+from ledger_fixtures import holding
 
 JIANGMEN = RULES / "jiangmen"
 CLAIM = ROOT / "examples" / "resident-level3-inpatient.yaml"  # member m-1001, discharged 2021-08-16
@@ -123,6 +125,21 @@ def test_an_unusable_ledger_is_one_line_and_exit_2(tmp_path):
     # a file name longer than the file system allows was an internal error (exit 3)
     done = run("ledger", "show", "m1", "2021", "--ledger", tmp_path / ("a" * 300 + ".db"))
     assert done.exit_code == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_member_year_held_by_another_session_is_busy_and_exit_2(ledger_url, monkeypatch):
+    """Another session holds the member-year longer than the stores' bound: the settlement gives up, one
+    line and exit 2, nothing written (PostgreSQL waited as long as the other session lived)."""
+    monkeypatch.setattr(store, "BUSY_SECONDS", 1)
+    open_ledger(ledger_url).close()  # the tables, and PostgreSQL's member_years, exist
+    with ThreadPoolExecutor(max_workers=1) as pool, holding(ledger_url, "m-1001", 2021):  # let go before the wait
+        waiting = pool.submit(run, "settle", CLAIM, "--rules", JIANGMEN, "--key", "2207-1", "--ledger", ledger_url)
+        done = waiting.result(timeout=15)
+    assert done.exit_code == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "is busy:" in done.stderr and "more than 1 s" in done.stderr
+    with open_ledger(ledger_url) as book:
+        assert book.history("m-1001", 2021) == []
 
 
 def test_open_credit_and_reverse_an_opening(ledger_url, tmp_path):

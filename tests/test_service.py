@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +21,9 @@ import pytest
 
 import benefits
 from benefits.models.platform_out import with_blocks
+from benefits.ledger import store
 from conftest import claim
+from ledger_fixtures import holding
 from service_fixtures import PACK_DIRS, ROOT, ServerProcess, generate, member_claims
 
 with warnings.catch_warnings():
@@ -290,6 +293,26 @@ def test_settle_replay_conflict_reverse_and_the_members_numbers(api, packs):
     # reverse the second too: admissions 0 and no counter left
     assert api.post("/settlements/msg-0002/reverse", json={"key": "rev-0005"}).status_code == 201
     assert member()["accumulators"] == {"member_id": "m1", "year": 2021, "admissions": 0, "counters": {}}
+
+
+def test_a_member_year_held_by_another_session_is_503_and_the_service_still_answers(ledger_url, monkeypatch):
+    """Another session holds member m1's year longer than the stores' bound: its settlement is 503
+    store-unavailable with Retry-After, nothing written, and the worker is free again: /health and
+    another member's settlement answer (on PostgreSQL the request waited for as long as the other
+    session lived, and such requests used up the worker's threads)."""
+    monkeypatch.setattr(store, "BUSY_SECONDS", 1)  # before the app opens its connections
+    with TestClient(create_app(PACK_DIRS, ledger_url)) as client, ThreadPoolExecutor(max_workers=1) as pool:
+        with holding(ledger_url, "m1", 2021):
+            waiting = pool.submit(client.post, "/settlements", json={"key": "k1", "pack": "jiangmen", "claim": claim()})
+            body = problem(waiting.result(timeout=15), 503, "store-unavailable")
+            assert "is busy:" in body["detail"] and waiting.result().headers["retry-after"] == "1"
+            if ledger_url.startswith("postgresql://"):  # SQLite's one write lock is the whole file's
+                assert client.get("/health").status_code == 200
+                other = {"key": "k2", "pack": "jiangmen", "claim": claim(member={"id": "m2", "scheme": "resident",
+                                                                                "member_type": "adult", "groups": []})}
+                assert client.post("/settlements", json=other).status_code == 201
+        assert client.get("/settlements/k1").status_code == 404
+        assert client.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": claim()}).status_code == 201
 
 
 def test_an_opening_and_a_credit_then_the_account_pays(api):

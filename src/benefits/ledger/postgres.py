@@ -5,6 +5,13 @@ Each request is one READ COMMITTED transaction that first locks its member-year'
 each other, requests of different members run in parallel. Two requests that take the same new key
 for different members at the same moment collide on the key's primary key; the loser is rolled back
 and run again (`Retry`), and then sees the winner's row.
+
+A wait for a lock is bounded as SQLite's busy wait is (store.BUSY_SECONDS, as the session's
+lock_timeout): a request whose member-year another session holds longer gives up with StoreUnavailable,
+rolled back, instead of holding a service's worker thread for as long as the other session lives.
+Statements are not timed otherwise (no statement_timeout): one that runs long without waiting for a lock
+is making progress (a migration's index over a large table), and cutting it would fail a request no
+retry can help.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import store
 from .errors import StoreUnavailable
 from .migrations import migrate
 from .store import Pool, Retry, SqlTransaction
@@ -63,7 +71,13 @@ class PostgresStore:
 
     def _connect(self) -> Any:
         # autocommit: transactions are opened by conn.transaction() only, never implicitly by a read.
-        return self._psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS)
+        conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS)
+        try:  # for the session, not per transaction: one statement per connection, not one per request
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{store.BUSY_SECONDS * 1000:.0f}ms",))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -78,6 +92,10 @@ class PostgresStore:
             raise
         except (errors.SerializationFailure, errors.DeadlockDetected) as exc:
             raise Retry() from exc
+        except errors.LockNotAvailable:  # lock_timeout: the transaction was rolled back, the connection is sound
+            raise StoreUnavailable((), f"the ledger {self.where} is busy: another session held what this request "
+                                       f"needed (its member-year) for more than {store.BUSY_SECONDS} s; nothing "
+                                       "was written, try again") from None
         except (self._psycopg.OperationalError, errors.InvalidSchemaName, errors.InsufficientPrivilege) as exc:
             if reused and conn.broken:
                 # A pooled connection the server has closed since (a restart): the request is run again on a

@@ -17,10 +17,8 @@ from pathlib import Path
 from ..yamlio import is_dir
 from .errors import StoreUnavailable
 from .migrations import migrate
+from . import store
 from .store import Pool, Retry, SqlTransaction
-
-BUSY_SECONDS = 30
-"""How long a request waits for another process's write to end before the store is called busy."""
 
 
 class SqliteTransaction(SqlTransaction):
@@ -65,7 +63,7 @@ class SqliteStore:
             raise sqlite3.OperationalError("is a folder; expected a ledger file")
         # isolation_level=None: the ledger says BEGIN and COMMIT itself, the module adds none.
         # check_same_thread=False: a pooled connection serves one thread at a time, not always the same.
-        conn = sqlite3.connect(self.where, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.where, timeout=store.BUSY_SECONDS, isolation_level=None, check_same_thread=False)
         try:
             self._into_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")  # a committed settlement survives a power cut
@@ -81,7 +79,7 @@ class SqliteStore:
         then takes its exclusive lock; when several connections do so at once, SQLite answers
         SQLITE_BUSY at once rather than call the busy handler (waiting could deadlock), so the wait
         is ours. The mode is stored in the file, so later connections find it set and never wait."""
-        deadline = time.monotonic() + BUSY_SECONDS
+        deadline = time.monotonic() + store.BUSY_SECONDS
         while True:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -107,7 +105,7 @@ class SqliteStore:
             broken = True
             busy = "locked" in str(exc) or "busy" in str(exc)
             raise StoreUnavailable((), f"the ledger {self.where} "
-                                       + (f"is busy: another process held it for more than {BUSY_SECONDS} s"
+                                       + (f"is busy: another process held it for more than {store.BUSY_SECONDS} s"
                                           if busy else f"cannot be used: {exc}")) from None
         except sqlite3.DatabaseError as exc:
             broken = True

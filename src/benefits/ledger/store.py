@@ -16,6 +16,11 @@ from typing import Any, Protocol
 from .balances import Delta
 from .records import Entry, Record
 
+BUSY_SECONDS = 30
+"""How long a request waits for another's lock (SQLite: the file's write lock; PostgreSQL: a member-year's
+row, a table a migration changes) before the store is called busy (StoreUnavailable, HTTP 503). Read
+when a connection is opened."""
+
 
 class Retry(Exception):
     """The transaction lost a race it cannot see inside itself (another request took the same key at
