@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -140,6 +141,23 @@ def test_a_member_year_held_by_another_session_is_busy_and_exit_2(ledger_url, mo
     assert "is busy:" in done.stderr and "more than 1 s" in done.stderr
     with open_ledger(ledger_url) as book:
         assert book.history("m-1001", 2021) == []
+
+
+def test_show_reads_while_another_process_writes_the_ledger_file(tmp_path, monkeypatch):
+    """A read-only command does not wait for a writer: opening a ledger at the current schema only reads
+    its version (it took the file's write lock to check it, and failed busy after the bound)."""
+    monkeypatch.setattr(store, "BUSY_SECONDS", 1)
+    book = str(tmp_path / "book.db")
+    assert run("settle", CLAIM, "--rules", JIANGMEN, "--key", "2207-1", "--ledger", book).exit_code == 0
+    with holding(book, "m-1001", 2021) as writer:
+        writer.execute("INSERT INTO entries (member_id, year, settlement_key, counter, month, delta) "
+                       "VALUES ('m-1001', 2021, '2207-1', 'basic.annual', '', 1)")  # uncommitted: not seen
+        start = time.monotonic()
+        shown = run("ledger", "show", "m-1001", "2021", "--ledger", book, "--json")
+        assert time.monotonic() - start < 1
+    assert shown.exit_code == 0, shown.stderr
+    assert [s["key"] for s in json.loads(shown.stdout)["settlements"]] == ["2207-1"]
+    assert json.loads(shown.stdout)["accumulators"]["admissions"] == 1
 
 
 def test_open_credit_and_reverse_an_opening(ledger_url, tmp_path):

@@ -1,8 +1,9 @@
 """The ledger's schema, as numbered migrations per SQL dialect, applied when a store is opened.
 
-`schema_version` holds one row per migration applied. Opening applies the missing ones in order, in
-the same transaction as reading the version, so two processes opening a new ledger at once cannot
-both apply them; a ledger written by a newer release (a version this code does not know) is refused
+`schema_version` holds one row per migration applied. Opening first reads the version (`is_current`),
+taking no write lock, and when migrations are missing applies them in order, in the same write
+transaction as reading the version again, so two processes opening a new ledger at once cannot both
+apply them; a ledger written by a newer release (a version this code does not know) is refused
 rather than written with assumptions it does not share. A migration is never edited once released:
 a change is a new one at the end of the list.
 
@@ -143,15 +144,37 @@ MIGRATIONS: dict[str, list[tuple[str, ...]]] = {
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
 
 
-def migrate(execute: Callable[..., Any], dialect: str, where: str) -> int:
-    """Bring the schema up to date inside the caller's transaction; the version it is at.
-    `execute(sql, params=())` runs a statement and returns its cursor; `where` names the store."""
+_HAS_VERSION_TABLE = {
+    "sqlite": "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+    "postgresql": "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_version'",
+}
+
+
+def is_current(execute: Callable[..., Any], dialect: str, where: str) -> bool:
+    """Whether the schema is up to date, found by reading only, so that opening a ledger at the current
+    schema takes no write lock (a reader need not wait for a writer). False for a new store, True when
+    `migrate` has nothing to do; a schema newer than this code is refused here as there."""
+    if not execute(_HAS_VERSION_TABLE[dialect]).fetchone()[0]:
+        return False
+    return _version(execute, dialect, where) == len(MIGRATIONS[dialect])
+
+
+def _version(execute: Callable[..., Any], dialect: str, where: str) -> int:
     known = MIGRATIONS[dialect]
-    execute(_VERSION_TABLE)
     found = execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
     if found > len(known):
         raise StoreUnavailable((), f"the ledger {where} has schema version {found}, newer than this release knows "
                                    f"({len(known)}): open it with the release that wrote it, or a later one")
+    return found
+
+
+def migrate(execute: Callable[..., Any], dialect: str, where: str) -> int:
+    """Bring the schema up to date inside the caller's transaction; the version it is at.
+    `execute(sql, params=())` runs a statement and returns its cursor; `where` names the store. Reads
+    the version again itself: another process may have migrated since `is_current` said no."""
+    known = MIGRATIONS[dialect]
+    execute(_VERSION_TABLE)
+    found = _version(execute, dialect, where)
     for version in range(found + 1, len(known) + 1):
         for statement in known[version - 1]:
             execute(statement)

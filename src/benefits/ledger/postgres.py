@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import store
 from .errors import StoreUnavailable
-from .migrations import migrate
+from .migrations import is_current, migrate
 from .store import Pool, Retry, SqlTransaction
 
 CONNECT_SECONDS = 10
@@ -59,15 +59,20 @@ class PostgresStore:
         self.url, self.where = url, shown_url(url)
         self._pool = Pool(self._connect)
         try:
-            with self.transaction(write=True) as tx:
-                # Two processes opening a new ledger in the same schema at once apply its migrations once.
-                tx.cursor.execute("SELECT pg_advisory_xact_lock("
-                                  "hashtext('benefits.ledger.migrate:' || COALESCE(current_schema(), '')))")
-                migrate(lambda sql, params=(): tx.cursor.execute(sql.replace("?", "%s"), params), "postgresql",
-                        self.where)
+            with self.transaction(write=False) as tx:  # as SQLite's: reading the version takes no lock
+                current = is_current(lambda sql, params=(): tx.cursor.execute(sql, params), "postgresql", self.where)
+            if not current:
+                self._migrate()
         except BaseException:
             self._pool.close()
             raise
+
+    def _migrate(self) -> None:
+        with self.transaction(write=True) as tx:
+            # Two processes opening a new ledger in the same schema at once apply its migrations once.
+            tx.cursor.execute("SELECT pg_advisory_xact_lock("
+                              "hashtext('benefits.ledger.migrate:' || COALESCE(current_schema(), '')))")
+            migrate(lambda sql, params=(): tx.cursor.execute(sql.replace("?", "%s"), params), "postgresql", self.where)
 
     def _connect(self) -> Any:
         # autocommit: transactions are opened by conn.transaction() only, never implicitly by a read.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..yamlio import is_dir
 from .errors import StoreUnavailable
-from .migrations import migrate
+from .migrations import is_current, migrate
 from . import store
 from .store import Pool, Retry, SqlTransaction
 
@@ -44,10 +44,15 @@ class SqliteStore:
             raise
 
     def _migrate(self) -> None:
-        """Bring the schema up to date on a connection of its own, with foreign-key enforcement off:
-        a migration that rebuilds a table drops the old one while other tables refer to it by name
-        (SQLite's documented procedure for changing a table). The references are checked before the
-        commit, and the connection is closed: pooled ones always enforce them."""
+        """Bring the schema up to date. Read first: a ledger at the current schema (every open but the
+        first after a release) takes no write lock, so a reader (`ledger show`) does not wait for a
+        writer. Otherwise on a connection of its own, with foreign-key enforcement off: a migration
+        that rebuilds a table drops the old one while other tables refer to it by name (SQLite's
+        documented procedure for changing a table). The references are checked before the commit,
+        and the connection is closed: pooled ones always enforce them."""
+        with self.transaction(write=False) as tx:
+            if is_current(lambda sql, params=(): tx.cursor.execute(sql, params), "sqlite", self.where):
+                return
         with self._connection(own=True) as conn:
             conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before BEGIN
             with self._begin(conn, write=True) as tx:
