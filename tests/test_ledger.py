@@ -28,7 +28,7 @@ import pytest
 import benefits
 from benefits import Accumulators, ClaimError
 from benefits.ledger import (
-    AlreadyReversed, KeyConflict, LedgerError, NotFound, Reversed, Settled, StoreUnavailable, open_ledger,
+    AlreadyReversed, HistoryConflict, KeyConflict, LedgerError, NotFound, Reversed, Settled, StoreUnavailable, open_ledger,
 )
 from benefits.money import to_fen
 from conftest import ROOT, RULES, claim
@@ -211,6 +211,56 @@ def test_another_claim_under_a_used_key_is_a_key_conflict(ledger, ledger_url, ji
     assert ledger.accumulators("m1", 2021).admissions == 1
     assert count(ledger_url, "entries") == 3
     assert ledger.accumulators("m2", 2021).admissions == 0
+
+
+def test_a_claim_settled_under_one_key_is_refused_under_another_until_reversed(ledger, ledger_url, jiangmen):
+    """The platform resends claim c0 under a new msgid: the fund would pay twice and the deductible,
+    caps and admissions count it twice. Refused (409) while its settlement stands, naming the claim and
+    its key; a retry under the same key stays a replay; once reversed, the claim settles again."""
+    first = ledger.settle("msg-A", stay(0), jiangmen)
+    before = ledger.member_year("m1", 2021)
+
+    def refused(call, *args) -> str:
+        with pytest.raises(HistoryConflict) as caught:
+            call(*args)
+        assert (caught.value.status, caught.value.problems[0].path) == (409, ("claim", "id"))
+        return str(caught.value)
+
+    message = refused(ledger.settle, "msg-B", stay(0), jiangmen)
+    assert "claim 'c0' of member 'm1' (2021) is already settled, under key 'msg-A'" in message
+    assert "reverse 'msg-A' first" in message
+    refused(ledger.settle, "msg-B", stay(0, month=5), jiangmen)  # the same claim id, whatever else it says
+    refused(ledger.pre_settle, stay(0), jiangmen)  # its accumulators would already hold the claim
+    with pytest.raises(NotFound):
+        ledger.get("msg-B")
+    assert ledger.member_year("m1", 2021) == before
+    assert ledger.settle("msg-A", stay(0), jiangmen) == Settled("msg-A", first.body, True, "m1", 2021)
+
+    assert ledger.settle("other-member", stay(0, member="m2"), jiangmen).replayed is False  # ids are per member-year
+    ledger.reverse("rev-A", of="msg-A")
+    again = ledger.settle("msg-B", stay(0), jiangmen)
+    assert again.replayed is False
+    assert settlement_of(again.body) == settlement_of(first.body)  # from the same (restored) accumulators
+    assert "under key 'msg-B'" in refused(ledger.settle, "msg-C", stay(0), jiangmen)
+    assert ledger.accumulators("m1", 2021).admissions == 1
+    assert count(ledger_url, "settlements") == 4
+
+
+def test_the_store_itself_refuses_a_second_standing_settlement_of_a_claim(ledger, ledger_url, jiangmen):
+    """A unique index backs the ledger's check: a row copied by hand under another key is refused."""
+    ledger.settle("msg-A", stay(0), jiangmen)
+    conn = raw(ledger_url)
+    try:
+        columns = ("key, kind, member_id, year, seq, request_digest, pack, pack_hash, pack_version, body, created_at, "
+                   "reversed_by, reverses")
+        copy = (f"INSERT INTO settlements ({columns}) SELECT 'msg-B', kind, member_id, year, seq + 1, request_digest, "
+                f"pack, pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
+                f"WHERE key = 'msg-A'")
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            conn.execute(copy)
+    finally:
+        conn.close()
+    assert count(ledger_url, "settlements") == 1
 
 
 def test_a_claim_the_engine_refuses_leaves_nothing(ledger, ledger_url, jiangmen):
@@ -631,12 +681,12 @@ def test_the_schema_is_migrated_once_and_a_newer_one_is_refused(ledger_url):
     open_ledger(ledger_url).close()
     open_ledger(ledger_url).close()
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
-    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (3, 'later')")
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3]
+    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (4, 'later')")
     conn.close()
     with pytest.raises(StoreUnavailable) as caught:
         open_ledger(ledger_url)
-    assert "schema version 3, newer than this release knows (2)" in str(caught.value)
+    assert "schema version 4, newer than this release knows (3)" in str(caught.value)
     assert caught.value.status == 503
 
 
@@ -655,7 +705,7 @@ def open_at_once(url: str, times: int = 6) -> None:
 def test_a_new_ledger_opened_by_several_at_once_is_migrated_once(ledger_url):
     open_at_once(ledger_url)
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3]
     conn.close()
 
 
@@ -667,7 +717,7 @@ def test_new_sqlite_files_opened_by_several_at_once_never_report_busy(tmp_path):
         open_at_once(path)
         conn = raw(path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3]
         conn.close()
 
 

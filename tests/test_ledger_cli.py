@@ -160,6 +160,22 @@ def test_show_reads_while_another_process_writes_the_ledger_file(tmp_path, monke
     assert json.loads(shown.stdout)["accumulators"]["admissions"] == 1
 
 
+def test_a_claim_resent_under_a_new_key_is_refused_until_reversed(ledger_url):
+    assert run("settle", CLAIM, "--rules", JIANGMEN, "--key", "2207-1", "--ledger", ledger_url).exit_code == 0
+    resent = run("settle", CLAIM, "--rules", JIANGMEN, "--key", "2207-2", "--ledger", ledger_url)
+    assert resent.exit_code == 2 and resent.stdout == ""
+    claim_id = load_file(CLAIM)[0]["id"]
+    assert resent.stderr.strip().splitlines() == [
+        f"error: claim.id: claim {claim_id!r} of member 'm-1001' (2021) is already settled, under key '2207-1': a "
+        "claim is settled once. To settle it again, reverse '2207-1' first; a retry of that settlement is sent "
+        "under '2207-1'"]
+    assert run("reverse", "2208-1", "--of", "2207-1", "--ledger", ledger_url).exit_code == 0
+    again = run("settle", CLAIM, "--rules", JIANGMEN, "--key", "2207-2", "--ledger", ledger_url, "--json")
+    assert again.exit_code == 0, again.stderr
+    with open_ledger(ledger_url) as book:
+        assert book.accumulators("m-1001", 2021).admissions == 1
+
+
 def test_open_credit_and_reverse_an_opening(ledger_url, tmp_path):
     """`benefits ledger open` and `benefits ledger credit`; the employee claim of examples/ pays from them."""
     employee_claim = ROOT / "examples" / "employee-serious-illness-inpatient.yaml"

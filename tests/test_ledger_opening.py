@@ -22,7 +22,7 @@ import pytest
 import benefits
 from benefits import Accumulators, ClaimError
 from benefits.ledger import (
-    AlreadyReversed, Credited, HistoryConflict, KeyConflict, LedgerError, Opened, open_ledger,
+    AlreadyReversed, Credited, HistoryConflict, KeyConflict, LedgerError, Opened, StoreUnavailable, open_ledger,
 )
 from benefits.ledger import migrations
 from conftest import claim
@@ -392,7 +392,7 @@ def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url
 
     with open_ledger(ledger_url) as ledger:
         conn = raw(ledger_url)
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2]
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3]
         conn.close()
         assert ledger.member_year("e1", 2022) == before
         assert (ledger.get("k1").body, ledger.get("r2").body) == (settled.body, reversed_.body)
@@ -420,3 +420,51 @@ def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url
                 conn.execute("DELETE FROM entries")
     finally:
         conn.close()
+
+
+def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_reversed(ledger_url, jiangmen,
+                                                                                      monkeypatch):
+    """Schema version 3 refuses a claim settled twice. A ledger of version 2 that already holds one (the
+    claim resent under a new key, before the ledger refused it) is not migrated silently, nor half: it
+    is refused, unchanged, naming the claim and both keys, until all but one is reversed."""
+    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
+    marker = "%s" if dialect == "postgresql" else "?"
+
+    def versions() -> list[int]:
+        conn = raw(ledger_url)
+        try:
+            return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+        finally:
+            conn.close()
+
+    with monkeypatch.context() as patch:  # the previous release: schema version 2
+        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:2])
+        with open_ledger(ledger_url) as old:
+            old.settle("k1", small(), jiangmen)
+            old.settle("k2", large(), jiangmen)
+        conn = raw(ledger_url)  # k1's claim again under k3, as that release settled it (its entries left out)
+        conn.execute(f"INSERT INTO settlements SELECT {marker}, kind, member_id, year, 3, request_digest, pack, "
+                     f"pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
+                     f"WHERE key = {marker}", ("k3", "k1"))
+        conn.close()
+    assert versions() == [1, 2]
+
+    with pytest.raises(StoreUnavailable) as caught:
+        open_ledger(ledger_url)
+    message = str(caught.value)
+    assert "holds 1 claim(s) settled more than once" in message
+    assert "claim 's1' of member 'e1' (2022) under keys 'k1', 'k3'" in message
+    assert "left unchanged" in message and "Reverse all but one settlement of each claim" in message
+    assert versions() == [1, 2]
+    assert count(ledger_url, "settlements") == 3
+
+    with monkeypatch.context() as patch:
+        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:2])
+        with open_ledger(ledger_url) as old:
+            old.reverse("r3", of="k3")
+    with open_ledger(ledger_url) as ledger:
+        assert versions() == [1, 2, 3]
+        with pytest.raises(HistoryConflict):
+            ledger.settle("k4", small(), jiangmen)
+        ledger.reverse("r1", of="k1")
+        assert ledger.settle("k4", small(), jiangmen).replayed is False

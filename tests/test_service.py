@@ -315,6 +315,22 @@ def test_a_member_year_held_by_another_session_is_503_and_the_service_still_answ
         assert client.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": claim()}).status_code == 201
 
 
+def test_a_claim_resent_under_a_new_key_is_409_until_reversed(api):
+    first = api.post("/settlements", json={"key": "msg-A", "pack": "jiangmen", "claim": claim()})
+    assert first.status_code == 201, first.text
+    resent = {"key": "msg-B", "pack": "jiangmen", "claim": claim()}
+    body = problem(api.post("/settlements", json=resent), 409, "history-conflict")
+    assert paths(body) == [["claim", "id"]]
+    assert "claim 'c1' of member 'm1' (2021) is already settled, under key 'msg-A'" in body["detail"]
+    assert "reverse 'msg-A' first" in body["detail"]
+    problem(api.post("/settlements/pre-settle", json={"pack": "jiangmen", "claim": claim()}), 409, "history-conflict")
+    assert api.post("/settlements", json={"key": "msg-A", "pack": "jiangmen", "claim": claim()}).content == first.content
+    assert api.get("/members/m1/2021").json()["accumulators"]["admissions"] == 1
+    assert api.post("/settlements/msg-A/reverse", json={"key": "rev-A"}).status_code == 201
+    assert api.post("/settlements", json=resent).status_code == 201
+    assert api.get("/members/m1/2021").json()["accumulators"]["admissions"] == 1
+
+
 def test_an_opening_and_a_credit_then_the_account_pays(api):
     """An in-service employee, Jiangmen 2022 (domain.md 7.1, 6.8), whose account balance comes from an
     opening of 600.00 and a credit of 400.00 over HTTP."""

@@ -38,9 +38,10 @@ class AlreadyReversed(LedgerError):
 
 
 class HistoryConflict(LedgerError):
-    """The request would change what the member-year's recorded requests counted on (HTTP 409): an
-    opening of a member-year that already has a settlement, credit or opening that stands (one not
-    reversed), or the reversal of an opening or a credit that a standing settlement was made on.
+    """The member-year's recorded requests do not allow the request (HTTP 409): an opening of a
+    member-year that already has a settlement, credit or opening that stands (one not reversed); the
+    reversal of an opening or a credit that a standing settlement was made on; a settlement (or
+    pre-settlement) of a claim whose settlement under another key stands (path claim.id).
     Retrying cannot help; reversing the requests named in the message can."""
 
     status = 409

@@ -135,11 +135,56 @@ _POSTGRES_V2 = (
     f"ALTER TABLE settlements ADD CONSTRAINT settlements_settle_pack CHECK ({_SETTLE_PACK})",
 )
 
-MIGRATIONS: dict[str, list[tuple[str, ...]]] = {
-    "sqlite": [_SQLITE_V1, _SQLITE_V2],
-    "postgresql": [_POSTGRES_V1, _POSTGRES_V2],
+# Version 3: a claim is settled once in its member-year: two settlements of one claim id that both stand
+# (neither reversed) are refused by a unique index, beside the ledger's own check (Ledger.settle). The
+# claim id is read from the stored body (SettleBody.settlement.claim_id), written once and never
+# changed, so the rows need no new column and a release that wrote no such column still reads them.
+CLAIM_ID = {
+    "sqlite": "json_extract(body, '$.settlement.claim_id')",
+    "postgresql": "((body::jsonb -> 'settlement') ->> 'claim_id')",
 }
-"""Per dialect, migration n (from 1) is MIGRATIONS[dialect][n - 1]: its statements in order."""
+"""Per dialect, the SQL of a settlement row's claim id; a query must spell it so to use the index."""
+STANDING_SETTLEMENT = "kind = 'settle' AND reversed_by IS NULL"
+"""The rows the index covers: settlements not reversed."""
+
+
+def _no_claim_settled_twice(dialect: str) -> Callable[[Callable[..., Any], str], None]:
+    """A step of migration 3, before its unique index: the rows must not hold a claim settled twice
+    already (before the ledger refused it). Such a ledger is refused, left unchanged at version 2, with
+    the claims and keys named: which settlement to reverse is the fund's decision, not the migration's."""
+    claim = CLAIM_ID[dialect]
+
+    def check(execute: Callable[..., Any], where: str) -> None:
+        twice = execute(f"SELECT member_id, year, {claim}, COUNT(*) FROM settlements WHERE {STANDING_SETTLEMENT} "
+                        f"GROUP BY member_id, year, {claim} HAVING COUNT(*) > 1 ORDER BY member_id, year, 3").fetchall()
+        if not twice:
+            return
+        listed = []
+        for member, year, claim_id, _ in twice[:5]:
+            keys = [row[0] for row in execute(f"SELECT key FROM settlements WHERE {STANDING_SETTLEMENT} AND member_id = ? "
+                                              f"AND year = ? AND {claim} = ? ORDER BY seq", (member, year, claim_id))]
+            listed.append(f"claim {claim_id!r} of member {member!r} ({year}) under keys {', '.join(map(repr, keys))}")
+        more = f", and {len(twice) - 5} more" if len(twice) > 5 else ""
+        raise StoreUnavailable((), f"the ledger {where} holds {len(twice)} claim(s) settled more than once, each "
+                                   f"settlement standing: {'; '.join(listed)}{more}. This release settles a claim "
+                                   "once and cannot open it; it was left unchanged. Reverse all but one settlement "
+                                   "of each claim with the release that wrote them, then open it again")
+
+    return check
+
+
+def _v3(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], ...]:
+    return (_no_claim_settled_twice(dialect),
+            f"CREATE UNIQUE INDEX settlements_standing_claim ON settlements (member_id, year, {CLAIM_ID[dialect]}) "
+            f"WHERE {STANDING_SETTLEMENT}")
+
+
+MIGRATIONS: dict[str, list[tuple[Any, ...]]] = {
+    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite")],
+    "postgresql": [_POSTGRES_V1, _POSTGRES_V2, _v3("postgresql")],
+}
+"""Per dialect, migration n (from 1) is MIGRATIONS[dialect][n - 1]: its steps in order, each a statement
+or a check `step(execute, where)` that raises StoreUnavailable to leave the ledger as it was."""
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
 
@@ -176,8 +221,11 @@ def migrate(execute: Callable[..., Any], dialect: str, where: str) -> int:
     execute(_VERSION_TABLE)
     found = _version(execute, dialect, where)
     for version in range(found + 1, len(known) + 1):
-        for statement in known[version - 1]:
-            execute(statement)
+        for step in known[version - 1]:
+            if callable(step):
+                step(execute, where)
+            else:
+                execute(step)
         execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                 (version, dt.datetime.now(dt.timezone.utc).isoformat()))
     return len(known)

@@ -30,6 +30,8 @@ CONNECT_SECONDS = 10
 
 
 class PostgresTransaction(SqlTransaction):
+    dialect = "postgresql"
+
     def __init__(self, cursor: Any):
         super().__init__(cursor, "%s")
 

@@ -199,6 +199,17 @@ def _listed(records: list[Record], most: int = 5) -> str:
     return shown + (f" and {len(records) - most} more" if len(records) > most else "")
 
 
+def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None:
+    """A claim is paid once: refused while a settlement of it stands in the member-year (a retry of that
+    settlement comes under its own key, and is answered from the store before this is asked)."""
+    key = tx.standing_settlement(member, year, claim.id)
+    if key is not None:
+        raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} ({year}) is already settled, "
+                                               f"under key {key!r}: a claim is settled once. To settle it again, "
+                                               f"reverse {key!r} first; a retry of that settlement is sent under "
+                                               f"{key!r}")
+
+
 def claim_member_year(claim: Claim, rules: RulePack) -> tuple[str, int]:
     """Whose accumulators, and of which year, a claim settles against: the year of its deciding date,
     as the engine picks it (domain.md 6.1)."""
@@ -216,16 +227,25 @@ class Ledger:
 
     def pre_settle(self, claim: Claim | dict, rules: RulePack) -> Settlement:
         """Pre-settlement (预结算, 2206 / 2303): the claim settled against the member's accumulators
-        as the ledger has them now; nothing is written."""
+        as the ledger has them now; nothing is written. Refused as `settle` would refuse it
+        (HistoryConflict) when the claim is settled already: the accumulators it would start from
+        hold the claim itself."""
         claim, rules = _claim(claim), _pack(rules)
         member, year = claim_member_year(claim, rules)
-        before = self._read(lambda tx: balances.accumulators(member, year, tx.sums(member, year)))
-        return evaluate(claim, rules, before)
+
+        def read(tx: Transaction) -> Accumulators:
+            _settled_once(tx, claim, member, year)
+            return balances.accumulators(member, year, tx.sums(member, year))
+
+        return evaluate(claim, rules, self._read(read))
 
     def settle(self, key: str, claim: Claim | dict, rules: RulePack) -> Settled:
         """Settlement (结算, 2207 / 2304) under the caller's `key`: the claim settled against the member's
         accumulators, its changes appended as entries, the answer stored. The same claim again under the
-        same key is answered from the store (`replayed`); another claim under it is a KeyConflict."""
+        same key is answered from the store (`replayed`); another claim under it is a KeyConflict.
+
+        HistoryConflict (409) when the claim (its id) has a settlement that stands in the member-year,
+        under another key (reverse that one first)."""
         key, claim, rules = _key(key, "key"), _claim(claim), _pack(rules)
         digest = settle_digest(claim, rules.name)
         member, year = claim_member_year(claim, rules)
@@ -235,6 +255,7 @@ class Ledger:
             found = tx.record(key)
             if found is not None:
                 return _replay_settle(found, settle_digests(claim, rules.name))
+            _settled_once(tx, claim, member, year)
             before = balances.accumulators(member, year, tx.sums(member, year))
             settlement = evaluate(claim, rules, before)
             fields = settlement.platform_fields()

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from .balances import Delta
+from .migrations import CLAIM_ID, STANDING_SETTLEMENT
 from .records import Entry, Record
 
 BUSY_SECONDS = 30
@@ -35,6 +36,9 @@ class Transaction(Protocol):
     def sums(self, member_id: str, year: int) -> list[Delta]: ...
     def entries(self, member_id: str, year: int, settlement_key: str | None = None) -> list[Entry]: ...
     def records(self, member_id: str, year: int) -> list[Record]: ...
+    def standing_settlement(self, member_id: str, year: int, claim_id: str) -> str | None:
+        """The key of the member-year's settlement of this claim that stands (is not reversed), if any."""
+
     def next_seq(self, member_id: str, year: int) -> int: ...
     def insert(self, record: Record) -> None: ...
     def append(self, member_id: str, year: int, settlement_key: str, deltas: list[Delta]) -> None: ...
@@ -56,7 +60,10 @@ _ENTRY = "seq, member_id, year, settlement_key, counter, month, delta"
 
 
 class SqlTransaction:
-    """The ledger's queries on a DB-API cursor. `marker` is the driver's placeholder ('?' or '%s')."""
+    """The ledger's queries on a DB-API cursor. `marker` is the driver's placeholder ('?' or '%s');
+    `dialect` picks the SQL that is not the same in both (migrations.CLAIM_ID)."""
+
+    dialect = "sqlite"
 
     def __init__(self, cursor: Any, marker: str = "?"):
         self.cursor, self.marker = cursor, marker
@@ -91,6 +98,12 @@ class SqlTransaction:
         if settlement_key is not None:
             sql, params = sql + " AND settlement_key = ?", params + (settlement_key,)
         return [Entry(*row) for row in self._run(sql + " ORDER BY seq", params).fetchall()]
+
+    def standing_settlement(self, member_id: str, year: int, claim_id: str) -> str | None:
+        # Spelt as the unique index settlements_standing_claim is, so that it is what answers.
+        row = self._run(f"SELECT key FROM settlements WHERE member_id = ? AND year = ? AND {STANDING_SETTLEMENT} "
+                        f"AND {CLAIM_ID[self.dialect]} = ?", (member_id, year, claim_id)).fetchone()
+        return None if row is None else row[0]
 
     def next_seq(self, member_id: str, year: int) -> int:
         row = self._run("SELECT COALESCE(MAX(seq), 0) + 1 FROM settlements WHERE member_id = ? AND year = ?",

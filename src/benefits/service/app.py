@@ -345,7 +345,7 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
 
     @app.post("/settlements/pre-settle", tags=["settlements"], summary="Pre-settle (2206 / 2303): writes nothing",
               response_class=Response, responses={200: settlement_ok, **responses(
-                  "malformed-json", "invalid-request", "invalid-claim", "store-unavailable")},
+                  "malformed-json", "invalid-request", "invalid-claim", "history-conflict", "store-unavailable")},
               openapi_extra=_body(ClaimRequest, "a pack name and a claim"))
     def pre_settle(body: Body) -> Response:
         """The settlement the claim would get now, from the member's accumulators in the ledger."""
@@ -358,12 +358,13 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
                          200: _stored("a replay: the same key and claim again; the first answer, byte for byte",
                                       "SettleBody"),
                          **responses("malformed-json", "invalid-request", "invalid-claim", "key-conflict",
-                                     "store-unavailable")},
+                                     "history-conflict", "store-unavailable")},
               openapi_extra=_body(SettleRequest, "the request's key (msgid), a pack name and the claim"))
     def settle(body: Body) -> Response:
         """Settle the claim from the member's accumulators in the ledger and record it. The body
         answered is stored: sending the same key and claim again answers it again, byte for byte,
-        with status 200 and `Idempotent-Replayed: true`; the same key with another claim is 409."""
+        with status 200 and `Idempotent-Replayed: true`; the same key with another claim is 409, and
+        so is the same claim (id) under another key while its settlement stands (reverse it first)."""
         req = validated(SettleRequest, body)
         pack = packs.get(req.pack)
         with store.writing():
