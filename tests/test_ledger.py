@@ -31,6 +31,7 @@ from benefits.ledger import (
     AlreadyReversed, HistoryConflict, KeyConflict, LedgerError, NotFound, Reversed, Settled, StoreUnavailable, open_ledger,
 )
 from benefits.money import to_fen
+from benefits.yamlio import load_file
 from conftest import ROOT, RULES, claim
 from benefits.ledger import store
 from ledger_fixtures import count, holding, raw
@@ -261,6 +262,46 @@ def test_the_store_itself_refuses_a_second_standing_settlement_of_a_claim(ledger
     finally:
         conn.close()
     assert count(ledger_url, "settlements") == 1
+
+
+def anyang_stay(member: str = "m1") -> dict:
+    """An Anyang 2022 stay (tests/cases/anyang/ay-01) of `member`, a resident adult."""
+    doc = load_file(ROOT / "tests" / "cases" / "anyang" / "ay-01-resident-township-first-line-items.yaml")[0]["claim"]
+    return dict(doc, member=dict(doc["member"], id=member))
+
+
+def test_a_member_year_counts_the_claims_of_one_pack(ledger, ledger_url, jiangmen, anyang):
+    """Jiangmen's and Anyang's funds pool separately: once m1's 2022 holds a Jiangmen settlement, an Anyang
+    claim of m1 in 2022 would be settled from Jiangmen's deductible, caps and admissions. Refused (409,
+    path pack) naming both packs, nothing written, until the Jiangmen requests are reversed."""
+    def jiangmen_stay(n: int, month: int) -> dict:
+        return claim(id=f"c{n}", admission_date=f"2022-{month:02d}-01", discharge_date=f"2022-{month:02d}-10")
+
+    ledger.settle("j1", jiangmen_stay(1, 3), jiangmen)
+    before = ledger.member_year("m1", 2022)
+
+    def refused(call, *args, **kw) -> str:
+        with pytest.raises(HistoryConflict) as caught:
+            call(*args, **kw)
+        assert (caught.value.status, caught.value.problems[0].path) == (409, ("pack",))
+        return str(caught.value)
+
+    message = refused(ledger.settle, "a1", anyang_stay(), anyang)
+    assert "member 'm1''s 2022 is kept under pack 'jiangmen' (settlement 'j1' stands), not 'anyang'" in message
+    refused(ledger.pre_settle, anyang_stay(), anyang)
+    refused(ledger.credit, "d1", "m1", 2022, "personal_account.balance", "100.00", rules=anyang)
+    assert ledger.member_year("m1", 2022) == before
+    assert ledger.credit("d1", "m1", 2022, "personal_account.balance", "100.00").replayed is False  # no pack named
+    assert ledger.settle("a1", anyang_stay("m2"), anyang).replayed is False  # another member-year
+    assert ledger.settle("j2", jiangmen_stay(2, 5), jiangmen).replayed is False  # the same pack
+
+    ledger.reverse("rj2", of="j2")
+    ledger.reverse("rj1", of="j1")
+    fresh = benefits.evaluate(anyang_stay(), anyang, Accumulators(member_id="m1", year=2022, counters={
+        "personal_account.balance": "100.00"}))
+    assert settlement_of(ledger.settle("a2", anyang_stay(), anyang).body) == fresh.model_dump(mode="json")
+    assert "kept under pack 'anyang' (settlement 'a2' stands), not 'jiangmen'" in refused(
+        ledger.settle, "j3", jiangmen_stay(3, 6), jiangmen)
 
 
 def test_a_claim_the_engine_refuses_leaves_nothing(ledger, ledger_url, jiangmen):

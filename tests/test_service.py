@@ -331,6 +331,20 @@ def test_a_claim_resent_under_a_new_key_is_409_until_reversed(api):
     assert api.get("/members/m1/2021").json()["accumulators"]["admissions"] == 1
 
 
+def test_a_member_year_settled_under_one_pack_is_409_under_another(api):
+    jiangmen = claim(admission_date="2022-03-01", discharge_date="2022-03-10")
+    assert api.post("/settlements", json={"key": "j1", "pack": "jiangmen", "claim": jiangmen}).status_code == 201
+    case = benefits.yamlio.load_file(ROOT / "tests" / "cases" / "anyang" /
+                                     "ay-01-resident-township-first-line-items.yaml")[0]["claim"]
+    anyang = json.loads(json.dumps(dict(case, member=dict(case["member"], id="m1")), default=str))  # dates, amounts
+    body = problem(api.post("/settlements", json={"key": "a1", "pack": "anyang", "claim": anyang}), 409,
+                   "history-conflict")
+    assert paths(body) == [["pack"]] and "'jiangmen'" in body["detail"] and "'anyang'" in body["detail"]
+    problem(api.post("/settlements/pre-settle", json={"pack": "anyang", "claim": anyang}), 409, "history-conflict")
+    assert api.get("/settlements/a1").status_code == 404
+    assert [s["key"] for s in api.get("/members/m1/2022").json()["settlements"]] == ["j1"]
+
+
 def test_an_opening_and_a_credit_then_the_account_pays(api):
     """An in-service employee, Jiangmen 2022 (domain.md 7.1, 6.8), whose account balance comes from an
     opening of 600.00 and a credit of 400.00 over HTTP."""

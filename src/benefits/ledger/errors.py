@@ -41,7 +41,8 @@ class HistoryConflict(LedgerError):
     """The member-year's recorded requests do not allow the request (HTTP 409): an opening of a
     member-year that already has a settlement, credit or opening that stands (one not reversed); the
     reversal of an opening or a credit that a standing settlement was made on; a settlement (or
-    pre-settlement) of a claim whose settlement under another key stands (path claim.id).
+    pre-settlement) of a claim whose settlement under another key stands (path claim.id); a request
+    under a pack other than the one the member-year's standing requests were made under (path pack).
     Retrying cannot help; reversing the requests named in the message can."""
 
     status = 409

@@ -210,6 +210,19 @@ def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None
                                                f"{key!r}")
 
 
+def _one_pack(tx: Transaction, member: str, year: int, pack: str) -> None:
+    """A member-year counts one pack's claims: each city's fund pools its own, and its caps and deductibles
+    read only its own accumulators, which the ledger keeps per member and year, not per pack."""
+    found = tx.other_pack(member, year, pack)
+    if found is not None:
+        key, kind, other = found
+        raise HistoryConflict(("pack",), f"member {member!r}'s {year} is kept under pack {other!r} ({_WHAT[kind]} "
+                                         f"{key!r} stands), not {pack!r}: the funds of two packs pool separately, and "
+                                         f"{pack!r} cannot count {other!r}'s accumulators. Use {other!r}, keep "
+                                         f"{pack!r}'s claims in a ledger of its own, or reverse the year's "
+                                         f"{other!r} requests first")
+
+
 def claim_member_year(claim: Claim, rules: RulePack) -> tuple[str, int]:
     """Whose accumulators, and of which year, a claim settles against: the year of its deciding date,
     as the engine picks it (domain.md 6.1)."""
@@ -228,13 +241,14 @@ class Ledger:
     def pre_settle(self, claim: Claim | dict, rules: RulePack) -> Settlement:
         """Pre-settlement (预结算, 2206 / 2303): the claim settled against the member's accumulators
         as the ledger has them now; nothing is written. Refused as `settle` would refuse it
-        (HistoryConflict) when the claim is settled already: the accumulators it would start from
-        hold the claim itself."""
+        (HistoryConflict) when the claim is settled already, or the member-year kept under another
+        pack: either way the accumulators it would start from are not the ones its settlement will."""
         claim, rules = _claim(claim), _pack(rules)
         member, year = claim_member_year(claim, rules)
 
         def read(tx: Transaction) -> Accumulators:
             _settled_once(tx, claim, member, year)
+            _one_pack(tx, member, year, rules.name)
             return balances.accumulators(member, year, tx.sums(member, year))
 
         return evaluate(claim, rules, self._read(read))
@@ -245,7 +259,8 @@ class Ledger:
         same key is answered from the store (`replayed`); another claim under it is a KeyConflict.
 
         HistoryConflict (409) when the claim (its id) has a settlement that stands in the member-year,
-        under another key (reverse that one first)."""
+        under another key (reverse that one first), or when the member-year's standing requests were
+        made under another pack: two cities' funds keep their own accumulators."""
         key, claim, rules = _key(key, "key"), _claim(claim), _pack(rules)
         digest = settle_digest(claim, rules.name)
         member, year = claim_member_year(claim, rules)
@@ -256,6 +271,7 @@ class Ledger:
             if found is not None:
                 return _replay_settle(found, settle_digests(claim, rules.name))
             _settled_once(tx, claim, member, year)
+            _one_pack(tx, member, year, rules.name)
             before = balances.accumulators(member, year, tx.sums(member, year))
             settlement = evaluate(claim, rules, before)
             fields = settlement.platform_fields()
@@ -416,6 +432,8 @@ class Ledger:
             found = tx.record(key)
             if found is not None:
                 return _replay_credit(found, digest)
+            if pack is not None:
+                _one_pack(tx, member_id, year, pack.name)
             before = sum(total for c, m, total in tx.sums(member_id, year) if c == counter and m == "")
             after = before + fen
             if after > to_fen(MAX_AMOUNT):

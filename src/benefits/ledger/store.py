@@ -39,6 +39,10 @@ class Transaction(Protocol):
     def standing_settlement(self, member_id: str, year: int, claim_id: str) -> str | None:
         """The key of the member-year's settlement of this claim that stands (is not reversed), if any."""
 
+    def other_pack(self, member_id: str, year: int, pack: str) -> tuple[str, str, str] | None:
+        """The member-year's first standing request made under a pack other than `pack`: its key, kind
+        and pack (a settlement's, or the one an opening or a credit was checked against)."""
+
     def next_seq(self, member_id: str, year: int) -> int: ...
     def insert(self, record: Record) -> None: ...
     def append(self, member_id: str, year: int, settlement_key: str, deltas: list[Delta]) -> None: ...
@@ -104,6 +108,12 @@ class SqlTransaction:
         row = self._run(f"SELECT key FROM settlements WHERE member_id = ? AND year = ? AND {STANDING_SETTLEMENT} "
                         f"AND {CLAIM_ID[self.dialect]} = ?", (member_id, year, claim_id)).fetchone()
         return None if row is None else row[0]
+
+    def other_pack(self, member_id: str, year: int, pack: str) -> tuple[str, str, str] | None:
+        row = self._run("SELECT key, kind, pack FROM settlements WHERE member_id = ? AND year = ? AND kind <> 'reverse' "
+                        "AND reversed_by IS NULL AND pack IS NOT NULL AND pack <> ? ORDER BY seq LIMIT 1",
+                        (member_id, year, pack)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def next_seq(self, member_id: str, year: int) -> int:
         row = self._run("SELECT COALESCE(MAX(seq), 0) + 1 FROM settlements WHERE member_id = ? AND year = ?",

@@ -364,7 +364,8 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
         """Settle the claim from the member's accumulators in the ledger and record it. The body
         answered is stored: sending the same key and claim again answers it again, byte for byte,
         with status 200 and `Idempotent-Replayed: true`; the same key with another claim is 409, and
-        so is the same claim (id) under another key while its settlement stands (reverse it first)."""
+        so is the same claim (id) under another key while its settlement stands (reverse it first), or
+        a member-year settled under another pack."""
         req = validated(SettleRequest, body)
         pack = packs.get(req.pack)
         with store.writing():
@@ -411,7 +412,8 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
               summary="Credit a balance: the personal account's deposit (个人账户划入)",
               responses={201: _stored("credited now", "CreditBody"),
                          200: _stored("a replay of the same credit, byte for byte", "CreditBody"),
-                         **responses("malformed-json", "invalid-request", "key-conflict", "store-unavailable")},
+                         **responses("malformed-json", "invalid-request", "key-conflict", "history-conflict",
+                                     "store-unavailable")},
               openapi_extra=_body(CreditRequest, "the credit's key, the amount and the counter"))
     def credit(member_id: MemberId, year: Year, body: Body) -> Response:
         """Adds `amount` to the member's balance counter for the year; reversible by

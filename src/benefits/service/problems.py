@@ -47,8 +47,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "key-conflict": (409, "The key was already used for another request"),
     "already-reversed": (409, "The settlement is already reversed"),
     "history-conflict": (409, "The member-year's history does not allow it (an opening after settlements, "
-                              "a reversal of an opening that later settlements used, or a claim settled already "
-                              "under another key)"),
+                              "a reversal of an opening that later settlements used, a claim settled already "
+                              "under another key, or another pack than the member-year's)"),
     "ledger-refused": (422, "The ledger refuses the request"),
     "store-unavailable": (503, "The ledger's store cannot be reached"),
     "not-ready": (503, "The service is not ready"),
