@@ -9,8 +9,9 @@ ledger file or database.
 
 Unlike `calc`, `settle` takes no accumulators: it reads them from the ledger and appends what the
 claim changed. `--json` prints the stored answer (the body a replay returns). Errors and exit codes
-are `calc`'s (guard() in app.py): a refused request (a key taken by another claim, a settlement
-already reversed, an unknown key, an unreachable ledger) is one line on stderr and exit 2.
+are `calc`'s (guard() in app.py): a refused request (a key taken by another claim, a claim settled
+under another key, a member-year kept under another pack, a settlement already reversed, an unknown
+key, an unreachable or busy ledger) is one line on stderr and exit 2.
 """
 
 from __future__ import annotations
