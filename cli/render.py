@@ -27,9 +27,9 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from benefits import PatientPart, RulePack, Settlement
+from benefits.explanation import counter_label, layer_name, shown_step
 from benefits.money import fmt_ratio
-from benefits.render import (CATEGORIES_ZH, basis_text, both_languages, date_text, formula_text, input_label,
-                             source_text, word)
+from benefits.render import CATEGORIES_ZH, basis_text, both_languages, date_text
 
 from .text import Paint, money, visible
 
@@ -383,7 +383,7 @@ def _layers_grid(s: Settlement, lang: str, with_id: bool) -> Grid:
         Grid([w["payouts"], w["base"], w["cap_left"], w["paid"]], "lrrr")
 
     def row(p, mark: str = "", style: str = "") -> None:
-        name = _layer_name(p, lang) + mark
+        name = layer_name(p, lang) + mark
         cells = [money(p.base), _cap(p.limit_left, lang), money(p.paid)]
         t.add(*([p.layer, name] if with_id else [name]), *cells, style=style)
 
@@ -403,7 +403,7 @@ def layer_notes(s: Settlement, lang: str) -> list[str]:
     notes = []
     if any(p.applied and not p.fund for p in s.layers):
         notes.append(w["not_fund"])
-    skipped = [_layer_name(p, lang) for p in s.layers if not p.applied]
+    skipped = [layer_name(p, lang) for p in s.layers if not p.applied]
     if skipped:
         notes.append(w["not_applied"] + ("、" if lang == "zh" else ", ").join(skipped))
     return notes
@@ -413,23 +413,10 @@ def _cap(value: Decimal | None, lang: str) -> str:
     return WORDS[lang]["no_cap"] if value is None else money(value)
 
 
-def _layer_name(p, lang: str) -> str:
-    return p.name_zh if lang == "zh" else p.name_en
-
-
 def _patient_label(name: str, lang: str) -> str:
     if name in PATIENT[lang]:
         return PATIENT[lang][name]
     return PatientPart.description(name)
-
-
-def _counter_label(name: str, pack: RulePack, lang: str) -> str:
-    """A counter as a reader in `lang` knows it: in Chinese by its meaning (and month), else its id."""
-    base, _, month = name.partition("@")
-    meaning = pack.counters[base].zh if base in pack.counters else ""
-    if not meaning or re.fullmatch(r"[\x00-\x7f]*", meaning):  # a pack may leave a Chinese half in English
-        return name
-    return meaning + (f"（{date_text(month + '-01', 'zh')[:-2]}）" if month else "")
 
 
 def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Grid:
@@ -449,7 +436,7 @@ def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Grid:
         b, a = before.get(name), after.get(name)
         cells = [money(b), money(a), money(a - b, signed=True) if a != b else ""]
         if zh:
-            t.add(_counter_label(name, pack, lang), *cells)
+            t.add(visible(counter_label(name, pack, lang)), *cells)
         else:
             described = pack.counters.get(name.partition("@")[0])
             t.add(name, *cells, described.en if described is not None else "")
@@ -459,48 +446,13 @@ def accumulators_table(s: Settlement, pack: RulePack, lang: str) -> Grid:
 # --- explain ----------------------------------------------------------------------------------
 
 
-def _input_name(key: str, names: dict[str, str], pack: RulePack, lang: str) -> str:
-    if lang != "zh":
-        return key
-    if key in names:
-        return names[key]
-    if key in pack.counters:
-        return _counter_label(key, pack, lang)
-    if key in pack.group_names:  # a group choice's options
-        return _group(key, pack, lang)
-    label = input_label(key, lang)
-    return word(label, lang)
-
-
-def _input_value(key: str, value: str, pack: RulePack, lang: str) -> str:
-    if lang == "zh" and key == "cap_left" and value == "none":
-        return WORDS[lang]["no_cap"]
-    return word(_group(value, pack, lang) if key == "group" else value, lang)
-
-
-_GROUP_CHOSEN = re.compile(r"(?<=-> )([a-z_]+)$")  # a group choice's formula: max -> <group id>
-
-
-def _group(value: str, pack: RulePack, lang: str) -> str:
-    """A group id in Chinese text: the name the pack's layer gives it, where it gives one."""
-    return visible(pack.group_names[value].zh) if lang == "zh" and value in pack.group_names else value
-
-
-def _parameter(name: str, pack: RulePack, lang: str) -> str:
-    if lang != "zh":
-        return name
-    p = pack.parameters.get(name)
-    label = p.description.zh if p is not None else ""
-    return label if label and not re.fullmatch(r"[\x00-\x7f]*", label) else name
-
-
 def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: int | None = None) -> str:
     """The trace step by step. Layers that do not apply are folded into one line at the end; in
     Chinese, every id is named (layers, groups, levels, dates) and no rule id or file is shown."""
     w = WORDS[lang]
     zh = lang == "zh"
-    layers = {p.layer: p for p in s.layers}
-    names = {p.layer: visible(_layer_name(p, lang)) for p in s.layers}
+    names = {p.layer: layer_name(p, lang) for p in s.layers}
+    idle = {p.layer for p in s.layers if not p.applied}
     root = Path(pack.directory).parent
     out = Screen(paint, columns)
     head = header(s, lang, pack)
@@ -523,7 +475,7 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: 
             if t.layer is None:
                 title = w["general"]
             else:
-                title = names.get(t.layer, visible(t.layer)) + ("" if zh else f" ({visible(t.layer)})")
+                title = visible(names.get(t.layer, t.layer)) + ("" if zh else f" ({visible(t.layer)})")
             out.blank()
             out.print(Text(f"== {title} ==", style="cyan bold"))
             basis = basis_text(t.basis, lang) if t.basis else ""
@@ -532,7 +484,7 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: 
             grid = RichTable.grid(padding=(0, 2))
             grid.add_column(min_width=label_w, no_wrap=True)
             grid.add_column(overflow="fold")
-        grid.add_row(Text(label, style="bold"), _step_body(t, lang, w, names, layers, pack, root))
+        grid.add_row(Text(label, style="bold"), _step_body(t, lang, w, names, idle, pack, root))
     flush()
     out.blank()
     out.print(Text(w["summary"], style="cyan bold"))
@@ -547,8 +499,9 @@ def trace_text(s: Settlement, pack: RulePack, lang: str, paint: Paint, columns: 
     return out.text()
 
 
-def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack, root: Path) -> Group:
+def _step_body(t, lang: str, w: dict, names: dict, idle: set, pack: RulePack, root: Path) -> Group:
     zh = lang == "zh"
+    shown = shown_step(t, pack, lang, names, idle)
     rows = RichTable.grid(padding=(0, 2))
     rows.add_column(no_wrap=True, style="dim", min_width=max(cell_len(w[k]) for k in ("rule", "inputs", "formula", "output", "cites")))
     rows.add_column(overflow="fold")
@@ -556,28 +509,21 @@ def _step_body(t, lang: str, w: dict, names: dict, layers: dict, pack: RulePack,
     def row(key: str, text: Text | str, style: str = "") -> None:
         rows.add_row(Text(w[key]), text if isinstance(text, Text) else Text(visible(text), style=style))
 
-    if not zh:  # the rule and its file:line, for whoever maintains the pack
-        row("rule", t.rule + (f"  ({root / t.site})" if t.site else ""))
-    if t.inputs:
-        inputs = {k: v for k, v in t.inputs.items()
-                  if not (k in layers and not layers[k].applied)}  # a layer that did not apply paid nothing
-        row("inputs", ("，" if zh else ", ").join(
-            f"{_input_name(k, names, pack, lang)} = {_input_value(k, v, pack, lang)}" for k, v in inputs.items()))
-    if t.formula and t.formula != t.output:
-        row("formula", formula_text(_GROUP_CHOSEN.sub(lambda m: _group(m[1], pack, lang), t.formula), lang))
-    row("output", formula_text(word(_group(t.output, pack, lang), lang), lang), "bold")
-    for j, c in enumerate(t.citations):
-        guessed = c.assumed
-        cite = Text(visible(f"{_parameter(c.parameter, pack, lang)} = {formula_text(c.value, lang)}"),
-                    style="yellow" if guessed else "")
-        if guessed:
+    if shown.rule is not None:  # the rule and its file:line, for whoever maintains the pack
+        row("rule", shown.rule + (f"  ({root / shown.site})" if shown.site else ""))
+    if shown.inputs:
+        row("inputs", ("，" if zh else ", ").join(f"{k} = {v}" for k, v in shown.inputs))
+    if shown.formula:
+        row("formula", shown.formula)
+    row("output", shown.output, "bold")
+    for j, c in enumerate(shown.citations):
+        cite = Text(visible(f"{c.name} = {c.value}"), style="yellow" if c.assumed else "")
+        if c.assumed:
             cite.append(f"  {w['assumed']}", style="yellow")
-        source = source_text(c.source, lang)
-        if source:
-            cite.append("\n  " + visible(source), style="dim")
+        if c.source:
+            cite.append("\n  " + visible(c.source), style="dim")
         rows.add_row(Text(w["cites"]) if j == 0 else Text(""), cite)
-    explain = Text(visible(t.explain_zh if zh else t.explain_en))
-    return Group(explain, rows)
+    return Group(Text(visible(shown.explain)), rows)
 
 
 def wrapped(text: str, columns: int | None = None) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -307,7 +308,7 @@ HOLD_FIRST_TRACE = """(function () {
   var fetch0 = window.fetch, n = 0;
   window.fetch = function (url, init) {
     var answer = fetch0(url, init);
-    if (String(url) !== "/trace" || n++ > 0) return answer;
+    if (String(url).split("?")[0] !== "/trace" || n++ > 0) return answer;
     return answer.then(function (r) {
       return new Promise(function (done) { window.releaseFirst = function () { done(r); }; });
     });
@@ -376,3 +377,26 @@ def test_a_link_to_an_unknown_pack_says_so(server, browser):
     browser.wait_for(f"{STATE} === 'error'")
     text = browser.evaluate("document.getElementById('problems').textContent")
     assert "unknown rule pack 'nosuch'; this service has: jiangmen" in text
+
+
+# English a Chinese reader of the trace must not see: input ids, formula words, results, the
+# project's notes and the sources' remarks (as the command line's explain shows it)
+ENGLISH_IN_TRACE = re.compile(r"paid_so_far|cap_left|aid_deductible|\bpoints\b|no cap|\bnone\b|\btekun\b|domain\.md|"
+                              r"seed \d|assumed|\.yaml|\bcapped\b|no part of|not \(|\bvisit\b")
+
+
+def test_the_trace_reads_in_chinese_as_explain_prints_it(server, browser):
+    # the page printed each step's raw inputs, formulas and sources: `paid_so_far = 0.00`,
+    # `60% + 20 points`, `-> no cap`, `seed 001: ... (domain.md section 7.1)`, rule files
+    browser.open(example_url(server, "tekun-medical-aid"))
+    browser.wait_for(f"{STATE} === 'done'")
+    text = browser.evaluate("document.getElementById('steps').textContent")
+    assert not ENGLISH_IN_TRACE.findall(text), sorted(set(ENGLISH_IN_TRACE.findall(text)))
+    want = settle("tekun-medical-aid")
+    assert want["trace"][0]["explain_zh"] in text
+    assert "已支付 = " in text and "不设限额" in text and "个百分点" in text  # the words explain uses
+    assert browser.evaluate("document.querySelectorAll('#steps li.step').length") == len(want["trace"])
+    # the patient's reasons, less what the other funds paid, come to the patient's part
+    relieved = browser.evaluate("document.querySelector('#reasons tr[data-key=relieved_by_later_layers] "
+                                "td:last-child').textContent")
+    assert relieved == "-" + want["patient"]["relieved_by_later_layers"] != "-0.00"

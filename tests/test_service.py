@@ -95,6 +95,31 @@ def test_trace_and_calculate_with_trace_true_give_the_trace(stateless, packs):
     assert stateless.post("/calculate?trace=false", json=body).json()["trace"] == []
 
 
+
+def test_trace_explained_gives_each_language_as_explain_prints_it(stateless):
+    # A page has no renderer: `explained` is the trace as `benefits explain` words it. Jiangmen, a
+    # resident's stay discharged 2021-03-10: the basic annual cap in force is 200,000 (300,000 from
+    # 2021-07-01, domain.md 7.1), nothing paid yet: 已支付 = 0.00, max(0, 200000.00 - 0.00) = 200000.00
+    body = {"pack": "jiangmen", "claim": claim()}
+    plain = stateless.post("/trace", json=body).json()
+    r = stateless.post("/trace?explain=true", json=body)
+    assert r.status_code == 200
+    got = r.json()
+    assert {k: v for k, v in got.items() if k != "explained"} == plain and "explained" not in plain
+    zh, en = got["explained"]["zh"], got["explained"]["en"]
+    assert [s["step"] for s in zh] == [s["step"] for s in en] == [s["step"] for s in plain["trace"]]
+    cap = next(s for s in zh if s["step"] == "basic.cap")
+    assert cap["inputs"] == [["已支付", "0.00"]] and cap["formula"] == "max(0, 200000.00 - 0.00) = 200000.00"
+    assert cap["rule"] is None and cap["site"] is None and cap["citations"][0]["assumed"]  # 200,000 is assumed
+    assert all(s["rule"] for s in en) and next(s for s in en if s["step"] == "basic.cap")["site"]
+    import re
+    english = re.compile(r"[A-Za-z]{3,}")
+    for s in zh:
+        words = [s["explain"], s["formula"], s["output"], s["basis"], *(x for kv in s["inputs"] for x in kv),
+                 *(c["name"] for c in s["citations"]), *(c["source"] for c in s["citations"])]
+        assert not [w for w in words if english.search(w.replace("max(", "").replace("min(", ""))], s
+
+
 def test_calculate_with_hand_computed_numbers_and_json_numbers_read_exactly(stateless):
     # (18500.00 - 1000.00) x 65% = 11375.00 (domain.md 7.1: resident, level 3, 2021)
     r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": claim()})

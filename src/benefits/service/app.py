@@ -16,6 +16,7 @@ in each worker process (in the application's lifespan, after the fork), never sh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..calculator import evaluate
 from ..errors import BenefitsError
+from ..explanation import shown_steps
 from ..models.accumulators import Accumulators
 from ..models.claim import MAX_MEMBER_ID, MEMBER_ID_PATTERN
 from ..models.platform_out import with_blocks
@@ -206,8 +208,17 @@ def _settlement_ok() -> dict:
             "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{CALCULATED}"}}}}
 
 
-def _calculated(settlement: Settlement) -> Response:
-    return _json(json.dumps(with_blocks(settlement), ensure_ascii=False, separators=(",", ":")))
+def _calculated(settlement: Settlement, explained: dict | None = None) -> Response:
+    body = with_blocks(settlement)
+    if explained is not None:
+        body["explained"] = explained
+    return _json(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+
+
+def _explained(settlement: Settlement, pack) -> dict:
+    """The trace as each language's reader is shown it (benefits.explanation), for a page that has no
+    renderer: inputs named, formulas and results in the language, parameters by their description."""
+    return {lang: [dataclasses.asdict(step) for step in shown_steps(settlement, pack, lang)] for lang in ("zh", "en")}
 
 
 def _stored(description: str, *names: str) -> dict:
@@ -313,9 +324,11 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
     """POST /calculate and POST /trace: the engine alone, nothing recorded."""
     settlement_ok = _settlement_ok()
 
-    def calculate(body: dict, trace: bool) -> Response:
+    def calculate(body: dict, trace: bool, explain: bool = False) -> Response:
         req = validated(CalculateRequest, body)
-        return _calculated(evaluate(req.claim, packs.get(req.pack), req.accumulators, trace=trace))
+        pack = packs.get(req.pack)
+        settlement = evaluate(req.claim, pack, req.accumulators, trace=trace)
+        return _calculated(settlement, _explained(settlement, pack) if explain else None)
 
     @app.post("/calculate", tags=["calculate"], summary="Settle a claim without the ledger",
               response_class=Response, responses={200: settlement_ok, **responses(
@@ -333,10 +346,13 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
               response_class=Response, responses={200: settlement_ok, **responses(
                   "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large")},
               openapi_extra=_body(CalculateRequest, "a pack name, a claim and the member's accumulators before it"))
-    def post_trace(body: Body) -> Response:
+    def post_trace(body: Body, explain: Annotated[bool, Query(
+            description="also `explained`: each step as a reader of each language (zh, en) is shown it, inputs "
+                        "named, formula and result in the language, parameters by their description, in Chinese "
+                        "no English id (as `benefits explain` prints it)")] = False) -> Response:
         """As POST /calculate, with every step of the explanation trace: rule, file and line,
         formula with the numbers, result, cited parameters."""
-        return calculate(body, True)
+        return calculate(body, True, explain)
 
 
 def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:

@@ -30,9 +30,9 @@
       version: "政策版本", deciding_date: "决定日期", admission: "入院日期", discharge: "出院日期", date: "就诊日期",
       item: "项目", code: "代码", amount: "金额（元）", fund_type: "基金类型", name: "名称",
       base: "政策范围内", limit: "本次可支付限额", paid: "支付", no_cap: "不设限额",
-      inputs: "输入", formula: "算式", output: "结果", cites: "参数", where: "规则位置",
+      inputs: "输入", formula: "算式", output: "结果", cites: "参数", where: "规则位置", assumed: "（假设，待正式文件）",
       fully_self_paid: "全自费", over_limit: "超限价", pre_self_paid: "先行自付", deductible: "起付线",
-      co_pay: "按比例自付", above_cap: "超封顶", relieved_by_later_layers: "其中由基本统筹以外各项基金减负",
+      co_pay: "按比例自付", above_cap: "超封顶", relieved_by_later_layers: "减：基本统筹以外各项基金支付",
       co_pay_no_basic: "政策范围内（无基本统筹支付）",
       account: "个人账户支付", because: "其中", unknown_pack: "未知规则包“{pack}”；本服务有：{packs}"
     },
@@ -56,10 +56,11 @@
       item: "Item", code: "Field", amount: "Amount (yuan)", fund_type: "Fund type", name: "Name",
       base: "Policy range", limit: "Cap left", paid: "Paid", no_cap: "no cap",
       inputs: "inputs", formula: "formula", output: "result", cites: "parameters", where: "rule at",
+      assumed: "(assumed, awaiting a published source)",
       fully_self_paid: "Fully self-paid", over_limit: "Over the price limit", pre_self_paid: "Pre-self-paid (B)",
       deductible: "Deductible", co_pay: "Co-pay", above_cap: "Above the cap",
       co_pay_no_basic: "Policy range (no basic fund applied)",
-      relieved_by_later_layers: "of which paid by funds other than the basic fund", account: "Personal account",
+      relieved_by_later_layers: "less: paid by funds other than the basic fund", account: "Personal account",
       because: "of which", unknown_pack: "unknown rule pack '{pack}'; this service has: {packs}"
     }
   };
@@ -205,7 +206,7 @@
       state.lines = {claim: read[0].lines, accumulators: read[1] ? read[1].lines : {}};
       var body = {pack: pack, claim: read[0].data};
       if (read[1]) body.accumulators = read[1].data;
-      return Promise.all([post("/trace", body), Promise.resolve(body)]);
+      return Promise.all([post("/trace?explain=true", body), Promise.resolve(body)]);
     }).then(function (answers) {
       if (!answers || !latest()) return;
       state.result = {settlement: answers[0], request: answers[1], at: new Date()};
@@ -272,7 +273,7 @@
     renderSetlinfo(s.setlinfo);
     renderSetldetail(s.setldetail, s);
     renderReasons(s);
-    renderTrace(s.trace || []);
+    renderTrace((s.explained || {})[state.lang] || []);
     stamp(result.at);
   }
 
@@ -335,7 +336,7 @@
       lines.push((i ? "" : t("because") + ": ") + parts.slice(i, i + 3).join(" · "));
     }
     if (!isZero(patient.relieved_by_later_layers)) {
-      lines.push(t("relieved_by_later_layers") + " " + patient.relieved_by_later_layers);
+      lines.push(t("relieved_by_later_layers") + " -" + patient.relieved_by_later_layers);  // the reasons less it: the total
     }
     return lines;
   }
@@ -450,26 +451,31 @@
     var names = {total: t("patient"), account: t("account"), cash: t("cash")};
     table($("reasons"), [t("item"), t("amount")], keys.map(function (k) {
       return {attrs: {"data-key": k, "class": (isZero(patient[k]) ? "zero " : "") + (k === "total" ? "sum" : "")},
-              cells: [names[k] || reasonName(k, s), patient[k]]};
+              cells: [names[k] || reasonName(k, s),
+                      k === "relieved_by_later_layers" && !isZero(patient[k]) ? "-" + patient[k] : patient[k]]};
     }));
   }
 
+  /* The trace as the service words it for the reader's language (POST /trace?explain=true, the text
+     `benefits explain` prints): inputs named, formulas and results in the language, parameters by
+     their description, in Chinese no English id; the rule and its file:line in English only. */
   function renderTrace(steps) {
-    var ol = $("steps");
+    var ol = $("steps"), sep = state.lang === "zh" ? "，" : ", ";
     ol.textContent = "";
     steps.forEach(function (st) {
       var li = el("li", {"class": "step", "data-step": st.step});
       var head = el("div", {"class": "head"});
-      head.appendChild(el("code", {"class": "name"}, st.step));
-      head.appendChild(el("span", {"class": "explain"}, state.lang === "zh" ? st.explain_zh : st.explain_en));
+      if (st.rule) head.appendChild(el("code", {"class": "name"}, st.step));
+      head.appendChild(el("span", {"class": "explain"}, st.explain));
       head.appendChild(el("span", {"class": "out"}, "→ " + st.output));
       li.appendChild(head);
-      var inputs = Object.keys(st.inputs || {}).map(function (k) { return k + " = " + st.inputs[k]; }).join(", ");
+      var inputs = (st.inputs || []).map(function (kv) { return kv[0] + " = " + kv[1]; }).join(sep);
       if (inputs) li.appendChild(el("div", {"class": "detail"}, t("inputs") + ": " + inputs));
       if (st.formula) li.appendChild(el("div", {"class": "detail formula"}, t("formula") + ": " + st.formula));
       (st.citations || []).forEach(function (c) {
-        li.appendChild(el("div", {"class": "detail cite"}, t("cites") + ": " + c.parameter + " = " + c.value +
-                                                           (c.source ? " (" + c.source + ")" : "")));
+        li.appendChild(el("div", {"class": "detail cite" + (c.assumed ? " assumed" : "")},
+                          t("cites") + ": " + c.name + " = " + c.value + (c.assumed ? " " + t("assumed") : "") +
+                          (c.source ? " (" + c.source + ")" : "")));
       });
       if (st.site) li.appendChild(el("div", {"class": "detail site"}, t("where") + ": " + st.site));
       ol.appendChild(li);
