@@ -693,6 +693,29 @@ def test_a_request_waits_for_another_sessions_lock_a_bounded_time(ledger_url, ji
         assert ledger.accumulators("m1", 2021).admissions == 2
 
 
+
+def test_a_request_queued_behind_another_waiter_waits_no_longer(postgres_url, jiangmen, monkeypatch):
+    """PostgreSQL's lock_timeout bounds each wait for a lock; a request queued behind another waiter
+    waited for the row's tuple lock, then the bound again for the holder: 3 s for a 2 s bound.
+    Every request gives up within the bound."""
+    monkeypatch.setattr(store, "BUSY_SECONDS", 2)
+    with open_ledger(postgres_url) as ledger, ThreadPoolExecutor(max_workers=2) as pool:
+        ledger.settle("k0", stay(0, month=1), jiangmen)
+        with holding(postgres_url, "m1", 2021):
+            def timed(key: str, claim: dict) -> float:
+                start = time.monotonic()
+                with pytest.raises(StoreUnavailable):
+                    ledger.settle(key, claim, jiangmen)
+                return time.monotonic() - start
+
+            first = pool.submit(timed, "k1", stay(1))
+            time.sleep(1)
+            second = pool.submit(timed, "k2", stay(2))
+            waited = [first.result(timeout=20), second.result(timeout=20)]
+        assert all(1.8 <= w < 2.7 for w in waited), waited
+        assert count(postgres_url, "settlements") == 1
+
+
 def test_a_connection_the_server_closed_is_replaced(postgres_url, jiangmen):
     """PostgreSQL restarted (here: the ledger's connections terminated): the next request runs again
     on a new connection instead of failing."""
@@ -792,3 +815,26 @@ def test_open_ledger_takes_a_path_or_a_url(tmp_path, jiangmen):
         assert words in str(caught.value), (url, str(caught.value))
         assert "secret" not in str(caught.value)
     assert not list(tmp_path.glob("x.db*"))
+
+
+@pytest.mark.parametrize("change, path", [
+    ({"id": "c\x00x"}, ("claim", "id")),
+    ({"id": "c\tx"}, ("claim", "id")),
+    ({"bill": None, "items": [{"id": "i\x001", "category": "A", "unit_price": "100.00"}]}, ("claim", "items", 0, "id")),
+    ({"bill": None, "items": [{"id": "i1", "name": "x\x00", "category": "A", "unit_price": "100.00"}]},
+     ("claim", "items", 0, "name")),
+])
+def test_ids_with_control_characters_are_refused_before_the_store(ledger_url, jiangmen, change, path):
+    # A NUL in a claim id: SQLite's JSON functions end the text there ('c\0x' was claim 'c' to the
+    # settled-once index: another claim 'c' was refused, a retry a 500); PostgreSQL refuses a NUL in
+    # text and JSON (a 500 on every settle)
+    with open_ledger(ledger_url) as ledger:
+        ledger.settle("k0", stay(0), jiangmen)
+        bad = {**stay(1), **change}
+        for call in (lambda: ledger.settle("k1", bad, jiangmen), lambda: ledger.pre_settle(bad, jiangmen)):
+            with pytest.raises(ClaimError) as caught:
+                call()
+            assert [p.path for p in caught.value.problems] == [path]
+            assert "holds no control characters" in caught.value.problems[0].message
+        assert count(ledger_url, "settlements") == 1
+        assert ledger.settle("k1", {**stay(1), "id": "c"}, jiangmen).replayed is False
