@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -338,6 +339,57 @@ def test_a_member_year_held_by_another_session_is_503_and_the_service_still_answ
                 assert client.post("/settlements", json=other).status_code == 201
         assert client.get("/settlements/k1").status_code == 404
         assert client.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": claim()}).status_code == 201
+
+
+
+def test_the_sqlite_writers_queue_waits_the_bound_in_all(tmp_path, monkeypatch):
+    """Settlements on SQLite queue in the service (one thread, one process at a time): a writer
+    queued behind one that held the queue longer than the bound waited the bound for the queue and
+    then the bound again in SQLite, n writers n times the bound. Each now gives up within it."""
+    import subprocess
+
+    from benefits.errors import BenefitsError
+    from benefits.service.app import Store
+
+    monkeypatch.setattr(store, "BUSY_SECONDS", 1)
+    ledger = tmp_path / "ledger.db"
+    queue = Store(str(ledger))
+    started, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with queue.writing():
+            started.set()
+            release.wait(10)
+
+    def wait_to_write() -> float:
+        start = time.monotonic()
+        with pytest.raises(BenefitsError) as caught:
+            with queue.writing():
+                pass
+        assert caught.value.status == 503 and "is busy" in str(caught.value)
+        return time.monotonic() - start
+
+    with ThreadPoolExecutor(max_workers=3) as pool:  # threads of this process
+        holder = pool.submit(hold)
+        assert started.wait(5)
+        waited = [f.result(timeout=10) for f in [pool.submit(wait_to_write) for _ in range(2)]]
+        release.set()
+        holder.result(timeout=5)
+    assert all(0.9 <= w < 1.5 for w in waited), waited
+    # another process of the server holding the queue's file lock
+    other = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
+                              f"fd = os.open({str(ledger) + '.writers'!r}, os.O_RDWR | os.O_CREAT)\n"
+                              "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(10)"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        waited = wait_to_write()
+        assert 0.9 <= waited < 1.5, waited
+    finally:
+        other.kill()
+        other.wait()
+    with queue.writing():  # and free again once the other let go
+        pass
 
 
 def test_a_claim_resent_under_a_new_key_is_409_until_reversed(api):

@@ -16,6 +16,7 @@ retry can help.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,8 +37,19 @@ class PostgresTransaction(SqlTransaction):
         super().__init__(cursor, "%s")
 
     def lock(self, member_id: str, year: int) -> None:
-        self._run("INSERT INTO member_years (member_id, year) VALUES (?, ?) ON CONFLICT DO NOTHING", (member_id, year))
-        self._run("SELECT 1 FROM member_years WHERE member_id = ? AND year = ? FOR UPDATE", (member_id, year))
+        # lock_timeout bounds each wait for a lock, but a request queued behind another waiter waits
+        # twice in one statement (the row's tuple lock, then the holder's transaction): the statements
+        # taking the member-year are bounded as a whole too, so no request waits longer than BUSY_SECONDS
+        deadline = time.monotonic() + store.BUSY_SECONDS
+        for sql in (_CREATE_MEMBER_YEAR, _LOCK_MEMBER_YEAR):
+            left = max(1, round((deadline - time.monotonic()) * 1000))
+            self._run("SELECT set_config('statement_timeout', ?, true)", (f"{left}ms",))
+            self._run(sql, (member_id, year))
+        self._run("SET LOCAL statement_timeout TO DEFAULT")
+
+
+_CREATE_MEMBER_YEAR = "INSERT INTO member_years (member_id, year) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_LOCK_MEMBER_YEAR = "SELECT 1 FROM member_years WHERE member_id = ? AND year = ? FOR UPDATE"
 
 
 def shown_url(url: str) -> str:
@@ -99,10 +111,11 @@ class PostgresStore:
             raise
         except (errors.SerializationFailure, errors.DeadlockDetected) as exc:
             raise Retry() from exc
-        except errors.LockNotAvailable:  # lock_timeout: the transaction was rolled back, the connection is sound
-            raise StoreUnavailable((), f"the ledger {self.where} is busy: another session held what this request "
-                                       f"needed (its member-year) for more than {store.BUSY_SECONDS} s; nothing "
-                                       "was written, try again") from None
+        except (errors.LockNotAvailable, errors.QueryCanceled):  # lock_timeout, or the lock statements' bound
+            # (the transaction was rolled back; the connection is sound)
+            raise StoreUnavailable((), f"the ledger {self.where} is busy: another session held a lock this request "
+                                       f"needed (its member-year's, or a table's a migration changes) for more than "
+                                       f"{store.BUSY_SECONDS} s; nothing was written, try again") from None
         except (self._psycopg.OperationalError, errors.InvalidSchemaName, errors.InsufficientPrivilege) as exc:
             if reused and conn.broken:
                 # A pooled connection the server has closed since (a restart): the request is run again on a

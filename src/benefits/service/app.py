@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import threading
+import time
 
 try:
     import fcntl
@@ -58,6 +59,21 @@ JSON = "application/json"
 # --- the ledger of this process --------------------------------------------------------------------
 
 
+
+def _flock_by(fd: int, deadline: float) -> bool:
+    """Take the exclusive lock on `fd` by `deadline` (time.monotonic()); False when another process
+    still holds it then. Polled: a blocking flock cannot be given a time limit."""
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.02)
+
 class Store:
     """This process's ledger, opened on first use (or at start-up) and again after a fork: a
     connection is never used by two processes. The ledger serialises its own transactions.
@@ -66,7 +82,9 @@ class Store:
     at a time, and one process of the server at a time (an exclusive lock on `<file>.writers`). The
     file takes one writer at a time anyway; without the queue, concurrent writers wait in SQLite's
     busy handler, which sleeps in growing steps (up to 100 ms), and the slowest requests wait
-    several times longer than the queue makes them."""
+    several times longer than the queue makes them. A request waits in the queue at most as long as
+    SQLite's busy wait (store.BUSY_SECONDS) in all, then is busy (503): a queue of n writers behind
+    a stuck one would otherwise wait n times the bound, one after another."""
 
     def __init__(self, database: str):
         self.database = database
@@ -84,15 +102,28 @@ class Store:
         if self.kind != "sqlite":
             yield
             return
-        with self._writers:
+        from ..ledger import store
+
+        deadline = time.monotonic() + store.BUSY_SECONDS
+        if not self._writers.acquire(timeout=store.BUSY_SECONDS):
+            raise self._busy(store.BUSY_SECONDS)
+        try:
             fd = self._queue()
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            if fd is not None and not _flock_by(fd, deadline):
+                raise self._busy(store.BUSY_SECONDS)
             try:
                 yield
             finally:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._writers.release()
+
+    def _busy(self, seconds: float):
+        from ..ledger.errors import StoreUnavailable
+
+        return StoreUnavailable((), f"the ledger {self.database} is busy: other writers held it for more than "
+                                    f"{seconds} s; nothing was written, try again")
 
     def _queue(self) -> int | None:
         """This process's descriptor of the queue's lock file (none where the file cannot be made)."""
