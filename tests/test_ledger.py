@@ -819,12 +819,11 @@ def test_open_ledger_takes_a_path_or_a_url(tmp_path, jiangmen):
 
 @pytest.mark.parametrize("change, path", [
     ({"id": "c\x00x"}, ("claim", "id")),
-    ({"id": "c\tx"}, ("claim", "id")),
     ({"bill": None, "items": [{"id": "i\x001", "category": "A", "unit_price": "100.00"}]}, ("claim", "items", 0, "id")),
     ({"bill": None, "items": [{"id": "i1", "name": "x\x00", "category": "A", "unit_price": "100.00"}]},
      ("claim", "items", 0, "name")),
 ])
-def test_ids_with_control_characters_are_refused_before_the_store(ledger_url, jiangmen, change, path):
+def test_ids_with_a_nul_are_refused_before_the_store(ledger_url, jiangmen, change, path):
     # A NUL in a claim id: SQLite's JSON functions end the text there ('c\0x' was claim 'c' to the
     # settled-once index: another claim 'c' was refused, a retry a 500); PostgreSQL refuses a NUL in
     # text and JSON (a 500 on every settle)
@@ -835,6 +834,6 @@ def test_ids_with_control_characters_are_refused_before_the_store(ledger_url, ji
             with pytest.raises(ClaimError) as caught:
                 call()
             assert [p.path for p in caught.value.problems] == [path]
-            assert "holds no control characters" in caught.value.problems[0].message
+            assert "holds no NUL character" in caught.value.problems[0].message
         assert count(ledger_url, "settlements") == 1
         assert ledger.settle("k1", {**stay(1), "id": "c"}, jiangmen).replayed is False

@@ -131,14 +131,14 @@ def member_id_problem(value: str) -> str | None:
     return None
 
 
-def _no_controls(what: str) -> AfterValidator:
-    """Text that holds no control character: a ledger stores a claim's ids as text and JSON, where
-    PostgreSQL refuses a NUL and SQLite's JSON functions end the text at one (a claim id 'c\\0x' would be
-    'c' there)."""
+def _no_nul(what: str) -> AfterValidator:
+    """Text without a NUL: a ledger stores a claim's ids as text and JSON, where PostgreSQL refuses a
+    NUL and SQLite's JSON functions end the text at one (a claim id 'c\\0x' would be 'c' there). Other
+    control characters are kept, and escaped wherever they are shown."""
     def check(value: str) -> str:
-        if value.isprintable() or not _CONTROL.search(value):  # isprintable(): every real id, at C speed
-            return value
-        raise ValueError(f"{what} holds no control characters (such as NUL, a tab or a line break)")
+        if "\0" in value:
+            raise ValueError(f"{what} holds no NUL character (U+0000): a ledger cannot store it")
+        return value
     return AfterValidator(check)
 
 
@@ -236,8 +236,8 @@ class BillSplit(_Strict):
 class LineItem(_Strict):
     """One fee line (费用明细)."""
 
-    id: Annotated[str, _no_controls("an item id")] = Field(min_length=1)
-    name: Annotated[str, _no_controls("an item name")] | None = None
+    id: Annotated[str, _no_nul("an item id")] = Field(min_length=1)
+    name: Annotated[str, _no_nul("an item name")] | None = None
     category: Annotated[Category, Word]
     unit_price: Money
     quantity: Annotated[Decimal, Field(gt=0, le=1000000), BeforeValidator(parse_decimal)] = Decimal(1)
@@ -249,7 +249,7 @@ class LineItem(_Strict):
 class Claim(Checked, _Strict):
     """One claim: a visit or a stay, settled as a whole (一次结算)."""
 
-    id: Annotated[str, _no_controls("a claim id")] = Field(min_length=1)
+    id: Annotated[str, _no_nul("a claim id")] = Field(min_length=1)
     member: Member
     visit: Annotated[Visit, Word]
     level: str = Field(min_length=1, description="hospital level, one of the rule pack's levels")

@@ -169,7 +169,7 @@ class LineItems(Lazy):
             category = categories.get(category) if type(category) is str or isinstance(category, Enum) else None
             if (type(id_) is not str or not id_ or not id_.isprintable() or category is None
                     or (name is not None and (type(name) is not str or not name.isprintable()))):
-                raise _Slow  # pydantic's validation says what is wrong (a control character, say)
+                raise _Slow  # pydantic's validation says what is wrong (a NUL, say), or keeps the text
             quantity = item.get("quantity", 1)
             qn, qd = _fraction(quantity)
             if not 0 < qn <= _MAX_QUANTITY * qd:
