@@ -199,15 +199,25 @@ def _diagnosis(d: dict, cites: tuple) -> Text:
             {"diagnosis": code, **others}, f"{code} in {ranges}", disease)
 
 
-def _who(group: str, zh: str | None) -> str:
-    """A group as a Chinese reader names it: the name its layer gives it, else the one we know for its id."""
-    return zh or word(group, "zh")
+def _who(group: str, zh: str | None, member=()) -> str:
+    """A group as a Chinese reader names it: the name its layer gives it, else the one we know for its
+    id; beside it the member's own identity where the name does not say it (a 孤儿 paid as 特困, a
+    脱贫 member of the group 特困、低保、脱贫), for a group named by identities."""
+    who = zh or word(group, "zh")
+    own = [word(g.value, "zh") for g in member]
+    if not own or who in own or not all(part in _IDENTITIES for part in who.split("、")):
+        return who
+    named = [o for o in own if o in who.split("、")]
+    return f"{who}（本人：{'、'.join(named or own)}）"
+
+
+_IDENTITIES = frozenset(GROUPS_ZH.values())
 
 
 def _reduction(d: dict, cites: tuple) -> Text:
     g, base, red = d["group"], fmt_fen(d["deductible"]), fmt_units(d["reduction"])
     start = fmt_exact(d["start"], RATIO)
-    return (f"{_who(g, d['zh'])}人员起付线降低{red}", f"group {g}: the deductible lowered by {red}",
+    return (f"{_who(g, d['zh'], d['member'])}人员起付线降低{red}", f"group {g}: the deductible lowered by {red}",
             {"group": g, "deductible": base}, f"{base} x (1 - {red}) = {start}", start)
 
 
@@ -216,14 +226,14 @@ def _points_step(d: dict, cites: tuple) -> Text:
     sign, size = ("-" if points < 0 else "+"), f"{points.copy_abs():f}"  # copy_abs: exact, whatever the caller's context
     pieces = [f"{fmt_units(b)} {sign} {size} points = {fmt_units(a)}" for b, a in zip(d["before"], d["after"])]
     after = ", ".join(fmt_units(a) for a in d["after"])
-    return (f"{_who(g, d['zh'])}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
+    return (f"{_who(g, d['zh'], d['member'])}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
             f"group {g}: every band's ratio changed by {pts} points",
             {"group": g}, "; ".join(pieces), after)
 
 
 def _no_cap(d: dict, cites: tuple) -> Text:
     g, cap = d["group"], fmt_fen(d["cap"])
-    return (f"{_who(g, d['zh'])}人员不设封顶线（一般人员 {cap}）", f"group {g}: no cap (others: {cap})",
+    return (f"{_who(g, d['zh'], d['member'])}人员不设封顶线（一般人员 {cap}）", f"group {g}: no cap (others: {cap})",
             {"group": g}, "", "no cap")
 
 
@@ -255,10 +265,7 @@ def _basic_pay(d: dict, cites: tuple) -> Text:
 def _group(zh: str, en: str) -> Callable[[dict, tuple], Text]:
     def render(d: dict, cites: tuple) -> Text:
         chosen = d["chosen"]
-        who = _who(chosen, d["names"].get(chosen))
-        own = "、".join(word(g.value, "zh") for g in d["member"])
-        if own and own != who:  # a group the layer names for several identities ("特困、低保、脱贫"): which is the member's
-            who += f"（本人：{own}）"
+        who = _who(chosen, d["names"].get(chosen), d["member"])
         return f"{zh}：{who}", en, {k: fmt_fen(v) for k, v in d["options"].items()}, f"max -> {chosen}", chosen
     return render
 
@@ -299,7 +306,7 @@ def _aid_pay(d: dict, cites: tuple) -> Text:
     g, ratio, left, used, paid = d["group"], fmt_units(d["ratio"]), fmt_fen(d["left"]), fmt_fen(d["used"]), fmt_fen(d["paid"])
     formula = _capped(f"({left} - {used}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
     # The kind serves medical aid and a finance share alike (the COVID test's): the layer names the payer.
-    return (f"{d['payer']['zh']}按{ratio}支付{_who(g, d['zh'])}的剩余合规自付",
+    return (f"{d['payer']['zh']}按{ratio}支付{_who(g, d['zh'], d['member'])}的剩余合规自付",
             f"{d['payer']['en']}: {ratio} of the in-policy self-pay left (group {g})",
             {"left": left, "aid_deductible_used": used, "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
 

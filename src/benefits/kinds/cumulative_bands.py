@@ -194,17 +194,18 @@ class CumulativeBandsLayer(Kind):
         band's start lowered by the reduction, every band's ratio raised by the points, the cap lifted."""
         rule = f"{self.id}.groups.{group.id}"
         zh = group.name.zh if group.name else None
+        member = st.claim.member.groups
         if o.reduction is not None:
             st.rec.add("cumulative_bands.reduction", f"{self.id}.deductible", rule, self.id,
-                       {"group": group.id, "zh": zh, "deductible": o.deductible, "reduction": o.reduction.units,
-                        "start": o.start}, (o.reduction,))
+                       {"group": group.id, "zh": zh, "member": member, "deductible": o.deductible,
+                        "reduction": o.reduction.units, "start": o.start}, (o.reduction,))
         if o.points is not None:
             st.rec.add("cumulative_bands.points", f"{self.id}.points", rule, self.id,
-                       {"group": group.id, "zh": zh, "points": o.points.value, "before": o.base_ratios,
+                       {"group": group.id, "zh": zh, "member": member, "points": o.points.value, "before": o.base_ratios,
                         "after": tuple(b[2] for b in o.bands)}, (o.points,))
         if group.lift_cap and cap is not None:
             st.rec.add("cumulative_bands.no_cap", f"{self.id}.cap", rule, self.id,
-                       {"group": group.id, "zh": zh, "cap": cap.units}, (cap,))
+                       {"group": group.id, "zh": zh, "member": member, "cap": cap.units}, (cap,))
 
     def _record(self, st: State, options, best: _Option, plan: _Plan, before: int, amount: int, after: int,
                 paid_so_far: int) -> None:

@@ -91,7 +91,8 @@ class ResidualRatioLayer(Kind):
             if cap is not None:
                 record_cap(st, self.id, hit[1], cap, st.counter(self.paid_counter), cap_left)
             st.rec.add("residual_ratio.pay", f"{self.id}.pay", rule, self.id,
-                       {"group": g.id, "zh": g.name.zh if g.name else None, "payer": self.payer,
+                       {"group": g.id, "zh": g.name.zh if g.name else None, "member": st.claim.member.groups,
+                        "payer": self.payer,
                         "left": left, "used": used,
                         "ratio": ratio.units, "raw": raw,
                         "cap_left": cap_left, "paid": paid}, (ratio,))
