@@ -346,3 +346,15 @@ def test_a_group_named_for_several_identities_says_which_is_the_members():
     s = benefits.evaluate(_stay("province", "300000.00", "300000.00", ["tuopin"], days=("2022-03-01", "2022-04-01")),
                           anyang, _acc(serious_illness__base="10000.00"))
     assert steps(s)["serious_illness.group"].explain_zh == "按对本层最有利的身份计算：特困、低保、脱贫（本人：脱贫）"
+
+
+def test_every_step_naming_a_group_says_the_members_own_identity(jiangmen):
+    # A 孤儿 is paid as the group the pack names 特困: with one group to choose from there was no
+    # group step, and the aid step read "按100%支付特困的剩余合规自付" for a member who is not 特困
+    s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", ["guer"]), jiangmen)
+    t = steps(s)
+    assert t["medical_aid.pay"].explain_zh == "医疗救助按100%支付特困（本人：孤儿）的剩余合规自付"
+    assert t["serious_illness.deductible"].explain_zh == "特困（本人：孤儿）人员起付线降低80%"
+    # a member the group's name already names is shown as before
+    s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", ["tekun"]), jiangmen)
+    assert steps(s)["medical_aid.pay"].explain_zh == "医疗救助按100%支付特困的剩余合规自付"
