@@ -336,7 +336,7 @@ def test_a_layer_that_does_not_apply_says_which_condition_failed(jiangmen):
     assert t["maternity.skip"].explain_zh == "生育保险基金不适用于本次结算：本层的适用条件不成立"
     assert t["maternity.skip"].formula.startswith("not (")
     assert t["medical_aid.skip"].explain_zh == (
-        "医疗救助不适用于本次结算：本层自身的条件（人员类别，或所接续的基本医疗保险限额）不成立")
+        "医疗救助不适用于本次结算：参保人不属于本层的任何人员类别")
 
 
 def test_a_group_named_for_several_identities_says_which_is_the_members():
@@ -358,3 +358,17 @@ def test_every_step_naming_a_group_says_the_members_own_identity(jiangmen):
     # a member the group's name already names is shown as before
     s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", ["tekun"]), jiangmen)
     assert steps(s)["medical_aid.pay"].explain_zh == "医疗救助按100%支付特困的剩余合规自付"
+
+
+def test_a_layer_without_an_aid_deductible_shows_none(jiangmen):
+    # the COVID test's finance share (a residual_ratio layer with no aid deductible) listed 救助起付线 = 0.00
+    from benefits.cases import load_case
+
+    c = load_case(RULES.parent / "tests" / "cases" / "jiangmen" / "jc-18-covid-resident-in-province-l2-2022.yaml")
+    t = steps(benefits.evaluate(c.claim, jiangmen, c.accumulators))
+    assert "aid_deductible_used" not in t["covid_finance.pay"].inputs and "left" in t["covid_finance.pay"].inputs
+    # an aid deductible is shown where the layer has one (Anyang: 1000.00 a year, 500.00 met)
+    anyang = benefits.load_rules(RULES / "anyang")
+    s = benefits.evaluate(_stay("township", "800.00", "800.00", ["dibao"], days=("2022-03-01", "2022-03-03")),
+                          anyang, _acc(medical_aid__deductible_used="500.00"))
+    assert steps(s)["medical_aid.pay"].inputs["aid_deductible_used"] == "260.00"

@@ -127,9 +127,6 @@ def both_languages(text: PackText) -> str:
     return f"{text.zh}{'' if text.zh.endswith(_OWN_SPACE) else ' '}/ {text.en}"
 
 
-_OWN_CONDITIONS = "the layer's own conditions (groups, or the basic-fund cap it follows) do not hold"
-
-
 def _cap(cap_left: int | None) -> str:
     return NO_CAP if cap_left is None else fmt_fen(cap_left)
 
@@ -308,7 +305,9 @@ def _aid_pay(d: dict, cites: tuple) -> Text:
     # The kind serves medical aid and a finance share alike (the COVID test's): the layer names the payer.
     return (f"{d['payer']['zh']}按{ratio}支付{_who(g, d['zh'], d['member'])}的剩余合规自付",
             f"{d['payer']['en']}: {ratio} of the in-policy self-pay left (group {g})",
-            {"left": left, "aid_deductible_used": used, "cap_left": _cap(d["cap_left"])}, formula + f" -> {paid}", paid)
+            # an aid deductible only where the layer has one (a COVID test's finance share has none)
+            {"left": left, **({"aid_deductible_used": used} if d["deductible"] else {}), "cap_left": _cap(d["cap_left"])},
+            formula + f" -> {paid}", paid)
 
 
 def _fixed_pay(d: dict, cites: tuple) -> Text:
@@ -338,9 +337,9 @@ def _account_pay(d: dict, cites: tuple) -> Text:
 
 
 def _skip(d: dict, cites: tuple) -> Text:
-    why = f"not ({d['when']})" if not d["own"] else _OWN_CONDITIONS
+    why = f"not ({d['when']})" if not d["own"] else d["unmet"][1]
     # the condition itself is rule text (field ids), shown in the formula; the Chinese says which one failed
-    zh = "本层的适用条件不成立" if not d["own"] else "本层自身的条件（人员类别，或所接续的基本医疗保险限额）不成立"
+    zh = "本层的适用条件不成立" if not d["own"] else d["unmet"][0]
     return f"{d['zh']}不适用于本次结算：{zh}", f"{d['en']} does not apply to this claim", {}, why, "0.00"
 
 

@@ -11,7 +11,7 @@ Exactly: ratio x (E x r - left) / r, a fraction whose denominator is r's, rounde
 
 from __future__ import annotations
 
-from typing import Iterator, Literal
+from typing import ClassVar, Iterator, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,9 @@ from .base import Check, CounterBound, Earlier, Kind, Paid, State, record_cap
 class AboveCapLayer(Kind):
     """大额医疗补助: pays a ratio of the eligible cost lying beyond the point where a basic-fund
     cap was reached: ratio x max(0, E - cap_left / basic_ratio)."""
+
+    unmet: ClassVar[tuple[str, str]] = ("本次结算未适用本层所接续限额的基本医疗保险",
+                                        "no basic-fund layer with the cap this layer follows applied to the claim")
 
     kind: Literal["above_cap"]
     cap: Name = Field(description="the id of the basic-fund cap whose exhaustion triggers this layer")

@@ -179,6 +179,8 @@ class Kind(LayerBase):
     """
 
     fund: ClassVar[bool] = True  # a fund (fund_pay_sumamt); the personal account is not, and pays last
+    # why the layer did not apply although its `when:` held (its `pay` gave None), for the trace: (zh, en)
+    unmet: ClassVar[tuple[str, str]] = ("本层自身的条件不成立", "the layer's own conditions do not hold")
     pays_first: ClassVar[bool] = False  # the basic fund pays before every other kind (domain.md section 1)
 
     @cached_property  # read for every layer of every claim
@@ -196,7 +198,8 @@ class Kind(LayerBase):
         """The trace step of this layer not applying: its `when:` does not hold, or it does and the
         layer's own conditions (groups, the cap it follows) do not. The same for every claim."""
         return tuple(Step("skip", f"{self.id}.skip", self.when_rule, self.id,
-                          {"zh": self.name.zh, "en": self.name.en, "when": self.when, "own": own}) for own in (False, True))
+                          {"zh": self.name.zh, "en": self.name.en, "when": self.when, "own": own,
+                           "unmet": self.unmet}) for own in (False, True))
 
     @cached_property
     def _plans(self) -> dict:

@@ -10,7 +10,7 @@ none of the layer's groups gets nothing from it.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Iterator, Literal
+from typing import ClassVar, Iterator, Literal
 
 from pydantic import Field
 
@@ -21,6 +21,8 @@ from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourab
 
 class ResidualRatioLayer(Kind):
     """医疗救助: a group's ratio on what the earlier layers left, above an annual aid deductible."""
+
+    unmet: ClassVar[tuple[str, str]] = ("参保人不属于本层的任何人员类别", "the member is in none of the layer's groups")
 
     kind: Literal["residual_ratio"]
     paid_counter: Name | None = Field(None, description="absent: the layer touches no accumulator")
@@ -93,7 +95,7 @@ class ResidualRatioLayer(Kind):
             st.rec.add("residual_ratio.pay", f"{self.id}.pay", rule, self.id,
                        {"group": g.id, "zh": g.name.zh if g.name else None, "member": st.claim.member.groups,
                         "payer": self.payer,
-                        "left": left, "used": used,
+                        "left": left, "used": used, "deductible": ded is not None,
                         "ratio": ratio.units, "raw": raw,
                         "cap_left": cap_left, "paid": paid}, (ratio,))
         if self.paid_counter:
