@@ -435,7 +435,7 @@ def test_a_claim_outside_the_simulated_year_is_refused_naming_the_year(tmp_path,
     r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
     assert r.exit_code == 0, r.stderr
     assert (f"{claims} line 3 (claim 'c1'): the claim settles on 2022-03-10, outside the year 2021 the simulation "
-            "keeps accumulators for (by default the year of the earliest claim): simulate one year's claims at a "
+            "keeps accumulators for (the year of its earliest claim): simulate one year's claims at a "
             "time") in " ".join(r.stderr.split())
 
 

@@ -50,7 +50,7 @@ def scalar_year(pack, claims: list[dict], openings: dict[str, dict], year: int) 
             if day and dt.date.fromisoformat(day).year != year:  # the simulation keeps one year's accumulators
                 out[claim["id"]] = {"status": "refused", "step": step, "message": (
                     f"the claim settles on {day}, outside the year {year} the simulation keeps accumulators for "
-                    "(by default the year of the earliest claim): simulate one year's claims at a time")}
+                    "(the year of its earliest claim): simulate one year's claims at a time")}
                 continue
             try:
                 s = benefits.evaluate(claim, pack, acc, trace=False)

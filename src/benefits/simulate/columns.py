@@ -156,5 +156,5 @@ def result_columns(layers: tuple[str, ...], counter_keys: tuple[str, ...]) -> tu
 
 def outside_year(day: "dt.date", year: int) -> str:
     """Why a claim settling on `day` is refused in a simulation keeping accumulators for `year`."""
-    return (f"the claim settles on {day}, outside the year {year} the simulation keeps accumulators for (by "
-            "default the year of the earliest claim): simulate one year's claims at a time")
+    return (f"the claim settles on {day}, outside the year {year} the simulation keeps accumulators for (the "
+            "year of its earliest claim): simulate one year's claims at a time")
