@@ -673,7 +673,7 @@ def _what_if_parameters(out, w, lang: str, packs, names: dict[str, str], moved: 
             parts = [f"{p.parameter}: {a_val} -> {b_val}{only}", f"[{', '.join(p.steps)}]"]
         _lines(out, wrap([visible(x) for x in parts], width, indent=2, hang=4, sep="" if zh else "   "))
         for side, source in (("A", p.a_source), ("B", p.b_source if p.b_source != p.a_source else None)):
-            # in Chinese, the policy's words (source_text), or that the value is assumed
+            # in Chinese, the policy's words (source_text), and that the value is assumed where it is
             text = source if not zh or source is None else \
                 "".join((source_text(source, lang), calc["assumed"] if is_assumed(source) else ""))
             if text:

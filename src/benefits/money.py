@@ -192,7 +192,7 @@ def is_number_text(value: str) -> bool:
 
 
 def _number_text(value: str, what: str) -> Decimal:
-    if not _NUMBER.fullmatch(value):
+    if not is_number_text(value):
         raise ValueError(f"expected {what}, got {shown(value)}")
     return Decimal(value)
 

@@ -59,7 +59,6 @@ JSON = "application/json"
 # --- the ledger of this process --------------------------------------------------------------------
 
 
-
 def _flock_by(fd: int, deadline: float) -> bool:
     """Take the exclusive lock on `fd` by `deadline` (time.monotonic()); False when another process
     still holds it then. Polled: a blocking flock cannot be given a time limit."""
@@ -73,6 +72,7 @@ def _flock_by(fd: int, deadline: float) -> bool:
                 return False
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.02)
+
 
 class Store:
     """This process's ledger, opened on first use (or at start-up) and again after a fork: a

@@ -83,7 +83,6 @@ RESULTS (one row a claim, in the claims table's row order)
 from __future__ import annotations
 
 import datetime as dt
-
 from dataclasses import dataclass
 
 MONEY = "money"  # int64 fen, or decimal yuan text
