@@ -372,3 +372,16 @@ def test_a_layer_without_an_aid_deductible_shows_none(jiangmen):
     s = benefits.evaluate(_stay("township", "800.00", "800.00", ["dibao"], days=("2022-03-01", "2022-03-03")),
                           anyang, _acc(medical_aid__deductible_used="500.00"))
     assert steps(s)["medical_aid.pay"].inputs["aid_deductible_used"] == "260.00"
+
+
+def test_a_ratio_chosen_by_disease_says_the_disease():
+    # Anyang's chronic-disease ratio (65%, domain.md 7.2) is chosen by the disease, and the step
+    # named only the level and scheme
+    anyang = benefits.load_rules(RULES / "anyang")
+    c = {"id": "s1", "member": {"id": "m1", "scheme": "employee", "member_type": "in_service", "groups": []},
+         "visit": "special_outpatient", "level": "county", "date": "2022-05-01", "diagnoses": ["I10"],
+         "bill": {"total": "500.00", "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00",
+                  "policy_range": "500.00"}}
+    t = steps(benefits.evaluate(c, anyang))["basic_special.ratio"]
+    assert (t.explain_zh, t.output) == ("基金支付比例（高血压，县级医院，职工）", "65%")
+    assert t.inputs == {"disease": "hypertension", "level": "county", "scheme": "employee"}

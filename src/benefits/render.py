@@ -103,7 +103,7 @@ INPUTS_ZH = {
     "policy_range": "政策范围内费用", "deductible_applied": "起付线（实际支付）", "ratio": "支付比例", "cap_left": "剩余限额",
     "this_claim": "本次", "before": "本次前累计", "after": "本次后累计", "first_band_start": "首段起点",
     "left": "剩余合规自付", "aid_deductible_used": "救助起付线", "aid_deductible_met": "本年已计入救助起付线", "service": "服务项目",
-    "diagnosis": "主诊断", "others": "其他诊断", "group": "人员类别", "deductible": "起付线",
+    "diagnosis": "主诊断", "others": "其他诊断", "disease": "病种", "group": "人员类别", "deductible": "起付线",
     "policy_range_left": "剩余政策范围内费用", "eligible": "合规费用", "basic_cap_left": "基本医疗保险剩余限额",
     "basic_ratio": "基本医疗保险支付比例", "pre_self_paid": "先行自付", "balance": "账户余额", "account": "个人账户",
 }
@@ -179,9 +179,13 @@ def _deductible(d: dict, cites: tuple) -> Text:
 
 def _ratio(d: dict, cites: tuple) -> Text:
     r = fmt_units(d["ratio"])
-    level, scheme = d["level"], d["scheme"]
-    return (f"基金支付比例（{word(level, 'zh')}医院，{word(scheme, 'zh')}）", f"the fund's payment ratio ({level}, {scheme})",
-            {"level": level, "scheme": scheme}, r, r)
+    level, scheme, disease = d["level"], d["scheme"], d["disease"]
+    if disease is None:
+        return (f"基金支付比例（{word(level, 'zh')}医院，{word(scheme, 'zh')}）", f"the fund's payment ratio ({level}, {scheme})",
+                {"level": level, "scheme": scheme}, r, r)
+    return (f"基金支付比例（{word(disease, 'zh')}，{word(level, 'zh')}医院，{word(scheme, 'zh')}）",
+            f"the fund's payment ratio ({disease}, {level}, {scheme})", {"disease": disease, "level": level, "scheme": scheme},
+            r, r)
 
 
 def _diagnosis(d: dict, cites: tuple) -> Text:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, Iterator, Literal
 
 from pydantic import Field
 
+from ..conditions import fields_of
 from ..errors import ClaimError
 from ..money import RATIO, half_up
 from ..rules.files import Adjustment, Cap, Deductible, Row
@@ -128,8 +129,12 @@ class BasicFundLayer(Kind):
             return _Plan(error=f"{self.id}: no ratio row of {st.pack.name!r} applies to this claim")
         ratio_base = st.param(hit[0].value)
         ratio = ratio_base.units
+        # the disease, where the row's condition reads it (a chronic disease's ratio), beside level and scheme
+        node = st.pack.rules.get(hit[1])
+        disease = st.fact.get("disease") if node is not None and "disease" in fields_of(node) else None
         steps = [Step("basic_fund.ratio", f"{self.id}.ratio", hit[1], self.id,
-                      {"ratio": ratio, "level": st.claim.level, "scheme": st.claim.member.scheme.value}, (ratio_base,))]
+                      {"ratio": ratio, "level": st.claim.level, "scheme": st.claim.member.scheme.value,
+                       "disease": disease}, (ratio_base,))]
         for adj, arid in zip(self.adjustments, self.rule_ids("adjustments", self.adjustments)):
             if arid in st.fired:
                 pts = st.param(adj.points)
