@@ -834,6 +834,6 @@ def test_ids_with_a_nul_are_refused_before_the_store(ledger_url, jiangmen, chang
             with pytest.raises(ClaimError) as caught:
                 call()
             assert [p.path for p in caught.value.problems] == [path]
-            assert "holds no NUL character" in caught.value.problems[0].message
+            assert "holds a NUL character (U+0000), which a ledger cannot store" == caught.value.problems[0].message
         assert count(ledger_url, "settlements") == 1
         assert ledger.settle("k1", {**stay(1), "id": "c"}, jiangmen).replayed is False

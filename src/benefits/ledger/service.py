@@ -113,7 +113,23 @@ def _check_member_year(member_id: object, year: object) -> None:
 
 
 def _claim(claim: Claim | dict) -> Claim:
-    return validated(Claim, claim, "claim")
+    claim = validated(Claim, claim, "claim")
+    _storable(claim)
+    return claim
+
+
+def _storable(claim: Claim) -> None:
+    """A claim the ledger can store: no NUL in its id or its items' ids and names. PostgreSQL refuses a
+    NUL in text and JSON, and SQLite's JSON functions end the text at one (claim 'c\\0x' would be claim
+    'c' to the index that settles a claim once). The engine settles such a claim; the ledger cannot
+    keep it, so it says which field before anything is written."""
+    texts = [(("claim", "id"), claim.id)]
+    if claim.items is not None:
+        for i, row in enumerate(claim.items.rows):  # models.items.Row: id, name first
+            texts += [(("claim", "items", i, "id"), row[0]), (("claim", "items", i, "name"), row[1] or "")]
+    for path, text in texts:
+        if "\0" in text:
+            raise ClaimError.at(path, "holds a NUL character (U+0000), which a ledger cannot store")
 
 
 def _pack(rules: RulePack) -> RulePack:

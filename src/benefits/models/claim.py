@@ -131,17 +131,6 @@ def member_id_problem(value: str) -> str | None:
     return None
 
 
-def _no_nul(what: str) -> AfterValidator:
-    """Text without a NUL: a ledger stores a claim's ids as text and JSON, where PostgreSQL refuses a
-    NUL and SQLite's JSON functions end the text at one (a claim id 'c\\0x' would be 'c' there). Other
-    control characters are kept, and escaped wherever they are shown."""
-    def check(value: str) -> str:
-        if "\0" in value:
-            raise ValueError(f"{what} holds no NUL character (U+0000): a ledger cannot store it")
-        return value
-    return AfterValidator(check)
-
-
 def _member_id(value: str) -> str:
     if len(value) <= MAX_MEMBER_ID and value.isprintable() and value[:1] != " " != value[-1:]:  # every real id
         return value
@@ -236,8 +225,8 @@ class BillSplit(_Strict):
 class LineItem(_Strict):
     """One fee line (费用明细)."""
 
-    id: Annotated[str, _no_nul("an item id")] = Field(min_length=1)
-    name: Annotated[str, _no_nul("an item name")] | None = None
+    id: str = Field(min_length=1)
+    name: str | None = None
     category: Annotated[Category, Word]
     unit_price: Money
     quantity: Annotated[Decimal, Field(gt=0, le=1000000), BeforeValidator(parse_decimal)] = Decimal(1)
@@ -249,7 +238,7 @@ class LineItem(_Strict):
 class Claim(Checked, _Strict):
     """One claim: a visit or a stay, settled as a whole (一次结算)."""
 
-    id: Annotated[str, _no_nul("a claim id")] = Field(min_length=1)
+    id: str = Field(min_length=1)
     member: Member
     visit: Annotated[Visit, Word]
     level: str = Field(min_length=1, description="hospital level, one of the rule pack's levels")

@@ -167,9 +167,8 @@ class LineItems(Lazy):
             name = item.get("name")
             category = item.get("category")
             category = categories.get(category) if type(category) is str or isinstance(category, Enum) else None
-            if (type(id_) is not str or not id_ or not id_.isprintable() or category is None
-                    or (name is not None and (type(name) is not str or not name.isprintable()))):
-                raise _Slow  # pydantic's validation says what is wrong (a NUL, say), or keeps the text
+            if type(id_) is not str or not id_ or (name is not None and type(name) is not str) or category is None:
+                raise _Slow
             quantity = item.get("quantity", 1)
             qn, qd = _fraction(quantity)
             if not 0 < qn <= _MAX_QUANTITY * qd:
