@@ -364,8 +364,9 @@ def load_json_text(text: str, name: str) -> tuple[object, Locator]:
     return data, locator
 
 
-def load_file(path: Path) -> tuple[object, Locator]:
+def load_file(path: str | os.PathLike) -> tuple[object, Locator]:
     """Read a UTF-8 YAML file, or a JSON file when its name ends in .json; see `load_text`."""
+    path = Path(path)
     return load_bytes(read_file(path), path)
 
 
