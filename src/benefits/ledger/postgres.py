@@ -117,9 +117,9 @@ class PostgresStore:
                                        f"needed (its member-year's, or a table's a migration changes) for more than "
                                        f"{store.BUSY_SECONDS} s; nothing was written, try again") from None
         except (self._psycopg.OperationalError, errors.InvalidSchemaName, errors.InsufficientPrivilege) as exc:
-            if reused and conn.broken:
+            if reused and (conn.broken or conn.closed):
                 # A pooled connection the server has closed since (a restart): the request is run again on a
-                # new one. Safe even if the commit went through: a settlement or reversal repeated under its
+                # new one. Found broken, or closed when the failure reached the rollback first. Safe even if the commit went through: a settlement or reversal repeated under its
                 # key is answered from the ledger, not written twice.
                 raise Retry() from exc
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
