@@ -392,6 +392,40 @@ def test_the_sqlite_writers_queue_waits_the_bound_in_all(tmp_path, monkeypatch):
         pass
 
 
+
+def test_time_in_the_writers_queue_counts_against_sqlites_busy_wait(tmp_path, monkeypatch):
+    """Behind a writer stuck on the file's lock (another process's transaction), a settlement queued for
+    half the bound then waited SQLite's whole busy wait again: 1.5 times the bound. Its waits end by
+    the bound in all."""
+    from benefits.errors import BenefitsError
+    from benefits.ledger import open_ledger
+    from benefits.service.app import Store
+
+    monkeypatch.setattr(store, "BUSY_SECONDS", 1)
+    ledger_file = str(tmp_path / "ledger.db")
+    jiangmen = benefits.load_rules(PACK_DIRS["jiangmen"])
+    with open_ledger(ledger_file) as ledger:  # made and migrated before the file is held
+        ledger.settle("k0", claim(), jiangmen)
+    queue = Store(ledger_file)
+
+    def settle(key: str, member: str) -> float:
+        start = time.monotonic()
+        with pytest.raises(BenefitsError) as caught:
+            with queue.writing():
+                queue.ledger.settle(key, claim(id=key, member={"id": member, "scheme": "resident",
+                                                               "member_type": "adult", "groups": []}), jiangmen)
+        assert caught.value.status == 503
+        return time.monotonic() - start
+
+    queue.ledger  # opened before the file is held, as a running service's is
+    with holding(ledger_file, "m1", 2021), ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(settle, "k1", "m1")
+        time.sleep(0.5)
+        second = pool.submit(settle, "k2", "m2")
+        waited = [first.result(timeout=10), second.result(timeout=10)]
+    assert 0.9 <= waited[0] < 1.4 and 0.9 <= waited[1] < 1.3, waited
+
+
 def test_a_claim_resent_under_a_new_key_is_409_until_reversed(api):
     first = api.post("/settlements", json={"key": "msg-A", "pack": "jiangmen", "claim": claim()})
     assert first.status_code == 201, first.text

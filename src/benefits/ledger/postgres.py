@@ -40,7 +40,7 @@ class PostgresTransaction(SqlTransaction):
         # lock_timeout bounds each wait for a lock, but a request queued behind another waiter waits
         # twice in one statement (the row's tuple lock, then the holder's transaction): the statements
         # taking the member-year are bounded as a whole too, so no request waits longer than BUSY_SECONDS
-        deadline = time.monotonic() + store.BUSY_SECONDS
+        deadline = time.monotonic() + store.wait_left()
         for sql in (_CREATE_MEMBER_YEAR, _LOCK_MEMBER_YEAR):
             left = max(1, round((deadline - time.monotonic()) * 1000))
             self._run("SELECT set_config('statement_timeout', ?, true)", (f"{left}ms",))

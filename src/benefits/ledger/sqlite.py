@@ -130,7 +130,14 @@ class SqliteStore:
     @staticmethod
     @contextmanager
     def _begin(conn: sqlite3.Connection, write: bool) -> Iterator[SqliteTransaction]:
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        bounded = write and store.waits_bounded()
+        if bounded:  # the time already spent queueing counts: wait for the file's lock only what is left
+            conn.execute(f"PRAGMA busy_timeout = {round(store.wait_left() * 1000)}")
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        finally:
+            if bounded:
+                conn.execute(f"PRAGMA busy_timeout = {round(store.BUSY_SECONDS * 1000)}")
         try:
             yield SqliteTransaction(conn.cursor())
         except BaseException:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from .balances import Delta
@@ -21,6 +23,30 @@ BUSY_SECONDS = 30
 """How long a request waits for another's lock (SQLite: the file's write lock; PostgreSQL: a member-year's
 row, a table a migration changes) before the store is called busy (StoreUnavailable, HTTP 503). Read
 when a connection is opened."""
+
+_DEADLINE: ContextVar[float | None] = ContextVar("benefits_ledger_deadline", default=None)
+
+
+@contextmanager
+def waiting_until(deadline: float) -> Iterator[None]:
+    """Within the block, this request's waits for a lock end by `deadline` (time.monotonic()) in all:
+    the time its caller spent queueing for the store (the service's SQLite writers' queue) counts."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def wait_left() -> float:
+    """The seconds this request may still wait for a lock: BUSY_SECONDS, or less inside `waiting_until`."""
+    deadline = _DEADLINE.get()
+    return BUSY_SECONDS if deadline is None else min(BUSY_SECONDS, max(0.0, deadline - time.monotonic()))
+
+
+def waits_bounded() -> bool:
+    """Whether this request runs inside `waiting_until`."""
+    return _DEADLINE.get() is not None
 
 
 class Retry(Exception):

@@ -112,7 +112,8 @@ class Store:
             if fd is not None and not _flock_by(fd, deadline):
                 raise self._busy(store.BUSY_SECONDS)
             try:
-                yield
+                with store.waiting_until(deadline):  # SQLite's own busy wait gets what is left
+                    yield
             finally:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
@@ -380,7 +381,8 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
     def post_trace(body: Body, explain: Annotated[bool, Query(
             description="also `explained`: each step as a reader of each language (zh, en) is shown it, inputs "
                         "named, formula and result in the language, parameters by their description, in Chinese "
-                        "no English id (as `benefits explain` prints it)")] = False) -> Response:
+                        "no English id (as `benefits explain` words it; explain folds the steps of layers that "
+                        "did not apply, `<layer>.skip`, into one line)")] = False) -> Response:
         """As POST /calculate, with every step of the explanation trace: rule, file and line,
         formula with the numbers, result, cited parameters."""
         return calculate(body, True, explain)
