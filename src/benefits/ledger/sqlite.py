@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..yamlio import is_dir
+from . import store
 from .errors import StoreUnavailable
 from .migrations import is_current, migrate
-from . import store
 from .store import Pool, Retry, SqlTransaction
 
 
