@@ -542,12 +542,12 @@ def _fmt(v, kind: str) -> str:
 def _parameter_zh(name: str, packs) -> str:
     """A parameter as a Chinese reader knows it: the Chinese half of its description, with the ids in
     its name ([resident][level2]) named (居民，二级); its name when it has no Chinese description."""
+    from benefits.explanation import parameter_name
     from benefits.render import word
 
     for pack in packs:
-        p = pack.parameters.get(name) if pack is not None else None
-        label = p.description.zh if p is not None else ""
-        if label and not re.fullmatch(r"[\x00-\x7f]*", label):
+        label = parameter_name(name, pack, "zh") if pack is not None else name
+        if label != name:
             keys = re.findall(r"\[([^\]]+)\]", name)
             return label + (f"（{'，'.join(word(k, 'zh') for k in keys)}）" if keys else "")
     return name
