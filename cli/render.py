@@ -81,7 +81,7 @@ PATIENT = {
         "fully_self_paid": "全自费（目录外）", "over_limit": "超限价自付", "pre_self_paid": "乙类先行自付",
         "deductible": "起付线", "co_pay": "按比例自付", "above_cap": "超过基本统筹限额",
         "co_pay_no_basic": "政策范围内费用（无基本统筹支付）",
-        "relieved_by_later_layers": "减：基本统筹以外各项基金支付", "total": "个人负担合计",
+        "relieved_by_later_layers": "基本统筹以外各项基金支付", "total": "个人负担合计",
         "account": "其中个人账户支付", "cash": "其中个人现金支付",
     },
     "en": {
@@ -89,7 +89,7 @@ PATIENT = {
         "pre_self_paid": "pre-self-paid (category-B share)", "deductible": "deductible",
         "co_pay": "co-pay above the deductible", "above_cap": "above the basic fund's cap",
         "co_pay_no_basic": "policy-range amount (no basic fund applied)",
-        "relieved_by_later_layers": "less: paid by funds other than the basic fund",
+        "relieved_by_later_layers": "paid by funds other than the basic fund",
         "total": "patient pays in all", "account": "of which personal account", "cash": "of which cash",
     },
 }

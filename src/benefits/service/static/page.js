@@ -32,7 +32,7 @@
       base: "政策范围内", limit: "本次可支付限额", paid: "支付", no_cap: "不设限额",
       inputs: "输入", formula: "算式", output: "结果", cites: "参数", where: "规则位置", assumed: "（假设，待正式文件）",
       fully_self_paid: "全自费", over_limit: "超限价", pre_self_paid: "先行自付", deductible: "起付线",
-      co_pay: "按比例自付", above_cap: "超封顶", relieved_by_later_layers: "减：基本统筹以外各项基金支付",
+      co_pay: "按比例自付", above_cap: "超封顶", relieved_by_later_layers: "基本统筹以外各项基金支付",
       co_pay_no_basic: "政策范围内（无基本统筹支付）",
       account: "个人账户支付", because: "其中", unknown_pack: "未知规则包“{pack}”；本服务有：{packs}"
     },
@@ -60,7 +60,7 @@
       fully_self_paid: "Fully self-paid", over_limit: "Over the price limit", pre_self_paid: "Pre-self-paid (B)",
       deductible: "Deductible", co_pay: "Co-pay", above_cap: "Above the cap",
       co_pay_no_basic: "Policy range (no basic fund applied)",
-      relieved_by_later_layers: "less: paid by funds other than the basic fund", account: "Personal account",
+      relieved_by_later_layers: "paid by funds other than the basic fund", account: "Personal account",
       because: "of which", unknown_pack: "unknown rule pack '{pack}'; this service has: {packs}"
     }
   };
