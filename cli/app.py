@@ -18,6 +18,7 @@ import sys
 import time
 import traceback
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -135,9 +136,10 @@ SCHEMAS = {"claim": "claim_schema", "accumulators": "accumulators_schema", "sett
 
 ClaimArg = Annotated[str, typer.Argument(
     metavar="CLAIM", show_default=False, help="The claim: a YAML or JSON file, or - to read it from stdin.")]
-RulesOpt = Annotated[str, typer.Option(
+RulesOpt = Annotated[str | None, typer.Option(
     "--rules", "-r", metavar="DIR", envvar="BENEFITS_RULES", show_default=False, show_envvar=True,
-    help="The rule pack folder, e.g. rules/jiangmen. Required, unless BENEFITS_RULES names it.")]
+    help="The rule pack folder, e.g. rules/jiangmen. Required, unless BENEFITS_RULES names it or CLAIM is a "
+         "case file (its `rules:`).")]
 AccOpt = Annotated[str | None, typer.Option(
     "--accumulators", "-a", metavar="FILE", show_default=False,
     help="The member's year-to-date accumulators before the claim (YAML or JSON, - for stdin). "
@@ -223,41 +225,83 @@ def load_pack(directory: str) -> RulePack:
 # --- calc and explain -------------------------------------------------------------------------
 
 
-def read_claim(claim_path: str, accumulators: str | None):
-    """The claim and accumulators read and validated: (claim, its document, accumulators, theirs)."""
-    claim_doc = inputs.read(claim_path)
-    if isinstance(claim_doc.data, dict) and {"claim", "expected"} <= claim_doc.data.keys():
-        # a regression case (tests/cases/): its claim's own errors would read as a dozen unknown keys
-        raise BenefitsError(f"{claim_doc.name}: a case file (claim, accumulators and expected values), not a claim; "
-                            f"`benefits check {claim_doc.name}` settles it and compares")
-    claim = inputs.validate(claim_doc, Claim, "a claim", "id, member, visit, level, bill")
-    acc_doc = acc = None
-    if accumulators is not None:
-        acc_doc = inputs.read(accumulators)
-        acc = inputs.validate(acc_doc, Accumulators, "accumulators", "year, admissions, counters")
-    return claim, claim_doc, acc, acc_doc
+@dataclass(frozen=True)
+class ClaimInput:
+    """What `calc` and `explain` settle: the claim and accumulators validated, the documents they came
+    from (for the lines of later errors), and the rule pack folder."""
+
+    claim: Claim
+    claim_doc: inputs.Document
+    accumulators: Accumulators | None
+    accumulators_doc: inputs.Document | None
+    rules: str
+
+    @property
+    def docs(self) -> dict[str, inputs.Document | None]:
+        return {"claim": self.claim_doc, "accumulators": self.accumulators_doc}
 
 
-def settle(claim_path: str, rules: str, accumulators: str | None) -> tuple[Settlement, RulePack]:
-    """Read, validate and settle; every error names the file (and line and field where it can)."""
+NO_RULES = "--rules DIR is required (or BENEFITS_RULES): the rule pack folder, e.g. rules/jiangmen"
+
+
+def read_claim(claim_path: str, rules: str | None, accumulators: str | None) -> ClaimInput:
+    """The claim and accumulators read and validated, and the pack folder. A case file (tests/cases/)
+    gives all three: its claim, its accumulators and, unless --rules names another, its `rules:`."""
     if claim_path == inputs.STDIN and accumulators == inputs.STDIN:
         raise BenefitsError("only one of CLAIM and --accumulators can be read from stdin (-)")
-    pack = load_pack(rules)
-    claim, claim_doc, acc, acc_doc = read_claim(claim_path, accumulators)
+    claim_doc = inputs.read(claim_path)
+    acc_doc = None
+    if isinstance(claim_doc.data, dict) and {"claim", "expected"} <= claim_doc.data.keys():
+        if accumulators is not None:
+            raise BenefitsError(f"{claim_doc.name}: a case file brings its own accumulators; leave out --accumulators")
+        if rules is None:
+            rules = _case_rules(claim_doc, claim_path)
+        claim_doc, acc_doc = inputs.part(claim_doc, "claim"), inputs.part(claim_doc, "accumulators")
+    elif rules is None:
+        raise BenefitsError(f"{NO_RULES}; a case file names its own (`rules:`)")
+    claim = inputs.validate(claim_doc, Claim, "a claim", "id, member, visit, level, bill")
+    acc = None
+    if accumulators is not None:
+        acc_doc = inputs.read(accumulators)
+    if acc_doc is not None:
+        acc = inputs.validate(acc_doc, Accumulators, "accumulators", "year, admissions, counters")
+    return ClaimInput(claim, claim_doc, acc, acc_doc, rules)
+
+
+def _case_rules(doc: inputs.Document, case_path: str) -> str:
+    """The pack folder a case file names: a folder name under ./rules, or a path from the case file."""
+    from benefits.cases import by_name, pack_dir
+
+    written = doc.data.get("rules")
+    if not isinstance(written, str) or not written:
+        raise BenefitsError(f"{doc.at(('rules',))} [rules]: expected the case's rule pack (a folder name under "
+                            f"rules/, or a path); or give --rules DIR")
+    if by_name(written) and not is_dir(Path("rules")):
+        raise BenefitsError(f"{doc.at(('rules',))}: rules: {written!r} names a pack folder, but there is no rules/ "
+                            "folder here; give --rules DIR")
+    return str(pack_dir(written, Path(case_path).parent if case_path != inputs.STDIN else Path("."), Path("rules")))
+
+
+def settle(claim_path: str, rules: str | None, accumulators: str | None) -> tuple[Settlement, RulePack, bool]:
+    """Read, validate and settle; every error names the file (and line and field where it can). Also
+    whether the member's accumulators were given (by --accumulators or in a case file)."""
+    given = read_claim(claim_path, rules, accumulators)
+    pack = load_pack(given.rules)
     try:
-        return benefits.evaluate(claim, pack, acc), pack
+        s = benefits.evaluate(given.claim, pack, given.accumulators)
     except BenefitsError as exc:
         # a refusal names the claim's own value it tests (which diagnosis), carried beside its message
-        raise BenefitsError(inputs.locate(exc, {"claim": claim_doc, "accumulators": acc_doc})
+        raise BenefitsError(inputs.locate(exc, given.docs)
                             + (exc.offending if isinstance(exc, ClaimError) else "")) from None
+    return s, pack, given.accumulators is not None
 
 
 NO_ACCUMULATORS = "warning: no accumulators given: settled as the member's first claim of the year"
 
 
-def _warn_without_accumulators(accumulators: str | None) -> None:
+def _warn_without_accumulators(given: bool) -> None:
     """One line on stderr when the member's year so far was not given (the exit code is unchanged)."""
-    if accumulators is None:
+    if not given:
         paint = Paint(color_enabled(sys.stderr))
         _stderr(paint("warning:", "yellow", "bold") + NO_ACCUMULATORS.removeprefix("warning:"))
 
@@ -277,7 +321,7 @@ calc_command = typer.Typer(add_completion=False)
     "personal account, cash), and the accumulators after the claim: feed those to the member's next claim "
     "with --accumulators."
 ))
-def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
+def calc(claim: ClaimArg, rules: RulesOpt = None, accumulators: AccOpt = None,
          as_json: Annotated[bool, typer.Option(
              "--json", help="Print the settlement as JSON (the API's Settlement, amounts as strings) with the "
                             "platform's setlinfo, setldetail and feedetail blocks, and nothing else.")] = False,
@@ -293,8 +337,8 @@ def calc(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
             from .simulate_cmd import calc_compare
             return calc_compare(claim, rules, accumulators, compare, compare_on,
                                 as_json, lang.value)
-        s, pack = settle(claim, rules, accumulators)
-        _warn_without_accumulators(accumulators)
+        s, pack, given = settle(claim, rules, accumulators)
+        _warn_without_accumulators(given)
         if as_json:
             from benefits.models.platform_out import with_blocks
 
@@ -319,11 +363,11 @@ explain_command = typer.Typer(add_completion=False)
     "assumed have no published source yet. The Chinese text names no rule id or file; --lang en adds each "
     "step's rule with its file and line, and the source text of assumed values."
 ))
-def explain(claim: ClaimArg, rules: RulesOpt, accumulators: AccOpt = None,
+def explain(claim: ClaimArg, rules: RulesOpt = None, accumulators: AccOpt = None,
             lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
     with guard(debug):
-        s, pack = settle(claim, rules, accumulators)
-        _warn_without_accumulators(accumulators)
+        s, pack, given = settle(claim, rules, accumulators)
+        _warn_without_accumulators(given)
         write(trace_text(s, pack, lang.value, Paint(color_enabled())))
 
 
@@ -373,10 +417,9 @@ class _Packs:
         self.loaded: dict[Path, RulePack | BenefitsError] = {}
 
     def for_case(self, case: CaseFile, path: Path) -> RulePack:
-        from benefits.cases import rules_dir
+        from benefits.cases import by_name, rules_dir
 
-        named = Path(case.rules)
-        if len(named.parts) == 1 and not named.is_absolute() and self.root is None:
+        if by_name(case.rules) and self.root is None:
             raise BenefitsError(
                 f"{path}: rules: {case.rules!r} names a pack folder, but there is no rules/ folder here; "
                 "give --rules-root DIR (the folder that holds it) or a path relative to the case file")
@@ -429,6 +472,8 @@ def check(paths: Annotated[list[str], typer.Argument(
                              "instead of the text.")] = False,
           debug: DebugOpt = False) -> None:
     # imported here, not above: only `check` reads case files
+    from benefits.cases import by_name
+
     from .check_output import json_document, junit_xml, progress
 
     paint = Paint(color_enabled())
@@ -444,7 +489,7 @@ def check(paths: Annotated[list[str], typer.Argument(
         root = _rules_root(rules_root)
         results, deselected = _selected_cases(files, keyword)
         packs = _Packs(root)
-        unrooted = [r for r in results if r.case is not None and root is None and _by_name(r.case)]
+        unrooted = [r for r in results if r.case is not None and root is None and by_name(r.case.rules)]
         if unrooted:  # one message for them all, not one a case
             message = _unrooted_message(unrooted)
             say(f"{paint('ERROR', 'red', 'bold')}  {visible(message)}")
@@ -504,12 +549,6 @@ def _case_report(r: CaseResult, paint: Paint) -> str:
         text = case_text("failed", r.shown, r.case.description, paint, r.mismatches)
         return "\n".join([text] + [f"       {visible(line)}" for line in where_lines(r)])
     return case_text("passed", r.shown, r.case.description, paint)
-
-
-def _by_name(case: CaseFile) -> bool:
-    """Whether a case names its pack by folder name (looked up under the rules root), not by a path."""
-    named = Path(case.rules)
-    return len(named.parts) == 1 and not named.is_absolute()
 
 
 def _selected_cases(files: list[Path], keyword: str | None) -> tuple[list[CaseResult], int]:

@@ -50,6 +50,14 @@ def read(path: str) -> Document:
     return Document(path if path != STDIN else "<stdin>", data, loc)
 
 
+def part(doc: Document, key: str) -> Document | None:
+    """The value under `key` of a mapping document, as a document of its own that keeps the file's name
+    and lines (a case file's claim); None where the key is absent."""
+    if not isinstance(doc.data, dict) or key not in doc.data:
+        return None
+    return Document(doc.name, doc.data[key], doc.locator.within(key))
+
+
 def validate(doc: Document, model: type[BaseModel], what: str, example: str):
     """The document as `model`; a BenefitsError with one line a problem (file:line [field]: expected ...)."""
     if not isinstance(doc.data, dict):

@@ -490,7 +490,7 @@ _NOTES_ZH = ((re.compile(r"the accumulators are taken as those of (\d+) \(they w
               r"年度累计按 \1 年计（所给为 \2 年）"),)
 
 
-def calc_compare(claim_path: str, rules: str, accumulators: str | None, compare: str | None,
+def calc_compare(claim_path: str, rules: str | None, accumulators: str | None, compare: str | None,
                  compare_on: dt.date | None, as_json: bool, lang: str) -> None:
     """`calc --compare B` / `--compare-on DATE`: the claim settled twice, side by side, and why they differ."""
     from benefits.simulate.compare import what_if
@@ -498,17 +498,16 @@ def calc_compare(claim_path: str, rules: str, accumulators: str | None, compare:
     app = _app()
     if compare is not None and compare_on is not None:
         raise BenefitsError("give --compare DIR (another pack) or --compare-on DATE (this pack on another date), not both")
-    if claim_path == inputs.STDIN and accumulators == inputs.STDIN:
-        raise BenefitsError("only one of CLAIM and --accumulators can be read from stdin (-)")
+    given = app.read_claim(claim_path, rules, accumulators)
+    rules = given.rules
     pack_a = app.load_pack(rules)
     pack_b = app.load_pack(compare) if compare is not None else None
-    claim, claim_doc, acc, acc_doc = app.read_claim(claim_path, accumulators)
     a_label = rules
     b_label = compare if compare is not None else f"{rules} on {compare_on}"
     try:
-        w = what_if(claim, pack_a, acc, pack_b=pack_b, on=compare_on, a_label=a_label, b_label=b_label)
+        w = what_if(given.claim, pack_a, given.accumulators, pack_b=pack_b, on=compare_on, a_label=a_label, b_label=b_label)
     except BenefitsError as exc:
-        raise BenefitsError(inputs.locate(exc, {"claim": claim_doc, "accumulators": acc_doc})) from None
+        raise BenefitsError(inputs.locate(exc, given.docs)) from None
     if as_json:
         write(json_text(_what_if_json(w)))
     else:

@@ -187,13 +187,53 @@ def test_stdin_is_read_as_a_file_is(ja18):
     assert r.exit_code == 2 and r.stderr.strip() == "error: <stdin>: too large: more than 3000000 bytes"
 
 
-@pytest.mark.parametrize("command", ["calc", "explain"])
-def test_a_case_file_given_as_the_claim_is_named_for_what_it_is(command):
-    case = ROOT / "tests" / "cases" / "jiangmen" / "jc-19-covid-employee-local-l1-2021.yaml"
-    r = run(command, case, "--rules", JIANGMEN)
+def test_a_case_file_settles_with_its_own_accumulators_and_pack(monkeypatch, tmp_path):
+    # A rule author reads why a case settles as it does with `explain CASE`: the case's claim, its
+    # accumulators and its `rules:` (looked up under ./rules), no file to cut out by hand. The payouts
+    # are the case's own expected values, computed by hand (its comments).
+    case = CASES / "anyang" / "ay-32-employee-retired-dialysis-items-basic-cap-crossed-large-amount-80pct-not-82.yaml"
+    monkeypatch.chdir(ROOT)
+    r = run("calc", case, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == ""  # the accumulators came with the case: no warning that none were given
+    paid = {p["layer"]: p["paid"] for p in json.loads(r.stdout)["layers"]}
+    assert (paid["basic_special"], paid["large_amount"], paid["personal_account"]) == ("1000.00", "1594.44", "453.56")
+    r = run("explain", case, "--lang", "en")
+    assert r.exit_code == 0 and r.stderr == "" and "1594.44" in r.stdout, r.stderr
+    # --rules still chooses the pack: Jiangmen does not know Anyang's hospital level
+    r = run("calc", case, "--rules", JIANGMEN)
+    assert r.exit_code == 2 and "'township' is not a hospital level of pack 'jiangmen'" in r.stderr
+    # its accumulators are the case's own
+    acc = tmp_path / "acc.yaml"
+    acc.write_text("year: 2022\n", encoding="utf-8")
+    r = run("calc", case, "--accumulators", acc)
     assert r.exit_code == 2
-    assert r.stderr.strip() == (f"error: {case}: a case file (claim, accumulators and expected values), not a claim; "
-                                f"`benefits check {case}` settles it and compares")
+    assert r.stderr.strip() == f"error: {case}: a case file brings its own accumulators; leave out --accumulators"
+    # an error in the case's claim names the case file's own line
+    broken = tmp_path / "case.yaml"
+    broken.write_text(case.read_text(encoding="utf-8").replace("level: township", "level: 7"), encoding="utf-8")
+    line = case.read_text(encoding="utf-8").splitlines().index("  level: township") + 1
+    r = run("calc", broken, "--rules", RULES / "anyang")
+    assert r.exit_code == 2 and r.stderr.startswith(f"error: {broken}:{line} [level]: "), r.stderr
+
+
+def test_a_case_file_that_names_its_pack_by_folder_needs_a_rules_folder(monkeypatch, tmp_path):
+    case = tmp_path / "case.yaml"
+    shutil.copy(CASES / "jiangmen" / "jc-19-covid-employee-local-l1-2021.yaml", case)
+    monkeypatch.chdir(tmp_path)
+    line = case.read_text(encoding="utf-8").splitlines().index("rules: jiangmen") + 1
+    r = run("explain", case)
+    assert r.exit_code == 2
+    assert r.stderr.strip() == (f"error: {case}:{line}: rules: 'jiangmen' names a pack folder, but there is no rules/ "
+                                "folder here; give --rules DIR")
+    shutil.copytree(RULES / "jiangmen", tmp_path / "rules" / "jiangmen")
+    assert run("explain", case).exit_code == 0
+    # and a claim that is not a case still needs --rules
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(load_case(case).claim.model_dump(mode="json", exclude_none=True)), encoding="utf-8")
+    r = run("calc", claim, env={"BENEFITS_RULES": None})
+    assert r.exit_code == 2 and r.stderr.strip() == ("error: --rules DIR is required (or BENEFITS_RULES): the rule pack "
+                                                     "folder, e.g. rules/jiangmen; a case file names its own (`rules:`)")
 
 
 def test_calc_rules_from_the_environment(ja18):

@@ -43,15 +43,19 @@ def load_case_at(path: str | Path) -> tuple[CaseFile, Locator]:
 
 
 def rules_dir(case: CaseFile, case_path: Path, rules_root: Path) -> Path:
-    """A pack named by folder name is looked up under `rules_root`; a path (anything with a slash, as
-    written: `./jiangmen` and `jiangmen/` too, or `.` and `..`) is taken relative to the case."""
-    written = case.rules
-    candidate = Path(written)
-    if candidate.is_absolute():
-        return candidate
-    if "/" in written or "\\" in written or written in (".", ".."):
-        return case_path.parent / candidate
-    return rules_root / written
+    """The folder of the case's pack (`pack_dir`)."""
+    return pack_dir(case.rules, case_path.parent, rules_root)
+
+
+def by_name(written: str) -> bool:
+    """Whether a case's `rules:` names a folder under the rules root (`jiangmen`), not a path (anything
+    with a slash, as written: `./jiangmen` and `jiangmen/` too, or `.` and `..`)."""
+    return not ("/" in written or "\\" in written or written in (".", "..") or Path(written).is_absolute())
+
+
+def pack_dir(written: str, case_folder: Path, rules_root: Path) -> Path:
+    """A pack named by folder name is looked up under `rules_root`; a path is taken from the case's folder."""
+    return rules_root / written if by_name(written) else case_folder / written
 
 
 def check_case(case: CaseFile, rules: RulePack) -> list[Mismatch]:

@@ -233,6 +233,11 @@ class Locator:
             path = path[:-1]
         return self.lines.get((), None)
 
+    def within(self, key: object) -> "Locator":
+        """The locator of the value under `key`: its paths from there (a case file's claim)."""
+        key = str(key)
+        return Locator({path[1:]: n for path, n in self.lines.items() if path[:1] == (key,)})
+
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
