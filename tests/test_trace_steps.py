@@ -280,6 +280,12 @@ def test_secondary_aid_states_its_cap_left(jiangmen):
     assert t["secondary_aid.cap"].formula == "max(0, 30000.00 - 29900.00) = 100.00"
     assert t["secondary_aid.pay"].formula == "(5395.00 - 5000.00) x 50% = 197.50; capped at 100.00 -> 100.00"
     assert str(s.payouts["secondary_aid"]) == "100.00"
+    # where the claim's 4395.00 comes from is part of the step: the policy-range amount less each fund
+    # before the layer (basic 12350.00, serious illness 3255.00, medical aid 0.00)
+    cumulative = t["secondary_aid.cumulative"]
+    assert cumulative.formula == "1000.00 + (20000.00 - 12350.00 - 3255.00 - 0.00) = 5395.00"
+    assert cumulative.inputs == {"secondary_aid.base": "1000.00", "policy_range": "20000.00"}
+    assert t["serious_illness.cumulative"].formula == "0.00 + (20000.00 - 12350.00) = 7650.00"
 
 
 def test_the_aid_deductible_left_is_a_step():
@@ -385,3 +391,39 @@ def test_a_ratio_chosen_by_disease_says_the_disease():
     t = steps(benefits.evaluate(c, anyang))["basic_special.ratio"]
     assert (t.explain_zh, t.output) == ("基金支付比例（高血压，县级医院，职工）", "65%")
     assert t.inputs == {"disease": "hypertension", "level": "county", "scheme": "employee"}
+
+
+def test_every_cumulative_step_adds_up_from_the_funds_before_it():
+    # Over every case file: a cumulative step's formula is before + (policy-range amount - each fund
+    # layer's payout before it, in the pack's order) = after, and its numbers are the settlement's own.
+    import re
+
+    from benefits.cases import load_case, rules_dir
+
+    root = RULES.parent / "tests" / "cases"
+    packs: dict = {}
+    seen = 0
+    for path in sorted(root.rglob("*.yaml")):
+        case = load_case(path)
+        if case.expected.error is not None:
+            continue
+        folder = rules_dir(case, path, RULES)
+        pack = packs.setdefault(folder, benefits.load_rules(folder))
+        s = benefits.evaluate(case.claim, pack, case.accumulators)
+        paid = [p.paid for p in s.layers if p.applied and p.fund]
+        order = [p.layer for p in s.layers if p.applied and p.fund]
+        for step in s.trace:
+            if not step.step.endswith(".cumulative"):
+                continue
+            seen += 1
+            m = re.fullmatch(r"(\S+) \+ \((.*)\) = (\S+)|(\S+) \+ (\S+) = (\S+)", step.formula)
+            assert m, (path.name, step.formula)
+            if m[1] is None:  # no fund paid before this layer: the whole policy-range amount is the claim's
+                before, amounts, after = Decimal(m[4]), [Decimal(m[5])], Decimal(m[6])
+                assert amounts == [s.bill.policy_range] and order.index(step.layer) == 0, (path.name, step.formula)
+            else:
+                before, amounts, after = Decimal(m[1]), [Decimal(x) for x in m[2].split(" - ")], Decimal(m[3])
+                assert amounts[0] == s.bill.policy_range, (path.name, step.formula)
+                assert amounts[1:] == paid[:order.index(step.layer)], (path.name, step.formula, paid)
+            assert before + amounts[0] - sum(amounts[1:]) == after == Decimal(step.output), (path.name, step.formula)
+    assert seen > 40  # most cases have serious illness or secondary aid

@@ -273,8 +273,13 @@ def _group(zh: str, en: str) -> Callable[[dict, tuple], Text]:
 
 def _cumulative(d: dict, cites: tuple) -> Text:
     before, amount, after = fmt_fen(d["before"]), fmt_fen(d["amount"]), fmt_fen(d["after"])
+    inputs = {d["counter"]: before, "this_claim": amount}
+    this_claim = amount
+    if d["funds"]:  # this claim's part: the policy-range amount less what each fund before this layer paid
+        inputs = {d["counter"]: before, "policy_range": fmt_fen(d["policy"])}
+        this_claim = "(" + " - ".join(fmt_fen(x) for x in (d["policy"], *d["funds"])) + ")"
     return ("年度累计合规自付", "annual cumulative amount left to the patient",
-            {d["counter"]: before, "this_claim": amount}, f"{before} + {amount} = {after}", after)
+            inputs, f"{before} + {this_claim} = {after}", after)
 
 
 def _bands_pay(d: dict, cites: tuple) -> Text:

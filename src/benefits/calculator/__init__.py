@@ -156,6 +156,8 @@ def _pay_layers(st: State) -> _Payments:
         if layer.fund:
             st.left -= paid.paid
             out.funds += paid.paid
+            if steps is not None:
+                st.funds_paid.append(paid.paid)
         else:
             out.account += paid.paid
         if isinstance(paid, BasicPaid):

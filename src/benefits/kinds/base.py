@@ -86,10 +86,11 @@ class State:
     """What the layers of one claim share while it is evaluated. Built per claim, never reused.
 
     `left` is the policy-range amount still left to the patient after the fund layers so far; each
-    fund layer's payout comes off it (the calculator does that, not the layer)."""
+    fund layer's payout comes off it (the calculator does that, not the layer), and, when the trace is
+    recorded, is listed in `funds_paid`, so a step can show how `left` came about."""
 
     __slots__ = ("claim", "pack", "day", "fact", "fired", "values", "counters", "admissions", "bill", "left", "rec",
-                 "plan_key")
+                 "plan_key", "funds_paid")
 
     def __init__(self, claim: "Claim", pack: "RulePack", day: dt.date, fact: dict, fired: frozenset[str],
                  values: dict[str, "ParameterValue"], counters: dict[str, int], admissions: int, bill: Bill,
@@ -97,6 +98,7 @@ class State:
         self.claim, self.pack, self.day, self.fact, self.fired, self.values = claim, pack, day, fact, fired, values
         self.counters, self.admissions, self.bill, self.rec = counters, admissions, bill, rec
         self.left = bill.policy_range
+        self.funds_paid: list[int] = []
         # What a layer's plan depends on (Kind.plan): the same for every layer of the claim.
         self.plan_key = (fired, id(values), _breakdown_key(fact))
 

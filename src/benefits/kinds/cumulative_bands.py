@@ -219,7 +219,8 @@ class CumulativeBandsLayer(Kind):
         if best.group is not None and best.plan is not None:
             self._record_modifiers(st, best.group, best.plan, plan.cap)
         st.rec.add("cumulative_bands.cumulative", f"{self.id}.cumulative", self.when_rule, self.id,
-                   {"counter": self.base_counter, "before": before, "amount": amount, "after": after})
+                   {"counter": self.base_counter, "before": before, "amount": amount, "after": after,
+                    "policy": st.bill.policy_range, "funds": tuple(st.funds_paid)})
         if best.cap_left is not None:
             record_cap(st, self.id, plan.cap_rule, plan.cap, paid_so_far, best.cap_left)
         st.rec.add("cumulative_bands.pay", f"{self.id}.pay", plan.band_rule, self.id,
