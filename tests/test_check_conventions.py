@@ -8,8 +8,10 @@ Amounts come from the hand-computed case tests/cases/jiangmen/ja-18-line-items-r
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -189,6 +191,43 @@ def test_junit_report_holds_what_xml_cannot_as_escapes(cases, tmp_path):
 def test_junit_to_a_folder_that_does_not_exist_is_bad_input(cases, tmp_path):
     r = run("check", cases / "a-pass.yaml", "--rules-root", RULES, "--junit", tmp_path / "no" / "report.xml")
     assert r.exit_code == 2 and "--junit" in r.stderr and "cannot write the report" in r.stderr
+
+
+def test_junit_to_a_pipe_or_through_a_link_keeps_what_is_there(cases, tmp_path):
+    # The report was written beside the name and moved over it: a FIFO (or, as root, /dev/null itself)
+    # became a regular file, and a link to a report became a file of its own.
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    r = run("check", cases / "a-pass.yaml", "--rules-root", RULES, "--junit", fifo)
+    reader.join(10)
+    assert r.exit_code == 0 and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert ET.fromstring(got[0]).find("testsuite").get("tests") == "1"
+    kept = tmp_path / "reports" / "report.xml"
+    kept.parent.mkdir()
+    kept.write_text("<old/>", encoding="utf-8")
+    os.chmod(kept, 0o640)
+    link = tmp_path / "latest.xml"
+    link.symlink_to(kept)
+    assert run("check", cases / "a-pass.yaml", "--rules-root", RULES, "--junit", link).exit_code == 0
+    assert link.is_symlink() and os.readlink(link) == str(kept)
+    assert ET.parse(kept).getroot().find("testsuite").get("tests") == "1"
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o640  # a report replaced keeps its mode
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["report.xml"]
+
+
+def test_a_new_junit_report_has_the_mode_the_umask_gives(cases, tmp_path):
+    # written with mkstemp's 0600, a CI's report was unreadable to the job that collects it
+    old = os.umask(0o022)
+    try:
+        assert run("check", cases / "a-pass.yaml", "--rules-root", RULES, "--junit", tmp_path / "r.xml").exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "r.xml").st_mode) == 0o644
 
 
 # --- a missing rules root: one message -------------------------------------------------------------------

@@ -1,26 +1,50 @@
 """Files written whole or not at all: a report is written beside its final name and moved into place
 (`os.replace`, atomic on one file system), so a full disk, a size limit or a crash midway leaves the
-file as it was, never a truncated report read as a complete one."""
+file as it was, never a truncated report read as a complete one.
+
+Only a regular file is replaced. A name that links to a file is written through (the link stays a
+link, the file it names is replaced); a device or a pipe (`/dev/stdout`, `/dev/null`, a FIFO) is
+written to as it is, since replacing it would destroy it (as root, `/dev/null` itself) and nothing
+half-written stays behind in it to be read later.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 
 def write_whole(path: str | Path, data: str | bytes) -> None:
     """Write `data` (text as UTF-8) to `path`, replacing what was there only once all of it is written.
     Raises OSError, with nothing changed at `path`."""
-    path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".partial", dir=path.parent)
+    target = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        with open(target, "wb") as f:  # a device or a pipe: there is nothing to replace
+            f.write(raw)
+        return
+    _replace(target, raw, None if mode is None else stat.S_IMODE(mode))
+
+
+def _replace(target: Path, raw: bytes, mode: int | None) -> None:
+    """Write beside `target`, then move into its place: a new file gets the mode the user's umask gives
+    (as any file the shell makes), a file replaced keeps its own."""
+    tmp = target.parent / f".{target.name[:100]}.{secrets.token_hex(6)}.partial"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
