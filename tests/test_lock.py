@@ -105,3 +105,12 @@ def test_ci_runs_exactly_the_readmes_test_command():
     assert len(commands) == 2 and "requirements-run.txt" in commands[0] and "requirements-test.txt" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
     assert ci == commands[1]
+
+
+def test_every_package_folder_is_installed():
+    # benefits.simulate.files was left out of the list: a wheel lacked it and the runner failed to import
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    folders = {"": ROOT / "src"} | {name: ROOT / where for name, where in tool["package-dir"].items() if name}
+    found = {"benefits_cli"} | {".".join(p.parent.relative_to(folders[""]).parts)
+                                for p in (ROOT / "src" / "benefits").rglob("__init__.py")}
+    assert sorted(tool["packages"]) == sorted(found)
