@@ -240,3 +240,34 @@ def test_nesting_at_the_bound_is_read():
     depth = MAX_DEPTH - 1  # the document's mapping is one level
     data, _ = load_text("b: " + "[" * depth + "]" * depth + "\n", "x.yaml")
     assert isinstance(data["b"], list)
+
+
+@pytest.mark.parametrize("field", ["quantity", "self_pay_share"])
+@pytest.mark.parametrize("value", [Decimal("1e-999999999"), "0." + "0" * 100 + "1", Decimal("0." + "1" * 5000),
+                                   "1" * 300_000])
+def test_a_quantity_or_share_of_huge_precision_is_refused_at_once(jiangmen, field, value):
+    # JSON's 1e-999999999 is a valid number: read as an exact fraction it was 10**999999999, and one
+    # request held a worker (the whole service, with one worker) for minutes. A bound that is never
+    # near: the alarm turns a hang back into a failure.
+    import signal
+
+    item = {"id": "a", "category": "B", "unit_price": "10.00", field: value}
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("still reading the number")))
+    signal.alarm(20)
+    try:
+        with pytest.raises(ClaimError) as err:
+            benefits.evaluate(claim(bill=None, items=[item]), jiangmen)
+    finally:
+        signal.alarm(0)
+    [problem] = err.value.problems
+    assert problem.path == ("claim", "items", 0, field)
+    assert "at most 40 digits" in problem.message
+
+
+def test_a_quantity_of_forty_digits_is_read_exactly(jiangmen):
+    # the bound is far from any real quantity: one of forty digits (39 decimals) settles, exactly:
+    # 10.00 x 3.000000000000000000000000000000000000003 = 30.00000000000000000000000000000000000003
+    # -> 30.00 (half up), all of it policy range for an A item
+    item = {"id": "a", "category": "A", "unit_price": "10.00", "quantity": "3.000000000000000000000000000000000000003"}
+    s = benefits.evaluate(claim(bill=None, items=[item]), jiangmen)
+    assert str(s.bill.total) == "30.00" and str(s.bill.policy_range) == "30.00"

@@ -238,15 +238,32 @@ def parse_money(value: object) -> Decimal:
     return value.quantize(FEN, context=_CTX) if value else ZERO
 
 
+MAX_DIGITS = 40
+"""The most digits a quantity or share may have, and the most decimals: far beyond any real one. The
+engine reads it as an exact fraction, whose denominator is 10 to the number of decimals, so
+1e-999999999 (valid JSON) would be a number of a billion digits: minutes of one CPU for one item."""
+
+
+def is_bounded(d: Decimal) -> bool:
+    """Whether a finite Decimal has at most MAX_DIGITS digits and MAX_DIGITS decimals."""
+    _, digits, exponent = d.as_tuple()
+    return len(digits) <= MAX_DIGITS and -MAX_DIGITS <= exponent
+
+
 def parse_decimal(value: object) -> Decimal:
-    """A non-money decimal (a quantity, a share): exact, finite, never a float."""
+    """A non-money decimal (a quantity, a share): exact, finite, never a float, at most MAX_DIGITS digits."""
     if value is None:  # an optional field left empty
         return value
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError("write the number exactly as a decimal (e.g. 0.10 or '0.10'), not a float")
+    if isinstance(value, str) and len(value) > 2 * MAX_DIGITS + 2:  # before it is read: a megabyte of digits
+        raise ValueError(f"expected a decimal number of at most {MAX_DIGITS} digits, got {shown(value)}")
     d = _number_text(value, "a decimal number") if isinstance(value, str) else Decimal(value) if isinstance(value, int) else value
     if not isinstance(d, Decimal) or not d.is_finite():
         raise ValueError(f"expected a finite decimal number, got {shown(value)}")
+    if not is_bounded(d):
+        raise ValueError(f"expected a decimal number of at most {MAX_DIGITS} digits and {MAX_DIGITS} decimals, "
+                         f"got {shown(str(d))}")
     return d if d else d.copy_abs()
 
 

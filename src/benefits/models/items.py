@@ -24,7 +24,7 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from ..memo import Memo
-from ..money import MAX_AMOUNT, from_fen, parse_decimal, parse_money, to_fen
+from ..money import MAX_AMOUNT, from_fen, is_bounded, parse_decimal, parse_money, to_fen
 from .lazy import Lazy
 
 
@@ -109,7 +109,7 @@ def _fraction(value: object) -> tuple[int, int]:
         return _FRACTION_TEXT[value]
     if type(value) is int:
         return value, 1
-    if type(value) is Decimal and value.is_finite() and -20 < value.adjusted() < 8:
+    if type(value) is Decimal and value.is_finite() and -20 < value.adjusted() < 8 and is_bounded(value):
         return value.as_integer_ratio()
     raise _Slow
 
