@@ -618,3 +618,23 @@ def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
         load_case(path)
     lines = str(exc.value).splitlines()
     assert len(lines) == 51 and lines[-1] == "... and 30 more errors"
+
+
+@pytest.mark.parametrize("where, value, words", [
+    (("claim", "id"), "c-77 ", "a claim id has no space at either end ('c-77 ' and 'c-77' would be two claims)"),
+    (("claim", "id"), " c-77", "a claim id has no space at either end"),
+    (("claim", "id"), "c-77\t", "a claim id holds no control characters"),
+    (("claim", "id"), "c-\x8577", "a claim id holds no control characters"),
+    (("claim", "id"), "c" * 201, "a claim id has at most 200 characters, got 201"),
+    (("claim", "member", "id"), "m-\x851", "a member id holds no control characters"),
+])
+def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value, words):
+    # a red team settled one stay five times in a member-year as 'c-77', 'c-77 ', ' c-77', 'c-77\t' and
+    # 'c-77\n' (a claim is settled once by its id); a 4,000-character id overflowed PostgreSQL's index
+    # (503 with Retry-After, for ever); U+0085 passed as no control character
+    data = claim(id=value) if where == ("claim", "id") else claim(member={"id": value, "scheme": "resident",
+                                                                          "member_type": "adult"})
+    with pytest.raises(ClaimError) as err:
+        benefits.evaluate(data, jiangmen)
+    [problem] = err.value.problems
+    assert problem.path == where and words in problem.message

@@ -261,11 +261,11 @@ def test_a_quantity_or_share_of_huge_precision_is_refused_at_once(jiangmen, fiel
         signal.alarm(0)
     [problem] = err.value.problems
     assert problem.path == ("claim", "items", 0, field)
-    assert "at most 40 digits" in problem.message
+    assert "at most 100 digits" in problem.message
 
 
 def test_a_quantity_of_forty_digits_is_read_exactly(jiangmen):
-    # the bound is far from any real quantity: one of forty digits (39 decimals) settles, exactly:
+    # the bound (100 digits) is far from any real quantity: one of forty digits (39 decimals) settles, exactly:
     # 10.00 x 3.000000000000000000000000000000000000003 = 30.00000000000000000000000000000000000003
     # -> 30.00 (half up), all of it policy range for an A item
     item = {"id": "a", "category": "A", "unit_price": "10.00", "quantity": "3.000000000000000000000000000000000000003"}

@@ -817,13 +817,14 @@ def test_open_ledger_takes_a_path_or_a_url(tmp_path, jiangmen):
     assert not list(tmp_path.glob("x.db*"))
 
 
-@pytest.mark.parametrize("change, path", [
-    ({"id": "c\x00x"}, ("claim", "id")),
-    ({"bill": None, "items": [{"id": "i\x001", "category": "A", "unit_price": "100.00"}]}, ("claim", "items", 0, "id")),
+@pytest.mark.parametrize("change, path, message", [
+    ({"id": "c\x00x"}, ("claim", "id"), "a claim id holds no control characters (such as NUL, a tab or a line break)"),
+    ({"bill": None, "items": [{"id": "i\x001", "category": "A", "unit_price": "100.00"}]}, ("claim", "items", 0, "id"),
+     "holds a NUL character (U+0000), which a ledger cannot store"),
     ({"bill": None, "items": [{"id": "i1", "name": "x\x00", "category": "A", "unit_price": "100.00"}]},
-     ("claim", "items", 0, "name")),
+     ("claim", "items", 0, "name"), "holds a NUL character (U+0000), which a ledger cannot store"),
 ])
-def test_ids_with_a_nul_are_refused_before_the_store(ledger_url, jiangmen, change, path):
+def test_ids_with_a_nul_are_refused_before_the_store(ledger_url, jiangmen, change, path, message):
     # A NUL in a claim id: SQLite's JSON functions end the text there ('c\0x' was claim 'c' to the
     # settled-once index: another claim 'c' was refused, a retry a 500); PostgreSQL refuses a NUL in
     # text and JSON (a 500 on every settle)
@@ -834,6 +835,6 @@ def test_ids_with_a_nul_are_refused_before_the_store(ledger_url, jiangmen, chang
             with pytest.raises(ClaimError) as caught:
                 call()
             assert [p.path for p in caught.value.problems] == [path]
-            assert "holds a NUL character (U+0000), which a ledger cannot store" == caught.value.problems[0].message
+            assert caught.value.problems[0].message == message
         assert count(ledger_url, "settlements") == 1
         assert ledger.settle("k1", {**stay(1), "id": "c"}, jiangmen).replayed is False

@@ -169,3 +169,15 @@ def test_a_member_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack)
     results, expected = check_year(pack, claims, {}, 2021)
     assert list(results.column("status")) == ["refused", "settled"]
     assert "a member id has no space at either end" in expected["c1"]["message"]
+
+
+@pytest.mark.parametrize("claim_id, words", [
+    ("c-77 ", "a claim id has no space at either end"),  # another claim than c-77 to a ledger
+    ("c\x857", "a claim id holds no control characters"),  # U+0085, a C1 control (a line break to some)
+    ("c" * 201, "a claim id has at most 200 characters"),  # a ledger's index refuses keys of kilobytes
+])
+def test_a_claim_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack, claim_id, words):
+    claims = [stay(claim_id, "2021-03-01"), stay("c2", "2021-03-02")]
+    results, expected = check_year(pack, claims, {}, 2021)
+    assert list(results.column("status")) == ["refused", "settled"]
+    assert words in expected[claim_id]["message"]

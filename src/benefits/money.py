@@ -238,7 +238,7 @@ def parse_money(value: object) -> Decimal:
     return value.quantize(FEN, context=_CTX) if value else ZERO
 
 
-MAX_DIGITS = 40
+MAX_DIGITS = 100
 """The most digits a quantity or share may have, and the most decimals: far beyond any real one. The
 engine reads it as an exact fraction, whose denominator is 10 to the number of decimals, so
 1e-999999999 (valid JSON) would be a number of a billion digits: minutes of one CPU for one item."""

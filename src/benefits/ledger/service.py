@@ -119,11 +119,11 @@ def _claim(claim: Claim | dict) -> Claim:
 
 
 def _storable(claim: Claim) -> None:
-    """A claim the ledger can store: no NUL in its id or its items' ids and names. PostgreSQL refuses a
-    NUL in text and JSON, and SQLite's JSON functions end the text at one (claim 'c\\0x' would be claim
-    'c' to the index that settles a claim once). The engine settles such a claim; the ledger cannot
-    keep it, so it says which field before anything is written."""
-    texts = [(("claim", "id"), claim.id)]
+    """A claim the ledger can store: no NUL in its items' ids and names (its own id holds no control
+    character: models.claim). PostgreSQL refuses a NUL in text and JSON, and SQLite's JSON functions
+    end the text at one. The engine settles such a claim; the ledger cannot keep it, so it says which
+    field before anything is written."""
+    texts = []
     if claim.items is not None:
         for i, row in enumerate(claim.items.rows):  # models.items.Row: id, name first
             texts += [(("claim", "items", i, "id"), row[0]), (("claim", "items", i, "name"), row[1] or "")]

@@ -103,41 +103,59 @@ MAX_AGE = 150
 
 MAX_MEMBER_ID = 200
 """The longest member id: the service reads a member's year at /members/{member_id}/{year}."""
-_CONTROLS = r"\x00-\x1f\x7f"  # Python's re, RE2 (Arrow) and JSON Schema's ECMA regexes all read \xHH
+MAX_CLAIM_ID = 200
+"""The longest claim id: a ledger indexes it to settle a claim once (the national platform's own ids,
+setl_id and mdtrt_id, have 30 characters)."""
+# C0 and C1 controls and DEL; Python's re, RE2 (Arrow) and JSON Schema's ECMA regexes all read \xHH
+_CONTROLS = r"\x00-\x1f\x7f-\x9f"
 CONTROL_CHARACTER = f"[{_CONTROLS}]"
-"""A control character (NUL, a tab, a line break, ...), which no member id holds."""
+"""A control character (NUL, a tab, a line break, U+0085, ...), which no member or claim id holds."""
 MEMBER_ID_PATTERN = described(f"^([^ {_CONTROLS}]([^{_CONTROLS}]*[^ {_CONTROLS}])?)?$",
                               "a member id without control characters (such as NUL, a tab or a line break) "
                               "and without a space at either end")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
 EDGE_SPACE = "^ | $"
-"""A space that begins or ends a member id: 'm-1001 ' would be another member than 'm-1001' in a ledger."""
+"""A space that begins or ends an id: 'm-1001 ' would be another member than 'm-1001' in a ledger."""
 _CONTROL = re.compile(CONTROL_CHARACTER)
 
 
-def member_id_problem(value: str) -> str | None:
-    """What keeps `value` from being a member id (a ledger stores it as text, PostgreSQL refuses a NUL
-    in text, and a line break would split a log line), or None."""
+def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> str | None:
+    """What keeps `value` from being a member's (or a claim's) id, or None: a ledger stores it as text
+    and finds a member or a claim by it (PostgreSQL refuses a NUL in text, an index refuses a key of
+    kilobytes, 'c-77 ' would be another claim than 'c-77'), and a line break would split a log line."""
     if not value:
-        return "expected a member id (text)"
-    if len(value) > MAX_MEMBER_ID:
-        return f"a member id has at most {MAX_MEMBER_ID} characters, got {len(value)}"
+        return f"expected a {what} id (text)"
+    if len(value) > most:
+        return f"a {what} id has at most {most} characters, got {len(value)}"
     if _CONTROL.search(value):
-        return "a member id holds no control characters (such as NUL, a tab or a line break)"
+        return f"a {what} id holds no control characters (such as NUL, a tab or a line break)"
     if value[0] == " " or value[-1] == " ":
         if not value.strip():
-            return "expected a member id (text), got only spaces"
-        return f"a member id has no space at either end ({value!r} and {value.strip()!r} would be two members)"
+            return f"expected a {what} id (text), got only spaces"
+        return f"a {what} id has no space at either end ({value!r} and {value.strip()!r} would be two {what}s)"
     return None
 
 
-def _member_id(value: str) -> str:
-    if len(value) <= MAX_MEMBER_ID and value.isprintable() and value[:1] != " " != value[-1:]:  # every real id
+def member_id_problem(value: str) -> str | None:
+    """What keeps `value` from being a member id (`id_problem`), or None."""
+    return id_problem(value)
+
+
+def _checked_id(value: str, what: str, most: int) -> str:
+    if len(value) <= most and value.isprintable() and value[:1] != " " != value[-1:]:  # every real id
         return value
-    problem = member_id_problem(value)
+    problem = id_problem(value, what, most)
     if problem:
         raise ValueError(problem)
     return value
+
+
+def _member_id(value: str) -> str:
+    return _checked_id(value, "member", MAX_MEMBER_ID)
+
+
+def _claim_id(value: str) -> str:
+    return _checked_id(value, "claim", MAX_CLAIM_ID)
 
 
 def _a(visit: Visit) -> str:
@@ -238,7 +256,8 @@ class LineItem(_Strict):
 class Claim(Checked, _Strict):
     """One claim: a visit or a stay, settled as a whole (一次结算)."""
 
-    id: str = Field(min_length=1)
+    id: Annotated[str, AfterValidator(_claim_id)] = Field(
+        min_length=1, json_schema_extra={"maxLength": MAX_CLAIM_ID, "pattern": MEMBER_ID_PATTERN})
     member: Member
     visit: Annotated[Visit, Word]
     level: str = Field(min_length=1, description="hospital level, one of the rule pack's levels")

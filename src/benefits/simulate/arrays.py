@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..models.claim import CONTROL_CHARACTER, EDGE_SPACE, MAX_MEMBER_ID, Group
+from ..models.claim import CONTROL_CHARACTER, EDGE_SPACE, MAX_CLAIM_ID, MAX_MEMBER_ID, Group
 from ..money import MAX_AMOUNT, parse_money, shifted, to_fen
 from .columns import BILL_COLUMNS, OPENING, ORDER_DAY
 from .errors import SimulationInputError
@@ -215,12 +215,7 @@ def read_members(data: Any) -> Members:
     member_type = words(_column(t, "members", "member_type", False), n)
     groups_col = _column(t, "members", "groups", False)
     groups, groups_raw, dirty = _groups(groups_col, n)
-    # an id the engine refuses (empty, too long, a control character, a space at an end): its claims go
-    # to the engine
-    length = pc.utf8_length(ids)
-    dirty |= pc.or_(pc.or_(pc.equal(length, 0), pc.greater(length, MAX_MEMBER_ID)),
-                    pc.or_(pc.match_substring_regex(ids, CONTROL_CHARACTER),
-                           pc.match_substring_regex(ids, EDGE_SPACE))).to_numpy(zero_copy_only=False)
+    dirty |= _refused_ids(ids, MAX_MEMBER_ID)
     age_col = _column(t, "members", "age", False)
     age, age_null = integers(age_col, n, "members", "age", -1)
     dirty |= ~age_null & ((age < 0) | (age > 150))
@@ -233,6 +228,15 @@ def read_members(data: Any) -> Members:
             dirty |= m.bad
             opening[name[len(OPENING):]] = m
     return Members(n, ids, scheme, member_type, groups, groups_raw, age, age_col, admissions, opening, dirty)
+
+
+def _refused_ids(ids: pa.Array, most: int) -> np.ndarray:
+    """Where an id is one the engine refuses (empty, too long, a control character, a space at an end,
+    models.claim.id_problem): such a member's or claim's claims go to the engine, which says why."""
+    length = pc.utf8_length(ids)
+    return pc.or_(pc.or_(pc.equal(length, 0), pc.greater(length, most)),
+                  pc.or_(pc.match_substring_regex(ids, CONTROL_CHARACTER),
+                         pc.match_substring_regex(ids, EDGE_SPACE))).to_numpy(zero_copy_only=False)
 
 
 def _groups(col: pa.Array | None, n: int) -> tuple[np.ndarray, "GroupsText", np.ndarray]:
@@ -307,7 +311,7 @@ def read_claims(data: Any, members: Members) -> Claims:
         raise SimulationInputError("claims", "filed", f"expected true or false, not {filed_col.type}")
     bill = {name: money(_column(t, "claims", name, False), n, "claims", name) for name in BILL_COLUMNS}
     has_bill = np.zeros(n, bool)
-    dirty = np.zeros(n, bool)
+    dirty = _refused_ids(ids, MAX_CLAIM_ID)
     for name in BILL_COLUMNS[:4]:
         has_bill |= ~bill[name].null
     for name in BILL_COLUMNS:
