@@ -315,6 +315,25 @@ def test_an_opening_is_checked_and_writes_nothing_when_refused(ledger, ledger_ur
 # --- credits -------------------------------------------------------------------------------------------
 
 
+def test_a_reversal_that_would_lift_a_balance_past_the_largest_amount_is_refused(ledger, ledger_url, jiangmen):
+    # SMALL draws 520.00 of a 1000.00 balance (480.00 left); a credit of 999,999,520.00 fills it to the
+    # largest amount, 1,000,000,000.00. Reversing SMALL would give the 520.00 back: 1,000,000,520.00.
+    # Written, the member-year no longer read as accumulators: 503 on every request, for good.
+    ledger.credit("d1", "e1", 2022, BALANCE, "1000.00")
+    assert fields(ledger.settle("k1", small(), jiangmen).body)["acct_pay"] == "520.00"
+    ledger.credit("d2", "e1", 2022, BALANCE, "999999520.00")
+    with pytest.raises(HistoryConflict) as caught:
+        ledger.reverse("r1", of="k1")
+    assert caught.value.problems[0].path == ("of",)
+    assert str(caught.value.problems[0].message) == (
+        "reversing settlement 'k1' would put personal_account.balance at 1000000520.00, above the largest amount "
+        "accepted (1000000000.00); reverse a later credit first")
+    assert ledger.accumulators("e1", 2022).get(BALANCE) == Decimal("1000000000.00")  # readable, unchanged
+    ledger.reverse("r2", of="d2")
+    assert ledger.reverse("r1", of="k1").replayed is False
+    assert ledger.accumulators("e1", 2022).get(BALANCE) == Decimal("1000.00")
+
+
 def test_a_credit_adds_to_the_balance_the_account_then_pays_from(ledger, ledger_url, jiangmen):
     done = ledger.credit("d1", "e1", 2022, BALANCE, "1000.00")
     assert isinstance(done, Credited)

@@ -118,6 +118,26 @@ def _claim(claim: Claim | dict) -> Claim:
     return claim
 
 
+def _check_reversed_balances(tx: Transaction, original: Record, compensating: list[balances.Delta]) -> None:
+    """Every counter of the member-year stays an amount the ledger accepts once `original`'s entries are
+    negated. A balance the settlement drew on and a later credit refilled would pass the largest
+    amount: written, the member-year would no longer read as accumulators (503 on every request)."""
+    member, year = original.member_id, original.year
+    after: dict[tuple[str, str], int] = {(c, m): total for c, m, total in tx.sums(member, year)}
+    for counter, month, delta in compensating:
+        after[(counter, month)] = after.get((counter, month), 0) + delta
+    what = f"reversing {_WHAT[original.kind]} {original.key!r}"
+    below = sorted(f"{c}@{m}" if m else c for (c, m), total in after.items() if total < 0)
+    if below:  # cannot happen while no settlement stands after it; a store changed by hand could
+        raise HistoryConflict(("of",), f"{what} would leave {', '.join(below)} below zero")
+    most = to_fen(MAX_AMOUNT)
+    above = sorted((f"{c}@{m}" if m else c, total) for (c, m), total in after.items() if total > most)
+    if above:
+        name, total = above[0]
+        raise HistoryConflict(("of",), f"{what} would put {name} at {fmt_fen(total)}, above the largest amount "
+                                       f"accepted ({MAX_AMOUNT}); reverse a later credit first")
+
+
 def _storable(claim: Claim) -> None:
     """A claim the ledger can store: no NUL in its items' ids and names (its own id holds no control
     character: models.claim). PostgreSQL refuses a NUL in text and JSON, and SQLite's JSON functions
@@ -343,6 +363,7 @@ class Ledger:
             # Later settlements read balances that held this one's entries; none did when it wrote none.
             later = [r.key for r in tx.records(member, year)
                      if r.kind == "settle" and r.seq > original.seq and r.reversed_by is None] if compensating else []
+            _check_reversed_balances(tx, original, compensating)
             body = reverse_body(key, original.body, compensating, later).model_dump_json()
             tx.insert(Record(key, "reverse", member, year, tx.next_seq(member, year), digest, original.pack,
                              original.pack_hash, original.pack_version, body, _now(), reverses=of))
@@ -363,13 +384,7 @@ class Ledger:
                                            f"of member {member!r}, {year}, made after it on its balances, "
                                            f"{'stands' if len(standing) == 1 else 'stand'}; reverse "
                                            f"{'it' if len(standing) == 1 else 'them'} first")
-        after: dict[tuple[str, str], int] = {(c, m): total for c, m, total in tx.sums(member, year)}
-        for counter, month, delta in compensating:
-            after[(counter, month)] = after.get((counter, month), 0) + delta
-        below = sorted(f"{c}@{m}" if m else c for (c, m), total in after.items() if total < 0)
-        if below:  # cannot happen while no settlement stands after it; a store changed by hand could
-            raise HistoryConflict(("of",), f"reversing {_WHAT[original.kind]} {of!r} would leave "
-                                           f"{', '.join(below)} below zero")
+        _check_reversed_balances(tx, original, compensating)
         body = reverse_entries_body(key, original.body, compensating).model_dump_json()
         tx.insert(Record(key, "reverse", member, year, tx.next_seq(member, year), digest, original.pack,
                          original.pack_hash, original.pack_version, body, _now(), reverses=of))
