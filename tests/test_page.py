@@ -57,7 +57,8 @@ def test_the_page_files_are_served_with_their_types(client, name, kind):
     assert r.content == (STATIC / name).read_bytes()
 
 
-@pytest.mark.parametrize("name", ["nothing.js", "..%2Fpage.py", "%2E%2E%2Fapp.py", ".hidden.css", "page.py"])
+@pytest.mark.parametrize("name", ["nothing.js", "..%2Fpage.py", "%2E%2E%2Fapp.py", ".hidden.css", "page.py",
+                                  "x" * 300 + ".js"])  # a name too long to stat was a 500
 def test_nothing_else_is_served_from_the_page_folder(client, name):
     r = client.get(f"/page/static/{name}")
     assert r.status_code == 404 and r.headers["content-type"] == PROBLEM

@@ -24,6 +24,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from pydantic import Field
 
+from ..errors import shown
 from ..models import platform_out
 from ..render import GROUPS_ZH, SCHEMES_ZH, word
 from ..yamlio import YamlError, load_json_text, load_text
@@ -137,8 +138,12 @@ def _plain(value: object, path: tuple, locator) -> object:
 
 
 def _file(name: str) -> Response:
+    # a name is looked up among the page's own files, never on the file system: no path to escape
+    # through, and no name too long for the system to stat (an OSError, a 500)
+    if name not in _SERVED:
+        raise ServiceProblem("not-found", f"no such file of the page: {shown(name)}")
     path = STATIC / name
-    kind = TYPES.get(path.suffix)
-    if kind is None or "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
-        raise ServiceProblem("not-found", f"no such file of the page: {name}")
-    return Response(path.read_bytes(), media_type=kind, headers={"Cache-Control": "no-cache"})
+    return Response(path.read_bytes(), media_type=TYPES[path.suffix], headers={"Cache-Control": "no-cache"})
+
+
+_SERVED = frozenset(p.name for p in STATIC.iterdir() if p.suffix in TYPES and p.is_file() and not p.name.startswith("."))
