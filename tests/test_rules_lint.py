@@ -146,7 +146,9 @@ def test_a_cap_adjustment_or_group_that_never_applies_is_found(pack):
          "{when: scheme == employee and member_type == retired and visit == covid_test,")
     messages = [f.message for f in lint(benefits.load_rules(pack)).findings]
     assert messages == [f"layer 'basic': {what} never applies: its condition never holds on a claim this layer applies to"
-                        for what in ("adjustments[0]", "caps[1]")]
+                        for what in ("adjustments[0]", "caps[1]")] + [
+        "layer 'basic': no row of caps holds for some claims the layer pays (scheme employee, visit inpatient): such a "
+        "claim is paid with no cap"]
 
 
 def test_two_layers_adding_one_claim_to_the_same_counter_are_found(pack):
@@ -168,6 +170,31 @@ def test_a_table_without_a_row_for_some_claims_is_found(pack):
     assert (f.kind, f.message) == ("uncovered", "layer 'basic': no row of ratio holds for some claims the layer applies "
                                    "to (scheme employee, visit inpatient): such a claim would be refused")
     assert f.line == line_of(pack, "layers/basic.yaml", "when: scheme == resident, value")
+
+
+def test_claims_a_layer_pays_without_any_cap_are_found(pack):
+    # A cap table is not refusing: where no row holds, the layer pays without a limit. Lint said an
+    # employee's claim "would be refused" for serious illness capped for residents only; it is paid,
+    # uncapped (a red team's 68,112.00 where the cap left 1,000.00). A basic fund whose employee cap
+    # row was deleted had no finding at all (424,320.00 paid where 1,000.00 was left).
+    edit(pack, "layers/serious_illness.yaml", "  - {value: serious_illness.annual_cap}",
+         "  - {when: scheme == resident, value: serious_illness.annual_cap}")
+    edit(pack, "layers/basic.yaml", "  - {id: annual, when: scheme == employee, value: basic.annual_cap.employee, "
+                                    "counter: basic.annual}\n", "")
+    found = lint(benefits.load_rules(pack)).findings
+    assert [(f.kind, f.file.split("/")[-1], f.message) for f in found] == [
+        ("no-cap", "basic.yaml", "layer 'basic': no row of caps holds for some claims the layer pays (scheme employee, "
+                                 "visit inpatient): such a claim is paid with no cap"),
+        ("no-cap", "serious_illness.yaml", "layer 'serious_illness': no row of caps holds for some claims the layer "
+                                           "pays (scheme employee, visit inpatient): such a claim is paid with no cap")]
+    assert found[1].line == line_of(pack, "layers/serious_illness.yaml", "when: scheme == resident, value")
+    # an employee's stay is indeed paid uncapped: the finding tells the truth
+    s = benefits.evaluate({"id": "c1", "member": {"id": "m1", "scheme": "employee", "member_type": "in_service"},
+                           "visit": "inpatient", "level": "level3", "admission_date": "2022-03-01",
+                           "discharge_date": "2022-03-10", "bill": {"total": "100000.00", "fully_self_paid": "0.00",
+                           "over_limit": "0.00", "pre_self_paid": "0.00", "policy_range": "100000.00"}},
+                          benefits.load_rules(pack))
+    assert [p.limit_left for p in s.layers if p.layer in ("basic", "serious_illness")] == [None, None]
 
 
 def test_rows_that_can_fire_are_not_reported(pack):

@@ -127,6 +127,7 @@ def lint(pack: RulePack) -> Report:
         findings += _dead_rows(pack, layer, specs, files, refusals)
         findings += _uncovered(pack, layer, specs, files, refusals)
         findings += _idle(pack, layer, specs, files, refusals)
+        findings += _capless(pack, layer, specs, files, refusals)
     findings += _shared_counters(pack, counters_of, specs, files)
 
     values = [v for p in pack.parameters.values() for v in p.values]
@@ -217,7 +218,7 @@ def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list) -> l
     out: list[Finding] = []
     layer_when = conditions.parse(layer.when, specs)
     for path, rows in _tables(layer):
-        if any(r.when is None for r in rows):
+        if path == ("caps",) or any(r.when is None for r in rows):  # no cap row leaves a claim uncapped: _capless
             continue
         conds = [conditions.parse(r.when, specs) for r in rows]
         classes = _classes(conds + [layer_when] + refusals, specs, pack)
@@ -256,6 +257,29 @@ def _idle(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[F
             out.append(Finding("never-applies", file, line, f"layer {layer.id!r}: {section}[{i}] never applies: its "
                                                             "condition never holds on a claim this layer applies to"))
     return sorted(out, key=lambda f: f.line or 0)  # in file order
+
+
+def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[Finding]:
+    """A layer with caps under which some claims it pays have none: no row of its caps holds for them,
+    so they are paid without a limit (a cap row written `when: scheme == resident` leaves employees
+    uncapped). A layer whose groups lift the cap does so by a group, not by a missing row."""
+    caps = getattr(layer, "caps", None) or []
+    if not caps or any(c.when is None for c in caps):
+        return []
+    layer_when = conditions.parse(layer.when, specs)
+    conds = [conditions.parse(c.when, specs) for c in caps]
+    classes = _settled(_classes(conds + [layer_when] + refusals, specs, pack), refusals)
+    if classes is None:
+        return []
+    missed = next((f for f in classes if conditions.holds(layer_when, f) and not any(conditions.holds(c, f) for c in conds)),
+                  None)
+    if missed is None:
+        return []
+    read = _reads(conds + [layer_when], specs)[0]
+    example = ", ".join(f"{k} {v}" for k, v in sorted(missed.items()) if k in read)
+    file, line = pack.sites.get(layer.rule_ids("caps", caps)[0], (files.rel(f"layers/{layer.id}.yaml"), None))
+    return [Finding("no-cap", file, line, f"layer {layer.id!r}: no row of caps holds for some claims the layer pays "
+                                          f"({example}): such a claim is paid with no cap")]
 
 
 def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, files: _Files) -> list[Finding]:
