@@ -7,7 +7,7 @@ not be read or stdout could not be written (closed, a full disk, an encoding tha
 a closed pipe), so the output is missing or incomplete. A closed pipe (`benefits check ... | head -1`)
 exits 4 quietly, with nothing on stderr, like Unix tools; the others print one line naming the problem.
 
-Only the public API of the `benefits` library is used.
+Besides the library's public API it uses modules the library does not export (cli/README.md).
 """
 
 from __future__ import annotations
