@@ -72,6 +72,22 @@ def test_an_unused_parameter(pack):
     assert f.file == f"jiangmen/{rel}" and f.line == line_of(pack, rel, "nobody.reads.this:")
 
 
+def test_lint_of_the_current_folder_finds_lines_in_the_pack_alone(pack, monkeypatch, tmp_path):
+    # `rules lint .` looked for a parameter's line in ./bill.yaml instead of ./parameters/bill.yaml
+    # (line 11, its first value, where it is defined at 7), and read that file through a link out of
+    # the pack, which the loader itself refuses to read
+    rel = "parameters/bill.yaml"
+    with (pack / rel).open("a", encoding="utf-8") as f:
+        f.write('\nnobody.reads.this:\n  description: {zh: "无人读取", en: "x"}\n  unit: yuan\n  values:\n'
+                '    2021-01-01: {value: 1.00, source: "seed 001: x"}\n')
+    outside = tmp_path / "secret.yaml"
+    outside.write_text("# line 1\n# line 2\nnobody.reads.this: 1\n", encoding="utf-8")
+    (pack / "bill.yaml").symlink_to(outside)
+    monkeypatch.chdir(pack)
+    (f,) = lint(benefits.load_rules(".")).findings
+    assert (f.file, f.line) == (rel, line_of(pack, rel, "nobody.reads.this:"))
+
+
 def test_a_breakdown_combination_no_reference_reaches(pack):
     # employees' 门特 ratio names the employee inpatient ratios; with basic.yaml naming only the employee
     # ones too, the resident inpatient ratios are named by nothing

@@ -154,11 +154,17 @@ class _Files:
     def rel(self, inside: str) -> str:
         return str(Path(self.root.name) / inside)
 
+    def inside(self, file: str) -> str:
+        """A file's name as a loaded pack gives it (the pack folder's name first, none for `.`) within the pack."""
+        return str(Path(file).relative_to(Path(self.root.name)))
+
     def line(self, inside: str, where: tuple) -> int | None:
         if inside not in self.locators:
-            try:
-                self.locators[inside] = load_file(self.root / inside)[1]
-            except BenefitsError:  # changed since the pack was loaded: no line
+            path = self.root / inside
+            try:  # a pack reads only its own files: a link out of the folder made since it was loaded is not read
+                own = path.resolve().is_relative_to(self.root.resolve())
+                self.locators[inside] = load_file(path)[1] if own else None
+            except (BenefitsError, OSError):  # changed since the pack was loaded: no line
                 self.locators[inside] = None
         loc = self.locators[inside]
         return loc.line(where) if loc else None
@@ -168,7 +174,7 @@ def _param_site(pack: RulePack, files: _Files, name: str) -> tuple[str, int | No
     """Where a parameter is defined: its file, and the line of its name (a breakdown's combination:
     the line of its first value)."""
     first = pack.parameters[name].values[0]
-    inside = str(Path(first.file).relative_to(Path(first.file).parts[0]))
+    inside = files.inside(first.file)
     base = split_ref(name)[0]
     line = first.line if base != name else files.line(inside, (name,))
     return first.file, line or first.line
