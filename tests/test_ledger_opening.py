@@ -312,6 +312,25 @@ def test_an_opening_is_checked_and_writes_nothing_when_refused(ledger, ledger_ur
     assert (ledger.get("open-1").pack, ledger.get("open-1").pack_version) == ("jiangmen", None)
 
 
+def test_an_opening_above_what_any_member_may_hold_is_refused_with_the_pack(ledger, ledger_url, jiangmen):
+    # domain.md 6.11: Jiangmen's medical aid cap is 80,000.00 for every member (7.1), so 999,999.00 paid
+    # is impossible: opened, every claim of the member-year was refused until it was reversed. Serious
+    # illness has none for 特困 members (the cap is lifted), so any amount may be opened for it.
+    with pytest.raises(LedgerError) as caught:
+        ledger.open_year("o1", "e1", 2021, {"year": 2021, "counters": {"medical_aid.paid": "999999.00"}},
+                         rules=jiangmen)
+    assert caught.value.problems[0].path == ("accumulators", "counters", "medical_aid.paid")
+    assert caught.value.problems[0].message == (
+        "999999.00 is above the most cap 'medical_aid.annual_cap' has ever allowed any member (80000.00): every claim "
+        "of the member-year would be refused; check the accumulators")
+    assert count(ledger_url, "settlements") == 0
+    opened = ledger.open_year("o2", "e1", 2021, {"year": 2021, "counters": {
+        "medical_aid.paid": "80000.00", "serious_illness.paid": "999999.00"}}, rules=jiangmen)
+    assert opened.replayed is False
+    # without the pack nothing says what the caps are: the opening is taken as it is
+    assert ledger.open_year("o3", "e2", 2021, {"year": 2021, "counters": {"medical_aid.paid": "999999.00"}}).replayed is False
+
+
 # --- credits -------------------------------------------------------------------------------------------
 
 

@@ -101,6 +101,18 @@ MEMBER_FIELDS = ("scheme", "member_type", "age", *(key for _, key in _GROUP_KEYS
 """The fields of a fact that describe the member, all but VISIT_FIELDS (and the constant ALWAYS)."""
 
 
+def every_member() -> list[dict]:
+    """One fact of member fields for every member a claim can name by scheme, member type (or none)
+    and groups, age left out (a condition on it may hold): what holds for each holds for any member."""
+    from itertools import product
+
+    from .models.claim import MEMBER_TYPES
+
+    groups = [dict(zip((key for _, key in _GROUP_KEYS), flags)) for flags in product((False, True), repeat=len(_GROUP_KEYS))]
+    return [{"scheme": scheme.value, "member_type": kind, **flags}
+            for scheme, kinds in MEMBER_TYPES.items() for kind in (*(k.value for k in kinds), "unknown") for flags in groups]
+
+
 def build_fact(claim: Claim, deciding_date: dt.date, disease: str) -> dict:
     """The claim as the flat fact both matchers test."""
     # Enum members' `_value_`, not `.value`: the same string, without a property call (per claim).

@@ -196,6 +196,12 @@ def _opening(member_id: str, year: int, value: object, pack: RulePack | None) ->
         problem = pack.counter_problem(name, year) if pack is not None else None
         if problem:
             raise LedgerError(at, problem)
+        most = pack.widest_bound(base) if pack is not None else None
+        if most is not None and to_fen(acc.counters[name]) > most.limit:  # domain.md 6.11, as the engine reads it
+            allowed = (f"the most {most.what} {most.parameter!r} has ever allowed any member ({fmt_fen(most.limit)})"
+                       if most.parameter else f"what pack {pack.name!r} allows: it has no {most.what}")
+            raise LedgerError(at, f"{fmt_fen(to_fen(acc.counters[name]))} is above {allowed}: every claim of the "
+                                  "member-year would be refused; check the accumulators")
     return Accumulators(member_id=member_id, year=year, admissions=acc.admissions,
                         counters={k: v for k, v in sorted(acc.counters.items()) if v})
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Callable, TypeVar
 
 from ..conditions import Node, fields_of, possible
-from ..facts import MEMBER_FIELDS, VISIT_FIELDS
+from ..facts import MEMBER_FIELDS, VISIT_FIELDS, every_member
 from ..errors import ClaimError
 from ..matcher import Matcher
 from ..memo import keep
@@ -215,6 +215,19 @@ class RulePack:
         key = tuple(map(fact.get, MEMBER_FIELDS))
         found = self._limits.get(key)
         return found if found is not None else keep(self._limits, key, self._binding(fact))
+
+    def widest_bound(self, counter: str) -> CounterBound | None:
+        """The most `counter` may hold for any member (the largest of counter_limits over every member),
+        for accumulators brought in without the member's fields (a ledger's opening); None when some
+        member is held to no bound (a group that lifts the cap)."""
+        widest = None
+        for fact in every_member():
+            bound = self.counter_limits(fact).get(counter)
+            if bound is None:
+                return None
+            if widest is None or bound.limit > widest.limit:
+                widest = bound
+        return widest
 
     def _binding(self, fact: dict) -> dict[str, CounterBound]:
         found = {}
