@@ -208,6 +208,10 @@ def test_transport_problems(stateless):
     problem(stateless.get("/calculate"), 405, "method-not-allowed")
     body = problem(stateless.get("/members/m1/nineteen"), 422, "invalid-request")
     assert paths(body) == [["path", "year"]]
+    # one member-year has one name: read as any int, these were the year 2021 as well
+    for other in ("2_021", "+2021", "2021.0", "02021"):
+        body = problem(stateless.get(f"/members/m1/{other}"), 422, "invalid-request")
+        assert paths(body) == [["path", "year"]] and "expected a year of four digits" in body["problems"][0]["message"]
     body = problem(stateless.post("/settlements", json={"key": "a/b c", "pack": "jiangmen", "claim": claim()}), 422,
                    "invalid-request")
     assert paths(body) == [["key"]]

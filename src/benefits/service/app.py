@@ -34,10 +34,10 @@ from typing import Annotated, Any, Mapping
 from fastapi import Depends, FastAPI, Path, Query
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..calculator import evaluate
-from ..errors import BenefitsError
+from ..errors import BenefitsError, shown
 from ..explanation import shown_steps
 from ..models.accumulators import Accumulators
 from ..models.claim import MAX_MEMBER_ID, MEMBER_ID_PATTERN
@@ -325,7 +325,15 @@ Body = Annotated[dict, Depends(json_object)]
 SettlementKey = Annotated[Key, Path(description="the settlement's key (msgid)")]
 MemberId = Annotated[str, Path(min_length=1, max_length=MAX_MEMBER_ID, pattern=MEMBER_ID_PATTERN,
                                 description="the member's id (no control characters)")]
-Year = Annotated[int, Path(ge=1900, le=2200, description="the calendar year")]
+def _year_text(value: object) -> object:
+    """A year in a path as written there: four ASCII digits. Read as any int, '2_021', '+2021' and
+    '2021.0' were the year 2021 too, one member-year under several names."""
+    if isinstance(value, str) and not (len(value) == 4 and value.isascii() and value.isdigit()):
+        raise ValueError(f"expected a year of four digits, such as 2021, got {shown(value)}")
+    return value
+
+
+Year = Annotated[int, BeforeValidator(_year_text), Path(ge=1900, le=2200, description="the calendar year")]
 
 
 def _body(model: type[BaseModel], description: str) -> dict:
