@@ -263,6 +263,29 @@ def test_percent_must_be_written_as_a_percent(pack, bad):
     assert "a percent is written like 65%" in only(pack).message
 
 
+@pytest.mark.parametrize("old, bad, meant", [
+    ("{value: 3, source", "0.03", "write 3 for +3 points"),      # the retired bonus
+    ("{value: -10, source", "-0.10", "write -10 for -10 points"),  # unfiled cross-province
+    ("{value: 3, source", "0.5", "write 50 for +50 points"),
+])
+def test_points_written_as_a_fraction_are_refused(pack, old, bad, meant):
+    # 0.03 (meant as +3 points) settled a retired employee at 85.03% instead of 88%
+    rel = "parameters/basic_inpatient.yaml"
+    edit(pack, rel, old, f"{{value: {bad}, source")
+    p = only(pack)
+    assert (p.file, p.line) == (f"jiangmen/{rel}", line_of(pack, rel, f"value: {bad},"))
+    assert p.where.endswith(".values.2021-01-01")
+    assert p.message == (f"points are percentage points: 3 means +3% (65% + 3 points = 68%), and {bad} looks like "
+                         f"a fraction; {meant}")
+
+
+@pytest.mark.parametrize("points", ["0", "1", "-1", "1.5", "-2.25"])
+def test_points_of_one_or_more_or_none_are_accepted(pack, points):
+    edit(pack, "parameters/basic_inpatient.yaml", "{value: 3, source", f"{{value: {points}, source")
+    rules = benefits.load_rules(pack, matcher="reference")
+    assert rules.parameters["inpatient.ratio.retired_bonus"].values[0].value == Decimal(points)
+
+
 def test_pack_yaml_that_is_not_a_mapping(pack):
     (pack / "pack.yaml").write_text("- just\n- a list\n", encoding="utf-8")
     p = only(pack)

@@ -23,7 +23,7 @@ from ..dates import Day
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
 from ..facts import field_specs
 from ..matcher import LimitError, make_matcher
-from ..money import POINT, parse_money, ratio_of, shifted, to_fen, units_of
+from ..money import POINT, parse_money, ratio_of, shifted, to_fen, trimmed, units_of
 from ..yamlio import Locator, YamlError, is_dir, load_bytes, read_file
 from ..kinds import KINDS, LayerFile
 from .files import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile, Text
@@ -189,6 +189,12 @@ def _parse_value(unit: str, raw: object) -> Decimal:
     value = Decimal(raw)
     if not Decimal(-100) <= value <= Decimal(100):
         raise ValueError(f"points lie between -100 and 100, got {raw}")
+    if value and abs(value) < 1:
+        # every policy encoded moves a ratio by whole points (or at least one): 0.03 is 3% written
+        # as a fraction, which would settle at 65% + 0.03 points = 65.03%
+        meant = trimmed(shifted(value, -2))
+        raise ValueError(f"points are percentage points: 3 means +3% (65% + 3 points = 68%), and {raw} looks like "
+                         f"a fraction; write {meant} for {meant:+f} points")
     return value
 
 
