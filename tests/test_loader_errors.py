@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 import benefits
+from benefits import Accumulators
 from benefits.errors import RuleFileError
 
 from conftest import RULES, edit
@@ -284,6 +285,33 @@ def test_points_of_one_or_more_or_none_are_accepted(pack, points):
     edit(pack, "parameters/basic_inpatient.yaml", "{value: 3, source", f"{{value: {points}, source")
     rules = benefits.load_rules(pack, matcher="reference")
     assert rules.parameters["inpatient.ratio.retired_bonus"].values[0].value == Decimal(points)
+
+
+YEARS = "outside the years accumulators are kept for, 1900 to 2200: no claim of that year could be settled"
+
+
+def test_a_pack_valid_past_the_years_of_accumulators_is_refused(pack):
+    # a 2201 claim without accumulators ended in pydantic's ValidationError for Accumulators.year (exit 3)
+    edit(pack, "pack.yaml", "valid_until: 2022-12-31", "valid_until: 2201-12-31")
+    p = only(pack)
+    assert (p.file, p.line, p.where) == ("jiangmen/pack.yaml", line_of(pack, "pack.yaml", "valid_until:"), "valid_until")
+    assert p.message == f"2201-12-31 is {YEARS}"
+
+
+def test_a_version_before_the_years_of_accumulators_is_refused(pack):
+    edit(pack, "pack.yaml", "versions: [2021-01-01,", "versions: [1899-07-01, 2021-01-01,")
+    found = problems(pack)  # the parameters starting later than the first version are problems too
+    line = line_of(pack, "pack.yaml", "versions:")
+    assert any((p.file, p.line, p.where, p.message) == ("jiangmen/pack.yaml", line, "versions.0", f"1899-07-01 is {YEARS}")
+               for p in found), [str(p) for p in found]
+
+
+def test_the_years_of_a_pack_are_those_of_accumulators(pack):
+    from benefits.models.accumulators import MAX_YEAR, MIN_YEAR
+
+    assert Accumulators(year=MIN_YEAR).year == MIN_YEAR and Accumulators(year=MAX_YEAR).year == MAX_YEAR
+    edit(pack, "pack.yaml", "valid_until: 2022-12-31", f"valid_until: {MAX_YEAR}-12-31")
+    assert benefits.load_rules(pack, matcher="reference").versions[-1].end.year == MAX_YEAR
 
 
 def test_pack_yaml_that_is_not_a_mapping(pack):

@@ -23,6 +23,7 @@ from ..dates import Day
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
 from ..facts import field_specs
 from ..matcher import LimitError, make_matcher
+from ..models.accumulators import MAX_YEAR, MIN_YEAR
 from ..money import POINT, parse_money, ratio_of, shifted, to_fen, trimmed, units_of
 from ..yamlio import Locator, YamlError, is_dir, load_bytes, read_file
 from ..kinds import KINDS, LayerFile
@@ -674,6 +675,12 @@ def _check_meta(col: _Collector, path: Path, loc: Locator, meta: PackFile) -> No
         col.add(path, loc, ("versions",), "version dates must be increasing, each once")
     if meta.valid_until < meta.versions[-1]:
         col.add(path, loc, ("valid_until",), f"valid_until {meta.valid_until} is before the last version {meta.versions[-1]}")
+    # A claim the pack covers settles against accumulators for its year: a year they cannot name
+    # would be a day covered whose every claim fails.
+    for where, day in [(("versions", i), d) for i, d in enumerate(meta.versions)] + [(("valid_until",), meta.valid_until)]:
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            col.add(path, loc, where, f"{day} is outside the years accumulators are kept for, {MIN_YEAR} to {MAX_YEAR}: "
+                    "no claim of that year could be settled")
     for field, values in (("levels", meta.levels), ("layers", meta.layers), ("counters", [c.name for c in meta.counters]),
                           ("services", meta.services)):
         dupes = sorted({v for v in values if values.count(v) > 1})
