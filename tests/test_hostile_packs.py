@@ -150,3 +150,26 @@ def test_a_pack_larger_than_its_budget_is_not_read_further(mini):
         (mini / "parameters" / f"big{i}.yaml").write_text(filler * 2_900, encoding="utf-8")
     found = problems(mini)
     assert any(p.endswith(f"not read: the pack's files take more than {MAX_PACK_BYTES:,} bytes in all") for p in found)
+
+
+# --- days a pack covers ---------------------------------------------------------------------------
+
+
+def test_a_claim_past_the_years_of_accumulators_is_a_claim_error_not_a_validation_error(mini):
+    # The loader refuses a pack covering such a day; a pack whose versions were changed after loading
+    # (or made some other way) still gives a ClaimError at the claim's date, not pydantic's ValidationError
+    # for accumulators the caller never gave.
+    import datetime as dt
+
+    from benefits.rules.pack import Version
+
+    rules = benefits.load_rules(mini, matcher="reference")
+    last = rules.versions[-1]
+    rules.versions = rules.versions[:-1] + (Version(last.start, dt.date(2201, 12, 31)),)
+    claim = {"id": "c", "member": {"id": "m", "scheme": "employee"}, "visit": "general_outpatient", "level": "clinic",
+             "date": "2201-03-05", "bill": {"total": "10.00", "fully_self_paid": "0", "over_limit": "0",
+                                            "pre_self_paid": "0", "policy_range": "10.00"}}
+    with pytest.raises(benefits.ClaimError) as exc:
+        benefits.evaluate(claim, rules)
+    assert [(p.path, p.message) for p in exc.value.problems] == [
+        (("claim", "date"), "2201-03-05 is outside the years accumulators are kept for, 1900 to 2200")]
