@@ -314,6 +314,69 @@ def test_the_years_of_a_pack_are_those_of_accumulators(pack):
     assert benefits.load_rules(pack, matcher="reference").versions[-1].end.year == MAX_YEAR
 
 
+SI = "parameters/serious_illness.yaml"
+BAND2 = '    2021-01-01: {value: 100000.00, source: "assumed: reference sheet, domain.md section 7.1 (serious-illness bands)"}'
+RISE = "each band must start above the one before, and the second above the deductible"
+
+
+def test_a_band_starting_below_the_deductible_from_a_version_is_refused_at_its_line(pack):
+    # validated and linted clean; then every 2022 serious-illness claim was refused, naming the claim file
+    edit(pack, SI, BAND2, BAND2 + '\n    2022-01-01: {value: 5000.00, source: "assumed: typo for 50000"}')
+    p = only(pack)  # the employees' band row reads the same start: one problem
+    assert (p.file, p.line, p.where) == (f"jiangmen/{SI}", line_of(pack, SI, "value: 5000.00"),
+                                         "serious_illness.band2_start.values.2022-01-01")
+    read = line_of(pack, "layers/serious_illness.yaml", "- when: scheme == resident")
+    assert p.message == ("on 2022-01-01 the bands of serious_illness.bands[0] start at 10000.00 (serious_illness.deductible), "
+                         f"5000.00 (serious_illness.band2_start): {RISE} (read by jiangmen/layers/serious_illness.yaml:{read} bands.0)")
+
+
+def test_a_deductible_raised_above_a_band_is_the_value_refused(pack):
+    edit(pack, SI, "    2021-01-01: {value: 10000.00,", '    2021-07-01: {value: 100000.00, source: "assumed: test"}\n'
+         "    2021-01-01: {value: 10000.00,")
+    p = only(pack)
+    assert (p.line, p.where) == (line_of(pack, SI, "2021-07-01: {value: 100000.00"), "serious_illness.deductible.values.2021-07-01")
+    assert p.message.startswith("on 2021-07-01 the bands of serious_illness.bands[0] start at 100000.00 "
+                                "(serious_illness.deductible), 100000.00 (serious_illness.band2_start):")
+
+
+def test_every_value_of_a_deductible_breakdown_is_checked_against_the_bands(pack):
+    edit(pack, SI, "serious_illness.band2_start:", """serious_illness.deductible.by_scheme:
+  description: {zh: 起付标准, en: deductible}
+  unit: yuan
+  breakdown: [scheme]
+  values:
+    resident: {2021-01-01: {value: 10000.00, source: "assumed: test"}}
+    employee:
+      2021-01-01: {value: 10000.00, source: "assumed: test"}
+      2022-01-01: {value: 120000.00, source: "assumed: test"}
+serious_illness.band2_start:""")
+    edit(pack, "layers/serious_illness.yaml", "{value: serious_illness.deductible}",
+         '{value: "serious_illness.deductible.by_scheme[scheme]"}')
+    p = only(pack)
+    assert (p.line, p.where) == (line_of(pack, SI, "value: 120000.00"),
+                                 "serious_illness.deductible.by_scheme.values.employee.2022-01-01")
+    assert "(serious_illness.deductible.by_scheme[employee]), 100000.00 (serious_illness.band2_start)" in p.message
+
+
+@pytest.fixture
+def anyang(tmp_path):
+    dest = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", dest)
+    return dest
+
+
+def test_a_later_band_below_the_one_before_is_refused(anyang):
+    # one version: the deductible and every start begin on the same date; the later band is the one named
+    rel = "parameters/serious_illness.yaml"
+    edit(anyang, rel, "{value: 100000.00, source: \"assumed: reference sheet, domain.md section 7.2 (resident serious illness bands)",
+         "{value: 40000.00, source: \"assumed: reference sheet, domain.md section 7.2 (resident serious illness bands)")
+    p = only(anyang)
+    assert (p.file, p.line, p.where) == (f"anyang/{rel}", line_of(anyang, rel, "value: 40000.00"),
+                                         "serious_illness.band3_start.values.2022-01-01")
+    assert p.message.startswith("on 2022-01-01 the bands of serious_illness.bands[0] start at 15000.00 (serious_illness.deductible), "
+                                "50000.00 (serious_illness.band2_start), 40000.00 (serious_illness.band3_start): " + RISE)
+
+
 def test_pack_yaml_that_is_not_a_mapping(pack):
     (pack / "pack.yaml").write_text("- just\n- a list\n", encoding="utf-8")
     p = only(pack)

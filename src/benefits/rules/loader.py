@@ -12,7 +12,9 @@ import itertools
 import math
 import os
 import re
+from bisect import bisect_right
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import Annotated
 
@@ -369,13 +371,12 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
     if base in broken:
         return None
     if parts:
-        choices = [(breakdown_domain(part, specs, meta) if meta else specs[part].values)
-                   if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
+        choices = _choices(parts, specs, meta)
         # The combinations are a product of the pack's own lists (levels x diseases x services can
         # be millions); the defined ones are bounded by the files. Counting the defined ones and
         # walking the product only up to the first missing one costs no more than the files.
         def names():
-            return (base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices))
+            return _combinations(base, choices)
 
         missing = next((n for n in names() if n not in params and n not in broken), None)
         if missing is not None:
@@ -393,6 +394,17 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
     if p.unit != unit:
         return f"parameter {name!r} is in {p.unit}; expected one in {unit}"
     return None
+
+
+def _choices(parts: tuple[str, ...], specs, meta: PackFile | None) -> list[tuple[str, ...]]:
+    """The values each `[part]` of a reference may take: a field's (breakdown_domain), or the one value named."""
+    return [(breakdown_domain(part, specs, meta) if meta else specs[part].values)
+            if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
+
+
+def _combinations(base: str, choices: list[tuple[str, ...]]):
+    """The names of the parameters a reference with these choices may name, `base[a][b]`, lazily."""
+    return (base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices))
 
 
 def _one_of(name: str, base: str, allowed: list[set]) -> bool:
@@ -413,6 +425,7 @@ class _LayerCheck:
         self.rules, self.sites = rules, sites
         self.periods = periods  # counter -> (period, where) of the first cap drawing on it, across layers
         self.roles = roles  # counter -> (role, where) of the first field naming it, across layers
+        self.named: dict[tuple, tuple[str, ...]] = {}  # (reference, unit) -> the parameters it may name
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
         problem = name and _reference_problem(self.params, name, unit, self.specs, self.col.broken, self.meta)
@@ -478,6 +491,45 @@ class _LayerCheck:
 
     def problem(self, where: tuple, message: str) -> None:
         self.col.add(self.path, self.loc, where, message)
+
+    def values(self, ref: str, unit: str) -> list[ParameterValue]:
+        """Every value, across versions, of every parameter `ref` may name (one per combination of a
+        breakdown's fields); none for a reference with a problem, which is reported where it is made."""
+        return [v for name in self._names(ref, unit) for v in self.params[name].values]
+
+    def in_force(self, ref: str, unit: str, day: dt.date) -> list[ParameterValue]:
+        """The value in force on `day` of every parameter `ref` may name (see `values`)."""
+        found = []
+        for name in self._names(ref, unit):
+            values = self.params[name].values
+            i = bisect_right(values, day, key=_START)
+            if i:
+                found.append(values[i - 1])
+        return found
+
+    def _names(self, ref: str, unit: str) -> tuple[str, ...]:
+        names = self.named.get((ref, unit))
+        if names is None:
+            names = self.named[ref, unit] = _names_of(self.params, ref, unit, self.specs, self.col.broken, self.meta)
+        return names
+
+    def value_problem(self, value: ParameterValue, where: tuple, message: str) -> None:
+        """A problem with a parameter's value, at its own file and line, found where this layer reads it."""
+        base, parts = split_ref(value.name)
+        field = ".".join((base, "values", *parts, value.start.isoformat()))
+        read = f"{self.col.rel(self.path)}:{self.loc.line(where)} {'.'.join(map(str, where))}"
+        self.col.problems.append(Problem(value.file, value.line, field, f"{message} (read by {read})"))
+
+
+_START = attrgetter("start")
+
+
+def _names_of(params: dict[str, Parameter], ref: str, unit: str, specs, broken: set[str], meta: PackFile) -> tuple[str, ...]:
+    """Every parameter `ref` may name, in `unit`; none when the reference has a problem (_reference_problem)."""
+    if _reference_problem(params, ref, unit, specs, broken, meta):
+        return ()
+    base, parts = split_ref(ref)
+    return tuple(n for n in _combinations(base, _choices(parts, specs, meta)) if n in params)
 
 
 def _check_order(col: _Collector, path: Path, loc: Locator, layers: list) -> None:
