@@ -144,9 +144,68 @@ def test_the_table_of_values_in_force_is_bounded(mini):
     assert any("values in force to keep, more than" in p and p.startswith("mini/pack.yaml:") for p in found), found[:3]
 
 
+def test_the_check_of_band_order_across_versions_is_bounded(tmp_path):
+    # every band row is checked on every date a value it reads changes: distinct rows over 400
+    # versions took seconds to check, so the work is bounded like the table of values in force
+    import datetime as dt
+
+    from benefits.kinds.cumulative_bands import MAX_ORDER_CHECKS
+
+    pack = tmp_path / "jiangmen"
+    shutil.copytree(ROOT / "rules" / "jiangmen", pack)
+    days = [dt.date(2021, 1, 1) + dt.timedelta(days=i) for i in range(MAX_VERSIONS)]
+    rows = MAX_ORDER_CHECKS // len(days)  # one deductible and `rows` band starts on every day: just above
+    meta = pack / "pack.yaml"
+    meta.write_text(meta.read_text(encoding="utf-8").replace(
+        "versions: [2021-01-01, 2021-07-01, 2022-01-01]", f"versions: [{', '.join(map(str, days))}]"), encoding="utf-8")
+    params = pack / "parameters" / "serious_illness.yaml"
+    first = '    2021-01-01: {value: 10000.00, source: "seed 003: 大病保险起赔标准降为 1万元 (domain.md section 7.1)"}\n'
+    text = params.read_text(encoding="utf-8")
+    assert first in text
+    text = text.replace(first, first + "".join(f"    {d}: {{value: {10000 + i}.00, source: 'assumed: test'}}\n"
+                                               for i, d in enumerate(days[1:], 1)))
+    text += "".join(f"start.s{i}:\n  description: {{zh: x, en: x}}\n  unit: yuan\n  values:\n"
+                    f"    2021-01-01: {{value: {200000 + i}.00, source: 'assumed: test'}}\n" for i in range(rows))
+    params.write_text(text, encoding="utf-8")
+    layer = pack / "layers" / "serious_illness.yaml"
+    layer.write_text(layer.read_text(encoding="utf-8").replace("caps:\n", "".join(
+        f"  - bands: [{{ratio: serious_illness.resident.band1_ratio}}, {{start: start.s{i}, ratio: serious_illness.resident.band2_ratio}}]\n"
+        for i in range(rows)) + "caps:\n", 1), encoding="utf-8")
+    each = 1 + rows + 1  # the deductible, and the one start of the pack's two band rows and of each new one
+    assert len(days) * each > MAX_ORDER_CHECKS
+    found = problems(pack)
+    line = layer.read_text(encoding="utf-8").splitlines().index("bands:") + 1
+    assert found == [f"jiangmen/layers/serious_illness.yaml:{line} [bands]: the order of the bands would be checked with "
+                     f"{len(days) * each:,} values, more than {MAX_ORDER_CHECKS:,}: {each} deductibles and band starts on "
+                     f"each of the {len(days)} dates their values change on; use fewer band rows or versions"], found
+
+
 def test_a_pack_larger_than_its_budget_is_not_read_further(mini):
     filler = "# " + "x" * 1000 + "\n"
     for i in range(MAX_PACK_BYTES // 2_900_000 + 1):
         (mini / "parameters" / f"big{i}.yaml").write_text(filler * 2_900, encoding="utf-8")
     found = problems(mini)
     assert any(p.endswith(f"not read: the pack's files take more than {MAX_PACK_BYTES:,} bytes in all") for p in found)
+
+
+# --- days a pack covers ---------------------------------------------------------------------------
+
+
+def test_a_claim_past_the_years_of_accumulators_is_a_claim_error_not_a_validation_error(mini):
+    # The loader refuses a pack covering such a day; a pack whose versions were changed after loading
+    # (or made some other way) still gives a ClaimError at the claim's date, not pydantic's ValidationError
+    # for accumulators the caller never gave.
+    import datetime as dt
+
+    from benefits.rules.pack import Version
+
+    rules = benefits.load_rules(mini, matcher="reference")
+    last = rules.versions[-1]
+    rules.versions = rules.versions[:-1] + (Version(last.start, dt.date(2201, 12, 31)),)
+    claim = {"id": "c", "member": {"id": "m", "scheme": "employee"}, "visit": "general_outpatient", "level": "clinic",
+             "date": "2201-03-05", "bill": {"total": "10.00", "fully_self_paid": "0", "over_limit": "0",
+                                            "pre_self_paid": "0", "policy_range": "10.00"}}
+    with pytest.raises(benefits.ClaimError) as exc:
+        benefits.evaluate(claim, rules)
+    assert [(p.path, p.message) for p in exc.value.problems] == [
+        (("claim", "date"), "2201-03-05 is outside the years accumulators are kept for, 1900 to 2200")]

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 import benefits
+from benefits import Accumulators
 from benefits.errors import RuleFileError
 
 from conftest import RULES, edit
@@ -261,6 +262,119 @@ def test_first_band_has_no_start(pack):
 def test_percent_must_be_written_as_a_percent(pack, bad):
     edit(pack, "parameters/basic_inpatient.yaml", "{value: 65%", f"{{value: {bad}")
     assert "a percent is written like 65%" in only(pack).message
+
+
+@pytest.mark.parametrize("old, bad, meant", [
+    ("{value: 3, source", "0.03", "write 3 for +3 points"),      # the retired bonus
+    ("{value: -10, source", "-0.10", "write -10 for -10 points"),  # unfiled cross-province
+    ("{value: 3, source", "0.5", "write 50 for +50 points"),
+])
+def test_points_written_as_a_fraction_are_refused(pack, old, bad, meant):
+    # 0.03 (meant as +3 points) settled a retired employee at 85.03% instead of 88%
+    rel = "parameters/basic_inpatient.yaml"
+    edit(pack, rel, old, f"{{value: {bad}, source")
+    p = only(pack)
+    assert (p.file, p.line) == (f"jiangmen/{rel}", line_of(pack, rel, f"value: {bad},"))
+    assert p.where.endswith(".values.2021-01-01")
+    assert p.message == (f"points are percentage points: 3 means +3% (65% + 3 points = 68%), and {bad} looks like "
+                         f"a fraction; {meant}")
+
+
+@pytest.mark.parametrize("points", ["0", "1", "-1", "1.5", "-2.25"])
+def test_points_of_one_or_more_or_none_are_accepted(pack, points):
+    edit(pack, "parameters/basic_inpatient.yaml", "{value: 3, source", f"{{value: {points}, source")
+    rules = benefits.load_rules(pack, matcher="reference")
+    assert rules.parameters["inpatient.ratio.retired_bonus"].values[0].value == Decimal(points)
+
+
+YEARS = "outside the years accumulators are kept for, 1900 to 2200: no claim of that year could be settled"
+
+
+def test_a_pack_valid_past_the_years_of_accumulators_is_refused(pack):
+    # a 2201 claim without accumulators ended in pydantic's ValidationError for Accumulators.year (exit 3)
+    edit(pack, "pack.yaml", "valid_until: 2022-12-31", "valid_until: 2201-12-31")
+    p = only(pack)
+    assert (p.file, p.line, p.where) == ("jiangmen/pack.yaml", line_of(pack, "pack.yaml", "valid_until:"), "valid_until")
+    assert p.message == f"2201-12-31 is {YEARS}"
+
+
+def test_a_version_before_the_years_of_accumulators_is_refused(pack):
+    edit(pack, "pack.yaml", "versions: [2021-01-01,", "versions: [1899-07-01, 2021-01-01,")
+    found = problems(pack)  # the parameters starting later than the first version are problems too
+    line = line_of(pack, "pack.yaml", "versions:")
+    assert any((p.file, p.line, p.where, p.message) == ("jiangmen/pack.yaml", line, "versions.0", f"1899-07-01 is {YEARS}")
+               for p in found), [str(p) for p in found]
+
+
+def test_the_years_of_a_pack_are_those_of_accumulators(pack):
+    from benefits.models.accumulators import MAX_YEAR, MIN_YEAR
+
+    assert Accumulators(year=MIN_YEAR).year == MIN_YEAR and Accumulators(year=MAX_YEAR).year == MAX_YEAR
+    edit(pack, "pack.yaml", "valid_until: 2022-12-31", f"valid_until: {MAX_YEAR}-12-31")
+    assert benefits.load_rules(pack, matcher="reference").versions[-1].end.year == MAX_YEAR
+
+
+SI = "parameters/serious_illness.yaml"
+BAND2 = '    2021-01-01: {value: 100000.00, source: "assumed: reference sheet, domain.md section 7.1 (serious-illness bands)"}'
+RISE = "each band must start above the one before, and the second above the deductible"
+
+
+def test_a_band_starting_below_the_deductible_from_a_version_is_refused_at_its_line(pack):
+    # validated and linted clean; then every 2022 serious-illness claim was refused, naming the claim file
+    edit(pack, SI, BAND2, BAND2 + '\n    2022-01-01: {value: 5000.00, source: "assumed: typo for 50000"}')
+    p = only(pack)  # the employees' band row reads the same start: one problem
+    assert (p.file, p.line, p.where) == (f"jiangmen/{SI}", line_of(pack, SI, "value: 5000.00"),
+                                         "serious_illness.band2_start.values.2022-01-01")
+    read = line_of(pack, "layers/serious_illness.yaml", "- when: scheme == resident")
+    assert p.message == ("on 2022-01-01 the bands of serious_illness.bands[0] start at 10000.00 (serious_illness.deductible), "
+                         f"5000.00 (serious_illness.band2_start): {RISE} (read by jiangmen/layers/serious_illness.yaml:{read} bands.0)")
+
+
+def test_a_deductible_raised_above_a_band_is_the_value_refused(pack):
+    edit(pack, SI, "    2021-01-01: {value: 10000.00,", '    2021-07-01: {value: 100000.00, source: "assumed: test"}\n'
+         "    2021-01-01: {value: 10000.00,")
+    p = only(pack)
+    assert (p.line, p.where) == (line_of(pack, SI, "2021-07-01: {value: 100000.00"), "serious_illness.deductible.values.2021-07-01")
+    assert p.message.startswith("on 2021-07-01 the bands of serious_illness.bands[0] start at 100000.00 "
+                                "(serious_illness.deductible), 100000.00 (serious_illness.band2_start):")
+
+
+def test_every_value_of_a_deductible_breakdown_is_checked_against_the_bands(pack):
+    edit(pack, SI, "serious_illness.band2_start:", """serious_illness.deductible.by_scheme:
+  description: {zh: 起付标准, en: deductible}
+  unit: yuan
+  breakdown: [scheme]
+  values:
+    resident: {2021-01-01: {value: 10000.00, source: "assumed: test"}}
+    employee:
+      2021-01-01: {value: 10000.00, source: "assumed: test"}
+      2022-01-01: {value: 120000.00, source: "assumed: test"}
+serious_illness.band2_start:""")
+    edit(pack, "layers/serious_illness.yaml", "{value: serious_illness.deductible}",
+         '{value: "serious_illness.deductible.by_scheme[scheme]"}')
+    p = only(pack)
+    assert (p.line, p.where) == (line_of(pack, SI, "value: 120000.00"),
+                                 "serious_illness.deductible.by_scheme.values.employee.2022-01-01")
+    assert "(serious_illness.deductible.by_scheme[employee]), 100000.00 (serious_illness.band2_start)" in p.message
+
+
+@pytest.fixture
+def anyang(tmp_path):
+    dest = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", dest)
+    return dest
+
+
+def test_a_later_band_below_the_one_before_is_refused(anyang):
+    # one version: the deductible and every start begin on the same date; the later band is the one named
+    rel = "parameters/serious_illness.yaml"
+    edit(anyang, rel, "{value: 100000.00, source: \"assumed: reference sheet, domain.md section 7.2 (resident serious illness bands)",
+         "{value: 40000.00, source: \"assumed: reference sheet, domain.md section 7.2 (resident serious illness bands)")
+    p = only(anyang)
+    assert (p.file, p.line, p.where) == (f"anyang/{rel}", line_of(anyang, rel, "value: 40000.00"),
+                                         "serious_illness.band3_start.values.2022-01-01")
+    assert p.message.startswith("on 2022-01-01 the bands of serious_illness.bands[0] start at 15000.00 (serious_illness.deductible), "
+                                "50000.00 (serious_illness.band2_start), 40000.00 (serious_illness.band3_start): " + RISE)
 
 
 def test_pack_yaml_that_is_not_a_mapping(pack):

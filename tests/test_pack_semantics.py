@@ -29,11 +29,19 @@ def problems(pack) -> list[str]:
 
 
 @pytest.mark.parametrize("start", ["5000.00", "10000.00"])  # below the 10,000.00 deductible, and at it
-def test_bands_that_do_not_start_above_the_deductible_refuse_the_claim(pack, start):
+def test_bands_that_do_not_start_above_the_deductible_are_refused(pack, start, monkeypatch):
     # The first band runs from the deductible to band2_start: a second band starting below the
     # deductible paid 70% on self-pay the deductible should have left to the patient.
     assert benefits.evaluate(claim(), benefits.load_rules(pack)).payouts["serious_illness"] >= 0
     edit(pack, "parameters/serious_illness.yaml", "{value: 100000.00,", f"{{value: {start},")
+    # refused at load, at the value's line (tests/test_loader_errors.py), not claim by claim
+    assert [m.partition(" (read by ")[0] for m in problems(pack)] == [
+        f"on 2021-01-01 the bands of serious_illness.bands[0] start at 10000.00 (serious_illness.deductible), {start} "
+        "(serious_illness.band2_start): each band must start above the one before, and the second above the deductible"]
+    # and were the loader's check skipped, the claim is still refused, not paid twice over
+    from benefits.kinds import CumulativeBandsLayer
+
+    monkeypatch.setattr(CumulativeBandsLayer, "_check_band_order", lambda self, chk: None)
     rules = benefits.load_rules(pack)
     with pytest.raises(ClaimError) as exc:
         benefits.evaluate(claim(), rules)

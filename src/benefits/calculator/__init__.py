@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from ..errors import ClaimError
 from ..kinds import BasicPaid, CounterBound, Earlier, Paid, State
-from ..models.accumulators import MAX_ADMISSIONS, Accumulators
+from ..models.accumulators import MAX_ADMISSIONS, MAX_YEAR, MIN_YEAR, Accumulators
 from ..models.checked import trusted, validated
 from ..models.claim import STAYS, BillSplit, Claim
 from ..models.lazy import Lazy
@@ -52,6 +52,16 @@ def _check_accumulators(acc: Accumulators, claim: Claim, pack: RulePack, year: i
         if problem:
             raise ClaimError.at(("accumulators", "counters", name), problem)
     pack.know_counters(year, acc.counters)
+
+
+def _fresh(claim: Claim, pack: RulePack, day) -> Accumulators:
+    """The accumulators of a member with nothing used yet in the year of `day`. The loader keeps a
+    pack's days within the years accumulators are kept for; a day outside them is still the claim's
+    error at its date, not a validation error of accumulators the caller never gave."""
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ClaimError.at(deciding_path(claim, pack), f"{day} is outside the years accumulators are kept for, "
+                            f"{MIN_YEAR} to {MAX_YEAR}")
+    return Accumulators(member_id=claim.member.id, year=day.year)
 
 
 def _fen(acc: Accumulators) -> dict[str, int]:
@@ -106,7 +116,7 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
     except ClaimError as exc:
         raise ClaimError.at(deciding_path(claim, pack), str(exc)) from None
     if accumulators is None:
-        accumulators = Accumulators(member_id=claim.member.id, year=day.year)
+        accumulators = _fresh(claim, pack, day)
     acc = validated(Accumulators, accumulators, "accumulators")
     _check_accumulators(acc, claim, pack, day.year)
     counters = _fen(acc)

@@ -66,6 +66,12 @@ class _Plan:
     error: str | None = None
 
 
+MAX_ORDER_CHECKS = 200_000
+"""Values a layer's band order is checked with at load (each deductible and band start in force, on
+each date one changes): a real pack's are a few; one of hundreds of band rows over hundreds of
+versions is refused rather than checked for seconds."""
+
+
 def bands_rise(deductible: int, later_starts: list[int]) -> bool:
     """Whether each band starts above the one before and the second above the deductible (the first
     band starts at it): a band out of order or below the deductible would pay one stretch twice, or
@@ -104,6 +110,57 @@ class CumulativeBandsLayer(Kind):
         for i, g in enumerate(self.groups):
             chk.param(("groups", i, "deductible_reduction"), g.deductible_reduction, "percent")
             chk.param(("groups", i, "points"), g.points, "points")
+        self._check_band_order(chk)
+
+    def _check_band_order(self, chk: Check) -> None:
+        """Each band row's bands rise (`bands_rise`) from every deductible a row may give, on every
+        date the values in force change: a band out of order passed the loader, then refused every
+        claim of its version at settlement, naming the claim. Rising from the highest deductible in
+        force, they rise from every lower one; a group's reduction lowers only the first band's start,
+        so the plain bands are the ones to check. Each value out of order is reported once, at its own
+        file and line: of the first two starts out of order, the one that changed last."""
+        rows: dict[tuple[str, ...], int] = {}  # each distinct list of later band starts -> its first row
+        for i, row in enumerate(self.bands):
+            later = tuple(b.start for b in row.bands[1:])
+            if later and all(later):  # a later band without a start is refused on its own
+                rows.setdefault(later, i)
+        if not rows:
+            return  # one band a row: nothing to order
+        deductibles = {row.value for row in self.deductible}
+        given = [v for ref in deductibles for v in chk.values(ref, "yuan")]  # every deductible's every value
+        read = given + [v for ref in set().union(*rows) for v in chk.values(ref, "yuan")]
+        # the values in force change only when one of these does: every parameter starts on the first version
+        days = sorted({v.start for v in read})
+        each = len({v.name for v in given}) + sum(map(len, rows))  # values read on each day
+        if len(days) * each > MAX_ORDER_CHECKS:
+            chk.problem(("bands",), f"the order of the bands would be checked with {len(days) * each:,} values, more "
+                        f"than {MAX_ORDER_CHECKS:,}: {each} deductibles and band starts on each of the {len(days)} "
+                        "dates their values change on; use fewer band rows or versions")
+            return
+        reported: set[tuple] = set()
+        rule_ids = self.rule_ids("bands", self.bands)
+        for day in days:
+            found = [v for ref in deductibles for v in chk.in_force(ref, "yuan", day)]
+            if not found:
+                continue  # a deductible with a problem of its own, reported where it is named
+            deductible = max(found, key=lambda v: v.units)
+            for later, i in rows.items():
+                in_force = [chk.in_force(ref, "yuan", day) for ref in later]
+                if not all(in_force):
+                    continue  # a start with a problem of its own
+                starts = [deductible, *(v[0] for v in in_force)]
+                if bands_rise(deductible.units, [v.units for v in starts[1:]]):
+                    continue
+                k = next(k for k in range(2, len(starts) + 1)
+                         if not bands_rise(deductible.units, [v.units for v in starts[1:k]]))
+                lower, upper = starts[k - 2], starts[k - 1]
+                culprit = lower if lower.start > upper.start else upper
+                if (culprit.name, culprit.start) not in reported:
+                    reported.add((culprit.name, culprit.start))
+                    shown = ", ".join(f"{fmt_fen(v.units)} ({v.name})" for v in starts)
+                    chk.value_problem(culprit, ("bands", i),
+                                      f"on {day} the bands of {rule_ids[i]} start at {shown}: each band must start "
+                                      "above the one before, and the second above the deductible")
 
     def bounds(self, highest) -> Iterator[CounterBound]:
         # A group that lifts the cap (serious illness for 低保/特困) lets the paid counter pass it

@@ -16,6 +16,10 @@ MAX_ADMISSIONS = 10_000
 """The most admissions a year's accumulators may count: far above any year's stays, it refuses a
 typo (or a number too long to print in a trace) before it is settled."""
 
+MIN_YEAR, MAX_YEAR = 1900, 2200
+"""The calendar years accumulators are kept for. A pack covers no day outside them (the loader
+refuses one), so every claim it settles has a year its accumulators can name."""
+
 CounterKey = Annotated[str, StringConstraints(pattern=described(
     r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$",
     "a counter's name of lower-case words joined by '.' or '_', and @YYYY-MM for a month's"))]
@@ -33,7 +37,7 @@ class Accumulators(Checked):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     member_id: str | None = Field(None, description="the member these belong to; checked against the claim")
-    year: Count = Field(ge=1900, le=2200)
+    year: Count = Field(ge=MIN_YEAR, le=MAX_YEAR)
     admissions: Count = Field(0, ge=0, le=MAX_ADMISSIONS, description="inpatient admissions earlier this year")
     counters: dict[CounterKey, Money] = Field(default_factory=dict)
 

@@ -94,6 +94,15 @@ class _Uses:
     def problem(self, where, message) -> None:
         pass
 
+    def values(self, ref, unit) -> list:
+        return []  # no values are read: a check across versions (the order of bands) is the loader's
+
+    def in_force(self, ref, unit, day) -> list:
+        return []
+
+    def value_problem(self, value, where, message) -> None:
+        pass
+
 
 def lint(pack: RulePack) -> Report:
     """Everything lint finds in a loaded pack, in file order."""

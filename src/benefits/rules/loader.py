@@ -12,7 +12,9 @@ import itertools
 import math
 import os
 import re
+from bisect import bisect_right
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +25,8 @@ from ..dates import Day
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
 from ..facts import field_specs
 from ..matcher import LimitError, make_matcher
-from ..money import POINT, parse_money, ratio_of, shifted, to_fen, units_of
+from ..models.accumulators import MAX_YEAR, MIN_YEAR
+from ..money import POINT, parse_money, ratio_of, shifted, to_fen, trimmed, units_of
 from ..yamlio import Locator, YamlError, is_dir, load_bytes, read_file
 from ..kinds import KINDS, LayerFile
 from .files import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile, Text
@@ -189,6 +192,12 @@ def _parse_value(unit: str, raw: object) -> Decimal:
     value = Decimal(raw)
     if not Decimal(-100) <= value <= Decimal(100):
         raise ValueError(f"points lie between -100 and 100, got {raw}")
+    if value and abs(value) < 1:
+        # every policy encoded moves a ratio by whole points (or at least one): 0.03 is 3% written
+        # as a fraction, which would settle at 65% + 0.03 points = 65.03%
+        meant = trimmed(shifted(value, -2))
+        raise ValueError(f"points are percentage points: 3 means +3% (65% + 3 points = 68%), and {raw} looks like "
+                         f"a fraction; write {meant} for {meant:+f} points")
     return value
 
 
@@ -362,13 +371,12 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
     if base in broken:
         return None
     if parts:
-        choices = [(breakdown_domain(part, specs, meta) if meta else specs[part].values)
-                   if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
+        choices = _choices(parts, specs, meta)
         # The combinations are a product of the pack's own lists (levels x diseases x services can
         # be millions); the defined ones are bounded by the files. Counting the defined ones and
         # walking the product only up to the first missing one costs no more than the files.
         def names():
-            return (base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices))
+            return _combinations(base, choices)
 
         missing = next((n for n in names() if n not in params and n not in broken), None)
         if missing is not None:
@@ -386,6 +394,17 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
     if p.unit != unit:
         return f"parameter {name!r} is in {p.unit}; expected one in {unit}"
     return None
+
+
+def _choices(parts: tuple[str, ...], specs, meta: PackFile | None) -> list[tuple[str, ...]]:
+    """The values each `[part]` of a reference may take: a field's (breakdown_domain), or the one value named."""
+    return [(breakdown_domain(part, specs, meta) if meta else specs[part].values)
+            if specs and part in BREAKDOWN_FIELDS else (part,) for part in parts]
+
+
+def _combinations(base: str, choices: list[tuple[str, ...]]):
+    """The names of the parameters a reference with these choices may name, `base[a][b]`, lazily."""
+    return (base + "".join(f"[{k}]" for k in combo) for combo in itertools.product(*choices))
 
 
 def _one_of(name: str, base: str, allowed: list[set]) -> bool:
@@ -406,6 +425,7 @@ class _LayerCheck:
         self.rules, self.sites = rules, sites
         self.periods = periods  # counter -> (period, where) of the first cap drawing on it, across layers
         self.roles = roles  # counter -> (role, where) of the first field naming it, across layers
+        self.named: dict[tuple, tuple[str, ...]] = {}  # (reference, unit) -> the parameters it may name
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
         problem = name and _reference_problem(self.params, name, unit, self.specs, self.col.broken, self.meta)
@@ -471,6 +491,45 @@ class _LayerCheck:
 
     def problem(self, where: tuple, message: str) -> None:
         self.col.add(self.path, self.loc, where, message)
+
+    def values(self, ref: str, unit: str) -> list[ParameterValue]:
+        """Every value, across versions, of every parameter `ref` may name (one per combination of a
+        breakdown's fields); none for a reference with a problem, which is reported where it is made."""
+        return [v for name in self._names(ref, unit) for v in self.params[name].values]
+
+    def in_force(self, ref: str, unit: str, day: dt.date) -> list[ParameterValue]:
+        """The value in force on `day` of every parameter `ref` may name (see `values`)."""
+        found = []
+        for name in self._names(ref, unit):
+            values = self.params[name].values
+            i = bisect_right(values, day, key=_START)
+            if i:
+                found.append(values[i - 1])
+        return found
+
+    def _names(self, ref: str, unit: str) -> tuple[str, ...]:
+        names = self.named.get((ref, unit))
+        if names is None:
+            names = self.named[ref, unit] = _names_of(self.params, ref, unit, self.specs, self.col.broken, self.meta)
+        return names
+
+    def value_problem(self, value: ParameterValue, where: tuple, message: str) -> None:
+        """A problem with a parameter's value, at its own file and line, found where this layer reads it."""
+        base, parts = split_ref(value.name)
+        field = ".".join((base, "values", *parts, value.start.isoformat()))
+        read = f"{self.col.rel(self.path)}:{self.loc.line(where)} {'.'.join(map(str, where))}"
+        self.col.problems.append(Problem(value.file, value.line, field, f"{message} (read by {read})"))
+
+
+_START = attrgetter("start")
+
+
+def _names_of(params: dict[str, Parameter], ref: str, unit: str, specs, broken: set[str], meta: PackFile) -> tuple[str, ...]:
+    """Every parameter `ref` may name, in `unit`; none when the reference has a problem (_reference_problem)."""
+    if _reference_problem(params, ref, unit, specs, broken, meta):
+        return ()
+    base, parts = split_ref(ref)
+    return tuple(n for n in _combinations(base, _choices(parts, specs, meta)) if n in params)
 
 
 def _check_order(col: _Collector, path: Path, loc: Locator, layers: list) -> None:
@@ -668,6 +727,12 @@ def _check_meta(col: _Collector, path: Path, loc: Locator, meta: PackFile) -> No
         col.add(path, loc, ("versions",), "version dates must be increasing, each once")
     if meta.valid_until < meta.versions[-1]:
         col.add(path, loc, ("valid_until",), f"valid_until {meta.valid_until} is before the last version {meta.versions[-1]}")
+    # A claim the pack covers settles against accumulators for its year: a year they cannot name
+    # would be a day covered whose every claim fails.
+    for where, day in [(("versions", i), d) for i, d in enumerate(meta.versions)] + [(("valid_until",), meta.valid_until)]:
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            col.add(path, loc, where, f"{day} is outside the years accumulators are kept for, {MIN_YEAR} to {MAX_YEAR}: "
+                    "no claim of that year could be settled")
     for field, values in (("levels", meta.levels), ("layers", meta.layers), ("counters", [c.name for c in meta.counters]),
                           ("services", meta.services)):
         dupes = sorted({v for v in values if values.count(v) > 1})
