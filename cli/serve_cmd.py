@@ -54,14 +54,15 @@ def _pack_folders(rules: list[str]) -> list[tuple[str | None, str]]:
     return out
 
 
-def _load_packs(pairs: list[tuple[str | None, str]]) -> dict[str, str]:
-    """Load every pack once here, so that a broken one stops the server before it starts; name -> folder."""
+def _load_packs(pairs: list[tuple[str | None, str]]):
+    """Load every pack once here, so that a broken one stops the server before it starts (packs.Found):
+    these are the packs the workers will settle with."""
     from benefits import BenefitsError
     from benefits.service.packs import load_all
     from benefits.service.problems import ServiceProblem
 
     try:
-        _, folders = load_all(pairs)
+        return load_all(pairs)
     except ServiceProblem as exc:
         lines = [exc.detail]
         for p in exc.problems:
@@ -69,7 +70,6 @@ def _load_packs(pairs: list[tuple[str | None, str]]) -> dict[str, str]:
             where = ".".join(map(str, p["path"]))
             lines.append(f"  {at + ' ' if at else ''}[{where}]: {p['message']}")
         raise BenefitsError("\n".join(lines)) from None
-    return dict(folders)
 
 
 def _check_store(database: str) -> None:
@@ -95,7 +95,8 @@ serve_command = typer.Typer(add_completion=False)
     "Serve the settlement API over HTTP: stateless /calculate and /trace, and the ledger: pre-settle, "
     "settle (idempotent on the request's key), reverse, look up settlements and a member's accumulators.\n\n"
     "The rule packs are loaded at start; POST /admin/reload (or SIGHUP) loads them again without a restart, "
-    "keeping the old ones when one fails. The OpenAPI document is at /openapi.json, its pages at /docs."
+    "keeping the old ones when one fails. Every worker settles with the files last loaded, not with later "
+    "edits to the folders. The OpenAPI document is at /openapi.json, its pages at /docs."
 ))
 def serve(
     rules: Annotated[list[str] | None, typer.Option(
@@ -121,38 +122,73 @@ def serve(
 
     with guard(debug):
         pairs = _pack_folders(list(rules or []))
-        folders = _load_packs(pairs)
+        found = _load_packs(pairs)
         database = _database(database)
         _check_store(database)
-        _run(folders, database, host, port, workers, log_level, access_log)
+        _run(found, database, host, port, workers, log_level, access_log)
 
 
-def _run(folders: dict[str, str], database: str, host: str, port: int, workers: int, log_level: str,
-         access_log: bool) -> None:
+def _run(found, database: str, host: str, port: int, workers: int, log_level: str, access_log: bool) -> None:
     import uvicorn
 
+    from benefits import BenefitsError
     from benefits.service.app import ENV_DATABASE, ENV_RULES, ENV_STAMP
+    from benefits.service.snapshots import InUse, Snapshots
 
     stamp, made = _stamp_path(host, port)
-    os.environ[ENV_RULES] = json.dumps(folders)
-    os.environ[ENV_DATABASE] = database
-    os.environ[ENV_STAMP] = stamp
-    options = dict(factory=True, host=host, port=port, workers=workers, log_level=log_level, access_log=access_log,
-                   timeout_graceful_shutdown=30)
-    # uvicorn ends a server stopped by SIGTERM by raising the signal again to the handler it found:
-    # this one, so that the clean-up below runs (the default handler would end the process at once).
-    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    snapshots = Snapshots(stamp)
     try:
-        if workers == 1:
-            uvicorn.run(APP, **options)
-        else:
-            _run_workers(uvicorn.Config(APP, **options))
+        with snapshots.serving():
+            # The workers are given the packs by name, and settle with the files loaded above (a
+            # snapshot of them), not with whatever the folders hold when each worker starts.
+            named = [(name, folder) for name, folder in found.folders.items()]
+            _publish(found, named, snapshots)
+            os.environ[ENV_RULES] = json.dumps(found.folders)
+            os.environ[ENV_DATABASE] = database
+            os.environ[ENV_STAMP] = stamp
+            options = dict(factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                           access_log=access_log, timeout_graceful_shutdown=30)
+            # uvicorn ends a server stopped by SIGTERM by raising the signal again to the handler it
+            # found: this one, so that the clean-up runs (the default handler would end the process at once).
+            previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+            try:
+                if workers == 1:
+                    uvicorn.run(APP, **options)
+                else:
+                    _run_workers(uvicorn.Config(APP, **options), lambda: _reload(named, snapshots))
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+    except InUse:
+        raise BenefitsError(f"another benefits serve is running on {host}:{port}") from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        with contextlib.suppress(OSError):
-            os.remove(stamp)
         if made:
             shutil.rmtree(made, ignore_errors=True)
+
+
+def _publish(found, pairs: list[tuple[str, str]], snapshots) -> None:
+    from benefits import BenefitsError
+    from benefits.service.packs import publish
+    from benefits.service.problems import ServiceProblem
+
+    try:
+        publish(found, pairs, snapshots)
+    except ServiceProblem as exc:
+        raise BenefitsError(exc.detail) from None
+
+
+def _reload(pairs: list[tuple[str, str]], snapshots) -> None:
+    """SIGHUP to the supervisor: load the pack folders and publish them to the workers; when one fails
+    to load, the workers keep the packs they have."""
+    import logging
+
+    from benefits.service.packs import load_all, publish
+    from benefits.service.problems import ServiceProblem
+
+    try:
+        publish(load_all(pairs), pairs, snapshots)
+    except ServiceProblem as exc:
+        logging.getLogger("benefits.service").error("SIGHUP: the rule packs fail to load; the old ones stay in "
+                                                    "use: %s", exc.detail)
 
 
 def _exit_on_signal(signum, frame) -> None:
@@ -160,9 +196,10 @@ def _exit_on_signal(signum, frame) -> None:
 
 
 def _stamp_path(host: str, port: int) -> tuple[str, str | None]:
-    """The file through which a reload in one worker reaches the others: one per address, in a folder
-    of this user's (a server killed without its clean-up leaves one small file, which the next server
-    on that address reuses). Port 0 (any free port) gets a folder of its own, removed on exit."""
+    """The file through which a reload in one worker reaches the others, with the snapshots of the
+    packs beside it (service/snapshots.py): one per address, in a folder of this user's (a server
+    killed without its clean-up leaves them, and the next server on that address replaces them).
+    Port 0 (any free port) gets a folder of its own, removed on exit."""
     if port:
         folder = os.path.join(tempfile.gettempdir(), f"benefits-serve-{os.getuid() if hasattr(os, 'getuid') else 0}")
         with contextlib.suppress(OSError):
@@ -178,19 +215,26 @@ def _stamp_path(host: str, port: int) -> tuple[str, str | None]:
 APP = "benefits.service.app:from_environment"
 
 
-def _run_workers(config) -> None:
+def _run_workers(config, reload) -> None:
     """uvicorn's supervisor of several workers (as `uvicorn.run` starts it), with a listening socket
     that says it is TCP. uvicorn's own is opened without naming its protocol, so asyncio does not set
     TCP_NODELAY on the connections the workers accept, and every answer written in two parts (head,
-    then body) waits out the client's delayed acknowledgement: 40 ms a request instead of one."""
+    then body) waits out the client's delayed acknowledgement: 40 ms a request instead of one.
+    `reload` is called on SIGHUP, before the workers are replaced."""
     from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def handle_hup(self) -> None:
+            # The new workers join the published packs: publish the folders' packs first.
+            reload()
+            super().handle_hup()
 
     bound = config.bind_socket()
     sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets on Linux
     sock.set_inheritable(True)
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        Supervisor(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
     finally:

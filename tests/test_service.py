@@ -5,6 +5,8 @@ reloading the rule packs; and a real `benefits serve` for what needs processes (
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -617,6 +619,118 @@ def test_reload_reaches_every_worker_and_sighup_reloads(tmp_path):
         while _basic(server.url) != "11375.00":
             assert time.monotonic() < deadline, server.log()[-3000:]
         assert server.proc.poll() is None
+
+
+def _set_level3_ratio(folder: Path, percent: str) -> None:
+    """The resident level-3 inpatient ratio (65% in the pack) set to `percent`."""
+    path = folder / "parameters" / "basic_inpatient.yaml"
+    source = ', source: "seed 001: 参保人在三级'
+    text, n = re.subn(r"\{value: [0-9.]+%" + re.escape(source), "{value: " + percent + source,
+                      path.read_text(encoding="utf-8"))
+    assert n == 1, "the level-3 ratio is not where it was"
+    path.write_text(text, encoding="utf-8")
+
+
+def _each_worker(url: str, workers: int = 2, at_least: int = 16, timeout: float = 60) -> dict[int, dict]:
+    """Per worker (its process id, from /ready): the set's digest and what the basic fund pays for
+    conftest's claim(). Each round is a new connection, answered by one worker; the rounds go on until
+    every worker has answered and `at_least` rounds were made."""
+    seen: dict[int, dict] = {}
+    rounds = 0
+    deadline = time.monotonic() + timeout
+    while len(seen) < workers or rounds < at_least:
+        assert time.monotonic() < deadline, f"only workers {sorted(seen)} answered in {rounds} rounds"
+        with httpx.Client(base_url=url) as client:  # one connection: both requests reach one worker
+            ready = client.get("/ready").json()
+            found = seen.setdefault(ready["worker"], {"digest": set(), "paid": set()})
+            found["digest"].add(ready["digest"])
+            found["paid"].add(_basic(client))
+        rounds += 1
+    return seen
+
+
+def test_every_worker_settles_with_the_last_reload_whatever_the_folder_holds_since(tmp_path):
+    folder = _copy_pack(tmp_path)
+    with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server.log", workers=2,
+                       packs={"jiangmen": str(folder)}) as server:
+        _set_level3_ratio(folder, "70%")
+        assert httpx.post(server.url + "/admin/reload").status_code == 200
+        _set_level3_ratio(folder, "99%")  # edited again, not reloaded
+        # conftest's claim(): a resident's level-3 stay, policy-range amount 18500.00, deductible 1000.00
+        # (domain.md 7.1); the basic fund pays (18500.00 - 1000.00) x 70% = 12250.00 as reloaded.
+        # The folder's 99% would pay 17325.00: no worker may.
+        seen = _each_worker(server.url)
+        assert {pid: found["paid"] for pid, found in seen.items()} == {pid: {"12250.00"} for pid in seen}
+        digests = set().union(*(found["digest"] for found in seen.values()))
+        assert len(digests) == 1
+        # a worker that dies is replaced by one that joins the same set, not the folder as it is now
+        os.kill(next(iter(seen)), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not set(after := _each_worker(server.url, at_least=4)) - set(seen):
+            assert time.monotonic() < deadline, server.log()[-3000:]
+        assert {pid: found["paid"] for pid, found in after.items()} == {pid: {"12250.00"} for pid in after}
+        assert set().union(*(found["digest"] for found in after.values())) == digests
+
+
+def test_a_failed_reload_changes_no_worker_and_answers_the_problems(tmp_path):
+    folder = _copy_pack(tmp_path)
+    with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server.log", workers=2,
+                       packs={"jiangmen": str(folder)}) as server:
+        _set_level3_ratio(folder, "70%")
+        before = httpx.post(server.url + "/admin/reload").json()["digest"]
+        _set_level3_ratio(folder, "99%")
+        (folder / "parameters" / "bill.yaml").write_text("bill.b_share_default: [unclosed\n", encoding="utf-8")
+        body = problem(httpx.post(server.url + "/admin/reload"), 422, "invalid-rule-pack")
+        assert body["problems"][0]["file"].endswith("bill.yaml")
+        # every worker keeps the set the last successful reload loaded: (18500.00 - 1000.00) x 70% = 12250.00
+        seen = _each_worker(server.url)
+        assert {pid: (found["digest"], found["paid"]) for pid, found in seen.items()} == \
+            {pid: ({before}, {"12250.00"}) for pid in seen}
+
+
+def test_workers_sharing_a_stamp_settle_with_the_snapshot_not_the_folder(tmp_path):
+    """The same, in one process: two `Packs` on one stamp stand for two workers of a server."""
+    from benefits.service.packs import Packs
+    from benefits.service.problems import ServiceProblem
+
+    folder = _copy_pack(tmp_path)
+    stamp = tmp_path / "run" / "packs.stamp"
+    stamp.parent.mkdir()
+    first, second = Packs({"jiangmen": folder}, stamp), Packs({"jiangmen": folder}, stamp)
+    assert first.current.digest == second.current.digest
+
+    def pays(packs: Packs) -> str:
+        settlement = benefits.evaluate(claim(), packs.get("jiangmen"))
+        return str(settlement.layers[0].paid)
+
+    assert pays(first) == pays(second) == "11375.00"  # (18500.00 - 1000.00) x 65%
+    _set_level3_ratio(folder, "70%")
+    first.reload()
+    _set_level3_ratio(folder, "99%")
+    later = Packs({"jiangmen": folder}, stamp)  # a worker started after the reload
+    assert pays(first) == pays(second) == pays(later) == "12250.00"  # (18500.00 - 1000.00) x 70%
+    (folder / "parameters" / "bill.yaml").write_text("bill.b_share_default: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ServiceProblem):
+        second.reload()
+    assert pays(first) == pays(second) == pays(later) == "12250.00"
+    # the snapshots kept: the current set and the one before it, not one per reload
+    shutil.copy(PACK_DIRS["jiangmen"] + "/parameters/bill.yaml", folder / "parameters" / "bill.yaml")
+    for percent in ("71%", "72%", "73%"):
+        _set_level3_ratio(folder, percent)
+        later.reload()
+    assert pays(first) == "12775.00"  # (18500.00 - 1000.00) x 73%
+    kept = [p.name for p in Path(f"{stamp}.packs").iterdir() if not p.name.startswith(".")]
+    assert len(kept) == 2 and first.current.digest in kept
+    # a worker that starts when the published set cannot be loaded settles nothing (rather than with
+    # the folder as it is now) until a reload publishes one it can load
+    shutil.rmtree(Path(f"{stamp}.packs") / first.current.digest)
+    stranded = Packs({"jiangmen": folder}, stamp)
+    with pytest.raises(ServiceProblem) as caught:
+        stranded.get("jiangmen")
+    assert caught.value.status == 503
+    _set_level3_ratio(folder, "74%")
+    first.reload()
+    assert pays(stranded) == pays(second) == "12950.00"  # (18500.00 - 1000.00) x 74%
 
 
 def test_several_workers_answer_without_waiting_for_delayed_acks(tmp_path):

@@ -561,6 +561,15 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
     malformed pack is kept. `matcher` is 'durable' (production) or 'reference' (plain Python);
     `memo` remembers which rules fire per combination of the fields the conditions read.
     """
+    return load_rules_and_sources(directory, matcher, memo=memo)[0]
+
+
+def load_rules_and_sources(directory: str | Path, matcher: str = "durable", *,
+                           memo: bool = True) -> tuple[RulePack, dict[str, bytes]]:
+    """`load_rules`, and the bytes of every file the pack was loaded from, by its path in the pack
+    (`parameters/x.yaml`): the files its content hash covers, read once under the loader's rules (no
+    link out of the folder, the size bounds). Whoever copies a pack copies these, not the folder,
+    which may have changed since."""
     if not isinstance(directory, (str, Path)):
         raise TypeError(f"load_rules takes a folder path, not {type(directory).__name__}")
     root = Path(directory)
@@ -599,7 +608,7 @@ def load_rules(directory: str | Path, matcher: str = "durable", *, memo: bool = 
         monthly_counters=frozenset(set().union(*(layer.monthly_counters for layer in layers))),
         content_hash=_content_hash(root, col.read),
         memo=memo,
-    )
+    ), {path.relative_to(root).as_posix(): data for path, data in col.read.items()}
 
 
 def _content_hash(root: Path, files: dict[Path, bytes]) -> str:

@@ -192,6 +192,9 @@ class Ready(BaseModel):
     store: str = Field(description="sqlite or postgresql")
     packs: dict[str, Any] = Field(description="the loaded packs by name: folder, title, versions, layers")
     generation: int = Field(description="how many times this worker has loaded the packs")
+    digest: str = Field(description="the digest of the pack set: every worker of a server settles with the "
+                                    "same set, the one the last successful reload (or the start) loaded")
+    worker: int = Field(description="the process id of the worker that answered")
 
 
 class EntryOut(BaseModel):
@@ -268,7 +271,8 @@ def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, datab
     their pack.yaml), `database` the ledger's store (a SQLite file path, sqlite:///path or
     postgresql://...). The packs are loaded now (a ServiceProblem when one fails); the ledger when
     the application starts in its process. `reload_stamp`: a file shared by the worker processes of
-    one server, through which a reload in one reaches the others."""
+    one server, naming the snapshot of the packs they all settle with (packs.py): a worker loads
+    that snapshot, not the folders, at start and whenever a reload in another worker changed it."""
     packs = Packs(rules_dirs, reload_stamp)
     store = Store(database)
 
@@ -302,7 +306,7 @@ def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, datab
 
 def _on_sighup(packs: Packs):
     """SIGHUP reloads the packs (in a single-process server; under a supervisor of several workers,
-    the supervisor's SIGHUP replaces each worker by one that loads them afresh)."""
+    the supervisor's SIGHUP loads and publishes them, then replaces each worker by one that joins them)."""
     if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
         return lambda: None
 
@@ -372,7 +376,8 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
 
     @app.post("/calculate", tags=["calculate"], summary="Settle a claim without the ledger",
               response_class=Response, responses={200: settlement_ok, **responses(
-                  "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large")},
+                  "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large",
+                  "not-ready")},
               openapi_extra=_body(CalculateRequest, "a pack name, a claim and the member's accumulators before it"))
     def post_calculate(body: Body, trace: Annotated[bool, Query(
             description="include the explanation trace (as POST /trace does)")] = False) -> Response:
@@ -384,7 +389,8 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
 
     @app.post("/trace", tags=["calculate"], summary="Settle a claim without the ledger, with the trace",
               response_class=Response, responses={200: settlement_ok, **responses(
-                  "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large")},
+                  "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large",
+                  "not-ready")},
               openapi_extra=_body(CalculateRequest, "a pack name, a claim and the member's accumulators before it"))
     def post_trace(body: Body, explain: Annotated[bool, Query(
             description="also `explained`: each step as a reader of each language (zh, en) is shown it, inputs "
@@ -402,7 +408,8 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
 
     @app.post("/settlements/pre-settle", tags=["settlements"], summary="Pre-settle (2206 / 2303): writes nothing",
               response_class=Response, responses={200: settlement_ok, **responses(
-                  "malformed-json", "invalid-request", "invalid-claim", "history-conflict", "store-unavailable")},
+                  "malformed-json", "invalid-request", "invalid-claim", "history-conflict", "store-unavailable",
+                  "not-ready")},
               openapi_extra=_body(ClaimRequest, "a pack name and a claim"))
     def pre_settle(body: Body) -> Response:
         """The settlement the claim would get now, from the member's accumulators in the ledger."""
@@ -415,7 +422,7 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
                          200: _stored("a replay: the same key and claim again; the first answer, byte for byte",
                                       "SettleBody"),
                          **responses("malformed-json", "invalid-request", "invalid-claim", "key-conflict",
-                                     "history-conflict", "store-unavailable")},
+                                     "history-conflict", "store-unavailable", "not-ready")},
               openapi_extra=_body(SettleRequest, "the request's key (msgid), a pack name and the claim"))
     def settle(body: Body) -> Response:
         """Settle the claim from the member's accumulators in the ledger and record it. The body
@@ -453,7 +460,7 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
               responses={201: _stored("opened now", "OpeningBody"),
                          200: _stored("a replay of the same opening, byte for byte", "OpeningBody"),
                          **responses("malformed-json", "invalid-request", "key-conflict", "history-conflict",
-                                     "store-unavailable")},
+                                     "store-unavailable", "not-ready")},
               openapi_extra=_body(OpeningRequest, "the opening's key, the accumulators so far and the pack"))
     def open_year(member_id: MemberId, year: Year, body: Body) -> Response:
         """Entries equal to the accumulators given, before the member-year's first settlement here (a
@@ -470,7 +477,7 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
               responses={201: _stored("credited now", "CreditBody"),
                          200: _stored("a replay of the same credit, byte for byte", "CreditBody"),
                          **responses("malformed-json", "invalid-request", "key-conflict", "history-conflict",
-                                     "store-unavailable")},
+                                     "store-unavailable", "not-ready")},
               openapi_extra=_body(CreditRequest, "the credit's key, the amount and the counter"))
     def credit(member_id: MemberId, year: Year, body: Body) -> Response:
         """Adds `amount` to the member's balance counter for the year; reversible by
@@ -524,15 +531,17 @@ def _operation_routes(app: FastAPI, packs: Packs, store: Store) -> None:
         except BenefitsError as exc:
             return problems.problem_response("not-ready", f"the store does not answer: {exc}",
                                              [item(["store"], str(exc))], headers={"Retry-After": "1"})
-        return {"status": "ready", "store": store.kind, **loaded.describe()}
+        return {"status": "ready", "store": store.kind, **loaded.describe(), "worker": os.getpid()}
 
     @app.post("/admin/reload", tags=["operations"], summary="Load the rule packs again",
-              response_model=Ready, responses=responses("invalid-rule-pack"))
+              response_model=Ready, responses=responses("invalid-rule-pack", "not-ready"))
     def reload():
-        """Load every pack folder again and swap the new packs in for every worker; a pack that
-        fails to load leaves the old packs in use, and its problems are answered (422)."""
+        """Load every pack folder again and swap the new packs in for every worker: each settles
+        with exactly the files loaded now (a copy of them), whatever happens to the folders, until
+        the next reload. A pack that fails to load changes nothing in any worker, and its problems
+        are answered (422)."""
         loaded = packs.reload()
-        return {"status": "reloaded", "store": store.kind, **loaded.describe()}
+        return {"status": "reloaded", "store": store.kind, **loaded.describe(), "worker": os.getpid()}
 
 
 def _request(r) -> dict:
