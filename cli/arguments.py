@@ -10,9 +10,8 @@ import re
 import typer
 
 from benefits.dates import parse_day
-
-FIRST_YEAR, LAST_YEAR = 1900, 2200
-"""The years accumulators and the ledger hold (`benefits.models.accumulators`)."""
+from benefits.models.accumulators import MAX_YEAR as LAST_YEAR
+from benefits.models.accumulators import MIN_YEAR as FIRST_YEAR  # the years accumulators and the ledger hold
 
 
 def day(text: str) -> dt.date:

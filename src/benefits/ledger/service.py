@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from ..calculator import evaluate
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
-from ..models.accumulators import Accumulators
+from ..models.accumulators import MAX_YEAR, MIN_YEAR, Accumulators
 from ..models.checked import validated
 from ..models.claim import Claim, member_id_problem
 from ..models.platform_out import feedetail, setldetail, setlinfo
@@ -108,8 +108,8 @@ def _check_member_year(member_id: object, year: object) -> None:
     problem = member_id_problem(member_id)
     if problem:
         raise LedgerError(("member_id",), problem)
-    if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2200:
-        raise LedgerError(("year",), f"expected a year from 1900 to 2200, got {year!r}")
+    if not isinstance(year, int) or isinstance(year, bool) or not MIN_YEAR <= year <= MAX_YEAR:
+        raise LedgerError(("year",), f"expected a year from {MIN_YEAR} to {MAX_YEAR}, got {year!r}")
 
 
 def _claim(claim: Claim | dict) -> Claim:

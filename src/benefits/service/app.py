@@ -39,7 +39,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from ..calculator import evaluate
 from ..errors import BenefitsError, shown
 from ..explanation import shown_steps
-from ..models.accumulators import Accumulators
+from ..models.accumulators import MAX_YEAR, MIN_YEAR, Accumulators
 from ..models.claim import MAX_MEMBER_ID, MEMBER_ID_PATTERN
 from ..models.platform_out import with_blocks
 from ..models.schema import calc_output_schema
@@ -337,7 +337,7 @@ def _year_text(value: object) -> object:
     return value
 
 
-Year = Annotated[int, BeforeValidator(_year_text), Path(ge=1900, le=2200, description="the calendar year")]
+Year = Annotated[int, BeforeValidator(_year_text), Path(ge=MIN_YEAR, le=MAX_YEAR, description="the calendar year")]
 
 
 def _body(model: type[BaseModel], description: str) -> dict:
