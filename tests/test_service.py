@@ -784,3 +784,23 @@ def test_serve_refuses_a_broken_pack_or_store_before_it_starts(tmp_path):
     assert r.returncode == 2 and "not a ledger store" in r.stderr
     r = _serve("--rules", str(tmp_path / "nowhere"), "--port", "1")
     assert r.returncode == 2 and "not a folder" in r.stderr
+
+
+def test_two_packs_served_under_two_names_but_one_pack_name_are_refused(tmp_path, ledger_url):
+    # A ledger records a member-year's settlements by the name in pack.yaml: served as jm and cf, a copy
+    # of Jiangmen with another ratio replayed jm's settlement for the same key under cf, and let a
+    # member-year settled under jm continue under cf.
+    from benefits.service.app import create_app
+    from benefits.service.problems import ServiceProblem
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "rules" / "jiangmen", copy)
+    with pytest.raises(ServiceProblem) as caught:
+        create_app({"jm": ROOT / "rules" / "jiangmen", "cf": copy}, ledger_url)
+    assert "packs 'jm'" in str(caught.value.problems) and "are both named 'jiangmen' in their pack.yaml" in str(
+        caught.value.problems)
+    # renamed in its pack.yaml, it is served beside the other
+    text = (copy / "pack.yaml").read_text(encoding="utf-8")
+    (copy / "pack.yaml").write_text(re.sub(r"(?m)^pack: jiangmen$", "pack: jiangmen_cf", text), encoding="utf-8")
+    with TestClient(create_app({"jm": ROOT / "rules" / "jiangmen", "cf": copy}, ledger_url)) as client:
+        assert sorted(p["name"] for p in client.get("/packs").json()["packs"]) == ["cf", "jm"]

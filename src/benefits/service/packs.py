@@ -104,6 +104,14 @@ def load_all(pairs: list[tuple[str | None, str]]) -> Found:
             failed.append(shown)
             problems.append(item([key], f"two packs are named {key!r} ({folders[key]} and {folder}); name them"))
             continue
+        twin = next((k for k, p in packs.items() if p.name == pack.name), None)
+        if twin is not None:  # a ledger records a settlement by its pack's own name
+            failed.append(shown)
+            problems.append(item([key], f"packs {twin!r} ({folders[twin]}) and {key!r} ({folder}) are both named "
+                                        f"{pack.name!r} in their pack.yaml: a ledger records a member-year's settlements "
+                                        f"by that name, so a settlement under one would be replayed, and its year "
+                                        f"continued, under the other; give one of them another name in its pack.yaml"))
+            continue
         packs[key], folders[key], sources[key] = pack, folder, read
     if failed:
         raise ServiceProblem("invalid-rule-pack", f"{len(failed)} of {len(pairs)} rule packs failed to load "
