@@ -171,13 +171,14 @@ def test_the_check_of_band_order_across_versions_is_bounded(tmp_path):
     layer.write_text(layer.read_text(encoding="utf-8").replace("caps:\n", "".join(
         f"  - bands: [{{ratio: serious_illness.resident.band1_ratio}}, {{start: start.s{i}, ratio: serious_illness.resident.band2_ratio}}]\n"
         for i in range(rows)) + "caps:\n", 1), encoding="utf-8")
-    each = 1 + rows + 1  # the deductible, and the one start of the pack's two band rows and of each new one
+    each = 2 + rows  # the deductible with the starts of each band row: the pack's two and each new one
     assert len(days) * each > MAX_ORDER_CHECKS
     found = problems(pack)
     line = layer.read_text(encoding="utf-8").splitlines().index("bands:") + 1
-    assert found == [f"jiangmen/layers/serious_illness.yaml:{line} [bands]: the order of the bands would be checked with "
-                     f"{len(days) * each:,} values, more than {MAX_ORDER_CHECKS:,}: {each} deductibles and band starts on "
-                     f"each of the {len(days)} dates their values change on; use fewer band rows or versions"], found
+    assert found == [f"jiangmen/layers/serious_illness.yaml:{line} [bands]: the order of the bands would be checked "
+                     f"{len(days) * each:,} times, more than {MAX_ORDER_CHECKS:,}: {each} combinations of a deductible and "
+                     f"band starts on each of the {len(days)} dates their values change on; use fewer band rows or "
+                     "versions"], found
 
 
 def test_a_pack_larger_than_its_budget_is_not_read_further(mini):

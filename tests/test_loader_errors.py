@@ -358,6 +358,36 @@ serious_illness.band2_start:""")
     assert "(serious_illness.deductible.by_scheme[employee]), 100000.00 (serious_illness.band2_start)" in p.message
 
 
+def test_a_deductible_above_the_bands_of_other_members_is_no_fault(pack):
+    # The employees' deductible (150,000.00) is above the residents' second band (100,000.00), but no
+    # claim reads both: the residents' band row holds for residents alone, and the deductible's
+    # breakdown gives them 10,000.00. Compared with every band row, the pack was refused.
+    edit(pack, SI, "serious_illness.band2_start:", """serious_illness.deductible.by_scheme:
+  description: {zh: 起付标准, en: deductible}
+  unit: yuan
+  breakdown: [scheme]
+  values:
+    resident: {2021-01-01: {value: 10000.00, source: "assumed: test"}}
+    employee: {2021-01-01: {value: 150000.00, source: "assumed: test"}}
+serious_illness.employee.band2_start:
+  description: {zh: 第2段起点, en: second band}
+  unit: yuan
+  values:
+    2021-01-01: {value: 200000.00, source: "assumed: test"}
+serious_illness.band2_start:""")
+    edit(pack, "layers/serious_illness.yaml", "{value: serious_illness.deductible}",
+         '{value: "serious_illness.deductible.by_scheme[scheme]"}')
+    edit(pack, "layers/serious_illness.yaml", "{start: serious_illness.band2_start, ratio: serious_illness.employee.band2_ratio}",
+         "{start: serious_illness.employee.band2_start, ratio: serious_illness.employee.band2_ratio}")
+    benefits.load_rules(pack)
+    # and the residents' own deductible above their second band is still refused
+    edit(pack, SI, 'resident: {2021-01-01: {value: 10000.00, source: "assumed: test"}}',
+         'resident: {2021-01-01: {value: 100000.00, source: "assumed: test"}}')
+    p = only(pack)  # both from the same date: the later band's start is the one named
+    assert ("the bands of serious_illness.bands[0] start at 100000.00 (serious_illness.deductible.by_scheme[resident]), "
+            "100000.00 (serious_illness.band2_start)") in p.message
+
+
 @pytest.fixture
 def anyang(tmp_path):
     dest = tmp_path / "anyang"

@@ -12,13 +12,15 @@ fen x RATIO, and the payout in fen x RATIO x RATIO until it is rounded once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 from typing import Iterator, Literal
 
 from pydantic import Field
 
 from ..errors import ClaimError
 from ..money import RATIO, fmt_fen, half_up
-from ..rules.files import BandRow, GroupModifier, Name, Row
+from ..rules.files import BREAKDOWN_FIELDS, BandRow, GroupModifier, Name, Row
+from ..rules.refs import split_ref
 from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable, record_cap, with_points
 
 SCALE = RATIO * RATIO  # the payout's denominator: an amount in fen x RATIO times a ratio
@@ -80,6 +82,22 @@ def bands_rise(deductible: int, later_starts: list[int]) -> bool:
     return all(lo < hi for lo, hi in zip(starts, starts[1:]))
 
 
+def _alike(chk: Check, refs: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], dict[str, str]]]:
+    """Each combination of the parameters `refs` may name that one claim can read: a breakdown field
+    given one value throughout (inpatient.ratio[scheme] and band2_start[scheme] of one scheme), with the
+    field values it fixes."""
+    choices = []
+    for ref in refs:
+        fields = split_ref(ref)[1]
+        named = {v.name: {f: x for f, x in zip(fields, split_ref(v.name)[1]) if f in BREAKDOWN_FIELDS}
+                 for v in chk.values(ref, "yuan")}
+        choices.append(list(named.items()))
+    for combo in product(*choices):
+        fixed: dict[str, str] = {}
+        if all(fixed.setdefault(f, x) == x for _, by_field in combo for f, x in by_field.items()):
+            yield tuple(name for name, _ in combo), fixed
+
+
 class CumulativeBandsLayer(Kind):
     """大病保险 / 二次救助: ratio bands on the annual cumulative amount left to the patient."""
 
@@ -113,42 +131,33 @@ class CumulativeBandsLayer(Kind):
         self._check_band_order(chk)
 
     def _check_band_order(self, chk: Check) -> None:
-        """Each band row's bands rise (`bands_rise`) from every deductible a row may give, on every
-        date the values in force change: a band out of order passed the loader, then refused every
-        claim of its version at settlement, naming the claim. Rising from the highest deductible in
-        force, they rise from every lower one; a group's reduction lowers only the first band's start,
-        so the plain bands are the ones to check. Each value out of order is reported once, at its own
-        file and line: of the first two starts out of order, the one that changed last."""
-        rows: dict[tuple[str, ...], int] = {}  # each distinct list of later band starts -> its first row
-        for i, row in enumerate(self.bands):
-            later = tuple(b.start for b in row.bands[1:])
-            if later and all(later):  # a later band without a start is refused on its own
-                rows.setdefault(later, i)
-        if not rows:
-            return  # one band a row: nothing to order
-        deductibles = {row.value for row in self.deductible}
-        given = [v for ref in deductibles for v in chk.values(ref, "yuan")]  # every deductible's every value
-        read = given + [v for ref in set().union(*rows) for v in chk.values(ref, "yuan")]
-        # the values in force change only when one of these does: every parameter starts on the first version
-        days = sorted({v.start for v in read})
-        each = len({v.name for v in given}) + sum(map(len, rows))  # values read on each day
-        if len(days) * each > MAX_ORDER_CHECKS:
-            chk.problem(("bands",), f"the order of the bands would be checked with {len(days) * each:,} values, more "
-                        f"than {MAX_ORDER_CHECKS:,}: {each} deductibles and band starts on each of the {len(days)} "
-                        "dates their values change on; use fewer band rows or versions")
+        """Each band row's bands rise (`bands_rise`) from the deductible, on every date the values in
+        force change, wherever one claim can read both: a band out of order passed the loader, then
+        refused every claim of its version at settlement, naming the claim. A deductible row and a band
+        row are compared only where their conditions can hold on one claim, and a breakdown's values
+        only with those of the same fields (deductible[scheme] and band2_start[scheme] of one scheme):
+        an employees' deductible above the residents' second band is no fault. A group's reduction
+        lowers only the first band's start, so the plain bands are the ones to check. Each value out of
+        order is reported once, at its own file and line: of the first two starts out of order, the one
+        that changed last."""
+        sets = self._read_together(chk)
+        if not sets:
+            return
+        days = sorted({v.start for _, names in sets for name in names for v in chk.values(name, "yuan")})
+        if len(days) * len(sets) > MAX_ORDER_CHECKS:
+            chk.problem(("bands",), f"the order of the bands would be checked {len(days) * len(sets):,} times, more "
+                        f"than {MAX_ORDER_CHECKS:,}: {len(sets)} combinations of a deductible and band starts on each "
+                        f"of the {len(days)} dates their values change on; use fewer band rows or versions")
             return
         reported: set[tuple] = set()
         rule_ids = self.rule_ids("bands", self.bands)
         for day in days:
-            found = [v for ref in deductibles for v in chk.in_force(ref, "yuan", day)]
-            if not found:
-                continue  # a deductible with a problem of its own, reported where it is named
-            deductible = max(found, key=lambda v: v.units)
-            for later, i in rows.items():
-                in_force = [chk.in_force(ref, "yuan", day) for ref in later]
+            for i, names in sets:
+                in_force = [chk.in_force(name, "yuan", day) for name in names]
                 if not all(in_force):
-                    continue  # a start with a problem of its own
-                starts = [deductible, *(v[0] for v in in_force)]
+                    continue  # a value with a problem of its own, reported where it is named
+                starts = [found[0] for found in in_force]
+                deductible = starts[0]
                 if bands_rise(deductible.units, [v.units for v in starts[1:]]):
                     continue
                 k = next(k for k in range(2, len(starts) + 1)
@@ -161,6 +170,24 @@ class CumulativeBandsLayer(Kind):
                     chk.value_problem(culprit, ("bands", i),
                                       f"on {day} the bands of {rule_ids[i]} start at {shown}: each band must start "
                                       "above the one before, and the second above the deductible")
+
+    def _read_together(self, chk: Check) -> list[tuple[int, tuple[str, ...]]]:
+        """(band row, the parameters one claim reads together: a deductible, then each later band's
+        start), for every deductible row and band row whose conditions can hold on one claim."""
+        d_ids, b_ids = self.rule_ids("deductible", self.deductible), self.rule_ids("bands", self.bands)
+        found: dict[tuple[int, tuple[str, ...]], None] = {}
+        for j, row in enumerate(self.bands):
+            later = tuple(b.start for b in row.bands[1:])
+            if not later or not all(later):  # one band, or a later band without a start (refused on its own)
+                continue
+            for i, d in enumerate(self.deductible):
+                rules = tuple(rid for rid, when in ((d_ids[i], d.when), (b_ids[j], row.when)) if when is not None)
+                for names, fields in _alike(chk, (d.value, *later)):
+                    if len(found) > MAX_ORDER_CHECKS:
+                        return list(found)  # the count alone refuses the layer (_check_band_order)
+                    if chk.together(rules, fields):
+                        found[j, names] = None
+        return list(found)
 
     def bounds(self, highest) -> Iterator[CounterBound]:
         # A group that lifts the cap (serious illness for 低保/特困) lets the paid counter pass it

@@ -103,6 +103,9 @@ class _Uses:
     def value_problem(self, value, where, message) -> None:
         pass
 
+    def together(self, rule_ids, fields) -> bool:
+        return True
+
 
 def lint(pack: RulePack) -> Report:
     """Everything lint finds in a loaded pack, in file order."""

@@ -23,7 +23,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from .. import conditions
 from ..dates import Day
 from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
-from ..facts import field_specs
+from ..facts import FieldKind, field_specs
 from ..matcher import LimitError, make_matcher
 from ..models.accumulators import MAX_YEAR, MIN_YEAR
 from ..money import POINT, parse_money, ratio_of, shifted, to_fen, trimmed, units_of
@@ -512,6 +512,22 @@ class _LayerCheck:
         if names is None:
             names = self.named[ref, unit] = _names_of(self.params, ref, unit, self.specs, self.col.broken, self.meta)
         return names
+
+    def together(self, rule_ids: tuple[str, ...], fields: dict[str, str]) -> bool:
+        """Whether the conditions of these rows (by rule id) can all hold on one claim whose breakdown
+        fields are `fields`: each word or yes/no field two of them read is tried with each of its
+        values; any other field may go either way, so the answer errs towards yes."""
+        nodes = [self.rules[r] for r in rule_ids if r in self.rules]  # a row with a problem is reported
+        reads = [conditions.fields_of(n) for n in nodes]
+        shared = sorted({f for i, a in enumerate(reads) for b in reads[i + 1:] for f in a & b} - set(fields) - {"groups"})
+        shared = [f for f in shared if self.specs[f].kind in (FieldKind.ENUM, FieldKind.BOOL)]
+        unknown = frozenset(set().union(*reads) - set(fields) - set(shared))
+        axes = [(True, False) if self.specs[f].kind is FieldKind.BOOL else breakdown_domain(f, self.specs, self.meta)
+                for f in shared]
+        if math.prod(map(len, axes)) > 4096:
+            return True
+        return any(all(conditions.possible(n, {**fields, **dict(zip(shared, combo))}, unknown) for n in nodes)
+                   for combo in itertools.product(*axes))
 
     def value_problem(self, value: ParameterValue, where: tuple, message: str) -> None:
         """A problem with a parameter's value, at its own file and line, found where this layer reads it."""
