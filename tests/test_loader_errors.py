@@ -339,19 +339,25 @@ def test_a_deductible_raised_above_a_band_is_the_value_refused(pack):
                                 "(serious_illness.deductible), 100000.00 (serious_illness.band2_start):")
 
 
-def test_every_value_of_a_deductible_breakdown_is_checked_against_the_bands(pack):
-    edit(pack, SI, "serious_illness.band2_start:", """serious_illness.deductible.by_scheme:
-  description: {zh: 起付标准, en: deductible}
+def deductible_by_scheme(pack, resident: str, employee: str, more: str = "") -> None:
+    """The serious-illness deductible given per scheme (`resident`, `employee`: its values in YAML),
+    `more` parameters beside it."""
+    edit(pack, SI, "serious_illness.band2_start:", f"""serious_illness.deductible.by_scheme:
+  description: {{zh: 起付标准, en: deductible}}
   unit: yuan
   breakdown: [scheme]
   values:
-    resident: {2021-01-01: {value: 10000.00, source: "assumed: test"}}
-    employee:
-      2021-01-01: {value: 10000.00, source: "assumed: test"}
-      2022-01-01: {value: 120000.00, source: "assumed: test"}
-serious_illness.band2_start:""")
+    resident: {resident}
+    employee: {employee}
+{more}serious_illness.band2_start:""")
     edit(pack, "layers/serious_illness.yaml", "{value: serious_illness.deductible}",
          '{value: "serious_illness.deductible.by_scheme[scheme]"}')
+
+
+def test_every_value_of_a_deductible_breakdown_is_checked_against_the_bands(pack):
+    deductible_by_scheme(pack, '{2021-01-01: {value: 10000.00, source: "assumed: test"}}',
+                         '{2021-01-01: {value: 10000.00, source: "assumed: test"}, '
+                         '2022-01-01: {value: 120000.00, source: "assumed: test"}}')
     p = only(pack)
     assert (p.line, p.where) == (line_of(pack, SI, "value: 120000.00"),
                                  "serious_illness.deductible.by_scheme.values.employee.2022-01-01")
@@ -362,21 +368,14 @@ def test_a_deductible_above_the_bands_of_other_members_is_no_fault(pack):
     # The employees' deductible (150,000.00) is above the residents' second band (100,000.00), but no
     # claim reads both: the residents' band row holds for residents alone, and the deductible's
     # breakdown gives them 10,000.00. Compared with every band row, the pack was refused.
-    edit(pack, SI, "serious_illness.band2_start:", """serious_illness.deductible.by_scheme:
-  description: {zh: 起付标准, en: deductible}
-  unit: yuan
-  breakdown: [scheme]
-  values:
-    resident: {2021-01-01: {value: 10000.00, source: "assumed: test"}}
-    employee: {2021-01-01: {value: 150000.00, source: "assumed: test"}}
-serious_illness.employee.band2_start:
+    deductible_by_scheme(pack, '{2021-01-01: {value: 10000.00, source: "assumed: test"}}',
+                         '{2021-01-01: {value: 150000.00, source: "assumed: test"}}',
+                         """serious_illness.employee.band2_start:
   description: {zh: 第2段起点, en: second band}
   unit: yuan
   values:
     2021-01-01: {value: 200000.00, source: "assumed: test"}
-serious_illness.band2_start:""")
-    edit(pack, "layers/serious_illness.yaml", "{value: serious_illness.deductible}",
-         '{value: "serious_illness.deductible.by_scheme[scheme]"}')
+""")
     edit(pack, "layers/serious_illness.yaml", "{start: serious_illness.band2_start, ratio: serious_illness.employee.band2_ratio}",
          "{start: serious_illness.employee.band2_start, ratio: serious_illness.employee.band2_ratio}")
     benefits.load_rules(pack)
