@@ -220,6 +220,22 @@ def test_junit_to_a_pipe_or_through_a_link_keeps_what_is_there(cases, tmp_path):
     assert sorted(p.name for p in kept.parent.iterdir()) == ["report.xml"]
 
 
+def test_junit_to_dev_stdout_is_written_to_the_stream(cases, tmp_path):
+    # /dev/stdout resolves to the file the shell opened for it: the report was written beside that
+    # file and moved over it, so a build log appended to (>>) lost its earlier lines and the check's
+    # own text; into a pipe, the report was 'No such file or directory'
+    command = [sys.executable, "-m", "benefits", "check", str(cases / "a-pass.yaml"), "--rules-root", str(RULES),
+               "--junit", "/dev/stdout"]
+    log = tmp_path / "build.log"
+    log.write_text("earlier line\n", encoding="utf-8")
+    with log.open("ab") as out:
+        assert subprocess.run(command, stdout=out, stderr=subprocess.PIPE).returncode == 0
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("earlier line\nok ") and text.index("1 case: 1 passed") < text.index("<?xml")
+    piped = subprocess.run(command, capture_output=True, text=True)
+    assert piped.returncode == 0 and "<testsuites" in piped.stdout, piped.stderr
+
+
 def test_a_new_junit_report_has_the_mode_the_umask_gives(cases, tmp_path):
     # written with mkstemp's 0600, a CI's report was unreadable to the job that collects it
     old = os.umask(0o022)

@@ -3,8 +3,9 @@
 file as it was, never a truncated report read as a complete one.
 
 Only a regular file is replaced. A name that links to a file is written through (the link stays a
-link, the file it names is replaced); a device or a pipe (`/dev/stdout`, `/dev/null`, a FIFO) is
-written to as it is, since replacing it would destroy it (as root, `/dev/null` itself) and nothing
+link, the file it names is replaced); a device, a pipe or a stream (`/dev/null`, a FIFO, `/dev/stdout`
+and what it names, a file the shell opened with `>>`) is written to as it is, at its end: replacing it
+would destroy it (as root, `/dev/null` itself; a build log behind `/dev/stdout`), and nothing
 half-written stays behind in it to be read later.
 """
 
@@ -20,16 +21,29 @@ def write_whole(path: str | Path, data: str | bytes) -> None:
     """Write `data` (text as UTF-8) to `path`, replacing what was there only once all of it is written.
     Raises OSError, with nothing changed at `path`."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    target = Path(os.path.realpath(path))
     try:
-        mode = os.stat(target).st_mode
+        mode = os.stat(path).st_mode  # links followed from the name as given: /dev/stdout is the stream
     except FileNotFoundError:
         mode = None
-    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-        with open(target, "wb") as f:  # a device or a pipe: there is nothing to replace
+    target = Path(os.path.realpath(path))
+    if mode is not None and not stat.S_ISDIR(mode) and (not stat.S_ISREG(mode) or _names_a_stream(path)):
+        with open(path, "ab") as f:  # nothing to replace: written at its end, as the shell's >> would
             f.write(raw)
         return
     _replace(target, raw, None if mode is None else stat.S_IMODE(mode))
+
+
+def _names_a_stream(path: str | Path) -> bool:
+    """Whether the name, or a link on the way from it, is in /dev or /proc: /dev/stdout names the
+    process's open stream (whatever file the shell opened for it), not a file to replace."""
+    here = Path(os.path.abspath(path))
+    for _ in range(40):  # as many links as the system follows
+        if here.is_relative_to("/dev") or here.is_relative_to("/proc"):
+            return True
+        if not here.is_symlink():
+            return False
+        here = Path(os.path.abspath(here.parent / os.readlink(here)))
+    return False
 
 
 def _replace(target: Path, raw: bytes, mode: int | None) -> None:
