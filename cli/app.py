@@ -244,9 +244,12 @@ class ClaimInput:
 NO_RULES = "--rules DIR is required (or BENEFITS_RULES): the rule pack folder, e.g. rules/jiangmen"
 
 
-def read_claim(claim_path: str, rules: str | None, accumulators: str | None) -> ClaimInput:
-    """The claim and accumulators read and validated, and the pack folder. A case file (tests/cases/)
-    gives all three: its claim, its accumulators and, unless --rules names another, its `rules:`."""
+def read_claim(claim_path: str, rules: str | None, accumulators: str | None, *,
+               default_rules: str | None = None) -> ClaimInput:
+    """The claim and accumulators read and validated, and the pack folder: `rules`, else
+    `default_rules` (BENEFITS_RULES). A case file (tests/cases/) gives all three: its claim, its
+    accumulators and, unless `rules` names another, its own `rules:` (never the environment's: a
+    case settled under a pack the shell happens to name would not be the case `check` runs)."""
     if claim_path == inputs.STDIN and accumulators == inputs.STDIN:
         raise BenefitsError("only one of CLAIM and --accumulators can be read from stdin (-)")
     claim_doc = inputs.read(claim_path)
@@ -256,9 +259,13 @@ def read_claim(claim_path: str, rules: str | None, accumulators: str | None) -> 
             raise BenefitsError(f"{claim_doc.name}: a case file brings its own accumulators; leave out --accumulators")
         if rules is None:
             rules = _case_rules(claim_doc, claim_path)
-        claim_doc, acc_doc = inputs.part(claim_doc, "claim"), inputs.part(claim_doc, "accumulators")
+        case = claim_doc
+        claim_doc = inputs.part(case, "claim") or inputs.Document(case.name, None, case.locator.within("claim"), ("claim",))
+        acc_doc = inputs.part(case, "accumulators")
     elif rules is None:
-        raise BenefitsError(f"{NO_RULES}; a case file names its own (`rules:`)")
+        rules = default_rules
+        if rules is None:
+            raise BenefitsError(f"{NO_RULES}; a case file names its own (`rules:`)")
     claim = inputs.validate(claim_doc, Claim, "a claim", "id, member, visit, level, bill")
     acc = None
     if accumulators is not None:
@@ -282,10 +289,17 @@ def _case_rules(doc: inputs.Document, case_path: str) -> str:
     return str(pack_dir(written, Path(case_path).parent if case_path != inputs.STDIN else Path("."), Path("rules")))
 
 
-def settle(claim_path: str, rules: str | None, accumulators: str | None) -> tuple[Settlement, RulePack, bool]:
+def rules_given(ctx: typer.Context, rules: str | None) -> tuple[str | None, str | None]:
+    """--rules as (given on the command line, given by BENEFITS_RULES): a case file's own `rules:`
+    gives way to the first, not to the second."""
+    source = ctx.get_parameter_source("rules")
+    return (None, rules) if source is not None and source.name == "ENVIRONMENT" else (rules, None)
+
+
+def settle(claim_path: str, rules: tuple[str | None, str | None], accumulators: str | None) -> tuple[Settlement, RulePack, bool]:
     """Read, validate and settle; every error names the file (and line and field where it can). Also
     whether the member's accumulators were given (by --accumulators or in a case file)."""
-    given = read_claim(claim_path, rules, accumulators)
+    given = read_claim(claim_path, rules[0], accumulators, default_rules=rules[1])
     pack = load_pack(given.rules)
     try:
         s = benefits.evaluate(given.claim, pack, given.accumulators)
@@ -321,7 +335,7 @@ calc_command = typer.Typer(add_completion=False)
     "personal account, cash), and the accumulators after the claim: feed those to the member's next claim "
     "with --accumulators."
 ))
-def calc(claim: ClaimArg, rules: RulesOpt = None, accumulators: AccOpt = None,
+def calc(ctx: typer.Context, claim: ClaimArg, rules: RulesOpt = None, accumulators: AccOpt = None,
          as_json: Annotated[bool, typer.Option(
              "--json", help="Print the settlement as JSON (the API's Settlement, amounts as strings) with the "
                             "platform's setlinfo, setldetail and feedetail blocks, and nothing else.")] = False,
@@ -335,9 +349,9 @@ def calc(claim: ClaimArg, rules: RulesOpt = None, accumulators: AccOpt = None,
     with guard(debug):
         if compare is not None or compare_on is not None:  # cli/simulate_cmd.py
             from .simulate_cmd import calc_compare
-            return calc_compare(claim, rules, accumulators, compare, compare_on,
+            return calc_compare(claim, rules_given(ctx, rules), accumulators, compare, compare_on,
                                 as_json, lang.value)
-        s, pack, given = settle(claim, rules, accumulators)
+        s, pack, given = settle(claim, rules_given(ctx, rules), accumulators)
         _warn_without_accumulators(given)
         if as_json:
             from benefits.models.platform_out import with_blocks
@@ -363,10 +377,10 @@ explain_command = typer.Typer(add_completion=False)
     "assumed have no published source yet. The Chinese text names no rule id or file; --lang en adds each "
     "step's rule with its file and line, and the source text of assumed values."
 ))
-def explain(claim: ClaimArg, rules: RulesOpt = None, accumulators: AccOpt = None,
+def explain(ctx: typer.Context, claim: ClaimArg, rules: RulesOpt = None, accumulators: AccOpt = None,
             lang: LangOpt = Lang.zh, debug: DebugOpt = False) -> None:
     with guard(debug):
-        s, pack, given = settle(claim, rules, accumulators)
+        s, pack, given = settle(claim, rules_given(ctx, rules), accumulators)
         _warn_without_accumulators(given)
         write(trace_text(s, pack, lang.value, Paint(color_enabled())))
 

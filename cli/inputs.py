@@ -24,6 +24,7 @@ class Document:
     name: str
     data: object
     locator: Locator
+    within: tuple = ()  # where this document is in its file: ("claim",) for a case file's claim
 
     def at(self, path: tuple) -> str:
         """`name:line` of a path inside the document (just `name` when the line is unknown)."""
@@ -53,22 +54,22 @@ def read(path: str) -> Document:
 def part(doc: Document, key: str) -> Document | None:
     """The value under `key` of a mapping document, as a document of its own that keeps the file's name
     and lines (a case file's claim); None where the key is absent."""
-    if not isinstance(doc.data, dict) or key not in doc.data:
+    if not isinstance(doc.data, dict) or doc.data.get(key) is None:  # `accumulators: null` as if left out
         return None
-    return Document(doc.name, doc.data[key], doc.locator.within(key))
+    return Document(doc.name, doc.data[key], doc.locator.within(key), doc.within + (key,))
 
 
 def validate(doc: Document, model: type[BaseModel], what: str, example: str):
     """The document as `model`; a BenefitsError with one line a problem (file:line [field]: expected ...)."""
     if not isinstance(doc.data, dict):
-        found = "an empty file" if doc.data is None else f"a {type(doc.data).__name__}"
+        found = ("nothing" if doc.within else "an empty file") if doc.data is None else f"a {type(doc.data).__name__}"
         raise BenefitsError(f"{doc.name}: expected {what} (a mapping with keys such as {example}), found {found}")
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
         def line(err: dict) -> str:
             path = error_path(err)
-            field = f" [{'.'.join(map(str, path))}]" if path else ""
+            field = f" [{'.'.join(map(str, doc.within + path))}]" if doc.within or path else ""
             return f"{doc.at(path)}{field}: {error_message(err)}"
 
         raise BenefitsError("\n".join(listed(exc.errors(), line, "errors"))) from None

@@ -490,7 +490,7 @@ _NOTES_ZH = ((re.compile(r"the accumulators are taken as those of (\d+) \(they w
               r"年度累计按 \1 年计（所给为 \2 年）"),)
 
 
-def calc_compare(claim_path: str, rules: str | None, accumulators: str | None, compare: str | None,
+def calc_compare(claim_path: str, rules: tuple[str | None, str | None], accumulators: str | None, compare: str | None,
                  compare_on: dt.date | None, as_json: bool, lang: str) -> None:
     """`calc --compare B` / `--compare-on DATE`: the claim settled twice, side by side, and why they differ."""
     from benefits.simulate.compare import what_if
@@ -498,7 +498,7 @@ def calc_compare(claim_path: str, rules: str | None, accumulators: str | None, c
     app = _app()
     if compare is not None and compare_on is not None:
         raise BenefitsError("give --compare DIR (another pack) or --compare-on DATE (this pack on another date), not both")
-    given = app.read_claim(claim_path, rules, accumulators)
+    given = app.read_claim(claim_path, rules[0], accumulators, default_rules=rules[1])
     rules = given.rules
     pack_a = app.load_pack(rules)
     pack_b = app.load_pack(compare) if compare is not None else None

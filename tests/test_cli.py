@@ -209,12 +209,36 @@ def test_a_case_file_settles_with_its_own_accumulators_and_pack(monkeypatch, tmp
     r = run("calc", case, "--accumulators", acc)
     assert r.exit_code == 2
     assert r.stderr.strip() == f"error: {case}: a case file brings its own accumulators; leave out --accumulators"
-    # an error in the case's claim names the case file's own line
+    # an error in the case's claim names the case file's own line, and the field as check names it
     broken = tmp_path / "case.yaml"
     broken.write_text(case.read_text(encoding="utf-8").replace("level: township", "level: 7"), encoding="utf-8")
     line = case.read_text(encoding="utf-8").splitlines().index("  level: township") + 1
     r = run("calc", broken, "--rules", RULES / "anyang")
-    assert r.exit_code == 2 and r.stderr.startswith(f"error: {broken}:{line} [level]: "), r.stderr
+    assert r.exit_code == 2 and r.stderr.startswith(f"error: {broken}:{line} [claim.level]: "), r.stderr
+    # `accumulators: null` is none given, as check reads it
+    text = case.read_text(encoding="utf-8")
+    start, end = text.index("accumulators:"), text.index("expected:")
+    broken.write_text(text[:start] + "accumulators: null\n" + text[end:], encoding="utf-8")
+    r = run("calc", broken, "--rules", RULES / "anyang", "--json")
+    assert r.exit_code == 0 and r.stderr.startswith("warning: no accumulators given"), r.stderr
+    paid = {p["layer"]: p["paid"] for p in json.loads(r.stdout)["layers"]}
+    assert paid["basic_special"] == "2417.28"  # nothing used yet: 3021.60 x 80%, the cap far away
+
+
+def test_a_case_file_keeps_its_pack_whatever_benefits_rules_says(monkeypatch, tmp_path):
+    # BENEFITS_RULES filled --rules: a case was settled under the pack the shell named, without a word,
+    # and calc disagreed with check on the same file (here Anyang's case under Jiangmen: refused)
+    case = CASES / "anyang" / "ay-32-employee-retired-dialysis-items-basic-cap-crossed-large-amount-80pct-not-82.yaml"
+    monkeypatch.chdir(ROOT)
+    r = run("calc", case, "--json", env={"BENEFITS_RULES": str(JIANGMEN)})
+    assert r.exit_code == 0, r.stderr
+    paid = {p["layer"]: p["paid"] for p in json.loads(r.stdout)["layers"]}
+    assert paid["large_amount"] == "1594.44"  # the case's own expected value, by hand
+    # a claim that is not a case still takes it
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps(load_case(CASES / "jiangmen" / "jc-19-covid-employee-local-l1-2021.yaml").claim.model_dump(
+        mode="json", exclude_none=True)), encoding="utf-8")
+    assert run("calc", claim, env={"BENEFITS_RULES": str(JIANGMEN)}).exit_code == 0
 
 
 def test_a_case_file_that_names_its_pack_by_folder_needs_a_rules_folder(monkeypatch, tmp_path):
