@@ -627,6 +627,10 @@ def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
     (("claim", "id"), "c-\x8577", "a claim id holds no control characters"),
     (("claim", "id"), "c" * 201, "a claim id has at most 200 characters, got 201"),
     (("claim", "member", "id"), "m-\x851", "a member id holds no control characters"),
+    (("claim", "id"), "c-77\u3000", "a claim id has no space at either end"),  # the ideographic space of Chinese input
+    (("claim", "id"), "\u00a0c-77", "a claim id has no space at either end"),
+    (("claim", "id"), "c-\u202877", "a claim id holds no control characters"),
+    (("claim", "member", "id"), "m-1\u3000", "a member id has no space at either end"),
 ])
 def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value, words):
     # a red team settled one stay five times in a member-year as 'c-77', 'c-77 ', ' c-77', 'c-77\t' and

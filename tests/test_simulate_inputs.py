@@ -175,6 +175,8 @@ def test_a_member_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack)
     ("c-77 ", "a claim id has no space at either end"),  # another claim than c-77 to a ledger
     ("c\x857", "a claim id holds no control characters"),  # U+0085, a C1 control (a line break to some)
     ("c" * 201, "a claim id has at most 200 characters"),  # a ledger's index refuses keys of kilobytes
+    ("c-77\u3000", "a claim id has no space at either end"),  # the ideographic space of Chinese input
+    ("c-\u202877", "a claim id holds no control characters"),
 ])
 def test_a_claim_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack, claim_id, words):
     claims = [stay(claim_id, "2021-03-01"), stay("c2", "2021-03-02")]

@@ -106,16 +106,20 @@ MAX_MEMBER_ID = 200
 MAX_CLAIM_ID = 200
 """The longest claim id: a ledger indexes it to settle a claim once (the national platform's own ids,
 setl_id and mdtrt_id, have 30 characters)."""
-# C0 and C1 controls and DEL; Python's re, RE2 (Arrow) and JSON Schema's ECMA regexes all read \xHH
-_CONTROLS = r"\x00-\x1f\x7f-\x9f"
+# C0 and C1 controls and DEL (Python's re, RE2 in Arrow and JSON Schema's ECMA regexes all read \xHH),
+# and the line and paragraph separators, written as the characters themselves (each engine spells a
+# four-digit escape its own way)
+_CONTROLS = r"\x00-\x1f\x7f-\x9f" + "\u2028\u2029"
 CONTROL_CHARACTER = f"[{_CONTROLS}]"
-"""A control character (NUL, a tab, a line break, U+0085, ...), which no member or claim id holds."""
-MEMBER_ID_PATTERN = described(f"^([^ {_CONTROLS}]([^{_CONTROLS}]*[^ {_CONTROLS}])?)?$",
+"""A control character (NUL, a tab, a line break, U+0085, U+2028, ...), which no member or claim id holds."""
+_SPACES = " \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"  # every other space (str.isspace), as characters
+MEMBER_ID_PATTERN = described(f"^([^{_SPACES}{_CONTROLS}]([^{_CONTROLS}]*[^{_SPACES}{_CONTROLS}])?)?$",
                               "a member id without control characters (such as NUL, a tab or a line break) "
                               "and without a space at either end")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
-EDGE_SPACE = "^ | $"
-"""A space that begins or ends an id: 'm-1001 ' would be another member than 'm-1001' in a ledger."""
+EDGE_SPACE = f"^[{_SPACES}]|[{_SPACES}]$"
+"""A space that begins or ends an id, an ideographic or no-break one too: 'm-1001　' would be another
+member than 'm-1001' in a ledger."""
 _CONTROL = re.compile(CONTROL_CHARACTER)
 
 
@@ -129,7 +133,7 @@ def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> s
         return f"a {what} id has at most {most} characters, got {len(value)}"
     if _CONTROL.search(value):
         return f"a {what} id holds no control characters (such as NUL, a tab or a line break)"
-    if value[0] == " " or value[-1] == " ":
+    if value[0].isspace() or value[-1].isspace():
         if not value.strip():
             return f"expected a {what} id (text), got only spaces"
         return f"a {what} id has no space at either end ({value!r} and {value.strip()!r} would be two {what}s)"
