@@ -298,6 +298,21 @@ def test_a_quantity_is_held_to_18_digits_trailing_zeros_aside(tmp_path, jiangmen
     items.write_text("claim_id,category,unit_price,quantity\nc1,A,30.00,0.0000000000000000000001\n", encoding="utf-8")
     assert _problems(lambda: read_inputs(claims, members, items)) == [
         (2, "quantity", "expected at most 18 digits (trailing zeros aside), got '0.0000000000000000000001'")]
+    # told from the digits before any number is made: 1e-999999999 (valid JSON) was 10**999999999 (a
+    # hang), 5,001 digits as text past Python's 4,300-digit bound on int() (exit 3)
+    import signal
+
+    lines = tmp_path / "i.jsonl"
+    lines.write_text('{"claim_id": "c1", "category": "B", "unit_price": "30.00", "self_pay_share": 1e-999999999}\n',
+                     encoding="utf-8")
+    items.write_text("claim_id,category,unit_price,quantity\nc1,A,30.00,1." + "1" * 5000 + "\n", encoding="utf-8")
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("still reading the number")))
+    signal.alarm(20)
+    try:
+        assert [p[:2] for p in _problems(lambda: read_inputs(claims, members, lines))] == [(1, "self_pay_share")]
+        assert [p[:2] for p in _problems(lambda: read_inputs(claims, members, items))] == [(2, "quantity")]
+    finally:
+        signal.alarm(0)
 
 
 def test_a_group_written_twice_is_totalled_under_the_group(tmp_path, jiangmen):

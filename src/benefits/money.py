@@ -245,9 +245,10 @@ engine reads it as an exact fraction, whose denominator is 10 to the number of d
 
 
 def is_bounded(d: Decimal) -> bool:
-    """Whether a finite Decimal has at most MAX_DIGITS digits and MAX_DIGITS decimals."""
+    """Whether a finite Decimal has at most MAX_DIGITS digits and MAX_DIGITS decimals, and an exponent no
+    larger (0E+999999999 is zero, but written back as text no reader of ours takes)."""
     _, digits, exponent = d.as_tuple()
-    return len(digits) <= MAX_DIGITS and -MAX_DIGITS <= exponent
+    return len(digits) <= MAX_DIGITS and -MAX_DIGITS <= exponent <= MAX_DIGITS
 
 
 def parse_decimal(value: object) -> Decimal:

@@ -304,6 +304,13 @@ def _fraction(d: Decimal) -> tuple[int, int]:
     return (num * 10 ** exp, 1) if exp >= 0 else (num, 10 ** -exp)
 
 
+def _fits_int64(d: Decimal) -> bool:
+    """Whether a trimmed decimal is a fraction of two int64, as the arrays hold it: told from its digits
+    and exponent before any number is made (1e-999999999 would be 10**999999999, minutes of a CPU)."""
+    _, digits, exp = d.as_tuple()
+    return len(digits) <= 18 and exp >= -18 and max(_fraction(d)) <= INT64[1]
+
+
 def _decimals(r: Reader, name: str, default, *, lo: Decimal, lo_open: bool, hi: Decimal) -> list:
     values = r.raw.columns.get(name)
     if values is None:
@@ -331,7 +338,7 @@ def _decimals(r: Reader, name: str, default, *, lo: Decimal, lo_open: bool, hi: 
         elif d < lo or (lo_open and d == lo) or d > hi:
             r._bad(i, name, f"expected a number {'above' if lo_open else 'from'} {lo} {'and at most' if lo_open else 'to'} {hi}, got {d}")
             out.append(default)
-        elif max(_fraction(trimmed(d))) > INT64[1]:  # held as a fraction of two int64
+        elif not _fits_int64(trimmed(d)):
             r._bad(i, name, f"expected at most 18 digits (trailing zeros aside), got {shown(v)}")
             out.append(default)
         else:
