@@ -331,6 +331,26 @@ def test_an_opening_above_what_any_member_may_hold_is_refused_with_the_pack(ledg
     assert ledger.open_year("o3", "e2", 2021, {"year": 2021, "counters": {"medical_aid.paid": "999999.00"}}).replayed is False
 
 
+def test_an_opening_is_not_refused_by_a_cap_that_turns_on_age(ledger, jiangmen, tmp_path):
+    # An opening gives no age: a cap for residents of 60 and over (700,000.00, above the others') was
+    # never counted, and 650,000.00 used, valid for a 65-year-old, was refused as above every cap.
+    import shutil
+
+    from conftest import RULES, edit
+
+    pack = tmp_path / "jiangmen"
+    shutil.copytree(RULES / "jiangmen", pack)
+    edit(pack, "layers/basic.yaml", "  - {id: annual, when: scheme == resident,",
+         "  - {id: annual, when: scheme == resident and age >= 60, value: basic.annual_cap.senior, counter: basic.annual}\n"
+         "  - {id: annual, when: scheme == resident,")
+    with (pack / "parameters" / "basic_inpatient.yaml").open("a", encoding="utf-8") as f:
+        f.write('\nbasic.annual_cap.senior:\n  description: {zh: 年度最高支付限额（60岁以上）, en: "cap, 60 and over"}\n'
+                '  unit: yuan\n  values:\n    2021-01-01: {value: 700000.00, source: "assumed: test"}\n')
+    rules = benefits.load_rules(pack)
+    done = ledger.open_year("o1", "e1", 2022, {"year": 2022, "counters": {"basic.annual": "650000.00"}}, rules=rules)
+    assert done.replayed is False
+
+
 # --- credits -------------------------------------------------------------------------------------------
 
 

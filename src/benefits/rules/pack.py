@@ -219,7 +219,10 @@ class RulePack:
     def widest_bound(self, counter: str) -> CounterBound | None:
         """The most `counter` may hold for any member (the largest of counter_limits over every member),
         for accumulators brought in without the member's fields (a ledger's opening); None when some
-        member is held to no bound (a group that lifts the cap)."""
+        member is held to no bound (a group that lifts the cap), and when a bound turns on the member's
+        age, which an opening does not give (a cap for residents of 60 and over, above the others')."""
+        if any(b.rule is not None and "age" in fields_of(self.rules[b.rule]) for b in self.bounds.get(counter, ())):
+            return None
         widest = None
         for fact in every_member():
             bound = self.counter_limits(fact).get(counter)
