@@ -213,6 +213,19 @@ def test_claims_a_layer_pays_without_any_cap_are_found(pack):
     assert [p.limit_left for p in s.layers if p.layer in ("basic", "serious_illness")] == [None, None]
 
 
+def test_a_cap_for_every_member_a_layer_pays_is_no_finding(pack):
+    # medical aid pays members of its groups alone: a cap row for exactly those groups leaves no claim
+    # it pays uncapped (a member in no group is not paid at all); one group left out is
+    every = "groups has tekun or groups has guer or groups has dibao or groups has dishouru or groups has tuopin"
+    edit(pack, "layers/medical_aid.yaml", "  - {value: medical_aid.annual_cap}",
+         f"  - {{when: {every}, value: medical_aid.annual_cap}}")
+    assert lint(benefits.load_rules(pack)).findings == ()
+    edit(pack, "layers/medical_aid.yaml", f"{every},", f"{every.replace(' or groups has tuopin', '')},")
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert (f.kind, f.message) == ("no-cap", "layer 'medical_aid': no row of caps holds for some claims the layer pays "
+                                             "(visit inpatient, groups has tuopin): such a claim is paid with no cap")
+
+
 def test_rows_that_can_fire_are_not_reported(pack):
     # an age test and a date test split claims a word field cannot: a later row past them is reachable
     edit(pack, "layers/secondary_aid.yaml", "  - {value: secondary_aid.threshold}",

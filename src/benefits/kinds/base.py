@@ -191,6 +191,7 @@ class Kind(LayerBase):
     # why the layer did not apply although its `when:` held (its `pay` gave None), for the trace: (zh, en)
     unmet: ClassVar[tuple[str, str]] = ("本层自身的条件不成立", "the layer's own conditions do not hold")
     pays_first: ClassVar[bool] = False  # the basic fund pays before every other kind (domain.md section 1)
+    pays_groups_only: ClassVar[bool] = False  # pays only members in one of its `groups:` (its `when:` aside)
 
     @cached_property  # read for every layer of every claim
     def when_rule(self) -> str:

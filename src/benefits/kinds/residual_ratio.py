@@ -23,6 +23,7 @@ class ResidualRatioLayer(Kind):
     """医疗救助: a group's ratio on what the earlier layers left, above an annual aid deductible."""
 
     unmet: ClassVar[tuple[str, str]] = ("参保人不属于本层的任何人员类别", "the member is in none of the layer's groups")
+    pays_groups_only: ClassVar[bool] = True  # a claim of a member in none of its groups is not paid
 
     kind: Literal["residual_ratio"]
     paid_counter: Name | None = Field(None, description="absent: the layer touches no accumulator")

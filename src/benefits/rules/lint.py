@@ -286,15 +286,18 @@ def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list) -> lis
         return []
     layer_when = conditions.parse(layer.when, specs)
     conds = [conditions.parse(c.when, specs) for c in caps]
-    classes = _settled(_classes(conds + [layer_when] + refusals, specs, pack), refusals)
+    groups = getattr(layer, "groups", None) or []
+    paid = [conditions.parse(g.when, specs) for g in groups] if layer.pays_groups_only and all(g.when for g in groups) else []
+    classes = _settled(_classes(conds + [layer_when] + paid + refusals, specs, pack), refusals)
     if classes is None:
         return []
-    missed = next((f for f in classes if conditions.holds(layer_when, f) and not any(conditions.holds(c, f) for c in conds)),
-                  None)
+    missed = next((f for f in classes if conditions.holds(layer_when, f) and (not paid or any(conditions.holds(g, f) for g in paid))
+                   and not any(conditions.holds(c, f) for c in conds)), None)
     if missed is None:
         return []
-    read = _reads(conds + [layer_when], specs)[0]
-    example = ", ".join(f"{k} {v}" for k, v in sorted(missed.items()) if k in read)
+    read, groups_read, _ = _reads(conds + [layer_when] + paid, specs)
+    example = ", ".join([f"{k} {v}" for k, v in sorted(missed.items()) if k in read]
+                        + [f"groups has {g}" for g in sorted(groups_read) if missed.get(group_key("groups", g))])
     file, line = pack.sites.get(layer.rule_ids("caps", caps)[0], (files.rel(f"layers/{layer.id}.yaml"), None))
     return [Finding("no-cap", file, line, f"layer {layer.id!r}: no row of caps holds for some claims the layer pays "
                                           f"({example}): such a claim is paid with no cap")]
