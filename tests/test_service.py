@@ -731,6 +731,18 @@ def test_workers_sharing_a_stamp_settle_with_the_snapshot_not_the_folder(tmp_pat
     _set_level3_ratio(folder, "74%")
     first.reload()
     assert pays(stranded) == pays(second) == "12950.00"  # (18500.00 - 1000.00) x 74%
+    # a worker of `benefits serve` joins the set published before it: with the stamp gone (a cleaner
+    # of temporary files), it loaded the folder as it was and published it to every worker, an edit
+    # nobody reloaded going live; now it settles nothing until a reload
+    _set_level3_ratio(folder, "99%")
+    stamp.unlink()
+    restarted = Packs({"jiangmen": folder}, stamp, joins=True)
+    with pytest.raises(ServiceProblem) as caught:
+        restarted.get("jiangmen")
+    assert caught.value.status == 503 and not stamp.exists()
+    assert pays(first) == "12950.00"  # the others keep the set they settle with
+    restarted.reload()
+    assert pays(restarted) == pays(first) == "17325.00"  # reloaded: (18500.00 - 1000.00) x 99%
 
 
 def test_several_workers_answer_without_waiting_for_delayed_acks(tmp_path):

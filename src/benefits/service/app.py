@@ -266,14 +266,17 @@ def _stored(description: str, *names: str) -> dict:
 
 
 def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, database: str, *,
-               reload_stamp: str | os.PathLike | None = None) -> FastAPI:
+               reload_stamp: str | os.PathLike | None = None, joins: bool = False) -> FastAPI:
     """The service: `rules_dirs` names the pack folders ({name: folder}, or a list of folders named by
     their pack.yaml), `database` the ledger's store (a SQLite file path, sqlite:///path or
     postgresql://...). The packs are loaded now (a ServiceProblem when one fails); the ledger when
     the application starts in its process. `reload_stamp`: a file shared by the worker processes of
     one server, naming the snapshot of the packs they all settle with (packs.py): a worker loads
-    that snapshot, not the folders, at start and whenever a reload in another worker changed it."""
-    packs = Packs(rules_dirs, reload_stamp)
+    that snapshot, not the folders, at start and whenever a reload in another worker changed it.
+    `joins`: the stamp was published before this process started (a worker of `benefits serve`), so
+    one that has gone (a temporary-files cleaner) is a server that is not ready, never a reason to
+    load the folders as they are now."""
+    packs = Packs(rules_dirs, reload_stamp, joins=joins)
     store = Store(database)
 
     @asynccontextmanager
@@ -596,4 +599,5 @@ def from_environment() -> FastAPI:
     environment: BENEFITS_SERVE_RULES (a JSON object of name -> folder), BENEFITS_SERVE_DATABASE and
     BENEFITS_SERVE_RELOAD_STAMP."""
     rules = json.loads(os.environ[ENV_RULES])
-    return create_app(rules, os.environ[ENV_DATABASE], reload_stamp=os.environ.get(ENV_STAMP) or None)
+    stamp = os.environ.get(ENV_STAMP) or None
+    return create_app(rules, os.environ[ENV_DATABASE], reload_stamp=stamp, joins=stamp is not None)

@@ -137,9 +137,11 @@ def publish(found: Found, pairs: list[tuple[str | None, str]], snapshots: Snapsh
 class Packs:
     """The current packs of this process; `reload()` swaps in a new generation atomically."""
 
-    def __init__(self, rules: Mapping[str, str | os.PathLike] | list | tuple, stamp: str | os.PathLike | None = None):
+    def __init__(self, rules: Mapping[str, str | os.PathLike] | list | tuple, stamp: str | os.PathLike | None = None,
+                 *, joins: bool = False):
         self.pairs = folders_of(rules)
         self.snapshots = Snapshots(stamp) if stamp is not None else None
+        self.joins = joins  # the stamp was published before this process: without it, settle nothing
         self._lock = threading.Lock()
         self._current: Loaded | None = self._join()
 
@@ -177,8 +179,12 @@ class Packs:
     def _join(self) -> Loaded | None:
         """At start: the set the stamp names (`benefits serve` publishes one before it starts its
         workers); none when it cannot be loaded, so that this worker settles nothing rather than
-        differently from the others. No stamp yet: the folders, loaded and published."""
+        differently from the others. No stamp yet: the folders, loaded and published, unless this
+        process joins a set published before it (then the stamp has gone, and so has that set)."""
         named = self.snapshots.named() if self.snapshots is not None else None
+        if named is None and self.joins:
+            log.error("the server's stamp %s has gone: this worker settles nothing until a reload", self.snapshots.stamp)
+            return None
         if named is None:
             found = load_all(self.pairs)
             return Loaded(found.packs, found.folders, 1, publish(found, self.pairs, self.snapshots))
