@@ -16,6 +16,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import benefits_cli.check_output
@@ -234,6 +235,29 @@ def test_junit_to_dev_stdout_is_written_to_the_stream(cases, tmp_path):
     assert text.startswith("earlier line\nok ") and text.index("1 case: 1 passed") < text.index("<?xml")
     piped = subprocess.run(command, capture_output=True, text=True)
     assert piped.returncode == 0 and "<testsuites" in piped.stdout, piped.stderr
+    # the report and the JSON after it, into one file opened with >: the JSON went out at stdout's own
+    # position, over the report
+    with (tmp_path / "out.txt").open("wb") as out:
+        assert subprocess.run(command + ["--json"], stdout=out, stderr=subprocess.PIPE).returncode == 0
+    both = (tmp_path / "out.txt").read_text(encoding="utf-8")
+    xml, _, rest = both.partition("</testsuites>")
+    assert ET.fromstring(xml[xml.index("<testsuites"):] + "</testsuites>").get("tests") == "1"
+    assert json.loads(rest)["summary"]["passed"] == 1
+    # through a folder link: fd -> /proc/self/fd, the report at fd/1
+    (tmp_path / "fd").symlink_to("/proc/self/fd")
+    log.write_text("earlier line\n", encoding="utf-8")
+    with log.open("ab") as out:
+        assert subprocess.run(command[:-1] + [str(tmp_path / "fd" / "1")], stdout=out, stderr=subprocess.PIPE).returncode == 0
+    assert log.read_text(encoding="utf-8").startswith("earlier line\nok ")
+    # a regular file under /dev (a RAM disk) is a file: replaced, not appended to
+    if Path("/dev/shm").is_dir():
+        shm = Path("/dev/shm") / f"benefits-test-{os.getpid()}.xml"
+        try:
+            for _ in range(2):
+                assert subprocess.run(command[:-1] + [str(shm)], capture_output=True).returncode == 0
+            assert shm.read_text(encoding="utf-8").count("<?xml") == 1
+        finally:
+            shm.unlink(missing_ok=True)
 
 
 def test_a_new_junit_report_has_the_mode_the_umask_gives(cases, tmp_path):
