@@ -176,9 +176,10 @@ def _publish(found, pairs: list[tuple[str, str]], snapshots) -> None:
         raise BenefitsError(exc.detail) from None
 
 
-def _reload(pairs: list[tuple[str, str]], snapshots) -> None:
-    """SIGHUP to the supervisor: load the pack folders and publish them to the workers; when one fails
-    to load, the workers keep the packs they have."""
+def _reload(pairs: list[tuple[str, str]], snapshots) -> bool:
+    """SIGHUP to the supervisor: load the pack folders and publish them to the workers; whether it did.
+    When one fails to load or cannot be published, the workers keep the packs they have (and are not
+    replaced: new ones would join a set that may be gone)."""
     import logging
 
     from benefits.service.packs import load_all, publish
@@ -189,6 +190,8 @@ def _reload(pairs: list[tuple[str, str]], snapshots) -> None:
     except ServiceProblem as exc:
         logging.getLogger("benefits.service").error("SIGHUP: the rule packs fail to load; the old ones stay in "
                                                     "use: %s", exc.detail)
+        return False
+    return True
 
 
 def _exit_on_signal(signum, frame) -> None:
@@ -225,9 +228,10 @@ def _run_workers(config, reload) -> None:
 
     class Supervisor(Multiprocess):
         def handle_hup(self) -> None:
-            # The new workers join the published packs: publish the folders' packs first.
-            reload()
-            super().handle_hup()
+            # The new workers join the published packs: publish the folders' packs first, and replace
+            # the workers only when that worked (the ones running keep settling with theirs).
+            if reload():
+                super().handle_hup()
 
     bound = config.bind_socket()
     sock = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())

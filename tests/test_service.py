@@ -816,3 +816,21 @@ def test_two_packs_served_under_two_names_but_one_pack_name_are_refused(tmp_path
     (copy / "pack.yaml").write_text(re.sub(r"(?m)^pack: jiangmen$", "pack: jiangmen_cf", text), encoding="utf-8")
     with TestClient(create_app({"jm": ROOT / "rules" / "jiangmen", "cf": copy}, ledger_url)) as client:
         assert sorted(p["name"] for p in client.get("/packs").json()["packs"]) == ["cf", "jm"]
+
+
+def test_a_reload_makes_the_servers_folder_again_when_a_cleaner_removed_it(tmp_path):
+    # The folder of stamp and snapshots removed whole (a cleaner of temporary files): every reload
+    # answered 503 ("cannot be shared ... No such file or directory") until a restart.
+    from benefits.service.packs import Packs
+
+    folder = _copy_pack(tmp_path)
+    stamp = tmp_path / "run" / "packs.stamp"
+    stamp.parent.mkdir()
+    worker = Packs({"jiangmen": folder}, stamp, joins=False)
+    shutil.rmtree(stamp.parent)
+    _set_level3_ratio(folder, "70%")
+    worker.reload()
+    assert stamp.exists()
+    joined = Packs({"jiangmen": folder}, stamp, joins=True)
+    settled = benefits.evaluate(claim(), joined.get("jiangmen"))
+    assert str(settled.layers[0].paid) == "12250.00"  # (18500.00 - 1000.00) x 70%

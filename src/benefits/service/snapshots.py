@@ -117,7 +117,9 @@ class Snapshots:
         is there already, point the stamp at it, and remove the snapshots no worker needs; its digest.
         OSError when it cannot be written: then the stamp still names the set before."""
         digest = manifest.digest
-        self.root.mkdir(mode=0o700, exist_ok=True)
+        # parents too: a cleaner of temporary files may have removed the server's whole folder, and a
+        # reload is how the server gets its packs back
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self._locked():
             before = self.named()
             if not self._holds(digest, manifest):
