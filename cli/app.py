@@ -258,7 +258,7 @@ def read_claim(claim_path: str, rules: str | None, accumulators: str | None, *,
         if accumulators is not None:
             raise BenefitsError(f"{claim_doc.name}: a case file brings its own accumulators; leave out --accumulators")
         if rules is None:
-            rules = _case_rules(claim_doc, claim_path)
+            rules = _case_rules(claim_doc, claim_path, default_rules)
         case = claim_doc
         claim_doc = inputs.part(case, "claim") or inputs.Document(case.name, None, case.locator.within("claim"), ("claim",))
         acc_doc = inputs.part(case, "accumulators")
@@ -275,18 +275,20 @@ def read_claim(claim_path: str, rules: str | None, accumulators: str | None, *,
     return ClaimInput(claim, claim_doc, acc, acc_doc, rules)
 
 
-def _case_rules(doc: inputs.Document, case_path: str) -> str:
-    """The pack folder a case file names: a folder name under ./rules, or a path from the case file."""
+def _case_rules(doc: inputs.Document, case_path: str, beside: str | None) -> str:
+    """The pack folder a case file names: a folder name under ./rules (else in the folder of the pack
+    BENEFITS_RULES names, `beside`), or a path from the case file."""
     from benefits.cases import by_name, pack_dir
 
     written = doc.data.get("rules")
     if not isinstance(written, str) or not written:
         raise BenefitsError(f"{doc.at(('rules',))} [rules]: expected the case's rule pack (a folder name under "
                             f"rules/, or a path); or give --rules DIR")
-    if by_name(written) and not is_dir(Path("rules")):
+    root = Path("rules") if is_dir(Path("rules")) or beside is None else Path(beside).parent
+    if by_name(written) and not is_dir(root):
         raise BenefitsError(f"{doc.at(('rules',))}: rules: {written!r} names a pack folder, but there is no rules/ "
                             "folder here; give --rules DIR")
-    return str(pack_dir(written, Path(case_path).parent if case_path != inputs.STDIN else Path("."), Path("rules")))
+    return str(pack_dir(written, Path(case_path).parent if case_path != inputs.STDIN else Path("."), root))
 
 
 def rules_given(ctx: typer.Context, rules: str | None) -> tuple[str | None, str | None]:

@@ -250,6 +250,9 @@ def test_a_case_file_that_names_its_pack_by_folder_needs_a_rules_folder(monkeypa
     assert r.exit_code == 2
     assert r.stderr.strip() == (f"error: {case}:{line}: rules: 'jiangmen' names a pack folder, but there is no rules/ "
                                 "folder here; give --rules DIR")
+    # BENEFITS_RULES naming a pack: the case's own is looked up beside it
+    r = run("explain", case, env={"BENEFITS_RULES": str(RULES / "jiangmen")})
+    assert r.exit_code == 0, r.stderr
     shutil.copytree(RULES / "jiangmen", tmp_path / "rules" / "jiangmen")
     assert run("explain", case).exit_code == 0
     # and a claim that is not a case still needs --rules
