@@ -387,6 +387,34 @@ def test_a_deductible_above_the_bands_of_other_members_is_no_fault(pack):
             "100000.00 (serious_illness.band2_start)") in p.message
 
 
+def test_bands_and_deductibles_for_ages_that_never_meet_are_no_fault(pack):
+    # the over-60s' deductible (20,000.00) is above the under-60s' second band (15,000.00): no claim
+    # reads both, but ages were taken to meet whatever the conditions said
+    edit(pack, SI, "serious_illness.band2_start:", """serious_illness.senior.deductible:
+  description: {zh: 起付标准, en: deductible}
+  unit: yuan
+  values:
+    2021-01-01: {value: 20000.00, source: "assumed: test"}
+serious_illness.young.band2_start:
+  description: {zh: 第2段起点, en: second band}
+  unit: yuan
+  values:
+    2021-01-01: {value: 15000.00, source: "assumed: test"}
+serious_illness.band2_start:""")
+    layer = "layers/serious_illness.yaml"
+    edit(pack, layer, "  - {value: serious_illness.deductible}",
+         "  - {when: age < 60, value: serious_illness.deductible}\n  - {when: age >= 60, value: serious_illness.senior.deductible}")
+    edit(pack, layer, "  - when: scheme == resident\n", "  - when: scheme == resident and age < 60\n")
+    edit(pack, layer, "{start: serious_illness.band2_start, ratio: serious_illness.resident.band2_ratio}",
+         "{start: serious_illness.young.band2_start, ratio: serious_illness.resident.band2_ratio}")
+    edit(pack, layer, "  - when: scheme == employee\n", "  - when: scheme == employee and age >= 60\n")
+    benefits.load_rules(pack)
+    # the under-60s' own deductible above their second band is still refused
+    edit(pack, layer, "  - {when: age < 60, value: serious_illness.deductible}",
+         "  - {when: age < 61, value: serious_illness.senior.deductible}")
+    assert "start at 20000.00 (serious_illness.senior.deductible), 15000.00 (serious_illness.young.band2_start)" in only(pack).message
+
+
 @pytest.fixture
 def anyang(tmp_path):
     dest = tmp_path / "anyang"

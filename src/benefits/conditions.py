@@ -89,6 +89,31 @@ def fields_of(node: Node) -> set[str]:
     return set().union(*(fields_of(i) for i in node.items))
 
 
+def reads(conds: list, specs) -> tuple[set[str], set[str], dict[str, set[int]]]:
+    """What the conditions read: the fields, the groups tested with `has`, and the constants an
+    ordered field is compared with."""
+    fields: set[str] = set()
+    groups: set[str] = set()
+    constants: dict[str, set[int]] = {}
+
+    def walk(node) -> None:
+        if isinstance(node, (And, Or)):
+            for item in node.items:
+                walk(item)
+        elif isinstance(node, Not):
+            walk(node.item)
+        elif isinstance(node, Has):
+            groups.add(node.value)
+        else:
+            fields.add(node.field)
+            if specs[node.field].ordered:
+                constants.setdefault(node.field, set()).add(node.value)
+
+    for c in conds:
+        walk(c)
+    return fields, groups, constants
+
+
 def possible(node: Node, fact: dict, unknown: frozenset[str]) -> bool:
     """Whether the condition can hold for some fact that agrees with `fact` outside the `unknown`
     fields (a test of an unknown field may go either way). Trees are in negation-normal form, so

@@ -246,7 +246,7 @@ def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list) -> l
                        and not any(conditions.holds(r, f) for r in refusals)), None)
         if missed is None:
             continue
-        read = _reads(conds + [layer_when], specs)[0]  # the example names what the table and the layer read
+        read = conditions.reads(conds + [layer_when], specs)[0]  # the example names what the table and the layer read
         example = ", ".join(f"{k} {v}" for k, v in sorted(missed.items()) if k in read)
         file, line = pack.sites.get(layer.rule_ids(path[0], rows)[0], (files.rel(f"layers/{layer.id}.yaml"), None))
         at = ".".join(map(str, path))
@@ -295,7 +295,7 @@ def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list) -> lis
                    and not any(conditions.holds(c, f) for c in conds)), None)
     if missed is None:
         return []
-    read, groups_read, _ = _reads(conds + [layer_when] + paid, specs)
+    read, groups_read, _ = conditions.reads(conds + [layer_when] + paid, specs)
     example = ", ".join([f"{k} {v}" for k, v in sorted(missed.items()) if k in read]
                         + [f"groups has {g}" for g in sorted(groups_read) if missed.get(group_key("groups", g))])
     file, line = pack.sites.get(layer.rule_ids("caps", caps)[0], (files.rel(f"layers/{layer.id}.yaml"), None))
@@ -358,36 +358,11 @@ def _days_around(key: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _reads(conds: list, specs) -> tuple[set[str], set[str], dict[str, set[int]]]:
-    """What the conditions read: the fields, the groups tested with `has`, and the constants an
-    ordered field is compared with."""
-    fields: set[str] = set()
-    groups: set[str] = set()
-    constants: dict[str, set[int]] = {}
-
-    def walk(node) -> None:
-        if isinstance(node, (conditions.And, conditions.Or)):
-            for item in node.items:
-                walk(item)
-        elif isinstance(node, conditions.Not):
-            walk(node.item)
-        elif isinstance(node, conditions.Has):
-            groups.add(node.value)
-        else:
-            fields.add(node.field)
-            if specs[node.field].ordered:
-                constants.setdefault(node.field, set()).add(node.value)
-
-    for c in conds:
-        walk(c)
-    return fields, groups, constants
-
-
 def _classes(conds: list, specs, pack: RulePack) -> list[dict] | None:
     """One fact for each class of claims the conditions can tell apart, or None when there are more
     than MAX_CLASSES. Only claims the engine settles under `pack`: of a visit kind it covers, dated
     within its versions, with the member fields its conditions require."""
-    fields, groups, constants = _reads(conds, specs)
+    fields, groups, constants = conditions.reads(conds, specs)
     first, last = date_key(pack.versions[0].start), date_key(pack.versions[-1].end)
     axes: list[list[tuple[str, object]]] = []
     for name in sorted(fields):

@@ -515,14 +515,18 @@ class _LayerCheck:
 
     def together(self, rule_ids: tuple[str, ...], fields: dict[str, str]) -> bool:
         """Whether the conditions of these rows (by rule id) can all hold on one claim whose breakdown
-        fields are `fields`: each word or yes/no field two of them read is tried with each of its
-        values; any other field may go either way, so the answer errs towards yes."""
+        fields are `fields`: each field two of them read is tried with each of its values (a word or
+        yes/no field) or each side of every constant it is compared with (an age, a date, as lint
+        tells classes of claims apart); any other field may go either way, so the answer errs
+        towards yes."""
         nodes = [self.rules[r] for r in rule_ids if r in self.rules]  # a row with a problem is reported
         reads = [conditions.fields_of(n) for n in nodes]
         shared = sorted({f for i, a in enumerate(reads) for b in reads[i + 1:] for f in a & b} - set(fields) - {"groups"})
-        shared = [f for f in shared if self.specs[f].kind in (FieldKind.ENUM, FieldKind.BOOL)]
+        constants = conditions.reads(nodes, self.specs)[2]
         unknown = frozenset(set().union(*reads) - set(fields) - set(shared))
-        axes = [(True, False) if self.specs[f].kind is FieldKind.BOOL else breakdown_domain(f, self.specs, self.meta)
+        axes = [(True, False) if self.specs[f].kind is FieldKind.BOOL
+                else breakdown_domain(f, self.specs, self.meta) if self.specs[f].kind is FieldKind.ENUM
+                else sorted({p for c in constants.get(f, ()) for p in (c - 1, c, c + 1)})
                 for f in shared]
         if math.prod(map(len, axes)) > 4096:
             return True
