@@ -470,3 +470,17 @@ def test_a_killed_runs_folder_is_removed_by_the_next_run(data, tmp_path):
     finally:
         sleeper.send_signal(signal.SIGKILL)
         sleeper.wait()
+
+
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
+def test_a_member_the_engine_refuses_is_worded_as_the_engine_words_it(tmp_path, engine):
+    # the scalar engine wrote pydantic's dump ("the member cannot be read: 1 validation error for
+    # Member ... https://errors.pydantic.dev/...") where the vectorised one wrote the engine's line
+    claims, members = tmp_path / "claims.jsonl", tmp_path / "members.jsonl"
+    claims.write_text('{"claim_id": "c1", "member_id": "m-e ", "visit": "general_outpatient", "level": "level1", '
+                      '"date": "2021-03-01", "total": "100.00", "policy_range": "100.00"}\n', encoding="utf-8")
+    members.write_text('{"member_id": "m-e ", "scheme": "resident", "member_type": "adult"}\n', encoding="utf-8")
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
+    assert r.exit_code == 0, r.stderr
+    assert (f"{claims} line 1 (claim 'c1'): claim.member.id: a member id has no space at either end ('m-e ' and "
+            "'m-e' would be two members)") in " ".join((r.stdout + r.stderr).split())

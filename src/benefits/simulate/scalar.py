@@ -18,9 +18,10 @@ from typing import Callable
 
 import numpy as np
 import pyarrow as pa
+from pydantic import ValidationError
 
 from ..calculator import evaluate
-from ..errors import BenefitsError
+from ..errors import BenefitsError, ClaimError, ClaimProblem, error_message, error_path
 from ..models.accumulators import Accumulators
 from ..models.claim import Member
 from ..money import from_fen, ratio_of, shifted, to_fen
@@ -145,8 +146,9 @@ def _members(members: pa.Table) -> dict[str, tuple[Member | Exception, int, dict
             doc["age"] = cols["age"][k]
         try:
             member: Member | Exception = Member.model_validate(doc)
-        except ValueError as exc:  # pydantic's ValidationError: reported on each of the member's claims
-            member = exc
+        except ValidationError as exc:  # reported on each of the member's claims, as the engine words it
+            member = ClaimError([ClaimProblem(("claim", "member") + error_path(err), error_message(err))
+                                 for err in exc.errors()])
         counters = {c[len(OPENING):]: cols[c][k] for c in opening if cols[c][k]}
         out[mid] = (member, (cols.get("admissions") or [0] * len(cols["member_id"]))[k] or 0, counters)
     return out
@@ -185,7 +187,7 @@ def _settle_one(pack, cols, i, step, day, year, member, acc, items_of, layers, k
     message = None
     settlement = None
     if isinstance(member, Exception):
-        message = f"the member cannot be read: {member}"
+        message = str(member)
     elif day is not None and day.year != year:
         message = outside_year(day, year)
     else:
