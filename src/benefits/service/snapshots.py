@@ -88,15 +88,28 @@ class Snapshots:
     def __init__(self, stamp: str | os.PathLike):
         self.stamp = Path(stamp)
         self.root = Path(f"{self.stamp}.packs")
+        self._seen: tuple[tuple, str | None] = ((), None)  # the stamp's identity when last read, and its digest
 
     def named(self) -> str | None:
-        """The digest the stamp names; None when there is no stamp (or not one of ours)."""
+        """The digest the stamp names; None when there is no stamp (or not one of ours). Read before
+        every request: the file is read again only when its identity changed (a stamp is replaced by
+        a rename, a new file), a stat otherwise."""
+        try:
+            st = os.stat(self.stamp)
+        except OSError:
+            return None
+        identity = (st.st_ino, st.st_mtime_ns, st.st_size)
+        seen, digest = self._seen
+        if identity == seen:
+            return digest
         try:
             with open(self.stamp, "rb") as f:
                 text = f.read(100).decode("ascii", "replace").strip()
         except OSError:
             return None
-        return text if _DIGEST.fullmatch(text) else None
+        digest = text if _DIGEST.fullmatch(text) else None
+        self._seen = (identity, digest)
+        return digest
 
     def folder(self, digest: str) -> Path:
         return self.root / digest
