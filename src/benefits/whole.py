@@ -61,7 +61,7 @@ def _names_a_stream(path: str | Path) -> bool:
     /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr or /proc/<pid>/fd/<n>."""
     here = Path(os.path.abspath(path))
     for _ in range(40):  # as many links as the system follows
-        if any(here == name or here.is_relative_to(name) for name in _STREAM_NAMES) or _in_proc_fd(here):
+        if any(here.is_relative_to(name) for name in _STREAM_NAMES) or _in_proc_fd(here):
             return True
         folder = Path(os.path.realpath(here.parent))  # a folder link on the way (fdd -> /proc/self/fd)
         if folder != here.parent:

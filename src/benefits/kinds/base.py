@@ -98,7 +98,7 @@ class State:
         self.claim, self.pack, self.day, self.fact, self.fired, self.values = claim, pack, day, fact, fired, values
         self.counters, self.admissions, self.bill, self.rec = counters, admissions, bill, rec
         self.left = bill.policy_range
-        self.funds_paid: list[int] = []
+        self.funds_paid: list[int] | None = [] if rec is not None else None  # read by trace steps alone
         # What a layer's plan depends on (Kind.plan): the same for every layer of the claim.
         self.plan_key = (fired, id(values), _breakdown_key(fact))
 
