@@ -237,7 +237,7 @@ def test_a_claim_settled_under_one_key_is_refused_under_another_until_reversed(l
     assert ledger.member_year("m1", 2021) == before
     assert ledger.settle("msg-A", stay(0), jiangmen) == Settled("msg-A", first.body, True, "m1", 2021)
 
-    assert ledger.settle("other-member", stay(0, member="m2"), jiangmen).replayed is False  # ids are per member-year
+    assert ledger.settle("other-member", stay(0, member="m2"), jiangmen).replayed is False  # ids are per member
     ledger.reverse("rev-A", of="msg-A")
     again = ledger.settle("msg-B", stay(0), jiangmen)
     assert again.replayed is False
@@ -245,6 +245,77 @@ def test_a_claim_settled_under_one_key_is_refused_under_another_until_reversed(l
     assert "under key 'msg-B'" in refused(ledger.settle, "msg-C", stay(0), jiangmen)
     assert ledger.accumulators("m1", 2021).admissions == 1
     assert count(ledger_url, "settlements") == 4
+
+
+def test_a_claim_resent_into_another_year_is_refused_until_reversed(ledger, ledger_url, jiangmen):
+    """A stay discharged 2021-12-30 and paid, then resent under a new key with its discharge corrected to
+    2022-01-03: its deciding date falls in 2022, another member-year, and it was paid in both years (the
+    2022 deductible and caps counted it again). Refused (409, claim.id) naming the year and key it stands
+    under; nothing written in either year; once reversed, it settles in 2022."""
+    december = dict(stay(0), admission_date="2021-12-20", discharge_date="2021-12-30")
+    january = dict(stay(0), admission_date="2021-12-20", discharge_date="2022-01-03")
+    first = ledger.settle("msg-A", december, jiangmen)
+    assert (first.member_id, first.year) == ("m1", 2021)
+    before = ledger.member_year("m1", 2021), ledger.member_year("m1", 2022)
+
+    for call, args in ((ledger.settle, ("msg-B", january, jiangmen)), (ledger.pre_settle, (january, jiangmen))):
+        with pytest.raises(HistoryConflict) as caught:
+            call(*args)
+        assert (caught.value.status, caught.value.problems[0].path) == (409, ("claim", "id"))
+        assert ("claim 'c0' of member 'm1' is already settled in 2021 (this time it falls in 2022), under key "
+                "'msg-A'") in str(caught.value)
+    with pytest.raises(NotFound):
+        ledger.get("msg-B")
+    assert (ledger.member_year("m1", 2021), ledger.member_year("m1", 2022)) == before
+    assert count(ledger_url, "settlements") == 1
+
+    ledger.reverse("rev-A", of="msg-A")
+    again = ledger.settle("msg-B", january, jiangmen)
+    assert (again.replayed, again.year) == (False, 2022)
+    assert (ledger.accumulators("m1", 2021).admissions, ledger.accumulators("m1", 2022).admissions) == (0, 1)
+    with pytest.raises(HistoryConflict, match="already settled in 2022 \\(this time it falls in 2021\\), under "
+                                              "key 'msg-B'"):
+        ledger.settle("msg-C", december, jiangmen)
+
+
+def test_one_claim_settled_at_once_in_two_years_is_paid_once(postgres_url, jiangmen, monkeypatch):
+    """Each request locks its own member-year, so two requests of one claim dated in two years run side by
+    side on PostgreSQL: both found no settlement of the claim and both inserted. The unique index over the
+    member's years lets one commit; the other is run again, sees it and is refused."""
+    from benefits.ledger import service
+
+    checked = threading.Barrier(2, timeout=10)
+    original = service._settled_once
+
+    def both_checked(tx, claim, member, year):
+        original(tx, claim, member, year)
+        if not checked.broken:
+            try:
+                checked.wait()  # each has checked before either inserts
+            except threading.BrokenBarrierError:
+                pass
+
+    monkeypatch.setattr(service, "_settled_once", both_checked)
+    december = dict(stay(0), admission_date="2021-12-20", discharge_date="2021-12-30")
+    january = dict(stay(0), admission_date="2021-12-20", discharge_date="2022-01-03")
+    with open_ledger(postgres_url) as ledger, ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(ledger.settle, "k-dec", december, jiangmen),
+                   pool.submit(ledger.settle, "k-jan", january, jiangmen)]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result(timeout=30).year)
+            except HistoryConflict as exc:
+                outcomes.append(str(exc))
+        assert checked.n_waiting == 0 and not checked.broken  # the two did race
+        settled = [o for o in outcomes if isinstance(o, int)]
+        refused = [o for o in outcomes if isinstance(o, str)]
+        assert len(settled) == 1 and len(refused) == 1, outcomes
+        assert "is already settled in" in refused[0]
+        assert count(postgres_url, "settlements") == 1
+        paid_year = settled[0]
+        assert ledger.accumulators("m1", paid_year).admissions == 1
+        assert ledger.accumulators("m1", 2021 + 2022 - paid_year).admissions == 0
 
 
 def test_the_store_itself_refuses_a_second_standing_settlement_of_a_claim(ledger, ledger_url, jiangmen):
@@ -259,6 +330,8 @@ def test_the_store_itself_refuses_a_second_standing_settlement_of_a_claim(ledger
                 f"WHERE key = 'msg-A'")
         with pytest.raises(Exception, match="(?i)unique|duplicate"):
             conn.execute(copy)
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):  # nor in another of the member's years
+            conn.execute(copy.replace("member_id, year, seq + 1,", "member_id, year + 1, seq,"))
     finally:
         conn.close()
     assert count(ledger_url, "settlements") == 1
@@ -745,12 +818,12 @@ def test_the_schema_is_migrated_once_and_a_newer_one_is_refused(ledger_url):
     open_ledger(ledger_url).close()
     open_ledger(ledger_url).close()
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3]
-    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (4, 'later')")
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4]
+    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (5, 'later')")
     conn.close()
     with pytest.raises(StoreUnavailable) as caught:
         open_ledger(ledger_url)
-    assert "schema version 4, newer than this release knows (3)" in str(caught.value)
+    assert "schema version 5, newer than this release knows (4)" in str(caught.value)
     assert caught.value.status == 503
 
 
@@ -769,7 +842,7 @@ def open_at_once(url: str, times: int = 6) -> None:
 def test_a_new_ledger_opened_by_several_at_once_is_migrated_once(ledger_url):
     open_at_once(ledger_url)
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3]
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4]
     conn.close()
 
 
@@ -781,7 +854,7 @@ def test_new_sqlite_files_opened_by_several_at_once_never_report_busy(tmp_path):
         open_at_once(path)
         conn = raw(path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3]
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4]
         conn.close()
 
 

@@ -450,7 +450,7 @@ def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url
 
     with open_ledger(ledger_url) as ledger:
         conn = raw(ledger_url)
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3]
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4]
         conn.close()
         assert ledger.member_year("e1", 2022) == before
         assert (ledger.get("k1").body, ledger.get("r2").body) == (settled.body, reversed_.body)
@@ -521,8 +521,58 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
         with open_ledger(ledger_url) as old:
             old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions() == [1, 2, 3]
+        assert versions() == [1, 2, 3, 4]
         with pytest.raises(HistoryConflict):
             ledger.settle("k4", small(), jiangmen)
         ledger.reverse("r1", of="k1")
         assert ledger.settle("k4", small(), jiangmen).replayed is False
+
+
+def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one_is_reversed(ledger_url, jiangmen,
+                                                                                           monkeypatch):
+    """Schema version 4 settles a claim once for its member, whatever the year. A ledger of version 3 that
+    holds one claim standing in two years (resent with its discharge moved past New Year) is refused,
+    unchanged, naming the claim and its keys with their years, until all but one is reversed."""
+    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
+    marker = "%s" if dialect == "postgresql" else "?"
+
+    def versions() -> list[int]:
+        conn = raw(ledger_url)
+        try:
+            return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+        finally:
+            conn.close()
+
+    january = claim(id="s1", member=EMPLOYEE, level="level1", admission_date="2022-12-28",
+                    discharge_date="2023-01-04",
+                    bill={"total": "2150.00", "fully_self_paid": "100.00", "over_limit": "0.00",
+                          "pre_self_paid": "50.00", "policy_range": "2000.00"})
+    with monkeypatch.context() as patch:  # the previous release: schema version 3
+        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:3])
+        with open_ledger(ledger_url) as old:
+            old.settle("k1", small(), jiangmen)
+            old.settle("k2", large(), jiangmen)
+        conn = raw(ledger_url)  # k1's claim again in 2023 under k3, as that release settled it (no entries)
+        conn.execute(f"INSERT INTO settlements SELECT {marker}, kind, member_id, 2023, 1, request_digest, pack, "
+                     f"pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
+                     f"WHERE key = {marker}", ("k3", "k1"))
+        conn.close()
+    assert versions() == [1, 2, 3]
+
+    with pytest.raises(StoreUnavailable) as caught:
+        open_ledger(ledger_url)
+    message = str(caught.value)
+    assert "holds 1 claim(s) settled more than once in two years of its member" in message
+    assert "claim 's1' of member 'e1' under keys 'k1' (2022), 'k3' (2023)" in message
+    assert "left unchanged" in message
+    assert versions() == [1, 2, 3]
+    assert count(ledger_url, "settlements") == 3
+
+    with monkeypatch.context() as patch:
+        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:3])
+        with open_ledger(ledger_url) as old:
+            old.reverse("r3", of="k3")
+    with open_ledger(ledger_url) as ledger:
+        assert versions() == [1, 2, 3, 4]
+        with pytest.raises(HistoryConflict, match="already settled in 2022 \\(this time it falls in 2023\\)"):
+            ledger.settle("k4", january, jiangmen)

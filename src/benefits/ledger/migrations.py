@@ -148,40 +148,61 @@ STANDING_SETTLEMENT = "kind = 'settle' AND reversed_by IS NULL"
 """The rows the index covers: settlements not reversed."""
 
 
-def _no_claim_settled_twice(dialect: str) -> Callable[[Callable[..., Any], str], None]:
-    """A step of migration 3, before its unique index: the rows must not hold a claim settled twice
-    already (before the ledger refused it). Such a ledger is refused, left unchanged at version 2, with
-    the claims and keys named: which settlement to reverse is the fund's decision, not the migration's."""
+def _no_claim_settled_twice(dialect: str, within_year: bool) -> Callable[[Callable[..., Any], str], None]:
+    """A step of a migration, before its unique index: the rows must not hold a claim settled twice
+    already (before the ledger refused it), in one member-year (migration 3) or in any two of a member's
+    years (migration 4). Such a ledger is refused, left unchanged at the version before, with the claims
+    and keys named: which settlement to reverse is the fund's decision, not the migration's."""
     claim = CLAIM_ID[dialect]
+    group = "member_id, year" if within_year else "member_id"
+    where = "member_id = ? AND year = ?" if within_year else "member_id = ?"
+    scope = "its member-year" if within_year else "two years of its member"
 
-    def check(execute: Callable[..., Any], where: str) -> None:
-        twice = execute(f"SELECT member_id, year, {claim}, COUNT(*) FROM settlements WHERE {STANDING_SETTLEMENT} "
-                        f"GROUP BY member_id, year, {claim} HAVING COUNT(*) > 1 ORDER BY member_id, year, 3").fetchall()
+    def check(execute: Callable[..., Any], store: str) -> None:
+        twice = execute(f"SELECT {group}, {claim}, COUNT(*) FROM settlements WHERE {STANDING_SETTLEMENT} "
+                        f"GROUP BY {group}, {claim} HAVING COUNT(*) > 1 ORDER BY {group}, {claim}").fetchall()
         if not twice:
             return
         listed = []
-        for member, year, claim_id, _ in twice[:5]:
-            keys = [row[0] for row in execute(f"SELECT key FROM settlements WHERE {STANDING_SETTLEMENT} AND member_id = ? "
-                                              f"AND year = ? AND {claim} = ? ORDER BY seq", (member, year, claim_id))]
-            listed.append(f"claim {claim_id!r} of member {member!r} ({year}) under keys {', '.join(map(repr, keys))}")
+        for row in twice[:5]:
+            owner, claim_id = row[:-2], row[-2]
+            keys = [f"{key!r} ({year})" if not within_year else repr(key)
+                    for key, year in execute(f"SELECT key, year FROM settlements WHERE {STANDING_SETTLEMENT} AND "
+                                             f"{where} AND {claim} = ? ORDER BY year, seq", (*owner, claim_id))]
+            whose = f"member {owner[0]!r} ({owner[1]})" if within_year else f"member {owner[0]!r}"
+            listed.append(f"claim {claim_id!r} of {whose} under keys {', '.join(keys)}")
         more = f", and {len(twice) - 5} more" if len(twice) > 5 else ""
-        raise StoreUnavailable((), f"the ledger {where} holds {len(twice)} claim(s) settled more than once, each "
-                                   f"settlement standing: {'; '.join(listed)}{more}. This release settles a claim "
-                                   "once and cannot open it; it was left unchanged. Reverse all but one settlement "
-                                   "of each claim with the release that wrote them, then open it again")
+        raise StoreUnavailable((), f"the ledger {store} holds {len(twice)} claim(s) settled more than once in "
+                                   f"{scope}, each settlement standing: {'; '.join(listed)}{more}. This release "
+                                   "settles a claim once and cannot open it; it was left unchanged. Reverse all but "
+                                   "one settlement of each claim with the release that wrote them, then open it again")
 
     return check
 
 
 def _v3(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], ...]:
-    return (_no_claim_settled_twice(dialect),
+    return (_no_claim_settled_twice(dialect, within_year=True),
             f"CREATE UNIQUE INDEX settlements_standing_claim ON settlements (member_id, year, {CLAIM_ID[dialect]}) "
             f"WHERE {STANDING_SETTLEMENT}")
 
 
+# Version 4: a claim is settled once for its member, whatever the year: a stay resent with its discharge
+# moved past 31 December fell in another member-year, where version 3's index did not look, and was paid
+# in both. The index over the member's years replaces version 3's, which it implies.
+STANDING_CLAIM_INDEX = "settlements_standing_member_claim"
+"""The unique index on a member's standing settlements by claim id (a store maps a race lost on it to a retry)."""
+
+
+def _v4(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], ...]:
+    return (_no_claim_settled_twice(dialect, within_year=False),
+            "DROP INDEX settlements_standing_claim",
+            f"CREATE UNIQUE INDEX {STANDING_CLAIM_INDEX} ON settlements (member_id, {CLAIM_ID[dialect]}) "
+            f"WHERE {STANDING_SETTLEMENT}")
+
+
 MIGRATIONS: dict[str, list[tuple[Any, ...]]] = {
-    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite")],
-    "postgresql": [_POSTGRES_V1, _POSTGRES_V2, _v3("postgresql")],
+    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite"), _v4("sqlite")],
+    "postgresql": [_POSTGRES_V1, _POSTGRES_V2, _v3("postgresql"), _v4("postgresql")],
 }
 """Per dialect, migration n (from 1) is MIGRATIONS[dialect][n - 1]: its steps in order, each a statement
 or a check `step(execute, where)` that raises StoreUnavailable to leave the ledger as it was."""

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import store
 from .errors import StoreUnavailable
-from .migrations import is_current, migrate
+from .migrations import STANDING_CLAIM_INDEX, is_current, migrate
 from .store import Pool, Retry, SqlTransaction
 
 CONNECT_SECONDS = 10
@@ -106,7 +106,9 @@ class PostgresStore:
             conn, reused = self._pool.take()
             yield conn
         except errors.UniqueViolation as exc:
-            if exc.diag.constraint_name == "settlements_pkey":  # the key was taken concurrently
+            # the key was taken concurrently, or the claim settled concurrently in another of the member's
+            # years (each request locks its own member-year): run again, it sees the winner's row
+            if exc.diag.constraint_name in ("settlements_pkey", STANDING_CLAIM_INDEX):
                 raise Retry() from exc
             raise
         except (errors.SerializationFailure, errors.DeadlockDetected) as exc:

@@ -242,11 +242,15 @@ def _listed(records: list[Record], most: int = 5) -> str:
 
 
 def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None:
-    """A claim is paid once: refused while a settlement of it stands in the member-year (a retry of that
-    settlement comes under its own key, and is answered from the store before this is asked)."""
-    key = tx.standing_settlement(member, year, claim.id)
-    if key is not None:
-        raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} ({year}) is already settled, "
+    """A claim is paid once: refused while a settlement of it stands for the member, in this year or
+    another (a stay resent with its discharge moved past New Year falls in the next member-year). A retry
+    of that settlement comes under its own key, and is answered from the store before this is asked."""
+    found = tx.standing_settlement(member, claim.id)
+    if found is not None:
+        key, settled_in = found
+        settled = (f"({year}) is already settled" if settled_in == year
+                   else f"is already settled in {settled_in} (this time it falls in {year})")
+        raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} {settled}, "
                                                f"under key {key!r}: a claim is settled once. To settle it again, "
                                                f"reverse {key!r} first; a retry of that settlement is sent under "
                                                f"{key!r}")
@@ -300,8 +304,8 @@ class Ledger:
         accumulators, its changes appended as entries, the answer stored. The same claim again under the
         same key is answered from the store (`replayed`); another claim under it is a KeyConflict.
 
-        HistoryConflict (409) when the claim (its id) has a settlement that stands in the member-year,
-        under another key (reverse that one first), or when the member-year's standing requests were
+        HistoryConflict (409) when the claim (its id) has a settlement that stands for the member, in
+        this year or another, under another key (reverse that one first), or when the member-year's standing requests were
         made under another pack: two cities' funds keep their own accumulators."""
         key, claim, rules = _key(key, "key"), _claim(claim), _pack(rules)
         digest = settle_digest(claim, rules.name)

@@ -62,8 +62,9 @@ class Transaction(Protocol):
     def sums(self, member_id: str, year: int) -> list[Delta]: ...
     def entries(self, member_id: str, year: int, settlement_key: str | None = None) -> list[Entry]: ...
     def records(self, member_id: str, year: int) -> list[Record]: ...
-    def standing_settlement(self, member_id: str, year: int, claim_id: str) -> str | None:
-        """The key of the member-year's settlement of this claim that stands (is not reversed), if any."""
+    def standing_settlement(self, member_id: str, claim_id: str) -> tuple[str, int] | None:
+        """The key and year of the member's settlement of this claim that stands (is not reversed), if
+        any, in whichever year."""
 
     def other_pack(self, member_id: str, year: int, pack: str) -> tuple[str, str, str] | None:
         """The member-year's first standing request made under a pack other than `pack`: its key, kind
@@ -129,11 +130,11 @@ class SqlTransaction:
             sql, params = sql + " AND settlement_key = ?", params + (settlement_key,)
         return [Entry(*row) for row in self._run(sql + " ORDER BY seq", params).fetchall()]
 
-    def standing_settlement(self, member_id: str, year: int, claim_id: str) -> str | None:
-        # Spelt as the unique index settlements_standing_claim is, so that it is what answers.
-        row = self._run(f"SELECT key FROM settlements WHERE member_id = ? AND year = ? AND {STANDING_SETTLEMENT} "
-                        f"AND {CLAIM_ID[self.dialect]} = ?", (member_id, year, claim_id)).fetchone()
-        return None if row is None else row[0]
+    def standing_settlement(self, member_id: str, claim_id: str) -> tuple[str, int] | None:
+        # Spelt as the unique index migrations.STANDING_CLAIM_INDEX is, so that it is what answers.
+        row = self._run(f"SELECT key, year FROM settlements WHERE member_id = ? AND {STANDING_SETTLEMENT} "
+                        f"AND {CLAIM_ID[self.dialect]} = ?", (member_id, claim_id)).fetchone()
+        return None if row is None else (row[0], int(row[1]))
 
     def other_pack(self, member_id: str, year: int, pack: str) -> tuple[str, str, str] | None:
         row = self._run("SELECT key, kind, pack FROM settlements WHERE member_id = ? AND year = ? AND kind <> 'reverse' "
