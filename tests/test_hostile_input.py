@@ -631,11 +631,19 @@ def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
     (("claim", "id"), "\u00a0c-77", "a claim id has no space at either end"),
     (("claim", "id"), "c-\u202877", "a claim id holds no control characters"),
     (("claim", "member", "id"), "m-1\u3000", "a member id has no space at either end"),
+    # invisible format characters: 'c-77' with a zero-width space, a byte-order mark, a direction mark or a
+    # soft hyphen looks like 'c-77' and was settled as another claim
+    (("claim", "id"), "c-77\u200b", "a claim id holds no invisible format characters"),
+    (("claim", "id"), "\ufeffc-77", "a claim id holds no invisible format characters"),
+    (("claim", "id"), "c-\u200e77", "a claim id holds no invisible format characters"),
+    (("claim", "member", "id"), "m-\u00ad1", "a member id holds no invisible format characters"),
+    (("claim", "member", "id"), "m-1\U000e0041", "a member id holds no invisible format characters"),
 ])
 def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value, words):
     # a red team settled one stay five times in a member-year as 'c-77', 'c-77 ', ' c-77', 'c-77\t' and
     # 'c-77\n' (a claim is settled once by its id); a 4,000-character id overflowed PostgreSQL's index
-    # (503 with Retry-After, for ever); U+0085 passed as no control character
+    # (503 with Retry-After, for ever); U+0085 passed as no control character, and 'c-77' with a zero-width
+    # space in it as another claim
     data = claim(id=value) if where == ("claim", "id") else claim(member={"id": value, "scheme": "resident",
                                                                           "member_type": "adult"})
     with pytest.raises(ClaimError) as err:

@@ -362,3 +362,17 @@ def test_multiple_of_is_exact_on_numbers_read_as_decimals():
     for amount, ok in [("0.07", True), ("15000.07", True), ("1e3", True), ("0.001", False), ("15000.001", False)]:
         data = benefits.loads(json_text(claim(bill=bill("x"))).replace('"x"', amount))  # total and policy range
         assert VALIDATOR.is_valid(data) == ok, amount
+
+
+# --- ids: the schema's pattern refuses what the models refuse ---------------------------------------
+
+IDS = ["m-1001", "m 1001", "会员-1001", "m-1001 ", " m-1001", "m-1001\u3000", "\u00a0m", "m\t1", "m\x851", "m\u20281",
+       "m-1001\u200b", "\ufeffm-1001", "m\u200e1", "m\u00ad1", "m\u20601", "m\U000e0041", "m\U0001d173", "m\u06dd",
+       "m\U0001f600", "m\ue000"]
+
+
+@pytest.mark.parametrize("value", IDS)
+def test_the_id_pattern_takes_the_ids_the_models_take(value):
+    from benefits.models.claim import MEMBER_ID_PATTERN, id_problem
+
+    assert (re.search(MEMBER_ID_PATTERN, value) is not None) == (id_problem(value) is None), value

@@ -231,6 +231,17 @@ def test_a_member_id_with_a_control_character_is_a_problem_on_either_store(api):
     assert api.get("/members/m1/2021").json()["accumulators"]["admissions"] == 0
 
 
+def test_a_member_id_with_an_invisible_format_character_is_a_problem(api):
+    # 'm1' with a zero-width space after it looks like m1 and would be another member's year
+    body = problem(api.get("/members/m1%E2%80%8B/2021"), 422, "invalid-request")
+    assert paths(body) == [["path", "member_id"]]
+    assert "without invisible format characters" in body["problems"][0]["message"]
+    zwsp = claim(member={"id": "m1\u200b", "scheme": "resident", "member_type": "adult", "groups": []})
+    body = problem(api.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": zwsp}), 422, "invalid-claim")
+    assert paths(body) == [["claim", "member", "id"]]
+    assert api.get("/members/m1/2021").json()["settlements"] == []
+
+
 def test_the_openapi_document_has_the_schemas(stateless):
     doc = stateless.get("/openapi.json").json()
     schemas = doc["components"]["schemas"]
