@@ -16,7 +16,8 @@ claim falls into one of finitely many classes (each value of a word field, each 
 an ordered field is compared with, each group held or not), and the linter tries them all. The layer's
 own `when:` is taken into account; the pack's refusals and the ties between fields (which member types
 a scheme has) are not, so a row is reported only when it is dead for any combination of values. When a
-table's conditions make more than MAX_CLASSES classes, that table is not decided (and not reported).
+table's conditions make more than MAX_CLASSES classes, or the pack's checks together more than MAX_WORK,
+what is left is not decided, and says so (a `not-decided` finding): lint never passes what it did not try.
 """
 
 from __future__ import annotations
@@ -37,13 +38,39 @@ from .files import BREAKDOWN_FIELDS, BandRow, Row
 from .pack import RulePack
 from .refs import split_ref
 
-MAX_CLASSES = 200_000
-"""Classes of claims tried for one table at most (the real packs' largest: a few hundred)."""
+MAX_CLASSES = 300_000
+"""Classes of claims tried for one table at most: rules/jiangmen's widest has about 28,000, and a table whose
+rows read age and date in a layer that reads every group about 250,000 (held as facts: about 150 MB)."""
+MAX_WORK = 10_000_000
+"""Classes of claims tried for the whole pack, each counted once per condition it is tested against: twelve
+times what rules/jiangmen needs (about a second). A pack of hundreds of wide conditions took minutes."""
+
+
+class _Budget:
+    """The work lint may still do, and the checks it left undecided (each named as a finding would be)."""
+
+    def __init__(self):
+        self.left = MAX_WORK
+        self.undecided: list[str] = []
+
+    def classes(self, conds: list, specs, pack: RulePack, what: str) -> list[dict] | None:
+        """The classes of claims the conditions tell apart (`_classes`), or None, with `what` recorded as
+        undecided, when there are too many to try."""
+        axes = _axes(conds, specs, pack)
+        size = 1
+        for axis in axes:
+            size *= len(axis)
+        cost = size * max(1, len(conds))
+        if size > MAX_CLASSES or cost > self.left:
+            self.undecided.append(what)
+            return None
+        self.left -= cost
+        return _classes(axes)
 
 @dataclass(frozen=True)
 class Finding:
     """One thing lint found: its kind (unused-parameter, unused-counter, dead-row, uncovered,
-    never-applies, shared-counter), where, and what."""
+    never-applies, no-cap, shared-counter, not-decided), where, and what."""
 
     kind: str
     file: str
@@ -135,12 +162,21 @@ def lint(pack: RulePack) -> Report:
             findings.append(Finding("unused-counter", files.rel("pack.yaml"), files.line("pack.yaml", ("counters", i)),
                                     f"counter {counter!r} is read or written by no layer"))
     refusals = [conditions.parse(r.when, specs) for r in pack.meta.refusals if r.when is not None]
+    budget = _Budget()
     for layer in pack.layers:
-        findings += _dead_rows(pack, layer, specs, files, refusals)
-        findings += _uncovered(pack, layer, specs, files, refusals)
-        findings += _idle(pack, layer, specs, files, refusals)
-        findings += _capless(pack, layer, specs, files, refusals)
-    findings += _shared_counters(pack, counters_of, specs, files)
+        findings += _dead_rows(pack, layer, specs, files, refusals, budget)
+        findings += _uncovered(pack, layer, specs, files, refusals, budget)
+        findings += _idle(pack, layer, specs, files, refusals, budget)
+        findings += _capless(pack, layer, specs, files, refusals, budget)
+    findings += _shared_counters(pack, counters_of, specs, files, budget)
+    if budget.undecided:
+        n, shown = len(budget.undecided), "; ".join(budget.undecided[:5])
+        more = f"; and {n - 5} more" if n > 5 else ""
+        findings.append(Finding("not-decided", files.rel("pack.yaml"), None,
+                                f"{n} check{'s' if n != 1 else ''} not decided, their conditions making too many "
+                                f"classes of claims to try (at most {MAX_CLASSES:,} for one, {MAX_WORK:,} for the "
+                                f"pack): {shown}{more}. Dead rows, rows missing and caps missing there are "
+                                "unchecked"))
 
     values = [v for p in pack.parameters.values() for v in p.values]
     assumed = sum(v.assumed for v in values)
@@ -212,25 +248,25 @@ def _settled(classes: list[dict] | None, refusals: list) -> list[dict] | None:
     return None if classes is None else [f for f in classes if not any(conditions.holds(r, f) for r in refusals)]
 
 
-def _dead_rows(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[Finding]:
+def _dead_rows(pack: RulePack, layer, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
     out: list[Finding] = []
     layer_when = conditions.parse(layer.when, specs)
     for path, rows in _tables(layer):
         rule_ids = layer.rule_ids(path[0], rows)
         conds = [conditions.parse(r.when, specs) if r.when is not None else None for r in rows]
-        classes = _settled(_classes([c for c in conds if c is not None] + [layer_when] + refusals, specs, pack),
-                           refusals)
+        at = ".".join(map(str, path))
+        classes = _settled(budget.classes([c for c in conds if c is not None] + [layer_when] + refusals, specs, pack,
+                                          f"layer {layer.id!r}: {at} (its dead rows)"), refusals)
         for i in range(len(rows)):
             cover = _covered_by(i, conds, layer_when, classes)
             if cover is None:
                 continue
             file, line = pack.sites.get(rule_ids[i], (files.rel(f"layers/{layer.id}.yaml"), None))
-            at = ".".join(map(str, path))
             out.append(Finding("dead-row", file, line, f"layer {layer.id!r}: {at}[{i}] can never be chosen: {cover}"))
     return out
 
 
-def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[Finding]:
+def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
     """Decision tables without a row for some claims the layer applies to (and the pack does not
     refuse): such a claim would be refused at settlement ("no ratio row applies")."""
     out: list[Finding] = []
@@ -239,7 +275,9 @@ def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list) -> l
         if path == ("caps",) or any(r.when is None for r in rows):  # no cap row leaves a claim uncapped: _capless
             continue
         conds = [conditions.parse(r.when, specs) for r in rows]
-        classes = _classes(conds + [layer_when] + refusals, specs, pack)
+        at = ".".join(map(str, path))
+        classes = budget.classes(conds + [layer_when] + refusals, specs, pack,
+                                 f"layer {layer.id!r}: {at} (claims no row holds for)")
         if classes is None:
             continue
         missed = next((f for f in classes if conditions.holds(layer_when, f) and not any(conditions.holds(c, f) for c in conds)
@@ -249,13 +287,12 @@ def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list) -> l
         read = conditions.reads(conds + [layer_when], specs)[0]  # the example names what the table and the layer read
         example = ", ".join(f"{k} {v}" for k, v in sorted(missed.items()) if k in read)
         file, line = pack.sites.get(layer.rule_ids(path[0], rows)[0], (files.rel(f"layers/{layer.id}.yaml"), None))
-        at = ".".join(map(str, path))
         out.append(Finding("uncovered", file, line, f"layer {layer.id!r}: no row of {at} holds for some claims the layer "
                                                     f"applies to ({example}): such a claim would be refused"))
     return out
 
 
-def _idle(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[Finding]:
+def _idle(pack: RulePack, layer, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
     """Caps, adjustments and groups (each applies wherever its `when:` holds, not the first of a
     table) whose condition never holds on a claim the layer applies to: a cap that never applies
     leaves the layer without it, silently."""
@@ -268,7 +305,8 @@ def _idle(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[F
             if item.when is None:
                 continue
             cond = conditions.parse(item.when, specs)
-            classes = _settled(_classes([cond, layer_when] + refusals, specs, pack), refusals)
+            classes = _settled(budget.classes([cond, layer_when] + refusals, specs, pack,
+                                              f"layer {layer.id!r}: {section}[{i}] (whether it ever applies)"), refusals)
             if classes is None or any(conditions.holds(layer_when, f) and conditions.holds(cond, f) for f in classes):
                 continue
             file, line = pack.sites.get(rid, (files.rel(f"layers/{layer.id}.yaml"), None))
@@ -277,7 +315,7 @@ def _idle(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[F
     return sorted(out, key=lambda f: f.line or 0)  # in file order
 
 
-def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list) -> list[Finding]:
+def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
     """A layer with caps under which some claims it pays have none: no row of its caps holds for them,
     so they are paid without a limit (a cap row written `when: scheme == resident` leaves employees
     uncapped). A layer whose groups lift the cap does so by a group, not by a missing row."""
@@ -288,7 +326,8 @@ def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list) -> lis
     conds = [conditions.parse(c.when, specs) for c in caps]
     groups = getattr(layer, "groups", None) or []
     paid = [conditions.parse(g.when, specs) for g in groups] if layer.pays_groups_only and all(g.when for g in groups) else []
-    classes = _settled(_classes(conds + [layer_when] + paid + refusals, specs, pack), refusals)
+    classes = _settled(budget.classes(conds + [layer_when] + paid + refusals, specs, pack,
+                                      f"layer {layer.id!r}: caps (claims no cap row holds for)"), refusals)
     if classes is None:
         return []
     missed = next((f for f in classes if conditions.holds(layer_when, f) and (not paid or any(conditions.holds(g, f) for g in paid))
@@ -303,7 +342,8 @@ def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list) -> lis
                                           f"({example}): such a claim is paid with no cap")]
 
 
-def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, files: _Files) -> list[Finding]:
+def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, files: _Files,
+                     budget: _Budget) -> list[Finding]:
     """Two layers that name the same counter and can both apply to one claim: each would add the
     claim to it (a copy of a layer under a new id paid twice, and counted twice). Layers sharing a
     cap for claims of different kinds (the basic fund's inpatient and 门特 layers) never both apply."""
@@ -313,7 +353,7 @@ def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, fi
         if not shared:
             continue
         wa, wb = conditions.parse(a.when, specs), conditions.parse(b.when, specs)
-        classes = _classes([wa, wb], specs, pack)
+        classes = budget.classes([wa, wb], specs, pack, f"layers {a.id!r} and {b.id!r} (whether both apply to a claim)")
         if classes is not None and not any(conditions.holds(wa, f) and conditions.holds(wb, f) for f in classes):
             continue
         i = [layer.id for layer in pack.layers].index(b.id)
@@ -358,10 +398,10 @@ def _days_around(key: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _classes(conds: list, specs, pack: RulePack) -> list[dict] | None:
-    """One fact for each class of claims the conditions can tell apart, or None when there are more
-    than MAX_CLASSES. Only claims the engine settles under `pack`: of a visit kind it covers, dated
-    within its versions, with the member fields its conditions require."""
+def _axes(conds: list, specs, pack: RulePack) -> list[list[tuple[str, object]]]:
+    """Per field the conditions read, the values that stand for its classes: only claims the engine settles
+    under `pack`, of a visit kind it covers, dated within its versions, with the member fields its
+    conditions require."""
     fields, groups, constants = conditions.reads(conds, specs)
     first, last = date_key(pack.versions[0].start), date_key(pack.versions[-1].end)
     axes: list[list[tuple[str, object]]] = []
@@ -383,11 +423,11 @@ def _classes(conds: list, specs, pack: RulePack) -> list[dict] | None:
             axes.append([(name, p) for p in points or [0]] + ([(name, None)] if optional else []))
     for g in sorted(groups):
         axes.append([(group_key("groups", g), True), (group_key("groups", g), False)])
-    size = 1
-    for axis in axes:
-        size *= len(axis)
-        if size > MAX_CLASSES:
-            return None
+    return axes
+
+
+def _classes(axes: list[list[tuple[str, object]]]) -> list[dict]:
+    """One fact for each class of claims: each combination of the axes' values a member can have."""
     facts = ({k: v for k, v in combo if v is not None} for combo in itertools.product(*axes))
     return [f for f in facts if _member_type_fits(f)]
 
