@@ -168,7 +168,7 @@ def bench_ledger(args, folder: Path, pg: Postgres, results: dict) -> None:
     claims = sf.member_claims(args.serial, max(10, args.members // 3), seed=args.seed + 2)
     models = [(benefits.Claim.model_validate(c.body), packs[c.pack]) for c in claims]
     # The warm-up settles copies of the first 30 claims under other claim and member ids: a ledger
-    # settles a claim once per member-year, and the timed loop must find its members untouched.
+    # settles a claim once per member, and the timed loop must find its members untouched.
     warm = [(benefits.Claim.model_validate({**c.body, "id": f"warm-{c.body['id']}",
                                             "member": {**c.body["member"], "id": f"warm-{c.body['member']['id']}"}}),
              packs[c.pack]) for c in claims[:30]]

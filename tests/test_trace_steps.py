@@ -262,7 +262,11 @@ def test_what_is_left_of_each_layers_cap_is_a_step(jiangmen):
         {"paid_so_far": "79500.00"}, "max(0, 80000.00 - 79500.00) = 500.00", "500.00")
     assert cap.explain_zh == "医疗救助年度最高救助限额（门诊与住院共用）剩余"
     assert [c.parameter for c in cap.citations] == ["medical_aid.annual_cap"]
-    assert t["medical_aid.pay"].formula == "(4395.00 - 0.00) x 80% = 3516.00; capped at 500.00 -> 500.00"
+    # where the 4395.00 comes from is in the step, as in the cumulative one: the policy-range amount less
+    # each fund before the layer (Jiangmen's medical aid has no aid deductible, so none is subtracted)
+    pay = t["medical_aid.pay"]
+    assert pay.formula == "(20000.00 - 12350.00 - 3255.00) x 80% = 3516.00; capped at 500.00 -> 500.00"
+    assert pay.inputs == {"policy_range": "20000.00", "left": "4395.00", "cap_left": "500.00"}
     order = [x.step for x in s.trace]
     assert order.index("medical_aid.cap") < order.index("medical_aid.pay")
     # a cap a group lifts has no such step: 低保 has no serious-illness cap
@@ -293,7 +297,7 @@ def test_the_aid_deductible_left_is_a_step():
     # (800.00 - 200.00) x 90% = 540.00; serious illness pays nothing (260.00 is below its start);
     # medical aid's annual deductible is 1000.00, of which 500.00 was met this year: this claim's
     # 260.00 left meets min(260.00, 1000.00 - 500.00) = 260.00 of it, so aid pays
-    # (260.00 - 260.00) x 75% = 0.00. The 260.00 was stated with no step saying why.
+    # (800.00 - 540.00 - 0.00 - 260.00) x 75% = 0.00. The 260.00 was stated with no step saying why.
     anyang = benefits.load_rules(RULES / "anyang")
     s = benefits.evaluate(_stay("township", "800.00", "800.00", ["dibao"], days=("2022-03-01", "2022-03-03")),
                           anyang, _acc(medical_aid__deductible_used="500.00"))
@@ -301,7 +305,8 @@ def test_the_aid_deductible_left_is_a_step():
     d = t["medical_aid.deductible"]
     assert (d.inputs, d.formula, d.output) == (
         {"aid_deductible_met": "500.00", "left": "260.00"}, "min(260.00, max(0, 1000.00 - 500.00)) = 260.00", "260.00")
-    assert t["medical_aid.pay"].formula == "(260.00 - 260.00) x 75% = 0.00 -> 0.00"
+    # 260.00 left is 800.00 less basic 540.00 and serious illness 0.00; the aid deductible's 260.00 comes last
+    assert t["medical_aid.pay"].formula == "(800.00 - 540.00 - 0.00 - 260.00) x 75% = 0.00 -> 0.00"
     assert str(s.accumulators_after.counters["medical_aid.deductible_used"]) == "760.00"
 
 

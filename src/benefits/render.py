@@ -310,12 +310,18 @@ def _aid_deductible(d: dict, cites: tuple) -> Text:
 
 def _aid_pay(d: dict, cites: tuple) -> Text:
     g, ratio, left, used, paid = d["group"], fmt_units(d["ratio"]), fmt_fen(d["left"]), fmt_fen(d["used"]), fmt_fen(d["paid"])
-    formula = _capped(f"({left} - {used}) x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
+    # what is left: the policy-range amount less what each fund before this layer paid, as the cumulative step shows it
+    # it (less the aid deductible this claim meets, where the layer has one)
+    parts = [*((d["policy"], *d["funds"]) if d["funds"] else (d["left"],)), *((d["used"],) if d["deductible"] else ())]
+    base = " - ".join(map(fmt_fen, parts))
+    base = f"({base})" if len(parts) > 1 else base
+    formula = _capped(f"{base} x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
     # The kind serves medical aid and a finance share alike (the COVID test's): the layer names the payer.
     return (f"{d['payer']['zh']}按{ratio}支付{_who(g, d['zh'], d['member'])}的剩余合规自付",
             f"{d['payer']['en']}: {ratio} of the in-policy self-pay left (group {g})",
             # an aid deductible only where the layer has one (a COVID test's finance share has none)
-            {"left": left, **({"aid_deductible_used": used} if d["deductible"] else {}), "cap_left": _cap(d["cap_left"])},
+            {**({"policy_range": fmt_fen(d["policy"])} if d["funds"] else {}), "left": left,
+             **({"aid_deductible_used": used} if d["deductible"] else {}), "cap_left": _cap(d["cap_left"])},
             formula + f" -> {paid}", paid)
 
 

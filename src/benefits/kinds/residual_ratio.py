@@ -97,6 +97,7 @@ class ResidualRatioLayer(Kind):
                        {"group": g.id, "zh": g.name.zh if g.name else None, "member": st.claim.member.groups,
                         "payer": self.payer,
                         "left": left, "used": used, "deductible": ded is not None,
+                        "policy": st.bill.policy_range, "funds": tuple(st.funds_paid),
                         "ratio": ratio.units, "raw": raw,
                         "cap_left": cap_left, "paid": paid}, (ratio,))
         if self.paid_counter:
