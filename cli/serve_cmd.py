@@ -81,6 +81,30 @@ def _check_store(database: str) -> None:
     ledger.close()
 
 
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
+MAX_TOKEN = 4096
+
+
+def _admin_token(path: str | None) -> str | None:
+    """The admin token in the file `path` (one line; a line break after it is not part of it): what POST
+    /admin/reload must carry. From a file, not the command line, which other users of the machine see."""
+    from benefits import BenefitsError
+
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TOKEN + 3)
+    except OSError as exc:
+        raise BenefitsError(f"--admin-token-file {path}: cannot be read: {exc.strerror or exc}") from None
+    text = raw.decode("ascii", "replace")
+    token = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    if not 16 <= len(token) <= MAX_TOKEN or not set(token) <= _TOKEN_CHARS:
+        raise BenefitsError(f"--admin-token-file {path}: expected one line of 16 to {MAX_TOKEN} characters: letters, "
+                            "digits and - . _ ~ + / = (a bearer token, such as `openssl rand -hex 32` writes)")
+    return token
+
+
 def _database(database: str) -> str:
     """A plain path made absolute (the workers may start elsewhere); URLs as given."""
     if "://" in database or database.startswith(("sqlite:", "postgresql:", "postgres:")):
@@ -116,23 +140,29 @@ def serve(
         "--log-level", help="uvicorn's log level: critical, error, warning, info, debug.")] = "info",
     access_log: Annotated[bool, typer.Option(
         "--access-log/--no-access-log", help="Log every request.")] = True,
+    admin_token_file: Annotated[str | None, typer.Option(
+        "--admin-token-file", metavar="FILE", envvar="BENEFITS_ADMIN_TOKEN_FILE", show_envvar=True,
+        help="A file holding the admin token that POST /admin/reload must carry (Authorization: Bearer TOKEN). "
+             "Without one, anyone who can reach the service may reload its packs; SIGHUP works either way.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")] = False,
 ) -> None:
     from .app import guard
 
     with guard(debug):
+        token = _admin_token(admin_token_file)
         pairs = _pack_folders(list(rules or []))
         found = _load_packs(pairs)
         database = _database(database)
         _check_store(database)
-        _run(found, database, host, port, workers, log_level, access_log)
+        _run(found, database, host, port, workers, log_level, access_log, token)
 
 
-def _run(found, database: str, host: str, port: int, workers: int, log_level: str, access_log: bool) -> None:
+def _run(found, database: str, host: str, port: int, workers: int, log_level: str, access_log: bool,
+         token: str | None = None) -> None:
     import uvicorn
 
     from benefits import BenefitsError
-    from benefits.service.app import ENV_DATABASE, ENV_RULES, ENV_STAMP
+    from benefits.service.app import ENV_ADMIN_TOKEN, ENV_DATABASE, ENV_RULES, ENV_STAMP
     from benefits.service.snapshots import InUse, Snapshots
 
     stamp, made = _stamp_path(host, port)
@@ -146,6 +176,10 @@ def _run(found, database: str, host: str, port: int, workers: int, log_level: st
             os.environ[ENV_RULES] = json.dumps(found.folders)
             os.environ[ENV_DATABASE] = database
             os.environ[ENV_STAMP] = stamp
+            if token is None:  # the workers' token is this command's, never one left in the environment
+                os.environ.pop(ENV_ADMIN_TOKEN, None)
+            else:
+                os.environ[ENV_ADMIN_TOKEN] = token
             options = dict(factory=True, host=host, port=port, workers=workers, log_level=log_level,
                            access_log=access_log, timeout_graceful_shutdown=30)
             # uvicorn ends a server stopped by SIGTERM by raising the signal again to the handler it

@@ -606,6 +606,62 @@ def test_reload_swaps_the_packs_and_keeps_the_old_ones_when_one_fails(tmp_path):
         assert client.get("/ready").json()["generation"] == 2
 
 
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+def test_a_service_with_an_admin_token_reloads_only_with_it(tmp_path):
+    # /admin/reload was open to anyone who reached the service: with a token, only its holder reloads
+    with TestClient(create_app(PACK_DIRS, str(tmp_path / "ledger.db"), admin_token=TOKEN)) as client:
+        for headers, why in (({}, ""), ({"Authorization": "Bearer 0123"}, "; the one sent is not it"),
+                             ({"Authorization": TOKEN}, "; the one sent is not it")):
+            r = client.post("/admin/reload", headers=headers)
+            body = problem(r, 401, "unauthorized")
+            assert body["detail"] == ("this operation needs the service's admin token, sent as `Authorization: "
+                                      "Bearer <token>`" + why)
+            assert r.headers["www-authenticate"] == 'Bearer realm="benefits admin"'
+        assert client.get("/ready").json()["generation"] == 1  # nothing was reloaded
+        r = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 200 and r.json()["status"] == "reloaded"
+        assert client.get("/ready").json()["generation"] == 2
+        assert client.post("/calculate", json={"pack": "jiangmen", "claim": claim()}).status_code == 200  # no token
+
+
+def test_benefits_serve_takes_its_admin_token_from_a_file_and_every_worker_asks_for_it(tmp_path):
+    token_file = tmp_path / "admin-token"
+    token_file.write_text(TOKEN + "\n", encoding="ascii")  # as `openssl rand -hex 16 > file` writes it
+    with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server.log", workers=2,
+                       extra_env={"BENEFITS_ADMIN_TOKEN_FILE": str(token_file)}) as server:
+        # new connections are spread over both workers: each refuses without the token, reloads with it
+        assert {httpx.post(server.url + "/admin/reload").status_code for _ in range(8)} == {401}
+        assert {httpx.post(server.url + "/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+                for _ in range(8)} == {200}
+    # the workers' token is the command's: one left in the environment from elsewhere does not apply
+    with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server1.log", workers=1,
+                       extra_env={"BENEFITS_SERVE_ADMIN_TOKEN": TOKEN}) as server:
+        assert httpx.post(server.url + "/admin/reload").status_code == 200
+
+
+@pytest.mark.parametrize("text, words", [
+    ("short\n", "expected one line of 16 to 4096 characters"),
+    (TOKEN + " x\n", "expected one line of 16 to 4096 characters"),
+    (TOKEN + "\n\n", "expected one line of 16 to 4096 characters"),
+    ("", "expected one line of 16 to 4096 characters"),
+    (None, "cannot be read"),
+])
+def test_an_admin_token_file_that_cannot_be_used_stops_the_server_before_it_starts(tmp_path, text, words):
+    from benefits_cli.app import app as cli_app
+    from typer.testing import CliRunner
+
+    token_file = tmp_path / "admin-token"
+    if text is not None:
+        token_file.write_text(text, encoding="ascii")
+    r = CliRunner().invoke(cli_app, ["serve", "--rules", str(PACK_DIRS["jiangmen"]), "--database",
+                                     str(tmp_path / "ledger.db"), "--admin-token-file", str(token_file)])
+    assert r.exit_code == 2, r.output
+    assert f"--admin-token-file {token_file}: {words}" in " ".join(r.output.split())
+    assert not (tmp_path / "ledger.db").exists()  # stopped before it opened anything
+
+
 def test_reload_reaches_every_worker_and_sighup_reloads(tmp_path):
     folder = _copy_pack(tmp_path)
     with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server.log", workers=2,

@@ -17,6 +17,7 @@ in each worker process (in the application's lifespan, after the fork), never sh
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ except ImportError:  # pragma: no cover - not a POSIX system: the writers queue 
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any, Mapping
 
-from fastapi import Depends, FastAPI, Path, Query
+from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -266,7 +267,8 @@ def _stored(description: str, *names: str) -> dict:
 
 
 def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, database: str, *,
-               reload_stamp: str | os.PathLike | None = None, joins: bool = False) -> FastAPI:
+               reload_stamp: str | os.PathLike | None = None, joins: bool = False,
+               admin_token: str | None = None) -> FastAPI:
     """The service: `rules_dirs` names the pack folders ({name: folder}, or a list of folders named by
     their pack.yaml), `database` the ledger's store (a SQLite file path, sqlite:///path or
     postgresql://...). The packs are loaded now (a ServiceProblem when one fails); the ledger when
@@ -275,7 +277,8 @@ def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, datab
     that snapshot, not the folders, at start and whenever a reload in another worker changed it.
     `joins`: the stamp was published before this process started (a worker of `benefits serve`), so
     one that has gone (a temporary-files cleaner) is a server that is not ready, never a reason to
-    load the folders as they are now."""
+    load the folders as they are now. `admin_token`: when given, POST /admin/reload needs it
+    (`Authorization: Bearer <token>`); without one, anyone who reaches the service may reload."""
     packs = Packs(rules_dirs, reload_stamp, joins=joins)
     store = Store(database)
 
@@ -301,7 +304,7 @@ def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, datab
     )
     app.state.packs, app.state.store = packs, store
     problems.install(app)
-    _routes(app, packs, store)
+    _routes(app, packs, store, admin_token)
     install_page(app)  # the settlement page: GET /, /page, /packs (page.py)
     _openapi(app)
     return app
@@ -358,13 +361,13 @@ def _answer(done, location: str) -> Response:
     return _json(done.body, 200 if done.replayed else 201, headers)
 
 
-def _routes(app: FastAPI, packs: Packs, store: Store) -> None:
+def _routes(app: FastAPI, packs: Packs, store: Store, admin_token: str | None) -> None:
     # The order the routes are added is the order of the paths in the OpenAPI document.
     _calculate_routes(app, packs)
     _settlement_routes(app, packs, store)
     _member_routes(app, packs, store)
     _reading_routes(app, store)
-    _operation_routes(app, packs, store)
+    _operation_routes(app, packs, store, admin_token)
 
 
 def _calculate_routes(app: FastAPI, packs: Packs) -> None:
@@ -516,7 +519,7 @@ def _reading_routes(app: FastAPI, store: Store) -> None:
         return _json(json.dumps(out, ensure_ascii=False, separators=(",", ":")))
 
 
-def _operation_routes(app: FastAPI, packs: Packs, store: Store) -> None:
+def _operation_routes(app: FastAPI, packs: Packs, store: Store, admin_token: str | None) -> None:
     """Liveness, readiness and reloading the packs."""
 
     @app.get("/health", tags=["operations"], summary="Liveness", response_model=Health)
@@ -537,14 +540,28 @@ def _operation_routes(app: FastAPI, packs: Packs, store: Store) -> None:
         return {"status": "ready", "store": store.kind, **loaded.describe(), "worker": os.getpid()}
 
     @app.post("/admin/reload", tags=["operations"], summary="Load the rule packs again",
-              response_model=Ready, responses=responses("invalid-rule-pack", "not-ready"))
-    def reload():
+              response_model=Ready, responses=responses("unauthorized", "invalid-rule-pack", "not-ready"))
+    def reload(authorization: Annotated[str | None, Header(
+            description="`Bearer <token>`: the service's admin token, where it was started with one")] = None):
         """Load every pack folder again and swap the new packs in for every worker: each settles
         with exactly the files loaded now (a copy of them), whatever happens to the folders, until
         the next reload. A pack that fails to load changes nothing in any worker, and its problems
-        are answered (422)."""
+        are answered (422). A service started with an admin token answers 401 without it."""
+        _check_admin(admin_token, authorization)
         loaded = packs.reload()
         return {"status": "reloaded", "store": store.kind, **loaded.describe(), "worker": os.getpid()}
+
+
+def _check_admin(token: str | None, authorization: str | None) -> None:
+    """An operations request carries the admin token, where the service has one (compared in constant
+    time: how long a refusal takes tells nothing of the token)."""
+    if token is None:
+        return
+    given = (authorization or "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, f"Bearer {token}".encode("utf-8")):
+        raise ServiceProblem("unauthorized", "this operation needs the service's admin token, sent as "
+                             "`Authorization: Bearer <token>`" + ("; the one sent is not it" if authorization else ""),
+                             headers={"WWW-Authenticate": 'Bearer realm="benefits admin"'})
 
 
 def _request(r) -> dict:
@@ -592,12 +609,14 @@ def _openapi(app: FastAPI) -> None:
 ENV_RULES = "BENEFITS_SERVE_RULES"
 ENV_DATABASE = "BENEFITS_SERVE_DATABASE"
 ENV_STAMP = "BENEFITS_SERVE_RELOAD_STAMP"
+ENV_ADMIN_TOKEN = "BENEFITS_SERVE_ADMIN_TOKEN"
 
 
 def from_environment() -> FastAPI:
     """The application as `benefits serve` configures it for each worker process, through the
     environment: BENEFITS_SERVE_RULES (a JSON object of name -> folder), BENEFITS_SERVE_DATABASE and
-    BENEFITS_SERVE_RELOAD_STAMP."""
+    BENEFITS_SERVE_RELOAD_STAMP, and BENEFITS_SERVE_ADMIN_TOKEN where the server has an admin token."""
     rules = json.loads(os.environ[ENV_RULES])
     stamp = os.environ.get(ENV_STAMP) or None
-    return create_app(rules, os.environ[ENV_DATABASE], reload_stamp=stamp, joins=stamp is not None)
+    return create_app(rules, os.environ[ENV_DATABASE], reload_stamp=stamp, joins=stamp is not None,
+                      admin_token=os.environ.get(ENV_ADMIN_TOKEN) or None)

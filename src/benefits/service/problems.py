@@ -42,6 +42,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "invalid-request": (422, "The request is invalid"),
     "invalid-claim": (422, "The claim cannot be settled"),
     "invalid-rule-pack": (422, "A rule pack is invalid"),
+    "unauthorized": (401, "The operation needs the service's admin token"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
     "key-conflict": (409, "The key was already used for another request"),
