@@ -631,13 +631,21 @@ def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
     (("claim", "id"), "\u00a0c-77", "a claim id has no space at either end"),
     (("claim", "id"), "c-\u202877", "a claim id holds no control characters"),
     (("claim", "member", "id"), "m-1\u3000", "a member id has no space at either end"),
-    # invisible format characters: 'c-77' with a zero-width space, a byte-order mark, a direction mark or a
+    # invisible characters: 'c-77' with a zero-width space, a byte-order mark, a direction mark or a
     # soft hyphen looks like 'c-77' and was settled as another claim
-    (("claim", "id"), "c-77\u200b", "a claim id holds no invisible format characters"),
-    (("claim", "id"), "\ufeffc-77", "a claim id holds no invisible format characters"),
-    (("claim", "id"), "c-\u200e77", "a claim id holds no invisible format characters"),
-    (("claim", "member", "id"), "m-\u00ad1", "a member id holds no invisible format characters"),
-    (("claim", "member", "id"), "m-1\U000e0041", "a member id holds no invisible format characters"),
+    (("claim", "id"), "c-77\u200b", "a claim id holds no invisible characters"),
+    (("claim", "id"), "\ufeffc-77", "a claim id holds no invisible characters"),
+    (("claim", "id"), "c-\u200e77", "a claim id holds no invisible characters"),
+    (("claim", "member", "id"), "m-\u00ad1", "a member id holds no invisible characters"),
+    (("claim", "member", "id"), "m-1\U000e0041", "a member id holds no invisible characters"),
+    # and the other characters that show nothing: a combining grapheme joiner, a variation selector, a Hangul
+    # filler, the Braille blank (each was paid again as another claim after c-77)
+    (("claim", "id"), "c-77\u034f", "a claim id holds no invisible characters"),
+    (("claim", "id"), "c-77\ufe0f", "a claim id holds no invisible characters"),
+    (("claim", "id"), "c-77\U000e0100", "a claim id holds no invisible characters"),
+    (("claim", "id"), "c-77\u3164", "a claim id holds no invisible characters"),
+    (("claim", "id"), "c-\u280077", "a claim id holds no invisible characters"),
+    (("claim", "id"), "c-77\u180b", "a claim id holds no invisible characters"),
 ])
 def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value, words):
     # a red team settled one stay five times in a member-year as 'c-77', 'c-77 ', ' c-77', 'c-77\t' and

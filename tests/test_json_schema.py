@@ -367,8 +367,9 @@ def test_multiple_of_is_exact_on_numbers_read_as_decimals():
 # --- ids: the schema's pattern refuses what the models refuse ---------------------------------------
 
 IDS = ["m-1001", "m 1001", "会员-1001", "m-1001 ", " m-1001", "m-1001\u3000", "\u00a0m", "m\t1", "m\x851", "m\u20281",
-       "m-1001\u200b", "\ufeffm-1001", "m\u200e1", "m\u00ad1", "m\u20601", "m\U000e0041", "m\U0001d173", "m\u06dd",
-       "m\U0001f600", "m\ue000"]
+       "m-1001\u200b", "\ufeffm-1001", "m\u200e1", "m\u00ad1", "m\u20601", "m\u06dd", "m\u034f", "m\ufe0f",
+       "m\u3164", "m\u2800", "张\U00020021", "m\U0001f47b", "m\U0001f600", "m\ue000"]
+ASTRAL_INVISIBLE = ["m\U000e0041", "m\U0001d173", "m\U000e0100", "m\U0001bca0"]
 
 
 @pytest.mark.parametrize("value", IDS)
@@ -376,3 +377,27 @@ def test_the_id_pattern_takes_the_ids_the_models_take(value):
     from benefits.models.claim import MEMBER_ID_PATTERN, id_problem
 
     assert (re.search(MEMBER_ID_PATTERN, value) is not None) == (id_problem(value) is None), value
+
+
+@pytest.mark.parametrize("value", ASTRAL_INVISIBLE)
+def test_invisible_characters_beyond_u_ffff_are_the_engines_to_refuse(value):
+    # the pattern holds no character beyond U+FFFF: JSON Schema's regexes read UTF-16, and one in a class
+    # would be two surrogate halves, refusing '张𠀡' or an emoji with them. The engine refuses these ids.
+    from benefits.models.claim import MEMBER_ID_PATTERN, id_problem
+
+    assert re.search(MEMBER_ID_PATTERN, value) is not None
+    assert "holds no invisible characters" in id_problem(value)
+    assert all(ord(c) <= 0xFFFF for c in MEMBER_ID_PATTERN)
+
+
+def test_every_format_character_is_invisible_to_an_id():
+    import sys
+    import unicodedata
+
+    from benefits.models.claim import INVISIBLE_CHARACTER
+
+    assert unicodedata.unidata_version == "14.0.0"  # the table in models/claim.py is Unicode 14's
+    invisible = re.compile(INVISIBLE_CHARACTER)
+    missed = [hex(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"
+              and not invisible.fullmatch(chr(c))]
+    assert missed == []

@@ -177,9 +177,11 @@ def test_a_member_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack)
     ("c" * 201, "a claim id has at most 200 characters"),  # a ledger's index refuses keys of kilobytes
     ("c-77\u3000", "a claim id has no space at either end"),  # the ideographic space of Chinese input
     ("c-\u202877", "a claim id holds no control characters"),
-    ("c-77\u200b", "a claim id holds no invisible format characters"),  # a zero-width space: looks like c-77
-    ("\ufeffc-77", "a claim id holds no invisible format characters"),  # a byte-order mark left by an export
-    ("c-\U000e004177", "a claim id holds no invisible format characters"),  # a tag character, beyond U+FFFF
+    ("c-77\u200b", "a claim id holds no invisible characters"),  # a zero-width space: looks like c-77
+    ("\ufeffc-77", "a claim id holds no invisible characters"),  # a byte-order mark left by an export
+    ("c-\U000e004177", "a claim id holds no invisible characters"),  # a tag character, beyond U+FFFF
+    ("c-77\ufe0f", "a claim id holds no invisible characters"),  # a variation selector
+    ("c-\u280077", "a claim id holds no invisible characters"),  # the Braille blank
 ])
 def test_a_claim_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack, claim_id, words):
     claims = [stay(claim_id, "2021-03-01"), stay("c2", "2021-03-02")]

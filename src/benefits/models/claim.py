@@ -112,31 +112,42 @@ setl_id and mdtrt_id, have 30 characters)."""
 _CONTROLS = r"\x00-\x1f\x7f-\x9f" + "\u2028\u2029"
 CONTROL_CHARACTER = f"[{_CONTROLS}]"
 """A control character (NUL, a tab, a line break, U+0085, U+2028, ...), which no member or claim id holds."""
-# Unicode's format characters (category Cf, Unicode 14 as Python 3.11 has it): invisible, so 'c-77' and
-# 'c-77' with a zero-width space, a byte-order mark or a direction mark inside look alike and would be two
-# claims. Written as characters; those beyond U+FFFF one by one, never as a range, which a regex engine
-# reading UTF-16 (JSON Schema's ECMA patterns) would take as a range of surrogates.
-_FORMAT_RANGES = ((0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891),
-                  (0x8E2, 0x8E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064),
-                  (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD),
-                  (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F))
-_FORMATS = "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" if b <= 0xFFFF else "".join(map(chr, range(a, b + 1)))
-                   for a, b in _FORMAT_RANGES)
-FORMAT_CHARACTER = f"[{_FORMATS}]"
-"""An invisible format character (a zero-width space or joiner, a byte-order mark, a direction mark, a
-soft hyphen, ...), which no member or claim id holds."""
+# Characters that show nothing: Unicode's format characters (category Cf: zero-width spaces and joiners,
+# byte-order marks, direction marks, soft hyphens, tags), its other default-ignorable code points
+# (variation selectors, the combining grapheme joiner, Hangul fillers) and the Braille blank. 'c-77' with
+# one inside looks like 'c-77' and would be another claim. Unicode 14, as Python 3.11 has it.
+_INVISIBLE_RANGES = (
+    (0xAD, 0xAD), (0x34F, 0x34F), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891),
+    (0x8E2, 0x8E2), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x2800, 0x2800), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+
+
+def _class_of(ranges) -> str:
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+
+
+_INVISIBLE_BMP = _class_of(r for r in _INVISIBLE_RANGES if r[1] <= 0xFFFF)
+INVISIBLE_CHARACTER = f"[{_class_of(_INVISIBLE_RANGES)}]"
+"""A character that shows nothing (a zero-width space, a byte-order mark, a direction mark, a variation
+selector, ...), which no member or claim id holds. For Python's re and RE2 (Arrow), which read characters
+beyond U+FFFF as themselves."""
 _SPACES = " \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"  # every other space (str.isspace), as characters
-_NEVER = _CONTROLS + _FORMATS
+# In the pattern, the invisible characters below U+FFFF only: JSON Schema's ECMA regexes read a string
+# as UTF-16, and a character beyond it in a class would be two surrogate halves, refusing every id with
+# another character that shares one (a rare Chinese character, an emoji). The engine refuses the rest.
+_NEVER = _CONTROLS + _INVISIBLE_BMP
 MEMBER_ID_PATTERN = described(f"^([^{_SPACES}{_NEVER}]([^{_NEVER}]*[^{_SPACES}{_NEVER}])?)?$",
                               "a member id without control characters (such as NUL, a tab or a line break), "
-                              "without invisible format characters (such as a zero-width space) and without a "
-                              "space at either end")
+                              "without invisible characters (such as a zero-width space) and without a space "
+                              "at either end")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
 EDGE_SPACE = f"^[{_SPACES}]|[{_SPACES}]$"
 """A space that begins or ends an id, an ideographic or no-break one too: 'm-1001　' would be another
 member than 'm-1001' in a ledger."""
 _CONTROL = re.compile(CONTROL_CHARACTER)
-_FORMAT = re.compile(FORMAT_CHARACTER)
+_INVISIBLE = re.compile(INVISIBLE_CHARACTER)
 
 
 def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> str | None:
@@ -149,9 +160,9 @@ def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> s
         return f"a {what} id has at most {most} characters, got {len(value)}"
     if _CONTROL.search(value):
         return f"a {what} id holds no control characters (such as NUL, a tab or a line break)"
-    if _FORMAT.search(value):
-        return (f"a {what} id holds no invisible format characters (such as a zero-width space, a byte-order mark "
-                f"or a direction mark): {value!r} would look like another {what}")
+    if _INVISIBLE.search(value):
+        return (f"a {what} id holds no invisible characters (such as a zero-width space, a byte-order mark, a "
+                f"direction mark or a variation selector): {value!r} would look like another {what}")
     if value[0].isspace() or value[-1].isspace():
         if not value.strip():
             return f"expected a {what} id (text), got only spaces"
@@ -165,7 +176,9 @@ def member_id_problem(value: str) -> str | None:
 
 
 def _checked_id(value: str, what: str, most: int) -> str:
-    if len(value) <= most and value.isprintable() and value[:1] != " " != value[-1:]:  # every real id
+    # the common case at once: printable ASCII (a non-ASCII id may hold a character that shows nothing and
+    # that Python calls printable, such as a variation selector)
+    if len(value) <= most and value.isascii() and value.isprintable() and value[:1] != " " != value[-1:]:
         return value
     problem = id_problem(value, what, most)
     if problem:

@@ -334,7 +334,7 @@ def _on_sighup(packs: Packs):
 Body = Annotated[dict, Depends(json_object)]
 SettlementKey = Annotated[Key, Path(description="the settlement's key (msgid)")]
 MemberId = Annotated[str, Path(min_length=1, max_length=MAX_MEMBER_ID, pattern=MEMBER_ID_PATTERN,
-                                description="the member's id (no control or invisible format characters)")]
+                                description="the member's id (no control or invisible characters)")]
 def _year_text(value: object) -> object:
     """A year in a path as written there: four ASCII digits. Read as any int, '2_021', '+2021' and
     '2021.0' were the year 2021 too, one member-year under several names."""
