@@ -480,6 +480,15 @@ def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url
         conn.close()
 
 
+def versions(ledger_url: str) -> list[int]:
+    """The schema migrations applied to the ledger, in order."""
+    conn = raw(ledger_url)
+    try:
+        return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+    finally:
+        conn.close()
+
+
 def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_reversed(ledger_url, jiangmen,
                                                                                       monkeypatch):
     """Schema version 3 refuses a claim settled twice. A ledger of version 2 that already holds one (the
@@ -487,13 +496,6 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
     is refused, unchanged, naming the claim and both keys, until all but one is reversed."""
     dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
     marker = "%s" if dialect == "postgresql" else "?"
-
-    def versions() -> list[int]:
-        conn = raw(ledger_url)
-        try:
-            return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
-        finally:
-            conn.close()
 
     with monkeypatch.context() as patch:  # the previous release: schema version 2
         patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:2])
@@ -505,7 +507,7 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
                      f"pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
                      f"WHERE key = {marker}", ("k3", "k1"))
         conn.close()
-    assert versions() == [1, 2]
+    assert versions(ledger_url) == [1, 2]
 
     with pytest.raises(StoreUnavailable) as caught:
         open_ledger(ledger_url)
@@ -513,7 +515,7 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
     assert "holds 1 claim(s) settled more than once" in message
     assert "claim 's1' of member 'e1' (2022) under keys 'k1', 'k3'" in message
     assert "left unchanged" in message and "Reverse all but one settlement of each claim" in message
-    assert versions() == [1, 2]
+    assert versions(ledger_url) == [1, 2]
     assert count(ledger_url, "settlements") == 3
 
     with monkeypatch.context() as patch:
@@ -521,7 +523,7 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
         with open_ledger(ledger_url) as old:
             old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions() == [1, 2, 3, 4]
+        assert versions(ledger_url) == [1, 2, 3, 4]
         with pytest.raises(HistoryConflict):
             ledger.settle("k4", small(), jiangmen)
         ledger.reverse("r1", of="k1")
@@ -535,13 +537,6 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
     unchanged, naming the claim and its keys with their years, until all but one is reversed."""
     dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
     marker = "%s" if dialect == "postgresql" else "?"
-
-    def versions() -> list[int]:
-        conn = raw(ledger_url)
-        try:
-            return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
-        finally:
-            conn.close()
 
     january = claim(id="s1", member=EMPLOYEE, level="level1", admission_date="2022-12-28",
                     discharge_date="2023-01-04",
@@ -557,7 +552,7 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
                      f"pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
                      f"WHERE key = {marker}", ("k3", "k1"))
         conn.close()
-    assert versions() == [1, 2, 3]
+    assert versions(ledger_url) == [1, 2, 3]
 
     with pytest.raises(StoreUnavailable) as caught:
         open_ledger(ledger_url)
@@ -565,7 +560,7 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
     assert "holds 1 claim(s) settled more than once in two years of its member" in message
     assert "claim 's1' of member 'e1' under keys 'k1' (2022), 'k3' (2023)" in message
     assert "left unchanged" in message
-    assert versions() == [1, 2, 3]
+    assert versions(ledger_url) == [1, 2, 3]
     assert count(ledger_url, "settlements") == 3
 
     with monkeypatch.context() as patch:
@@ -573,6 +568,6 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
         with open_ledger(ledger_url) as old:
             old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions() == [1, 2, 3, 4]
+        assert versions(ledger_url) == [1, 2, 3, 4]
         with pytest.raises(HistoryConflict, match="already settled in 2022 \\(this time it falls in 2023\\)"):
             ledger.settle("k4", january, jiangmen)
