@@ -93,6 +93,8 @@ def _admin_token(path: str | None) -> str | None:
     if path is None:
         return None
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would hold the start until someone writes to it
+            raise BenefitsError(f"--admin-token-file {path}: expected a file, not a device, pipe or folder")
         with open(path, "rb") as f:
             raw = f.read(MAX_TOKEN + 3)
     except OSError as exc:

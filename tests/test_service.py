@@ -647,13 +647,16 @@ def test_benefits_serve_takes_its_admin_token_from_a_file_and_every_worker_asks_
     (TOKEN + "\n\n", "expected one line of 16 to 4096 characters"),
     ("", "expected one line of 16 to 4096 characters"),
     (None, "cannot be read"),
+    ("fifo", "expected a file, not a device, pipe or folder"),  # opening it waited for a writer for ever
 ])
 def test_an_admin_token_file_that_cannot_be_used_stops_the_server_before_it_starts(tmp_path, text, words):
     from benefits_cli.app import app as cli_app
     from typer.testing import CliRunner
 
     token_file = tmp_path / "admin-token"
-    if text is not None:
+    if text == "fifo":
+        os.mkfifo(token_file)
+    elif text is not None:
         token_file.write_text(text, encoding="ascii")
     r = CliRunner().invoke(cli_app, ["serve", "--rules", str(PACK_DIRS["jiangmen"]), "--database",
                                      str(tmp_path / "ledger.db"), "--admin-token-file", str(token_file)])

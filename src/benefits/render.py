@@ -310,8 +310,8 @@ def _aid_deductible(d: dict, cites: tuple) -> Text:
 
 def _aid_pay(d: dict, cites: tuple) -> Text:
     g, ratio, left, used, paid = d["group"], fmt_units(d["ratio"]), fmt_fen(d["left"]), fmt_fen(d["used"]), fmt_fen(d["paid"])
-    # what is left: the policy-range amount less what each fund before this layer paid, as the cumulative step shows it
-    # it (less the aid deductible this claim meets, where the layer has one)
+    # what is left: the policy-range amount less what each fund before this layer paid, as the cumulative step
+    # shows it (less the aid deductible this claim meets, where the layer has one)
     parts = [*((d["policy"], *d["funds"]) if d["funds"] else (d["left"],)), *((d["used"],) if d["deductible"] else ())]
     base = " - ".join(map(fmt_fen, parts))
     base = f"({base})" if len(parts) > 1 else base

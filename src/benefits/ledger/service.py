@@ -305,8 +305,8 @@ class Ledger:
         same key is answered from the store (`replayed`); another claim under it is a KeyConflict.
 
         HistoryConflict (409) when the claim (its id) has a settlement that stands for the member, in
-        this year or another, under another key (reverse that one first), or when the member-year's standing requests were
-        made under another pack: two cities' funds keep their own accumulators."""
+        this year or another, under another key (reverse that one first), or when the member-year's
+        standing requests were made under another pack: two cities' funds keep their own accumulators."""
         key, claim, rules = _key(key, "key"), _claim(claim), _pack(rules)
         digest = settle_digest(claim, rules.name)
         member, year = claim_member_year(claim, rules)
