@@ -91,6 +91,8 @@ def _admin_token(path: str | None) -> str | None:
     from benefits import BenefitsError
 
     if path is None:
+        if os.environ.get("BENEFITS_ADMIN_TOKEN_FILE") == "":  # typer reads an empty variable as none given
+            raise BenefitsError("BENEFITS_ADMIN_TOKEN_FILE is set but empty: name the token's file, or unset it")
         return None
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would hold the start until someone writes to it

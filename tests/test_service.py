@@ -623,6 +623,11 @@ def test_a_service_with_an_admin_token_reloads_only_with_it(tmp_path):
         r = client.post("/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 200 and r.json()["status"] == "reloaded"
         assert client.get("/ready").json()["generation"] == 2
+        # the scheme's name is case-insensitive, and one or more spaces may follow it (RFC 9110 11.1)
+        for header in (f"bearer {TOKEN}", f"BEARER  {TOKEN}"):
+            assert client.post("/admin/reload", headers={"Authorization": header}).status_code == 200
+        for header in (f"Basic {TOKEN}", f"Bearer {TOKEN}x", f"Bearer{TOKEN}", f"Bearer {TOKEN[:-1]}"):
+            problem(client.post("/admin/reload", headers={"Authorization": header}), 401, "unauthorized")
         assert client.post("/calculate", json={"pack": "jiangmen", "claim": claim()}).status_code == 200  # no token
 
 
@@ -639,6 +644,18 @@ def test_benefits_serve_takes_its_admin_token_from_a_file_and_every_worker_asks_
     with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server1.log", workers=1,
                        extra_env={"BENEFITS_SERVE_ADMIN_TOKEN": TOKEN}) as server:
         assert httpx.post(server.url + "/admin/reload").status_code == 200
+
+
+def test_an_empty_admin_token_variable_stops_the_server_instead_of_leaving_reload_open(tmp_path):
+    # a deployment template that left BENEFITS_ADMIN_TOKEN_FILE empty started a server anyone could reload
+    from benefits_cli.app import app as cli_app
+    from typer.testing import CliRunner
+
+    r = CliRunner().invoke(cli_app, ["serve", "--rules", str(PACK_DIRS["jiangmen"]), "--database",
+                                     str(tmp_path / "ledger.db")], env={"BENEFITS_ADMIN_TOKEN_FILE": ""})
+    assert r.exit_code == 2, r.output
+    assert "BENEFITS_ADMIN_TOKEN_FILE is set but empty" in r.output
+    assert not (tmp_path / "ledger.db").exists()
 
 
 @pytest.mark.parametrize("text, words", [

@@ -557,8 +557,9 @@ def _check_admin(token: str | None, authorization: str | None) -> None:
     time: how long a refusal takes tells nothing of the token)."""
     if token is None:
         return
-    given = (authorization or "").encode("utf-8", "surrogateescape")
-    if not hmac.compare_digest(given, f"Bearer {token}".encode("utf-8")):
+    scheme, _, given = (authorization or "").partition(" ")  # the scheme's name in any case (RFC 9110 11.1)
+    given = given.lstrip(" ").encode("utf-8", "surrogateescape")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given, token.encode("utf-8")):
         raise ServiceProblem("unauthorized", "this operation needs the service's admin token, sent as "
                              "`Authorization: Bearer <token>`" + ("; the one sent is not it" if authorization else ""),
                              headers={"WWW-Authenticate": 'Bearer realm="benefits admin"'})
