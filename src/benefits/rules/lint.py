@@ -14,16 +14,17 @@
 Dead rows are decided exactly, not guessed: a condition only compares fields with constants, so every
 claim falls into one of finitely many classes (each value of a word field, each side of each constant
 an ordered field is compared with, each group held or not), and the linter tries them all. The layer's
-own `when:` is taken into account; the pack's refusals and the ties between fields (which member types
-a scheme has) are not, so a row is reported only when it is dead for any combination of values. When a
-table's conditions make more than MAX_CLASSES classes, or the pack's checks together more than MAX_WORK,
-what is left is not decided, and says so (a `not-decided` finding): lint never passes what it did not try.
+own `when:`, the pack's refusals (a class counts when some claim of it escapes every refusal) and which
+member types a scheme has are taken into account. When a table's conditions make more than MAX_CLASSES
+classes, or the pack's checks together would make more than MAX_WORK comparisons, what is left is not
+decided, and says so (a `not-decided` finding): lint never passes what it did not try.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +42,49 @@ from .refs import split_ref
 MAX_CLASSES = 300_000
 """Classes of claims tried for one table at most: rules/jiangmen's widest has about 28,000, and a table whose
 rows read age and date in a layer that reads every group about 250,000 (held as facts: about 150 MB)."""
-MAX_WORK = 10_000_000
-"""Classes of claims tried for the whole pack, each counted once per condition it is tested against: ten
-times what rules/jiangmen needs (about a second). A pack of hundreds of wide conditions took minutes."""
+MAX_WORK = 40_000_000
+"""The comparisons lint may make for the whole pack (each class of claims made counts as _MADE): about 400
+times what rules/jiangmen needs (0.1 million, a few hundredths of a second), and at most about 15 s (40 to
+350 ns a comparison measured). A pack of hundreds of wide conditions took minutes."""
+
+
+_MADE = 10
+"""What making one class's fact costs, in comparisons (a dict built, the member type checked)."""
+
+
+def _size(cond) -> int:
+    """The comparisons in a condition (none for a row without one): what testing it on one class costs."""
+    if cond is None:
+        return 0
+    if isinstance(cond, (conditions.Cmp, conditions.Has)):
+        return 1
+    if isinstance(cond, conditions.Not):
+        return _size(cond.item)
+    return sum(map(_size, cond.items))
+
+
+def _fields(cond) -> set[str]:
+    """The fields a condition reads, scheme and member type together: they constrain each other."""
+    read = conditions.fields_of(cond) if cond is not None else set()
+    return read | {"scheme", "member_type"} if read & {"scheme", "member_type"} else read
+
+
+def _relevant(refusals: list, conds: list) -> list:
+    """The refusals that can turn away a class of claims `conds` tell apart: those reading a field the
+    conditions read, or one such a refusal reads. A refusal of other fields leaves each class claims the
+    pack settles (unless it refuses every claim), so trying its fields too multiplied the classes of every
+    check in the pack, and two refusals of day surgeries left secondary aid's checks undecided."""
+    read = set().union(*map(_fields, conds))
+    chosen: set[int] = set()
+    grew = True
+    while grew:
+        grew = False
+        for i, refusal in enumerate(refusals):
+            if i not in chosen and _fields(refusal) & read:
+                chosen.add(i)
+                read |= _fields(refusal)
+                grew = True
+    return [r for i, r in enumerate(refusals) if i in chosen]
 
 
 class _Budget:
@@ -53,20 +94,43 @@ class _Budget:
         self.left = MAX_WORK
         self.undecided: list[str] = []
 
-    def classes(self, conds: list, specs, pack: RulePack, what: str, tests: int | None = None) -> list[dict] | None:
-        """The classes of claims the conditions tell apart (`_classes`), or None, with `what` recorded as
-        undecided, when there are too many to try. `tests`: the conditions the check tests each class
-        against (default: each of `conds` once)."""
-        axes = _axes(conds, specs, pack)
-        size = 1
-        for axis in axes:
-            size *= len(axis)
-        cost = size * max(1, len(conds) if tests is None else tests)
-        if size > MAX_CLASSES or cost > self.left:
+    def settled(self, conds: list, refusals: list, specs, pack: RulePack, what: str,
+                tests: int | None = None) -> list[dict] | None:
+        """The classes of claims `conds` tell apart that the pack settles (some claim of the class no refusal
+        turns away), or None, with `what` recorded as undecided, when there are too many to try. `tests`:
+        the comparisons the check makes on each class (default: each of `conds` tested once).
+
+        A field only the refusals read is not a field of the classes: each class is kept when some value of
+        it escapes every refusal, so a refusal of day surgeries under 14 does not multiply every check of the
+        pack by the ages it names."""
+        relevant = _relevant(refusals, conds)
+        axes = _axes(conds + relevant, specs, pack)
+        own = set().union(*(conditions.fields_of(c) for c in conds if c is not None))
+        keys = {f for f in own if f != "groups"} | {group_key("groups", g) for g in conditions.reads(conds, specs)[1]}
+        mine = [a for a in axes if a[0][0] in keys]
+        theirs = [a for a in axes if a[0][0] not in keys]
+        classes = math.prod(map(len, mine))
+        cost = classes * (_MADE + (sum(map(_size, conds)) if tests is None else tests))
+        if classes > MAX_CLASSES or cost > self.left:
             self.undecided.append(what)
             return None
         self.left -= cost
-        return _classes(axes)
+        # which classes some claim of escapes every refusal: charged as tried (the first claim tried
+        # usually escapes), and undecided when that runs past the budget
+        others, per_claim, kept = _classes(theirs, fits=False), _MADE + sum(map(_size, relevant)), []
+        for fact in _classes(mine):
+            for more in others:
+                self.left -= per_claim
+                whole = {**fact, **more}
+                if _member_type_fits(whole) and not any(conditions.holds(r, whole) for r in relevant):
+                    kept.append(fact)
+                    break
+            if self.left < 0:
+                self.left = 0
+                self.undecided.append(what)
+                return None
+        return kept
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -243,11 +307,6 @@ def _tables(node: object, path: tuple = ()):
             yield from _tables(getattr(node, name), path + (name,))
 
 
-def _settled(classes: list[dict] | None, refusals: list) -> list[dict] | None:
-    """The classes of claims the pack settles: those no refusal of pack.yaml turns away."""
-    return None if classes is None else [f for f in classes if not any(conditions.holds(r, f) for r in refusals)]
-
-
 def _dead_rows(pack: RulePack, layer, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
     out: list[Finding] = []
     layer_when = conditions.parse(layer.when, specs)
@@ -255,12 +314,16 @@ def _dead_rows(pack: RulePack, layer, specs, files: _Files, refusals: list, budg
         rule_ids = layer.rule_ids(path[0], rows)
         conds = [conditions.parse(r.when, specs) if r.when is not None else None for r in rows]
         at = ".".join(map(str, path))
-        # each row is tried against the rows before it, on every class: n (n + 1) / 2 tests a class
-        tests = len(rows) * (len(rows) + 1) // 2 + len(refusals) + 1
-        classes = _settled(budget.classes([c for c in conds if c is not None] + [layer_when] + refusals, specs, pack,
-                                          f"layer {layer.id!r}: {at} (its dead rows)", tests), refusals)
+        # on every class, each row is tried with the layer's `when:` and against the rows before it
+        sizes = list(map(_size, conds))
+        tests = sum(sizes[i] * (len(rows) - i) for i in range(len(rows))) + len(rows) * _size(layer_when)
+        classes = budget.settled([c for c in conds if c is not None] + [layer_when], refusals, specs, pack,
+                                 f"layer {layer.id!r}: {at} (its dead rows)", tests)
+        first = {}  # each condition's first row, and (under None) the first row without one
+        for i, cond in enumerate(conds):
+            first.setdefault(cond, i)
         for i in range(len(rows)):
-            cover = _covered_by(i, conds, layer_when, classes)
+            cover = _covered_by(i, conds, layer_when, classes, first)
             if cover is None:
                 continue
             file, line = pack.sites.get(rule_ids[i], (files.rel(f"layers/{layer.id}.yaml"), None))
@@ -278,12 +341,12 @@ def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list, budg
             continue
         conds = [conditions.parse(r.when, specs) for r in rows]
         at = ".".join(map(str, path))
-        classes = budget.classes(conds + [layer_when] + refusals, specs, pack,
+        classes = budget.settled(conds + [layer_when], refusals, specs, pack,
                                  f"layer {layer.id!r}: {at} (claims no row holds for)")
         if classes is None:
             continue
-        missed = next((f for f in classes if conditions.holds(layer_when, f) and not any(conditions.holds(c, f) for c in conds)
-                       and not any(conditions.holds(r, f) for r in refusals)), None)
+        missed = next((f for f in classes if conditions.holds(layer_when, f)
+                       and not any(conditions.holds(c, f) for c in conds)), None)
         if missed is None:
             continue
         read = conditions.reads(conds + [layer_when], specs)[0]  # the example names what the table and the layer read
@@ -307,8 +370,8 @@ def _idle(pack: RulePack, layer, specs, files: _Files, refusals: list, budget: _
             if item.when is None:
                 continue
             cond = conditions.parse(item.when, specs)
-            classes = _settled(budget.classes([cond, layer_when] + refusals, specs, pack,
-                                              f"layer {layer.id!r}: {section}[{i}] (whether it ever applies)"), refusals)
+            classes = budget.settled([cond, layer_when], refusals, specs, pack,
+                                     f"layer {layer.id!r}: {section}[{i}] (whether it ever applies)")
             if classes is None or any(conditions.holds(layer_when, f) and conditions.holds(cond, f) for f in classes):
                 continue
             file, line = pack.sites.get(rid, (files.rel(f"layers/{layer.id}.yaml"), None))
@@ -328,8 +391,8 @@ def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list, budget
     conds = [conditions.parse(c.when, specs) for c in caps]
     groups = getattr(layer, "groups", None) or []
     paid = [conditions.parse(g.when, specs) for g in groups] if layer.pays_groups_only and all(g.when for g in groups) else []
-    classes = _settled(budget.classes(conds + [layer_when] + paid + refusals, specs, pack,
-                                      f"layer {layer.id!r}: caps (claims no cap row holds for)"), refusals)
+    classes = budget.settled(conds + [layer_when] + paid, refusals, specs, pack,
+                             f"layer {layer.id!r}: caps (claims no cap row holds for)")
     if classes is None:
         return []
     missed = next((f for f in classes if conditions.holds(layer_when, f) and (not paid or any(conditions.holds(g, f) for g in paid))
@@ -355,7 +418,7 @@ def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, fi
         if not shared:
             continue
         wa, wb = conditions.parse(a.when, specs), conditions.parse(b.when, specs)
-        classes = budget.classes([wa, wb], specs, pack, f"layers {a.id!r} and {b.id!r} (whether both apply to a claim)")
+        classes = budget.settled([wa, wb], [], specs, pack, f"layers {a.id!r} and {b.id!r} (whether both apply to a claim)")
         if classes is None or not any(conditions.holds(wa, f) and conditions.holds(wb, f) for f in classes):
             continue  # undecided (the budget lists it), or the two never apply to one claim
         i = [layer.id for layer in pack.layers].index(b.id)
@@ -365,13 +428,14 @@ def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, fi
     return out
 
 
-def _covered_by(i: int, conds: list, layer_when, classes) -> str | None:
-    """Why row `i` is never chosen (an earlier row always holds where it does), or None."""
-    for j in range(i):
-        if conds[j] is None:
-            return f"{'the row' if i - j == 1 else f'row {j}'} before it has no `when:` and always holds"
-    if conds[i] is not None and any(conds[j] == conds[i] for j in range(i)):
-        j = next(j for j in range(i) if conds[j] == conds[i])
+def _covered_by(i: int, conds: list, layer_when, classes, first: dict) -> str | None:
+    """Why row `i` is never chosen (an earlier row always holds where it does), or None. `first`: each
+    condition's first row, None's the first row without one."""
+    j = first.get(None, i)
+    if j < i:
+        return f"{'the row' if i - j == 1 else f'row {j}'} before it has no `when:` and always holds"
+    j = first[conds[i]]
+    if j < i:
         return f"row {j} has the same condition"
     if classes is None:
         return None  # too many classes of claims to try
@@ -428,10 +492,11 @@ def _axes(conds: list, specs, pack: RulePack) -> list[list[tuple[str, object]]]:
     return axes
 
 
-def _classes(axes: list[list[tuple[str, object]]]) -> list[dict]:
-    """One fact for each class of claims: each combination of the axes' values a member can have."""
+def _classes(axes: list[list[tuple[str, object]]], fits: bool = True) -> list[dict]:
+    """One fact for each class of claims: each combination of the axes' values (`fits`: that a member can
+    have)."""
     facts = ({k: v for k, v in combo if v is not None} for combo in itertools.product(*axes))
-    return [f for f in facts if _member_type_fits(f)]
+    return [f for f in facts if not fits or _member_type_fits(f)]
 
 
 def _member_type_fits(fact: dict) -> bool:
