@@ -646,6 +646,11 @@ def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
     (("claim", "id"), "c-77\u3164", "a claim id holds no invisible characters"),
     (("claim", "id"), "c-\u280077", "a claim id holds no invisible characters"),
     (("claim", "id"), "c-77\u180b", "a claim id holds no invisible characters"),
+    # ids that look alike: a no-break space for a space, a letter decomposed (NFD, as some systems write it)
+    (("claim", "member", "id"), "m\u00a01001", "a member id holds no space but U+0020"),
+    (("claim", "id"), "住院\u3000001", "a claim id holds no space but U+0020"),
+    (("claim", "id"), "住院-김민수-e\u0301", "a claim id is written in Unicode's composed form (NFC)"),
+    (("claim", "id"), "\u1100\u1161-1", "a claim id is written in Unicode's composed form (NFC)"),  # 가 decomposed
 ])
 def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value, words):
     # a red team settled one stay five times in a member-year as 'c-77', 'c-77 ', ' c-77', 'c-77\t' and

@@ -368,8 +368,10 @@ def test_multiple_of_is_exact_on_numbers_read_as_decimals():
 
 IDS = ["m-1001", "m 1001", "会员-1001", "m-1001 ", " m-1001", "m-1001\u3000", "\u00a0m", "m\t1", "m\x851", "m\u20281",
        "m-1001\u200b", "\ufeffm-1001", "m\u200e1", "m\u00ad1", "m\u20601", "m\u06dd", "m\u034f", "m\ufe0f",
-       "m\u3164", "m\u2800", "张\U00020021", "m\U0001f47b", "m\U0001f600", "m\ue000"]
+       "m\u3164", "m\u2800", "张\U00020021", "m\U0001f47b", "m\U0001f600", "m\ue000", "m\u00a01", "会员\u3000一",
+       "m\u20091", "김민수", "é"]
 ASTRAL_INVISIBLE = ["m\U000e0041", "m\U0001d173", "m\U000e0100", "m\U0001bca0"]
+NOT_COMPOSED = ["e\u0301", "\u1100\u1161"]  # é and 가 decomposed (NFD): no pattern can tell
 
 
 @pytest.mark.parametrize("value", IDS)
@@ -377,6 +379,14 @@ def test_the_id_pattern_takes_the_ids_the_models_take(value):
     from benefits.models.claim import MEMBER_ID_PATTERN, id_problem
 
     assert (re.search(MEMBER_ID_PATTERN, value) is not None) == (id_problem(value) is None), value
+
+
+@pytest.mark.parametrize("value", NOT_COMPOSED)
+def test_ids_not_in_composed_form_are_the_engines_to_refuse(value):
+    from benefits.models.claim import MEMBER_ID_PATTERN, id_problem
+
+    assert re.search(MEMBER_ID_PATTERN, value) is not None
+    assert "is written in Unicode's composed form (NFC)" in id_problem(value)
 
 
 @pytest.mark.parametrize("value", ASTRAL_INVISIBLE)

@@ -182,6 +182,8 @@ def test_a_member_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack)
     ("c-\U000e004177", "a claim id holds no invisible characters"),  # a tag character, beyond U+FFFF
     ("c-77\ufe0f", "a claim id holds no invisible characters"),  # a variation selector
     ("c-\u280077", "a claim id holds no invisible characters"),  # the Braille blank
+    ("c\u00a077", "a claim id holds no space but U+0020"),  # a no-break space looks like c 77
+    ("c-e\u0301", "a claim id is written in Unicode's composed form (NFC)"),  # looks like c-é
 ])
 def test_a_claim_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack, claim_id, words):
     claims = [stay(claim_id, "2021-03-01"), stay("c2", "2021-03-02")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated
@@ -133,21 +134,26 @@ INVISIBLE_CHARACTER = f"[{_class_of(_INVISIBLE_RANGES)}]"
 """A character that shows nothing (a zero-width space, a byte-order mark, a direction mark, a variation
 selector, ...), which no member or claim id holds. For Python's re and RE2 (Arrow), which read characters
 beyond U+FFFF as themselves."""
-_SPACES = " \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"  # every other space (str.isspace), as characters
+_OTHER_SPACES = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"  # every space but U+0020 (str.isspace), as characters
+_SPACES = " " + _OTHER_SPACES
+OTHER_SPACE = f"[{_OTHER_SPACES}]"
+"""A space other than U+0020 (a no-break, ideographic, en or thin space), which no member or claim id holds:
+'m 1001' with a no-break space looks like 'm 1001' and would be another member."""
 # In the pattern, the invisible characters below U+FFFF only: JSON Schema's ECMA regexes read a string
 # as UTF-16, and a character beyond it in a class would be two surrogate halves, refusing every id with
 # another character that shares one (a rare Chinese character, an emoji). The engine refuses the rest.
-_NEVER = _CONTROLS + _INVISIBLE_BMP
+_NEVER = _CONTROLS + _INVISIBLE_BMP + _OTHER_SPACES
 MEMBER_ID_PATTERN = described(f"^([^{_SPACES}{_NEVER}]([^{_NEVER}]*[^{_SPACES}{_NEVER}])?)?$",
                               "a member id without control characters (such as NUL, a tab or a line break), "
-                              "without invisible characters (such as a zero-width space) and without a space "
-                              "at either end")
+                              "without invisible characters (such as a zero-width space), without spaces other "
+                              "than U+0020 and without a space at either end (and in Unicode's composed form, NFC)")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
 EDGE_SPACE = f"^[{_SPACES}]|[{_SPACES}]$"
 """A space that begins or ends an id, an ideographic or no-break one too: 'm-1001　' would be another
 member than 'm-1001' in a ledger."""
 _CONTROL = re.compile(CONTROL_CHARACTER)
 _INVISIBLE = re.compile(INVISIBLE_CHARACTER)
+_OTHER_SPACE = re.compile(OTHER_SPACE)
 
 
 def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> str | None:
@@ -167,6 +173,12 @@ def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> s
         if not value.strip():
             return f"expected a {what} id (text), got only spaces"
         return f"a {what} id has no space at either end ({value!r} and {value.strip()!r} would be two {what}s)"
+    if _OTHER_SPACE.search(value):
+        return (f"a {what} id holds no space but U+0020 (no no-break, ideographic or thin space): {value!r} would "
+                f"look like another {what}")
+    if not unicodedata.is_normalized("NFC", value):
+        return (f"a {what} id is written in Unicode's composed form (NFC): {value!r} and "
+                f"{unicodedata.normalize('NFC', value)!r} look alike and would be two {what}s")
     return None
 
 
