@@ -187,17 +187,17 @@ def test_a_check_too_wide_to_try_is_reported_not_passed(pack):
 def test_lint_stops_at_its_budget_for_the_pack_and_says_what_it_left(pack, monkeypatch):
     # a pack of hundreds of wide conditions took minutes (300 adjustments: 289 s): the work for the whole pack
     # is bounded, and what is left past the bound is reported, each check named. rules/jiangmen needs about
-    # 108,000 (comparisons, and classes of claims made); with a budget of 30,000 the first tables are decided
+    # 42,000 (comparisons, and classes of claims made); with a budget of 10,000 the first tables are decided
     # and the rest are not.
     from benefits.rules import lint as linting
 
-    monkeypatch.setattr(linting, "MAX_WORK", 30_000)
+    monkeypatch.setattr(linting, "MAX_WORK", 10_000)
     findings = lint(benefits.load_rules(pack)).findings
     assert [f.kind for f in findings] == ["not-decided"]
     message = findings[0].message
     count = int(message.split(" ", 1)[0])
     assert 5 < count < 40, message
-    assert "(at most 300,000 for one, 30,000 for the pack)" in message and f"; and {count - 5} more." in message
+    assert "(at most 300,000 for one, 10,000 for the pack)" in message and f"; and {count - 5} more." in message
     monkeypatch.setattr(linting, "MAX_WORK", 200_000)
     assert lint(benefits.load_rules(pack)).findings == ()
     # with no budget at all nothing is decided, and nothing undecided is reported as found: the basic fund's
@@ -237,11 +237,35 @@ def test_a_refusal_still_decides_which_claims_a_check_meets(pack):
     assert not any("ratio[0]" in f.message for f in lint(benefits.load_rules(pack)).findings)
 
 
+def test_refusals_that_together_refuse_every_claim_leave_no_class_settled(tmp_path):
+    # a refusal of a field no check reads (the mini pack has no services, so every claim is refused) was
+    # dropped from every check as one that leaves each class some claim, and lint went silent
+    mini = tmp_path / "mini"
+    shutil.copytree(ROOT / "examples" / "rules" / "mini", mini)
+    edit(mini, "pack.yaml", "counters:", "refusals:\n  - {when: service == none, message: every claim, citation: x}\ncounters:")
+    assert [f.message for f in lint(benefits.load_rules(mini)).findings] == [
+        f"layer 'outpatient': {row} can never be chosen: its condition never holds on a claim this layer applies to"
+        for row in ("deductible.amount[0]", "ratio[0]", "ratio[1]")]
+
+
+def test_many_refusals_of_fields_a_check_does_not_read_are_decided(pack):
+    # 40 refusals, each of an inpatient age, date and group: every class they all turn away had each of two
+    # million combinations of those fields built and tried (100 s and 1.2 GB before not-decided). A refusal
+    # that holds whatever the other fields hold refuses the class at once, and one that cannot hold is dropped.
+    import datetime as dt
+
+    refusals = "".join(f"  - {{when: visit == inpatient and age == {3 * i} and date == "
+                       f"{dt.date(2021, 1, 4) + dt.timedelta(days=7 * i)} and groups has dibao, message: x, citation: y}}\n"
+                       for i in range(40))
+    edit(pack, "pack.yaml", "refusals:\n", "refusals:\n" + refusals)
+    assert lint(benefits.load_rules(pack)).findings == ()
+
+
 def test_a_table_of_many_rows_counts_each_row_against_those_before_it(pack, monkeypatch):
     # 140 rows in one table, each tried against the rows before it on every class of claims: charged once
     # per condition, the table fit the budget and took three minutes. Charged as tried (about 5,500,000
     # comparisons), it is decided within the budget, and undecided under one of 2,000,000, which the pack
-    # as it is fits (about 110,000)
+    # as it is fits (about 42,000)
     from benefits.rules import lint as linting
 
     value = '"inpatient.deductible[scheme][level]"'

@@ -72,8 +72,9 @@ def _fields(cond) -> set[str]:
 def _relevant(refusals: list, conds: list) -> list:
     """The refusals that can turn away a class of claims `conds` tell apart: those reading a field the
     conditions read, or one such a refusal reads. A refusal of other fields leaves each class claims the
-    pack settles (unless it refuses every claim), so trying its fields too multiplied the classes of every
-    check in the pack, and two refusals of day surgeries left secondary aid's checks undecided."""
+    pack settles (unless together they refuse every claim: `_Budget.settled`), so trying its fields too
+    multiplied the classes of every check in the pack, and two refusals of day surgeries left secondary
+    aid's checks undecided."""
     read = set().union(*map(_fields, conds))
     chosen: set[int] = set()
     grew = True
@@ -102,8 +103,10 @@ class _Budget:
 
         A field only the refusals read is not a field of the classes: each class is kept when some value of
         it escapes every refusal, so a refusal of day surgeries under 14 does not multiply every check of the
-        pack by the ages it names."""
+        pack by the ages it names. Refusals that share no field with the check leave every class some claim,
+        unless together they refuse every claim of the pack: then no class is settled."""
         relevant = _relevant(refusals, conds)
+        rest = [r for r in refusals if not any(r is x for x in relevant)]
         axes = _axes(conds + relevant, specs, pack)
         own = set().union(*(conditions.fields_of(c) for c in conds if c is not None))
         keys = {f for f in own if f != "groups"} | {group_key("groups", g) for g in conditions.reads(conds, specs)[1]}
@@ -115,21 +118,39 @@ class _Budget:
             self.undecided.append(what)
             return None
         self.left -= cost
-        # which classes some claim of escapes every refusal: charged as tried (the first claim tried
-        # usually escapes), and undecided when that runs past the budget
-        others, per_claim, kept = _classes(theirs, fits=False), _MADE + sum(map(_size, relevant)), []
-        for fact in _classes(mine):
-            for more in others:
-                self.left -= per_claim
-                whole = {**fact, **more}
-                if _member_type_fits(whole) and not any(conditions.holds(r, whole) for r in relevant):
-                    kept.append(fact)
-                    break
+        free = self._escapes({}, _axes(rest, specs, pack), rest) if rest else True
+        kept = []
+        for fact in _classes(mine) if free else ():
+            escapes = self._escapes(fact, theirs, relevant)
+            if escapes is None:
+                free = None
+                break
+            if escapes:
+                kept.append(fact)
+        if free is None:
+            self.undecided.append(what)
+            return None
+        return kept
+
+    def _escapes(self, fact: dict, axes: list, refusals: list) -> bool | None:
+        """Whether some claim of the class `fact`, with a value on each of `axes`, escapes every refusal; None
+        when the budget runs out first. Each claim is charged as it is tried (the first usually escapes, but
+        in a class every refusal turns away, all are tried), and made one at a time."""
+        unknown = {a[0][0] for a in axes}
+        unknown |= {"groups"} if any(k.startswith(group_key("groups", "")) for k in unknown) else set()
+        refusals = [r for r in refusals if conditions.possible(r, fact, frozenset(unknown))]  # the others never hold
+        if any(not _fields(r) & unknown and conditions.holds(r, fact) for r in refusals):
+            return False  # refused whatever the other fields hold
+        per_claim = _MADE + sum(map(_size, refusals))
+        for combo in itertools.product(*axes):
+            self.left -= per_claim
             if self.left < 0:
                 self.left = 0
-                self.undecided.append(what)
                 return None
-        return kept
+            whole = {**fact, **{k: v for k, v in combo if v is not None}}
+            if _member_type_fits(whole) and not any(conditions.holds(r, whole) for r in refusals):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -492,11 +513,10 @@ def _axes(conds: list, specs, pack: RulePack) -> list[list[tuple[str, object]]]:
     return axes
 
 
-def _classes(axes: list[list[tuple[str, object]]], fits: bool = True) -> list[dict]:
-    """One fact for each class of claims: each combination of the axes' values (`fits`: that a member can
-    have)."""
+def _classes(axes: list[list[tuple[str, object]]]) -> list[dict]:
+    """One fact for each class of claims: each combination of the axes' values a member can have."""
     facts = ({k: v for k, v in combo if v is not None} for combo in itertools.product(*axes))
-    return [f for f in facts if not fits or _member_type_fits(f)]
+    return [f for f in facts if _member_type_fits(f)]
 
 
 def _member_type_fits(fact: dict) -> bool:
