@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -435,23 +436,36 @@ def test_only_a_balance_is_credited(ledger, ledger_url, jiangmen):
 # --- the schema --------------------------------------------------------------------------------------
 
 
-def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url, jiangmen, monkeypatch):
-    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
-    with monkeypatch.context() as patch:  # the previous release: schema version 1 only
-        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:1])
-        with open_ledger(ledger_url) as old:
-            settled = old.settle("k1", small(), jiangmen)
-            old.settle("k2", large(), jiangmen)
-            reversed_ = old.reverse("r2", of="k2")
-            before = old.member_year("e1", 2022)
+def versions(ledger_url: str) -> list[int]:
+    """The schema migrations applied to the ledger, in order."""
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1]
-    conn.close()
+    try:
+        return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+    finally:
+        conn.close()
+
+
+@contextmanager
+def previous_release(ledger_url: str, version: int):
+    """The ledger opened as the release whose schema ends at `version` opens it (the later migrations left out)."""
+    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:version])
+        with open_ledger(ledger_url) as old:
+            yield old
+
+
+def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url, jiangmen):
+    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
+    with previous_release(ledger_url, 1) as old:  # the previous release: schema version 1 only
+        settled = old.settle("k1", small(), jiangmen)
+        old.settle("k2", large(), jiangmen)
+        reversed_ = old.reverse("r2", of="k2")
+        before = old.member_year("e1", 2022)
+    assert versions(ledger_url) == [1]
 
     with open_ledger(ledger_url) as ledger:
-        conn = raw(ledger_url)
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4]
-        conn.close()
+        assert versions(ledger_url) == [1, 2, 3, 4]
         assert ledger.member_year("e1", 2022) == before
         assert (ledger.get("k1").body, ledger.get("r2").body) == (settled.body, reversed_.body)
         with pytest.raises(HistoryConflict):
@@ -480,28 +494,16 @@ def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url
         conn.close()
 
 
-def versions(ledger_url: str) -> list[int]:
-    """The schema migrations applied to the ledger, in order."""
-    conn = raw(ledger_url)
-    try:
-        return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
-    finally:
-        conn.close()
-
-
-def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_reversed(ledger_url, jiangmen,
-                                                                                      monkeypatch):
+def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_reversed(ledger_url, jiangmen):
     """Schema version 3 refuses a claim settled twice. A ledger of version 2 that already holds one (the
     claim resent under a new key, before the ledger refused it) is not migrated silently, nor half: it
     is refused, unchanged, naming the claim and both keys, until all but one is reversed."""
     dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
     marker = "%s" if dialect == "postgresql" else "?"
 
-    with monkeypatch.context() as patch:  # the previous release: schema version 2
-        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:2])
-        with open_ledger(ledger_url) as old:
-            old.settle("k1", small(), jiangmen)
-            old.settle("k2", large(), jiangmen)
+    with previous_release(ledger_url, 2) as old:  # the previous release: schema version 2
+        old.settle("k1", small(), jiangmen)
+        old.settle("k2", large(), jiangmen)
         conn = raw(ledger_url)  # k1's claim again under k3, as that release settled it (its entries left out)
         conn.execute(f"INSERT INTO settlements SELECT {marker}, kind, member_id, year, 3, request_digest, pack, "
                      f"pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
@@ -518,10 +520,8 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
     assert versions(ledger_url) == [1, 2]
     assert count(ledger_url, "settlements") == 3
 
-    with monkeypatch.context() as patch:
-        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:2])
-        with open_ledger(ledger_url) as old:
-            old.reverse("r3", of="k3")
+    with previous_release(ledger_url, 2) as old:
+        old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
         assert versions(ledger_url) == [1, 2, 3, 4]
         with pytest.raises(HistoryConflict):
@@ -530,8 +530,8 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
         assert ledger.settle("k4", small(), jiangmen).replayed is False
 
 
-def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one_is_reversed(ledger_url, jiangmen,
-                                                                                           monkeypatch):
+def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one_is_reversed(ledger_url,
+                                                                                           jiangmen):
     """Schema version 4 settles a claim once for its member, whatever the year. A ledger of version 3 that
     holds one claim standing in two years (resent with its discharge moved past New Year) is refused,
     unchanged, naming the claim and its keys with their years, until all but one is reversed."""
@@ -542,11 +542,9 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
                     discharge_date="2023-01-04",
                     bill={"total": "2150.00", "fully_self_paid": "100.00", "over_limit": "0.00",
                           "pre_self_paid": "50.00", "policy_range": "2000.00"})
-    with monkeypatch.context() as patch:  # the previous release: schema version 3
-        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:3])
-        with open_ledger(ledger_url) as old:
-            old.settle("k1", small(), jiangmen)
-            old.settle("k2", large(), jiangmen)
+    with previous_release(ledger_url, 3) as old:  # the previous release: schema version 3
+        old.settle("k1", small(), jiangmen)
+        old.settle("k2", large(), jiangmen)
         conn = raw(ledger_url)  # k1's claim again in 2023 under k3, as that release settled it (no entries)
         conn.execute(f"INSERT INTO settlements SELECT {marker}, kind, member_id, 2023, 1, request_digest, pack, "
                      f"pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
@@ -563,10 +561,8 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
     assert versions(ledger_url) == [1, 2, 3]
     assert count(ledger_url, "settlements") == 3
 
-    with monkeypatch.context() as patch:
-        patch.setitem(migrations.MIGRATIONS, dialect, migrations.MIGRATIONS[dialect][:3])
-        with open_ledger(ledger_url) as old:
-            old.reverse("r3", of="k3")
+    with previous_release(ledger_url, 3) as old:
+        old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
         assert versions(ledger_url) == [1, 2, 3, 4]
         with pytest.raises(HistoryConflict, match="already settled in 2022 \\(this time it falls in 2023\\)"):
