@@ -69,9 +69,9 @@ def _fields(cond) -> set[str]:
     return read | {"scheme", "member_type"} if read & {"scheme", "member_type"} else read
 
 
-def _relevant(refusals: list, conds: list) -> list:
-    """The refusals that can turn away a class of claims `conds` tell apart: those reading a field the
-    conditions read, or one such a refusal reads. A refusal of other fields leaves each class claims the
+def _relevant(refusals: list, conds: list) -> tuple[list, list]:
+    """The refusals that can turn away a class of claims `conds` tell apart, and the others. The first read a
+    field the conditions read, or one such a refusal reads. A refusal of other fields leaves each class claims the
     pack settles (unless together they refuse every claim: `_Budget.settled`), so trying its fields too
     multiplied the classes of every check in the pack, and two refusals of day surgeries left secondary
     aid's checks undecided."""
@@ -85,7 +85,8 @@ def _relevant(refusals: list, conds: list) -> list:
                 chosen.add(i)
                 read |= _fields(refusal)
                 grew = True
-    return [r for i, r in enumerate(refusals) if i in chosen]
+    return ([r for i, r in enumerate(refusals) if i in chosen],
+            [r for i, r in enumerate(refusals) if i not in chosen])
 
 
 class _Budget:
@@ -105,11 +106,10 @@ class _Budget:
         it escapes every refusal, so a refusal of day surgeries under 14 does not multiply every check of the
         pack by the ages it names. Refusals that share no field with the check leave every class some claim,
         unless together they refuse every claim of the pack: then no class is settled."""
-        relevant = _relevant(refusals, conds)
-        rest = [r for r in refusals if not any(r is x for x in relevant)]
+        relevant, rest = _relevant(refusals, conds)
         axes = _axes(conds + relevant, specs, pack)
-        own = set().union(*(conditions.fields_of(c) for c in conds if c is not None))
-        keys = {f for f in own if f != "groups"} | {group_key("groups", g) for g in conditions.reads(conds, specs)[1]}
+        fields, groups, _ = conditions.reads(conds, specs)
+        keys = fields | {group_key("groups", g) for g in groups}
         mine = [a for a in axes if a[0][0] in keys]
         theirs = [a for a in axes if a[0][0] not in keys]
         classes = math.prod(map(len, mine))
