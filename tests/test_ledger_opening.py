@@ -465,7 +465,7 @@ def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url
     assert versions(ledger_url) == [1]
 
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5]
         assert ledger.member_year("e1", 2022) == before
         assert (ledger.get("k1").body, ledger.get("r2").body) == (settled.body, reversed_.body)
         with pytest.raises(HistoryConflict):
@@ -523,7 +523,7 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
     with previous_release(ledger_url, 2) as old:
         old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5]
         with pytest.raises(HistoryConflict):
             ledger.settle("k4", small(), jiangmen)
         ledger.reverse("r1", of="k1")
@@ -564,6 +564,58 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
     with previous_release(ledger_url, 3) as old:
         old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5]
         with pytest.raises(HistoryConflict, match="already settled in 2022 \\(this time it falls in 2023\\)"):
             ledger.settle("k4", january, jiangmen)
+
+
+def test_a_ledger_holding_a_claim_under_an_id_now_refused_is_not_migrated_until_it_is_reversed(ledger_url,
+                                                                                              jiangmen):
+    """Schema version 5: no claim stands under an id this release refuses. Earlier releases settled a
+    member id with a no-break space, or a claim id with a decomposed letter; resent as the platform writes
+    them now, those were another member's claim and another claim, paid again. Such a ledger is refused,
+    unchanged, naming the settlements, until they are reversed; an id of Chinese characters is not one."""
+    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
+    marker = "%s" if dialect == "postgresql" else "?"
+    spaced, decomposed = "e\u00a01", "s1-cafe\u0301"
+    chinese = claim(id="s9", member=dict(EMPLOYEE, id="张三"), level="level1", admission_date="2022-04-01",
+                    discharge_date="2022-04-10",
+                    bill={"total": "100.00", "fully_self_paid": "0.00", "over_limit": "0.00",
+                          "pre_self_paid": "0.00", "policy_range": "100.00"})
+    with previous_release(ledger_url, 4) as old:  # the previous release: schema version 4
+        old.settle("k1", small(1), jiangmen)
+        old.settle("k2", small(2, month=4), jiangmen)
+        old.settle("k3", large(), jiangmen)
+        old.settle("k9", chinese, jiangmen)
+    conn = raw(ledger_url)  # the ids as an earlier release wrote them, before it checked them
+    try:
+        conn.execute(f"UPDATE settlements SET member_id = {marker} WHERE key = 'k1'", (spaced,))
+        set_claim = ("json_set(body, '$.settlement.claim_id', ?)" if dialect == "sqlite"
+                     else "jsonb_set(body::jsonb, '{settlement,claim_id}', to_jsonb(%s::text))::text")
+        conn.execute(f"UPDATE settlements SET body = {set_claim} WHERE key = 'k2'", (decomposed,))
+    finally:
+        conn.close()
+    assert versions(ledger_url) == [1, 2, 3, 4]
+
+    with pytest.raises(StoreUnavailable) as caught:
+        open_ledger(ledger_url)
+    message = str(caught.value)
+    assert "holds 2 settlement(s) standing under an id this release refuses" in message
+    assert f"key 'k1' (claim 's1' of member {spaced!r}, 2022): a member id holds no space but U+0020" in message
+    assert f"key 'k2' (claim {decomposed!r} of member 'e1', 2022): a claim id is written in Unicode's composed " \
+           "form (NFC)" in message
+    assert "k3" not in message and "k9" not in message and "left unchanged" in message
+    assert versions(ledger_url) == [1, 2, 3, 4]
+
+    with previous_release(ledger_url, 4) as old:
+        old.reverse("r1", of="k1")
+    with pytest.raises(StoreUnavailable, match="holds 1 settlement"):  # k2's claim still stands
+        open_ledger(ledger_url)
+    with previous_release(ledger_url, 4) as old:
+        old.reverse("r2", of="k2")
+    with open_ledger(ledger_url) as ledger:
+        assert versions(ledger_url) == [1, 2, 3, 4, 5]
+        assert ledger.settle("k4", small(1), jiangmen).replayed is False  # s1 of 'e1', as written now
+        with pytest.raises(ClaimError, match="no space but U\\+0020"):
+            ledger.settle("k5", claim(id="s5", member=dict(EMPLOYEE, id=spaced), level="level1",
+                                      admission_date="2022-06-01", discharge_date="2022-06-10"), jiangmen)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable
 
+from ..models.claim import MAX_CLAIM_ID, MAX_MEMBER_ID, id_problem
 from .errors import StoreUnavailable
 
 # Money is integer fen (BIGINT): exact, and summed exactly by both databases. A settlement row's
@@ -200,9 +201,53 @@ def _v4(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], 
             f"WHERE {STANDING_SETTLEMENT}")
 
 
+# Version 5: no claim stands under an id this release refuses. Earlier releases took ids that look like
+# others (a no-break space, a zero-width character, a decomposed letter, a space at an end): such a claim,
+# resent with the id as the platform now writes it, is another claim or another member's, and would be
+# paid again. Only the rows whose ids could be refused are read, by a filter each database runs (a
+# character outside printable ASCII, a space at an end, a length past the bound); `id_problem` decides.
+# (no '%' in them: psycopg reads one as a placeholder)
+_SUSPECT = {
+    "sqlite": "({v} GLOB '*[^ -~]*' OR substr({v}, 1, 1) = ' ' OR substr({v}, -1) = ' ' OR length({v}) > {most} "
+              "OR {v} = '')",
+    "postgresql": "({v} ~ '[^ -~]' OR left({v}, 1) = ' ' OR right({v}, 1) = ' ' OR length({v}) > {most} "
+                  "OR {v} = '')",
+}
+
+
+def _no_claim_under_a_refused_id(dialect: str) -> Callable[[Callable[..., Any], str], None]:
+    """A step of migration 5: refuse a ledger where a claim stands under a member or claim id this release
+    refuses, left unchanged, naming the settlements: reversing them (with the release that wrote them) and
+    settling the claims again under the ids as they are now written is the fund's step, not the migration's."""
+    claim = CLAIM_ID[dialect]
+    member_suspect = _SUSPECT[dialect].format(v="member_id", most=MAX_MEMBER_ID)
+    claim_suspect = _SUSPECT[dialect].format(v=claim, most=MAX_CLAIM_ID)
+
+    def check(execute: Callable[..., Any], store: str) -> None:
+        rows = execute(f"SELECT key, year, member_id, {claim} FROM settlements WHERE {STANDING_SETTLEMENT} "
+                       f"AND ({member_suspect} OR {claim_suspect}) ORDER BY member_id, year, seq").fetchall()
+        refused = []
+        for key, year, member, claim_id in rows:
+            problem = id_problem(member, "member", MAX_MEMBER_ID) or id_problem(claim_id or "", "claim", MAX_CLAIM_ID)
+            if problem:
+                refused.append(f"key {key!r} (claim {claim_id!r} of member {member!r}, {year}): {problem}")
+        if not refused:
+            return
+        more = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
+        raise StoreUnavailable((), f"the ledger {store} holds {len(refused)} settlement(s) standing under an id this "
+                                   f"release refuses: {'; '.join(refused[:5])}{more}. Resent with the id as written "
+                                   "now, such a claim would be taken for another and paid again. This release "
+                                   "cannot open the ledger; it was left unchanged. Reverse those settlements with the "
+                                   "release that wrote them, then open it again and settle the claims under their "
+                                   "ids as the platform now writes them")
+
+    return check
+
+
 MIGRATIONS: dict[str, list[tuple[Any, ...]]] = {
-    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite"), _v4("sqlite")],
-    "postgresql": [_POSTGRES_V1, _POSTGRES_V2, _v3("postgresql"), _v4("postgresql")],
+    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite"), _v4("sqlite"), (_no_claim_under_a_refused_id("sqlite"),)],
+    "postgresql": [_POSTGRES_V1, _POSTGRES_V2, _v3("postgresql"), _v4("postgresql"),
+                   (_no_claim_under_a_refused_id("postgresql"),)],
 }
 """Per dialect, migration n (from 1) is MIGRATIONS[dialect][n - 1]: its steps in order, each a statement
 or a check `step(execute, where)` that raises StoreUnavailable to leave the ledger as it was."""
