@@ -514,3 +514,12 @@ def test_a_breakdown_combination_without_values_is_refused(pack):
     p = next(p for p in problems(pack) if p.file == f"jiangmen/{rel}")
     assert p.where == "inpatient.deductible.values.resident.level2"
     assert p.line == line_of(pack, rel, "level2: {}") and "at least 1 item" in p.message
+
+
+def test_a_parameter_name_ending_in_a_line_break_is_not_a_name(pack):
+    # a quoted key can end in a line break; no reference (a pattern to its end) could ever name it
+    edit(pack, "parameters/basic_inpatient.yaml", "inpatient.deductible.repeat_factor:",
+         '"inpatient.deductible.repeat_factor\\n":')
+    found = problems(pack)
+    assert any(p.message == "expected a parameter name of lower-case words joined by '.', got "
+                            "'inpatient.deductible.repeat_factor\\n'" for p in found), [str(p) for p in found]

@@ -353,7 +353,7 @@ def _combination(description: Text, keys: tuple) -> Text:
 
 
 def _is_name(text: str) -> bool:
-    return re.match(NAME_PATTERN, text) is not None
+    return re.fullmatch(NAME_PATTERN, text) is not None  # "$" would let a final line break through
 
 
 def breakdown_domain(field: str, specs, meta: PackFile) -> tuple[str, ...]:

@@ -93,7 +93,7 @@ class DiseaseList:
 
     @staticmethod
     def parse_range(text: str) -> tuple[str, int, int]:
-        m = _RANGE.match(text)
+        m = _RANGE.fullmatch(text)
         if not m or (m.group(3) and (m.group(3) != m.group(1) or int(m.group(4)) < int(m.group(2)))):
             raise ValueError(f"expected an ICD-10 category or range such as I10 or I10-I15, got {text!r}")
         lo = int(m.group(2))

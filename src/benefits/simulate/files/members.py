@@ -83,7 +83,7 @@ def members_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool
         base = c[:-4] if c.endswith("_fen") else c
         if base.startswith(OPENING) and base not in cols:
             name = base[len(OPENING):]
-            if not _COUNTER_RE.match(name):
+            if not _COUNTER_RE.fullmatch(name):
                 problems.add(None, c, "expected opening.<counter>, e.g. opening.serious_illness.base or "
                                       "opening.outpatient.month@2021-06")
                 continue
