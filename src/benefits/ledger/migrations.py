@@ -228,7 +228,8 @@ def _no_claim_under_a_refused_id(dialect: str) -> Callable[[Callable[..., Any], 
                        f"AND ({member_suspect} OR {claim_suspect}) ORDER BY member_id, year, seq").fetchall()
         refused = []
         for key, year, member, claim_id in rows:
-            problem = id_problem(member, "member", MAX_MEMBER_ID) or id_problem(claim_id or "", "claim", MAX_CLAIM_ID)
+            problem = id_problem(member, "member", MAX_MEMBER_ID) or (
+                claim_id is not None and id_problem(claim_id, "claim", MAX_CLAIM_ID))
             if problem:
                 refused.append(f"key {key!r} (claim {claim_id!r} of member {member!r}, {year}): {problem}")
         if not refused:
