@@ -15,6 +15,7 @@ enforcement off and checks with PRAGMA foreign_key_check before it commits (sqli
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Callable
 
 from ..models.claim import MAX_CLAIM_ID, MAX_MEMBER_ID, id_problem
@@ -205,31 +206,35 @@ def _v4(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], 
 # others (a no-break space, a zero-width character, a decomposed letter, a space at an end): such a claim,
 # resent with the id as the platform now writes it, is another claim or another member's, and would be
 # paid again. Only the rows whose ids could be refused are read, by a filter each database runs (a
-# character outside printable ASCII, a space at an end, a length past the bound); `id_problem` decides.
-# (no '%' in them: psycopg reads one as a placeholder)
-_SUSPECT = {
+# character outside printable ASCII, a space at an end, a length past the bound); `id_problem` decides,
+# on the claim id as the stored body holds it. SQLite's text functions and json_extract stop at a NUL,
+# which earlier releases stored too: there a NUL in the member id's bytes, or one written in the body
+# (JSON's \u0000), makes a row suspect. PostgreSQL's text holds no NUL.
+_SUSPECT = {  # no '%' in them: psycopg reads one as a placeholder
     "sqlite": "({v} GLOB '*[^ -~]*' OR substr({v}, 1, 1) = ' ' OR substr({v}, -1) = ' ' OR length({v}) > {most} "
               "OR {v} = '')",
     "postgresql": "({v} ~ '[^ -~]' OR left({v}, 1) = ' ' OR right({v}, 1) = ' ' OR length({v}) > {most} "
                   "OR {v} = '')",
 }
+_SUSPECT_NUL = {"sqlite": "instr(CAST(member_id AS BLOB), x'00') > 0 OR instr(body, '\\u0000') > 0",
+                "postgresql": "FALSE"}
 
 
 def _no_claim_under_a_refused_id(dialect: str) -> Callable[[Callable[..., Any], str], None]:
     """A step of migration 5: refuse a ledger where a claim stands under a member or claim id this release
     refuses, left unchanged, naming the settlements: reversing them (with the release that wrote them) and
     settling the claims again under the ids as they are now written is the fund's step, not the migration's."""
-    claim = CLAIM_ID[dialect]
-    member_suspect = _SUSPECT[dialect].format(v="member_id", most=MAX_MEMBER_ID)
-    claim_suspect = _SUSPECT[dialect].format(v=claim, most=MAX_CLAIM_ID)
+    suspect = " OR ".join((_SUSPECT[dialect].format(v="member_id", most=MAX_MEMBER_ID),
+                           _SUSPECT[dialect].format(v=CLAIM_ID[dialect], most=MAX_CLAIM_ID), _SUSPECT_NUL[dialect]))
 
     def check(execute: Callable[..., Any], store: str) -> None:
-        rows = execute(f"SELECT key, year, member_id, {claim} FROM settlements WHERE {STANDING_SETTLEMENT} "
-                       f"AND ({member_suspect} OR {claim_suspect}) ORDER BY member_id, year, seq").fetchall()
+        rows = execute(f"SELECT key, year, member_id, body FROM settlements WHERE {STANDING_SETTLEMENT} "
+                       f"AND ({suspect}) ORDER BY member_id, year, seq").fetchall()
         refused = []
-        for key, year, member, claim_id in rows:
+        for key, year, member, body in rows:
+            claim_id = json.loads(body).get("settlement", {}).get("claim_id")
             problem = id_problem(member, "member", MAX_MEMBER_ID) or (
-                claim_id is not None and id_problem(claim_id, "claim", MAX_CLAIM_ID))
+                isinstance(claim_id, str) and id_problem(claim_id, "claim", MAX_CLAIM_ID))
             if problem:
                 refused.append(f"key {key!r} (claim {claim_id!r} of member {member!r}, {year}): {problem}")
         if not refused:
