@@ -651,6 +651,13 @@ def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
     (("claim", "id"), "住院\u3000001", "a claim id holds no space but U+0020"),
     (("claim", "id"), "住院-김민수-e\u0301", "a claim id is written in Unicode's composed form (NFC)"),
     (("claim", "id"), "\u1100\u1161-1", "a claim id is written in Unicode's composed form (NFC)"),  # 가 decomposed
+    # full-width forms, as a Chinese input method types them in its full-width mode: 'ｃ-77' and 'c-77',
+    # member 'ｍ-2001' and 'm-2001' were paid as two claims and two members
+    (("claim", "id"), "\uff43-77", "a claim id holds no compatibility characters (such as full-width letters"),
+    (("claim", "id"), "c\uff0d77", "a claim id holds no compatibility characters"),
+    (("claim", "id"), "住院（1）", "a claim id holds no compatibility characters"),
+    (("claim", "member", "id"), "\uff4d-2001", "a member id holds no compatibility characters"),
+    (("claim", "member", "id"), "m-\u2460", "a member id holds no compatibility characters"),  # circled 1
 ])
 def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value, words):
     # a red team settled one stay five times in a member-year as 'c-77', 'c-77 ', ' c-77', 'c-77\t' and

@@ -372,6 +372,7 @@ IDS = ["m-1001", "m 1001", "会员-1001", "m-1001 ", " m-1001", "m-1001\u3000", 
        "m\u20091", "김민수", "é"]
 ASTRAL_INVISIBLE = ["m\U000e0041", "m\U0001d173", "m\U000e0100", "m\U0001bca0"]
 NOT_COMPOSED = ["e\u0301", "\u1100\u1161"]  # é and 가 decomposed (NFD): no pattern can tell
+COMPATIBILITY = ["\uff4d-1001", "m\uff0d1001", "m-\uff11", "\u2f08-1"]  # full-width m, hyphen, 1; the Kangxi radical 人
 
 
 @pytest.mark.parametrize("value", IDS)
@@ -387,6 +388,14 @@ def test_ids_not_in_composed_form_are_the_engines_to_refuse(value):
 
     assert re.search(MEMBER_ID_PATTERN, value) is not None
     assert "is written in Unicode's composed form (NFC)" in id_problem(value)
+
+
+@pytest.mark.parametrize("value", COMPATIBILITY)
+def test_ids_in_compatibility_characters_are_the_engines_to_refuse(value):
+    from benefits.models.claim import MEMBER_ID_PATTERN, id_problem
+
+    assert re.search(MEMBER_ID_PATTERN, value) is not None
+    assert "holds no compatibility characters (such as full-width letters" in id_problem(value)
 
 
 @pytest.mark.parametrize("value", ASTRAL_INVISIBLE)

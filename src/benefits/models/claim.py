@@ -146,7 +146,8 @@ _NEVER = _CONTROLS + _INVISIBLE_BMP + _OTHER_SPACES
 MEMBER_ID_PATTERN = described(f"^([^{_SPACES}{_NEVER}]([^{_NEVER}]*[^{_SPACES}{_NEVER}])?)?$",
                               "a member id without control characters (such as NUL, a tab or a line break), "
                               "without invisible characters (such as a zero-width space), without spaces other "
-                              "than U+0020 and without a space at either end (and in Unicode's composed form, NFC)")
+                              "than U+0020 and without a space at either end (and in Unicode's NFKC form: "
+                              "composed, without full-width letters, digits or punctuation)")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
 EDGE_SPACE = f"^[{_SPACES}]|[{_SPACES}]$"
 """A space that begins or ends an id, an ideographic or no-break one too: 'm-1001　' would be another
@@ -179,6 +180,13 @@ def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> s
     if not unicodedata.is_normalized("NFC", value):
         return (f"a {what} id is written in Unicode's composed form (NFC): {value!r} and "
                 f"{unicodedata.normalize('NFC', value)!r} look alike and would be two {what}s")
+    # full-width letters, digits and punctuation (what a Chinese input method types in its full-width mode),
+    # ligatures, circled and superscript digits, Kangxi radicals: each the compatibility form of another
+    # character (NFKC, which implies NFC), so 'ｃ-77' would be another claim than 'c-77'
+    if not unicodedata.is_normalized("NFKC", value):
+        return (f"a {what} id holds no compatibility characters (such as full-width letters, digits or "
+                f"punctuation; Unicode's NFKC form): {value!r} and {unicodedata.normalize('NFKC', value)!r} would "
+                f"be two {what}s")
     return None
 
 

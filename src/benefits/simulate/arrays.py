@@ -232,11 +232,11 @@ def read_members(data: Any) -> Members:
 
 def _refused_ids(ids: pa.Array, most: int) -> np.ndarray:
     """Where an id is one the engine refuses (empty, too long, a control or invisible character, a space but
-    U+0020, a space at an end, not in NFC: models.claim.id_problem): such a member's or claim's claims go to
+    U+0020, a space at an end, not in NFKC: models.claim.id_problem): such a member's or claim's claims go to
     the engine, which says why."""
     length = pc.utf8_length(ids)
     return pc.or_(pc.or_(pc.or_(pc.equal(length, 0), pc.greater(length, most)),
-                         pc.not_equal(pc.utf8_normalize(ids, "NFC"), ids)),
+                         pc.not_equal(pc.utf8_normalize(ids, "NFKC"), ids)),
                   pc.or_(pc.match_substring_regex(ids, f"{CONTROL_CHARACTER}|{INVISIBLE_CHARACTER}|{OTHER_SPACE}"),
                          pc.match_substring_regex(ids, EDGE_SPACE))).to_numpy(zero_copy_only=False)
 
