@@ -242,6 +242,25 @@ def test_a_member_id_with_an_invisible_format_character_is_a_problem(api):
     assert api.get("/members/m1/2021").json()["settlements"] == []
 
 
+def test_a_member_whose_id_holds_a_slash_is_read_opened_and_credited_over_http(api):
+    # a member id may hold '/' ('2021/0001'); the path reads it as one segment, written %2F or not
+    member = {"id": "a/b-3", "scheme": "employee", "member_type": "in_service", "groups": []}
+    opening = {"key": "open-ab", "accumulators": {"year": 2022, "counters": {"personal_account.balance": "600.00"}}}
+    assert api.post("/members/a%2Fb-3/2022/opening", json=opening).status_code == 201
+    assert api.post("/members/a/b-3/2022/credits", json={"key": "credit-ab", "amount": "400.00"}).status_code == 201
+    stay = claim(id="s1", member=member, level="level1", admission_date="2022-03-01", discharge_date="2022-03-10",
+                 bill={"total": "2150.00", "fully_self_paid": "100.00", "over_limit": "0.00",
+                       "pre_self_paid": "50.00", "policy_range": "2000.00"})
+    r = api.post("/settlements", json={"key": "msg-ab", "pack": "jiangmen", "claim": stay})
+    assert r.status_code == 201, r.text
+    # the account paid 50.00 + (2,000.00 - 1,530.00) = 520.00 of the 1,000.00 opened and credited
+    year = api.get("/members/a%2Fb-3/2022").json()
+    assert (year["member_id"], year["accumulators"]["counters"]["personal_account.balance"]) == ("a/b-3", "480.00")
+    assert [s["key"] for s in year["settlements"]] == ["open-ab", "credit-ab", "msg-ab"]
+    assert api.get("/members/a/2022").json()["settlements"] == []  # another member
+    problem(api.get("/members/a/b-3/2022/opening"), 422, "invalid-request")  # a year of 'opening'
+
+
 def test_the_openapi_document_has_the_schemas(stateless):
     doc = stateless.get("/openapi.json").json()
     schemas = doc["components"]["schemas"]

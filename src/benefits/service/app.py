@@ -461,7 +461,7 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
 def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
     """A member-year's opening balances and credits."""
 
-    @app.post("/members/{member_id}/{year}/opening", tags=["members"], status_code=201, response_class=Response,
+    @app.post("/members/{member_id:path}/{year}/opening", tags=["members"], status_code=201, response_class=Response,
               summary="Bring a member-year's opening balances into the ledger (期初余额)",
               responses={201: _stored("opened now", "OpeningBody"),
                          200: _stored("a replay of the same opening, byte for byte", "OpeningBody"),
@@ -478,7 +478,7 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
             done = store.ledger.open_year(req.key, member_id, year, req.accumulators, rules=pack)
         return _answer(done, f"/settlements/{done.key}")
 
-    @app.post("/members/{member_id}/{year}/credits", tags=["members"], status_code=201, response_class=Response,
+    @app.post("/members/{member_id:path}/{year}/credits", tags=["members"], status_code=201, response_class=Response,
               summary="Credit a balance: the personal account's deposit (个人账户划入)",
               responses={201: _stored("credited now", "CreditBody"),
                          200: _stored("a replay of the same credit, byte for byte", "CreditBody"),
@@ -508,7 +508,9 @@ def _reading_routes(app: FastAPI, store: Store) -> None:
         record = store.ledger.get(key)
         return _json(record.body)
 
-    @app.get("/members/{member_id}/{year}", tags=["members"], summary="A member's accumulators and entries for a year",
+    # a member id may hold '/' (the path converter reads it, %2F or not); the year is the last segment
+    @app.get("/members/{member_id:path}/{year}", tags=["members"],
+             summary="A member's accumulators and entries for a year",
              response_model=MemberYear, responses=responses("invalid-request", "store-unavailable"))
     def member(member_id: MemberId, year: Year) -> Response:
         """The accumulators (each counter the sum of its entries) and every entry, in order. A member
