@@ -146,6 +146,13 @@ def test_members_problems_and_unknown_members(tmp_path):
     with pytest.raises(InputFilesError) as err:
         read_members(mpath)
     assert {(p.row, p.column) for p in err.value.problems} == {(4, "groups"), (4, "member_type")}
+    # a word no scheme has is said once, not again as another scheme's
+    mpath = write_csv(tmp_path / "m1.csv", MEMBERS + [{"member_id": "m5", "scheme": "resident", "member_type": "Adult",
+                                                       "groups": ""}], MEMBER_COLUMNS)
+    with pytest.raises(InputFilesError) as err:
+        read_members(mpath)
+    [p] = err.value.problems
+    assert (p.row, p.column) == (4, "member_type") and "got 'Adult'" in p.message
     cpath = write_csv(tmp_path / "c.csv", [{**CLAIMS[0], "member_id": "nobody"}], COLUMNS)
     mpath = write_csv(tmp_path / "m2.csv", MEMBERS, MEMBER_COLUMNS)
     with pytest.raises(InputFilesError) as err:

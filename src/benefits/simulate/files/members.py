@@ -103,11 +103,14 @@ def members_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool
     return MemberTable(raw.name, raw.unit, table, raw.rows, ignored=ignored)
 
 
+ALL_MEMBER_TYPES = frozenset().union(*MEMBER_TYPE_NAMES.values())
+
+
 def _check_member_types(r: Reader, table: pa.Table) -> None:
     schemes = table.column("scheme").to_pylist()
     types = table.column("member_type").to_pylist()
     for i, (s, t) in enumerate(zip(schemes, types)):
-        if s in MEMBER_TYPE_NAMES and t is not None and t not in MEMBER_TYPE_NAMES[s]:
+        if s in MEMBER_TYPE_NAMES and t in ALL_MEMBER_TYPES and t not in MEMBER_TYPE_NAMES[s]:  # else said already
             r._bad(i, "member_type", f"{t!r} is not a {s} member type; expected one of: "
                                       f"{', '.join(sorted(MEMBER_TYPE_NAMES[s]))}")
 
