@@ -83,6 +83,11 @@ def _print_answer(done: Settled | Reversed | Opened | Credited, as_json: bool,
     body = json.loads(done.body)
     if as_json:
         write(json_text(body))
+        if getattr(done, "reversed_by", None):  # the body is as first answered: the warning goes beside it
+            from .app import _stderr
+
+            _stderr(f"warning: key {visible(done.key)} was reversed since, under key {visible(done.reversed_by)}: "
+                    "the stored answer no longer counts")
     else:
         write(text(body, Paint(color_enabled())))
 
@@ -124,9 +129,14 @@ def settle(claim: Annotated[str, typer.Argument(metavar="CLAIM", show_default=Fa
         _print_answer(done, as_json, lambda body, paint: _settled_text(done, body, pack, lang.value, paint))
 
 
+def _reversed(done: Settled | Opened | Credited) -> str:
+    """What a replay of a request reversed since adds to its first line."""
+    return f"; REVERSED since, under key {done.reversed_by}: it no longer counts" if done.reversed_by else ""
+
+
 def _settled_text(done: Settled, body: dict, pack: RulePack, lang: str, paint: Paint) -> str:
     said = ("already settled under this key: the stored settlement, nothing written" if done.replayed
-            else "settled and recorded")
+            else "settled and recorded") + _reversed(done)
     head = _screen(paint, f"key {done.key}: {said} (member {done.member_id}, {done.year}; pack {body['pack']} "
                           f"version {body['pack_version']}, files {body['pack_hash'][:12]})")
     return "\n".join([head.text(), "", settlement_text(Settlement.model_validate(body["settlement"]), pack, lang, paint)])
@@ -315,7 +325,7 @@ def open_year(member: Annotated[str, typer.Argument(metavar="MEMBER", show_defau
 
 def _opening_text(done: Opened, body: dict, paint: Paint) -> str:
     said = ("already opened under this key: the stored opening, nothing written" if done.replayed
-            else "opened")
+            else "opened") + _reversed(done)
     checked = (f"checked against pack {body['pack']}, files {body['pack_hash'][:12]}" if body["pack"]
                else "not checked against a pack")
     out = _screen(paint, f"key {done.key}: member {done.member_id}, {done.year} {said} ({checked})")
@@ -367,7 +377,8 @@ def credit(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=
 
 
 def _credit_text(done: Credited, body: dict, paint: Paint) -> str:
-    said = "already credited under this key: the stored credit, nothing written" if done.replayed else "credited"
+    said = ("already credited under this key: the stored credit, nothing written" if done.replayed
+            else "credited") + _reversed(done)
     return _screen(paint, f"key {done.key}: {said}: {money(Decimal(body['amount']))} to {body['counter']} of member "
                           f"{done.member_id}, {done.year}; balance after it {money(Decimal(body['balance']))}").text()
 

@@ -83,6 +83,16 @@ def test_settle_reverse_and_show(ledger_url, jiangmen):
     unknown = run("reverse", "2208-3", "--of", "nope", "--ledger", ledger_url)
     assert (unknown.exit_code, unknown.stderr.strip()) == (2, "error: of: no settlement under key 'nope'")
 
+    # the settlement sent again under its key: the stored answer, which no longer counts
+    resent = run("settle", CLAIM, "--rules", JIANGMEN, "--key", "2207-1", "--ledger", ledger_url, "--lang", "en")
+    assert resent.exit_code == 0, resent.stderr
+    assert ("key 2207-1: already settled under this key: the stored settlement, nothing written; REVERSED since, "
+            "under key 2208-1: it no longer counts") in flat(resent.stdout)
+    resent = run("settle", CLAIM, "--rules", JIANGMEN, "--key", "2207-1", "--ledger", ledger_url, "--json")
+    assert (resent.exit_code, json.loads(resent.stdout)) == (0, body)
+    assert resent.stderr.strip() == ("warning: key 2207-1 was reversed since, under key 2208-1: the stored answer "
+                                     "no longer counts")
+
     after = run("ledger", "show", "m-1001", "2021", "--ledger", ledger_url)
     assert after.exit_code == 0, after.stderr
     assert "member m-1001, 2021: 2 request(s)" in after.stdout

@@ -352,6 +352,11 @@ def test_settle_replay_conflict_reverse_and_the_members_numbers(api, packs):
     problem(api.get("/settlements/msg-9999"), 404, "not-found")
     assert paths(problem(api.post("/settlements", json={"key": "rev-0001", "pack": "jiangmen", "claim": claim()}),
                          409, "key-conflict")) == [["key"]]
+    # the first settlement sent again after its reversal: its first answer, saying it was reversed since
+    # (a client paying on the body alone paid 11,375.00 the ledger no longer counts)
+    replay = api.post("/settlements", json=first)
+    assert (replay.status_code, replay.content) == (200, r.content)
+    assert replay.headers["reversed-by"] == "rev-0001" and "reversed-by" not in again.headers
     # reverse the second too: admissions 0 and no counter left
     assert api.post("/settlements/msg-0002/reverse", json={"key": "rev-0005"}).status_code == 201
     assert member()["accumulators"] == {"member_id": "m1", "year": 2021, "admissions": 0, "counters": {}}

@@ -86,31 +86,36 @@ class MemberYear:
 @dataclass(frozen=True, slots=True)
 class Settled:
     """The answer to a settlement (2207 / 2304): `body` is the stored JSON, the same bytes on every
-    replay of the same request (`replayed`)."""
+    replay of the same request (`replayed`); a replay of one reversed since names the reversal's key
+    (`reversed_by`): the body is as first answered, but the settlement no longer counts."""
 
     key: str
     body: str
     replayed: bool
     member_id: str
     year: int
+    reversed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Opened:
     """The answer to an opening (a member-year's accumulators brought into the ledger): `body` is the
-    stored JSON (bodies.OpeningBody), the same bytes on every replay of the same request (`replayed`)."""
+    stored JSON (bodies.OpeningBody), the same bytes on every replay of the same request (`replayed`);
+    `reversed_by` as for Settled."""
 
     key: str
     body: str
     replayed: bool
     member_id: str
     year: int
+    reversed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Credited:
     """The answer to a credit (a deposit into a balance counter): `body` is the stored JSON
-    (bodies.CreditBody), `balance` the counter's value right after the credit, as stored."""
+    (bodies.CreditBody), `balance` the counter's value right after the credit, as stored; `reversed_by`
+    as for Settled."""
 
     key: str
     body: str
@@ -119,6 +124,7 @@ class Credited:
     year: int
     counter: str
     balance: Decimal
+    reversed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

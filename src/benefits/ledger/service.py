@@ -581,7 +581,7 @@ def _check_replay(found: Record, digest: str | frozenset[str], kind: str, new: s
 def _replay_settle(found: Record, digest: frozenset[str]) -> Settled:
     _check_replay(found, digest, "settle", "a new settlement",
                   f"already settled a different claim (member {found.member_id!r}, {found.year})")
-    return Settled(found.key, found.body, True, found.member_id, found.year)
+    return Settled(found.key, found.body, True, found.member_id, found.year, found.reversed_by)
 
 
 def _replay_reverse(found: Record, digest: str, of: str) -> Reversed:
@@ -595,7 +595,7 @@ def _replay_reverse(found: Record, digest: str, of: str) -> Reversed:
 def _replay_opening(found: Record, digest: str) -> Opened:
     _check_replay(found, digest, "opening", "an opening",
                   f"already opened other accumulators (member {found.member_id!r}, {found.year})")
-    return Opened(found.key, found.body, True, found.member_id, found.year)
+    return Opened(found.key, found.body, True, found.member_id, found.year, found.reversed_by)
 
 
 def _replay_credit(found: Record, digest: str) -> Credited:
@@ -603,4 +603,4 @@ def _replay_credit(found: Record, digest: str) -> Credited:
                   f"already credited another amount or counter (member {found.member_id!r}, {found.year})")
     body = json.loads(found.body)
     return Credited(found.key, found.body, True, found.member_id, found.year, body["counter"],
-                    Decimal(body["balance"]))
+                    Decimal(body["balance"]), found.reversed_by)

@@ -356,8 +356,12 @@ def _json(text: str, status: int = 200, headers: dict | None = None) -> Response
 
 
 def _answer(done, location: str) -> Response:
-    """A settlement's or reversal's stored body: 201 the first time, 200 for a replay."""
+    """A settlement's or reversal's stored body: 201 the first time, 200 for a replay; a replay of one
+    reversed since says so (`Reversed-By`: the reversal's key): its body is as first answered, and a
+    client paying on it would pay what the ledger no longer counts."""
     headers = {"Location": location, "Idempotent-Replayed": "true" if done.replayed else "false"}
+    if getattr(done, "reversed_by", None):
+        headers["Reversed-By"] = done.reversed_by
     return _json(done.body, 200 if done.replayed else 201, headers)
 
 
@@ -433,7 +437,8 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
     def settle(body: Body) -> Response:
         """Settle the claim from the member's accumulators in the ledger and record it. The body
         answered is stored: sending the same key and claim again answers it again, byte for byte,
-        with status 200 and `Idempotent-Replayed: true`; the same key with another claim is 409, and
+        with status 200 and `Idempotent-Replayed: true` (and `Reversed-By: <key>` once it was
+        reversed: it no longer counts); the same key with another claim is 409, and
         so is the same claim (id) under another key while its settlement stands (reverse it first), or
         a member-year settled under another pack."""
         req = validated(SettleRequest, body)
