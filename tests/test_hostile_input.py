@@ -140,6 +140,11 @@ CLAIMS = {
         claim(), {"year": 2021, "counters": {"basic.annual@": "1.00"}},
         ("accumulators.counters.basic.annual@.[key]: expected a counter's name of lower-case words joined by '.' "
          "or '_', and @YYYY-MM for a month's, got 'basic.annual@'")),
+    # a name no pack can declare (names have at most 100 characters, and a month 8 more)
+    "counter with a name no pack declares": (
+        claim(), {"year": 2021, "counters": {"a" * 109: "1.00"}},
+        f"accumulators.counters.{'a' * 109}.[key]: String should have at most 108 characters "
+        f"(got '{'a' * 24}'...)"),
     "negative admissions": (
         claim(), {"year": 2021, "admissions": -1},
         "accumulators.admissions: Input should be greater than or equal to 0 (got -1)"),

@@ -245,6 +245,7 @@ ENGINE_ONLY = {
     # the accumulators
     "hostile input: accumulators of another year", "hostile input: accumulators of another member",
     "hostile input: counter with an empty month", "hostile input: negative admissions",
+    "hostile input: counter with a name no pack declares",
     "hostile input: accumulators that are not a mapping",
     "api: accumulators.year: 2020, but the claim settles on a date in 2021",
     "api: accumulators.member_id: 'other' is not the claim's member 'm1'",

@@ -417,12 +417,22 @@ def test_only_a_balance_is_credited(ledger, ledger_url, jiangmen):
         (BALANCE, "-5.00", None, ("amount",), "cannot be negative"),
         (BALANCE, "1.005", None, ("amount",), "at most two decimals"),
         (BALANCE, True, None, ("amount",), "floats cannot hold fen exactly"),
+        # a name no pack can declare (it made every read of the member-year 200 KB long)
+        ("x" * 100_000 + ".balance", "1.00", None, ("counter",), "expected a counter's name of at most 100 characters"),
     ]
     for counter, amount, pack, path, words in cases:
         with pytest.raises(LedgerError) as caught:
             ledger.credit("d1", "e1", 2022, counter, amount, rules=pack)
         assert (caught.value.status, caught.value.problems[0].path) == (400, path), (counter, amount)
         assert words in str(caught.value), (counter, amount, str(caught.value))
+    # a pack that settles no claim of the year: the member-year would be tied to it, every claim refused
+    with pytest.raises(LedgerError) as caught:
+        ledger.credit("d1", "e1", 2030, BALANCE, "1.00", rules=jiangmen)
+    assert caught.value.problems[0].path == ("year",)
+    assert "pack 'jiangmen' covers 2021-01-01 to" in str(caught.value) and "no day of 2030" in str(caught.value)
+    with pytest.raises(LedgerError) as caught:
+        ledger.open_year("o1", "e1", 2030, {"year": 2030}, rules=jiangmen)
+    assert caught.value.problems[0].path == ("year",) and "no day of 2030" in str(caught.value)
     assert count(ledger_url, "settlements") == 0
 
     ledger.credit("d1", "e1", 2022, "other.balance", "999999999.00")  # any *.balance without a pack

@@ -37,8 +37,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ..calculator import evaluate
-from ..errors import ClaimError, ClaimProblem, error_message, error_path
-from ..models.accumulators import MAX_YEAR, MIN_YEAR, Accumulators
+from ..errors import ClaimError, ClaimProblem, error_message, error_path, shown
+from ..models.accumulators import MAX_NAME, MAX_YEAR, MIN_YEAR, Accumulators
 from ..models.checked import validated
 from ..models.claim import Claim, member_id_problem
 from ..models.platform_out import feedetail, setldetail, setlinfo
@@ -169,6 +169,18 @@ def _invalid(exc: ValidationError, root: str) -> LedgerError:
     return error
 
 
+def _pack_for(rules: RulePack | None, year: int) -> RulePack | None:
+    """The pack an opening or a credit is checked against, if any: one that settles claims of `year`
+    (the member-year is tied to it; one that covers no day of it would refuse every claim there)."""
+    if rules is None:
+        return None
+    pack = _pack(rules)
+    problem = pack.year_problem(year)
+    if problem:
+        raise LedgerError(("year",), problem)
+    return pack
+
+
 def _opening(member_id: str, year: int, value: object, pack: RulePack | None) -> Accumulators:
     """The accumulators an opening brings in, checked and normalised: the member and year filled in,
     zero counters left out, counters in order. Every problem is a LedgerError under "accumulators"."""
@@ -209,8 +221,9 @@ def _opening(member_id: str, year: int, value: object, pack: RulePack | None) ->
 def _balance_counter(counter: object, pack: RulePack | None) -> str:
     """The counter a credit adds to: a yearly counter, named `*.balance` or (given a pack) one of the
     pack's personal-account balance counters."""
-    if not isinstance(counter, str) or not _NAME.fullmatch(counter.partition("@")[0]):
-        raise LedgerError(("counter",), f"expected a counter's name, such as personal_account.balance, got {counter!r}")
+    if not isinstance(counter, str) or len(counter) > MAX_NAME or not _NAME.fullmatch(counter.partition("@")[0]):
+        raise LedgerError(("counter",), f"expected a counter's name of at most {MAX_NAME} characters, such as "
+                                        f"personal_account.balance, got {shown(counter)}")
     if "@" in counter:
         raise LedgerError(("counter",), f"{counter!r}: a balance is a yearly counter, written without @")
     if pack is not None:
@@ -237,8 +250,8 @@ def _credit_amount(amount: object) -> int:
 
 
 def _listed(records: list[Record], most: int = 5) -> str:
-    shown = ", ".join(f"{_WHAT[r.kind]} {r.key!r}" for r in records[:most])
-    return shown + (f" and {len(records) - most} more" if len(records) > most else "")
+    names = ", ".join(f"{_WHAT[r.kind]} {r.key!r}" for r in records[:most])
+    return names + (f" and {len(records) - most} more" if len(records) > most else "")
 
 
 def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None:
@@ -418,7 +431,7 @@ class Ledger:
         after later requests; another request under it is a KeyConflict."""
         key = _key(key, "key")
         _check_member_year(member_id, year)
-        pack = None if rules is None else _pack(rules)
+        pack = _pack_for(rules, year)
         opened = _opening(member_id, year, accumulators, pack)
         digest = opening_digest(opened)
 
@@ -463,7 +476,7 @@ class Ledger:
         (`replayed`); another request under it is a KeyConflict."""
         key = _key(key, "key")
         _check_member_year(member_id, year)
-        pack = None if rules is None else _pack(rules)
+        pack = _pack_for(rules, year)
         counter = _balance_counter(counter, pack)
         fen = _credit_amount(amount)
         digest = credit_digest(member_id, year, counter, fen)

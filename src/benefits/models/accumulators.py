@@ -20,10 +20,15 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 """The calendar years accumulators are kept for. A pack covers no day outside them (the loader
 refuses one), so every claim it settles has a year its accumulators can name."""
 
-CounterKey = Annotated[str, StringConstraints(pattern=described(
+MAX_NAME = 100
+"""The longest name a pack gives a parameter, a counter or a layer (rules.files.Name)."""
+
+CounterKey = Annotated[str, StringConstraints(max_length=MAX_NAME + len("@YYYY-MM"), pattern=described(
     r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$",
     "a counter's name of lower-case words joined by '.' or '_', and @YYYY-MM for a month's"))]
-"""A counter's name as the pack declares it, or `name@YYYY-MM` for a counter kept per month."""
+"""A counter's name as the pack declares it, or `name@YYYY-MM` for a counter kept per month (a name no
+pack can declare is refused, not kept: a credit to one 100,000 characters long made every read of the
+member-year 200 KB)."""
 
 
 class Accumulators(Checked):

@@ -18,9 +18,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 
 from ..dates import Count, Day
 from ..errors import described, shown
+from ..models.accumulators import MAX_NAME
 
 NAME_PATTERN = described(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", "a name of lower-case words joined by '.' or '_'")
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=100)]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME)]
 """A parameter, counter or layer name: lower-case words joined by dots or underscores (a layer's
 is also its file name, so it is bounded)."""
 Condition = Annotated[str, StringConstraints(min_length=1, max_length=2000)]

@@ -310,6 +310,13 @@ class RulePack:
         first, last = self.versions[0].start, self.versions[-1].end
         raise ClaimError(f"no version of the rules covers {day}: pack {self.name!r} covers {first} to {last}")
 
+    def year_problem(self, year: int) -> str | None:
+        """What keeps this pack from settling any claim of `year` (no version covers a day of it), or None."""
+        first, last = self.versions[0].start, self.versions[-1].end
+        if first.year <= year <= last.year:
+            return None
+        return f"pack {self.name!r} covers {first} to {last}, no day of {year}"
+
     def param(self, name: str, day: dt.date) -> ParameterValue:
         value = self.values_on(day).get(name)
         return value if value is not None else self.parameters[name].at(day)  # raises the right error
