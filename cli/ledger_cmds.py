@@ -148,7 +148,8 @@ REVERSE_HELP = (
     "Reverse a recorded settlement: append the negation of its entries, so that every counter is as if it "
     "had not been settled, and print its amounts negated.\n\n"
     "Settlements of the same member and year made after it counted its amounts; they are listed, not "
-    "settled again. Idempotent on KEY: the same reversal again prints the stored answer."
+    "settled again, and its claim is settled again only once they are reversed too (then settle them again, "
+    "in order). Idempotent on KEY: the same reversal again prints the stored answer."
 )
 REVERSE_EPILOG = "Example: benefits reverse 2208-0001 --of 2207-0001 --ledger ledger.db"
 

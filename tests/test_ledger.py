@@ -606,6 +606,36 @@ def test_reversing_the_first_of_three_lists_the_later_two_and_leaves_them_alone(
     assert [r.key for r in ledger.history("m1", 2021)] == ["k1", "k2", "k3", "r1", "r3", "r2"]
 
 
+def test_a_claim_reversed_under_later_settlements_is_settled_again_only_after_them(ledger, ledger_url, jiangmen):
+    """Found by a red team: stay 1 reversed while stay 2 (settled on its amounts) stood, then settled again,
+    was paid on the serious-illness bands stay 2 had been paid on, and as a repeat admission: 6,130.00 above
+    the two settled in order. It is refused until stay 2 is reversed too; settled again in order, the two
+    are paid exactly what they were first."""
+    big = {"total": "100000.00", "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00",
+           "policy_range": "100000.00"}
+    first = ledger.settle("k1", stay(1, month=8, bill=big), jiangmen)
+    second = ledger.settle("k2", stay(2, month=9, bill=big), jiangmen)
+    paid = [json.loads(done.body)["settlement"]["fund_total"] for done in (first, second)]
+    assert ledger.reverse("r1", of="k1").later == ("k2",)
+    rows = count(ledger_url, "settlements")
+    for attempt in (lambda: ledger.settle("k3", stay(1, month=8, bill=big), jiangmen),
+                    lambda: ledger.pre_settle(stay(1, month=8, bill=big), jiangmen)):
+        with pytest.raises(HistoryConflict) as caught:
+            attempt()
+        assert caught.value.problems[0].path == ("claim", "id")
+        assert ("claim 'c1' of member 'm1' was reversed under key 'r1' while 'k2' of its year stood"
+                in str(caught.value))
+        assert "Reverse 'k2' first, settle the claim again, then settle the later claims again" in str(caught.value)
+    assert count(ledger_url, "settlements") == rows
+
+    ledger.reverse("r2", of="k2")
+    again = [ledger.settle("k3", stay(1, month=8, bill=big), jiangmen),
+             ledger.settle("k4", stay(2, month=9, bill=big), jiangmen)]
+    assert [json.loads(done.body)["settlement"]["fund_total"] for done in again] == paid
+    assert ledger.accumulators("m1", 2021) == Accumulators.model_validate(
+        json.loads(second.body)["settlement"]["accumulators_after"])
+
+
 def test_later_settlements_of_other_members_or_years_are_not_listed(ledger, jiangmen):
     ledger.settle("k1", stay(1, month=3), jiangmen)
     ledger.settle("other-member", stay(2, member="m2", month=5), jiangmen)

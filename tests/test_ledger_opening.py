@@ -536,6 +536,7 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
         assert versions(ledger_url) == [1, 2, 3, 4, 5]
         with pytest.raises(HistoryConflict):
             ledger.settle("k4", small(), jiangmen)
+        ledger.reverse("r2", of="k2")  # settled after k1, on its amounts: reversed first, so s1 is paid in its place
         ledger.reverse("r1", of="k1")
         assert ledger.settle("k4", small(), jiangmen).replayed is False
 

@@ -267,6 +267,29 @@ def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None
                                                f"under key {key!r}: a claim is settled once. To settle it again, "
                                                f"reverse {key!r} first; a retry of that settlement is sent under "
                                                f"{key!r}")
+    _in_its_place(tx, claim, member)
+
+
+def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
+    """A claim reversed while later settlements of its member-year stood (the reversal's `later`) is settled
+    again only once they are reversed too. They were paid on counters that held its amounts (a repeat
+    admission's deductible, the serious-illness bands above it); settled again now, on theirs, it would be
+    paid on the same stretch of the bands once more: two stays of 100,000.00 were paid 6,130.00 above the
+    two settled in order. Settled again after them, each is paid in its place."""
+    for reversal in tx.reversals_of_claim(member, claim.id):
+        record = tx.record(reversal)
+        later = json.loads(record.body).get("later", []) if record is not None else []
+        standing = [key for key in later if (found := tx.record(key)) is not None and found.reversed_by is None]
+        if standing:
+            raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} was reversed under key "
+                                                   f"{reversal!r} while {_keys(standing)} of its year stood, paid on "
+                                                   "its amounts; settled again now it would be paid on their bands "
+                                                   f"once more. Reverse {_keys(standing)} first, settle the claim "
+                                                   "again, then settle the later claims again, in order")
+
+
+def _keys(keys: list[str], most: int = 5) -> str:
+    return ", ".join(map(repr, keys[:most])) + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 def _one_pack(tx: Transaction, member: str, year: int, pack: str) -> None:
@@ -349,7 +372,7 @@ class Ledger:
         """Reversal (冲正 / 撤销结算, 2208 / 2305) under the caller's `key` of the settlement under `of`:
         the negation of its entries appended, so every counter is as if it had not been settled, and its
         amounts answered negated. Settlements made after it in the member-year are listed (`later`),
-        not re-settled. NotFound for an unknown `of`; AlreadyReversed when it was reversed under
+        not re-settled; its claim is settled again only once they are reversed too (HistoryConflict). NotFound for an unknown `of`; AlreadyReversed when it was reversed under
         another key, or is itself a reversal.
 
         `of` may also be an opening or a credit: its entries are negated the same way (the body is a

@@ -66,6 +66,9 @@ class Transaction(Protocol):
         """The key and year of the member's settlement of this claim that stands (is not reversed), if
         any, in whichever year."""
 
+    def reversals_of_claim(self, member_id: str, claim_id: str) -> list[str]:
+        """The keys of the reversals of the member's settlements of this claim, in any year, in order."""
+
     def other_pack(self, member_id: str, year: int, pack: str) -> tuple[str, str, str] | None:
         """The member-year's first standing request made under a pack other than `pack`: its key, kind
         and pack (a settlement's, or the one an opening or a credit was checked against)."""
@@ -135,6 +138,11 @@ class SqlTransaction:
         row = self._run(f"SELECT key, year FROM settlements WHERE member_id = ? AND {STANDING_SETTLEMENT} "
                         f"AND {CLAIM_ID[self.dialect]} = ?", (member_id, claim_id)).fetchone()
         return None if row is None else (row[0], int(row[1]))
+
+    def reversals_of_claim(self, member_id: str, claim_id: str) -> list[str]:
+        rows = self._run(f"SELECT reversed_by FROM settlements WHERE member_id = ? AND kind = 'settle' AND reversed_by "
+                         f"IS NOT NULL AND {CLAIM_ID[self.dialect]} = ? ORDER BY year, seq", (member_id, claim_id))
+        return [row[0] for row in rows.fetchall()]
 
     def other_pack(self, member_id: str, year: int, pack: str) -> tuple[str, str, str] | None:
         row = self._run("SELECT key, kind, pack FROM settlements WHERE member_id = ? AND year = ? AND kind <> 'reverse' "
