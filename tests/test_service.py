@@ -18,13 +18,14 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
 
 import benefits
 from benefits.models.platform_out import with_blocks
-from benefits.ledger import store
+from benefits.ledger import open_ledger, store
 from conftest import claim
 from ledger_fixtures import holding
 from service_fixtures import PACK_DIRS, ROOT, ServerProcess, generate, member_claims
@@ -240,6 +241,18 @@ def test_a_member_id_with_an_invisible_format_character_is_a_problem(api):
     body = problem(api.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": zwsp}), 422, "invalid-claim")
     assert paths(body) == [["claim", "member", "id"]]
     assert api.get("/members/m1/2021").json()["settlements"] == []
+
+
+def test_a_replay_names_a_reversal_made_under_any_key(api, ledger_url):
+    # a reversal made through the library or the CLI may have a key the service's pattern refuses; naming
+    # it raw in the header was a 500 (a header is Latin-1) on every retry of the settlement
+    first = {"key": "k-1", "pack": "jiangmen", "claim": claim()}
+    assert api.post("/settlements", json=first).status_code == 201
+    with open_ledger(ledger_url) as ledger:
+        ledger.reverse("撤销 1%", of="k-1")
+    replay = api.post("/settlements", json=first)
+    assert replay.status_code == 200 and replay.headers["reversed-by"] == "%E6%92%A4%E9%94%80 1%25"
+    assert unquote(replay.headers["reversed-by"]) == "撤销 1%"
 
 
 def test_a_member_whose_id_holds_a_slash_is_read_opened_and_credited_over_http(api):

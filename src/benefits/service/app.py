@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 import time
+from urllib.parse import quote
 
 try:
     import fcntl
@@ -355,13 +356,18 @@ def _json(text: str, status: int = 200, headers: dict | None = None) -> Response
     return Response(content=text, status_code=status, media_type=JSON, headers=headers)
 
 
+# Printable ASCII but '%' stays as it is in a header value; a key written through the library or the CLI
+# may hold any printable character ('撤销-1'), which Latin-1 header bytes cannot carry.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
 def _answer(done, location: str) -> Response:
     """A settlement's or reversal's stored body: 201 the first time, 200 for a replay; a replay of one
-    reversed since says so (`Reversed-By`: the reversal's key): its body is as first answered, and a
-    client paying on it would pay what the ledger no longer counts."""
+    reversed since says so (`Reversed-By`: the reversal's key, percent-encoded where not ASCII): its body
+    is as first answered, and a client paying on it would pay what the ledger no longer counts."""
     headers = {"Location": location, "Idempotent-Replayed": "true" if done.replayed else "false"}
-    if getattr(done, "reversed_by", None):
-        headers["Reversed-By"] = done.reversed_by
+    if getattr(done, "reversed_by", None):  # percent-encoded (UTF-8) where not ASCII: a header is Latin-1
+        headers["Reversed-By"] = quote(done.reversed_by, safe=_HEADER_SAFE)
     return _json(done.body, 200 if done.replayed else 201, headers)
 
 
