@@ -292,13 +292,17 @@ class Grid:
 
     def natural(self) -> list[int] | None:
         """Each column's width with every cell whole on one line (rich's own layout when it fits), or None
-        where a cell holds a line break (rich's layout then)."""
-        cells = [self.headers] if any(self.headers) else []
+        where rich lays the table out otherwise: a cell holding a line break, a cell ending in a space or
+        holding one but U+0020 (rich drops or changes them), a column of no width (rich writes it as one
+        styled segment)."""
+        cells = [[visible(h) for h in self.headers]] if any(self.headers) else []
         cells += [r[0] for r in self.rows if r is not None]
         if any("\n" in c for row in cells for c in row):
             return None
-        return [max([cell_len(visible(row[i]) if row is self.headers else row[i]) for row in cells]
-                    + [self.widths[i] or 0]) for i in range(len(self.align))]
+        if any(c != c.rstrip() or _ODD_SPACE.search(c) for row in cells for c in row):
+            return None
+        sizes = [max([cell_len(row[i]) for row in cells] + [self.widths[i] or 0]) for i in range(len(self.align))]
+        return sizes if all(sizes) else None
 
     def _lines(self, sizes: list[int]) -> RenderResult:
         """The table laid out at `sizes`, line by line, as rich lays out a table that fits (a column's
@@ -339,6 +343,7 @@ class Grid:
 
 
 _BOLD = Style(bold=True)
+_ODD_SPACE = re.compile(r"[^\S ]")  # a space but U+0020 (no-break, ideographic, ...)
 WORD = 10  # the room a wrapped column keeps before ids and amounts are wrapped too
 _WORD = re.compile(rf"[^\s{_WIDE}]+")  # a run of narrow characters: a line breaks around it
 
