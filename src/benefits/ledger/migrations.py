@@ -216,7 +216,8 @@ _SUSPECT = {  # no '%' in them: psycopg reads one as a placeholder
     "postgresql": "({v} ~ '[^ -~]' OR left({v}, 1) = ' ' OR right({v}, 1) = ' ' OR length({v}) > {most} "
                   "OR {v} = '')",
 }
-_SUSPECT_NUL = {"sqlite": "instr(CAST(member_id AS BLOB), x'00') > 0 OR instr(body, '\\u0000') > 0",
+_NUL_IN_BODY = {"sqlite": "instr(body, '\\u0000') > 0", "postgresql": "FALSE"}
+_SUSPECT_NUL = {"sqlite": f"instr(CAST(member_id AS BLOB), x'00') > 0 OR {_NUL_IN_BODY['sqlite']}",
                 "postgresql": "FALSE"}
 
 
@@ -228,11 +229,14 @@ def _no_claim_under_a_refused_id(dialect: str) -> Callable[[Callable[..., Any], 
                            _SUSPECT[dialect].format(v=CLAIM_ID[dialect], most=MAX_CLAIM_ID), _SUSPECT_NUL[dialect]))
 
     def check(execute: Callable[..., Any], store: str) -> None:
-        rows = execute(f"SELECT key, year, member_id, body FROM settlements WHERE {STANDING_SETTLEMENT} "
-                       f"AND ({suspect}) ORDER BY member_id, year, seq").fetchall()
+        # the body is read (a settlement's is kilobytes) only where it writes a NUL: the claim id may hold it
+        rows = execute(f"SELECT key, year, member_id, {CLAIM_ID[dialect]}, CASE WHEN {_NUL_IN_BODY[dialect]} "
+                       f"THEN body END FROM settlements WHERE {STANDING_SETTLEMENT} AND ({suspect}) "
+                       "ORDER BY member_id, year, seq")
         refused = []
-        for key, year, member, body in rows:
-            claim_id = json.loads(body).get("settlement", {}).get("claim_id")
+        for key, year, member, claim_id, body in rows:
+            if body is not None:
+                claim_id = json.loads(body).get("settlement", {}).get("claim_id")
             problem = id_problem(member, "member", MAX_MEMBER_ID) or (
                 isinstance(claim_id, str) and id_problem(claim_id, "claim", MAX_CLAIM_ID))
             if problem:
