@@ -26,9 +26,9 @@ MAX_NAME = 100
 CounterKey = Annotated[str, StringConstraints(max_length=MAX_NAME + len("@YYYY-MM"), pattern=described(
     r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$",
     "a counter's name of lower-case words joined by '.' or '_', and @YYYY-MM for a month's"))]
-"""A counter's name as the pack declares it, or `name@YYYY-MM` for a counter kept per month (a name no
-pack can declare is refused, not kept: a credit to one 100,000 characters long made every read of the
-member-year 200 KB)."""
+"""A counter's name as the pack declares it, or `name@YYYY-MM` for a counter kept per month: at most 108
+characters, a pack's longest name and a month (a credit to a name of 100,000 characters made every read
+of the member-year 200 KB). A key no pack keeps is refused when a pack reads it."""
 
 
 class Accumulators(Checked):
