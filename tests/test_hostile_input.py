@@ -659,10 +659,19 @@ def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
     # full-width forms, as a Chinese input method types them in its full-width mode: 'ｃ-77' and 'c-77',
     # member 'ｍ-2001' and 'm-2001' were paid as two claims and two members
     (("claim", "id"), "\uff43-77", "a claim id holds no compatibility characters (such as full-width letters"),
-    (("claim", "id"), "c\uff0d77", "a claim id holds no compatibility characters"),
+    (("claim", "id"), "c\uff0d77", "a claim id holds no dash but '-'"),  # a full-width hyphen
     (("claim", "id"), "住院（1）", "a claim id holds no compatibility characters"),
     (("claim", "member", "id"), "\uff4d-2001", "a member id holds no compatibility characters"),
     (("claim", "member", "id"), "m-\u2460", "a member id holds no compatibility characters"),  # circled 1
+    # dashes but '-', the minus sign and the ideographic full stop, as autocorrect, a PDF or an input method
+    # write them: each was another claim than c-77 (or c.77)
+    (("claim", "id"), "c\u201377", "a claim id holds no dash but '-' (U+002D), no minus sign and no ideographic "
+                                   "full stop: 'c–77' would be another claim than 'c-77'"),
+    (("claim", "id"), "c\u201477", "a claim id holds no dash but '-'"),
+    (("claim", "id"), "c\u221277", "a claim id holds no dash but '-'"),
+    (("claim", "id"), "c\u201177", "would be another claim than 'c-77'"),  # a no-break hyphen, not 'c‐77'
+    (("claim", "id"), "c\u300277", "would be another claim than 'c.77'"),
+    (("claim", "member", "id"), "m\u301c1", "a member id holds no dash but '-'"),  # a wave dash
 ])
 def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value, words):
     # a red team settled one stay five times in a member-year as 'c-77', 'c-77 ', ' c-77', 'c-77\t' and
@@ -675,3 +684,13 @@ def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value,
         benefits.evaluate(data, jiangmen)
     [problem] = err.value.problems
     assert problem.path == where and words in problem.message
+
+
+def test_the_dashes_refused_are_unicodes_dashes_and_the_look_alike_stops():
+    import unicodedata
+
+    from benefits.models.claim import _DASH_RANGES, _STOP_RANGES
+
+    listed = {c for a, b in _DASH_RANGES + _STOP_RANGES for c in range(a, b + 1)}
+    dashes = {c for c in range(0x110000) if unicodedata.category(chr(c)) == "Pd"} - {ord("-")}
+    assert listed == dashes | {0x2212, 0x3002, 0xFF61}

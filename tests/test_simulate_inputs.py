@@ -185,6 +185,8 @@ def test_a_member_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack)
     ("c\u00a077", "a claim id holds no space but U+0020"),  # a no-break space looks like c 77
     ("c-e\u0301", "a claim id is written in Unicode's composed form (NFC)"),  # looks like c-é
     ("\uff43-77", "a claim id holds no compatibility characters"),  # a full-width c: looks like c-77
+    ("c\u201377", "a claim id holds no dash but '-'"),  # an en dash: looks like c-77
+    ("c-\U00010ead", "a claim id holds no dash but '-'"),  # a dash beyond U+FFFF
 ])
 def test_a_claim_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack, claim_id, words):
     claims = [stay(claim_id, "2021-03-01"), stay("c2", "2021-03-02")]

@@ -125,11 +125,27 @@ _INVISIBLE_RANGES = (
     (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
 
 
+# Dashes but '-' (Unicode's Pd, as Python 3.11 has it: hyphens, en and em dashes, wave dashes), the minus
+# sign, and the ideographic full stop (。, what a Chinese input method types for '.'): 'c–77' and 'c−77'
+# look like 'c-77', 'c。77' like 'c.77', and each would be another claim.
+_DASH_RANGES = ((0x58A, 0x58A), (0x5BE, 0x5BE), (0x1400, 0x1400), (0x1806, 0x1806), (0x2010, 0x2015), (0x2212, 0x2212),
+                (0x2E17, 0x2E17), (0x2E1A, 0x2E1A), (0x2E3A, 0x2E3B), (0x2E40, 0x2E40), (0x2E5D, 0x2E5D),
+                (0x301C, 0x301C), (0x3030, 0x3030), (0x30A0, 0x30A0), (0xFE31, 0xFE32), (0xFE58, 0xFE58),
+                (0xFE63, 0xFE63), (0xFF0D, 0xFF0D), (0x10EAD, 0x10EAD))
+_STOP_RANGES = ((0x3002, 0x3002), (0xFF61, 0xFF61))
+_PLAIN_PUNCTUATION = {**{c: "-" for a, b in _DASH_RANGES for c in range(a, b + 1)},
+                      **{c: "." for a, b in _STOP_RANGES for c in range(a, b + 1)}}
+
+
 def _class_of(ranges) -> str:
     return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
 
 
 _INVISIBLE_BMP = _class_of(r for r in _INVISIBLE_RANGES if r[1] <= 0xFFFF)
+_LOOKALIKE_BMP = _class_of(r for r in _DASH_RANGES + _STOP_RANGES if r[1] <= 0xFFFF)
+LOOKALIKE_PUNCTUATION = f"[{_class_of(_DASH_RANGES + _STOP_RANGES)}]"
+"""A dash but '-', the minus sign or the ideographic full stop, which no member or claim id holds (for
+Python's re and RE2, which read characters beyond U+FFFF as themselves)."""
 INVISIBLE_CHARACTER = f"[{_class_of(_INVISIBLE_RANGES)}]"
 """A character that shows nothing (a zero-width space, a byte-order mark, a direction mark, a variation
 selector, ...), which no member or claim id holds. For Python's re and RE2 (Arrow), which read characters
@@ -142,11 +158,12 @@ OTHER_SPACE = f"[{_OTHER_SPACES}]"
 # In the pattern, the invisible characters below U+FFFF only: JSON Schema's ECMA regexes read a string
 # as UTF-16, and a character beyond it in a class would be two surrogate halves, refusing every id with
 # another character that shares one (a rare Chinese character, an emoji). The engine refuses the rest.
-_NEVER = _CONTROLS + _INVISIBLE_BMP + _OTHER_SPACES
+_NEVER = _CONTROLS + _INVISIBLE_BMP + _OTHER_SPACES + _LOOKALIKE_BMP
 MEMBER_ID_PATTERN = described(f"^([^{_SPACES}{_NEVER}]([^{_NEVER}]*[^{_SPACES}{_NEVER}])?)?$",
                               "a member id without control characters (such as NUL, a tab or a line break), "
                               "without invisible characters (such as a zero-width space), without spaces other "
-                              "than U+0020 and without a space at either end (and in Unicode's NFKC form: "
+                              "than U+0020, without a dash but '-' or an ideographic full stop, and without a "
+                              "space at either end (and in Unicode's NFKC form: "
                               "composed, without full-width letters, digits or punctuation)")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
 EDGE_SPACE = f"^[{_SPACES}]|[{_SPACES}]$"
@@ -155,6 +172,7 @@ member than 'm-1001' in a ledger."""
 _CONTROL = re.compile(CONTROL_CHARACTER)
 _INVISIBLE = re.compile(INVISIBLE_CHARACTER)
 _OTHER_SPACE = re.compile(OTHER_SPACE)
+_LOOKALIKE = re.compile(LOOKALIKE_PUNCTUATION)
 
 
 def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> str | None:
@@ -177,6 +195,9 @@ def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> s
     if _OTHER_SPACE.search(value):
         return (f"a {what} id holds no space but U+0020 (no no-break, ideographic or thin space): {value!r} would "
                 f"look like another {what}")
+    if _LOOKALIKE.search(value):
+        return (f"a {what} id holds no dash but '-' (U+002D), no minus sign and no ideographic full stop: {value!r} "
+                f"would be another {what} than {value.translate(_PLAIN_PUNCTUATION)!r}")
     if not unicodedata.is_normalized("NFC", value):
         return (f"a {what} id is written in Unicode's composed form (NFC): {value!r} and "
                 f"{unicodedata.normalize('NFC', value)!r} look alike and would be two {what}s")
