@@ -205,9 +205,9 @@ def _v4(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], 
 # Version 5: no claim stands under an id this release refuses. Earlier releases took ids that look like
 # others (a no-break space, a zero-width character, a decomposed or full-width letter, a space at an end):
 # such a claim, resent with the id as the platform now writes it, is another claim or another member's,
-# and would be paid again. Only the rows whose ids could be refused are read, by a filter each database runs (a
-# character outside printable ASCII, a space at an end, a length past the bound); `id_problem` decides,
-# on the claim id as the stored body holds it. SQLite's text functions and json_extract stop at a NUL,
+# and would be paid again. Only the rows whose ids could be refused are read, by a filter each database
+# runs (a character outside printable ASCII, a space at an end, a length past the bound); `id_problem`
+# decides, on the claim id as the stored body holds it. SQLite's text functions and json_extract stop at a NUL,
 # which earlier releases stored too: there a NUL in the member id's bytes, or one written in the body
 # (JSON's \u0000), makes a row suspect. PostgreSQL's text holds no NUL.
 _SUSPECT = {  # no '%' in them: psycopg reads one as a placeholder

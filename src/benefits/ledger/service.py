@@ -372,8 +372,9 @@ class Ledger:
         """Reversal (冲正 / 撤销结算, 2208 / 2305) under the caller's `key` of the settlement under `of`:
         the negation of its entries appended, so every counter is as if it had not been settled, and its
         amounts answered negated. Settlements made after it in the member-year are listed (`later`),
-        not re-settled; its claim is settled again only once they are reversed too (HistoryConflict). NotFound for an unknown `of`; AlreadyReversed when it was reversed under
-        another key, or is itself a reversal.
+        not re-settled; its claim is settled again only once they are reversed too (HistoryConflict).
+        NotFound for an unknown `of`; AlreadyReversed when it was reversed under another key, or is
+        itself a reversal.
 
         `of` may also be an opening or a credit: its entries are negated the same way (the body is a
         ReverseEntriesBody), but only while no settlement made after it stands (HistoryConflict

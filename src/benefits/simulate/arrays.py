@@ -233,8 +233,8 @@ def read_members(data: Any) -> Members:
 
 def _refused_ids(ids: pa.Array, most: int) -> np.ndarray:
     """Where an id is one the engine refuses (empty, too long, a control or invisible character, a space but
-    U+0020, a dash but '-', a space at an end, not in NFKC: models.claim.id_problem): such a member's or claim's claims go to
-    the engine, which says why."""
+    U+0020, a dash but '-', a space at an end, not in NFKC: models.claim.id_problem): such a member's or
+    claim's claims go to the engine, which says why."""
     length = pc.utf8_length(ids)
     return pc.or_(pc.or_(pc.or_(pc.equal(length, 0), pc.greater(length, most)),
                          pc.not_equal(pc.utf8_normalize(ids, "NFKC"), ids)),
