@@ -260,13 +260,17 @@ class Grid:
         for i, (h, a) in enumerate(zip(self.headers, self.align)):
             t.add_column(Text(visible(h)), justify="right" if a == "r" else "left", overflow="fold",
                          min_width=self.widths[i], no_wrap=no_wrap[i], width=sizes[i] if fixed[i] else None)
-        dashes = [max([cell_len(r[0][i]) for r in self.rows if r is not None] + [0]) for i in range(n)]
         for row in self.rows:
             if row is None:
-                t.add_row(*[Text("-" * dashes[i]) if a == "r" else Text("") for i, a in enumerate(self.align)])
+                t.add_row(*map(Text, self._rule_cells()))
             else:
                 t.add_row(*[Text(c) for c in row[0]], style=row[1] or None)
         return t
+
+    def _rule_cells(self) -> list[str]:
+        """A rule's cells: under each amount column, dashes as wide as its widest cell."""
+        return ["-" * max([cell_len(r[0][i]) for r in self.rows if r is not None] + [0]) if a == "r" else ""
+                for i, a in enumerate(self.align)]
 
     def narrowest(self) -> int:
         """The fewest columns the table takes with its ids and amounts, and their headers, whole on one line,
@@ -323,10 +327,9 @@ class Grid:
         if any(self.headers):
             yield from line([visible(h) for h in self.headers], _BOLD)
             yield Segment.line()
-        dashes = [max([cell_len(r[0][i]) for r in self.rows if r is not None] + [0]) for i in range(len(self.align))]
         for row in self.rows:
             if row is None:
-                yield from line(["-" * dashes[i] if a == "r" else "" for i, a in enumerate(self.align)], None)
+                yield from line(self._rule_cells(), None)
             else:
                 yield from line(row[0], Style.parse(row[1]) if row[1] else None)
             yield Segment.line()

@@ -250,8 +250,12 @@ def _credit_amount(amount: object) -> int:
 
 
 def _listed(records: list[Record], most: int = 5) -> str:
-    names = ", ".join(f"{_WHAT[r.kind]} {r.key!r}" for r in records[:most])
-    return names + (f" and {len(records) - most} more" if len(records) > most else "")
+    return _first([f"{_WHAT[r.kind]} {r.key!r}" for r in records], most)
+
+
+def _first(names: list[str], most: int = 5) -> str:
+    """The first `most` of `names`, and how many more."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None:
@@ -281,15 +285,12 @@ def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
         later = json.loads(record.body).get("later", []) if record is not None else []
         standing = [key for key in later if (found := tx.record(key)) is not None and found.reversed_by is None]
         if standing:
+            named = _first(list(map(repr, standing)))
             raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} was reversed under key "
-                                                   f"{reversal!r} while {_keys(standing)} of its year stood, paid on "
-                                                   "its amounts; settled again now it would be paid on their bands "
-                                                   f"once more. Reverse {_keys(standing)} first, settle the claim "
-                                                   "again, then settle the later claims again, in order")
-
-
-def _keys(keys: list[str], most: int = 5) -> str:
-    return ", ".join(map(repr, keys[:most])) + (f" and {len(keys) - most} more" if len(keys) > most else "")
+                                                   f"{reversal!r} while {named} of its year stood, paid on its "
+                                                   "amounts; settled again now it would be paid on their bands once "
+                                                   f"more. Reverse {named} first, settle the claim again, then settle "
+                                                   "the later claims again, in order")
 
 
 def _one_pack(tx: Transaction, member: str, year: int, pack: str) -> None:

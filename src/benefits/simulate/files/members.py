@@ -36,6 +36,8 @@ MEMBER_SCHEMA = pa.schema([
 ])
 ENGINE_MEMBER_COLUMNS = tuple(MEMBER_SCHEMA.names)
 
+MEMBER_TYPE_WORDS = [t.value for t in MemberType]  # every scheme's
+
 
 @dataclass
 class MemberTable:
@@ -74,7 +76,7 @@ def members_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool
     cols: dict[str, pa.Array] = {}
     cols["member_id"] = r.text("member_id", required=True)
     cols["scheme"] = r.word("scheme", [s.value for s in Scheme], required=True)
-    cols["member_type"] = r.word("member_type", [t.value for t in MemberType], required=False)
+    cols["member_type"] = r.word("member_type", MEMBER_TYPE_WORDS, required=False)
     cols["groups"] = r.words("groups", [g.value for g in Group], "groups")
     cols["age"] = r.integer("age", 0, MAX_AGE)
     cols["admissions"] = r.integer("admissions", 0, 1000).fill_null(0)
@@ -103,14 +105,11 @@ def members_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool
     return MemberTable(raw.name, raw.unit, table, raw.rows, ignored=ignored)
 
 
-ALL_MEMBER_TYPES = frozenset().union(*MEMBER_TYPE_NAMES.values())
-
-
 def _check_member_types(r: Reader, table: pa.Table) -> None:
     schemes = table.column("scheme").to_pylist()
     types = table.column("member_type").to_pylist()
     for i, (s, t) in enumerate(zip(schemes, types)):
-        if s in MEMBER_TYPE_NAMES and t in ALL_MEMBER_TYPES and t not in MEMBER_TYPE_NAMES[s]:  # else said already
+        if s in MEMBER_TYPE_NAMES and t in MEMBER_TYPE_WORDS and t not in MEMBER_TYPE_NAMES[s]:  # else said already
             r._bad(i, "member_type", f"{t!r} is not a {s} member type; expected one of: "
                                       f"{', '.join(sorted(MEMBER_TYPE_NAMES[s]))}")
 
