@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -281,16 +282,33 @@ def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
     paid on the same stretch of the bands once more: two stays of 100,000.00 were paid 6,130.00 above the
     two settled in order. Settled again after them, each is paid in its place."""
     for reversal in tx.reversals_of_claim(member, claim.id):
-        record = tx.record(reversal)
-        later = json.loads(record.body).get("later", []) if record is not None else []
-        standing = [key for key in later if (found := tx.record(key)) is not None and found.reversed_by is None]
+        standing = _standing_on(tx, reversal)
         if standing:
             named = _first(list(map(repr, standing)))
             raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} was reversed under key "
-                                                   f"{reversal!r} while {named} of its year stood, paid on its "
-                                                   "amounts; settled again now it would be paid on their bands once "
-                                                   f"more. Reverse {named} first, settle the claim again, then settle "
-                                                   "the later claims again, in order")
+                                                   f"{reversal!r} while later settlements of its year stood; {named} "
+                                                   "still stand, paid on its amounts (or on those of a settlement "
+                                                   "reversed since that was paid on them); settled again now it "
+                                                   f"would be paid on their bands once more. Reverse {named} first, "
+                                                   "settle the claim again, then settle the later claims again, in order")
+
+
+def _standing_on(tx: Transaction, reversal: str) -> list[str]:
+    """The settlements standing on the amounts a reversal took back: its `later` ones that stand, and,
+    for each reversed since, those its own reversal listed, and so on. A settlement made after the first
+    reversal on one paid on the claim's amounts (stay 3 on stay 2's bands, stay 2 on stay 1's) stands
+    on them too: stay 1 settled again on stay 3's counters was paid on stay 3's bands once more."""
+    standing, seen, reversals = [], set(), deque([reversal])
+    while reversals:
+        record = tx.record(reversals.popleft())
+        for key in json.loads(record.body).get("later", []) if record is not None else []:
+            found = tx.record(key) if key not in seen else None
+            seen.add(key)
+            if found is not None and found.reversed_by is None:
+                standing.append(key)
+            elif found is not None:
+                reversals.append(found.reversed_by)
+    return standing
 
 
 def _one_pack(tx: Transaction, member: str, year: int, pack: str) -> None:
