@@ -672,6 +672,9 @@ def test_a_case_file_with_many_errors_lists_fifty(tmp_path):
     (("claim", "id"), "c\u201177", "would be another claim than 'c-77'"),  # a no-break hyphen, not 'c‐77'
     (("claim", "id"), "c\u300277", "would be another claim than 'c.77'"),
     (("claim", "member", "id"), "m\u301c1", "a member id holds no dash but '-'"),  # a wave dash
+    # U+FFFD, what a decoder writes for bytes that were not UTF-8: 张三 and 李四 sent in GBK were one member
+    (("claim", "member", "id"), "\ufffd\ufffd\ufffd\ufffd", "a member id holds no U+FFFD"),
+    (("claim", "id"), "c-\ufffd", "a claim id holds no U+FFFD"),
 ])
 def test_ids_a_ledger_would_take_for_another_are_refused(jiangmen, where, value, words):
     # a red team settled one stay five times in a member-year as 'c-77', 'c-77 ', ' c-77', 'c-77\t' and

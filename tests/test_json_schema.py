@@ -370,7 +370,7 @@ def test_multiple_of_is_exact_on_numbers_read_as_decimals():
 IDS = ["m-1001", "m 1001", "会员-1001", "m-1001 ", " m-1001", "m-1001\u3000", "\u00a0m", "m\t1", "m\x851", "m\u20281",
        "m-1001\u200b", "\ufeffm-1001", "m\u200e1", "m\u00ad1", "m\u20601", "m\u06dd", "m\u034f", "m\ufe0f",
        "m\u3164", "m\u2800", "张\U00020021", "m\U0001f47b", "m\U0001f600", "m\ue000", "m\u00a01", "会员\u3000一",
-       "m\u20091", "김민수", "é", "m\u20131", "m\u22121", "m\u30021", "m\uff611", "m\u058a1", "m\uff0d1", "张三-1"]
+       "m\u20091", "김민수", "é", "m\u20131", "m\u22121", "m\u30021", "m\uff611", "m\u058a1", "m\uff0d1", "张三-1", "m\ufffd", "\ufffd"]
 ASTRAL_INVISIBLE = ["m\U000e0041", "m\U0001d173", "m\U000e0100", "m\U0001bca0", "m\U00010ead"]  # the last a dash
 NOT_COMPOSED = ["e\u0301", "\u1100\u1161"]  # é and 가 decomposed (NFD): no pattern can tell
 COMPATIBILITY = ["\uff4d-1001", "m-\uff11", "\u2f08-1"]  # full-width m and 1; the Kangxi radical 人

@@ -878,12 +878,12 @@ def test_the_schema_is_migrated_once_and_a_newer_one_is_refused(ledger_url):
     open_ledger(ledger_url).close()
     open_ledger(ledger_url).close()
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5]
-    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (6, 'later')")
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6]
+    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (7, 'later')")
     conn.close()
     with pytest.raises(StoreUnavailable) as caught:
         open_ledger(ledger_url)
-    assert "schema version 6, newer than this release knows (5)" in str(caught.value)
+    assert "schema version 7, newer than this release knows (6)" in str(caught.value)
     assert caught.value.status == 503
 
 
@@ -902,7 +902,7 @@ def open_at_once(url: str, times: int = 6) -> None:
 def test_a_new_ledger_opened_by_several_at_once_is_migrated_once(ledger_url):
     open_at_once(ledger_url)
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5]
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6]
     conn.close()
 
 
@@ -914,7 +914,7 @@ def test_new_sqlite_files_opened_by_several_at_once_never_report_busy(tmp_path):
         open_at_once(path)
         conn = raw(path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5]
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6]
         conn.close()
 
 

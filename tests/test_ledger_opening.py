@@ -475,7 +475,7 @@ def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url
     assert versions(ledger_url) == [1]
 
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
         assert ledger.member_year("e1", 2022) == before
         assert (ledger.get("k1").body, ledger.get("r2").body) == (settled.body, reversed_.body)
         with pytest.raises(HistoryConflict):
@@ -533,7 +533,7 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
     with previous_release(ledger_url, 2) as old:
         old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
         with pytest.raises(HistoryConflict):
             ledger.settle("k4", small(), jiangmen)
         ledger.reverse("r2", of="k2")  # settled after k1, on its amounts: reversed first, so s1 is paid in its place
@@ -575,7 +575,7 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
     with previous_release(ledger_url, 3) as old:
         old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
         with pytest.raises(HistoryConflict, match="already settled in 2022 \\(this time it falls in 2023\\)"):
             ledger.settle("k4", january, jiangmen)
 
@@ -619,13 +619,13 @@ def test_a_ledger_holding_a_claim_under_an_id_now_refused_is_not_migrated_until_
         open_ledger(ledger_url)
     message = str(caught.value)
     held = 4 if dialect == "sqlite" else 2
-    assert f"holds {held} settlement(s) standing under an id this release refuses" in message
-    assert f"key 'k1' (claim 's1' of member {spaced!r}, 2022): a member id holds no space but U+0020" in message
-    assert f"key 'k2' (claim {decomposed!r} of member 'e1', 2022): a claim id is written in Unicode's composed " \
+    assert f"holds {held} request(s) standing under an id this release refuses" in message
+    assert f"settlement 'k1' (claim 's1' of member {spaced!r}, 2022): a member id holds no space but U+0020" in message
+    assert f"settlement 'k2' (claim {decomposed!r} of member 'e1', 2022): a claim id is written in Unicode's composed " \
            "form (NFC)" in message
     if dialect == "sqlite":
-        assert "key 'k3' (claim 'l1' of member 'e1\\x00', 2022): a member id holds no control characters" in message
-        assert "key 'k9' (claim 's9\\x00' of member '张三', 2022): a claim id holds no control characters" in message
+        assert "settlement 'k3' (claim 'l1' of member 'e1\\x00', 2022): a member id holds no control characters" in message
+        assert "settlement 'k9' (claim 's9\\x00' of member '张三', 2022): a claim id holds no control characters" in message
     else:
         assert "k3" not in message and "k9" not in message
     assert "left unchanged" in message
@@ -636,13 +636,58 @@ def test_a_ledger_holding_a_claim_under_an_id_now_refused_is_not_migrated_until_
         if dialect == "sqlite":
             old.reverse("r3", of="k3")
             old.reverse("r9", of="k9")
-    with pytest.raises(StoreUnavailable, match="holds 1 settlement"):  # k2's claim still stands
+    with pytest.raises(StoreUnavailable, match="holds 1 request"):  # k2's claim still stands
         open_ledger(ledger_url)
     with previous_release(ledger_url, 4) as old:
         old.reverse("r2", of="k2")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
         assert ledger.settle("k4", small(1), jiangmen).replayed is False  # s1 of 'e1', as written now
         with pytest.raises(ClaimError, match="no space but U\\+0020"):
             ledger.settle("k5", claim(id="s5", member=dict(EMPLOYEE, id=spaced), level="level1",
                                       admission_date="2022-06-01", discharge_date="2022-06-10"), jiangmen)
+
+
+def test_a_ledger_holding_an_opening_or_credit_under_an_id_now_refused_is_not_migrated_until_reversed(ledger_url,
+                                                                                                  jiangmen):
+    """Schema version 6: no opening or credit stands under an id this release refuses either, nor anything
+    under an id with U+FFFD (bytes that were not UTF-8, as a decoder writes them). An opening of 555,000.00 of
+    the basic cap used, stored under 'e\u00a02', was out of reach of the member's claims under 'e 2', which
+    started from zero and were paid the cap again; 张三 and 李四 sent in GBK were one member '\ufffd\ufffd'."""
+    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
+    marker = "%s" if dialect == "postgresql" else "?"
+    spaced, garbled = "e\u00a02", "\ufffd\ufffd\ufffd\ufffd"
+    opened = {"year": 2022, "admissions": 2, "counters": {"basic.annual": "555000.00"}}
+    with previous_release(ledger_url, 5) as old:  # the previous release: schema version 5
+        old.open_year("o2", "e2", 2022, opened)
+        old.credit("a3", "e3", 2022, BALANCE, "300.00")
+        old.settle("k4", claim(id="s4", member=dict(EMPLOYEE, id="e4"), level="level1"), jiangmen)
+        old.settle("k1", small(1), jiangmen)  # an id this release takes
+    conn = raw(ledger_url)  # the ids as an earlier release wrote them, before it checked them
+    try:
+        for key, member in (("o2", spaced), ("a3", garbled), ("k4", garbled)):
+            conn.execute(f"UPDATE settlements SET member_id = {marker} WHERE key = {marker}", (member, key))
+    finally:
+        conn.close()
+    rows = count(ledger_url, "settlements")
+
+    with pytest.raises(StoreUnavailable) as caught:
+        open_ledger(ledger_url)
+    message = str(caught.value)
+    assert "holds 3 request(s) standing under an id this release refuses" in message
+    assert f"opening 'o2' (member {spaced!r}, 2022): a member id holds no space but U+0020" in message
+    assert f"credit 'a3' (member {garbled!r}, 2022): a member id holds no U+FFFD" in message
+    assert f"settlement 'k4' (claim 's4' of member {garbled!r}, 2021): a member id holds no U+FFFD" in message
+    assert "k1" not in message and "left unchanged" in message
+    assert versions(ledger_url) == [1, 2, 3, 4, 5] and count(ledger_url, "settlements") == rows
+
+    with previous_release(ledger_url, 5) as old:
+        for n, key in enumerate(("o2", "a3")):
+            old.reverse(f"r{n}", of=key)
+    with pytest.raises(StoreUnavailable, match="holds 1 request"):  # k4 still stands
+        open_ledger(ledger_url)
+    with previous_release(ledger_url, 5) as old:
+        old.reverse("r4", of="k4")
+    with open_ledger(ledger_url) as ledger:
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
+        assert ledger.open_year("o2-again", "e 2", 2022, opened).replayed is False

@@ -25,7 +25,7 @@ import pytest
 
 import benefits
 from benefits.models.platform_out import with_blocks
-from benefits.ledger import open_ledger, store
+from benefits.ledger import NotFound, open_ledger, store
 from conftest import claim
 from ledger_fixtures import holding
 from service_fixtures import PACK_DIRS, ROOT, ServerProcess, generate, member_claims
@@ -241,6 +241,21 @@ def test_a_member_id_with_an_invisible_format_character_is_a_problem(api):
     body = problem(api.post("/settlements", json={"key": "k1", "pack": "jiangmen", "claim": zwsp}), 422, "invalid-claim")
     assert paths(body) == [["claim", "member", "id"]]
     assert api.get("/members/m1/2021").json()["settlements"] == []
+
+
+def test_a_member_path_that_is_not_utf8_is_a_problem_not_one_member_for_all(api, ledger_url):
+    # 张三 and 李四 percent-encoded in GBK, read as UTF-8, were both '\ufffd\ufffd\ufffd\ufffd': one member-year
+    # took both credits (300.00, then a balance of 800.00)
+    for n, gbk in enumerate(("%D5%C5%C8%FD", "%C0%EE%CB%C4")):
+        credit = {"key": f"gbk-{n}", "amount": "300.00"}
+        body = problem(api.post(f"/members/{gbk}/2022/credits", json=credit), 422, "invalid-request")
+        assert paths(body) == [["path", "member_id"]]
+        assert "without U+FFFD" in body["problems"][0]["message"]
+        problem(api.get(f"/members/{gbk}/2022"), 422, "invalid-request")
+    with open_ledger(ledger_url) as ledger:
+        for key in ("gbk-0", "gbk-1"):
+            with pytest.raises(NotFound):
+                ledger.get(key)
 
 
 def test_a_replay_names_a_reversal_made_under_any_key(api, ledger_url):

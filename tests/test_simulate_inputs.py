@@ -187,6 +187,7 @@ def test_a_member_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack)
     ("\uff43-77", "a claim id holds no compatibility characters"),  # a full-width c: looks like c-77
     ("c\u201377", "a claim id holds no dash but '-'"),  # an en dash: looks like c-77
     ("c-\U00010ead", "a claim id holds no dash but '-'"),  # a dash beyond U+FFFF
+    ("c-\ufffd", "a claim id holds no U+FFFD"),  # bytes that were not UTF-8, as a decoder writes them
 ])
 def test_a_claim_id_the_engine_refuses_is_refused_by_the_simulation_alike(pack, claim_id, words):
     claims = [stay(claim_id, "2021-03-01"), stay("c2", "2021-03-02")]

@@ -202,14 +202,16 @@ def _v4(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], 
             f"WHERE {STANDING_SETTLEMENT}")
 
 
-# Version 5: no claim stands under an id this release refuses. Earlier releases took ids that look like
-# others (a no-break space, a zero-width character, a decomposed or full-width letter, a space at an end):
-# such a claim, resent with the id as the platform now writes it, is another claim or another member's,
-# and would be paid again. Only the rows whose ids could be refused are read, by a filter each database
-# runs (a character outside printable ASCII, a space at an end, a length past the bound); `id_problem`
-# decides, on the claim id as the stored body holds it. SQLite's text functions and json_extract stop at a NUL,
-# which earlier releases stored too: there a NUL in the member id's bytes, or one written in the body
-# (JSON's \u0000), makes a row suspect. PostgreSQL's text holds no NUL.
+# Versions 5 and 6: nothing stands under an id this release refuses. Earlier releases took ids that look like
+# others (a no-break space, a zero-width character, a decomposed or full-width letter, a space at an end, the
+# U+FFFD of bytes that were not UTF-8): such a claim, resent with the id as the platform now writes it, is
+# another claim or another member's, and would be paid again. Version 5 checked settlements; version 6 checks
+# openings and credits too, and the ids refused since, so version 5's check is version 6's. Only the rows
+# whose ids could be refused are read, by a filter each database runs (a character outside printable ASCII,
+# a space at an end, a length past the bound); `id_problem` decides, on the claim id as the stored body
+# holds it. SQLite's text functions and json_extract stop at a NUL, which earlier releases stored too: there
+# a NUL in the member id's bytes, or one written in the body (JSON's \u0000), makes a row suspect.
+# PostgreSQL's text holds no NUL.
 _SUSPECT = {  # no '%' in them: psycopg reads one as a placeholder
     "sqlite": "({v} GLOB '*[^ -~]*' OR substr({v}, 1, 1) = ' ' OR substr({v}, -1) = ' ' OR length({v}) > {most} "
               "OR {v} = '')",
@@ -221,43 +223,52 @@ _SUSPECT_NUL = {"sqlite": f"instr(CAST(member_id AS BLOB), x'00') > 0 OR {_NUL_I
                 "postgresql": "FALSE"}
 
 
-def _no_claim_under_a_refused_id(dialect: str) -> Callable[[Callable[..., Any], str], None]:
-    """A step of migration 5: refuse a ledger where a claim stands under a member or claim id this release
-    refuses, left unchanged, naming the settlements: reversing them (with the release that wrote them) and
-    settling the claims again under the ids as they are now written is the fund's step, not the migration's."""
+_STANDING = "kind <> 'reverse' AND reversed_by IS NULL"  # settlements, openings and credits not reversed
+_STANDING_WHAT = {"settle": "settlement", "opening": "opening", "credit": "credit"}
+
+
+def _nothing_under_a_refused_id(dialect: str) -> Callable[[Callable[..., Any], str], None]:
+    """A step of migration 6: refuse a ledger where a settlement, an opening or a credit stands under a member
+    or claim id this release refuses, left unchanged, naming them: reversing them (with the release that wrote
+    them) and making them again under the ids as they are now written is the fund's step, not the
+    migration's. An opening's counters under an id now refused were out of reach of the same member's claims
+    under the id as now written, which started from zero: 555,000.00 of the basic cap already used was paid
+    again."""
     suspect = " OR ".join((_SUSPECT[dialect].format(v="member_id", most=MAX_MEMBER_ID),
                            _SUSPECT[dialect].format(v=CLAIM_ID[dialect], most=MAX_CLAIM_ID), _SUSPECT_NUL[dialect]))
 
     def check(execute: Callable[..., Any], store: str) -> None:
         # the body is read (a settlement's is kilobytes) only where it writes a NUL: the claim id may hold it
-        rows = execute(f"SELECT key, year, member_id, {CLAIM_ID[dialect]}, CASE WHEN {_NUL_IN_BODY[dialect]} "
-                       f"THEN body END FROM settlements WHERE {STANDING_SETTLEMENT} AND ({suspect}) "
+        rows = execute(f"SELECT key, kind, year, member_id, {CLAIM_ID[dialect]}, CASE WHEN {_NUL_IN_BODY[dialect]} "
+                       f"THEN body END FROM settlements WHERE {_STANDING} AND ({suspect}) "
                        "ORDER BY member_id, year, seq")
         refused = []
-        for key, year, member, claim_id, body in rows:
+        for key, kind, year, member, claim_id, body in rows:
             if body is not None:
                 claim_id = json.loads(body).get("settlement", {}).get("claim_id")
             problem = id_problem(member, "member", MAX_MEMBER_ID) or (
                 isinstance(claim_id, str) and id_problem(claim_id, "claim", MAX_CLAIM_ID))
             if problem:
-                refused.append(f"key {key!r} (claim {claim_id!r} of member {member!r}, {year}): {problem}")
+                whose = f"claim {claim_id!r} of member {member!r}" if kind == "settle" else f"member {member!r}"
+                refused.append(f"{_STANDING_WHAT[kind]} {key!r} ({whose}, {year}): {problem}")
         if not refused:
             return
         more = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
-        raise StoreUnavailable((), f"the ledger {store} holds {len(refused)} settlement(s) standing under an id this "
+        raise StoreUnavailable((), f"the ledger {store} holds {len(refused)} request(s) standing under an id this "
                                    f"release refuses: {'; '.join(refused[:5])}{more}. Resent with the id as written "
-                                   "now, such a claim would be taken for another and paid again. This release "
-                                   "cannot open the ledger; it was left unchanged. Reverse those settlements with the "
-                                   "release that wrote them, then open it again and settle the claims under their "
-                                   "ids as the platform now writes them")
+                                   "now, such a claim would be taken for another and paid again, and a member's "
+                                   "opening or credit would be out of reach of their claims. This release cannot "
+                                   "open the ledger; it was left unchanged. Reverse those requests with the release "
+                                   "that wrote them, then open it again and make them again under the ids as the "
+                                   "platform now writes them")
 
     return check
 
 
 MIGRATIONS: dict[str, list[tuple[Any, ...]]] = {
-    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite"), _v4("sqlite"), (_no_claim_under_a_refused_id("sqlite"),)],
-    "postgresql": [_POSTGRES_V1, _POSTGRES_V2, _v3("postgresql"), _v4("postgresql"),
-                   (_no_claim_under_a_refused_id("postgresql"),)],
+    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite"), _v4("sqlite"), (), (_nothing_under_a_refused_id("sqlite"),)],
+    "postgresql": [_POSTGRES_V1, _POSTGRES_V2, _v3("postgresql"), _v4("postgresql"), (),
+                   (_nothing_under_a_refused_id("postgresql"),)],
 }
 """Per dialect, migration n (from 1) is MIGRATIONS[dialect][n - 1]: its steps in order, each a statement
 or a check `step(execute, where)` that raises StoreUnavailable to leave the ledger as it was."""

@@ -141,6 +141,10 @@ def _class_of(ranges) -> str:
     return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
 
 
+REPLACEMENT_CHARACTER = "[\ufffd]"
+"""U+FFFD, which a decoder writes for bytes that were not UTF-8: ids garbled alike ('张三' and '李四' sent in
+GBK, read as UTF-8) would be one member, so no member or claim id holds it."""
+_REPLACEMENT = "\ufffd"
 _INVISIBLE_BMP = _class_of(r for r in _INVISIBLE_RANGES if r[1] <= 0xFFFF)
 _LOOKALIKE_BMP = _class_of(r for r in _DASH_RANGES + _STOP_RANGES if r[1] <= 0xFFFF)
 LOOKALIKE_PUNCTUATION = f"[{_class_of(_DASH_RANGES + _STOP_RANGES)}]"
@@ -158,11 +162,12 @@ OTHER_SPACE = f"[{_OTHER_SPACES}]"
 # In the pattern, the invisible characters below U+FFFF only: JSON Schema's ECMA regexes read a string
 # as UTF-16, and a character beyond it in a class would be two surrogate halves, refusing every id with
 # another character that shares one (a rare Chinese character, an emoji). The engine refuses the rest.
-_NEVER = _CONTROLS + _INVISIBLE_BMP + _OTHER_SPACES + _LOOKALIKE_BMP
+_NEVER = _CONTROLS + _INVISIBLE_BMP + _OTHER_SPACES + _LOOKALIKE_BMP + _REPLACEMENT
 MEMBER_ID_PATTERN = described(f"^([^{_SPACES}{_NEVER}]([^{_NEVER}]*[^{_SPACES}{_NEVER}])?)?$",
                               "a member id without control characters (such as NUL, a tab or a line break), "
                               "without invisible characters (such as a zero-width space), without spaces other "
-                              "than U+0020, without a dash but '-' or an ideographic full stop, and without a "
+                              "than U+0020, without a dash but '-' or an ideographic full stop, without U+FFFD (what a "
+                              "decoder writes for bytes that were not UTF-8), and without a "
                               "space at either end (and in Unicode's NFKC form: "
                               "composed, without full-width letters, digits or punctuation)")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
@@ -195,6 +200,9 @@ def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> s
     if _OTHER_SPACE.search(value):
         return (f"a {what} id holds no space but U+0020 (no no-break, ideographic or thin space): {value!r} would "
                 f"look like another {what}")
+    if _REPLACEMENT in value:
+        return (f"a {what} id holds no U+FFFD, the character a decoder writes for bytes that were not UTF-8: "
+                f"{value!r} would be the same {what} as every id garbled alike; send it in UTF-8")
     if _LOOKALIKE.search(value):
         return (f"a {what} id holds no dash but '-' (U+002D), no minus sign and no ideographic full stop: {value!r} "
                 f"would be another {what} than {value.translate(_PLAIN_PUNCTUATION)!r}")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..models.claim import (CONTROL_CHARACTER, EDGE_SPACE, INVISIBLE_CHARACTER, LOOKALIKE_PUNCTUATION, MAX_CLAIM_ID,
-                            MAX_MEMBER_ID, OTHER_SPACE, Group)
+                            MAX_MEMBER_ID, OTHER_SPACE, REPLACEMENT_CHARACTER, Group)
 from ..money import MAX_AMOUNT, parse_money, shifted, to_fen
 from .columns import BILL_COLUMNS, OPENING, ORDER_DAY
 from .errors import SimulationInputError
@@ -233,13 +233,13 @@ def read_members(data: Any) -> Members:
 
 def _refused_ids(ids: pa.Array, most: int) -> np.ndarray:
     """Where an id is one the engine refuses (empty, too long, a control or invisible character, a space but
-    U+0020, a dash but '-', a space at an end, not in NFKC: models.claim.id_problem): such a member's or
+    U+0020, a dash but '-', U+FFFD, a space at an end, not in NFKC: models.claim.id_problem): such a member's or
     claim's claims go to the engine, which says why."""
     length = pc.utf8_length(ids)
     return pc.or_(pc.or_(pc.or_(pc.equal(length, 0), pc.greater(length, most)),
                          pc.not_equal(pc.utf8_normalize(ids, "NFKC"), ids)),
                   pc.or_(pc.match_substring_regex(ids, f"{CONTROL_CHARACTER}|{INVISIBLE_CHARACTER}|{OTHER_SPACE}|"
-                                                         f"{LOOKALIKE_PUNCTUATION}"),
+                                                         f"{LOOKALIKE_PUNCTUATION}|{REPLACEMENT_CHARACTER}"),
                          pc.match_substring_regex(ids, EDGE_SPACE))).to_numpy(zero_copy_only=False)
 
 
