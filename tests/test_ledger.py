@@ -237,14 +237,17 @@ def test_a_claim_settled_under_one_key_is_refused_under_another_until_reversed(l
     assert ledger.member_year("m1", 2021) == before
     assert ledger.settle("msg-A", stay(0), jiangmen) == Settled("msg-A", first.body, True, "m1", 2021)
 
-    assert ledger.settle("other-member", stay(0, member="m2"), jiangmen).replayed is False  # ids are per member
+    # a claim is its own, not its member's: resent with the member id corrected it was paid to both
+    message = refused(ledger.settle, "other-member", stay(0, member="m2"), jiangmen)
+    assert "claim 'c0' is already settled for member 'm1' (2021), under key 'msg-A', not for 'm2'" in message
+    assert ledger.member_year("m2", 2021).history == ()
     ledger.reverse("rev-A", of="msg-A")
     again = ledger.settle("msg-B", stay(0), jiangmen)
     assert again.replayed is False
     assert settlement_of(again.body) == settlement_of(first.body)  # from the same (restored) accumulators
     assert "under key 'msg-B'" in refused(ledger.settle, "msg-C", stay(0), jiangmen)
     assert ledger.accumulators("m1", 2021).admissions == 1
-    assert count(ledger_url, "settlements") == 4
+    assert count(ledger_url, "settlements") == 3
 
 
 def test_a_claim_resent_into_another_year_is_refused_until_reversed(ledger, ledger_url, jiangmen):
@@ -276,6 +279,43 @@ def test_a_claim_resent_into_another_year_is_refused_until_reversed(ledger, ledg
     with pytest.raises(HistoryConflict, match="already settled in 2022 \\(this time it falls in 2021\\), under "
                                               "key 'msg-B'"):
         ledger.settle("msg-C", december, jiangmen)
+
+
+def test_one_claim_settled_at_once_for_two_members_is_paid_once(postgres_url, jiangmen, monkeypatch):
+    """A claim is its own, not a member's (resent with its member id corrected, it was paid to both). Two
+    requests of one claim for two members lock two member-years and run side by side on PostgreSQL; the
+    unique index over the claim id lets one commit; the other is run again, sees it and is refused."""
+    from benefits.ledger import service
+
+    checked = threading.Barrier(2, timeout=10)
+    original = service._settled_once
+
+    def both_checked(tx, claim, member, year):
+        original(tx, claim, member, year)
+        if not checked.broken:
+            try:
+                checked.wait()  # each has checked before either inserts
+            except threading.BrokenBarrierError:
+                pass
+
+    monkeypatch.setattr(service, "_settled_once", both_checked)
+    with open_ledger(postgres_url) as ledger, ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(ledger.settle, f"k-{member}", stay(0, member=member), jiangmen) for member in ("m1", "m2")]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result(timeout=30).member_id)
+            except HistoryConflict as exc:
+                outcomes.append(str(exc))
+        assert checked.n_waiting == 0 and not checked.broken  # the two did race
+        paid = [o for o in outcomes if o in ("m1", "m2")]
+        refused = [o for o in outcomes if o not in ("m1", "m2")]
+        assert len(paid) == 1 and len(refused) == 1, outcomes
+        assert f"is already settled for member {paid[0]!r}" in refused[0]
+        assert count(postgres_url, "settlements") == 1
+        other = "m2" if paid[0] == "m1" else "m1"
+        assert ledger.accumulators(paid[0], 2021).admissions == 1
+        assert ledger.accumulators(other, 2021).admissions == 0
 
 
 def test_one_claim_settled_at_once_in_two_years_is_paid_once(postgres_url, jiangmen, monkeypatch):
@@ -340,7 +380,7 @@ def test_the_store_itself_refuses_a_second_standing_settlement_of_a_claim(ledger
 def anyang_stay(member: str = "m1") -> dict:
     """An Anyang 2022 stay (tests/cases/anyang/ay-01) of `member`, a resident adult."""
     doc = load_file(ROOT / "tests" / "cases" / "anyang" / "ay-01-resident-township-first-line-items.yaml")[0]["claim"]
-    return dict(doc, member=dict(doc["member"], id=member))
+    return dict(doc, id=f"{doc['id']}-{member}", member=dict(doc["member"], id=member))
 
 
 def test_a_member_year_counts_the_claims_of_one_pack(ledger, ledger_url, jiangmen, anyang):
@@ -878,12 +918,12 @@ def test_the_schema_is_migrated_once_and_a_newer_one_is_refused(ledger_url):
     open_ledger(ledger_url).close()
     open_ledger(ledger_url).close()
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6]
-    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (7, 'later')")
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6, 7]
+    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (8, 'later')")
     conn.close()
     with pytest.raises(StoreUnavailable) as caught:
         open_ledger(ledger_url)
-    assert "schema version 7, newer than this release knows (6)" in str(caught.value)
+    assert "schema version 8, newer than this release knows (7)" in str(caught.value)
     assert caught.value.status == 503
 
 
@@ -902,7 +942,7 @@ def open_at_once(url: str, times: int = 6) -> None:
 def test_a_new_ledger_opened_by_several_at_once_is_migrated_once(ledger_url):
     open_at_once(ledger_url)
     conn = raw(ledger_url)
-    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6]
+    assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6, 7]
     conn.close()
 
 
@@ -914,7 +954,7 @@ def test_new_sqlite_files_opened_by_several_at_once_never_report_busy(tmp_path):
         open_at_once(path)
         conn = raw(path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6]
+        assert [row[0] for row in conn.execute("SELECT version FROM schema_version").fetchall()] == [1, 2, 3, 4, 5, 6, 7]
         conn.close()
 
 

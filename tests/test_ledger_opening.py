@@ -475,7 +475,7 @@ def test_a_ledger_of_the_previous_schema_is_migrated_with_its_history(ledger_url
     assert versions(ledger_url) == [1]
 
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6, 7]
         assert ledger.member_year("e1", 2022) == before
         assert (ledger.get("k1").body, ledger.get("r2").body) == (settled.body, reversed_.body)
         with pytest.raises(HistoryConflict):
@@ -533,7 +533,7 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
     with previous_release(ledger_url, 2) as old:
         old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6, 7]
         with pytest.raises(HistoryConflict):
             ledger.settle("k4", small(), jiangmen)
         ledger.reverse("r2", of="k2")  # settled after k1, on its amounts: reversed first, so s1 is paid in its place
@@ -575,9 +575,45 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
     with previous_release(ledger_url, 3) as old:
         old.reverse("r3", of="k3")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6, 7]
         with pytest.raises(HistoryConflict, match="already settled in 2022 \\(this time it falls in 2023\\)"):
             ledger.settle("k4", january, jiangmen)
+
+
+def test_a_ledger_holding_a_claim_settled_for_two_members_is_not_migrated_until_one_is_reversed(ledger_url,
+                                                                                              jiangmen):
+    """Schema version 7 settles a claim once, whoever's it is. A ledger of version 6 that holds one claim
+    standing for two members (resent with the member id corrected, and paid to both) is refused, unchanged,
+    naming the claim and its keys with their members, until all but one is reversed."""
+    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
+    marker = "%s" if dialect == "postgresql" else "?"
+    other = dict(EMPLOYEE, id="e2")
+    with previous_release(ledger_url, 6) as old:  # the previous release: schema version 6
+        old.settle("k1", small(), jiangmen)
+        old.settle("k3", small(2, month=4), jiangmen)
+    conn = raw(ledger_url)  # k1's claim again for e2 under k2, as that release settled it (no entries)
+    try:
+        conn.execute(f"INSERT INTO settlements SELECT {marker}, kind, {marker}, year, 1, request_digest, pack, "
+                     f"pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
+                     f"WHERE key = {marker}", ("k2", "e2", "k1"))
+    finally:
+        conn.close()
+    rows = count(ledger_url, "settlements")
+
+    with pytest.raises(StoreUnavailable) as caught:
+        open_ledger(ledger_url)
+    message = str(caught.value)
+    assert "holds 1 claim(s) settled more than once in the ledger, for two members or in two years" in message
+    assert "claim 's1' under keys 'k1' ('e1', 2022), 'k2' ('e2', 2022)" in message
+    assert "left unchanged" in message
+    assert versions(ledger_url) == [1, 2, 3, 4, 5, 6] and count(ledger_url, "settlements") == rows
+
+    with previous_release(ledger_url, 6) as old:
+        old.reverse("r2", of="k2")
+    with open_ledger(ledger_url) as ledger:
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6, 7]
+        with pytest.raises(HistoryConflict, match="already settled for member 'e1' \\(2022\\), under key 'k1'"):
+            ledger.settle("k4", claim(**{**small(), "member": other}), jiangmen)
 
 
 def test_a_ledger_holding_a_claim_under_an_id_now_refused_is_not_migrated_until_it_is_reversed(ledger_url,
@@ -641,7 +677,7 @@ def test_a_ledger_holding_a_claim_under_an_id_now_refused_is_not_migrated_until_
     with previous_release(ledger_url, 4) as old:
         old.reverse("r2", of="k2")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6, 7]
         assert ledger.settle("k4", small(1), jiangmen).replayed is False  # s1 of 'e1', as written now
         with pytest.raises(ClaimError, match="no space but U\\+0020"):
             ledger.settle("k5", claim(id="s5", member=dict(EMPLOYEE, id=spaced), level="level1",
@@ -689,5 +725,5 @@ def test_a_ledger_holding_an_opening_or_credit_under_an_id_now_refused_is_not_mi
     with previous_release(ledger_url, 5) as old:
         old.reverse("r4", of="k4")
     with open_ledger(ledger_url) as ledger:
-        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6]
+        assert versions(ledger_url) == [1, 2, 3, 4, 5, 6, 7]
         assert ledger.open_year("o2-again", "e 2", 2022, opened).replayed is False

@@ -403,7 +403,7 @@ def test_a_member_year_held_by_another_session_is_503_and_the_service_still_answ
             assert "is busy:" in body["detail"] and waiting.result().headers["retry-after"] == "1"
             if ledger_url.startswith("postgresql://"):  # SQLite's one write lock is the whole file's
                 assert client.get("/health").status_code == 200
-                other = {"key": "k2", "pack": "jiangmen", "claim": claim(member={"id": "m2", "scheme": "resident",
+                other = {"key": "k2", "pack": "jiangmen", "claim": claim(id="c2", member={"id": "m2", "scheme": "resident",
                                                                                 "member_type": "adult", "groups": []})}
                 assert client.post("/settlements", json=other).status_code == 201
         assert client.get("/settlements/k1").status_code == 404

@@ -150,32 +150,43 @@ STANDING_SETTLEMENT = "kind = 'settle' AND reversed_by IS NULL"
 """The rows the index covers: settlements not reversed."""
 
 
-def _no_claim_settled_twice(dialect: str, within_year: bool) -> Callable[[Callable[..., Any], str], None]:
+_SCOPES = {  # the columns a claim is settled once within, and how a message says it
+    "member-year": (("member_id", "year"), "its member-year"),
+    "member": (("member_id",), "two years of its member"),
+    "ledger": ((), "the ledger, for two members or in two years"),
+}
+
+
+def _no_claim_settled_twice(dialect: str, scope: str) -> Callable[[Callable[..., Any], str], None]:
     """A step of a migration, before its unique index: the rows must not hold a claim settled twice
-    already (before the ledger refused it), in one member-year (migration 3) or in any two of a member's
-    years (migration 4). Such a ledger is refused, left unchanged at the version before, with the claims
-    and keys named: which settlement to reverse is the fund's decision, not the migration's."""
+    already (before the ledger refused it), in one member-year (migration 3), in any two of a member's
+    years (migration 4), or for any two members (migration 7). Such a ledger is refused, left unchanged at
+    the version before, with the claims and keys named: which settlement to reverse is the fund's decision,
+    not the migration's."""
     claim = CLAIM_ID[dialect]
-    group = "member_id, year" if within_year else "member_id"
-    where = "member_id = ? AND year = ?" if within_year else "member_id = ?"
-    scope = "its member-year" if within_year else "two years of its member"
+    columns, said = _SCOPES[scope]
+    group = ", ".join((*columns, claim))
+    where = "".join(f"{c} = ? AND " for c in columns)
 
     def check(execute: Callable[..., Any], store: str) -> None:
-        twice = execute(f"SELECT {group}, {claim}, COUNT(*) FROM settlements WHERE {STANDING_SETTLEMENT} "
-                        f"GROUP BY {group}, {claim} HAVING COUNT(*) > 1 ORDER BY {group}, {claim}").fetchall()
+        twice = execute(f"SELECT {group}, COUNT(*) FROM settlements WHERE {STANDING_SETTLEMENT} "
+                        f"GROUP BY {group} HAVING COUNT(*) > 1 ORDER BY {group}").fetchall()
         if not twice:
             return
         listed = []
         for row in twice[:5]:
             owner, claim_id = row[:-2], row[-2]
-            keys = [f"{key!r} ({year})" if not within_year else repr(key)
-                    for key, year in execute(f"SELECT key, year FROM settlements WHERE {STANDING_SETTLEMENT} AND "
-                                             f"{where} AND {claim} = ? ORDER BY year, seq", (*owner, claim_id))]
-            whose = f"member {owner[0]!r} ({owner[1]})" if within_year else f"member {owner[0]!r}"
-            listed.append(f"claim {claim_id!r} of {whose} under keys {', '.join(keys)}")
+            keys = [repr(key) if scope == "member-year" else f"{key!r} ({member!r}, {year})" if scope == "ledger"
+                    else f"{key!r} ({year})"
+                    for key, member, year in execute(f"SELECT key, member_id, year FROM settlements WHERE "
+                                                     f"{STANDING_SETTLEMENT} AND {where}{claim} = ? ORDER BY member_id, "
+                                                     "year, seq", (*owner, claim_id))]
+            whose = {"member-year": lambda: f" of member {owner[0]!r} ({owner[1]})",
+                     "member": lambda: f" of member {owner[0]!r}", "ledger": lambda: ""}[scope]()
+            listed.append(f"claim {claim_id!r}{whose} under keys {', '.join(keys)}")
         more = f", and {len(twice) - 5} more" if len(twice) > 5 else ""
         raise StoreUnavailable((), f"the ledger {store} holds {len(twice)} claim(s) settled more than once in "
-                                   f"{scope}, each settlement standing: {'; '.join(listed)}{more}. This release "
+                                   f"{said}, each settlement standing: {'; '.join(listed)}{more}. This release "
                                    "settles a claim once and cannot open it; it was left unchanged. Reverse all but "
                                    "one settlement of each claim with the release that wrote them, then open it again")
 
@@ -183,7 +194,7 @@ def _no_claim_settled_twice(dialect: str, within_year: bool) -> Callable[[Callab
 
 
 def _v3(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], ...]:
-    return (_no_claim_settled_twice(dialect, within_year=True),
+    return (_no_claim_settled_twice(dialect, "member-year"),
             f"CREATE UNIQUE INDEX settlements_standing_claim ON settlements (member_id, year, {CLAIM_ID[dialect]}) "
             f"WHERE {STANDING_SETTLEMENT}")
 
@@ -191,15 +202,24 @@ def _v3(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], 
 # Version 4: a claim is settled once for its member, whatever the year: a stay resent with its discharge
 # moved past 31 December fell in another member-year, where version 3's index did not look, and was paid
 # in both. The index over the member's years replaces version 3's, which it implies.
-STANDING_CLAIM_INDEX = "settlements_standing_member_claim"
-"""The unique index on a member's standing settlements by claim id (a store maps a race lost on it to a retry)."""
-
-
 def _v4(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], ...]:
-    return (_no_claim_settled_twice(dialect, within_year=False),
+    return (_no_claim_settled_twice(dialect, "member"),
             "DROP INDEX settlements_standing_claim",
-            f"CREATE UNIQUE INDEX {STANDING_CLAIM_INDEX} ON settlements (member_id, {CLAIM_ID[dialect]}) "
+            f"CREATE UNIQUE INDEX settlements_standing_member_claim ON settlements (member_id, {CLAIM_ID[dialect]}) "
             f"WHERE {STANDING_SETTLEMENT}")
+
+
+# Version 7: a claim is settled once, whoever's it is: the platform's claim ids (setl_id, mdtrt_id) are its
+# own, not a member's, and a claim resent with its member id corrected (a typo, a card issued again) was
+# paid to both. The index over the claim id alone replaces version 4's, which it implies.
+STANDING_CLAIM_INDEX = "settlements_standing_claim_id"
+"""The unique index on the standing settlements by claim id (a store maps a race lost on it to a retry)."""
+
+
+def _v7(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], ...]:
+    return (_no_claim_settled_twice(dialect, "ledger"),
+            "DROP INDEX settlements_standing_member_claim",
+            f"CREATE UNIQUE INDEX {STANDING_CLAIM_INDEX} ON settlements ({CLAIM_ID[dialect]}) WHERE {STANDING_SETTLEMENT}")
 
 
 # Versions 5 and 6: nothing stands under an id this release refuses. Earlier releases took ids that look like
@@ -266,9 +286,10 @@ def _nothing_under_a_refused_id(dialect: str) -> Callable[[Callable[..., Any], s
 
 
 MIGRATIONS: dict[str, list[tuple[Any, ...]]] = {
-    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite"), _v4("sqlite"), (), (_nothing_under_a_refused_id("sqlite"),)],
+    "sqlite": [_SQLITE_V1, _SQLITE_V2, _v3("sqlite"), _v4("sqlite"), (), (_nothing_under_a_refused_id("sqlite"),),
+               _v7("sqlite")],
     "postgresql": [_POSTGRES_V1, _POSTGRES_V2, _v3("postgresql"), _v4("postgresql"), (),
-                   (_nothing_under_a_refused_id("postgresql"),)],
+                   (_nothing_under_a_refused_id("postgresql"),), _v7("postgresql")],
 }
 """Per dialect, migration n (from 1) is MIGRATIONS[dialect][n - 1]: its steps in order, each a statement
 or a check `step(execute, where)` that raises StoreUnavailable to leave the ledger as it was."""

@@ -106,8 +106,8 @@ class PostgresStore:
             conn, reused = self._pool.take()
             yield conn
         except errors.UniqueViolation as exc:
-            # the key was taken concurrently, or the claim settled concurrently in another of the member's
-            # years (each request locks its own member-year): run again, it sees the winner's row
+            # the key was taken concurrently, or the claim settled concurrently for another member or in
+            # another year (each request locks its own member-year): run again, it sees the winner's row
             if exc.diag.constraint_name in ("settlements_pkey", STANDING_CLAIM_INDEX):
                 raise Retry() from exc
             raise

@@ -260,12 +260,18 @@ def _first(names: list[str], most: int = 5) -> str:
 
 
 def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None:
-    """A claim is paid once: refused while a settlement of it stands for the member, in this year or
-    another (a stay resent with its discharge moved past New Year falls in the next member-year). A retry
-    of that settlement comes under its own key, and is answered from the store before this is asked."""
-    found = tx.standing_settlement(member, claim.id)
+    """A claim is paid once: refused while a settlement of it stands, in this year or another (a stay resent
+    with its discharge moved past New Year falls in the next member-year), for this member or another (a
+    claim resent with its member id corrected was paid to both). A retry of that settlement comes under its
+    own key, and is answered from the store before this is asked."""
+    found = tx.standing_settlement(claim.id)
     if found is not None:
-        key, settled_in = found
+        key, whose, settled_in = found
+        if whose != member:
+            raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} is already settled for member {whose!r} "
+                                                   f"({settled_in}), under key {key!r}, not for {member!r}: a claim "
+                                                   f"is settled once, whoever's it is. If its member id was wrong, "
+                                                   f"reverse {key!r} first, then settle it under the right one")
         settled = (f"({year}) is already settled" if settled_in == year
                    else f"is already settled in {settled_in} (this time it falls in {year})")
         raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} {settled}, "

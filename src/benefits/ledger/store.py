@@ -62,9 +62,9 @@ class Transaction(Protocol):
     def sums(self, member_id: str, year: int) -> list[Delta]: ...
     def entries(self, member_id: str, year: int, settlement_key: str | None = None) -> list[Entry]: ...
     def records(self, member_id: str, year: int) -> list[Record]: ...
-    def standing_settlement(self, member_id: str, claim_id: str) -> tuple[str, int] | None:
-        """The key and year of the member's settlement of this claim that stands (is not reversed), if
-        any, in whichever year."""
+    def standing_settlement(self, claim_id: str) -> tuple[str, str, int] | None:
+        """The key, member and year of the settlement of this claim that stands (is not reversed), if any,
+        for whichever member, in whichever year."""
 
     def reversals_of_claim(self, member_id: str, claim_id: str) -> list[str]:
         """The keys of the reversals of the member's settlements of this claim, in any year, in order."""
@@ -133,11 +133,11 @@ class SqlTransaction:
             sql, params = sql + " AND settlement_key = ?", params + (settlement_key,)
         return [Entry(*row) for row in self._run(sql + " ORDER BY seq", params).fetchall()]
 
-    def standing_settlement(self, member_id: str, claim_id: str) -> tuple[str, int] | None:
+    def standing_settlement(self, claim_id: str) -> tuple[str, str, int] | None:
         # Spelt as the unique index migrations.STANDING_CLAIM_INDEX is, so that it is what answers.
-        row = self._run(f"SELECT key, year FROM settlements WHERE member_id = ? AND {STANDING_SETTLEMENT} "
-                        f"AND {CLAIM_ID[self.dialect]} = ?", (member_id, claim_id)).fetchone()
-        return None if row is None else (row[0], int(row[1]))
+        row = self._run(f"SELECT key, member_id, year FROM settlements WHERE {STANDING_SETTLEMENT} "
+                        f"AND {CLAIM_ID[self.dialect]} = ?", (claim_id,)).fetchone()
+        return None if row is None else (row[0], row[1], int(row[2]))
 
     def reversals_of_claim(self, member_id: str, claim_id: str) -> list[str]:
         rows = self._run(f"SELECT reversed_by FROM settlements WHERE member_id = ? AND kind = 'settle' AND reversed_by "
