@@ -253,8 +253,13 @@ characters after a dot: I10, J18.9, C34.90, and the national insurance extension
 carry (医保版疾病诊断代码, I10.x00x002); letters may be written in lower case."""
 
 
+def is_icd10(code: str) -> bool:
+    """Whether the claim model reads `code` as a diagnosis (the simulation asks before it settles)."""
+    return ICD10.fullmatch(code.upper()) is not None
+
+
 def _read_icd10(code: str) -> str:
-    if not ICD10.fullmatch(code.upper()):
+    if not is_icd10(code):
         shown = code if len(code) <= 40 else code[:40] + "..."
         raise ValueError(f"{shown!r} is not an ICD-10 code; expected a letter, two digits and up to eight "
                          "characters after a dot, such as I10, J18.9 or I10.x00x002")

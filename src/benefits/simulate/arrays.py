@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..models.claim import (CONTROL_CHARACTER, EDGE_SPACE, INVISIBLE_CHARACTER, LOOKALIKE_PUNCTUATION, MAX_CLAIM_ID,
-                            MAX_MEMBER_ID, OTHER_SPACE, REPLACEMENT_CHARACTER, Group)
+                            MAX_MEMBER_ID, OTHER_SPACE, REPLACEMENT_CHARACTER, Group, is_icd10)
 from ..money import MAX_AMOUNT, parse_money, shifted, to_fen
-from .columns import BILL_COLUMNS, OPENING, ORDER_DAY
+from .columns import BILL_COLUMNS, OPENING, ORDER_DAY, OTHER_DIAGNOSES, diagnoses_of
 from .errors import SimulationInputError
 
 MAX_FEN = to_fen(MAX_AMOUNT)
@@ -172,6 +172,12 @@ class Claims:
     has_bill: np.ndarray  # any bill part given
     dirty: np.ndarray
     order: np.ndarray  # days of ORDER_DAY (the day that places a claim in its member's year), NO_DAY where none
+    others: pa.Array | None = None  # list<string>: the codes after the primary (null: none)
+
+    def diagnoses(self, row: int) -> list[str]:
+        """The claim's codes as `benefits.evaluate` takes them."""
+        others = self.others[row].as_py() if self.others is not None else None
+        return diagnoses_of(self.diagnosis[1][self.diagnosis[0][row]], others)
 
 
 @dataclass
@@ -329,15 +335,48 @@ def read_claims(data: Any, members: Members) -> Claims:
     remainder = bill["total"].fen - parts
     dirty |= has_bill & ((given & (policy.fen != remainder)) | (~given & (remainder < 0)))
     policy.fen = np.where(has_bill & ~given, np.maximum(remainder, 0), policy.fen)
+    diagnosis = words(_column(t, "claims", "diagnosis", False), n)
+    others = _other_diagnoses(_column(t, "claims", OTHER_DIAGNOSES, False))
+    dirty |= _refused_codes(diagnosis, others, n)
     return Claims(
         n, ids, member.to_numpy(zero_copy_only=False).astype(np.int64),
         words(_column(t, "claims", "visit", True), n), words(_column(t, "claims", "level", True), n),
-        words(_column(t, "claims", "region", False), n, "local"), words(_column(t, "claims", "diagnosis", False), n),
+        words(_column(t, "claims", "region", False), n, "local"), diagnosis,
         words(_column(t, "claims", "service", False), n), filed,
         days(_column(t, "claims", "date", False), n, "claims", "date"),
         days(_column(t, "claims", "admission_date", False), n, "claims", "admission_date"),
         days(_column(t, "claims", "discharge_date", False), n, "claims", "discharge_date"),
-        bill, has_bill, dirty, days(_column(t, "claims", ORDER_DAY, False), n, "claims", ORDER_DAY))
+        bill, has_bill, dirty, days(_column(t, "claims", ORDER_DAY, False), n, "claims", ORDER_DAY), others)
+
+
+def _other_diagnoses(col: pa.Array | None) -> pa.Array | None:
+    if col is None or pa.types.is_null(col.type):
+        return None
+    if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)) or not (
+            pa.types.is_string(col.type.value_type) or pa.types.is_large_string(col.type.value_type)
+            or pa.types.is_null(col.type.value_type)):
+        raise SimulationInputError("claims", OTHER_DIAGNOSES, f"expected a list of ICD-10 codes, not {col.type}")
+    return col.cast(pa.list_(pa.string()))
+
+
+def _refused_codes(diagnosis: tuple[np.ndarray, list], others: pa.Array | None, n: int) -> np.ndarray:
+    """Where a claim has a code the engine refuses (bool per claim). A claim of the same disease
+    list as a good one would otherwise settle on the good one's decisions (combinations are by
+    disease, not code): such claims go to the engine, which says why."""
+    codes, values = diagnosis
+    bad = np.array([v is not None and not is_icd10(v) for v in values], bool)[codes]
+    if others is None:
+        return bad
+    flat = pc.list_flatten(others)
+    if len(flat):
+        parent = pc.list_parent_indices(others).to_numpy(zero_copy_only=False)
+        enc = pc.fill_null(flat, "").dictionary_encode()
+        refused = np.array([not is_icd10(v) for v in enc.dictionary.to_pylist()], bool)
+        at = parent[refused[enc.indices.to_numpy(zero_copy_only=False)]]
+        bad[at] = True
+        bad |= (pc.list_value_length(others).fill_null(0).to_numpy(zero_copy_only=False) > 0) & \
+            np.array([v is None for v in values], bool)[codes]  # no primary before other codes: ""
+    return bad
 
 
 def read_items(data: Any, claims: Claims) -> Items:

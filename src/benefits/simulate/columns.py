@@ -18,6 +18,8 @@ CLAIMS (费用结算记录, one row a claim; a year of them, in any order)
     admission_date    date     a stay's admission (inpatient, day_surgery)
     discharge_date    date     a stay's discharge: its deciding date (domain.md 6.1)
     diagnosis         string   the primary ICD-10 code (主诊断); null or "" for none
+    other_diagnoses   list<string> optional: the codes after the primary (其他诊断), as given; the
+                               engine checks each (an empty code is no code: the claim is refused)
     service           string   a fixed-amount service of the pack (maternity); null for none
     total             money    医疗费用总额 \
     fully_self_paid   money    全自费         | the bill already split (domain.md 6.2, 费用分解);
@@ -90,6 +92,16 @@ OPENING = "opening."  # member columns of opening counters: opening.<counter key
 PAID = "paid."  # result columns of layer payouts: paid.<layer id>
 AFTER = "after."  # result columns of counters after the claim: after.<counter key>
 ORDER_DAY = "order_day"  # claims column: the day that places a claim in its member's year (see CLAIMS)
+OTHER_DIAGNOSES = "other_diagnoses"  # claims column: the codes after the primary (see CLAIMS)
+
+
+def diagnoses_of(primary: str | None, others: list[str] | None) -> list[str]:
+    """A claim's `diagnoses` as `benefits.evaluate` takes them: the primary code first, then the
+    others. With other codes, a missing primary stands as "" (a list whose first code is empty,
+    which the engine refuses) rather than promoting the second code to primary."""
+    if others:
+        return [primary or "", *others]
+    return [primary] if primary else []
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,7 @@ CLAIM_COLUMNS: tuple[Column, ...] = (
     Column("admission_date", "date", False, "admission (stays)"),
     Column("discharge_date", "date", False, "discharge (stays): the deciding date"),
     Column("diagnosis", "string", False, "primary ICD-10 code"),
+    Column(OTHER_DIAGNOSES, "list<string>", False, "the codes after the primary (其他诊断)"),
     Column("service", "string", False, "fixed-amount service (maternity)"),
     Column("total", MONEY, False, "医疗费用总额 (null: line items)"),
     Column("fully_self_paid", MONEY, False, "全自费"),

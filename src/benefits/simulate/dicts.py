@@ -14,7 +14,7 @@ from typing import Iterable, Mapping
 
 import pyarrow as pa
 
-from .columns import BILL_COLUMNS, OPENING
+from .columns import BILL_COLUMNS, OPENING, OTHER_DIAGNOSES
 
 
 def fraction(value) -> tuple[int, int]:
@@ -37,7 +37,7 @@ def tables_from_dicts(claims: Iterable[Mapping], accumulators: Mapping[str, Mapp
     accumulators = accumulators or {}
     cols: dict[str, list] = {name: [] for name in (
         "claim_id", "member_id", "visit", "level", "region", "filed", "date", "admission_date", "discharge_date",
-        "diagnosis", "service") + BILL_COLUMNS}
+        "diagnosis", OTHER_DIAGNOSES, "service") + BILL_COLUMNS}
     items: dict[str, list] = {name: [] for name in (
         "claim_id", "category", "unit_price", "quantity_num", "quantity_den", "payment_standard", "share_num",
         "share_den")}
@@ -54,6 +54,7 @@ def tables_from_dicts(claims: Iterable[Mapping], accumulators: Mapping[str, Mapp
         cols["filed"].append(claim.get("filed"))
         diagnoses = claim.get("diagnoses") or []
         cols["diagnosis"].append(diagnoses[0] if diagnoses else None)
+        cols[OTHER_DIAGNOSES].append(list(diagnoses[1:]) or None)
         bill = claim.get("bill") or {}
         for name in BILL_COLUMNS:
             cols[name].append(_text(bill.get(name)))
@@ -69,8 +70,8 @@ def tables_from_dicts(claims: Iterable[Mapping], accumulators: Mapping[str, Mapp
             sn, sd = (None, None) if share is None else fraction(share)
             items["share_num"].append(sn)
             items["share_den"].append(sd)
-    claims_table = pa.table({name: pa.array(values, pa.bool_() if name == "filed" else pa.string())
-                             for name, values in cols.items()})
+    kinds = {"filed": pa.bool_(), OTHER_DIAGNOSES: pa.list_(pa.string())}
+    claims_table = pa.table({name: pa.array(values, kinds.get(name, pa.string())) for name, values in cols.items()})
     mcols: dict[str, list] = {"member_id": [], "scheme": [], "member_type": [], "groups": [], "age": [],
                               "admissions": []}
     keys = sorted({key for acc in accumulators.values() for key in (acc.get("counters") or {})})

@@ -83,8 +83,7 @@ class Fallback:
         for key, days in (("date", cl.date), ("admission_date", cl.admission), ("discharge_date", cl.discharge)):
             if days[row] != NO_DAY:
                 claim[key] = day_text(days[row])
-        code = cl.diagnosis[1][cl.diagnosis[0][row]]
-        claim["diagnoses"] = [code] if code else []
+        claim["diagnoses"] = cl.diagnoses(row)
         service = cl.service[1][cl.service[0][row]]
         if service is not None:
             claim["service"] = service

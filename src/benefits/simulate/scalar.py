@@ -26,7 +26,7 @@ from ..models.accumulators import Accumulators
 from ..models.claim import Member
 from ..money import from_fen, ratio_of, shifted, to_fen
 from ..rules.pack import RulePack
-from .columns import AFTER, OPENING, ORDER_DAY, PAID, outside_year, result_columns
+from .columns import AFTER, OPENING, ORDER_DAY, OTHER_DIAGNOSES, PAID, diagnoses_of, outside_year, result_columns
 from .results import Results
 
 STAYS = ("inpatient", "day_surgery")
@@ -168,8 +168,9 @@ def _claim_doc(cols: dict, i: int, member: Member, items_of: dict) -> dict:
         doc["admission_date"], doc["discharge_date"] = cols["admission_date"][i], cols["discharge_date"][i]
     else:
         doc["date"] = cols["date"][i]
-    if cols["diagnosis"][i]:
-        doc["diagnoses"] = [cols["diagnosis"][i]]
+    codes = diagnoses_of(cols["diagnosis"][i], (cols.get(OTHER_DIAGNOSES) or [None] * (i + 1))[i])
+    if codes:
+        doc["diagnoses"] = codes
     if cols["service"][i] is not None:
         doc["service"] = cols["service"][i]
     if cols["total"][i] is not None:

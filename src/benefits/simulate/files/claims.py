@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from ...errors import shown
 from ...money import trimmed
 from ...models.claim import Region, Visit
-from ..columns import BILL_COLUMNS
+from ..columns import BILL_COLUMNS, OTHER_DIAGNOSES
 from .problems import Problems, repeats
 from .raw import Raw, read_raw
 from .reader import INT64, Reader, is_arrow
@@ -54,7 +54,7 @@ CLAIM_SCHEMA = pa.schema([
     ("claim_id", pa.string()), ("member_id", pa.string()), ("visit", pa.string()),
     ("level", pa.string()), ("region", pa.string()), ("filed", pa.bool_()), ("date", pa.date32()),
     ("admission_date", pa.date32()), ("discharge_date", pa.date32()), ("diagnosis", pa.string()),
-    ("service", pa.string()), *[(b, pa.int64()) for b in BILL],
+    ("service", pa.string()), *[(b, pa.int64()) for b in BILL], (OTHER_DIAGNOSES, pa.list_(pa.string())),
 ])
 """A claims table as the engines read it (`benefits.simulate.columns`): money in int64 fen, null bill
 parts for a claim settled from line items."""
@@ -104,7 +104,7 @@ def claims_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool 
     cols["filed"] = r.flag("filed")
     for d in ("date", "admission_date", "discharge_date"):
         cols[d] = r.date(d)
-    cols["diagnosis"] = _primary(r)
+    cols["diagnosis"], others = _diagnoses(r)
     cols["service"] = r.text("service", required=False)
     present = {}
     for b in BILL:
@@ -118,6 +118,7 @@ def claims_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool 
         rest = pc.subtract(cols["total"], pc.add(pc.add(cols["fully_self_paid"], cols["over_limit"]), cols["pre_self_paid"]))
         cols["policy_range"] = rest
         present["policy_range"] = "derived"
+    cols[OTHER_DIAGNOSES] = others
     table = pa.table(cols, schema=CLAIM_SCHEMA)
     _check_claim_rows(r, table, present, unique)
     known = set(CLAIM_COLUMNS) | {"diagnoses"} | {f"{b}_fen" for b in BILL}
@@ -127,13 +128,46 @@ def claims_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool 
     return ClaimTable(raw.name, raw.unit, table, raw.rows, ignored=ignored, bill_given=_raw_given(raw, "total"))
 
 
-def _primary(r: Reader) -> pa.Array:
+def _diagnoses(r: Reader) -> tuple[pa.Array, pa.Array]:
+    """The primary code of each claim, and the codes after it (null when none). Every code is kept
+    as written, an empty one too: the engine checks each, so a claim settles only if evaluate would
+    take all of its codes."""
     if r.has("diagnosis") and r.has("diagnoses"):
         r.p.add(None, "diagnoses", "give diagnosis (the primary code) or diagnoses (codes, primary first), not both")
-    if r.has("diagnoses"):
-        lists = r.words("diagnoses", None, "ICD-10 codes")
-        return pa.array([v[0] if v else None for v in lists.to_pylist()], pa.string())
-    return r.text("diagnosis", required=False)
+    if not r.has("diagnoses"):
+        return r.text("diagnosis", required=False), pa.nulls(r.n, pa.list_(pa.string()))
+    values = r.raw.columns["diagnoses"]
+    if is_arrow(values) and not (pa.types.is_list(values.type) or pa.types.is_large_list(values.type)):
+        values = r.text("diagnoses", required=False)  # text (or ids written as numbers), else refused
+    if is_arrow(values):
+        values = values.to_pylist()
+    primary, others = [], []
+    for i, v in enumerate(values):
+        codes = _codes(v)
+        if codes is None:
+            r._bad(i, "diagnoses", f"expected a list of ICD-10 codes or text such as 'I10;E11.9', got {shown(v)}")
+            codes = []
+        primary.append(codes[0] if codes else None)
+        others.append(codes[1:] or None)
+    return pa.array(primary, pa.string()), pa.array(others, pa.list_(pa.string()))
+
+
+_CODE_SEPARATOR = re.compile(r"\s*[;,]\s*")
+
+
+def _codes(value: object) -> list[str] | None:
+    """The codes of one `diagnoses` value (None when it is neither text nor a list of text). In text,
+    ';' (or ',') ends a code, so 'I10;;J18.9' and ';C34.9' and 'I10;' hold an empty code, as the
+    list they stand for would; codes separated by spaces alone are codes too ('I10 E11.9')."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value if all(isinstance(c, str) for c in value) else None
+    if not isinstance(value, str):
+        return None
+    if not value.strip():
+        return []
+    return [code for piece in _CODE_SEPARATOR.split(value.strip()) for code in (piece.split() or [""])]
 
 
 def _check_claim_rows(r: Reader, table: pa.Table, present: dict[str, object], unique: bool = True) -> None:

@@ -1,0 +1,91 @@
+"""`benefits simulate` on input the engine refuses or a reader could misread: each claim is settled
+or refused as `benefits.evaluate` settles or refuses it (guarantees.md G13), and a file that does
+not say one thing (a column or key twice, nesting no claim has) is exit 2 naming its file and row."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from test_simulate_cli import JIANGMEN, rows_of, run
+
+import benefits
+from benefits.errors import ClaimError
+
+HEAD = ["claim_id", "member_id", "visit", "level", "date", "diagnoses", "total", "fully_self_paid", "over_limit",
+        "pre_self_paid", "policy_range"]
+MEMBER = {"member_id": "m1", "scheme": "resident", "member_type": "adult"}
+
+
+def _claim(codes) -> dict:
+    return {"claim_id": "c1", "member_id": "m1", "visit": "special_outpatient", "level": "level1", "date": "2021-03-01",
+            "diagnoses": codes, "total": "300.00", "fully_self_paid": "0.00", "over_limit": "0.00",
+            "pre_self_paid": "0.00", "policy_range": "300.00"}
+
+
+def _write(path, rows: list[dict]) -> None:
+    """Rows as the file's format holds them: a CSV cell, a JSON value, a Parquet column."""
+    if path.suffix == ".csv":
+        path.write_text("\n".join([",".join(rows[0])] + [",".join(str(v) for v in r.values()) for r in rows]) + "\n",
+                        encoding="utf-8")
+    elif path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+def _engine_refusal(codes: list[str]) -> str:
+    claim = {"id": "c1", "member": {"id": "m1", "scheme": "resident", "member_type": "adult"},
+             "visit": "special_outpatient", "level": "level1", "date": "2021-03-01", "diagnoses": codes,
+             "bill": {"total": "300.00", "fully_self_paid": "0", "over_limit": "0", "pre_self_paid": "0",
+                      "policy_range": "300.00"}}
+    with pytest.raises(ClaimError) as refused:
+        benefits.evaluate(claim, benefits.load_rules(JIANGMEN))
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
+@pytest.mark.parametrize("suffix, as_list", [(".csv", False), (".jsonl", False), (".jsonl", True),
+                                             (".parquet", False), (".parquet", True)])
+@pytest.mark.parametrize("text, codes", [
+    ("I10;NOT-A-CODE", ["I10", "NOT-A-CODE"]),
+    ("I10;;J18.9", ["I10", "", "J18.9"]),
+    (";C34.9", ["", "C34.9"]),
+    ("I10;", ["I10", ""]),
+])
+def test_every_diagnosis_is_checked_as_the_engine_checks_it(tmp_path, engine, suffix, as_list, text, codes):
+    # only the primary code was kept: 'I10;NOT-A-CODE' settled 210.00 that evaluate refuses
+    claims, members = tmp_path / f"claims{suffix}", tmp_path / f"members{suffix}"
+    _write(claims, [_claim(codes if as_list else text)])
+    _write(members, [MEMBER])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
+    assert r.exit_code == 0, r.stderr
+    assert f"(claim 'c1'): {_engine_refusal(codes)}" in " ".join(r.stderr.split())
+    summary = rows_of(r.stdout, "Summary")
+    assert (summary["claims"], summary["fund_total"]) == (["refused", "1"], ["0.00"])
+
+
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
+def test_good_secondary_codes_settle_as_the_primary_alone(tmp_path, engine):
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    _write(claims, [_claim("I10;E11.9 J18.9")])
+    _write(members, [MEMBER])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
+    assert r.exit_code == 0, r.stderr
+    assert rows_of(r.stdout, "Summary")["fund_total"] == ["210.00"]
+
+
+def test_a_bad_code_does_not_settle_on_a_good_claim_of_the_same_disease_list(tmp_path):
+    # claims are grouped by disease list, not code: NOT-A-CODE (no list) settled on J06.9's decisions
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    bad = {**_claim("NOT-A-CODE"), "visit": "general_outpatient"}
+    good = {**_claim("J06.9"), "claim_id": "c2", "visit": "general_outpatient", "date": "2021-03-02"}
+    _write(claims, [bad, good])
+    _write(members, [MEMBER])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", "vector")
+    assert r.exit_code == 0, r.stderr
+    assert f"{claims} line 2 (claim 'c1'): claim.diagnoses.0: 'NOT-A-CODE' is not an ICD-10 code" in r.stderr
+    summary = rows_of(r.stdout, "Summary")
+    assert (summary["claims"], summary["fund_total"]) == (["refused", "1"], ["210.00"])
