@@ -89,3 +89,19 @@ def test_a_bad_code_does_not_settle_on_a_good_claim_of_the_same_disease_list(tmp
     assert f"{claims} line 2 (claim 'c1'): claim.diagnoses.0: 'NOT-A-CODE' is not an ICD-10 code" in r.stderr
     summary = rows_of(r.stdout, "Summary")
     assert (summary["claims"], summary["fund_total"]) == (["refused", "1"], ["210.00"])
+
+
+@pytest.mark.parametrize("which", ["claims", "members"])
+def test_a_parquet_column_given_twice_is_refused_naming_it(tmp_path, which):
+    # the last of two `level` columns was read: the claim settled at level3, exit 0
+    claim = {**_claim("J06.9"), "visit": "general_outpatient"}
+    tables = {"claims": pa.Table.from_pylist([claim]), "members": pa.Table.from_pylist([MEMBER])}
+    twice = {"claims": ("level", "level3"), "members": ("scheme", "employee")}[which]
+    tables[which] = tables[which].append_column(twice[0], pa.array([twice[1]]))
+    paths = {k: tmp_path / f"{k}.parquet" for k in tables}
+    for k, t in tables.items():
+        pq.write_table(t, paths[k])
+    r = run("simulate", paths["claims"], "--members", paths["members"], "--rules", JIANGMEN)
+    assert r.exit_code == 2, r.stdout
+    assert f"{paths[which]} [{twice[0]}]: this column appears twice" in r.stderr
+    assert "Summary" not in r.stdout

@@ -120,6 +120,7 @@ def _bad_byte(path: Path, block: int = 1 << 22) -> int:
 def _parquet_chunks(path: Path, name: str, chunk_rows: int | None) -> Iterator[Raw]:
     import pyarrow.parquet as pq
 
+    _unique_names(pq.read_schema(path).names, name, None, "the file's schema")
     if chunk_rows is None:
         # the whole file as pyarrow reads a table (whose errors name the file they cannot open)
         yield raw_from_arrow(pq.read_table(path), name)
@@ -288,17 +289,23 @@ def _decode_rest(f, block: int = 1 << 22) -> None:
 
 def _csv_header(header: list[str], name: str) -> list[str]:
     """The header's names; a nameless or repeated one is an InputFilesError (raised at once)."""
-    problems = Problems(name, "line")
     header = [h.strip() for h in header]
+    _unique_names(header, name, 1, "the header")
+    return header
+
+
+def _unique_names(names: list[str], name: str, row: int | None, where: str) -> None:
+    """A nameless or repeated column is an InputFilesError: of two columns of one name, which one a
+    claim settles on is not the reader's choice."""
+    problems = Problems(name, "line" if row is not None else "row")
     seen = set()
-    for h in header:
+    for h in names:
         if not h:
-            problems.add(1, None, "a column without a name in the header")
+            problems.add(row, None, f"a column without a name in {where}")
         elif h in seen:
-            problems.add(1, h, "this column appears twice in the header")
+            problems.add(row, h, f"this column appears twice in {where}")
         seen.add(h)
     problems.raise_if_any()
-    return header
 
 
 def _no_constant(text: str):
