@@ -105,3 +105,43 @@ def test_a_parquet_column_given_twice_is_refused_naming_it(tmp_path, which):
     assert r.exit_code == 2, r.stdout
     assert f"{paths[which]} [{twice[0]}]: this column appears twice" in r.stderr
     assert "Summary" not in r.stdout
+
+
+def _two_lines(tmp_path, which: str, second: str) -> tuple:
+    """Claims and members as JSON Lines, the second line of `which` being `second` (its id c2 or m2)."""
+    claim = {**_claim("J06.9"), "visit": "general_outpatient"}
+    lines = {"claims": [json.dumps(claim)], "members": [json.dumps(MEMBER)]}
+    lines[which].append(second)
+    paths = {k: tmp_path / f"{k}.jsonl" for k in lines}
+    for k, rows in lines.items():
+        paths[k].write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return paths["claims"], paths["members"], paths[which]
+
+
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
+@pytest.mark.parametrize("which, second", [
+    pytest.param("claims", '{"claim_id": "c2", "member_id": "m1", "visit": "general_outpatient", "level": "level1", '
+                           '"date": "2021-03-02", "diagnoses": "J06.9", "total": "100.00", "policy_range": "100.00", '
+                           '"level": "level3"}', id="claims"),
+    pytest.param("members", '{"member_id": "m2", "scheme": "resident", "member_type": "adult", "scheme": "employee"}',
+                 id="members"),
+])
+def test_a_json_key_given_twice_is_refused_with_its_line(tmp_path, engine, which, second):
+    # the last of the two values was read: the claim settled at level3, exit 0
+    claims, members, bad = _two_lines(tmp_path, which, second)
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
+    assert r.exit_code == 2, r.stdout
+    key = "level" if which == "claims" else "scheme"
+    assert f"{bad} line 2: " in r.stderr and f"'{key}'" in r.stderr.split(f"{bad} line 2: ")[1].splitlines()[0]
+    assert "Summary" not in r.stdout
+
+
+@pytest.mark.parametrize("which", ["claims", "members"])
+def test_a_json_value_nested_thousands_deep_is_a_problem_of_its_line(tmp_path, which):
+    # the parser's RecursionError ended the run as an internal error (exit 3)
+    ids = {"claims": "claim_id", "members": "member_id"}
+    claims, members, bad = _two_lines(tmp_path, which, f'{{"{ids[which]}": "x2", "x": {"[" * 5000}{"]" * 5000}}}')
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN)
+    assert r.exit_code == 2, r.stderr
+    assert f"{bad} line 2: " in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr

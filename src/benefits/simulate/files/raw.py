@@ -6,16 +6,15 @@ shape is collected and left out."""
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
 
+from ...jsonio import JsonError, loads  # the engine's reader: exact numbers, no key twice, bounded nesting
 from .problems import InputFilesError, InputProblem, Problems
 
 # A JSON escape of half a UTF-16 surrogate pair: alone, it makes a str no file or Arrow column can hold.
@@ -188,8 +187,8 @@ def jsonl_keys(path: str | Path) -> list[str]:
     for _, line in _jsonl_lines(Path(path)):
         if line.strip():
             try:
-                value = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
-            except ValueError:
+                value = loads(line)
+            except JsonError:
                 continue
             if isinstance(value, dict):
                 names.update(dict.fromkeys(value))
@@ -222,10 +221,9 @@ def _jsonl_chunks(path: Path, name: str, chunk_rows: int | None, structure: Prob
         if not line.strip():
             continue
         try:
-            # numbers are read from their digits (Decimal), never through a float
-            value = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
-        except ValueError as exc:
-            structure.add(number, None, f"not a JSON object: {exc}")
+            value = loads(line)
+        except JsonError as exc:
+            structure.add(number, None, _not_json(exc))
             continue
         if not isinstance(value, dict):
             structure.add(number, None, f"expected a JSON object (one claim or member a line), got {type(value).__name__}")
@@ -308,8 +306,9 @@ def _unique_names(names: list[str], name: str, row: int | None, where: str) -> N
     problems.raise_if_any()
 
 
-def _no_constant(text: str):
-    raise ValueError(f"{text} is not a number")
+def _not_json(exc: JsonError) -> str:
+    what = exc.message.removeprefix("not valid JSON: ")
+    return f"not a JSON object: {what}" + (f" (column {exc.column})" if exc.column is not None else "")
 
 
 def raw_from_rows(rows: list[dict], name: str = "<rows>") -> Raw:
