@@ -209,6 +209,9 @@ def _settle_buckets(app, source, claims, members, rules, compare, compare_year, 
     problem = buckets.coverage(pack_a, source, label="A")
     if problem:
         raise BenefitsError(problem)
+    span = buckets.deciding_span(pack_a, source) if any("@" in c for c in member_table.counters) else None
+    if span is not None:  # B's year is A's, moved with the members' months by --compare-year
+        check_openings(pack_a, member_table, span[0].year, source.member_rows_given)
     b_members, years = member_table, 0
     if pack_b is not None:
         if compare_year is not None:

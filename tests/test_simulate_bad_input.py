@@ -145,3 +145,19 @@ def test_a_json_value_nested_thousands_deep_is_a_problem_of_its_line(tmp_path, w
     assert r.exit_code == 2, r.stderr
     assert f"{bad} line 2: " in r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
+def test_an_opening_counter_of_another_year_is_refused_by_both_engines_naming_its_row(tmp_path, engine):
+    # vector: exit 2 naming no file or row; scalar: exit 0, the claim refused
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    claims.write_text("claim_id,member_id,visit,level,date,diagnosis,total,fully_self_paid,over_limit,pre_self_paid,"
+                      "policy_range\nc1,m1,general_outpatient,level1,2021-01-10,J06.9,100.00,0,0,0,100.00\n",
+                      encoding="utf-8")
+    members.write_text("member_id,scheme,member_type,opening.outpatient.month@2022-01\n"
+                       "m0,employee,in_service,\nm1,employee,in_service,79.00\n", encoding="utf-8")
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
+    assert r.exit_code == 2, r.stdout
+    assert f"{members} line 3 [opening.outpatient.month@2022-01]: " in r.stderr
+    assert f"{members} line 2" not in r.stderr
+    assert "Summary" not in r.stdout

@@ -234,6 +234,16 @@ class Buckets:
             if got is not None:
                 yield got
 
+    def member_rows_given(self, column: str) -> list[int]:
+        """The members file's rows (or lines) with an amount other than 0 in `column`, ascending."""
+        rows: list[int] = []
+        for p in range(self.parts):
+            t = self.files.read("members", p, [column, ROW])
+            if t is not None:
+                given = pc.not_equal(t.column(column), 0).fill_null(False).to_numpy(zero_copy_only=False)
+                rows += t.column(ROW).to_numpy()[given].tolist()
+        return sorted(rows)
+
     def scan(self, columns: list[str]) -> Iterator[pa.Table]:
         """Some columns of every partition's claims (with `_index`, each claim's row of the claims table)."""
         for p in range(self.parts):

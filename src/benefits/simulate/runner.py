@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from ..errors import BenefitsError
 from ..rules.pack import RulePack
 from . import cluster, scalar
+from .columns import OPENING
 from .files import ClaimTable, MemberTable
 from .results import Results
 
@@ -185,12 +186,17 @@ def simulate(pack: RulePack, pack_dir: str, claims: ClaimTable, members: MemberT
     return Results.concat(cluster.renumbered(p.results[0], p.rows) for p in parts)
 
 
-def check_openings(pack: RulePack, members: MemberTable) -> None:
+def check_openings(pack: RulePack, members: MemberTable, year: int | None = None,
+                   given: Callable[[str], list[int]] | None = None) -> None:
     """Every opening counter column names a counter of the pack (a typo would otherwise start every
-    member of the column from nothing, silently)."""
+    member of the column from nothing, silently) and, given the claims' `year`, a month of that year:
+    each member with an amount (not 0: an empty cell opens at 0) in a column of another year is a
+    problem of its row (`given(column)`: those rows; the members table's own when None)."""
     from .files import InputFilesError, InputProblem
 
     problems = []
+    if year is not None:
+        problems += _openings_of_another_year(pack, members, year, given or (lambda c: _given_rows(members, c)))
     for name in members.counters:
         base, _, month = name.partition("@")
         if base not in pack.counters:
@@ -205,6 +211,34 @@ def check_openings(pack: RulePack, members: MemberTable) -> None:
                                          f"expected a month as YYYY-MM (01 to 12), got {month!r}"))
     if problems:
         raise InputFilesError(problems)
+
+
+def _openings_of_another_year(pack: RulePack, members: MemberTable, year: int,
+                              given: Callable[[str], list[int]]) -> list:
+    """The rows whose opening counter is of a month outside `year`. Such a counter opens no month the
+    claims settle in: the engine refuses the accumulators that carry it, so the simulation refuses
+    the input before settling, whichever engine settles it."""
+    from .files import InputProblem
+
+    problems = []
+    for name in members.counters:
+        base, _, month = name.partition("@")
+        if base not in pack.monthly_counters or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
+            continue  # refused by name, below
+        if int(month[:4]) == year:
+            continue
+        message = (f"a counter of {month}, but the claims are of {year}: pack {pack.name!r} opens "
+                   f"{base}@{year}-01 to {base}@{year}-12")
+        rows = given(f"{OPENING}{name}")
+        problems += [InputProblem(members.name, row, f"{OPENING}{name}", message, members.unit) for row in rows]
+        if not rows:
+            problems.append(InputProblem(members.name, None, f"{OPENING}{name}", message + " (every amount is 0)"))
+    return problems
+
+
+def _given_rows(members: MemberTable, column: str) -> list[int]:
+    given = pc.not_equal(members.table.column(column), 0).fill_null(False).to_numpy(zero_copy_only=False)
+    return [int(r) for r in members.rows[given]]
 
 
 def refused(results: Results) -> list[tuple[int, str, str]]:
