@@ -6,7 +6,8 @@
     benefits calc CLAIM --rules A (--compare B | --compare-on DATE) [--accumulators FILE] [--json]
 
 Errors and exit codes are the other commands' (guard() in app.py): bad input (a file's bad rows,
-each with its file, row and column; a pack that does not cover the claims' dates) is exit 2.
+each with its file, row and column; a pack that does not cover the claims' dates) is exit 2, and so
+is a --scheduler that cannot be reached.
 """
 
 from __future__ import annotations
@@ -123,6 +124,21 @@ SIMULATE_EPILOG = (
 )
 
 
+def _scheduler_address(text: str) -> str:
+    """An address distributed can connect to, told before any file is read: a bad one was an internal
+    error once the input had been read and bucketed."""
+    try:
+        from distributed.comm import get_address_host
+    except ImportError:  # said when the cluster is started, as without --scheduler
+        return text
+    try:
+        get_address_host(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected the address of a Dask scheduler, such as tcp://host:8786, "
+                                 f"got {text!r} ({exc})") from None
+    return text
+
+
 def simulate(
     claims: Annotated[str, typer.Argument(metavar="CLAIMS", show_default=False,
                                           help="The claims: .parquet, .jsonl or .csv, one row a claim.")],
@@ -150,6 +166,7 @@ def simulate(
         help="Claims a partition (members are split by a hash of their id); memory grows with it, not with "
              "the year. Default 250,000 (vector), 20,000 (scalar).")] = None,
     scheduler: Annotated[str | None, typer.Option("--scheduler", metavar="ADDRESS", show_default=False,
+                                                  parser=_scheduler_address,
                                                   help="A dask.distributed scheduler, e.g. tcp://host:8786.")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="vector, scalar (benefits.evaluate per claim) or auto.")] = Engine.auto,
     top: Annotated[int, typer.Option("--top", min=1, help="How many of the most changed claims to list.")] = 20,

@@ -5,6 +5,7 @@ not say one thing (a column or key twice, nesting no claim has) is exit 2 naming
 from __future__ import annotations
 
 import json
+import socket
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -161,3 +162,30 @@ def test_an_opening_counter_of_another_year_is_refused_by_both_engines_naming_it
     assert f"{members} line 3 [opening.outpatient.month@2022-01]: " in r.stderr
     assert f"{members} line 2" not in r.stderr
     assert "Summary" not in r.stdout
+
+
+def test_a_scheduler_address_distributed_cannot_read_is_a_usage_error(tmp_path):
+    # an internal error (exit 3) once the input had been read
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    _write(claims, [{**_claim("J06.9"), "visit": "general_outpatient"}])
+    _write(members, [MEMBER])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--scheduler", "bogus://x")
+    assert r.exit_code == 2
+    assert "--scheduler" in r.stderr and "bogus://x" in r.stderr
+    assert "internal error" not in r.stderr
+
+
+def test_a_scheduler_that_does_not_answer_is_named_with_its_address(tmp_path):
+    # said "--out None: cannot write: Timed out trying to connect" after 30 s
+    dask = pytest.importorskip("dask")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    _write(claims, [{**_claim("J06.9"), "visit": "general_outpatient"}])
+    _write(members, [MEMBER])
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):  # distributed's own setting, not a mock
+        r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--scheduler", address)
+    assert r.exit_code == 2
+    assert f"cannot reach the Dask scheduler at {address}" in r.stderr
+    assert "cannot write" not in r.stderr and "internal error" not in r.stderr

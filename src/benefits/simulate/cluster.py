@@ -160,7 +160,11 @@ def connect(workers: int = 1, scheduler: str | None = None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except OSError as exc:  # distributed's connect timeout is an OSError, like a refused connection
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        with client:
             yield client
         return
     # ":0": the scheduler serves HTTP even without a dashboard, on 8787 unless told; a random port
