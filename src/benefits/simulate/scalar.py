@@ -168,7 +168,8 @@ def _claim_doc(cols: dict, i: int, member: Member, items_of: dict) -> dict:
         doc["admission_date"], doc["discharge_date"] = cols["admission_date"][i], cols["discharge_date"][i]
     else:
         doc["date"] = cols["date"][i]
-    codes = diagnoses_of(cols["diagnosis"][i], (cols.get(OTHER_DIAGNOSES) or [None] * (i + 1))[i])
+    others = cols.get(OTHER_DIAGNOSES)
+    codes = diagnoses_of(cols["diagnosis"][i], others[i] if others is not None else None)
     if codes:
         doc["diagnoses"] = codes
     if cols["service"][i] is not None:
