@@ -281,10 +281,9 @@ def test_a_claim_resent_into_another_year_is_refused_until_reversed(ledger, ledg
         ledger.settle("msg-C", december, jiangmen)
 
 
-def test_one_claim_settled_at_once_for_two_members_is_paid_once(postgres_url, jiangmen, monkeypatch):
-    """A claim is its own, not a member's (resent with its member id corrected, it was paid to both). Two
-    requests of one claim for two members lock two member-years and run side by side on PostgreSQL; the
-    unique index over the claim id lets one commit; the other is run again, sees it and is refused."""
+def checks_raced(monkeypatch) -> threading.Barrier:
+    """The ledger's check that a claim is not settled yet, made to wait in each of two requests until
+    both have checked: both then insert, and only the store's unique index can refuse one."""
     from benefits.ledger import service
 
     checked = threading.Barrier(2, timeout=10)
@@ -299,14 +298,28 @@ def test_one_claim_settled_at_once_for_two_members_is_paid_once(postgres_url, ji
                 pass
 
     monkeypatch.setattr(service, "_settled_once", both_checked)
+    return checked
+
+
+def settled_or_refused(futures, read) -> list:
+    """Each request's `read(settled)`, or the refusal's text."""
+    outcomes = []
+    for future in futures:
+        try:
+            outcomes.append(read(future.result(timeout=30)))
+        except HistoryConflict as exc:
+            outcomes.append(str(exc))
+    return outcomes
+
+
+def test_one_claim_settled_at_once_for_two_members_is_paid_once(postgres_url, jiangmen, monkeypatch):
+    """A claim is its own, not a member's (resent with its member id corrected, it was paid to both). Two
+    requests of one claim for two members lock two member-years and run side by side on PostgreSQL; the
+    unique index over the claim id lets one commit; the other is run again, sees it and is refused."""
+    checked = checks_raced(monkeypatch)
     with open_ledger(postgres_url) as ledger, ThreadPoolExecutor(max_workers=2) as pool:
         futures = [pool.submit(ledger.settle, f"k-{member}", stay(0, member=member), jiangmen) for member in ("m1", "m2")]
-        outcomes = []
-        for future in futures:
-            try:
-                outcomes.append(future.result(timeout=30).member_id)
-            except HistoryConflict as exc:
-                outcomes.append(str(exc))
+        outcomes = settled_or_refused(futures, lambda done: done.member_id)
         assert checked.n_waiting == 0 and not checked.broken  # the two did race
         paid = [o for o in outcomes if o in ("m1", "m2")]
         refused = [o for o in outcomes if o not in ("m1", "m2")]
@@ -322,31 +335,13 @@ def test_one_claim_settled_at_once_in_two_years_is_paid_once(postgres_url, jiang
     """Each request locks its own member-year, so two requests of one claim dated in two years run side by
     side on PostgreSQL: both found no settlement of the claim and both inserted. The unique index over the
     member's years lets one commit; the other is run again, sees it and is refused."""
-    from benefits.ledger import service
-
-    checked = threading.Barrier(2, timeout=10)
-    original = service._settled_once
-
-    def both_checked(tx, claim, member, year):
-        original(tx, claim, member, year)
-        if not checked.broken:
-            try:
-                checked.wait()  # each has checked before either inserts
-            except threading.BrokenBarrierError:
-                pass
-
-    monkeypatch.setattr(service, "_settled_once", both_checked)
+    checked = checks_raced(monkeypatch)
     december = dict(stay(0), admission_date="2021-12-20", discharge_date="2021-12-30")
     january = dict(stay(0), admission_date="2021-12-20", discharge_date="2022-01-03")
     with open_ledger(postgres_url) as ledger, ThreadPoolExecutor(max_workers=2) as pool:
         futures = [pool.submit(ledger.settle, "k-dec", december, jiangmen),
                    pool.submit(ledger.settle, "k-jan", january, jiangmen)]
-        outcomes = []
-        for future in futures:
-            try:
-                outcomes.append(future.result(timeout=30).year)
-            except HistoryConflict as exc:
-                outcomes.append(str(exc))
+        outcomes = settled_or_refused(futures, lambda done: done.year)
         assert checked.n_waiting == 0 and not checked.broken  # the two did race
         settled = [o for o in outcomes if isinstance(o, int)]
         refused = [o for o in outcomes if isinstance(o, str)]

@@ -580,24 +580,30 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
             ledger.settle("k4", january, jiangmen)
 
 
+def as_written(ledger_url: str, *statements: tuple[str, tuple]) -> None:
+    """Rows changed as an earlier release wrote them, before it checked what this one checks ({m} in each
+    statement: the driver's placeholder)."""
+    marker = "%s" if ledger_url.startswith("postgresql://") else "?"
+    conn = raw(ledger_url)
+    try:
+        for sql, params in statements:
+            conn.execute(sql.format(m=marker), params)
+    finally:
+        conn.close()
+
+
 def test_a_ledger_holding_a_claim_settled_for_two_members_is_not_migrated_until_one_is_reversed(ledger_url,
                                                                                               jiangmen):
     """Schema version 7 settles a claim once, whoever's it is. A ledger of version 6 that holds one claim
     standing for two members (resent with the member id corrected, and paid to both) is refused, unchanged,
     naming the claim and its keys with their members, until all but one is reversed."""
-    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
-    marker = "%s" if dialect == "postgresql" else "?"
     other = dict(EMPLOYEE, id="e2")
     with previous_release(ledger_url, 6) as old:  # the previous release: schema version 6
         old.settle("k1", small(), jiangmen)
         old.settle("k3", small(2, month=4), jiangmen)
-    conn = raw(ledger_url)  # k1's claim again for e2 under k2, as that release settled it (no entries)
-    try:
-        conn.execute(f"INSERT INTO settlements SELECT {marker}, kind, {marker}, year, 1, request_digest, pack, "
-                     f"pack_hash, pack_version, body, created_at, reversed_by, reverses FROM settlements "
-                     f"WHERE key = {marker}", ("k2", "e2", "k1"))
-    finally:
-        conn.close()
+    as_written(ledger_url, ("INSERT INTO settlements SELECT {m}, kind, {m}, year, 1, request_digest, pack, pack_hash, "
+                            "pack_version, body, created_at, reversed_by, reverses FROM settlements WHERE key = {m}",
+                            ("k2", "e2", "k1")))  # k1's claim again for e2, as that release settled it (no entries)
     rows = count(ledger_url, "settlements")
 
     with pytest.raises(StoreUnavailable) as caught:
@@ -690,8 +696,6 @@ def test_a_ledger_holding_an_opening_or_credit_under_an_id_now_refused_is_not_mi
     under an id with U+FFFD (bytes that were not UTF-8, as a decoder writes them). An opening of 555,000.00 of
     the basic cap used, stored under 'e\u00a02', was out of reach of the member's claims under 'e 2', which
     started from zero and were paid the cap again; 张三 and 李四 sent in GBK were one member '\ufffd\ufffd'."""
-    dialect = "postgresql" if ledger_url.startswith("postgresql://") else "sqlite"
-    marker = "%s" if dialect == "postgresql" else "?"
     spaced, garbled = "e\u00a02", "\ufffd\ufffd\ufffd\ufffd"
     opened = {"year": 2022, "admissions": 2, "counters": {"basic.annual": "555000.00"}}
     with previous_release(ledger_url, 5) as old:  # the previous release: schema version 5
@@ -699,12 +703,8 @@ def test_a_ledger_holding_an_opening_or_credit_under_an_id_now_refused_is_not_mi
         old.credit("a3", "e3", 2022, BALANCE, "300.00")
         old.settle("k4", claim(id="s4", member=dict(EMPLOYEE, id="e4"), level="level1"), jiangmen)
         old.settle("k1", small(1), jiangmen)  # an id this release takes
-    conn = raw(ledger_url)  # the ids as an earlier release wrote them, before it checked them
-    try:
-        for key, member in (("o2", spaced), ("a3", garbled), ("k4", garbled)):
-            conn.execute(f"UPDATE settlements SET member_id = {marker} WHERE key = {marker}", (member, key))
-    finally:
-        conn.close()
+    as_written(ledger_url, *[("UPDATE settlements SET member_id = {m} WHERE key = {m}", (member, key))  # as an
+                             for key, member in (("o2", spaced), ("a3", garbled), ("k4", garbled))])  # earlier release did
     rows = count(ledger_url, "settlements")
 
     with pytest.raises(StoreUnavailable) as caught:
