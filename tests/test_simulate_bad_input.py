@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -164,15 +166,18 @@ def test_an_opening_counter_of_another_year_is_refused_by_both_engines_naming_it
     assert "Summary" not in r.stdout
 
 
-def test_a_scheduler_address_distributed_cannot_read_is_a_usage_error(tmp_path):
-    # an internal error (exit 3) once the input had been read
+@pytest.mark.parametrize("address", ["bogus://x", "tls://127.0.0.1:8786", "ucx://127.0.0.1:8786",
+                                     "tcp://127.0.0.1:99999", "tcp://127.0.0.1", "127.0.0.1:8786"])
+def test_a_scheduler_address_that_is_not_tcp_host_port_is_a_usage_error(tmp_path, address):
+    # an internal error (exit 3) once the input had been read (bogus://, tls:// without a certificate), a raw
+    # traceback (ucx://), or 30 s waited on a port out of range
     claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
     _write(claims, [{**_claim("J06.9"), "visit": "general_outpatient"}])
     _write(members, [MEMBER])
-    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--scheduler", "bogus://x")
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--scheduler", address)
     assert r.exit_code == 2
-    assert "--scheduler" in r.stderr and "bogus://x" in r.stderr
-    assert "internal error" not in r.stderr
+    assert "--scheduler" in r.stderr and "tcp://HOST:PORT" in r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_scheduler_that_does_not_answer_is_named_with_its_address(tmp_path):
@@ -189,3 +194,39 @@ def test_a_scheduler_that_does_not_answer_is_named_with_its_address(tmp_path):
     assert r.exit_code == 2
     assert f"cannot reach the Dask scheduler at {address}" in r.stderr
     assert "cannot write" not in r.stderr and "internal error" not in r.stderr
+
+
+@pytest.mark.parametrize("answer", [None, b"\xff" * 64])
+def test_a_peer_that_is_not_a_scheduler_is_named_with_its_address_in_bounded_time(tmp_path, answer):
+    # a peer that took the connection and said nothing held the run for ever; one that sent other bytes ended
+    # in distributed's own errors (ValueError, MemoryError), exit 3
+    dask = pytest.importorskip("dask")
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    _write(claims, [{**_claim("J06.9"), "visit": "general_outpatient"}])
+    _write(members, [MEMBER])
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        taken = []
+
+        def serve() -> None:
+            while True:
+                try:
+                    peer, _ = listener.accept()
+                except OSError:  # closed: the test is over
+                    return
+                taken.append(peer)
+                if answer is not None:
+                    peer.sendall(answer)
+
+        threading.Thread(target=serve, daemon=True).start()
+        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):  # distributed's own setting
+            started = time.monotonic()
+            r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--scheduler", address)
+            took = time.monotonic() - started
+        for peer in taken:
+            peer.close()
+    assert r.exit_code == 2, r.stderr
+    assert f"cannot reach the Dask scheduler at {address}" in r.stderr
+    assert "internal error" not in r.stderr and took < 30

@@ -153,6 +153,36 @@ def renumbered(results: Results, rows: np.ndarray) -> Results:
 # --- the cluster --------------------------------------------------------------------------------
 
 
+def _client_of(scheduler: str):
+    """A client of the scheduler at `scheduler`, within distributed's connect timeout. A peer that takes
+    the connection and never answers held distributed's handshake for ever, and one that answers with
+    other bytes ended in its own errors (a MemoryError, a ValueError): the client is made in a thread
+    waited for a bounded time, and whatever stops it is ClusterError naming the address."""
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed import Client
+
+    seconds = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="s")
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = Client(scheduler, timeout=seconds)
+        except BaseException as exc:  # noqa: BLE001 - said below, in the caller's thread
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, name="benefits-scheduler-connect", daemon=True)
+    thread.start()
+    thread.join(seconds + 5)  # its own timeout, and time to say so
+    if thread.is_alive():
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: it took the connection and did not "
+                           f"answer as a Dask scheduler within {seconds:g} s")
+    if "error" in made:
+        exc = made["error"]
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}: {exc}"[:1000])
+    return made["client"]
+
+
 @contextlib.contextmanager
 def connect(workers: int = 1, scheduler: str | None = None):
     """A client of the scheduler at `scheduler`, or of a LocalCluster of `workers` processes (one
@@ -160,11 +190,7 @@ def connect(workers: int = 1, scheduler: str | None = None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        try:
-            client = Client(scheduler)
-        except OSError as exc:  # distributed's connect timeout is an OSError, like a refused connection
-            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-        with client:
+        with _client_of(scheduler) as client:
             yield client
         return
     # ":0": the scheduler serves HTTP even without a dashboard, on 8787 unless told; a random port
