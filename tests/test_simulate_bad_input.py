@@ -71,6 +71,38 @@ def test_every_diagnosis_is_checked_as_the_engine_checks_it(tmp_path, engine, su
 
 
 @pytest.mark.parametrize("engine", ["vector", "scalar"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_a_list_of_one_empty_code_is_refused_as_the_engine_refuses_it(tmp_path, engine, suffix):
+    # `diagnoses: [""]` settled 210.00 (the empty primary read as no diagnosis) that evaluate refuses
+    claims, members = tmp_path / f"claims{suffix}", tmp_path / f"members{suffix}"
+    _write(claims, [_claim([""])])
+    _write(members, [MEMBER])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
+    assert r.exit_code == 0, r.stderr
+    assert f"(claim 'c1'): {_engine_refusal([''])}" in " ".join(r.stderr.split())
+    assert "claim.diagnoses.0" in _engine_refusal([""])
+    summary = rows_of(r.stdout, "Summary")
+    assert (summary["claims"], summary["fund_total"]) == (["refused", "1"], ["0.00"])
+
+
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
+def test_other_diagnoses_beside_the_primary_are_checked_too(tmp_path, engine):
+    # a claims file may give the primary code and the others in two columns; the others were left unread
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    rows = [{**{k: v for k, v in _claim(None).items() if k != "diagnoses"}, "diagnosis": "I10",
+             "other_diagnoses": "E11.9;NOT-A-CODE"},
+            {**{k: v for k, v in _claim(None).items() if k != "diagnoses"}, "claim_id": "c2", "date": "2021-03-02",
+             "diagnosis": "I10", "other_diagnoses": "E11.9"}]
+    _write(claims, rows)
+    _write(members, [MEMBER])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
+    assert r.exit_code == 0, r.stderr
+    assert f"(claim 'c1'): {_engine_refusal(['I10', 'E11.9', 'NOT-A-CODE'])}" in " ".join(r.stderr.split())
+    summary = rows_of(r.stdout, "Summary")  # c2: the special-outpatient ratio at level 1, 70% of 300.00
+    assert (summary["claims"], summary["fund_total"]) == (["refused", "1"], ["210.00"])
+
+
+@pytest.mark.parametrize("engine", ["vector", "scalar"])
 def test_good_secondary_codes_settle_as_the_primary_alone(tmp_path, engine):
     claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
     _write(claims, [_claim("I10;E11.9 J18.9")])

@@ -367,6 +367,8 @@ def _refused_codes(diagnosis: tuple[np.ndarray, list], others: pa.Array | None, 
     bad = np.array([v is not None and not is_icd10(v) for v in values], bool)[codes]
     if others is None:
         return bad
+    # a list of codes given without a primary (['', 'E11.9'], or [''] alone): its first code is ""
+    bad |= pc.is_valid(others).to_numpy(zero_copy_only=False) & np.array([v is None for v in values], bool)[codes]
     flat = pc.list_flatten(others)
     if len(flat):
         parent = pc.list_parent_indices(others).to_numpy(zero_copy_only=False)
@@ -374,8 +376,6 @@ def _refused_codes(diagnosis: tuple[np.ndarray, list], others: pa.Array | None, 
         refused = np.array([not is_icd10(v) for v in enc.dictionary.to_pylist()], bool)
         at = parent[refused[enc.indices.to_numpy(zero_copy_only=False)]]
         bad[at] = True
-        bad |= (pc.list_value_length(others).fill_null(0).to_numpy(zero_copy_only=False) > 0) & \
-            np.array([v is None for v in values], bool)[codes]  # no primary before other codes: ""
     return bad
 
 

@@ -97,9 +97,10 @@ OTHER_DIAGNOSES = "other_diagnoses"  # claims column: the codes after the primar
 
 def diagnoses_of(primary: str | None, others: list[str] | None) -> list[str]:
     """A claim's `diagnoses` as `benefits.evaluate` takes them: the primary code first, then the
-    others. With other codes, a missing primary stands as "" (a list whose first code is empty,
-    which the engine refuses) rather than promoting the second code to primary."""
-    if others:
+    others. Where the claim gave a list of codes (`others` not None), a missing primary stands as ""
+    (a list whose first code is empty, which the engine refuses) rather than promoting the second
+    code to primary, or dropping a list of one empty code."""
+    if others is not None:
         return [primary or "", *others]
     return [primary] if primary else []
 

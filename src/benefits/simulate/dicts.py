@@ -54,7 +54,7 @@ def tables_from_dicts(claims: Iterable[Mapping], accumulators: Mapping[str, Mapp
         cols["filed"].append(claim.get("filed"))
         diagnoses = claim.get("diagnoses") or []
         cols["diagnosis"].append(diagnoses[0] if diagnoses else None)
-        cols[OTHER_DIAGNOSES].append(list(diagnoses[1:]) or None)
+        cols[OTHER_DIAGNOSES].append(list(diagnoses[1:]) if diagnoses else None)  # [""]: an empty primary
         bill = claim.get("bill") or {}
         for name in BILL_COLUMNS:
             cols[name].append(_text(bill.get(name)))

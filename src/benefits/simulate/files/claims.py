@@ -129,27 +129,38 @@ def claims_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool 
 
 
 def _diagnoses(r: Reader) -> tuple[pa.Array, pa.Array]:
-    """The primary code of each claim, and the codes after it (null when none). Every code is kept
-    as written, an empty one too: the engine checks each, so a claim settles only if evaluate would
-    take all of its codes."""
-    if r.has("diagnosis") and r.has("diagnoses"):
-        r.p.add(None, "diagnoses", "give diagnosis (the primary code) or diagnoses (codes, primary first), not both")
-    if not r.has("diagnoses"):
-        return r.text("diagnosis", required=False), pa.nulls(r.n, pa.list_(pa.string()))
-    values = r.raw.columns["diagnoses"]
+    """The primary code of each claim, and the codes after it: null where the claim gives no list of
+    codes, a list (empty when it gives one code) where it does. Every code is kept as written, an empty
+    one too: the engine checks each, so a claim settles only if evaluate would take all of its codes
+    (a list of one empty code is refused as `claim.diagnoses.0`)."""
+    if r.has("diagnoses") and (r.has("diagnosis") or r.has(OTHER_DIAGNOSES)):
+        r.p.add(None, "diagnoses", "give diagnoses (codes, primary first), or diagnosis (the primary code) and "
+                                   f"{OTHER_DIAGNOSES}, not both")
+    if r.has("diagnoses"):
+        lists = _code_lists(r, "diagnoses")
+        return (pa.array([codes[0] if codes else None for codes in lists], pa.string()),
+                pa.array([codes[1:] if codes else None for codes in lists], pa.list_(pa.string())))
+    primary = r.text("diagnosis", required=False)
+    if not r.has(OTHER_DIAGNOSES):
+        return primary, pa.nulls(r.n, pa.list_(pa.string()))
+    return primary, pa.array([codes or None for codes in _code_lists(r, OTHER_DIAGNOSES)], pa.list_(pa.string()))
+
+
+def _code_lists(r: Reader, column: str) -> list[list[str]]:
+    """Each row's codes in `column`, a list or text (`_codes`); a value that is neither is a problem of its row."""
+    values = r.raw.columns[column]
     if is_arrow(values) and not (pa.types.is_list(values.type) or pa.types.is_large_list(values.type)):
-        values = r.text("diagnoses", required=False)  # text (or ids written as numbers), else refused
+        values = r.text(column, required=False)  # text (or ids written as numbers), else refused
     if is_arrow(values):
         values = values.to_pylist()
-    primary, others = [], []
+    lists = []
     for i, v in enumerate(values):
         codes = _codes(v)
         if codes is None:
-            r._bad(i, "diagnoses", f"expected a list of ICD-10 codes or text such as 'I10;E11.9', got {shown(v)}")
+            r._bad(i, column, f"expected a list of ICD-10 codes or text such as 'I10;E11.9', got {shown(v)}")
             codes = []
-        primary.append(codes[0] if codes else None)
-        others.append(codes[1:] or None)
-    return pa.array(primary, pa.string()), pa.array(others, pa.list_(pa.string()))
+        lists.append(codes)
+    return lists
 
 
 _CODE_SEPARATOR = re.compile(r"\s*[;,]\s*")
