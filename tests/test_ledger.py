@@ -692,6 +692,9 @@ def test_a_claim_is_settled_again_only_after_what_stands_on_later_settlements_re
     assert fund(ledger.settle("k2", stay(2, month=4, bill=big), jiangmen)) == "85870.00"
     assert ledger.reverse("r1", of="k1").later == ("k2",)
     assert fund(ledger.settle("k3", stay(3, month=6, bill=big), jiangmen)) == "85870.00"
+    with pytest.raises(HistoryConflict) as caught:  # everything to reverse named at once, not one refusal at a time
+        ledger.settle("k4", stay(1, month=2, bill=big), jiangmen)
+    assert "'k2' still stand" in str(caught.value) and "Reverse 'k2', 'k3' first" in str(caught.value)
     assert ledger.reverse("r2", of="k2").later == ("k3",)
     with pytest.raises(HistoryConflict) as caught:
         ledger.settle("k4", stay(1, month=2, bill=big), jiangmen)

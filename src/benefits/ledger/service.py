@@ -290,13 +290,19 @@ def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
     for reversal in tx.reversals_of_claim(member, claim.id):
         standing = _standing_on(tx, reversal)
         if standing:
+            # reversing the first of them lists every settlement standing after it, which then stands on the
+            # claim's amounts too: all of those are named at once, not found one refusal at a time
+            first = min((tx.record(key) for key in standing), key=lambda r: r.seq)
+            after = [r.key for r in tx.records(first.member_id, first.year)
+                     if r.kind == "settle" and r.stands and r.seq >= first.seq]
             named = _first(list(map(repr, standing)))
             raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} was reversed under key "
                                                    f"{reversal!r} while later settlements of its year stood; {named} "
                                                    "still stand, paid on its amounts (or on those of a settlement "
                                                    "reversed since that was paid on them); settled again now it "
-                                                   f"would be paid on their bands once more. Reverse {named} first, "
-                                                   "settle the claim again, then settle the later claims again, in order")
+                                                   "would be paid on their bands once more. Reverse "
+                                                   f"{_first(list(map(repr, after)))} first, settle the claim again, "
+                                                   "then settle the later claims again, in order")
 
 
 def _standing_on(tx: Transaction, reversal: str) -> list[str]:

@@ -214,11 +214,11 @@ def _too_many_rulesets(parts: list[Part], count: int) -> LimitError:
     for _, rid, _, links in parts:
         size[rid] = size.get(rid, 0) + links
     largest = sorted(size, key=lambda rid: -size[rid])[:5]
-    return LimitError(largest, f"the pack's conditions are too big for durable-rules together: "
-                      f"{sum(size.values()):,} comparisons and alternatives make {count:,} rulesets, where a pack has at "
-                      f"most {MAX_RULESETS_PER_PACK} (each keeps about 0.45 MB and is asked on every new kind of claim); "
-                      f"this is one of its largest conditions: write ranges (age >= 60) instead of lists of values, "
-                      f"or fewer rows")
+    return LimitError(largest, f"the pack's conditions are too big for durable-rules together: {len(size):,} "
+                      f"conditions of {sum(size.values()):,} comparisons and alternatives (at most {size[largest[0]]:,} "
+                      f"in one) make {count:,} rulesets, where a pack has at most {MAX_RULESETS_PER_PACK} (each keeps "
+                      f"about 0.45 MB and is asked on every new kind of claim). Shown at its {len(largest)} largest "
+                      f"conditions; write ranges (age >= 60) instead of lists of values, or fewer rows")
 
 
 def _chunks(parts: list[Part]) -> list[list[Part]]:
