@@ -181,8 +181,8 @@ def _no_claim_settled_twice(dialect: str, scope: str) -> Callable[[Callable[...,
                     for key, member, year in execute(f"SELECT key, member_id, year FROM settlements WHERE "
                                                      f"{STANDING_SETTLEMENT} AND {where}{claim} = ? ORDER BY member_id, "
                                                      "year, seq", (*owner, claim_id))]
-            whose = {"member-year": lambda: f" of member {owner[0]!r} ({owner[1]})",
-                     "member": lambda: f" of member {owner[0]!r}", "ledger": lambda: ""}[scope]()
+            whose = (f" of member {owner[0]!r} ({owner[1]})" if scope == "member-year"
+                     else f" of member {owner[0]!r}" if scope == "member" else "")
             listed.append(f"claim {claim_id!r}{whose} under keys {', '.join(keys)}")
         more = f", and {len(twice) - 5} more" if len(twice) > 5 else ""
         raise StoreUnavailable((), f"the ledger {store} holds {len(twice)} claim(s) settled more than once in "
@@ -207,19 +207,6 @@ def _v4(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], 
             "DROP INDEX settlements_standing_claim",
             f"CREATE UNIQUE INDEX settlements_standing_member_claim ON settlements (member_id, {CLAIM_ID[dialect]}) "
             f"WHERE {STANDING_SETTLEMENT}")
-
-
-# Version 7: a claim is settled once, whoever's it is: the platform's claim ids (setl_id, mdtrt_id) are its
-# own, not a member's, and a claim resent with its member id corrected (a typo, a card issued again) was
-# paid to both. The index over the claim id alone replaces version 4's, which it implies.
-STANDING_CLAIM_INDEX = "settlements_standing_claim_id"
-"""The unique index on the standing settlements by claim id (a store maps a race lost on it to a retry)."""
-
-
-def _v7(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], ...]:
-    return (_no_claim_settled_twice(dialect, "ledger"),
-            "DROP INDEX settlements_standing_member_claim",
-            f"CREATE UNIQUE INDEX {STANDING_CLAIM_INDEX} ON settlements ({CLAIM_ID[dialect]}) WHERE {STANDING_SETTLEMENT}")
 
 
 # Versions 5 and 6: nothing stands under an id this release refuses. Earlier releases took ids that look like
@@ -283,6 +270,19 @@ def _nothing_under_a_refused_id(dialect: str) -> Callable[[Callable[..., Any], s
                                    "platform now writes them")
 
     return check
+
+
+# Version 7: a claim is settled once, whoever's it is: the platform's claim ids (setl_id, mdtrt_id) are its
+# own, not a member's, and a claim resent with its member id corrected (a typo, a card issued again) was
+# paid to both. The index over the claim id alone replaces version 4's, which it implies.
+STANDING_CLAIM_INDEX = "settlements_standing_claim_id"
+"""The unique index on the standing settlements by claim id (a store maps a race lost on it to a retry)."""
+
+
+def _v7(dialect: str) -> tuple[str | Callable[[Callable[..., Any], str], None], ...]:
+    return (_no_claim_settled_twice(dialect, "ledger"),
+            "DROP INDEX settlements_standing_member_claim",
+            f"CREATE UNIQUE INDEX {STANDING_CLAIM_INDEX} ON settlements ({CLAIM_ID[dialect]}) WHERE {STANDING_SETTLEMENT}")
 
 
 MIGRATIONS: dict[str, list[tuple[Any, ...]]] = {

@@ -30,7 +30,8 @@ big ever reaches it; everything is checked here, in Python, before the first cal
   MAX_LINKS_PER_RULESET links, whatever the pack's size. One small number bounds every per-node
   and per-assertion table of the C core at once (see `_shape`).
 - What cannot be split (one alternative too big) raises LimitError, naming the rules, before
-  anything is allocated; so does a pack that would need more than MAX_RULESETS_PER_PACK rulesets. If anything fails once C rulesets exist, all of them are deleted.
+  anything is allocated; so does a pack that would need more than MAX_RULESETS_PER_PACK rulesets.
+  If anything fails once C rulesets exist, all of them are deleted.
 
 Fork: a fork() made while another thread is between two calls into durable-rules used to leave
 the child with the lock held forever (3 children in 20 hung on their first claim). The lock is
