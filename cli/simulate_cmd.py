@@ -124,7 +124,8 @@ SIMULATE_EPILOG = (
 )
 
 
-_TCP_ADDRESS = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TCP_ADDRESS = re.compile(rf"tcp://(?P<host>\[[0-9A-Fa-f:]*:[0-9A-Fa-f:]*\]|{_LABEL}(?:\.{_LABEL})*):(?P<port>[0-9]{{1,5}})")
 
 
 def _scheduler_address(text: str) -> str:

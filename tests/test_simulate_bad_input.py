@@ -85,6 +85,17 @@ def test_a_list_of_one_empty_code_is_refused_as_the_engine_refuses_it(tmp_path, 
     assert (summary["claims"], summary["fund_total"]) == (["refused", "1"], ["0.00"])
 
 
+@pytest.mark.parametrize("codes", [[None], ["I10", None]])
+def test_a_list_of_codes_holding_a_null_is_refused_saying_so(tmp_path, codes):
+    claims, members = tmp_path / "claims.parquet", tmp_path / "members.parquet"
+    _write(claims, [_claim(codes)])
+    _write(members, [MEMBER])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN)
+    assert r.exit_code == 2
+    assert f"{claims} row 1 [diagnoses]: expected a list of ICD-10 codes or text such as 'I10;E11.9', got a list " \
+           "holding a null among its codes" in " ".join(r.stderr.split())
+
+
 @pytest.mark.parametrize("engine", ["vector", "scalar"])
 def test_other_diagnoses_beside_the_primary_are_checked_too(tmp_path, engine):
     # a claims file may give the primary code and the others in two columns; the others were left unread
@@ -98,6 +109,7 @@ def test_other_diagnoses_beside_the_primary_are_checked_too(tmp_path, engine):
     r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--engine", engine)
     assert r.exit_code == 0, r.stderr
     assert f"(claim 'c1'): {_engine_refusal(['I10', 'E11.9', 'NOT-A-CODE'])}" in " ".join(r.stderr.split())
+    assert "other_diagnoses' is not part of the format" not in r.stderr  # it is read
     summary = rows_of(r.stdout, "Summary")  # c2: the special-outpatient ratio at level 1, 70% of 300.00
     assert (summary["claims"], summary["fund_total"]) == (["refused", "1"], ["210.00"])
 
@@ -199,7 +211,8 @@ def test_an_opening_counter_of_another_year_is_refused_by_both_engines_naming_it
 
 
 @pytest.mark.parametrize("address", ["bogus://x", "tls://127.0.0.1:8786", "ucx://127.0.0.1:8786",
-                                     "tcp://127.0.0.1:99999", "tcp://127.0.0.1", "127.0.0.1:8786"])
+                                     "tcp://127.0.0.1:99999", "tcp://127.0.0.1", "127.0.0.1:8786", "tcp://.:8786",
+                                     "tcp://[1.2.3.4]:8786"])
 def test_a_scheduler_address_that_is_not_tcp_host_port_is_a_usage_error(tmp_path, address):
     # an internal error (exit 3) once the input had been read (bogus://, tls:// without a certificate), a raw
     # traceback (ucx://), or 30 s waited on a port out of range

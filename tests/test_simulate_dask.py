@@ -67,3 +67,19 @@ def test_a_partition_whose_worker_is_lost_is_sent_again():
                 for pid in client.run(os.getpid).values():
                     os.kill(pid, signal.SIGKILL)
     assert Results.concat(out).table.sort_by("row").equals(here.table.sort_by("row"))
+
+
+def test_a_scheduler_gone_mid_run_is_a_cluster_error_not_an_internal_error():
+    # a scheduler killed mid-run: distributed gave up reconnecting, closed the client, and the next call
+    # failed with its own RuntimeError ('ConnectionPool is closed'), reported as an internal error (exit 3)
+    from benefits.simulate.cluster import ClusterError
+
+    folder = RULES / "jiangmen"
+    pack = benefits.load_rules(folder)
+    sample = sample_year(pack, members=40, year=2021, seed=4)
+    claims, members, items = tables_from_dicts(sample.claims, sample.openings)
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1, dashboard_address=":0") as lc:
+        client = distributed.Client(lc)
+        client.close()  # as distributed closes it once the scheduler does not come back
+        with pytest.raises(ClusterError, match="lost the Dask scheduler"):
+            run(str(folder), claims, members, items=items, client=client, partitions=3)

@@ -179,7 +179,10 @@ def _client_of(scheduler: str):
                            f"answer as a Dask scheduler within {seconds:g} s")
     if "error" in made:
         exc = made["error"]
-        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}: {exc}"[:1000])
+        if isinstance(exc, OSError):  # refused, unreachable, timed out, a name that does not resolve
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}"[:1000])
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: what answered there is not a Dask "
+                           f"scheduler ({type(exc).__name__})")
     return made["client"]
 
 
@@ -219,6 +222,20 @@ def _lost(exc: BaseException) -> bool:
     return isinstance(exc, (CancelledError, KilledWorker, OSError, TimeoutError))
 
 
+def _scheduler_gone(client) -> bool:
+    """Whether the client has given up its scheduler (killed mid-run: distributed tries to reconnect for
+    its timeout, then closes the client, and every call after fails with its own RuntimeError)."""
+    return getattr(client, "status", "running") in ("closing", "closed")
+
+
+def _said(exc: BaseException, client) -> BaseException:
+    """`exc` as the run reports it: ClusterError where the scheduler is gone, else `exc` itself."""
+    if not _scheduler_gone(client):
+        return exc
+    return ClusterError(f"lost the Dask scheduler ({type(exc).__name__}: {exc}); nothing was written; run again "
+                        "once the scheduler is back")
+
+
 def on_cluster(client, pieces: Iterable[tuple[Any, list[Spec], list[pa.Table]]], engine: str = "vector"
                ) -> Iterator[tuple[Any, list[Results]]]:
     """Settle each piece (tag, specs, tables) on the cluster (`settle_partition`), yielding (tag,
@@ -245,8 +262,8 @@ def on_cluster(client, pieces: Iterable[tuple[Any, list[Spec], list[pa.Table]]],
         try:
             future, sent = send(tables, specs)
         except Exception as exc:  # noqa: BLE001 - sent again when its turn comes (or given up then)
-            if not _lost(exc):
-                raise
+            if not _lost(exc) or _scheduler_gone(client):
+                raise _said(exc, client) from None
             future, sent = None, []
         flight.append((tag, specs, tables, future, sent))
         return True
@@ -262,8 +279,8 @@ def on_cluster(client, pieces: Iterable[tuple[Any, list[Spec], list[pa.Table]]],
                 got = future.result()
                 break
             except Exception as exc:  # noqa: BLE001 - the cluster's failures, told from the engine's
-                if not _lost(exc):
-                    raise
+                if not _lost(exc) or _scheduler_gone(client):
+                    raise _said(exc, client) from None
                 if attempt == SENDS:
                     raise ClusterError(f"the Dask cluster lost the partition's worker {SENDS} times "
                                        f"({type(exc).__name__}: {exc}); nothing was written; run again, "

@@ -121,7 +121,7 @@ def claims_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool 
     cols[OTHER_DIAGNOSES] = others
     table = pa.table(cols, schema=CLAIM_SCHEMA)
     _check_claim_rows(r, table, present, unique)
-    known = set(CLAIM_COLUMNS) | {"diagnoses"} | {f"{b}_fen" for b in BILL}
+    known = set(CLAIM_COLUMNS) | {"diagnoses", OTHER_DIAGNOSES} | {f"{b}_fen" for b in BILL}
     ignored = [c for c in raw.columns if c not in known]
     if own:
         problems.raise_if_any()
@@ -157,7 +157,10 @@ def _code_lists(r: Reader, column: str) -> list[list[str]]:
     for i, v in enumerate(values):
         codes = _codes(v)
         if codes is None:
-            r._bad(i, column, f"expected a list of ICD-10 codes or text such as 'I10;E11.9', got {shown(v)}")
+            odd = next((c for c in v if not isinstance(c, str)), None) if isinstance(v, list) else None
+            got = (f"a list holding {'a null' if odd is None else shown(odd)} among its codes" if isinstance(v, list)
+                   else shown(v))
+            r._bad(i, column, f"expected a list of ICD-10 codes or text such as 'I10;E11.9', got {got}")
             codes = []
         lists.append(codes)
     return lists
