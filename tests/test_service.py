@@ -504,6 +504,13 @@ def test_a_claim_resent_under_a_new_key_is_409_until_reversed(api):
     assert "claim 'c1' of member 'm1' (2021) is already settled, under key 'msg-A'" in body["detail"]
     assert "reverse 'msg-A' first" in body["detail"]
     problem(api.post("/settlements/pre-settle", json={"pack": "jiangmen", "claim": claim()}), 409, "history-conflict")
+    # resent with the member id corrected: another member, the same claim (it was paid to both)
+    corrected = claim(member={"id": "m2", "scheme": "resident", "member_type": "adult", "groups": []})
+    body = problem(api.post("/settlements", json={"key": "msg-C", "pack": "jiangmen", "claim": corrected}), 409,
+                   "history-conflict")
+    assert paths(body) == [["claim", "id"]]
+    assert "claim 'c1' is already settled for member 'm1' (2021), under key 'msg-A', not for 'm2'" in body["detail"]
+    assert api.get("/members/m2/2021").json()["settlements"] == []
     assert api.post("/settlements", json={"key": "msg-A", "pack": "jiangmen", "claim": claim()}).content == first.content
     assert api.get("/members/m1/2021").json()["accumulators"]["admissions"] == 1
     assert api.post("/settlements/msg-A/reverse", json={"key": "rev-A"}).status_code == 201
