@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
 import tempfile
@@ -188,14 +187,13 @@ def _run(found, database: str, host: str, port: int, workers: int, log_level: st
                            access_log=access_log, timeout_graceful_shutdown=30)
             # uvicorn ends a server stopped by SIGTERM by raising the signal again to the handler it
             # found: this one, so that the clean-up runs (the default handler would end the process at once).
-            previous = signal.signal(signal.SIGTERM, _exit_on_signal)
-            try:
+            from .signals import cleaned_up_on_sigterm
+
+            with cleaned_up_on_sigterm():
                 if workers == 1:
                     uvicorn.run(APP, **options)
                 else:
                     _run_workers(uvicorn.Config(APP, **options), lambda: _reload(named, snapshots))
-            finally:
-                signal.signal(signal.SIGTERM, previous)
     except InUse:
         raise BenefitsError(f"another benefits serve is running on {host}:{port}") from None
     finally:
@@ -230,10 +228,6 @@ def _reload(pairs: list[tuple[str, str]], snapshots) -> bool:
                                                     "use: %s", exc.detail)
         return False
     return True
-
-
-def _exit_on_signal(signum, frame) -> None:
-    raise SystemExit(128 + signum)
 
 
 def _stamp_path(host: str, port: int) -> tuple[str, str | None]:

@@ -28,6 +28,7 @@ from benefits.money import fmt_ratio
 from . import inputs
 from .arguments import day, year
 from .run_folder import RunFolder
+from .signals import cleaned_up_on_sigterm
 from .streams import write
 from .render import wrap
 from .text import Paint, color_enabled, json_text, visible
@@ -192,22 +193,24 @@ def simulate(
         parts = partition_count(buckets.count_rows(claims), "vector", workers, workers > 1 or scheduler is not None, per)
         with _writing(out):  # --out with only the printed table: nothing is written there, nothing removed
             run = RunFolder(out) if out is not None and any(f is not Format.table for f in formats) else None
-        try:
-            with buckets.bucketed(claims, members, items, parts=parts) as source:
-                report, per_claim = _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a,
-                                                    pack_b, formats, run, engine, workers, scheduler, top)
-            _refusals(app, report, strict)  # --strict: nothing is written
-            labels = (f"A = {rules}", f"B = {compare}" + (f" (claims moved to {compare_year})" if compare_year else ""))
-            if Format.table in formats:
-                _print(report, labels)
-            if run is not None:
-                with _writing(out):
-                    written = run.commit(_write(run, formats, report, labels, per_claim))
-                for path in written:
-                    write(visible(str(path)) if Format.table not in formats else visible(f"wrote {path}"))
-        finally:
-            if run is not None:
-                run.abandon()
+        with cleaned_up_on_sigterm():
+            try:
+                with buckets.bucketed(claims, members, items, parts=parts) as source:
+                    report, per_claim = _settle_buckets(app, source, claims, members, rules, compare, compare_year,
+                                                        pack_a, pack_b, formats, run, engine, workers, scheduler, top)
+                _refusals(app, report, strict)  # --strict: nothing is written
+                labels = (f"A = {rules}",
+                          f"B = {compare}" + (f" (claims moved to {compare_year})" if compare_year else ""))
+                if Format.table in formats:
+                    _print(report, labels)
+                if run is not None:
+                    with _writing(out):
+                        written = run.commit(_write(run, formats, report, labels, per_claim))
+                    for path in written:
+                        write(visible(str(path)) if Format.table not in formats else visible(f"wrote {path}"))
+            finally:
+                if run is not None:
+                    run.abandon()
 
 
 def _settle_buckets(app, source, claims, members, rules, compare, compare_year, pack_a, pack_b, formats,

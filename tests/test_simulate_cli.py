@@ -484,3 +484,40 @@ def test_a_member_the_engine_refuses_is_worded_as_the_engine_words_it(tmp_path, 
     assert r.exit_code == 0, r.stderr
     assert (f"{claims} line 1 (claim 'c1'): claim.member.id: a member id has no space at either end ('m-e ' and "
             "'m-e' would be two members)") in " ".join((r.stdout + r.stderr).split())
+
+
+def test_a_run_ended_by_sigterm_removes_its_temporary_folders(tmp_path):
+    # `timeout` and service managers send SIGTERM, which ended the process where it stood: the bucketed
+    # input (a copy of the year, in the temporary directory) and the run folder inside --out stayed behind
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    n = 3000
+    members.write_text("member_id,scheme,member_type\n" + "".join(f"m{i},resident,adult\n" for i in range(n)),
+                       encoding="utf-8")
+    claims.write_text("claim_id,member_id,visit,level,date,diagnosis,total,fully_self_paid,over_limit,"
+                      "pre_self_paid,policy_range\n" + "".join(
+                          f"c{i},m{i % n},general_outpatient,level1,2021-03-{i % 28 + 1:02d},J06.9,100.00,0,0,0,100.00\n"
+                          for i in range(10 * n)), encoding="utf-8")
+    scratch, out = tmp_path / "tmp", tmp_path / "out"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch))
+    proc = subprocess.Popen([sys.executable, "-m", "benefits", "simulate", str(claims), "--members", str(members),
+                             "--rules", str(JIANGMEN), "--engine", "scalar", "--out", str(out), "-f", "csv"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(scratch.glob("benefits-simulate-*")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be stopped"
+        assert list(out.glob(".benefits-run-*")) and list(scratch.glob("benefits-simulate-*"))
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()
+    assert list(scratch.iterdir()) == [] and list(out.glob(".benefits-run-*")) == []
