@@ -275,3 +275,20 @@ def test_a_peer_that_is_not_a_scheduler_is_named_with_its_address_in_bounded_tim
     assert r.exit_code == 2, r.stderr
     assert f"cannot reach the Dask scheduler at {address}" in r.stderr
     assert "internal error" not in r.stderr and took < 30
+
+
+def test_a_scheduler_without_workers_is_named_in_bounded_time(tmp_path):
+    # the run waited three connect timeouts without a word, then said it had lost a worker 3 times
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    _write(claims, [{**_claim("J06.9"), "visit": "general_outpatient"}])
+    _write(members, [MEMBER])
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp://", dashboard_address=":0") as cluster, \
+            dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        started = time.monotonic()
+        r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--scheduler", cluster.scheduler_address)
+        took = time.monotonic() - started
+    assert r.exit_code == 2, r.stderr
+    assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in " ".join(r.stderr.split())
+    assert took < 30

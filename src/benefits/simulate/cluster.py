@@ -183,7 +183,15 @@ def _client_of(scheduler: str):
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}"[:1000])
         raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: what answered there is not a Dask "
                            f"scheduler ({type(exc).__name__})")
-    return made["client"]
+    client = made["client"]
+    try:  # without workers, each partition waited a connect timeout three times, then was 'lost' 3 times
+        client.wait_for_workers(1, timeout=seconds)
+    except TimeoutError:
+        client.close()
+        raise ClusterError(f"the Dask scheduler at {scheduler} has no workers: none joined within {seconds:g} s "
+                           f"(distributed.comm.timeouts.connect); start some, such as `dask worker {scheduler}`, "
+                           "and run again") from None
+    return client
 
 
 @contextlib.contextmanager
