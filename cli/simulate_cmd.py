@@ -28,7 +28,7 @@ from benefits.money import fmt_ratio
 from . import inputs
 from .arguments import day, year
 from .run_folder import RunFolder
-from .signals import cleaned_up_on_sigterm
+from .signals import cleaned_up_on_sigterm, uninterrupted
 from .streams import write
 from .render import wrap
 from .text import Paint, color_enabled, json_text, visible
@@ -205,7 +205,9 @@ def simulate(
                     _print(report, labels)
                 if run is not None:
                     with _writing(out):
-                        written = run.commit(_write(run, formats, report, labels, per_claim))
+                        made = _write(run, formats, report, labels, per_claim)
+                        with uninterrupted():  # the reports move into place all or none
+                            written = run.commit(made)
                     for path in written:
                         write(visible(str(path)) if Format.table not in formats else visible(f"wrote {path}"))
             finally:
