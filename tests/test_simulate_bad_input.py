@@ -210,6 +210,15 @@ def test_an_opening_counter_of_another_year_is_refused_by_both_engines_naming_it
     assert "Summary" not in r.stdout
 
 
+def _dask():
+    """dask, with distributed imported first: distributed's defaults enter dask's config when it is first
+    imported, and a dask.config.set block entered before that took them all out on leaving (a later test's
+    LocalCluster failed with KeyError: 'distributed')."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    return dask
+
+
 @pytest.mark.parametrize("address", ["bogus://x", "tls://127.0.0.1:8786", "ucx://127.0.0.1:8786",
                                      "tcp://127.0.0.1:99999", "tcp://127.0.0.1", "127.0.0.1:8786", "tcp://.:8786",
                                      "tcp://[1.2.3.4]:8786"])
@@ -227,7 +236,7 @@ def test_a_scheduler_address_that_is_not_tcp_host_port_is_a_usage_error(tmp_path
 
 def test_a_scheduler_that_does_not_answer_is_named_with_its_address(tmp_path):
     # said "--out None: cannot write: Timed out trying to connect" after 30 s
-    dask = pytest.importorskip("dask")
+    dask = _dask()
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
@@ -245,7 +254,7 @@ def test_a_scheduler_that_does_not_answer_is_named_with_its_address(tmp_path):
 def test_a_peer_that_is_not_a_scheduler_is_named_with_its_address_in_bounded_time(tmp_path, answer):
     # a peer that took the connection and said nothing held the run for ever; one that sent other bytes ended
     # in distributed's own errors (ValueError, MemoryError), exit 3
-    dask = pytest.importorskip("dask")
+    dask = _dask()
     claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
     _write(claims, [{**_claim("J06.9"), "visit": "general_outpatient"}])
     _write(members, [MEMBER])
@@ -279,7 +288,7 @@ def test_a_peer_that_is_not_a_scheduler_is_named_with_its_address_in_bounded_tim
 
 def test_a_scheduler_without_workers_is_named_in_bounded_time(tmp_path):
     # the run waited three connect timeouts without a word, then said it had lost a worker 3 times
-    dask = pytest.importorskip("dask")
+    dask = _dask()
     distributed = pytest.importorskip("distributed")
     claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
     _write(claims, [{**_claim("J06.9"), "visit": "general_outpatient"}])
