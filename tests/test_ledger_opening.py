@@ -455,6 +455,13 @@ def versions(ledger_url: str) -> list[int]:
         conn.close()
 
 
+def refused_at_open(ledger_url: str) -> str:
+    """The message of the store's refusal to open the ledger (StoreUnavailable)."""
+    with pytest.raises(StoreUnavailable) as caught:
+        open_ledger(ledger_url)
+    return str(caught.value)
+
+
 @contextmanager
 def previous_release(ledger_url: str, version: int):
     """The ledger opened as the release whose schema ends at `version` opens it (the later migrations left out)."""
@@ -521,9 +528,7 @@ def test_a_ledger_holding_a_claim_settled_twice_is_not_migrated_until_one_is_rev
         conn.close()
     assert versions(ledger_url) == [1, 2]
 
-    with pytest.raises(StoreUnavailable) as caught:
-        open_ledger(ledger_url)
-    message = str(caught.value)
+    message = refused_at_open(ledger_url)
     assert "holds 1 claim(s) settled more than once" in message
     assert "claim 's1' of member 'e1' (2022) under keys 'k1', 'k3'" in message
     assert "left unchanged" in message and "Reverse all but one settlement of each claim" in message
@@ -563,9 +568,7 @@ def test_a_ledger_holding_a_claim_settled_in_two_years_is_not_migrated_until_one
         conn.close()
     assert versions(ledger_url) == [1, 2, 3]
 
-    with pytest.raises(StoreUnavailable) as caught:
-        open_ledger(ledger_url)
-    message = str(caught.value)
+    message = refused_at_open(ledger_url)
     assert "holds 1 claim(s) settled more than once in two years of its member" in message
     assert "claim 's1' of member 'e1' under keys 'k1' (2022), 'k3' (2023)" in message
     assert "left unchanged" in message
@@ -606,9 +609,7 @@ def test_a_ledger_holding_a_claim_settled_for_two_members_is_not_migrated_until_
                             ("k2", "e2", "k1")))  # k1's claim again for e2, as that release settled it (no entries)
     rows = count(ledger_url, "settlements")
 
-    with pytest.raises(StoreUnavailable) as caught:
-        open_ledger(ledger_url)
-    message = str(caught.value)
+    message = refused_at_open(ledger_url)
     assert "holds 1 claim(s) settled more than once in the ledger, for two members or in two years" in message
     assert "claim 's1' under keys 'k1' ('e1', 2022), 'k2' ('e2', 2022)" in message
     assert "left unchanged" in message
@@ -657,9 +658,7 @@ def test_a_ledger_holding_a_claim_under_an_id_now_refused_is_not_migrated_until_
         conn.close()
     assert versions(ledger_url) == [1, 2, 3, 4]
 
-    with pytest.raises(StoreUnavailable) as caught:
-        open_ledger(ledger_url)
-    message = str(caught.value)
+    message = refused_at_open(ledger_url)
     held = 4 if dialect == "sqlite" else 2
     assert f"holds {held} request(s) standing under an id this release refuses" in message
     assert f"settlement 'k1' (claim 's1' of member {spaced!r}, 2022): a member id holds no space but U+0020" in message
@@ -707,9 +706,7 @@ def test_a_ledger_holding_an_opening_or_credit_under_an_id_now_refused_is_not_mi
                              for key, member in (("o2", spaced), ("a3", garbled), ("k4", garbled))])  # earlier release did
     rows = count(ledger_url, "settlements")
 
-    with pytest.raises(StoreUnavailable) as caught:
-        open_ledger(ledger_url)
-    message = str(caught.value)
+    message = refused_at_open(ledger_url)
     assert "holds 3 request(s) standing under an id this release refuses" in message
     assert f"opening 'o2' (member {spaced!r}, 2022): a member id holds no space but U+0020" in message
     assert f"credit 'a3' (member {garbled!r}, 2022): a member id holds no U+FFFD" in message

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from .files import (CHUNK_ROWS, CLAIM_SCHEMA, ITEM_SCHEMA, MAX_PROBLEMS, ClaimTable, InputFilesError, InputProblem,
                     MemberTable, NewColumns, Problems, bill_or_items, claims_from_raw, file_format, item_rows,
-                    jsonl_keys, members_from_raw, raw_chunks, unknown_claim, no_bill_without_items)
+                    jsonl_keys, members_from_raw, opens, raw_chunks, unknown_claim, no_bill_without_items)
 
 INDEX, ROW = "_index", "_row"  # a row's place among the file's rows (from 0), and its row or line number
 
@@ -240,8 +240,7 @@ class Buckets:
         for p in range(self.parts):
             t = self.files.read("members", p, [column, ROW])
             if t is not None:
-                given = pc.not_equal(t.column(column), 0).fill_null(False).to_numpy(zero_copy_only=False)
-                rows += t.column(ROW).to_numpy()[given].tolist()
+                rows += t.column(ROW).to_numpy()[opens(t.column(column))].tolist()
         return sorted(rows)
 
     def scan(self, columns: list[str]) -> Iterator[pa.Table]:

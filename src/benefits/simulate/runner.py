@@ -186,6 +186,9 @@ def simulate(pack: RulePack, pack_dir: str, claims: ClaimTable, members: MemberT
     return Results.concat(cluster.renumbered(p.results[0], p.rows) for p in parts)
 
 
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # YYYY-MM, as an opening column names a month
+
+
 def check_openings(pack: RulePack, members: MemberTable, year: int | None = None,
                    given: Callable[[str], list[int]] | None = None) -> None:
     """Every opening counter column names a counter of the pack (a typo would otherwise start every
@@ -196,7 +199,7 @@ def check_openings(pack: RulePack, members: MemberTable, year: int | None = None
 
     problems = []
     if year is not None:
-        problems += _openings_of_another_year(pack, members, year, given or (lambda c: _given_rows(members, c)))
+        problems += _openings_of_another_year(pack, members, year, given or members.rows_opening)
     for name in members.counters:
         base, _, month = name.partition("@")
         if base not in pack.counters:
@@ -206,7 +209,7 @@ def check_openings(pack: RulePack, members: MemberTable, year: int | None = None
             problems.append(InputProblem(members.name, None, f"opening.{name}",
                                          f"{base!r} is kept per month: name the column opening.{base}@YYYY-MM"
                                          if base in pack.monthly_counters else f"{base!r} is a yearly counter, written without @"))
-        elif month and not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
+        elif month and not _MONTH.fullmatch(month):
             problems.append(InputProblem(members.name, None, f"opening.{name}",
                                          f"expected a month as YYYY-MM (01 to 12), got {month!r}"))
     if problems:
@@ -223,7 +226,7 @@ def _openings_of_another_year(pack: RulePack, members: MemberTable, year: int,
     problems = []
     for name in members.counters:
         base, _, month = name.partition("@")
-        if base not in pack.monthly_counters or not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
+        if base not in pack.monthly_counters or not _MONTH.fullmatch(month):
             continue  # refused by name, below
         if int(month[:4]) == year:
             continue
@@ -234,11 +237,6 @@ def _openings_of_another_year(pack: RulePack, members: MemberTable, year: int,
         if not rows:
             problems.append(InputProblem(members.name, None, f"{OPENING}{name}", message + " (every amount is 0)"))
     return problems
-
-
-def _given_rows(members: MemberTable, column: str) -> list[int]:
-    given = pc.not_equal(members.table.column(column), 0).fill_null(False).to_numpy(zero_copy_only=False)
-    return [int(r) for r in members.rows[given]]
 
 
 def refused(results: Results) -> list[tuple[int, str, str]]:

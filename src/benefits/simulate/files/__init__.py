@@ -21,7 +21,7 @@ from typing import Any
 from .claims import (BILL, CLAIM_COLUMNS, CLAIM_SCHEMA, ITEM_COLUMNS, ITEM_SCHEMA, STAY_VISITS, ClaimTable,
                      bill_or_items, claims_from_raw, item_rows, no_bill_without_items, read_claims, unknown_claim)
 from .members import (ENGINE_MEMBER_COLUMNS, MEMBER_COLUMNS, MEMBER_SCHEMA, MemberTable, check_members_of_claims,
-                      members_from_raw, read_members)
+                      members_from_raw, opens, read_members)
 from .problems import MAX_PROBLEMS, InputFilesError, InputProblem, Problems, repeats
 from .raw import (CHUNK_ROWS, NewColumns, Raw, file_format, jsonl_keys, raw_chunks, raw_from_arrow, raw_from_rows,
                   read_raw)
@@ -32,7 +32,7 @@ __all__ = [
     "MAX_FEN", "MAX_PROBLEMS", "MEMBER_COLUMNS", "MEMBER_SCHEMA", "STAY_VISITS", "ClaimTable", "InputFilesError",
     "InputProblem", "MemberTable", "NewColumns", "Problems", "Raw", "Reader", "bill_or_items",
     "check_members_of_claims", "claims_from_raw", "date_value", "file_format", "item_rows", "jsonl_keys",
-    "members_from_raw", "money_fen", "no_bill_without_items", "raw_chunks", "raw_from_arrow", "raw_from_rows",
+    "members_from_raw", "money_fen", "no_bill_without_items", "opens", "raw_chunks", "raw_from_arrow", "raw_from_rows",
     "read_claims", "read_inputs", "read_members", "read_raw", "repeats", "unknown_claim",
 ]
 

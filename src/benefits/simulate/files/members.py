@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...models.claim import MAX_AGE, MEMBER_TYPE_NAMES, Group, MemberType, Scheme
 from ..columns import OPENING
@@ -57,12 +58,21 @@ class MemberTable:
     def counters(self) -> list[str]:
         return [c[len(OPENING):] for c in self.table.column_names if c.startswith(OPENING)]
 
+    def rows_opening(self, column: str) -> list[int]:
+        """The file rows (or lines) of the members whose `column` opens an amount, ascending."""
+        return [int(r) for r in self.rows[opens(self.table.column(column))]]
+
     def engine_table(self) -> pa.Table:
         """The columns the engines read (`benefits.simulate.columns`): without `district`."""
         return self.table.select([c for c in self.table.column_names if c != "district"])
 
     def __len__(self) -> int:
         return self.table.num_rows
+
+
+def opens(column) -> np.ndarray:
+    """Where an opening counter's column opens an amount: not 0, and not empty (an empty cell opens nothing)."""
+    return pc.not_equal(column, 0).fill_null(False).to_numpy(zero_copy_only=False)
 
 
 _COUNTER_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(@[0-9]{4}-[0-9]{2})?$")
