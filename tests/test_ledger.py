@@ -19,6 +19,7 @@ import shutil
 import sys
 import threading
 import time
+import tracemalloc
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -711,6 +712,47 @@ def test_later_settlements_of_other_members_or_years_are_not_listed(ledger, jian
     assert ledger.reverse("r1", of="k1").later == ()
     assert ledger.accumulators("m2", 2021).admissions == 1
     assert ledger.accumulators("m1", 2022).admissions == 1
+
+
+def test_a_reversal_reads_no_other_request_whole(ledger, ledger_url, jiangmen):
+    """Found by a red team: a reversal, an opening and a settlement of a claim reversed before read every
+    stored body of the member-year to find the requests made after one, and a body holds the settlement's
+    every line item (8.7 MB for a stay of 25,000). Forty such stays made one reversal take 240 MB, on
+    SQLite while holding the file's write lock. Here the later bodies are 40 MB each (JSON with trailing
+    spaces, as valid as before): what the ledger reads of them is their key, kind, order and reversal."""
+    for n, month in ((1, 2), (2, 5), (3, 9)):
+        ledger.settle(f"k{n}", stay(n, month=month), jiangmen)
+    conn = raw(ledger_url)
+    try:
+        mark = "%s" if ledger_url.startswith("postgresql") else "?"
+        for key in ("k2", "k3"):
+            body = ledger.get(key).body
+            conn.execute(f"UPDATE settlements SET body = {mark} WHERE key = {mark}", (body + " " * 40_000_000, key))
+    finally:
+        conn.close()
+
+    def peak_mb(request) -> float:
+        """The most memory Python held while `request` ran (a HistoryConflict expected or not), in MB."""
+        tracemalloc.start()
+        try:
+            request()
+        except HistoryConflict:
+            pass
+        finally:
+            peak = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+        return peak
+
+    assert peak_mb(lambda: ledger.reverse("r1", of="k1")) < 10
+    assert ledger.get("r1").reverses == "k1" and json.loads(ledger.get("r1").body)["later"] == ["k2", "k3"]
+    # settled again before the two settled on its amounts are reversed (refused, naming them)
+    assert peak_mb(lambda: ledger.settle("k4", stay(1, month=2), jiangmen)) < 10
+    with pytest.raises(NotFound):
+        ledger.get("k4")
+    # an opening is a member-year's first request: refused while k2 and k3 stand
+    assert peak_mb(lambda: ledger.open_year("o1", "m1", 2021, {"year": 2021})) < 10
+    with pytest.raises(NotFound):
+        ledger.get("o1")
 
 
 # --- the pack a settlement used ---------------------------------------------------------------------

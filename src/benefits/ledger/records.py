@@ -19,6 +19,10 @@ Kind = Literal["settle", "reverse", "opening", "credit"]
 appends the negation of one of theirs."""
 
 
+def _stands(kind: Kind, reversed_by: str | None) -> bool:
+    return kind != "reverse" and reversed_by is None
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One change of one counter, appended by a settlement, an opening, a credit or a reversal; never
@@ -67,7 +71,26 @@ class Record:
     @property
     def stands(self) -> bool:
         """A settlement, opening or credit not reversed: its entries count in the balances."""
-        return self.kind != "reverse" and self.reversed_by is None
+        return _stands(self.kind, self.reversed_by)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A stored request without its body: what the ledger's checks read of a member-year's history. A
+    body holds the whole settlement, each line item's split included (megabytes for a long stay), and a
+    check that read every one of them would grow with the member's year."""
+
+    key: str
+    kind: Kind
+    member_id: str
+    year: int
+    seq: int
+    reversed_by: str | None
+
+    @property
+    def stands(self) -> bool:
+        """A settlement, opening or credit not reversed: its entries count in the balances."""
+        return _stands(self.kind, self.reversed_by)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ from .bodies import (
     reverse_entries_body, settle_digest, settle_digests,
 )
 from .errors import AlreadyReversed, HistoryConflict, KeyConflict, LedgerError, NotFound, StoreUnavailable
-from .records import ADMISSIONS, Credited, Entry, MemberYear, Opened, Record, Reversed, Settled
+from .records import ADMISSIONS, Credited, Entry, Head, MemberYear, Opened, Record, Reversed, Settled
 from .store import Retry, Store, Transaction
 
 T = TypeVar("T")
@@ -250,7 +250,7 @@ def _credit_amount(amount: object) -> int:
     return to_fen(value)
 
 
-def _listed(records: list[Record], most: int = 5) -> str:
+def _listed(records: list[Head], most: int = 5) -> str:
     return _first([f"{_WHAT[r.kind]} {r.key!r}" for r in records], most)
 
 
@@ -292,8 +292,8 @@ def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
         if standing:
             # reversing the first of them lists every settlement standing after it, which then stands on the
             # claim's amounts too: all of those are named at once, not found one refusal at a time
-            first = min((tx.record(key) for key in standing), key=lambda r: r.seq)
-            after = [r.key for r in tx.records(first.member_id, first.year)
+            first = min((tx.head(key) for key in standing), key=lambda r: r.seq)
+            after = [r.key for r in tx.heads(first.member_id, first.year)
                      if r.kind == "settle" and r.stands and r.seq >= first.seq]
             named = _first(list(map(repr, standing)))
             raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} was reversed under key "
@@ -314,7 +314,7 @@ def _standing_on(tx: Transaction, reversal: str) -> list[str]:
     while reversals:
         record = tx.record(reversals.popleft())
         for key in json.loads(record.body).get("later", []) if record is not None else []:
-            found = tx.record(key) if key not in seen else None
+            found = tx.head(key) if key not in seen else None
             seen.add(key)
             if found is not None and found.reversed_by is None:
                 standing.append(key)
@@ -439,7 +439,7 @@ class Ledger:
             if original.kind != "settle":
                 return self._reverse_entries(tx, key, digest, original, compensating)
             # Later settlements read balances that held this one's entries; none did when it wrote none.
-            later = [r.key for r in tx.records(member, year)
+            later = [r.key for r in tx.heads(member, year)
                      if r.kind == "settle" and r.seq > original.seq and r.reversed_by is None] if compensating else []
             _check_reversed_balances(tx, original, compensating)
             body = reverse_body(key, original.body, compensating, later).model_dump_json()
@@ -456,7 +456,7 @@ class Ledger:
                          compensating: list[balances.Delta]) -> Reversed:
         """The reversal of an opening or a credit, inside reverse()'s transaction (the member-year locked)."""
         member, year, of = original.member_id, original.year, original.key
-        standing = [r for r in tx.records(member, year) if r.kind == "settle" and r.seq > original.seq and r.stands]
+        standing = [r for r in tx.heads(member, year) if r.kind == "settle" and r.seq > original.seq and r.stands]
         if standing:
             raise HistoryConflict(("of",), f"{_WHAT[original.kind]} {of!r} cannot be reversed: {_listed(standing)} "
                                            f"of member {member!r}, {year}, made after it on its balances, "
@@ -495,7 +495,7 @@ class Ledger:
             found = tx.record(key)
             if found is not None:
                 return _replay_opening(found, digest)
-            standing = [r for r in tx.records(member_id, year) if r.stands]
+            standing = [r for r in tx.heads(member_id, year) if r.stands]
             earlier = [r for r in standing if r.kind == "opening"]
             if earlier:
                 raise HistoryConflict(("member_id",), f"the year {year} of member {member_id!r} was already opened, "

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from .balances import Delta
 from .migrations import CLAIM_ID, STANDING_SETTLEMENT
-from .records import Entry, Record
+from .records import Entry, Head, Record
 
 BUSY_SECONDS = 30
 """How long a request waits for another's lock (SQLite: the file's write lock; PostgreSQL: a member-year's
@@ -62,6 +62,10 @@ class Transaction(Protocol):
     def sums(self, member_id: str, year: int) -> list[Delta]: ...
     def entries(self, member_id: str, year: int, settlement_key: str | None = None) -> list[Entry]: ...
     def records(self, member_id: str, year: int) -> list[Record]: ...
+    def head(self, key: str) -> Head | None: ...
+    def heads(self, member_id: str, year: int) -> list[Head]:
+        """The member-year's requests in order, without their bodies."""
+
     def standing_settlement(self, claim_id: str) -> tuple[str, str, int] | None:
         """The key, member and year of the settlement of this claim that stands (is not reversed), if any,
         for whichever member, in whichever year."""
@@ -90,6 +94,7 @@ class Store(Protocol):
 
 _RECORD = ("key, kind, member_id, year, seq, request_digest, pack, pack_hash, pack_version, body, created_at, "
            "reversed_by, reverses")
+_HEAD = "key, kind, member_id, year, seq, reversed_by"
 _ENTRY = "seq, member_id, year, settlement_key, counter, month, delta"
 
 
@@ -120,6 +125,15 @@ class SqlTransaction:
         rows = self._run(f"SELECT {_RECORD} FROM settlements WHERE member_id = ? AND year = ? ORDER BY seq",
                          (member_id, year)).fetchall()
         return [_record(row) for row in rows]
+
+    def head(self, key: str) -> Head | None:
+        row = self._run(f"SELECT {_HEAD} FROM settlements WHERE key = ?", (key,)).fetchone()
+        return None if row is None else _head(row)
+
+    def heads(self, member_id: str, year: int) -> list[Head]:
+        rows = self._run(f"SELECT {_HEAD} FROM settlements WHERE member_id = ? AND year = ? ORDER BY seq",
+                         (member_id, year)).fetchall()
+        return [_head(row) for row in rows]
 
     def sums(self, member_id: str, year: int) -> list[Delta]:
         rows = self._run("SELECT counter, month, SUM(delta) FROM entries WHERE member_id = ? AND year = ? "
@@ -183,6 +197,11 @@ def _record(row: tuple) -> Record:
         created = dt.datetime.fromisoformat(created)
     return Record(key, kind, member_id, int(year), int(seq), digest, pack, pack_hash,
                   None if version is None else dt.date.fromisoformat(version), body, created, reversed_by, reverses)
+
+
+def _head(row: tuple) -> Head:
+    key, kind, member_id, year, seq, reversed_by = row
+    return Head(key, kind, member_id, int(year), int(seq), reversed_by)
 
 
 class Pool:
