@@ -377,6 +377,13 @@ def test_a_link_to_an_unknown_pack_says_so(server, browser):
     browser.wait_for(f"{STATE} === 'error'")
     text = browser.evaluate("document.getElementById('problems').textContent")
     assert "unknown rule pack 'nosuch'; this service has: jiangmen" in text
+    # found by a red team: the name was put in with String.replace, which reads $' and $` in it (the text
+    # after and before '{pack}'), and a name holding '{packs}' had the list put in its place
+    for n, name in enumerate(("$'<b>$`", "{packs}$&")):  # another query each: a new fragment alone loads nothing
+        browser.open(page_url(server, f"lang=en&n={n}", pack=name, claim=example_text("resident-level3")))
+        browser.wait_for(f"{STATE} === 'error'")
+        text = browser.evaluate("document.getElementById('problems').textContent")
+        assert text == f"unknown rule pack '{name}'; this service has: jiangmen", text
 
 
 # English a Chinese reader of the trace must not see: input ids, formula words, results, the

@@ -74,6 +74,11 @@
   var $ = function (id) { return document.getElementById(id); };
 
   function t(key) { return (T[state.lang] && T[state.lang][key]) || T.zh[key] || key; }
+  // A text with its {name}s filled in one pass: String.replace reads $& and $' in a replacement string, and a
+  // second replace would fill a {packs} that the first put in from a link
+  function tf(key, values) {
+    return t(key).replace(/\{(\w+)\}/g, function (all, name) { return name in values ? String(values[name]) : all; });
+  }
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
     for (var k in attrs || {}) { if (attrs[k] != null) e.setAttribute(k, attrs[k]); }
@@ -243,7 +248,7 @@
       li.appendChild(el("code", null, path || "—"));
       li.appendChild(document.createTextNode(" " + item.message));
       if (line) li.appendChild(el("span", {"class": "where"}, " (" + (p.source || item.path[0] || "") + " " +
-                                                               t("line").replace("{n}", line) + ")"));
+                                                               tf("line", {n: line}) + ")"));
       ul.appendChild(li);
     });
     box.appendChild(ul);
@@ -537,7 +542,7 @@
       var wanted = hash.get("pack");
       if (wanted && !state.packs.some(function (p) { return p.name === wanted; })) {
         var names = state.packs.map(function (p) { return p.name; }).join(", ");
-        showProblem(new Error(t("unknown_pack").replace("{pack}", wanted).replace("{packs}", names)));
+        showProblem(new Error(tf("unknown_pack", {pack: wanted, packs: names})));
         setStatus(t("failed"), "error");
         return;
       }
