@@ -204,11 +204,27 @@ def test_request_and_claim_problems_have_paths(stateless):
 def test_transport_problems(stateless):
     problem(stateless.post("/calculate", content=b"pack=x", headers={"content-type": "application/x-www-form-urlencoded"}),
             415, "unsupported-media-type")
+    # found by a red team: a compressed body was refused as "not UTF-8 text (byte 1)", and one declared in
+    # another charset was read as UTF-8 all the same
+    body = b'{"pack": "jiangmen"}'
+    for headers, said in (({"content-encoding": "gzip"}, "Content-Encoding 'gzip'"),
+                          ({"content-type": "application/json; charset=latin-1"}, "charset 'latin-1'"),
+                          ({"content-type": 'application/json; charset="ISO-8859-1"'}, "charset 'ISO-8859-1'")):
+        assert said in problem(stateless.post("/calculate", content=body, headers=headers), 415,
+                               "unsupported-media-type")["detail"]
+    for headers in ({"content-type": "application/json; charset=UTF-8"}, {"content-encoding": "identity"}):
+        assert paths(problem(stateless.post("/calculate", content=body, headers=headers), 422,
+                             "invalid-claim")) == [["claim"]]
     big = b'{"pack": "' + b"x" * (4 * 1024 * 1024) + b'"}'
     problem(stateless.post("/calculate", content=big, headers={"content-type": "application/json"}), 413,
             "payload-too-large")
     problem(stateless.get("/nowhere"), 404, "not-found")
-    problem(stateless.get("/calculate"), 405, "method-not-allowed")
+    refused = stateless.get("/calculate")
+    assert problem(refused, 405, "method-not-allowed")["detail"] == "GET is not allowed on /calculate; allowed: POST"
+    assert refused.headers["allow"] == "POST"
+    # found by a red team: one of the two values was taken, and the request answered 200
+    body = problem(stateless.post("/calculate?trace=true&explain=1&trace=false", json={}), 422, "invalid-request")
+    assert paths(body) == [["query", "trace"]] and "'trace' is given more than once" in body["detail"]
     body = problem(stateless.get("/members/m1/nineteen"), 422, "invalid-request")
     assert paths(body) == [["path", "year"]]
     # one member-year has one name: read as any int, these were the year 2021 as well
@@ -562,6 +578,19 @@ def test_an_opening_and_a_credit_then_the_account_pays(api):
     # the credit was used by a later settlement: it cannot be reversed under it
     problem(api.post("/settlements/credit-e1/reverse", json={"key": "rev-credit"}), 409, "history-conflict")
     assert api.get("/members/e1/2022").json()["accumulators"]["counters"]["personal_account.balance"] == "480.00"
+
+
+@pytest.mark.parametrize("accumulators, where", [
+    (None, ["accumulators"]),
+    ({"year": 2022, "counters": {"basic.annual": "-5"}}, ["accumulators", "counters", "basic.annual"]),
+    ({"year": 2022, "counters": {"basic.annual": "abc"}}, ["accumulators", "counters", "basic.annual"]),
+])
+def test_a_bad_opening_is_an_invalid_request_not_a_claim(api, accumulators, where):
+    # found by a red team: titled "The claim cannot be settled", in a request that has no claim
+    body = problem(api.post("/members/m1/2022/opening", json={"key": "o1", "accumulators": accumulators}),
+                   422, "invalid-request")
+    assert paths(body) == [where] and body["title"] == "The request is invalid"
+    assert api.get("/members/m1/2022").json()["settlements"] == []
 
 
 def test_settling_realistic_claims_matches_a_serial_evaluate(api, packs):

@@ -48,7 +48,7 @@ from ..models.schema import calc_output_schema
 from ..models.settlement import Settlement
 from . import problems
 from .bodies import (CalculateRequest, ClaimRequest, CreditRequest, Key, OpeningRequest, ReverseRequest, SettleRequest,
-                     json_object, validated)
+                     json_object, single_query_values, validated)
 from .packs import Packs
 from .page import install as install_page
 from .problems import ServiceProblem, item, responses
@@ -302,6 +302,7 @@ def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, datab
         summary="Settle Chinese medical-insurance claims layer by layer, with a ledger of accumulators.",
         description=__doc__.split("\n\n", 2)[2] if __doc__ else None,
         lifespan=lifespan,
+        dependencies=[Depends(single_query_values)],
     )
     app.state.packs, app.state.store = packs, store
     problems.install(app)

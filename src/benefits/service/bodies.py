@@ -34,9 +34,11 @@ PackName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 async def json_object(request: Request) -> dict:
     """The request body as a JSON object, or a problem (413, 415, 400, 422)."""
-    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    ctype, *parameters = request.headers.get("content-type", "application/json").split(";")
+    ctype = ctype.strip().lower()
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise ServiceProblem("unsupported-media-type", f"expected a JSON body (application/json), got {ctype!r}")
+    _check_encoding(request.headers.get("content-encoding", ""), parameters)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise ServiceProblem("payload-too-large", f"the body has {int(declared):,} bytes; at most {MAX_BODY:,} are read")
@@ -58,6 +60,29 @@ async def json_object(request: Request) -> dict:
         raise ServiceProblem("invalid-request", f"expected a JSON object, got {_kind(data)}",
                              [item([], "expected a JSON object")])
     return data
+
+
+def single_query_values(request: Request) -> None:
+    """Each query parameter at most once: `?trace=true&trace=false` is refused (422), not read as one of the two."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ServiceProblem("invalid-request", f"query parameter {twice[0]!r} is given more than once",
+                             [item(["query", name], "given more than once; give it once") for name in twice])
+
+
+def _check_encoding(coding: str, parameters: list[str]) -> None:
+    """A body is read as it came, as UTF-8 (RFC 8259): one compressed, or declared in another charset,
+    is refused as such (415), not read as UTF-8 and refused for its bytes."""
+    if coding.strip().lower() not in ("", "identity"):
+        raise ServiceProblem("unsupported-media-type", f"the body is sent with Content-Encoding {coding.strip()!r}; "
+                                                       "send it as it is (no compression)")
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"')
+        if name.strip().lower() == "charset" and charset.lower() not in ("utf-8", "utf8"):
+            raise ServiceProblem("unsupported-media-type", f"the body is declared in charset {charset!r}; "
+                                                           "JSON is read as UTF-8")
 
 
 def _kind(value: object) -> str:
@@ -126,6 +151,7 @@ def validated(model: type[BaseModel], data: dict) -> Any:
         first = items[0] if items else item([], "invalid")
         where = ".".join(map(str, first["path"]))
         more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
-        inputs = all(i["path"][:1] in (["claim"], ["accumulators"]) for i in items)
+        # the claim's own inputs, in a request that settles one (an opening's accumulators are the request)
+        inputs = "claim" in model.model_fields and all(i["path"][:1] in (["claim"], ["accumulators"]) for i in items)
         kind = "invalid-claim" if items and inputs else "invalid-request"
         raise ServiceProblem(kind, f"{where}: {first['message']}{more}" if where else first["message"], items) from None

@@ -200,9 +200,12 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if kind is None:
             kind = "invalid-request" if 400 <= exc.status_code < 500 else "internal-error"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.method} {request.url.path}"
-        return problem_response(kind, detail, status=exc.status_code, headers=getattr(exc, "headers", None))
+        elif exc.status_code == 405 and headers and headers.get("Allow"):
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+        return problem_response(kind, detail, status=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception):
