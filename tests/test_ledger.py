@@ -525,6 +525,15 @@ def test_a_reversal_restores_every_counter_and_returns_the_amounts_negated(ledge
     assert body["patient"] == {k: negated(v) for k, v in s["patient"].items()}
     assert body["platform_fields"] == {k: negated(v) for k, v in original["platform_fields"].items() if k != "balc"}
     assert body["platform_fields"]["medfee_sumamt"] == "-20000.00"
+    # 2208 returns the blocks of 2207 with the amounts negated: every setlinfo field (unused ones 0.00), the
+    # basic fund's ratio as it was, no balance; each fund's row
+    assert body["setlinfo"] == {k: v if k == "pool_prop_selfpay" else negated(v)
+                                for k, v in original["setlinfo"].items() if k != "balc"}
+    assert body["setlinfo"]["pool_prop_selfpay"] == "0.6500" and body["setlinfo"]["maf_pay"] == "0.00"
+    assert body["setldetail"] == [{"fund_pay_type": row["fund_pay_type"], "fund_pay_type_name": row["fund_pay_type_name"],
+                                   "inscp_scp_amt": negated(row["inscp_scp_amt"]), "fund_payamt": negated(row["fund_payamt"])}
+                                  for row in original["setldetail"]]
+    assert [row["fund_pay_type"] for row in body["setldetail"]] == ["390100", "390200"]  # a resident: basic, serious illness
     entries = {(e["counter"], e["month"]): e["delta"] for e in body["entries"]}
     assert entries[("admissions", "")] == "-1"
     k2 = [e for e in ledger.entries("m1", 2021) if e.settlement_key == "k2"]

@@ -139,6 +139,16 @@ class LayerReversed(BaseModel):
     paid: Signed
 
 
+class FundReversed(BaseModel):
+    """One `setldetail` row of the settlement reversed, its amounts negated (without the cap left before it,
+    a limit, not an amount the reversal moves)."""
+
+    fund_pay_type: str | None
+    fund_pay_type_name: str
+    inscp_scp_amt: Signed
+    fund_payamt: Signed
+
+
 class EntryReversed(BaseModel):
     """One compensating entry: a counter's change, negated."""
 
@@ -163,9 +173,16 @@ class ReverseBody(_Body):
     platform_fields: dict[str, Signed] = Field(
         description="the 2207 amounts, negated as the platform returns them for a reversal "
                     "(balc, a balance, is left out)")
+    setlinfo: dict[str, str] = Field(
+        description="the settlement's setlinfo block, every field, each amount negated as 2208 / 2305 return it "
+                    "('-1234.50', '0.00'); pool_prop_selfpay, a ratio, as it was; balc, a balance, left out")
+    setldetail: list[FundReversed] = Field(description="the settlement's setldetail rows, amounts negated")
     entries: list[EntryReversed] = Field(description="the compensating entries appended")
     later: list[str] = Field(description="keys of the member-year's later settlements, not reversed, that counted the "
                                          "reversed amounts (none when it changed no counter); they are not re-settled")
+
+
+_NOT_AMOUNTS = frozenset({"pool_prop_selfpay"})  # setlinfo's ratio: the same, whichever way the money goes
 
 
 def reverse_body(key: str, settled: str, entries: list[tuple[str, str, int]], later: list[str]) -> ReverseBody:
@@ -182,6 +199,11 @@ def reverse_body(key: str, settled: str, entries: list[tuple[str, str, int]], la
                               fund=p["fund"], paid=_negated(p["paid"])) for p in s["layers"]],
         patient={name: _negated(v) for name, v in s["patient"].items()},
         platform_fields={name: _negated(v) for name, v in env["platform_fields"].items() if name != "balc"},
+        setlinfo={name: v if name in _NOT_AMOUNTS else _signed(_negated(v))
+                  for name, v in env["setlinfo"].items() if name != "balc"},
+        setldetail=[FundReversed(fund_pay_type=row["fund_pay_type"], fund_pay_type_name=row["fund_pay_type_name"],
+                                 inscp_scp_amt=_negated(row["inscp_scp_amt"]), fund_payamt=_negated(row["fund_payamt"]))
+                    for row in env["setldetail"]],
         entries=[EntryReversed(counter=c, month=m, delta=_delta(c, d)) for c, m, d in entries],
         later=later,
     )
