@@ -210,3 +210,56 @@ def test_a_claim_past_the_years_of_accumulators_is_a_claim_error_not_a_validatio
         benefits.evaluate(claim, rules)
     assert [(p.path, p.message) for p in exc.value.problems] == [
         (("claim", "date"), "2201-03-05 is outside the years accumulators are kept for, 1900 to 2200")]
+
+
+# --- line breaks only YAML sees ---------------------------------------------------------------------
+
+JIANGMEN = ROOT / "rules" / "jiangmen"
+RATIO_LINE = ('        2021-01-01: {value: 65%, source: "seed 001: 参保人在三级定点医疗机构住院基金支付比例为65% '
+              '(domain.md section 7.1)"}\n')
+
+
+@pytest.mark.parametrize("rel, before, hidden", [
+    # found by a red team: a resident's level-3 ratio of 65% read as 6% from 2021-07-01 (basic 5,850.00 paid
+    # as 540.00), the file still 77 lines to `wc -l` and one changed line to `git diff`
+    ("parameters/basic_inpatient.yaml", RATIO_LINE,
+     '   # unchanged since 2021\x85        2021-07-01: {value: 6%, source: "seed 001: x"}'),
+    # and residents given the retired members' 3 points (65% paid as 68%)
+    ("layers/basic.yaml", "  - {when: region == out_of_province and not filed, points: inpatient.ratio.unfiled_cross_province}\n",
+     "   # residents: see 7.1\u2028  - {when: scheme == resident, points: inpatient.ratio.retired_bonus}"),
+    ("layers/basic.yaml", "  - {when: region == out_of_province and not filed, points: inpatient.ratio.unfiled_cross_province}\n",
+     "   # residents: see 7.1\u2029  - {when: scheme == resident, points: inpatient.ratio.retired_bonus}"),
+    # a carriage return alone: a terminal prints the rest of the line over its start
+    ("layers/basic.yaml", "  - {when: region == out_of_province and not filed, points: inpatient.ratio.unfiled_cross_province}\n",
+     "   # residents: see 7.1\r  - {when: scheme == resident, points: inpatient.ratio.retired_bonus}"),
+])
+def test_a_line_break_editors_do_not_show_is_refused_where_it_is(tmp_path, rel, before, hidden):
+    pack = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, pack)
+    path = pack / rel
+    text = path.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    line = text[:text.index(before)].count("\n") + 1
+    path.write_text(text.replace(before, before[:-1] + hidden + "\n"), encoding="utf-8", newline="")
+    # (a parameter file that cannot be read leaves the references to its parameters unresolved as well)
+    [problem] = [p for p in problems(pack) if "line break" in p]
+    column = len(before) + next(i for i, c in enumerate(hidden) if c in "\x85\u2028\u2029\r")
+    assert problem.startswith(f"jiangmen/{rel}:{line}: column {column}: ")
+    assert "which YAML reads as a line break and editors and diffs do not show as one" in problem
+    # CRLF line ends are one line break to both, and an escape in a double-quoted string is text
+    path.write_text(text.replace("\n", "\r\n").replace("seed 001: x", "seed 001: \\u2028"), encoding="utf-8",
+                    newline="")
+    benefits.load_rules(pack, matcher="reference")
+
+
+def test_a_claim_file_with_a_hidden_line_break_is_refused_with_its_line(tmp_path):
+    claim = (ROOT / "examples" / "resident-level3-inpatient.yaml").read_text(encoding="utf-8")
+    assert claim.count("\nlevel: level3\n") == 1
+    line = claim[:claim.index("\nlevel: level3\n")].count("\n") + 2
+    path = tmp_path / "claim.yaml"
+    path.write_text(claim.replace("\nlevel: level3\n", "\nlevel: level3  # as billed\x85level: level1\n"),
+                    encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "benefits", "calc", str(path), "--rules", str(JIANGMEN)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout
+    assert f"claim.yaml:{line}: column 27: U+0085 (NEXT LINE), which YAML reads as a line break" in r.stderr

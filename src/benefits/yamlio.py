@@ -289,10 +289,30 @@ def _index(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
             _index(item, path + (str(i),), lines)
 
 
+# Line breaks to YAML 1.1 (which PyYAML reads) that editors, terminals, `git diff` and `wc -l` do not show as
+# one: after one of them, what reads as the rest of a comment is a line of YAML, a value or a rule no
+# reviewer saw. A carriage return alone is one too (a terminal prints the rest of the line over its start).
+_HIDDEN_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+_BREAK_NAMES = {"\r": "a carriage return (U+000D) not followed by a line feed", "\x85": "U+0085 (NEXT LINE)",
+                "\u2028": "U+2028 (LINE SEPARATOR)", "\u2029": "U+2029 (PARAGRAPH SEPARATOR)"}
+
+
+def _check_line_breaks(text: str, name: str) -> None:
+    found = _HIDDEN_BREAK.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        raise YamlError(name, line, f"column {column}: {_BREAK_NAMES[found.group()]}, which YAML reads as a line "
+                                    "break and editors and diffs do not show as one (what follows it could be "
+                                    "a line no reviewer sees); end lines with a line feed, and write such a "
+                                    "character in a double-quoted string as an escape (\\u2028)")
+
+
 def load_text(text: str, name: str) -> tuple[object, Locator]:
     """Parse YAML text; return the data and a locator. Raises YamlError naming `name` and the line."""
     if len(text) > MAX_BYTES:
         raise YamlError(name, None, f"too large: more than {MAX_BYTES} characters")
+    _check_line_breaks(text, name)
     try:
         loader = _Loader(text)
         try:
