@@ -263,3 +263,31 @@ def test_a_claim_file_with_a_hidden_line_break_is_refused_with_its_line(tmp_path
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stdout
     assert f"claim.yaml:{line}: column 27: U+0085 (NEXT LINE), which YAML reads as a line break" in r.stderr
+
+
+# --- a key left empty ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rel, before, after, key", [
+    # found by a red team: the resident cap emptied of its `when:` bound employees too (an employee's basic fund
+    # paid 300,000.00 where 424,320.00 was due); with `~` or `null` alike
+    ("layers/basic.yaml", "{id: annual, when: scheme == resident,", "{id: annual, when: ,", "when"),
+    ("layers/basic.yaml", "{id: annual, when: scheme == resident,", "{id: annual, when: ~,", "when"),
+    # medical aid at 100% for a resident in no aid group
+    ("layers/medical_aid.yaml", "{id: tekun, when: groups has tekun or groups has guer,", "{id: tekun, when: null,",
+     "when"),
+    # an annual cap without its counter is a cap per claim
+    ("layers/basic.yaml", "value: basic.annual_cap.resident, counter: basic.annual}",
+     "value: basic.annual_cap.resident, counter: }", "counter"),
+])
+def test_a_key_left_empty_is_refused_not_read_as_left_out(tmp_path, rel, before, after, key):
+    pack = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, pack)
+    path = pack / rel
+    text = path.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    line = text[:text.index(before)].count("\n") + 1
+    path.write_text(text.replace(before, after), encoding="utf-8")
+    [problem] = problems(pack)
+    assert problem.startswith(f"jiangmen/{rel}:{line} [")
+    assert problem.endswith(f"`{key}:` is empty (YAML reads it as null); give it a value, or leave the key out")

@@ -37,6 +37,19 @@ BREAKDOWN_FIELDS = ("scheme", "member_type", "level", "visit", "region", "diseas
 class _File(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nothing_left_empty(cls, data: object) -> object:
+        # A key with nothing after it (`when:`, `counter: ~`) reads as null, which would be an optional field
+        # left out: a cap or a row whose `when:` was emptied binds every member, a cap without its counter
+        # is one per claim, and nothing would say so.
+        if isinstance(data, dict):
+            empty = [key for key, value in data.items() if value is None]
+            if empty:
+                raise ValueError(f"`{empty[0]}:` is empty (YAML reads it as null); give it a value, or leave the key "
+                                 "out")
+        return data
+
 
 class Text(_File):
     """Words for readers of each language, `{zh: 中文, en: English}`: a layer's or a group's name, a
