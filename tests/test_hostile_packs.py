@@ -291,3 +291,21 @@ def test_a_key_left_empty_is_refused_not_read_as_left_out(tmp_path, rel, before,
     [problem] = problems(pack)
     assert problem.startswith(f"jiangmen/{rel}:{line} [")
     assert problem.endswith(f"`{key}:` is empty (YAML reads it as null); give it a value, or leave the key out")
+
+
+@pytest.mark.parametrize("before, after, where", [
+    # found by a red team: `disease == none` (meant: a claim in no list) read as this list too, and the other
+    # way round: a fracture (S72.0, in no list) got the 3 points a retired member's condition on it gave
+    ("  uraemia: [N18]\n", "  uraemia: [N18]\n  none: [J45]\n", "[diseases.none"),
+    ("services: [prenatal_care, termination, iud]", "services: [prenatal_care, termination, iud, none]", "[services.3"),
+])
+def test_a_disease_list_or_service_named_none_is_refused(tmp_path, before, after, where):
+    pack = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, pack)
+    path = pack / "pack.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    path.write_text(text.replace(before, after), encoding="utf-8")
+    [problem] = problems(pack)
+    assert problem.startswith("jiangmen/pack.yaml:") and where in problem
+    assert "'none' is what conditions read for a claim in no disease list, or naming no service" in problem

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from ..dates import Count, Day
 from ..errors import described, shown
@@ -121,6 +121,19 @@ class Refusal(_File):
     citation: str = Field(min_length=1)
 
 
+def _not_none(name: str) -> str:
+    # conditions read `disease == none` as a claim in no disease list, `service == none` as one that names no
+    # service (facts.build_fact): a list named `none` would be both
+    if name == "none":
+        raise ValueError("'none' is what conditions read for a claim in no disease list, or naming no service; "
+                         "give it another name")
+    return name
+
+
+ListName = Annotated[Name, AfterValidator(_not_none)]
+"""A disease list's or a service's name: a Name, but not `none`."""
+
+
 class PackFile(_File):
     pack: Name
     title: str
@@ -133,8 +146,8 @@ class PackFile(_File):
     levels: list[Name] = Field(min_length=1)
     visits: list[Literal["inpatient", "day_surgery", "general_outpatient", "special_outpatient", "maternity",
                          "covid_test"]] = Field(min_length=1)
-    diseases: dict[Name, list[str]] = Field(default_factory=dict, description="ICD-10 ranges per disease name")
-    services: list[Name] = Field(default_factory=list, description="fixed-amount services a claim may name")
+    diseases: dict[ListName, list[str]] = Field(default_factory=dict, description="ICD-10 ranges per disease name")
+    services: list[ListName] = Field(default_factory=list, description="fixed-amount services a claim may name")
     refusals: list[Refusal] = Field(default_factory=list, description="claims the pack refuses, and why")
     default_b_share: Name = Field(description="parameter: default pre-self-pay share of category-B items")
     counters: list[Counter]
