@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,34 @@ def test_a_disease_list_or_service_named_none_is_refused(tmp_path, before, after
     [problem] = problems(pack)
     assert problem.startswith("jiangmen/pack.yaml:") and where in problem
     assert "'none' is what conditions read for a claim in no disease list, or naming no service" in problem
+
+
+def _with_services(pack: Path, names: list[str]) -> Path:
+    path = pack / "pack.yaml"
+    text = path.read_text(encoding="utf-8")
+    before = "services: [prenatal_care, termination, iud]"
+    assert text.count(before) == 1
+    path.write_text(text.replace(before, f"services: [prenatal_care, termination, iud, {', '.join(names)}]"),
+                    encoding="utf-8")
+    return pack
+
+
+def test_the_lists_of_pack_yaml_are_checked_for_repeats_in_linear_time(tmp_path):
+    # found by a red team: each name was counted in the whole list, and a valid pack of 150,000 services
+    # (1.2 MB, well within the bounds) took 457 s to load, at every `calc`. Timed against itself: eight
+    # times the names takes about eight times as long now (a fixed part of the load aside), 64 times before.
+    def seconds(n: int) -> float:
+        pack = tmp_path / f"s{n}"
+        shutil.copytree(JIANGMEN, pack)
+        _with_services(pack, [f"s{i}" for i in range(n)])
+        start = time.process_time()
+        benefits.load_rules(pack, matcher="reference")
+        return time.process_time() - start
+
+    seconds(1_000)  # warm
+    assert seconds(80_000) < 16 * seconds(10_000)
+    # and each name listed twice is named, the first ten of them
+    pack = _with_services(shutil.copytree(JIANGMEN, tmp_path / "twice"), [f"s{i % 50_000}" for i in range(100_000)])
+    [problem] = problems(pack)
+    assert problem.endswith("[services]: listed more than once: s0, s1, s10, s100, s1000, s10000, s10001, s10002, "
+                            "s10003, s10004 and 49,990 more")

@@ -13,6 +13,7 @@ import math
 import os
 import re
 from bisect import bisect_right
+from collections import Counter
 from decimal import Decimal
 from operator import attrgetter
 from pathlib import Path
@@ -764,6 +765,7 @@ def _check_meta(col: _Collector, path: Path, loc: Locator, meta: PackFile) -> No
                     "no claim of that year could be settled")
     for field, values in (("levels", meta.levels), ("layers", meta.layers), ("counters", [c.name for c in meta.counters]),
                           ("services", meta.services)):
-        dupes = sorted({v for v in values if values.count(v) > 1})
+        dupes = sorted(v for v, n in Counter(values).items() if n > 1)
         if dupes:
-            col.add(path, loc, (field,), f"listed more than once: {', '.join(dupes)}")
+            more = f" and {len(dupes) - 10:,} more" if len(dupes) > 10 else ""
+            col.add(path, loc, (field,), f"listed more than once: {', '.join(dupes[:10])}{more}")
