@@ -431,7 +431,8 @@ def _write(run: RunFolder, formats, report, labels, per_claim: list[Path]) -> li
 
 DIFF_HELP = (
     "Show what differs between two rule packs: parameters added, removed and changed (each dated value "
-    "with its source), layers added, removed and changed (conditions among them), and pack.yaml.\n\n"
+    "with its source), layers added, removed and changed (conditions among them; a decision table's rows "
+    "added, removed and moved with their places), and pack.yaml (the layers' paying order included).\n\n"
     "With --on, only the parameter values in force on that date are compared."
 )
 DIFF_EPILOG = "Example: benefits rules diff rules/jiangmen /tmp/jm-cf/jiangmen --on 2021-08-01"
@@ -469,20 +470,28 @@ def _diff_text(d, columns: int | None = None) -> str:
     return "\n".join(out)
 
 
+def _change_json(c) -> dict:
+    """A changed key: its path, both values, the order of a list's items of both when it changed, and a
+    decision table's rows removed, added and moved with their places (counted from 1; null: none)."""
+    order = c.order
+    return {"path": c.path, "a": c.a, "b": c.b, "order": {"a": order[0], "b": order[1]} if order else None,
+            "rows": [{"what": r.what, "row": r.row, "a": r.a, "b": r.b} for r in c.rows]}
+
+
 def _diff_json(d) -> dict:
     def value(v):
         return None if v is None else {"start": str(v.start), "value": v.value, "source": v.source}
 
     return {
         "a": d.a, "b": d.b, "on": str(d.on) if d.on else None, "empty": d.empty,
-        "pack": [{"path": c.path, "a": c.a, "b": c.b} for c in d.pack],
+        "pack": [_change_json(c) for c in d.pack],
         "parameters": [{"name": p.name, "status": p.status, "unit": p.unit, "unit_b": p.unit_b,
                         "description": p.description.model_dump(),
                         "description_a": p.description_a.model_dump() if p.description_a is not None else None,
                         "changes": [{"start": str(c.start) if c.start else None, "what": c.what, "a": value(c.a),
                                      "b": value(c.b)} for c in p.changes]} for p in d.parameters],
         "layers": [{"id": layer.id, "status": layer.status, "kind": layer.kind,
-                    "changes": [{"path": c.path, "condition": c.is_condition, "a": c.a, "b": c.b} for c in layer.changes]}
+                    "changes": [{**_change_json(c), "condition": c.is_condition} for c in layer.changes]}
                    for layer in d.layers],
     }
 

@@ -4,12 +4,14 @@ conditions, pack.yaml; and the counterfactual pack builder it checks (simulate.c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from decimal import Decimal
 
 import pytest
-from conftest import ROOT, RULES, edit
+from benefits_cli.app import app
+from conftest import ROOT, RULES, cli_runner, edit
 
 import benefits
 from benefits.rules.diff import diff_packs, diff_text
@@ -249,3 +251,103 @@ def test_a_value_and_source_stay_on_their_line(tmp_path, value, source):
         assert [v.line for v in param.values] == [v.line for v in copy.parameters[name].values], name
     got = copy.parameters["inpatient.ratio[resident][level2]"].at(JULY)
     assert got.value == Decimal("0.77") and got.source == " ".join(source.splitlines())
+
+
+# --- order: a decision table's rows, the pack's layers ----------------------------------------------
+
+RESIDENT_ROWS = "ratio:\n  - {when: scheme == resident and level == level1"
+CATCH_ALL = "{when: scheme == resident, value: outpatient.ratio.resident.level3}"
+LEVEL3 = "{when: scheme == resident and level == level3, value: outpatient.ratio.resident.level3}"
+EMPLOYEE3 = "{when: scheme == employee and level == level3, value: outpatient.ratio.employee.level3}"
+
+
+def _diff_of_edited(tmp_path, name: str, *edits: tuple[str, str, str], removed: tuple[str, ...] = ()):
+    """The diff of rules/jiangmen against a copy of it (folder `name`) with `edits` (file, old, new) and
+    the files `removed`; and the copy."""
+    folder = tmp_path / name
+    shutil.copytree(JIANGMEN, folder)
+    for rel, old, new in edits:
+        edit(folder, rel, old, new)
+    for rel in removed:
+        (folder / rel).unlink()
+    return diff_packs(benefits.load_rules(JIANGMEN), benefits.load_rules(folder)), folder
+
+
+def _diff_json(folder) -> dict:
+    """`benefits rules diff rules/jiangmen FOLDER --json`."""
+    r = cli_runner().invoke(app, ["rules", "diff", str(JIANGMEN), str(folder), "--json"])
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _rows_json(folder) -> list[dict]:
+    """The JSON's rows added, removed and moved of basic_outpatient's ratio table, its one change."""
+    [layer] = _diff_json(folder)["layers"]
+    [change] = layer["changes"]
+    assert (layer["id"], change["path"]) == ("basic_outpatient", "ratio")
+    return change["rows"]
+
+
+def test_a_row_added_to_a_table_is_given_its_place(tmp_path):
+    # the first row that holds decides: on top, the catch-all pays every resident level 3's ratio; at
+    # the bottom it is never reached. Both read "added: {...}", the same diff.
+    top, top_folder = _diff_of_edited(tmp_path, "top", ("layers/basic_outpatient.yaml", RESIDENT_ROWS,
+                                                        f"ratio:\n  - {CATCH_ALL}\n" + RESIDENT_ROWS[len("ratio:\n"):]))
+    bottom, bottom_folder = _diff_of_edited(tmp_path, "bottom", ("layers/basic_outpatient.yaml", EMPLOYEE3,
+                                                                 f"{EMPLOYEE3}\n  - {CATCH_ALL}"))
+    assert f"             added as row 1 of 7: {CATCH_ALL}" in diff_text(top)
+    assert f"             added as row 7 of 7: {CATCH_ALL}" in diff_text(bottom)
+    row = {"when": "scheme == resident", "value": "outpatient.ratio.resident.level3"}
+    assert _rows_json(top_folder) == [{"what": "added", "row": row, "a": None, "b": 1}]
+    assert _rows_json(bottom_folder) == [{"what": "added", "row": row, "a": None, "b": 7}]
+
+
+def test_a_row_moved_within_a_table_is_reported_as_moved(tmp_path):
+    # the resident level-3 row put first: the same rows in another order (it read as rows 1 to 3 each
+    # with another condition and value)
+    d, folder = _diff_of_edited(tmp_path, "moved", ("layers/basic_outpatient.yaml", f"  - {LEVEL3}\n", ""),
+                                ("layers/basic_outpatient.yaml", "ratio:\n", f"ratio:\n  - {LEVEL3}\n"))
+    text = diff_text(d)
+    assert text[-2:] == ["           ratio: 6 items -> 6 items", f"             moved from row 3 to row 1: {LEVEL3}"]
+    [layer] = d.layers
+    [change] = layer.changes
+    assert (change.path, [(r.what, r.a, r.b) for r in change.rows]) == ("ratio", [("moved", 3, 1)])
+    row = {"when": "scheme == resident and level == level3", "value": "outpatient.ratio.resident.level3"}
+    assert _rows_json(folder) == [{"what": "moved", "row": row, "a": 3, "b": 1}]
+
+
+def test_a_row_added_on_top_and_one_removed_below_are_not_every_row_changed(tmp_path):
+    # one length before and after: it read as each of the six rows given another condition and value
+    d, _ = _diff_of_edited(tmp_path, "shifted", ("layers/basic_outpatient.yaml", f"  - {EMPLOYEE3}\n", ""),
+                           ("layers/basic_outpatient.yaml", "ratio:\n", f"ratio:\n  - {CATCH_ALL}\n"))
+    assert diff_text(d)[-3:] == ["           ratio: 6 items -> 6 items",
+                                 f"             removed from row 6 of 6: {EMPLOYEE3}",
+                                 f"             added as row 1 of 6: {CATCH_ALL}"]
+
+
+def test_a_row_edited_where_it_stands_is_still_shown_key_by_key(tmp_path):
+    # as before: places are for rows that came, went or moved
+    d, _ = _diff_of_edited(tmp_path, "edited", ("layers/basic_outpatient.yaml", LEVEL3,
+                                                LEVEL3.replace("value: outpatient.ratio.resident.level3",
+                                                               "value: outpatient.ratio.resident.level2")))
+    [layer] = d.layers
+    assert [c.path for c in layer.changes] == ["ratio[2].value"]
+    assert diff_text(d)[-1] == "           ratio[2].value: outpatient.ratio.resident.level3 -> outpatient.ratio.resident.level2"
+
+
+def test_the_layer_order_is_reported_when_a_layer_is_also_removed(tmp_path):
+    # covid_finance removed and serious illness swapped with medical aid: only the removal was reported,
+    # though aid and serious illness now pay in the other order
+    d, folder = _diff_of_edited(tmp_path, "layers", ("pack.yaml", "covid_finance, ", ""),
+                                ("pack.yaml", "serious_illness, medical_aid", "medical_aid, serious_illness"),
+                                removed=("layers/covid_finance.yaml",))
+    both = ["basic", "basic_outpatient", "basic_special", "basic_covid", "maternity", "serious_illness", "medical_aid",
+            "secondary_aid", "personal_account"]
+    swapped = both[:5] + ["medical_aid", "serious_illness"] + both[7:]
+    text = diff_text(d)
+    at = text.index("  layers: 10 items -> 9 items")
+    assert text[at + 1:at + 3] == ["    removed: covid_finance", f"    order: {', '.join(both)} -> {', '.join(swapped)}"]
+    [layers] = [c for c in d.pack if c.path == "layers"]
+    assert layers.order == (both, swapped)
+    [pack_layers] = [c for c in _diff_json(folder)["pack"] if c["path"] == "layers"]
+    assert pack_layers["order"] == {"a": both, "b": swapped} and pack_layers["rows"] == []

@@ -2,24 +2,32 @@
 
     d = diff_packs(load_rules("rules/jiangmen"), load_rules("/tmp/counterfactual"))
     d.parameters   # added, removed and changed parameters: each dated value with its source
-    d.layers       # layers added, removed and changed: each changed key (conditions `when:` among them)
+    d.layers       # layers added, removed and changed: each changed key (conditions `when:` among them),
+                   # a decision table's rows added, removed and moved with their places in it
     d.pack         # pack.yaml: versions, levels, visits, counters, layer order, refusals, ...
     diff_lines(d)  # as text: a list that changed as its items removed and added; no width (the CLI wraps)
 
 Without a date, parameters are compared version by version (every start date either pack gives a
 value on); with `on`, only the values in force on that date. A value counts as changed when its
 number or its source text differs. Layers are compared key by key as their files define them (the
-loaded models, so formatting and comments do not count).
+loaded models, so formatting and comments do not count). In a decision table the first row that holds
+decides, so a row's place is part of what it says: rows added, removed and moved are given with their
+places (`added as row 1 of 7`). A list whose items in both packs stand in another order (the layers'
+paying order among them) says so, whatever else was added or removed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..render import both_languages
-from .files import Text
+from .files import BandRow, Row, Text
 from .pack import Parameter, ParameterValue, RulePack
 
 
@@ -68,14 +76,43 @@ class ParameterDiff:
 
 
 @dataclass
+class RowChange:
+    """A row of a decision table added, removed or moved (its place among the rows of both changed)."""
+
+    row: Any  # as the file gives it
+    a: int | None  # its place in A's table, counted from 1; None when added
+    b: int | None  # its place in B's; None when removed
+
+    @property
+    def what(self) -> str:
+        return "added" if self.a is None else "removed" if self.b is None else "moved"
+
+
+@dataclass
 class KeyChange:
     path: str  # e.g. ratio[0].value, caps[1].when
     a: Any
     b: Any
+    table: bool = False  # a decision table (a and b its rows) changed otherwise than row by row in place
 
     @property
     def is_condition(self) -> bool:
         return self.path == "when" or self.path.endswith(".when")
+
+    @property
+    def rows(self) -> list[RowChange]:
+        """A decision table's rows removed, added and moved, with their places; none for any other key."""
+        return table_rows(self.a or [], self.b or []) if self.table else []
+
+    @property
+    def order(self) -> tuple[list[str], list[str]] | None:
+        """The items a list has in both packs, in A's order and in B's, when the orders differ (a decision
+        table's rows moved are in `rows` instead); None otherwise."""
+        if self.table or not (isinstance(self.a, list) and isinstance(self.b, list)):
+            return None
+        ka, kb = _keyed(self.a), _keyed(self.b)
+        in_a, in_b = [k for k in ka if k in kb], [k for k in kb if k in ka]
+        return (in_a, in_b) if in_a != in_b else None
 
 
 @dataclass
@@ -148,17 +185,66 @@ def _scalars(items: list) -> bool:
     return all(not isinstance(x, (dict, list)) for x in items)
 
 
-def _walk(a: Any, b: Any, path: str, out: list[KeyChange]) -> None:
+def _edited_in_place(a: list, b: list) -> bool:
+    """Whether each row of two tables of one length that differs was edited where it stands: neither
+    its old text nor its new one is found elsewhere in the other table (a row moved, or one added
+    above and another removed below, would read as every row between them edited). Rows are looked
+    up by their text, so a long table is not compared row against row."""
+    in_a, in_b = set(map(value_text, a)), set(map(value_text, b))
+    return all(x == y or (value_text(x) not in in_b and value_text(y) not in in_a) for x, y in zip(a, b))
+
+
+def _walk(a: Any, b: Any, path: str, out: list[KeyChange], tables: frozenset[str] = frozenset()) -> None:
     """The keys that differ between `a` and `b`: mappings key by key, lists of mappings of the same
-    length item by item (path[i]); any other list that differs (a list of ids, say) is one change."""
+    length item by item (path[i]); any other list that differs (a list of ids, say) is one change. A
+    decision table (its path in `tables`) is compared row by row only when its rows were edited in
+    place; otherwise it is one change, read as rows added, removed and moved (`KeyChange.rows`)."""
     if isinstance(a, dict) and isinstance(b, dict):
         for k in list(dict.fromkeys(list(a) + list(b))):
-            _walk(a.get(k), b.get(k), f"{path}.{k}" if path else str(k), out)
-    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and not (_scalars(a) and _scalars(b)):
+            _walk(a.get(k), b.get(k), f"{path}.{k}" if path else str(k), out, tables)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and not (_scalars(a) and _scalars(b)) \
+            and (path not in tables or _edited_in_place(a, b)):
         for i, (x, y) in enumerate(zip(a, b)):
             _walk(x, y, f"{path}[{i}]", out)
     elif a != b:
-        out.append(KeyChange(path, a, b))
+        out.append(KeyChange(path, a, b, table=path in tables))
+
+
+def _table_paths(node: object, path: str = "") -> Iterator[str]:
+    """The decision tables of a layer (lists of `Row`s or `BandRow`s: the first row that holds is
+    chosen), by their paths in the diff (ratio, deductible.amount)."""
+    if isinstance(node, list):
+        if node and all(isinstance(r, (Row, BandRow)) for r in node):
+            yield path
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _table_paths(getattr(node, name), f"{path}.{name}" if path else name)
+
+
+def table_rows(a: list, b: list) -> list[RowChange]:
+    """The rows of table `a` removed in `b` (in A's order), those added and those moved (in B's), each
+    with its places counted from 1. The two tables are aligned on a longest run of rows kept in order,
+    so a row that only shifts because one was added or removed above it has not moved; a row left out
+    of the run in A and put back elsewhere in B, the same text, has."""
+    ta, tb = [value_text(x) for x in a], [value_text(y) for y in b]
+    kept_a, kept_b = set(), set()
+    for m in SequenceMatcher(None, ta, tb, autojunk=False).get_matching_blocks():
+        kept_a.update(range(m.a, m.a + m.size))
+        kept_b.update(range(m.b, m.b + m.size))
+    left: dict[str, list[int]] = {}  # the rows of A out of the run, by text: each met again in B moved
+    for i, t in enumerate(ta):
+        if i not in kept_a:
+            left.setdefault(t, []).append(i)
+    added, moved = [], []
+    for j, t in enumerate(tb):
+        if j in kept_b:
+            continue
+        if left.get(t):
+            moved.append(RowChange(b[j], left[t].pop(0) + 1, j + 1))
+        else:
+            added.append(RowChange(b[j], None, j + 1))
+    removed = [RowChange(a[i], i + 1, None) for i in sorted(i for places in left.values() for i in places)]
+    return removed + added + moved
 
 
 def _layer_doc(layer) -> dict:
@@ -177,7 +263,8 @@ def diff_layers(a: RulePack, b: RulePack) -> list[LayerDiff]:
             out.append(LayerDiff(lid, "removed", x.kind))
         else:
             changes: list[KeyChange] = []
-            _walk(_layer_doc(x), _layer_doc(y), "", changes)
+            tables = frozenset(_table_paths(x)) | frozenset(_table_paths(y))
+            _walk(_layer_doc(x), _layer_doc(y), "", changes, tables)
             if changes:
                 out.append(LayerDiff(lid, "changed", y.kind, changes))
     return out
@@ -268,16 +355,23 @@ def diff_text(d: PackDiff) -> list[str]:
 
 def change_lines(c: KeyChange, indent: int, conditions: bool = False) -> list[Line]:
     """A changed key as lines: `path: old -> new` for a value; for a list, a line naming it, then under it
-    the items removed and added (a mapping by its id or name, else written out) and, for a mapping with
-    an id or name in both lists, what changed in it (path[id].key: old -> new)."""
+    the items removed and added (a mapping by its id or name, else written out), for a mapping with
+    an id or name in both lists, what changed in it (path[id].key: old -> new), and the order of the
+    items of both when it changed; for a decision table, its rows removed, added and moved, each with
+    its place (`added as row 1 of 7: {...}`)."""
     tag = "condition " if conditions and c.is_condition else ""
     a, b = c.a, c.b
     lists = isinstance(a, list) or isinstance(b, list)
     if not lists or not all(v is None or isinstance(v, list) for v in (a, b)):
         return [_line(indent, f"{tag}{c.path}: {value_text(a)}", f"-> {value_text(b)}")]
     xs, ys = a or [], b or []
-    ka, kb = _keyed(xs), _keyed(ys)
     lines = [_line(indent, f"{tag}{c.path}: {_count(a)} -> {_count(b)}")]
+    if c.table:
+        for r in c.rows:
+            place = _place(r, len(xs), len(ys))
+            lines.append(_line(indent + 2, f"{place}: {value_text(r.row)}", hang=len(place) + 2))
+        return lines
+    ka, kb = _keyed(xs), _keyed(ys)
     removed = [k for k in ka if k not in kb]
     added = [k for k in kb if k not in ka]
     named = all(_name(x) is not None for x in xs + ys if isinstance(x, dict))
@@ -294,9 +388,19 @@ def change_lines(c: KeyChange, indent: int, conditions: bool = False) -> list[Li
             _walk(ka[k], kb[k], f"{c.path}[{k}]", sub)
             for s in sub:
                 lines += change_lines(s, indent + 2, conditions)
-    if not removed and not added and list(ka) != list(kb) and ka == kb:
-        lines.append(_line(indent + 2, "order: " + ", ".join(ka), "-> " + ", ".join(kb), hang=7))
+    if c.order is not None:
+        in_a, in_b = c.order
+        lines.append(_line(indent + 2, "order: " + ", ".join(in_a), "-> " + ", ".join(in_b), hang=7))
     return lines
+
+
+def _place(r: RowChange, rows_a: int, rows_b: int) -> str:
+    """Where a row of a table went: added as row 1 of 7, removed from row 3 of 6, moved from row 3 to row 1."""
+    if r.a is None:
+        return f"added as row {r.b} of {rows_b}"
+    if r.b is None:
+        return f"removed from row {r.a} of {rows_a}"
+    return f"moved from row {r.a} to row {r.b}"
 
 
 def _name(item: Any) -> str | None:
