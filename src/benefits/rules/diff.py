@@ -19,15 +19,12 @@ paying order among them) says so, whatever else was added or removed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from pydantic import BaseModel
-
 from ..render import both_languages
-from .files import BandRow, Row, Text
+from .files import Text, decision_tables
 from .pack import Parameter, ParameterValue, RulePack
 
 
@@ -210,17 +207,6 @@ def _walk(a: Any, b: Any, path: str, out: list[KeyChange], tables: frozenset[str
         out.append(KeyChange(path, a, b, table=path in tables))
 
 
-def _table_paths(node: object, path: str = "") -> Iterator[str]:
-    """The decision tables of a layer (lists of `Row`s or `BandRow`s: the first row that holds is
-    chosen), by their paths in the diff (ratio, deductible.amount)."""
-    if isinstance(node, list):
-        if node and all(isinstance(r, (Row, BandRow)) for r in node):
-            yield path
-    elif isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            yield from _table_paths(getattr(node, name), f"{path}.{name}" if path else name)
-
-
 def table_rows(a: list, b: list) -> list[RowChange]:
     """The rows of table `a` removed in `b` (in A's order), those added and those moved (in B's), each
     with its places counted from 1. The two tables are aligned on a longest run of rows kept in order,
@@ -263,7 +249,7 @@ def diff_layers(a: RulePack, b: RulePack) -> list[LayerDiff]:
             out.append(LayerDiff(lid, "removed", x.kind))
         else:
             changes: list[KeyChange] = []
-            tables = frozenset(_table_paths(x)) | frozenset(_table_paths(y))
+            tables = frozenset(".".join(path) for layer in (x, y) for path, _ in decision_tables(layer))
             _walk(_layer_doc(x), _layer_doc(y), "", changes, tables)
             if changes:
                 out.append(LayerDiff(lid, "changed", y.kind, changes))

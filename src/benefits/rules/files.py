@@ -11,6 +11,7 @@ shared: pack.yaml, parameter files, the rows, caps and group modifiers layer kin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
@@ -203,6 +204,18 @@ class Band(_File):
 class BandRow(_File):
     when: Condition | None = None
     bands: list[Band] = Field(min_length=1)
+
+
+def decision_tables(node: object, path: tuple = ()) -> Iterator[tuple[tuple, list]]:
+    """Every decision table in a rule file's model: a list of `Row`s or `BandRow`s, where the first row
+    that holds is chosen (so a row's place is part of what it says), with its path in the file."""
+    if isinstance(node, list):
+        if node and all(isinstance(r, (Row, BandRow)) for r in node):
+            yield path, node
+        return
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from decision_tables(getattr(node, name), path + (name,))
 
 
 class GroupModifier(_File):

@@ -28,14 +28,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from .. import conditions
 from ..errors import BenefitsError
 from ..facts import FieldKind, date_key, field_specs, group_key
 from ..models.claim import MAX_AGE, MEMBER_TYPE_NAMES
 from ..yamlio import Locator, load_file
-from .files import BREAKDOWN_FIELDS, BandRow, Row
+from .files import BREAKDOWN_FIELDS, decision_tables
 from .pack import RulePack
 from .refs import split_ref
 
@@ -316,22 +314,10 @@ def _param_site(pack: RulePack, files: _Files, name: str) -> tuple[str, int | No
 # --- dead rows --------------------------------------------------------------------------
 
 
-def _tables(node: object, path: tuple = ()):
-    """Every decision table in a layer: a list of `Row`s or `BandRow`s (the first row that holds is
-    chosen), with its path in the file."""
-    if isinstance(node, list):
-        if node and all(isinstance(r, (Row, BandRow)) for r in node):
-            yield path, node
-        return
-    if isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            yield from _tables(getattr(node, name), path + (name,))
-
-
 def _dead_rows(pack: RulePack, layer, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
     out: list[Finding] = []
     layer_when = conditions.parse(layer.when, specs)
-    for path, rows in _tables(layer):
+    for path, rows in decision_tables(layer):
         rule_ids = layer.rule_ids(path[0], rows)
         conds = [conditions.parse(r.when, specs) if r.when is not None else None for r in rows]
         at = ".".join(map(str, path))
@@ -357,7 +343,7 @@ def _uncovered(pack: RulePack, layer, specs, files: _Files, refusals: list, budg
     refuse): such a claim would be refused at settlement ("no ratio row applies")."""
     out: list[Finding] = []
     layer_when = conditions.parse(layer.when, specs)
-    for path, rows in _tables(layer):
+    for path, rows in decision_tables(layer):
         if path == ("caps",) or any(r.when is None for r in rows):  # no cap row leaves a claim uncapped: _capless
             continue
         conds = [conditions.parse(r.when, specs) for r in rows]
