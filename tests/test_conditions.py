@@ -40,7 +40,10 @@ def test_dates_become_integers_and_quoted_values_work():
     ("scheme > resident", "not ordered"),
     ("groups == tekun", "expected `has`"),
     ("age >= sixty", "whole number"),
-    ("date >= 2021-13-01", "YYYY-MM-DD"),
+    ("date >= 2021-13-01", "'2021-13-01' is not a date of the calendar"),
+    # found by a red team: read by fromisoformat() as 2021-07-01 and as the Monday of week 27 (2021-07-05)
+    ("date >= 20210701", "'date' compares with a date: expected a date written YYYY-MM-DD, got '20210701'"),
+    ("date >= '2021W27'", "'date' compares with a date: expected a date written YYYY-MM-DD, got '2021W27'"),
     ("(scheme == resident", "expected `)`"),
     ("scheme == resident and", "expected a field name"),
     ("scheme == resident level == level1", "`and`, `or` or the end"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
+from .dates import parse_day
 from .models.claim import Claim, Group, MemberType, Region, Scheme, Visit
 
 
@@ -49,10 +50,10 @@ class FieldSpec:
             if not re.fullmatch(r"-?\d+", text):
                 raise ValueError(f"{self.name!r} compares with a whole number, not {text!r}")
             return int(text)
-        try:
-            return date_key(dt.date.fromisoformat(text))
-        except ValueError:
-            raise ValueError(f"{self.name!r} compares with a date written YYYY-MM-DD, not {text!r}") from None
+        try:  # YYYY-MM-DD alone, as every date of a pack: fromisoformat() also reads 20210701 and 2021W27
+            return date_key(parse_day(text))
+        except ValueError as exc:
+            raise ValueError(f"{self.name!r} compares with a date: {exc}") from None
 
 
 def date_key(day: dt.date) -> int:
