@@ -341,3 +341,26 @@ def test_the_lists_of_pack_yaml_are_checked_for_repeats_in_linear_time(tmp_path)
     [problem] = problems(pack)
     assert problem.endswith("[services]: listed more than once: s0, s1, s10, s100, s1000, s10000, s10001, s10002, "
                             "s10003, s10004 and 49,990 more")
+
+
+@pytest.mark.parametrize("before, after, where, words", [
+    # found by a red team: each loaded, and the settlement's setlinfo went wrong while its amounts stayed right:
+    # serious illness paid 15,590.97 under a field of its own (hifmi_pay read 0.00)...
+    ("resident: hifmi_pay", "resident: hifp_pya", "[platform_field.resident",
+     "expected 'hifp_pay', 'hifmi_pay', 'hifob_pay', 'cvlserv_pay', 'maf_pay', 'oth_pay' or 'acct_pay', got 'hifp_pya'"),
+    # ... or under none, and the funds of the block no longer added up to fund_pay_sumamt
+    ("platform_field: {employee: hifob_pay, resident: hifmi_pay}", "platform_field: {employee: hifob_pay}",
+     "[platform_field", "no field for resident members, whom the layer's `when:` can pay"),
+    # a letter O for a zero went into setldetail as the fund's code
+    ('resident: "390200"', 'resident: "39O200"', "[fund_code.resident", "a fund code of six digits, such as 390100"),
+])
+def test_a_layer_names_a_platform_field_and_fund_code_the_platform_has(tmp_path, before, after, where, words):
+    pack = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, pack)
+    path = pack / "layers" / "serious_illness.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    path.write_text(text.replace(before, after), encoding="utf-8")
+    [problem] = problems(pack)
+    line = text[:text.index(before)].count("\n") + 1
+    assert problem.startswith(f"jiangmen/layers/serious_illness.yaml:{line} {where}") and words in problem

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import get_args
 
 import jsonschema
 import pytest
@@ -18,6 +19,7 @@ import benefits
 from benefits import ClaimError
 from benefits.models.platform_in import claim_from_platform, is_fee_line, item_from_fee_line, items_from_fee_lines
 from benefits.models.platform_out import SETLINFO_FIELDS, platform_json
+from benefits.rules.files import PlatformField
 from benefits.models.schema import calc_output_schema
 from benefits_cli.app import app
 
@@ -159,6 +161,11 @@ def test_setldetail_of_the_resident_claim(jiangmen):
         {"fund_pay_type": "390200", "fund_pay_type_name": "大病保险", "inscp_scp_amt": D("1737.80"),
          "crt_payb_lmt_amt": D("240000.00"), "fund_payamt": D("0.00")},
     ]
+
+
+def test_every_field_a_layer_may_name_is_a_field_of_setlinfo():
+    # the loader refuses any other (rules/files.PlatformField): a layer's payout always lands in the block
+    assert set(get_args(PlatformField)) <= set(SETLINFO_FIELDS) - {"pool_prop_selfpay", "balc"}
 
 
 def test_the_employee_claim_has_the_same_setlinfo_keys_and_its_account_rows(jiangmen):

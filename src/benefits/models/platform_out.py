@@ -5,8 +5,8 @@ one row per fund) and `feedetail` (each fee line split as 2301 returns it).
 Choices the platform's specification leaves to us, fixed here:
 
 - `setlinfo` always has every field of section 5's table, whatever the claim's scheme or visit, an
-  unused amount as 0.00; a field a pack's layer names beyond the table comes after them (none in
-  our packs). Amounts are Decimal yuan with two places (strings in JSON).
+  unused amount as 0.00 (a layer's `platform_field` is one of the table's, which the loader checks).
+  Amounts are Decimal yuan with two places (strings in JSON).
 - `pool_prop_selfpay` is the basic fund's ratio (0.6500 for 65%), as domain.md section 5 says
   ("ratio in pool_prop_selfpay") and the specification's own description of the field does
   (基本医疗保险统筹基金支付比例), although its name reads "self-pay proportion"; 0.0000 when no
@@ -166,14 +166,11 @@ def amounts(s: Settlement) -> dict[str, Decimal]:
 
 def setlinfo(s: Settlement, found: dict[str, Decimal] | None = None) -> dict[str, Decimal]:
     """`setlinfo`: every field of SetlInfo, in its order, unused amounts 0.00 (see the module's notes
-    on pool_prop_selfpay and balc), then any field a pack names beyond the table. `found`: the
-    settlement's `amounts`, when the caller has them already."""
+    on pool_prop_selfpay and balc). `found`: the settlement's `amounts`, when the caller has them already."""
     found = amounts(s) if found is None else dict(found)
     with exact():
         found["pool_prop_selfpay"] = _proportion(s.ratio)
-    out = {name: found.pop(name, ZERO) for name in SETLINFO_FIELDS}
-    out.update(found)
-    return out
+    return {name: found.get(name, ZERO) for name in SETLINFO_FIELDS}
 
 
 def setldetail(s: Settlement) -> list[dict]:

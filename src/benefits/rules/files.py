@@ -239,12 +239,19 @@ class GroupRatio(_File):
     deductible: Name | None = None
 
 
+FundCode = Annotated[str, StringConstraints(pattern=described(r"^[0-9]{6}$", "a fund code of six digits, such as 390100"))]
+"""A fund's `fund_pay_type` in the platform's setldetail (domain.md section 5: 310100, 390200, 610102, ...)."""
+PlatformField = Literal["hifp_pay", "hifmi_pay", "hifob_pay", "cvlserv_pay", "maf_pay", "oth_pay", "acct_pay"]
+"""The setlinfo fields a fund's payout is summed into (domain.md section 5's table): one misspelt would be a
+field of its own, and the fund's column would read 0.00."""
+
+
 class LayerBase(_File):
     """What every layer file has; each layer kind (benefits/kinds/) adds its own fields."""
 
     id: Name
     name: Text
     when: Condition = Field(description="the claims this layer applies to")
-    fund_code: dict[Literal["employee", "resident"], str] = Field(default_factory=dict)
-    platform_field: dict[Literal["employee", "resident"], str] = Field(default_factory=dict)
+    fund_code: dict[Literal["employee", "resident"], FundCode] = Field(default_factory=dict)
+    platform_field: dict[Literal["employee", "resident"], PlatformField] = Field(default_factory=dict)
     citation: str = Field(min_length=1, description="the policy text this layer encodes")

@@ -721,6 +721,7 @@ def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: Pa
             col.add(path, lloc, ("id",), f"the file layers/{layer_id}.yaml must have id: {layer_id}, not {layer.id!r}")
         chk = _LayerCheck(col, path, lloc, layer, params, counters, specs, rules, sites, periods, roles, meta)
         chk.when(("when",), layer.when, layer.when_rule)
+        _check_platform_field(chk, layer)
         layer.check(chk)
         layers.append(layer)
     if len(layers) == len(meta.layers):
@@ -729,6 +730,16 @@ def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: Pa
         for extra in sorted(set(p.stem for p in layer_dir.glob("*.yaml")) - set(meta.layers)):
             col.add(layer_dir / f"{extra}.yaml", None, (), "layer file not listed under `layers:` in pack.yaml")
     return layers
+
+
+def _check_platform_field(chk: _LayerCheck, layer) -> None:
+    """A scheme whose members the layer's `when:` can pay has a setlinfo field: what the layer paid them would
+    be in none, and the block's funds would not add up to fund_pay_sumamt."""
+    for scheme in ("employee", "resident"):
+        if scheme not in layer.platform_field and chk.together((layer.when_rule,), {"scheme": scheme}):
+            chk.problem(("platform_field",), f"no field for {scheme} members, whom the layer's `when:` can pay: what "
+                                             f"it pays them would be in no setlinfo field; add {scheme}: <field> "
+                                             "(hifp_pay, maf_pay, ...)")
 
 
 def _compile(col: _Collector, pack_path: Path, rules: dict, sites: dict, kind: str, memo: bool):
