@@ -440,6 +440,33 @@ def test_pack_yaml_that_is_not_a_mapping(pack):
     assert p.file.endswith("pack.yaml") and "valid dictionary" in p.message
 
 
+# --- what was expected, in the words of the rule files (not pydantic's, PyYAML's or Python's) -------------
+
+PYTHON_WORDS = ("Input should be a valid dictionary", "instance of", "PackFile", "ParameterFile", "extract fields",
+                "discriminator", "Decimal(", "datetime", "None", "tag:yaml.org")
+
+
+def in_our_words(message):
+    assert not [w for w in PYTHON_WORDS if w in message], message
+
+
+@pytest.mark.parametrize("rel, old, new, where, got", [
+    ("layers/basic.yaml", "from_admission: 2,", "from_admission: 2.0,", "deductible.repeat_admissions.from_admission",
+     "Input should be a valid integer (got 2.0)"),
+    ("layers/basic.yaml", "from_admission: 2,", "from_admission: 0.0000001,", "deductible.repeat_admissions.from_admission",
+     "Input should be a valid integer (got 0.0000001)"),
+    ("pack.yaml", "jurisdiction: 广东省江门市", "jurisdiction: 2021-01-01", "jurisdiction",
+     "Input should be a valid string (got 2021-01-01)"),
+    ("pack.yaml", "jurisdiction: 广东省江门市", "jurisdiction: true", "jurisdiction", "Input should be a valid string (got true)"),
+    ("pack.yaml", "jurisdiction: 广东省江门市", "jurisdiction: null", "jurisdiction", "Input should be a valid string (got null)"),
+])
+def test_a_value_is_quoted_as_the_file_writes_it(pack, rel, old, new, where, got):
+    edit(pack, rel, old, new)
+    p = only(pack)
+    assert (p.line, p.where, p.message) == (line_of(pack, rel, new), where, got)
+    in_our_words(p.message)
+
+
 def test_error_paths_hide_the_layer_kind(pack):
     # pydantic puts the union's tag (the file's kind) in the path; a rule author did not write it
     from benefits.kinds import KINDS

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import reprlib
+from decimal import Decimal
 from typing import Any, Callable, Sequence
 
 
@@ -116,14 +118,29 @@ _CONTAINERS = ((dict, "a mapping"), ((list, tuple), "a list"), ((set, frozenset)
 
 def shown(value: object) -> str:
     """An input as a message may quote it: a container by its type, a scalar as a short escaped excerpt
-    (a hostile input can be megabytes long, nested too deep for repr(), or someone else's secret)."""
+    (a hostile input can be megabytes long, nested too deep for repr(), or someone else's secret).
+    A number, a date, true, false and null are quoted as a YAML or JSON file writes them (2.0,
+    2021-01-01), not as Python names them (Decimal('2.0'), datetime.date(2021, 1, 1))."""
     for kinds, name in _CONTAINERS:
         if isinstance(value, kinds):
             return name
     if isinstance(value, str):
         return repr(value) if len(value) <= EXCERPT else repr(value[:EXCERPT]) + "..."
-    text = reprlib.repr(value)
+    text = _written(value)
     return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
+
+
+def _written(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        # as written (0.0000001, not 1E-7), unless the exponent would spell out thousands of digits
+        return f"{value:f}" if value.is_finite() and -EXCERPT < value.as_tuple().exponent < EXCERPT else str(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return reprlib.repr(value)
 
 
 FLOAT_HINT = "read JSON text with benefits.loads(text), not json.loads: it keeps every number exact"
