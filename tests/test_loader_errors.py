@@ -450,6 +450,23 @@ def in_our_words(message):
     assert not [w for w in PYTHON_WORDS if w in message], message
 
 
+def test_a_layer_without_kind_names_the_kinds(pack):
+    from benefits.kinds import KINDS
+
+    edit(pack, "layers/basic.yaml", "kind: basic_fund\n", "")
+    p = only(pack)
+    assert (p.file, p.line) == ("jiangmen/layers/basic.yaml", line_of(pack, "layers/basic.yaml", "id: basic"))
+    assert p.message == ("required key 'kind' is missing; expected the layer's kind, one of "
+                         + ", ".join(repr(k) for k in sorted(KINDS)))
+    in_our_words(p.message)
+
+
+def test_a_layer_kind_that_is_not_text_is_quoted_as_written(pack):
+    edit(pack, "layers/basic.yaml", "kind: basic_fund\n", "kind: [basic_fund]\n")
+    p = only(pack)
+    assert p.message.startswith("unknown layer kind a list; expected one of 'above_cap', ") and "[" not in p.message
+
+
 @pytest.mark.parametrize("rel, old, new, where, got", [
     ("layers/basic.yaml", "from_admission: 2,", "from_admission: 2.0,", "deductible.repeat_admissions.from_admission",
      "Input should be a valid integer (got 2.0)"),

@@ -158,15 +158,20 @@ def described(pattern: str, what: str) -> str:
     return pattern
 
 
-def error_message(err: dict) -> str:
-    """A pydantic error in the words of our file formats."""
+def error_message(err: dict, tags=()) -> str:
+    """A pydantic error in the words of our file formats. `tags`: the layer kinds, when the error is a
+    layer file's (the tagged union of the kinds, which says what `kind:` may be only when it is wrong)."""
     if type(err.get("input")) is float:
-        return f"{_message(err)}; {FLOAT_HINT}"
-    return _message(err)
+        return f"{_message(err, tags)}; {FLOAT_HINT}"
+    return _message(err, tags)
 
 
-def _message(err: dict) -> str:
+def _message(err: dict, tags) -> str:
     kind = err["type"]
+    kinds = ", ".join(map(repr, sorted(tags)))
+    if kind == "union_tag_not_found":
+        key = err.get("ctx", {}).get("discriminator", "").strip("'")
+        return f"required key {key!r} is missing" + (f"; expected the layer's kind, one of {kinds}" if tags else "")
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
@@ -178,6 +183,8 @@ def _message(err: dict) -> str:
     if kind == "literal_error":
         return f"expected {err['ctx']['expected']}, got {shown(err.get('input'))}"
     if kind == "union_tag_invalid":
-        return f"unknown layer kind {err['ctx']['tag']!r}; expected one of {err['ctx']['expected_tags']}"
+        key, given = err["ctx"]["discriminator"].strip("'"), err.get("input")
+        tag = shown(given[key]) if isinstance(given, dict) and key in given else repr(err["ctx"]["tag"])
+        return f"unknown layer kind {tag}; expected one of {err['ctx']['expected_tags']}"
     msg = err["msg"].removeprefix("Value error, ")
     return msg if kind == "value_error" else f"{msg} (got {shown(err.get('input'))})"

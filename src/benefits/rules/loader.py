@@ -90,7 +90,7 @@ class _Collector:
     def validation(self, path: Path, locator: Locator, exc: ValidationError, prefix: tuple = (),
                    data: object = None) -> None:
         for err in exc.errors():
-            self.add(path, locator, prefix + _as_written(data, error_path(err, KINDS)), error_message(err))
+            self.add(path, locator, prefix + _as_written(data, error_path(err, KINDS)), error_message(err, KINDS))
 
 
 def _as_written(data: object, where: tuple) -> tuple:
