@@ -149,9 +149,9 @@ CLAIMS = {
         claim(), {"year": 2021, "admissions": -1},
         "accumulators.admissions: Input should be greater than or equal to 0 (got -1)"),
     "claim that is not a mapping": (
-        ["id", "c1"], None, "claim: Input should be a valid dictionary or instance of Claim (got a list)"),
+        ["id", "c1"], None, "claim: expected a mapping, got a list"),
     "accumulators that are not a mapping": (
-        claim(), "2021", "accumulators: Input should be a valid dictionary or instance of Accumulators (got '2021')"),
+        claim(), "2021", "accumulators: expected a mapping, got the text '2021'"),
     # found by tests/test_fuzz.py: the error message's repr() of the input hit the recursion limit
     "deeply nested input": (
         claim(id=deep_list(100_000)), None, "claim.id: Input should be a valid string (got a list)"),
@@ -316,9 +316,9 @@ def test_a_claim_file_settles_like_the_same_claim_given_as_a_dict(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("- a\n- list\n", "claim: Input should be a valid dictionary or instance of Claim (got a list)"),
-    ("just text\n", "claim: Input should be a valid dictionary or instance of Claim (got 'just text')"),
-    ("", "claim: Input should be a valid dictionary or instance of Claim (got null)"),
+    ("- a\n- list\n", "claim: expected a mapping, got a list"),
+    ("just text\n", "claim: expected a mapping, got the text 'just text'"),
+    ("", "claim: expected a mapping, got nothing"),
 ])
 def test_a_claim_file_that_is_not_a_mapping(tmp_path, text, message):
     path = tmp_path / "claim.yaml"
@@ -373,7 +373,7 @@ def test_a_bad_case_file_names_file_line_and_field(tmp_path, old, new, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("- a list\n", "{path}:1 []: Input should be a valid dictionary or instance of CaseFile (got a list)"),
+    ("- a list\n", "{path}:1 []: expected a mapping, got a list"),
     (CASE.replace("2021-03-10", "2021-13-45"),
      "{path}:9: not valid YAML: cannot read '2021-13-45' as timestamp (month must be in 1..12)"),
     (CASE + yaml_bomb(), "{path}:17: too large: anchors and aliases expand it to more than " + str(MAX_NODES) + " values"),
@@ -534,8 +534,9 @@ def test_a_layer_file_that_is_not_a_mapping(broken):
     folder, _ = broken
     (folder / layer_file(folder)).write_text("- kind\n- basic_fund\n", encoding="utf-8")
     found = problems(folder)
-    assert found == [(f"{folder.name}/{layer_file(folder)}:1: Input should be a valid dictionary or object to extract "
-                     "fields from (got a list)")]
+    assert found == [(f"{folder.name}/{layer_file(folder)}:1: expected a mapping of a layer's keys (kind: one of "
+                      "'above_cap', 'basic_fund', 'cumulative_bands', 'fixed_amount', 'personal_account', "
+                      "'residual_ratio', and the keys of that kind), got a list")]
 
 
 def test_a_parameter_file_of_non_utf8_bytes(broken):

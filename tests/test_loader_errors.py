@@ -434,12 +434,6 @@ def test_a_later_band_below_the_one_before_is_refused(anyang):
                                 "50000.00 (serious_illness.band2_start), 40000.00 (serious_illness.band3_start): " + RISE)
 
 
-def test_pack_yaml_that_is_not_a_mapping(pack):
-    (pack / "pack.yaml").write_text("- just\n- a list\n", encoding="utf-8")
-    p = only(pack)
-    assert p.file.endswith("pack.yaml") and "valid dictionary" in p.message
-
-
 # --- what was expected, in the words of the rule files (not pydantic's, PyYAML's or Python's) -------------
 
 PYTHON_WORDS = ("Input should be a valid dictionary", "instance of", "PackFile", "ParameterFile", "extract fields",
@@ -448,6 +442,45 @@ PYTHON_WORDS = ("Input should be a valid dictionary", "instance of", "PackFile",
 
 def in_our_words(message):
     assert not [w for w in PYTHON_WORDS if w in message], message
+
+
+PACK_KEYS = ("pack, title, jurisdiction, deciding_date, versions, valid_until, levels, visits, diseases, services, "
+             "refusals, default_b_share, counters, layers")
+LAYER_KEYS = ("kind: one of 'above_cap', 'basic_fund', 'cumulative_bands', 'fixed_amount', 'personal_account', "
+              "'residual_ratio', and the keys of that kind")
+
+
+@pytest.mark.parametrize("rel, text, line, message", [
+    ("pack.yaml", "", None, f"expected a mapping of pack.yaml's keys ({PACK_KEYS}), got nothing"),
+    ("pack.yaml", "- just\n- a list\n", 1, f"expected a mapping of pack.yaml's keys ({PACK_KEYS}), got a list"),
+    ("pack.yaml", "jiangmen\n", 1, f"expected a mapping of pack.yaml's keys ({PACK_KEYS}), got the text 'jiangmen'"),
+    ("layers/maternity.yaml", "- kind\n- fixed_amount\n", 1, f"expected a mapping of a layer's keys ({LAYER_KEYS}), got a list"),
+    ("layers/maternity.yaml", "", None, f"expected a mapping of a layer's keys ({LAYER_KEYS}), got nothing"),
+])
+def test_a_file_that_is_not_a_mapping_says_what_it_should_hold(pack, rel, text, line, message):
+    (pack / rel).write_text(text, encoding="utf-8")
+    p = only(pack)
+    assert (p.file, p.line, p.where, p.message) == (f"jiangmen/{rel}", line, "", message)
+    in_our_words(p.message)
+
+
+@pytest.mark.parametrize("body, got", [("7", "7"), ("[7, 8]", "a list"), ("", "nothing"), ("text", "the text 'text'")])
+def test_a_parameter_that_is_not_a_mapping_says_what_it_should_hold(pack, body, got):
+    rel = "parameters/serious_illness.yaml"
+    edit(pack, rel, "serious_illness.deductible:", f"serious_illness.extra: {body}\nserious_illness.deductible:")
+    p = only(pack)
+    assert (p.file, p.line, p.where) == (f"jiangmen/{rel}", line_of(pack, rel, "serious_illness.extra:"), "serious_illness.extra")
+    assert p.message == f"expected a mapping of a parameter's keys (description, unit, values), got {got}"
+    in_our_words(p.message)
+
+
+def test_a_dated_value_that_is_not_a_mapping_says_what_it_should_hold(pack):
+    rel = "parameters/bill.yaml"
+    edit(pack, rel, "2021-01-01: {value: 10%, source:", "2021-01-01: 10%\n    2021-07-01: {value: 10%, source:")
+    found = [p for p in problems(pack) if p.file == f"jiangmen/{rel}"]
+    assert [(p.line, p.where, p.message) for p in found][:1] == [
+        (line_of(pack, rel, "2021-01-01: 10%"), "bill.b_share_default.values.2021-01-01",
+         "expected a mapping of a dated value's keys (value, source), got the text '10%'")]
 
 
 def test_a_layer_without_kind_names_the_kinds(pack):

@@ -158,6 +158,28 @@ def described(pattern: str, what: str) -> str:
     return pattern
 
 
+_MAPPINGS: dict[str, str] = {}
+
+
+def mapping_of(what: str) -> Callable[[type], type]:
+    """Class decorator: a model's input that is not a mapping is refused as "expected a mapping of
+    `what` (its keys)" ("pack.yaml's keys"), not by the class's name, which whoever wrote the file
+    never saw."""
+
+    def register(cls: type) -> type:
+        _MAPPINGS[cls.__name__] = f"{what} ({', '.join(cls.model_fields)})"
+        return cls
+
+    return register
+
+
+def _got(value: object) -> str:
+    """What a mapping was expected in place of: nothing (an empty file, a key without a value), text, a list."""
+    if value is None:
+        return "nothing"
+    return f"the text {shown(value)}" if isinstance(value, str) else shown(value)
+
+
 def error_message(err: dict, tags=()) -> str:
     """A pydantic error in the words of our file formats. `tags`: the layer kinds, when the error is a
     layer file's (the tagged union of the kinds, which says what `kind:` may be only when it is wrong)."""
@@ -169,6 +191,12 @@ def error_message(err: dict, tags=()) -> str:
 def _message(err: dict, tags) -> str:
     kind = err["type"]
     kinds = ", ".join(map(repr, sorted(tags)))
+    if kind == "model_type":
+        what = _MAPPINGS.get(err.get("ctx", {}).get("class_name"))
+        return f"expected a mapping{f' of {what}' if what else ''}, got {_got(err.get('input'))}"
+    if kind == "model_attributes_type":  # a layer file: the kinds' tagged union
+        what = f" of a layer's keys (kind: one of {kinds}, and the keys of that kind)" if tags else ""
+        return f"expected a mapping{what}, got {_got(err.get('input'))}"
     if kind == "union_tag_not_found":
         key = err.get("ctx", {}).get("discriminator", "").strip("'")
         return f"required key {key!r} is missing" + (f"; expected the layer's kind, one of {kinds}" if tags else "")

@@ -18,7 +18,7 @@ from typing import Annotated, Literal, Union
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from ..dates import Count, Day
-from ..errors import described, shown
+from ..errors import described, mapping_of, shown
 from ..models.accumulators import MAX_NAME
 
 NAME_PATTERN = described(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", "a name of lower-case words joined by '.' or '_'")
@@ -80,6 +80,7 @@ def _not_a_truth_value(value: object) -> object:
     return value
 
 
+@mapping_of("a dated value's keys")
 class DatedValue(_File):
     value: Annotated[Union[int, Decimal, str], BeforeValidator(_not_a_truth_value)]  # checked against the unit by the loader
     source: str = Field(
@@ -88,6 +89,7 @@ class DatedValue(_File):
     )
 
 
+@mapping_of("a parameter's keys")
 class ParameterFile(_File):
     description: Text
     unit: Literal["yuan", "percent", "points"]
@@ -135,6 +137,7 @@ ListName = Annotated[Name, AfterValidator(_not_none)]
 """A disease list's or a service's name: a Name, but not `none`."""
 
 
+@mapping_of("pack.yaml's keys")
 class PackFile(_File):
     pack: Name
     title: str
