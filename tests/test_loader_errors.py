@@ -517,6 +517,14 @@ def test_a_value_is_quoted_as_the_file_writes_it(pack, rel, old, new, where, got
     in_our_words(p.message)
 
 
+def test_a_merge_key_is_refused_in_our_words(pack):
+    edit(pack, "layers/basic.yaml", "kind: basic_fund\n", "kind: basic_fund\n<<: {citation: x}\n")
+    p = only(pack)
+    assert (p.file, p.line) == ("jiangmen/layers/basic.yaml", line_of(pack, "layers/basic.yaml", "<<:"))
+    assert p.message == "not valid YAML: a merge key (<<) is not accepted: write out the values it would copy"
+    in_our_words(p.message)
+
+
 def test_error_paths_hide_the_layer_kind(pack):
     # pydantic puts the union's tag (the file's kind) in the path; a rule author did not write it
     from benefits.kinds import KINDS

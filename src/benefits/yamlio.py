@@ -67,7 +67,7 @@ for _tag, _pattern, _first in [
     ("float", rf"^{_FLOAT_TEXT}$", "-+.0123456789"),
     ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
     ("timestamp", rf"^{_DATE_TEXT}$", "0123456789"),
-    ("merge", r"^<<$", "<"),  # recognised only to be refused: no constructor
+    ("merge", r"^<<$", "<"),  # recognised only to be refused (_merge)
 ]:
     _Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
 
@@ -185,6 +185,13 @@ def _refused(loader: _Loader, node: yaml.Node):
     raise yaml.constructor.ConstructorError(None, None, f"a !!{tag} value is not accepted here", node.start_mark)
 
 
+def _merge(loader: _Loader, node: yaml.Node):
+    # `<<:` would copy a mapping's keys into another, which a reader of the file does not see where
+    # they take effect: every value is written out where it applies
+    raise yaml.constructor.ConstructorError(
+        None, None, "a merge key (<<) is not accepted: write out the values it would copy", node.start_mark)
+
+
 def _excerpt(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
@@ -214,6 +221,7 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _int)
 _Loader.add_constructor("tag:yaml.org,2002:bool", _bool)
 _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _date)
+_Loader.add_constructor("tag:yaml.org,2002:merge", _merge)
 for _tag in ("binary", "set", "omap", "pairs"):
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refused)
 
