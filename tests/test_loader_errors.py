@@ -210,7 +210,7 @@ def test_source_must_say_what_kind(pack):
 
 def test_duplicate_key(pack):
     edit(pack, "parameters/bill.yaml", "  unit: percent", "  unit: percent\n  unit: yuan")
-    first = problems(pack)[0]  # the file cannot be read; what refers to its parameters follows
+    first = only(pack)  # the file cannot be read; what refers to its parameters is no second problem
     assert first.file.endswith("parameters/bill.yaml") and first.line == 5 and "duplicate key 'unit'" in first.message
 
 
@@ -523,6 +523,37 @@ def test_a_merge_key_is_refused_in_our_words(pack):
     assert (p.file, p.line) == ("jiangmen/layers/basic.yaml", line_of(pack, "layers/basic.yaml", "<<:"))
     assert p.message == "not valid YAML: a merge key (<<) is not accepted: write out the values it would copy"
     in_our_words(p.message)
+
+
+# --- a parameter file refused whole: what refers to its parameters is no second problem ----------------
+
+
+def test_a_parameter_file_that_is_not_yaml_is_the_one_problem(pack):
+    # the layers refer to eleven of its parameters, each of which was reported as defined by no file
+    rel = "parameters/basic_inpatient.yaml"
+    edit(pack, rel, "inpatient.deductible.repeat_factor:", "inpatient.deductible.repeat_factor: [\n")
+    p = only(pack)
+    assert p.file == f"jiangmen/{rel}" and p.message.startswith("not valid YAML: ")
+
+
+def test_a_reference_to_a_parameter_file_not_read_says_so(pack):
+    # the file holds no names to tell what it would define: what refers to them names it
+    rel = "parameters/serious_illness.yaml"
+    (pack / rel).write_text("- a list\n", encoding="utf-8")
+    found = problems(pack)
+    assert str(found[0]) == f"jiangmen/{rel}:1: expected a mapping of parameter names to parameters"
+    assert found[1:] and all(p.message.endswith(f"which no file in parameters/ defines; jiangmen/{rel} could not be read "
+                                                "and may define it") for p in found[1:]), [str(p) for p in found]
+
+
+def test_an_undefined_parameter_is_still_reported_beside_a_file_not_read(pack):
+    edit(pack, "parameters/basic_inpatient.yaml", "inpatient.deductible.repeat_factor:",
+         "inpatient.deductible.repeat_factor: [\n")
+    edit(pack, "layers/medical_aid.yaml", "- {value: medical_aid.annual_cap}", "- {value: medical_aid.annual_cpa}")
+    found = problems(pack)
+    assert len(found) == 2 and found[0].message.startswith("not valid YAML: "), [str(p) for p in found]
+    assert found[1].message == ("refers to parameter 'medical_aid.annual_cpa', which no file in parameters/ defines; "
+                                "jiangmen/parameters/basic_inpatient.yaml could not be read and may define it")
 
 
 def test_error_paths_hide_the_layer_kind(pack):

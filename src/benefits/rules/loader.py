@@ -67,6 +67,7 @@ class _Collector:
         self.budget = MAX_PACK_BYTES  # bytes the pack's files may still take
         self.read: dict[Path, bytes] = {}  # the bytes of each file read, for the pack's content hash
         self.broken: set[str] = set()  # parameters defined with a problem: a reference to one is no second problem
+        self.unread: list[str] = []  # parameter files refused whole: what they define is not known
 
     def outside(self, path: Path) -> str | None:
         """Why `path`, links followed, is not a file of the pack's own folder (None: it is)."""
@@ -246,12 +247,12 @@ def _parameters(col: _Collector, root: Path, meta: PackFile, specs) -> dict[str,
         col.add(root / "parameters", None, (), "expected a folder parameters/ with at least one .yaml file")
     for path in files:
         read = _read(col, path)
-        if read is None:
+        if read is None or not isinstance(read[0], dict):
+            if read is not None:
+                col.add(path, read[1], (), "expected a mapping of parameter names to parameters")
+            _unread(col, path)
             continue
         data, loc = read
-        if not isinstance(data, dict):
-            col.add(path, loc, (), "expected a mapping of parameter names to parameters")
-            continue
         for name, body in data.items():
             if not isinstance(name, str) or not _is_name(name):
                 col.add(path, loc, (name,), f"expected a parameter name of lower-case words joined by '.', got {name!r}")
@@ -269,6 +270,20 @@ def _parameters(col: _Collector, root: Path, meta: PackFile, specs) -> dict[str,
             else:
                 col.broken.add(name)
     return params
+
+
+_TOP_KEY = re.compile(r"""^["']?([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*)["']?[ \t]*:(?=[ \t\r]|$)""", re.MULTILINE)
+"""A parameter's name as a key at the start of a line: the top-level keys of a parameter file."""
+
+
+def _unread(col: _Collector, path: Path) -> None:
+    """A parameter file refused whole (not YAML, not a mapping, not read at all) has had its problem
+    reported: the parameters whose names start a line of it are broken, so that what refers to them
+    is no second problem; a reference to any other undefined parameter says the file was not read."""
+    col.unread.append(col.rel(path))
+    raw = col.read.get(path)
+    if raw is not None:
+        col.broken.update(m.group(1) for m in _TOP_KEY.finditer(raw.decode("utf-8", "replace")))
 
 
 def _parameter(col: _Collector, path: Path, loc: Locator, name: str, body: object, meta: PackFile,
@@ -364,10 +379,12 @@ def breakdown_domain(field: str, specs, meta: PackFile) -> tuple[str, ...]:
 
 
 def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs=None,
-                       broken: set[str] = frozenset(), meta: PackFile | None = None) -> str | None:
+                       broken: set[str] = frozenset(), meta: PackFile | None = None,
+                       unread: list[str] = ()) -> str | None:
     """What is wrong with a reference to parameter `name` where a value in `unit` is needed. A
     reference with `[field]` parts must find a parameter for every value of each field. A parameter in
-    `broken` (defined, but refused for a problem of its own, already reported) is no second problem."""
+    `broken` (defined, but refused for a problem of its own, already reported) is no second problem;
+    `unread` are the parameter files refused whole, one of which may define a parameter not found."""
     base, parts = split_ref(name)
     if base in broken:
         return None
@@ -384,17 +401,22 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
             allowed = [set(c) for c in choices]
             defined = sum(1 for n in set(params).union(broken) if _one_of(n, base, allowed))
             more = math.prod(len(c) for c in choices) - defined - 1
-            return (f"refers to parameter {missing!r}, which no file in parameters/ defines"
-                    + (f" (and {more} more of its combinations)" if more else ""))
+            return _undefined(missing, unread, f" (and {more} more of its combinations)" if more else "")
         name = next((n for n in names() if n in params), None)
         if name is None:  # every combination refused for its own problems
             return None
     p = params.get(name)
     if p is None:
-        return f"refers to parameter {name!r}, which no file in parameters/ defines"
+        return _undefined(name, unread)
     if p.unit != unit:
         return f"parameter {name!r} is in {p.unit}; expected one in {unit}"
     return None
+
+
+def _undefined(name: str, unread: list[str], more: str = "") -> str:
+    files = " and ".join(unread)
+    return (f"refers to parameter {name!r}, which no file in parameters/ defines{more}"
+            + (f"; {files} could not be read and may define it" if unread else ""))
 
 
 def _choices(parts: tuple[str, ...], specs, meta: PackFile | None) -> list[tuple[str, ...]]:
@@ -429,7 +451,8 @@ class _LayerCheck:
         self.named: dict[tuple, tuple[str, ...]] = {}  # (reference, unit) -> the parameters it may name
 
     def param(self, where: tuple, name: str | None, unit: str) -> None:
-        problem = name and _reference_problem(self.params, name, unit, self.specs, self.col.broken, self.meta)
+        problem = name and _reference_problem(self.params, name, unit, self.specs, self.col.broken, self.meta,
+                                              self.col.unread)
         if problem:
             self.col.add(self.path, self.loc, where, problem)
 
@@ -602,7 +625,7 @@ def load_rules_and_sources(directory: str | Path, matcher: str = "durable", *,
     specs = field_specs(tuple(meta.levels), tuple(meta.diseases), tuple(meta.services))
     params = _parameters(col, root, meta, specs)
     _check_derived(col, pack_path, loc, meta, params)
-    problem = _reference_problem(params, meta.default_b_share, "percent", broken=col.broken)
+    problem = _reference_problem(params, meta.default_b_share, "percent", broken=col.broken, unread=col.unread)
     if problem:
         col.add(pack_path, loc, ("default_b_share",), problem)
     diseases = _diseases(col, pack_path, loc, meta)
