@@ -216,6 +216,18 @@ def test_a_claim_past_the_years_of_accumulators_is_a_claim_error_not_a_validatio
 # --- line breaks only YAML sees ---------------------------------------------------------------------
 
 JIANGMEN = ROOT / "rules" / "jiangmen"
+def jiangmen_edited(tmp_path: Path, rel: str, before: str, after: str) -> tuple[Path, int]:
+    """A copy of the Jiangmen pack with `before` (found once in `rel`) replaced by `after`, and the line
+    `before` starts on."""
+    pack = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, pack)
+    path = pack / rel
+    text = path.read_text(encoding="utf-8")
+    assert text.count(before) == 1
+    path.write_text(text.replace(before, after), encoding="utf-8", newline="")
+    return pack, text[:text.index(before)].count("\n") + 1
+
+
 RATIO_LINE = ('        2021-01-01: {value: 65%, source: "seed 001: 参保人在三级定点医疗机构住院基金支付比例为65% '
               '(domain.md section 7.1)"}\n')
 
@@ -235,21 +247,16 @@ RATIO_LINE = ('        2021-01-01: {value: 65%, source: "seed 001: 参保人在�
      "   # residents: see 7.1\r  - {when: scheme == resident, points: inpatient.ratio.retired_bonus}"),
 ])
 def test_a_line_break_editors_do_not_show_is_refused_where_it_is(tmp_path, rel, before, hidden):
-    pack = tmp_path / "jiangmen"
-    shutil.copytree(JIANGMEN, pack)
-    path = pack / rel
-    text = path.read_text(encoding="utf-8")
-    assert text.count(before) == 1
-    line = text[:text.index(before)].count("\n") + 1
-    path.write_text(text.replace(before, before[:-1] + hidden + "\n"), encoding="utf-8", newline="")
+    pack, line = jiangmen_edited(tmp_path, rel, before, before[:-1] + hidden + "\n")
     # (a parameter file that cannot be read leaves the references to its parameters unresolved as well)
     [problem] = [p for p in problems(pack) if "line break" in p]
     column = len(before) + next(i for i, c in enumerate(hidden) if c in "\x85\u2028\u2029\r")
     assert problem.startswith(f"jiangmen/{rel}:{line}: column {column}: ")
     assert "which YAML reads as a line break and editors and diffs do not show as one" in problem
     # CRLF line ends are one line break to both, and an escape in a double-quoted string is text
-    path.write_text(text.replace("\n", "\r\n").replace("seed 001: x", "seed 001: \\u2028"), encoding="utf-8",
-                    newline="")
+    text = (JIANGMEN / rel).read_text(encoding="utf-8")
+    (pack / rel).write_text(text.replace("\n", "\r\n").replace("seed 001: x", "seed 001: \\u2028"), encoding="utf-8",
+                            newline="")
     benefits.load_rules(pack, matcher="reference")
 
 
@@ -282,13 +289,7 @@ def test_a_claim_file_with_a_hidden_line_break_is_refused_with_its_line(tmp_path
      "value: basic.annual_cap.resident, counter: }", "counter"),
 ])
 def test_a_key_left_empty_is_refused_not_read_as_left_out(tmp_path, rel, before, after, key):
-    pack = tmp_path / "jiangmen"
-    shutil.copytree(JIANGMEN, pack)
-    path = pack / rel
-    text = path.read_text(encoding="utf-8")
-    assert text.count(before) == 1
-    line = text[:text.index(before)].count("\n") + 1
-    path.write_text(text.replace(before, after), encoding="utf-8")
+    pack, line = jiangmen_edited(tmp_path, rel, before, after)
     [problem] = problems(pack)
     assert problem.startswith(f"jiangmen/{rel}:{line} [")
     assert problem.endswith(f"`{key}:` is empty (YAML reads it as null); give it a value, or leave the key out")
@@ -301,12 +302,7 @@ def test_a_key_left_empty_is_refused_not_read_as_left_out(tmp_path, rel, before,
     ("services: [prenatal_care, termination, iud]", "services: [prenatal_care, termination, iud, none]", "[services.3"),
 ])
 def test_a_disease_list_or_service_named_none_is_refused(tmp_path, before, after, where):
-    pack = tmp_path / "jiangmen"
-    shutil.copytree(JIANGMEN, pack)
-    path = pack / "pack.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert text.count(before) == 1
-    path.write_text(text.replace(before, after), encoding="utf-8")
+    pack, _ = jiangmen_edited(tmp_path, "pack.yaml", before, after)
     [problem] = problems(pack)
     assert problem.startswith("jiangmen/pack.yaml:") and where in problem
     assert "'none' is what conditions read for a claim in no disease list, or naming no service" in problem
@@ -355,12 +351,6 @@ def test_the_lists_of_pack_yaml_are_checked_for_repeats_in_linear_time(tmp_path)
     ('resident: "390200"', 'resident: "39O200"', "[fund_code.resident", "a fund code of six digits, such as 390100"),
 ])
 def test_a_layer_names_a_platform_field_and_fund_code_the_platform_has(tmp_path, before, after, where, words):
-    pack = tmp_path / "jiangmen"
-    shutil.copytree(JIANGMEN, pack)
-    path = pack / "layers" / "serious_illness.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert text.count(before) == 1
-    path.write_text(text.replace(before, after), encoding="utf-8")
+    pack, line = jiangmen_edited(tmp_path, "layers/serious_illness.yaml", before, after)
     [problem] = problems(pack)
-    line = text[:text.index(before)].count("\n") + 1
     assert problem.startswith(f"jiangmen/layers/serious_illness.yaml:{line} {where}") and words in problem
