@@ -7,6 +7,7 @@ library's bounds (size, nesting, values) are refused as malformed (400).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import Request
@@ -64,8 +65,8 @@ async def json_object(request: Request) -> dict:
 
 def single_query_values(request: Request) -> None:
     """Each query parameter at most once: `?trace=true&trace=false` is refused (422), not read as one of the two."""
-    names = [name for name, _ in request.query_params.multi_items()]
-    twice = sorted({name for name in names if names.count(name) > 1})
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    twice = sorted(name for name, n in counts.items() if n > 1)
     if twice:
         raise ServiceProblem("invalid-request", f"query parameter {twice[0]!r} is given more than once",
                              [item(["query", name], "given more than once; give it once") for name in twice])
