@@ -547,6 +547,27 @@ def test_a_reversal_restores_every_counter_and_returns_the_amounts_negated(ledge
     assert by_key.count("r1") == by_key.count("k1") == 3 and by_key.count("r2") == by_key.count("k2") == len(k2)
 
 
+def test_a_settlement_stored_before_bodies_carried_the_platform_blocks_is_reversed_with_them(ledger, ledger_url,
+                                                                                             jiangmen):
+    """Found by a red team: a settlement's body has carried setlinfo, setldetail and feedetail since
+    2026-11-29; reversing one stored before failed (KeyError, a 500 over HTTP). Its blocks are made from the
+    stored settlement, as they would have been stored."""
+    settled = json.loads(ledger.settle("k1", stay(1, month=3), jiangmen).body)
+    older = {k: v for k, v in settled.items() if k not in ("setlinfo", "setldetail", "feedetail")}
+    conn = raw(ledger_url)
+    try:
+        mark = "%s" if ledger_url.startswith("postgresql") else "?"
+        conn.execute(f"UPDATE settlements SET body = {mark} WHERE key = 'k1'", (json.dumps(older),))
+    finally:
+        conn.close()
+    body = json.loads(ledger.reverse("r1", of="k1").body)
+    assert body["setlinfo"] == {k: v if k == "pool_prop_selfpay" else negated(v)
+                                for k, v in settled["setlinfo"].items() if k != "balc"}
+    assert [(r["fund_pay_type"], r["fund_payamt"]) for r in body["setldetail"]] == [
+        (r["fund_pay_type"], negated(r["fund_payamt"])) for r in settled["setldetail"]]
+    assert ledger.accumulators("m1", 2021) == Accumulators(member_id="m1", year=2021)
+
+
 def test_a_member_id_with_a_control_character_is_a_ledger_error_on_either_store(ledger):
     # PostgreSQL refuses NUL in text: the store's own DataError reached the caller
     for member_id in ("a\x00b", "a\nb"):

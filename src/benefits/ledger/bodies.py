@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from ..models.accumulators import Accumulators
 from ..models.claim import Claim
-from ..models.platform_out import FeeLineSplit, SetlDetail, SetlInfo
+from ..models.platform_out import FeeLineSplit, SetlDetail, SetlInfo, platform_json
 from ..models.settlement import Settlement
 from ..money import Money, from_fen, trimmed
 from .records import ADMISSIONS
@@ -190,6 +190,8 @@ def reverse_body(key: str, settled: str, entries: list[tuple[str, str, int]], la
     appended (counter, month, change) and the later settlements."""
     env = json.loads(settled)
     s = env["settlement"]
+    # a settlement stored before its body carried the platform's blocks has them made from its own amounts
+    blocks = env if "setlinfo" in env else platform_json(Settlement.model_validate(s))
     return ReverseBody(
         key=key, of=env["key"], member_id=env["member_id"], year=env["year"], pack=env["pack"],
         pack_hash=env["pack_hash"], pack_version=env["pack_version"], claim_id=s["claim_id"],
@@ -200,10 +202,10 @@ def reverse_body(key: str, settled: str, entries: list[tuple[str, str, int]], la
         patient={name: _negated(v) for name, v in s["patient"].items()},
         platform_fields={name: _negated(v) for name, v in env["platform_fields"].items() if name != "balc"},
         setlinfo={name: v if name in _NOT_AMOUNTS else _signed(_negated(v))
-                  for name, v in env["setlinfo"].items() if name != "balc"},
+                  for name, v in blocks["setlinfo"].items() if name != "balc"},
         setldetail=[FundReversed(fund_pay_type=row["fund_pay_type"], fund_pay_type_name=row["fund_pay_type_name"],
                                  inscp_scp_amt=_negated(row["inscp_scp_amt"]), fund_payamt=_negated(row["fund_payamt"]))
-                    for row in env["setldetail"]],
+                    for row in blocks["setldetail"]],
         entries=[EntryReversed(counter=c, month=m, delta=_delta(c, d)) for c, m, d in entries],
         later=later,
     )
