@@ -354,3 +354,36 @@ def test_a_layer_names_a_platform_field_and_fund_code_the_platform_has(tmp_path,
     pack, line = jiangmen_edited(tmp_path, "layers/serious_illness.yaml", before, after)
     [problem] = problems(pack)
     assert problem.startswith(f"jiangmen/layers/serious_illness.yaml:{line} {where}") and words in problem
+
+
+def test_a_layer_for_one_schemes_member_types_needs_no_field_for_the_other(mini):
+    # found by a red team: refused, "no field for resident members", though a retired member is an employee
+    path = mini / "layers" / "outpatient.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("when: visit == general_outpatient\n",
+                                 "when: visit == general_outpatient and member_type == retired\n")
+                        .replace('fund_code: {employee: "310100", resident: "390100"}', 'fund_code: {employee: "310100"}')
+                        .replace("platform_field: {employee: hifp_pay, resident: hifp_pay}", "platform_field: {employee: hifp_pay}"),
+                    encoding="utf-8")
+    assert benefits.load_rules(mini, matcher="reference").layers[0].platform_field == {"employee": "hifp_pay"}
+
+
+def test_a_fund_is_not_paid_into_the_accounts_field(tmp_path):
+    # found by a red team: setlinfo's acct_pay is the account's payment, and the basic fund's 40,435.23 named
+    # there was in no field (hifp_pay and acct_pay 0.00, fund_pay_sumamt 61,371.68)
+    before = "platform_field: {employee: hifp_pay, resident: hifp_pay}"
+    pack, line = jiangmen_edited(tmp_path, "layers/basic.yaml", before, "platform_field: {employee: hifp_pay, resident: acct_pay}")
+    assert problems(pack) == [f"jiangmen/layers/basic.yaml:{line} [platform_field.resident]: acct_pay is the personal "
+                              "account's payment, which is not a fund's; name the fund's field (hifp_pay, maf_pay, ...)"]
+    before = "platform_field: {employee: acct_pay}"
+    pack, line = jiangmen_edited(tmp_path / "2", "layers/personal_account.yaml", before, "platform_field: {employee: hifp_pay}")
+    assert problems(pack) == [f"jiangmen/layers/personal_account.yaml:{line} [platform_field.employee]: a personal "
+                              "account's payment is acct_pay in setlinfo"]
+
+
+def test_a_layer_whose_condition_is_wrong_is_told_that_alone(tmp_path):
+    # a `when:` that does not parse holds for no claim: "no field for resident members" followed it
+    before = "when: visit == maternity and scheme == employee\n"
+    pack, _ = jiangmen_edited(tmp_path, "layers/maternity.yaml", before, before[:-1] + "e\n")
+    [problem] = problems(pack)
+    assert "'employeee' is not a value of 'scheme'" in problem

@@ -27,6 +27,7 @@ from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message
 from ..facts import FieldKind, field_specs
 from ..matcher import LimitError, make_matcher
 from ..models.accumulators import MAX_YEAR, MIN_YEAR
+from ..models.claim import MEMBER_TYPE_NAMES
 from ..money import POINT, parse_money, ratio_of, shifted, to_fen, trimmed, units_of
 from ..yamlio import Locator, YamlError, is_dir, load_bytes, read_file
 from ..kinds import KINDS, LayerFile
@@ -756,10 +757,24 @@ def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: Pa
 
 
 def _check_platform_field(chk: _LayerCheck, layer) -> None:
-    """A scheme whose members the layer's `when:` can pay has a setlinfo field: what the layer paid them would
-    be in none, and the block's funds would not add up to fund_pay_sumamt."""
+    """Where the layer's payout goes in setlinfo. Every scheme whose members its `when:` can pay has a field
+    (what it paid them would be in none, and the block's funds would not add up to fund_pay_sumamt); the
+    personal account's is acct_pay, which no fund may name (setlinfo's acct_pay is the account's payment,
+    and a fund's payout there would be in no field)."""
+    account = {scheme for scheme, name in layer.platform_field.items() if name == "acct_pay"}
+    if layer.fund and account:
+        chk.problem(("platform_field", min(account)), "acct_pay is the personal account's payment, which is not a "
+                                                      "fund's; name the fund's field (hifp_pay, maf_pay, ...)")
+    elif not layer.fund and set(layer.platform_field) - account:
+        chk.problem(("platform_field", min(set(layer.platform_field) - account)),
+                    "a personal account's payment is acct_pay in setlinfo")
+    if layer.when_rule not in chk.rules:  # a `when:` with a problem of its own: reported, and it holds for none
+        return
     for scheme in ("employee", "resident"):
-        if scheme not in layer.platform_field and chk.together((layer.when_rule,), {"scheme": scheme}):
+        # a member type belongs to one scheme (a retired member is an employee): tried with each of the scheme's
+        member_types = (*MEMBER_TYPE_NAMES[scheme], "unknown")
+        if scheme not in layer.platform_field and any(
+                chk.together((layer.when_rule,), {"scheme": scheme, "member_type": t}) for t in member_types):
             chk.problem(("platform_field",), f"no field for {scheme} members, whom the layer's `when:` can pay: what "
                                              f"it pays them would be in no setlinfo field; add {scheme}: <field> "
                                              "(hifp_pay, maf_pay, ...)")
