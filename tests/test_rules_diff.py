@@ -351,3 +351,22 @@ def test_the_layer_order_is_reported_when_a_layer_is_also_removed(tmp_path):
     assert layers.order == (both, swapped)
     [pack_layers] = [c for c in _diff_json(folder)["pack"] if c["path"] == "layers"]
     assert pack_layers["order"] == {"a": both, "b": swapped} and pack_layers["rows"] == []
+
+
+def test_a_value_that_is_a_table_in_the_other_packs_kind_is_one_change(tmp_path):
+    # found by a red team: `ratio` is a table of a basic_fund layer and a parameter's name in an above_cap
+    # one; --json listed the name's 18 letters as rows removed ("removed 'l' row 1, 'a' row 2, ...")
+    anyang, folder = RULES / "anyang", tmp_path / "anyang"
+    shutil.copytree(anyang, folder)
+    edit(folder, "layers/large_amount.yaml", "kind: above_cap", "kind: basic_fund")
+    edit(folder, "layers/large_amount.yaml", "cap: annual                       # the basic-fund cap whose exhaustion triggers it\n",
+         "deductible: {per: none}\n")
+    edit(folder, "layers/large_amount.yaml", "ratio: large_amount.ratio\npaid_counter: large_amount.paid\n",
+         "ratio: [{value: large_amount.ratio}]\n")
+    edit(folder, "layers/large_amount.yaml", "  - {value: large_amount.annual_cap}",
+         "  - {id: annual, value: large_amount.annual_cap, counter: large_amount.paid}")
+    r = cli_runner().invoke(app, ["rules", "diff", str(anyang), str(folder), "--json"])
+    assert r.exit_code == 0, r.stderr
+    [layer] = json.loads(r.stdout)["layers"]
+    ratio = next(c for c in layer["changes"] if c["path"] == "ratio")
+    assert (ratio["a"], ratio["b"], ratio["rows"]) == ("large_amount.ratio", [{"value": "large_amount.ratio"}], [])

@@ -203,8 +203,9 @@ def _walk(a: Any, b: Any, path: str, out: list[KeyChange], tables: frozenset[str
             and (path not in tables or _edited_in_place(a, b)):
         for i, (x, y) in enumerate(zip(a, b)):
             _walk(x, y, f"{path}[{i}]", out)
-    elif a != b:
-        out.append(KeyChange(path, a, b, table=path in tables))
+    elif a != b:  # a table in one kind may be a single name in another (ratio): a table only where both are
+        table = path in tables and all(v is None or isinstance(v, list) for v in (a, b))
+        out.append(KeyChange(path, a, b, table=table))
 
 
 def table_rows(a: list, b: list) -> list[RowChange]:
