@@ -302,7 +302,6 @@ def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, datab
         summary="Settle Chinese medical-insurance claims layer by layer, with a ledger of accumulators.",
         description=__doc__.split("\n\n", 2)[2] if __doc__ else None,
         lifespan=lifespan,
-        dependencies=[Depends(single_query_values)],
     )
     app.state.packs, app.state.store = packs, store
     problems.install(app)
@@ -392,7 +391,8 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
         return _calculated(settlement, _explained(settlement, pack) if explain else None)
 
     @app.post("/calculate", tags=["calculate"], summary="Settle a claim without the ledger",
-              response_class=Response, responses={200: settlement_ok, **responses(
+              dependencies=[Depends(single_query_values)], response_class=Response,
+              responses={200: settlement_ok, **responses(
                   "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large",
                   "not-ready")},
               openapi_extra=_body(CalculateRequest, "a pack name, a claim and the member's accumulators before it"))
@@ -405,7 +405,8 @@ def _calculate_routes(app: FastAPI, packs: Packs) -> None:
         return calculate(body, trace)
 
     @app.post("/trace", tags=["calculate"], summary="Settle a claim without the ledger, with the trace",
-              response_class=Response, responses={200: settlement_ok, **responses(
+              dependencies=[Depends(single_query_values)], response_class=Response,
+              responses={200: settlement_ok, **responses(
                   "malformed-json", "invalid-request", "invalid-claim", "unsupported-media-type", "payload-too-large",
                   "not-ready")},
               openapi_extra=_body(CalculateRequest, "a pack name, a claim and the member's accumulators before it"))

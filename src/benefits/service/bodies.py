@@ -8,6 +8,7 @@ library's bounds (size, nesting, values) are refused as malformed (400).
 from __future__ import annotations
 
 from collections import Counter
+from email.message import Message
 from typing import Annotated, Any
 
 from fastapi import Request
@@ -35,11 +36,14 @@ PackName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 async def json_object(request: Request) -> dict:
     """The request body as a JSON object, or a problem (413, 415, 400, 422)."""
-    ctype, *parameters = request.headers.get("content-type", "application/json").split(";")
-    ctype = ctype.strip().lower()
+    content_type = request.headers.get("content-type", "application/json")
+    ctype = content_type.split(";")[0].strip().lower()
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise ServiceProblem("unsupported-media-type", f"expected a JSON body (application/json), got {ctype!r}")
-    _check_encoding(request.headers.get("content-encoding", ""), parameters)
+    coding = request.headers.get("content-encoding", "").strip()
+    if coding.lower() not in ("", "identity"):
+        raise ServiceProblem("unsupported-media-type", f"the body is sent with Content-Encoding {coding!r}; send it "
+                                                       "as it is (no compression)")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise ServiceProblem("payload-too-large", f"the body has {int(declared):,} bytes; at most {MAX_BODY:,} are read")
@@ -50,6 +54,7 @@ async def json_object(request: Request) -> dict:
             raise ServiceProblem("payload-too-large", f"the body has more than {MAX_BODY:,} bytes")
         chunks.append(chunk)
     raw = b"".join(chunks)
+    _check_charset(content_type, raw)
     if not raw.strip():
         raise ServiceProblem("malformed-json", "the body is empty; expected a JSON object")
     try:
@@ -64,7 +69,8 @@ async def json_object(request: Request) -> dict:
 
 
 def single_query_values(request: Request) -> None:
-    """Each query parameter at most once: `?trace=true&trace=false` is refused (422), not read as one of the two."""
+    """Each query parameter at most once, on a route that reads its query: `?trace=true&trace=false` is refused
+    (422), not read as one of the two."""
     counts = Counter(name for name, _ in request.query_params.multi_items())
     twice = sorted(name for name, n in counts.items() if n > 1)
     if twice:
@@ -72,18 +78,19 @@ def single_query_values(request: Request) -> None:
                              [item(["query", name], "given more than once; give it once") for name in twice])
 
 
-def _check_encoding(coding: str, parameters: list[str]) -> None:
-    """A body is read as it came, as UTF-8 (RFC 8259): one compressed, or declared in another charset,
-    is refused as such (415), not read as UTF-8 and refused for its bytes."""
-    if coding.strip().lower() not in ("", "identity"):
-        raise ServiceProblem("unsupported-media-type", f"the body is sent with Content-Encoding {coding.strip()!r}; "
-                                                       "send it as it is (no compression)")
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        charset = value.strip().strip('"')
-        if name.strip().lower() == "charset" and charset.lower() not in ("utf-8", "utf8"):
-            raise ServiceProblem("unsupported-media-type", f"the body is declared in charset {charset!r}; "
-                                                           "JSON is read as UTF-8")
+def _check_charset(content_type: str, raw: bytes) -> None:
+    """JSON is UTF-8, whatever charset a client declares (RFC 8259 defines none, and says one has no effect):
+    a body that is not UTF-8 is refused naming the charset it was declared in, if another."""
+    message = Message()
+    message["content-type"] = content_type  # its parameters as MIME reads them (quoted, with ';' inside)
+    charset = str(message.get_param("charset") or "")
+    if charset.lower() in ("", "utf-8", "utf8", "us-ascii"):
+        return
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ServiceProblem("unsupported-media-type", f"the body is declared in charset {charset!r} and is not "
+                                                       f"UTF-8 text (byte {exc.start}); JSON is read as UTF-8") from None
 
 
 def _kind(value: object) -> str:
