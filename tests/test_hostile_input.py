@@ -362,6 +362,13 @@ expected: {patient: 100.00}
     ("discharge_date: 2021-03-10", "discharge_date: 2021-02-10",
      "{path}:3 [claim]: discharge_date 2021-02-10 is before admission_date 2021-03-01"),
     ("visit: inpatient", "visit: surgery", "{path}:6 [claim.visit]: Input should be " + VISITS + " (got 'surgery')"),
+    # found by a red team: an expected amount emptied (`patient:`, `deductible: ~`) was not checked, and the case
+    # passed whatever the engine paid
+    ("expected: {patient: 100.00}", "expected: {patient: , cash: 100.00}",
+     "{path}:11 [expected]: `patient:` is empty (YAML reads it as null); give it a value, or leave the key out"),
+    ("expected: {patient: 100.00}", "expected: {patient: 100.00, accumulators: {admissions: ~}}",
+     "{path}:11 [expected.accumulators]: `admissions:` is empty (YAML reads it as null); give it a value, or leave "
+     "the key out"),
 ])
 def test_a_bad_case_file_names_file_line_and_field(tmp_path, old, new, message):
     path = tmp_path / "case.yaml"

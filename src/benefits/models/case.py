@@ -8,9 +8,10 @@ from ..dates import Count
 from ..money import Money
 from .accumulators import Accumulators
 from .claim import BillSplit, Claim
+from .filled import Filled
 
 
-class ExpectedAccumulators(BaseModel):
+class ExpectedAccumulators(Filled):
     """Only the keys listed are compared."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
@@ -19,7 +20,7 @@ class ExpectedAccumulators(BaseModel):
     counters: dict[str, Money] = Field(default_factory=dict)
 
 
-class ExpectedItem(BaseModel):
+class ExpectedItem(Filled):
     """One line item's split (domain.md 6.2)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
@@ -30,7 +31,7 @@ class ExpectedItem(BaseModel):
     policy_range: Money
 
 
-class Expected(BaseModel):
+class Expected(Filled):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     error: str | None = Field(None, description="the claim is refused with a message containing this")

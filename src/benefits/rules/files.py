@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from ..dates import Count, Day
 from ..errors import described, mapping_of, shown
 from ..models.accumulators import MAX_NAME
+from ..models.filled import Filled
 
 NAME_PATTERN = described(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", "a name of lower-case words joined by '.' or '_'")
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME)]
@@ -35,21 +36,8 @@ with the claim's scheme and level) or one of the field's values (`inpatient.rati
 BREAKDOWN_FIELDS = ("scheme", "member_type", "level", "visit", "region", "disease", "service")
 
 
-class _File(BaseModel):
+class _File(Filled):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nothing_left_empty(cls, data: object) -> object:
-        # A key with nothing after it (`when:`, `counter: ~`) reads as null, which would be an optional field
-        # left out: a cap or a row whose `when:` was emptied binds every member, a cap without its counter
-        # is one per claim, and nothing would say so.
-        if isinstance(data, dict):
-            empty = [key for key, value in data.items() if value is None]
-            if empty:
-                raise ValueError(f"`{empty[0]}:` is empty (YAML reads it as null); give it a value, or leave the key "
-                                 "out")
-        return data
 
 
 class Text(_File):
