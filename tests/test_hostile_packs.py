@@ -295,6 +295,13 @@ def test_a_key_left_empty_is_refused_not_read_as_left_out(tmp_path, rel, before,
     assert problem.endswith(f"`{key}:` is empty (YAML reads it as null); give it a value, or leave the key out")
 
 
+def test_every_key_left_empty_in_a_mapping_is_named(tmp_path):
+    pack, line = jiangmen_edited(tmp_path, "layers/basic.yaml", "{id: annual, when: scheme == resident,",
+                                 "{id: annual, when: , value: , counter: ~}  #")
+    assert problems(pack) == [f"jiangmen/layers/basic.yaml:{line} [caps.0]: `when:`, `value:`, `counter:` are empty "
+                              "(YAML reads them as null); give each a value, or leave the keys out"]
+
+
 @pytest.mark.parametrize("before, after, where", [
     # found by a red team: `disease == none` (meant: a claim in no list) read as this list too, and the other
     # way round: a fracture (S72.0, in no list) got the 3 points a retired member's condition on it gave

@@ -15,8 +15,10 @@ class Filled(BaseModel):
     @classmethod
     def _nothing_left_empty(cls, data: object) -> object:
         if isinstance(data, dict):
-            empty = [key for key, value in data.items() if value is None]
+            empty = [f"`{key}:`" for key, value in data.items() if value is None]
+            if len(empty) == 1:
+                raise ValueError(f"{empty[0]} is empty (YAML reads it as null); give it a value, or leave the key out")
             if empty:
-                raise ValueError(f"`{empty[0]}:` is empty (YAML reads it as null); give it a value, or leave the key "
-                                 "out")
+                raise ValueError(f"{', '.join(empty)} are empty (YAML reads them as null); give each a value, or "
+                                 "leave the keys out")
         return data
