@@ -84,8 +84,12 @@ CLAIMS = {
         "claim.bill.policy_range: expected an amount in yuan such as 1234.50, got '12,50'")),
     "amount that is a list": (
         claim(bill=bill(["1.00"])), None,
-        ("claim.bill.total: expected an amount in yuan such as 1234.50, got list; "
-        "claim.bill.policy_range: expected an amount in yuan such as 1234.50, got list")),
+        ("claim.bill.total: expected an amount in yuan such as 1234.50, got a list; "
+        "claim.bill.policy_range: expected an amount in yuan such as 1234.50, got a list")),
+    # a counter left empty said "got NoneType", Python's name for it
+    "amount that is null": (
+        claim(), {"year": 2021, "counters": {"basic.annual": None}},
+        "accumulators.counters.basic.annual: expected an amount in yuan such as 1234.50, got null"),
     "not a number": (
         claim(bill=bill("NaN")), None,
         ("claim.bill.total: expected an amount in yuan such as 1234.50, got 'NaN'; "

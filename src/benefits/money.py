@@ -227,7 +227,7 @@ def parse_money(value: object) -> Decimal:
     elif isinstance(value, str):
         value = _number_text(value, "an amount in yuan such as 1234.50")
     if not isinstance(value, Decimal):
-        raise ValueError(f"expected an amount in yuan such as 1234.50, got {type(value).__name__}")
+        raise ValueError(f"expected an amount in yuan such as 1234.50, got {shown(value)}")
     if not value.is_finite():
         raise ValueError(f"expected a finite amount, got {value}")
     if value.copy_abs() > MAX_AMOUNT:  # before quantize(), which raises on more digits than the context holds
