@@ -246,7 +246,7 @@ ENGINE_ONLY = {
     "hostile input: accumulators of another year", "hostile input: accumulators of another member",
     "hostile input: counter with an empty month", "hostile input: negative admissions",
     "hostile input: counter with a name no pack declares",
-    "hostile input: accumulators that are not a mapping",
+    "hostile input: accumulators that are not a mapping", "hostile input: amount that is null",
     "api: accumulators.year: 2020, but the claim settles on a date in 2021",
     "api: accumulators.member_id: 'other' is not the claim's member 'm1'",
     "api: unknown counter 'basic.anual'", "api: 'basic.annual' is a yearly counter",
