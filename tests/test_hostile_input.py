@@ -369,10 +369,11 @@ expected: {patient: 100.00}
     # found by a red team: an expected amount emptied (`patient:`, `deductible: ~`) was not checked, and the case
     # passed whatever the engine paid
     ("expected: {patient: 100.00}", "expected: {patient: , cash: 100.00}",
-     "{path}:11 [expected]: `patient:` is empty (YAML reads it as null); give it a value, or leave the key out"),
-    ("expected: {patient: 100.00}", "expected: {patient: 100.00, accumulators: {admissions: ~}}",
-     "{path}:11 [expected.accumulators]: `admissions:` is empty (YAML reads it as null); give it a value, or leave "
+     "{path}:11 [expected]: `patient:` is null (written with nothing after it, ~ or null); give it a value, or leave "
      "the key out"),
+    ("expected: {patient: 100.00}", "expected: {patient: 100.00, accumulators: {admissions: ~}}",
+     "{path}:11 [expected.accumulators]: `admissions:` is null (written with nothing after it, ~ or null); give it a "
+     "value, or leave the key out"),
 ])
 def test_a_bad_case_file_names_file_line_and_field(tmp_path, old, new, message):
     path = tmp_path / "case.yaml"

@@ -292,14 +292,15 @@ def test_a_key_left_empty_is_refused_not_read_as_left_out(tmp_path, rel, before,
     pack, line = jiangmen_edited(tmp_path, rel, before, after)
     [problem] = problems(pack)
     assert problem.startswith(f"jiangmen/{rel}:{line} [")
-    assert problem.endswith(f"`{key}:` is empty (YAML reads it as null); give it a value, or leave the key out")
+    assert problem.endswith(f"`{key}:` is null (written with nothing after it, ~ or null); give it a value, or "
+                            "leave the key out")
 
 
 def test_every_key_left_empty_in_a_mapping_is_named(tmp_path):
     pack, line = jiangmen_edited(tmp_path, "layers/basic.yaml", "{id: annual, when: scheme == resident,",
                                  "{id: annual, when: , value: , counter: ~}  #")
-    assert problems(pack) == [f"jiangmen/layers/basic.yaml:{line} [caps.0]: `when:`, `value:`, `counter:` are empty "
-                              "(YAML reads them as null); give each a value, or leave the keys out"]
+    assert problems(pack) == [f"jiangmen/layers/basic.yaml:{line} [caps.0]: `when:`, `value:`, `counter:` are null "
+                              "(written with nothing after them, ~ or null); give each a value, or leave the keys out"]
 
 
 @pytest.mark.parametrize("before, after, where", [

@@ -17,8 +17,9 @@ class Filled(BaseModel):
         if isinstance(data, dict):
             empty = [f"`{key}:`" for key, value in data.items() if value is None]
             if len(empty) == 1:
-                raise ValueError(f"{empty[0]} is empty (YAML reads it as null); give it a value, or leave the key out")
+                raise ValueError(f"{empty[0]} is null (written with nothing after it, ~ or null); give it a value, or "
+                                 "leave the key out")
             if empty:
-                raise ValueError(f"{', '.join(empty)} are empty (YAML reads them as null); give each a value, or "
-                                 "leave the keys out")
+                raise ValueError(f"{', '.join(empty)} are null (written with nothing after them, ~ or null); give each "
+                                 "a value, or leave the keys out")
         return data

@@ -8,13 +8,12 @@ library's bounds (size, nesting, values) are refused as malformed (400).
 from __future__ import annotations
 
 from collections import Counter
-from email.message import Message
 from typing import Annotated, Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ..errors import described
+from ..errors import described, shown
 from ..jsonio import JsonError, loads
 from ..models.accumulators import Accumulators
 from ..money import Money
@@ -78,19 +77,50 @@ def single_query_values(request: Request) -> None:
                              [item(["query", name], "given more than once; give it once") for name in twice])
 
 
+MAX_CONTENT_TYPE = 1000
+"""Characters a Content-Type header may have: a JSON body's is a few dozen."""
+_AS_UTF8 = ("", "utf-8", "utf8", "us-ascii")  # what a JSON body is read as, under any of these labels
+
+
 def _check_charset(content_type: str, raw: bytes) -> None:
     """JSON is UTF-8, whatever charset a client declares (RFC 8259 defines none, and says one has no effect):
-    a body that is not UTF-8 is refused naming the charset it was declared in, if another."""
-    message = Message()
-    message["content-type"] = content_type  # its parameters as MIME reads them (quoted, with ';' inside)
-    charset = str(message.get_param("charset") or "")
-    if charset.lower() in ("", "utf-8", "utf8", "us-ascii"):
+    a body that is not UTF-8 is refused naming the charset it was declared in, and one declared in UTF-16 or
+    UTF-32 (whose ASCII text would read as UTF-8 with NULs between its characters) is refused as such."""
+    if len(content_type) > MAX_CONTENT_TYPE:
+        raise ServiceProblem("unsupported-media-type", f"the Content-Type has {len(content_type):,} characters; at "
+                                                       f"most {MAX_CONTENT_TYPE:,} are read")
+    label = _parameter(content_type, "charset")
+    charset = label.lower()
+    if charset in _AS_UTF8:
         return
+    declared = f"the body is declared in charset {shown(label)}"
+    if charset.startswith(("utf-16", "utf-32", "ucs")):
+        raise ServiceProblem("unsupported-media-type", f"{declared}; JSON is read as UTF-8")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ServiceProblem("unsupported-media-type", f"the body is declared in charset {charset!r} and is not "
-                                                       f"UTF-8 text (byte {exc.start}); JSON is read as UTF-8") from None
+        raise ServiceProblem("unsupported-media-type", f"{declared} and is not UTF-8 text (byte {exc.start}); JSON is "
+                                                       "read as UTF-8") from None
+
+
+def _parameter(content_type: str, name: str) -> str:
+    """A parameter of a media type ('' when absent): `;`-separated `name=value` pairs after the type, a value
+    maybe quoted (a `;` inside quotes is part of it). One pass over the header."""
+    pairs, part, quoted = [], [], False
+    for ch in content_type:
+        if ch == '"':
+            quoted = not quoted
+        if ch == ";" and not quoted:
+            pairs.append("".join(part))
+            part = []
+        else:
+            part.append(ch)
+    pairs.append("".join(part))
+    for pair in pairs[1:]:
+        key, _, value = pair.partition("=")
+        if key.strip().lower() == name:
+            return value.strip().strip('"')
+    return ""
 
 
 def _kind(value: object) -> str:
