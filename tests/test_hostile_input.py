@@ -371,6 +371,10 @@ expected: {patient: 100.00}
     ("expected: {patient: 100.00}", "expected: {patient: , cash: 100.00}",
      "{path}:11 [expected]: `patient:` is null (written with nothing after it, ~ or null); give it a value, or leave "
      "the key out"),
+    # and an expectation of empty mappings compared nothing
+    ("expected: {patient: 100.00}", "expected: {items: {}, accumulators: {counters: {}}}",
+     "{path}:11 [expected]: nothing is expected, so nothing would be checked: give the refusal (error) or at least "
+     "one of bill, items, deductible, payouts, patient, cash, accumulators"),
     ("expected: {patient: 100.00}", "expected: {patient: 100.00, accumulators: {admissions: ~}}",
      "{path}:11 [expected.accumulators]: `admissions:` is null (written with nothing after it, ~ or null); give it a "
      "value, or leave the key out"),

@@ -54,7 +54,14 @@ class Expected(Filled):
 
     @model_validator(mode="after")
     def _expects_something(self) -> "Expected":
-        if all(getattr(self, name) is None for name in type(self).model_fields):
+        said = {name for name in type(self).model_fields if getattr(self, name) is not None}
+        # the items and counters listed are compared, so none listed compares nothing (`items: {}`,
+        # `accumulators: {counters: {}}`); `payouts: {}` does say something: every layer pays 0.00
+        if self.items == {}:
+            said.discard("items")
+        if self.accumulators is not None and self.accumulators.admissions is None and not self.accumulators.counters:
+            said.discard("accumulators")
+        if not said:
             raise ValueError("nothing is expected, so nothing would be checked: give the refusal (error) or at least "
                              "one of bill, items, deductible, payouts, patient, cash, accumulators")
         return self
