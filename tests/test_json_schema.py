@@ -30,8 +30,10 @@ from conftest import ROOT, RULES, claim
 from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 
 import benefits
+from benefits.models.case import CaseFile
 from benefits.models.platform_in import claim_from_platform
 from benefits.models.schema import (
     MONEY_TEXT,
@@ -322,6 +324,22 @@ def test_the_examples_and_every_case_that_settles_pass_the_schema():
     settled = [n for n, (_, e) in OUTCOMES.items() if e and n.split(":")[0] in ("example", "case")]
     assert len(settled) > 80
     assert all(OUTCOMES[n][0] for n in settled)
+
+
+def test_the_case_schema_gives_an_expected_value_or_leaves_it_out():
+    # found by a red team: the schema let `deductible: null` through, which the loader refuses (left empty, it
+    # was not checked)
+    validator = Draft202012Validator(case_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    case = load_file(ROOT / "tests" / "cases" / "jiangmen" / "ja-01-resident-l3-first-admission.yaml")[0]
+    case = benefits.loads(json.dumps(case, default=str))  # as a JSON case file writes it
+    assert not list(validator.iter_errors(case))
+    for where, key in (("expected", "deductible"), ("expected", "cash"), ("accumulators", "admissions")):
+        nulled = {**case, "expected": {**case["expected"], "accumulators": {"admissions": 1}}}
+        nulled["expected"] = ({**nulled["expected"], key: None} if where == "expected"
+                              else {**nulled["expected"], "accumulators": {key: None}})
+        assert list(validator.iter_errors(nulled)), key
+        with pytest.raises(ValidationError, match=f"`{key}:` is null"):
+            CaseFile.model_validate(nulled)
 
 
 @pytest.mark.parametrize("made", [claim_schema, accumulators_schema, case_schema, calc_output_schema])

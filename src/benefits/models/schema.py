@@ -36,6 +36,7 @@ from ..money import MAX_AMOUNT, parse_money
 from .accumulators import Accumulators
 from .case import CaseFile
 from .claim import MEMBER_TYPES, STAYS, Claim, Member
+from .filled import Filled
 from .platform_in import FeeLine
 from .platform_out import FeeLineSplit, SetlDetail, SetlInfo
 from .settlement import Settlement
@@ -119,6 +120,9 @@ class InputSchema(GenerateJsonSchema):
 
     def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
         out = super().model_schema(schema)
+        if issubclass(schema["cls"], Filled):  # a key of such a file is given a value or left out, never null
+            for name, prop in out.get("properties", {}).items():
+                out["properties"][name] = _not_null(prop)
         if schema["cls"] is Member:
             out["allOf"] = MEMBER_RULES
         elif schema["cls"] is Claim:
@@ -129,6 +133,15 @@ class InputSchema(GenerateJsonSchema):
                 "line items in our shape, or the platform's fee lines (2204 / 2301 feedetail); one shape per list")
             out["allOf"] = CLAIM_RULES
         return out
+
+
+def _not_null(prop: JsonSchemaValue) -> JsonSchemaValue:
+    """An optional property's schema without its null (pydantic writes `anyOf: [..., {type: null}]`, default null)."""
+    choices = [c for c in prop.get("anyOf", ()) if c != {"type": "null"}]
+    if "anyOf" not in prop or len(choices) == len(prop["anyOf"]):
+        return prop
+    rest = {k: v for k, v in prop.items() if k != "anyOf" and not (k == "default" and v is None)}
+    return {**choices[0], **rest} if len(choices) == 1 else {"anyOf": choices, **rest}
 
 
 def claim_schema() -> dict:
