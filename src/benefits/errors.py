@@ -17,6 +17,11 @@ MAX_LISTED = 50
 otherwise make a message of tens of megabytes, which helps nobody."""
 
 
+def first_of(names: Sequence[str], most: int = 5) -> str:
+    """The first `most` of `names` on one line, and how many more: 'a, b, c, d, e and 3 more'."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most:,} more" if len(names) > most else "")
+
+
 def listed(items: Sequence, line: Callable[[Any], str], what: str) -> list[str]:
     """One line for each of the first MAX_LISTED items, then one line counting the rest."""
     out = [line(item) for item in items[:MAX_LISTED]]

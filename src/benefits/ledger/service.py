@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from ..calculator import evaluate
-from ..errors import ClaimError, ClaimProblem, error_message, error_path, shown
+from ..errors import ClaimError, ClaimProblem, error_message, error_path, first_of, shown
 from ..models.accumulators import MAX_NAME, MAX_YEAR, MIN_YEAR, Accumulators
 from ..models.checked import validated
 from ..models.claim import Claim, member_id_problem
@@ -251,12 +251,7 @@ def _credit_amount(amount: object) -> int:
 
 
 def _listed(records: list[Head], most: int = 5) -> str:
-    return _first([f"{_WHAT[r.kind]} {r.key!r}" for r in records], most)
-
-
-def _first(names: list[str], most: int = 5) -> str:
-    """The first `most` of `names`, and how many more."""
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+    return first_of([f"{_WHAT[r.kind]} {r.key!r}" for r in records], most)
 
 
 def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None:
@@ -295,13 +290,13 @@ def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
             first = min((tx.head(key) for key in standing), key=lambda r: r.seq)
             after = [r.key for r in tx.heads(first.member_id, first.year)
                      if r.kind == "settle" and r.stands and r.seq >= first.seq]
-            named = _first(list(map(repr, standing)))
+            named = first_of(list(map(repr, standing)))
             raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} was reversed under key "
                                                    f"{reversal!r} while later settlements of its year stood; {named} "
                                                    "still stand, paid on its amounts (or on those of a settlement "
                                                    "reversed since that was paid on them); settled again now it "
                                                    "would be paid on their bands once more. Reverse "
-                                                   f"{_first(list(map(repr, after)))} first, settle the claim again, "
+                                                   f"{first_of(list(map(repr, after)))} first, settle the claim again, "
                                                    "then settle the later claims again, in order")
 
 

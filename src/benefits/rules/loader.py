@@ -23,7 +23,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from .. import conditions
 from ..dates import Day
-from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path
+from ..errors import ConditionSyntaxError, Problem, RuleFileError, error_message, error_path, first_of
 from ..facts import FieldKind, field_specs
 from ..matcher import LimitError, make_matcher
 from ..models.accumulators import MAX_YEAR, MIN_YEAR
@@ -700,12 +700,8 @@ def _diseases(col: _Collector, pack_path: Path, loc: Locator, meta: PackFile) ->
                     shared.setdefault(other, []).append(f"{letter}{number:02d}")
         for other, codes in shared.items():
             col.add(pack_path, loc, ("diseases", name),
-                    f"shares ICD-10 {_listed_codes(codes)} with disease list {other!r}: a diagnosis belongs to one list")
+                    f"shares ICD-10 {first_of(codes)} with disease list {other!r}: a diagnosis belongs to one list")
     return diseases
-
-
-def _listed_codes(codes: list[str]) -> str:
-    return ", ".join(codes[:5]) + (f" and {len(codes) - 5} more" if len(codes) > 5 else "")
 
 
 def _refusals(col: _Collector, pack_path: Path, loc: Locator, meta: PackFile, specs) -> tuple[dict, dict]:
@@ -816,5 +812,4 @@ def _check_meta(col: _Collector, path: Path, loc: Locator, meta: PackFile) -> No
                           ("services", meta.services)):
         dupes = sorted(v for v, n in Counter(values).items() if n > 1)
         if dupes:
-            more = f" and {len(dupes) - 10:,} more" if len(dupes) > 10 else ""
-            col.add(path, loc, (field,), f"listed more than once: {', '.join(dupes[:10])}{more}")
+            col.add(path, loc, (field,), f"listed more than once: {first_of(dupes, 10)}")
