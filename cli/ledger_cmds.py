@@ -31,7 +31,7 @@ from benefits import Accumulators, BenefitsError, Claim, ClaimError, Settlement
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from benefits.ledger import Credited, Entry, LedgerError, Opened, Record, Reversed, Settled
+    from benefits.ledger import Credited, Entry, Head, LedgerError, Opened, Reversed, Settled
     from benefits.rules.pack import RulePack
 
 from . import inputs
@@ -225,7 +225,7 @@ def _open(url: str):
     return open_ledger(url)
 
 
-def _record_json(r: Record) -> dict:
+def _record_json(r: Head) -> dict:
     return {"seq": r.seq, "key": r.key, "kind": r.kind, "reverses": r.reverses, "reversed_by": r.reversed_by,
             "pack": r.pack, "pack_hash": r.pack_hash,
             "pack_version": None if r.pack_version is None else r.pack_version.isoformat(),
@@ -237,7 +237,7 @@ def _entry_json(e: Entry) -> dict:
             "delta": str(e.amount) if e.counter != "admissions" else str(e.delta)}
 
 
-def _ledger_text(member: str, year: int, acc, history: tuple[Record, ...], entries: tuple[Entry, ...],
+def _ledger_text(member: str, year: int, acc, history: tuple[Head, ...], entries: tuple[Entry, ...],
                  paint: Paint) -> str:
     out = _screen(paint, f"member {member}, {year}: {len(history)} request(s), {len(entries)} entries")
     counters = Grid(["accumulators", "value"], "Lr")

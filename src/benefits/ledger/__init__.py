@@ -16,10 +16,10 @@ reverses). Every request is one transaction that serialises the member-year.
 from __future__ import annotations
 
 from .errors import AlreadyReversed, HistoryConflict, KeyConflict, LedgerError, NotFound, StoreUnavailable
-from .records import Credited, Entry, MemberYear, Opened, Record, Reversed, Settled
+from .records import Credited, Entry, Head, MemberYear, Opened, Record, Reversed, Settled
 from .service import Ledger, open_ledger
 
 __all__ = [
-    "AlreadyReversed", "Credited", "Entry", "HistoryConflict", "KeyConflict", "Ledger", "LedgerError", "MemberYear",
+    "AlreadyReversed", "Credited", "Entry", "Head", "HistoryConflict", "KeyConflict", "Ledger", "LedgerError", "MemberYear",
     "NotFound", "Opened", "Record", "Reversed", "Settled", "StoreUnavailable", "open_ledger",
 ]

@@ -76,9 +76,10 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """A stored request without its body: what the ledger's checks read of a member-year's history. A
-    body holds the whole settlement, each line item's split included (megabytes for a long stay), and a
-    check that read every one of them would grow with the member's year."""
+    """A stored request without its body: what the ledger's checks and its listings read of a
+    member-year's history. A body holds the whole settlement, each line item's split included
+    (megabytes for a long stay), and a check or a listing that read every one of them would grow with
+    the member's year; `Ledger.get(key)` reads one body."""
 
     key: str
     kind: Kind
@@ -86,6 +87,11 @@ class Head:
     year: int
     seq: int
     reversed_by: str | None
+    reverses: str | None
+    pack: str | None
+    pack_hash: str | None
+    pack_version: dt.date | None
+    created_at: dt.datetime
 
     @property
     def stands(self) -> bool:
@@ -97,13 +103,13 @@ class Head:
 class MemberYear:
     """A member's year in the ledger, read at one moment: the accumulators, the entries that add up to
     them (in order) and the requests (settlements, reversals, openings, credits) that appended them
-    (in order)."""
+    (in order), without their bodies (`Ledger.get(key)` reads one)."""
 
     member_id: str
     year: int
     accumulators: Accumulators
     entries: tuple[Entry, ...]
-    history: tuple[Record, ...]
+    history: tuple[Head, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -575,18 +575,20 @@ class Ledger:
         return self._read(lambda tx: tx.entries(member_id, year))
 
     def history(self, member_id: str, year: int) -> list[Record]:
-        """The member-year's requests (settlements, reversals, openings, credits), in the order made."""
+        """The member-year's requests (settlements, reversals, openings, credits), in the order made, each
+        with its body (`member_year` lists them without)."""
         _check_member_year(member_id, year)
         return self._read(lambda tx: tx.records(member_id, year))
 
     def member_year(self, member_id: str, year: int) -> MemberYear:
-        """The member's accumulators, entries and history for the year, read in one transaction (the three
-        agree with each other even while other requests write)."""
+        """The member's accumulators, entries and requests for the year, read in one transaction (the three
+        agree with each other even while other requests write). The requests come without their bodies:
+        a year of long stays holds megabytes of them, and a listing needs none (`get` reads one)."""
         _check_member_year(member_id, year)
 
         def read(tx: Transaction) -> MemberYear:
             return MemberYear(member_id, year, balances.accumulators(member_id, year, tx.sums(member_id, year)),
-                              tuple(tx.entries(member_id, year)), tuple(tx.records(member_id, year)))
+                              tuple(tx.entries(member_id, year)), tuple(tx.heads(member_id, year)))
 
         return self._read(read)
 

@@ -94,7 +94,7 @@ class Store(Protocol):
 
 _RECORD = ("key, kind, member_id, year, seq, request_digest, pack, pack_hash, pack_version, body, created_at, "
            "reversed_by, reverses")
-_HEAD = "key, kind, member_id, year, seq, reversed_by"
+_HEAD = "key, kind, member_id, year, seq, reversed_by, reverses, pack, pack_hash, pack_version, created_at"
 _ENTRY = "seq, member_id, year, settlement_key, counter, month, delta"
 
 
@@ -193,15 +193,23 @@ class SqlTransaction:
 
 def _record(row: tuple) -> Record:
     (key, kind, member_id, year, seq, digest, pack, pack_hash, version, body, created, reversed_by, reverses) = row
-    if isinstance(created, str):
-        created = dt.datetime.fromisoformat(created)
-    return Record(key, kind, member_id, int(year), int(seq), digest, pack, pack_hash,
-                  None if version is None else dt.date.fromisoformat(version), body, created, reversed_by, reverses)
+    return Record(key, kind, member_id, int(year), int(seq), digest, pack, pack_hash, _day(version), body,
+                  _moment(created), reversed_by, reverses)
 
 
 def _head(row: tuple) -> Head:
-    key, kind, member_id, year, seq, reversed_by = row
-    return Head(key, kind, member_id, int(year), int(seq), reversed_by)
+    key, kind, member_id, year, seq, reversed_by, reverses, pack, pack_hash, version, created = row
+    return Head(key, kind, member_id, int(year), int(seq), reversed_by, reverses, pack, pack_hash, _day(version),
+                _moment(created))
+
+
+def _day(version: str | None) -> dt.date | None:
+    return None if version is None else dt.date.fromisoformat(version)
+
+
+def _moment(created) -> dt.datetime:
+    """A request's time: SQLite stores the text, PostgreSQL's driver reads a timestamp."""
+    return dt.datetime.fromisoformat(created) if isinstance(created, str) else created
 
 
 class Pool:
