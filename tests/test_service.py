@@ -236,6 +236,15 @@ def test_transport_problems(stateless):
     refused = stateless.get("/calculate")
     assert problem(refused, 405, "method-not-allowed")["detail"] == "GET is not allowed on /calculate; allowed: POST"
     assert refused.headers["allow"] == "POST"
+    # HEAD is answered wherever GET is (RFC 9110 9.3.2): it was 405 on every route, /health included
+    got, head = stateless.get("/health"), stateless.head("/health")
+    assert (head.status_code, head.content) == (200, b"") and head.headers["content-length"] == str(len(got.content))
+    assert (stateless.head("/nowhere").status_code, stateless.head("/nowhere").content) == (404, b"")
+    refused = stateless.head("/calculate")
+    assert (refused.status_code, refused.content, refused.headers["allow"]) == (405, b"", "POST")
+    refused = stateless.post("/health")
+    assert problem(refused, 405, "method-not-allowed")["detail"] == "POST is not allowed on /health; allowed: GET, HEAD"
+    assert refused.headers["allow"] == "GET, HEAD"
     # found by a red team: one of the two values was taken, and the request answered 200
     body = problem(stateless.post("/calculate?trace=true&explain=1&trace=false", json={}), 422, "invalid-request")
     assert paths(body) == [["query", "trace"]] and "'trace' is given more than once" in body["detail"]
@@ -365,6 +374,8 @@ def test_settle_replay_conflict_reverse_and_the_members_numbers(api, packs):
     assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
     assert again.content == r.content
     assert api.get("/settlements/msg-0001").content == r.content
+    head = api.head("/settlements/msg-0001")  # a cache revalidating it: GET's status and headers, no content
+    assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", str(len(r.content)))
     # the same key with another claim: 409, nothing written
     other = dict(first, claim=claim(id="c-other"))
     assert paths(problem(api.post("/settlements", json=other), 409, "key-conflict")) == [["key"]]

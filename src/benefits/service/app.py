@@ -49,6 +49,7 @@ from ..models.settlement import Settlement
 from . import problems
 from .bodies import (CalculateRequest, ClaimRequest, CreditRequest, Key, OpeningRequest, ReverseRequest, SettleRequest,
                      json_object, single_query_values, validated)
+from .head import HeadAsGet
 from .packs import Packs
 from .page import install as install_page
 from .problems import ServiceProblem, item, responses
@@ -304,6 +305,7 @@ def create_app(rules_dirs: Mapping[str, str | os.PathLike] | list | tuple, datab
         lifespan=lifespan,
     )
     app.state.packs, app.state.store = packs, store
+    app.add_middleware(HeadAsGet)
     problems.install(app)
     _routes(app, packs, store, admin_token)
     install_page(app)  # the settlement page: GET /, /page, /packs (page.py)

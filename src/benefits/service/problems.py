@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import MAX_LISTED, BenefitsError, ClaimError, Problem, RuleFileError, error_message
+from .head import allowed, method_of
 
 log = logging.getLogger("benefits.service")
 
@@ -201,10 +202,12 @@ def install(app: FastAPI) -> None:
         if kind is None:
             kind = "invalid-request" if 400 <= exc.status_code < 500 else "internal-error"
         headers = getattr(exc, "headers", None)
+        method = method_of(request.scope)
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no such resource: {request.method} {request.url.path}"
+            detail = f"no such resource: {method} {request.url.path}"
         elif exc.status_code == 405 and headers and headers.get("Allow"):
-            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+            headers = {**headers, "Allow": allowed(headers["Allow"])}
+            detail = f"{method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
         return problem_response(kind, detail, status=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
