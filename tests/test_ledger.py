@@ -705,18 +705,18 @@ def test_a_claim_reversed_under_later_settlements_is_settled_again_only_after_th
         json.loads(second.body)["settlement"]["accumulators_after"])
 
 
-def test_a_claim_is_settled_again_only_after_what_stands_on_later_settlements_reversed_since(ledger, jiangmen):
-    """Found by a red team: stay 1 reversed while stay 2 stood; stay 3 settled on stay 2's counters; stay 2
-    reversed (listing stay 3). Stay 1 settled again then was paid on stay 3's bands, which stay 3 had been
-    paid on stay 2's, which held stay 1's: the refusal follows the reversals' `later` lists through.
+def test_no_claim_settles_in_a_year_while_settlements_on_reversed_amounts_stand(ledger, ledger_url, jiangmen):
+    """Found by red teams: stay 1 reversed while stay 2 (settled on its amounts) stood; stay 1 resent under a
+    new claim id, or stay 3, was then settled on stay 2's counters and paid on the stretch of the bands stay 2
+    had been paid on. Nothing settles in the member-year until stay 2 is reversed too.
     Jiangmen 2021 (version 2021-01-01), resident, level 3 (deductible 1,000.00, half from the second
     admission; ratio 65%; serious illness from 10,000.00 of in-policy self-pay: 60% to 100,000.00, 70% above):
       stay 1, first admission: basic (100,000 - 1,000) x 65% = 64,350.00; self-pay 1,000 + 34,650 = 35,650.00,
         serious illness (35,650 - 10,000) x 60% = 15,390.00; funds 79,740.00
       stay 2, second: basic 99,500 x 65% = 64,675.00; self-pay 500 + 34,825 = 35,325.00, all within the 60%
         band above 35,650: 21,195.00; funds 85,870.00
-      stay 3 on stay 2 alone (stay 1 reversed): second admission again, self-pay from 35,325 to 70,650: 85,870.00
-      stay 1 again on stay 3 alone (the defect): a second admission at 60% of 35,325: 85,870.00
+      stay 1 resent as claim c9 on stay 2 alone (the defect): a second admission again, self-pay from 35,325 to
+        70,650, all at 60%: 85,870.00; stays 2 and c9 paid 171,740.00, 6,130.00 above 79,740 + 85,870
     In order again: stay 1 79,740.00, stay 2 85,870.00, stay 3 (third admission, 500.00) basic 64,675.00, self-pay
     from 70,975.00 to 106,300.00: (100,000 - 70,975) x 60% + 6,300 x 70% = 17,415 + 4,410 = 21,825.00; 86,500.00."""
     big = {"total": "100000.00", "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00",
@@ -725,7 +725,45 @@ def test_a_claim_is_settled_again_only_after_what_stands_on_later_settlements_re
     assert fund(ledger.settle("k1", stay(1, month=2, bill=big), jiangmen)) == "79740.00"
     assert fund(ledger.settle("k2", stay(2, month=4, bill=big), jiangmen)) == "85870.00"
     assert ledger.reverse("r1", of="k1").later == ("k2",)
-    assert fund(ledger.settle("k3", stay(3, month=6, bill=big), jiangmen)) == "85870.00"
+    rows = count(ledger_url, "settlements")
+    resent = dict(stay(1, month=2, bill=big), id="c9")
+    for attempt in (lambda: ledger.settle("k3", resent, jiangmen),
+                    lambda: ledger.settle("k3", stay(3, month=6, bill=big), jiangmen),
+                    lambda: ledger.pre_settle(stay(3, month=6, bill=big), jiangmen)):
+        with pytest.raises(HistoryConflict) as caught:
+            attempt()
+        assert caught.value.problems[0].path == ("claim",)
+        assert ("member 'm1', 2021: 'k2' still stands, settled on the amounts of 'k1', which was reversed under key "
+                "'r1'") in str(caught.value) and "Reverse 'k2' first" in str(caught.value)
+    assert count(ledger_url, "settlements") == rows
+    assert ledger.reverse("r2", of="k2").later == ()
+    again = [ledger.settle(f"k{3 + i}", stay(n, month=2 * n, bill=big), jiangmen) for i, n in enumerate((1, 2, 3))]
+    assert [fund(done) for done in again] == ["79740.00", "85870.00", "86500.00"]
+
+
+def test_a_claim_is_settled_again_only_after_what_stands_on_later_settlements_reversed_since(ledger, ledger_url,
+                                                                                           jiangmen):
+    """A ledger written before claims were refused in a year with settlements on reversed amounts may hold a
+    chain of them: stay 1 reversed while stay 2 stood; stay 3 settled on stay 2's counters; stay 2 reversed
+    (listing stay 3). Stay 1 settled again then was paid on stay 3's bands, which stay 3 had been paid on
+    stay 2's, which held stay 1's: the refusal follows the reversals' `later` lists through. (Amounts as in
+    the test above; stay 3 on stay 2 alone: a second admission again, 85,870.00.)"""
+    big = {"total": "100000.00", "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00",
+           "policy_range": "100000.00"}
+    fund = lambda done: json.loads(done.body)["settlement"]["fund_total"]  # noqa: E731
+    assert fund(ledger.settle("k1", stay(1, month=2, bill=big), jiangmen)) == "79740.00"
+    assert fund(ledger.settle("k2", stay(2, month=4, bill=big), jiangmen)) == "85870.00"
+    # stay 3 settled before k1 is reversed, then moved after the reversal, as an earlier release let it be
+    assert fund(ledger.settle("k3", stay(3, month=6, bill=big), jiangmen)) == "86500.00"
+    assert ledger.reverse("r1", of="k1").later == ("k2", "k3")
+    conn = raw(ledger_url)
+    try:
+        mark = "%s" if ledger_url.startswith("postgresql") else "?"
+        body = json.loads(ledger.get("r1").body)
+        conn.execute(f"UPDATE settlements SET body = {mark} WHERE key = 'r1'", (json.dumps(dict(body, later=["k2"])),))
+        conn.execute("UPDATE settlements SET seq = 99 WHERE key = 'k3'")
+    finally:
+        conn.close()
     with pytest.raises(HistoryConflict) as caught:  # everything to reverse named at once, not one refusal at a time
         ledger.settle("k4", stay(1, month=2, bill=big), jiangmen)
     assert "'k2' still stand" in str(caught.value) and "Reverse 'k2', 'k3' first" in str(caught.value)

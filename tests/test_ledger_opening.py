@@ -674,8 +674,8 @@ def test_a_ledger_holding_a_claim_under_an_id_now_refused_is_not_migrated_until_
 
     with previous_release(ledger_url, 4) as old:
         old.reverse("r1", of="k1")
+        old.reverse("r3", of="k3")  # on SQLite, under a member id refused; elsewhere, it would stand on k2's amounts
         if dialect == "sqlite":
-            old.reverse("r3", of="k3")
             old.reverse("r9", of="k9")
     with pytest.raises(StoreUnavailable, match="holds 1 request"):  # k2's claim still stands
         open_ledger(ledger_url)

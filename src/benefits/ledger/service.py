@@ -274,6 +274,7 @@ def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None
                                                f"reverse {key!r} first; a retry of that settlement is sent under "
                                                f"{key!r}")
     _in_its_place(tx, claim, member)
+    _on_reversed_amounts(tx, member, year)
 
 
 def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
@@ -281,23 +282,50 @@ def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
     again only once they are reversed too. They were paid on counters that held its amounts (a repeat
     admission's deductible, the serious-illness bands above it); settled again now, on theirs, it would be
     paid on the same stretch of the bands once more: two stays of 100,000.00 were paid 6,130.00 above the
-    two settled in order. Settled again after them, each is paid in its place."""
+    two settled in order. Settled again after them, each is paid in its place. (Asked in every year: a
+    claim resent with its discharge moved past New Year falls in another member-year.)"""
     for reversal in tx.reversals_of_claim(member, claim.id):
         standing = _standing_on(tx, reversal)
         if standing:
-            # reversing the first of them lists every settlement standing after it, which then stands on the
-            # claim's amounts too: all of those are named at once, not found one refusal at a time
-            first = min((tx.head(key) for key in standing), key=lambda r: r.seq)
-            after = [r.key for r in tx.heads(first.member_id, first.year)
-                     if r.kind == "settle" and r.stands and r.seq >= first.seq]
-            named = first_of(list(map(repr, standing)))
             raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} was reversed under key "
-                                                   f"{reversal!r} while later settlements of its year stood; {named} "
-                                                   "still stand, paid on its amounts (or on those of a settlement "
-                                                   "reversed since that was paid on them); settled again now it "
-                                                   "would be paid on their bands once more. Reverse "
-                                                   f"{first_of(list(map(repr, after)))} first, settle the claim again, "
-                                                   "then settle the later claims again, in order")
+                                                   f"{reversal!r} while later settlements of its year stood; "
+                                                   f"{_still_stand(standing)}, paid on its amounts (or on those of a "
+                                                   "settlement reversed since that was paid on them); settled again "
+                                                   "now it would be paid on their bands once more. Reverse "
+                                                   f"{_from_first(tx, standing)} first, settle the claim again, then "
+                                                   "settle the later claims again, in order")
+
+
+def _on_reversed_amounts(tx: Transaction, member: str, year: int) -> None:
+    """No claim is settled in a member-year while settlements paid on amounts reversed since stand in it
+    (a reversal's `later`): their counters hold what they were paid on top of amounts the year no longer
+    has, and a claim settled on them is paid on the same stretch of the bands again. The same stay resent
+    under a new claim id, after the first stay was reversed under the second, was paid 6,130.00 above the
+    two settled in order. Once they are reversed, every claim settles in its place."""
+    for head in tx.heads(member, year):
+        if head.kind != "reverse":
+            continue
+        standing = _standing_on(tx, head.key)
+        if standing:
+            raise HistoryConflict(("claim",), f"member {member!r}, {year}: {_still_stand(standing)}, settled on "
+                                              f"the amounts of {head.reverses!r}, which was reversed under key "
+                                              f"{head.key!r}; a claim settled now would be paid on their counters, "
+                                              "on the stretch of the bands they were paid on, once more. Reverse "
+                                              f"{_from_first(tx, standing)} first, then settle the claims again, "
+                                              "in order")
+
+
+def _still_stand(keys: list[str]) -> str:
+    return f"{first_of(list(map(repr, keys)))} still {'stands' if len(keys) == 1 else 'stand'}"
+
+
+def _from_first(tx: Transaction, standing: list[str]) -> str:
+    """The settlements to reverse so that none stands on reversed amounts: from the first of `standing`
+    on, every settlement of its member-year that stands (each later one was paid on it), named at once
+    rather than found one refusal at a time."""
+    first = min((tx.head(key) for key in standing), key=lambda r: r.seq)
+    return first_of([repr(r.key) for r in tx.heads(first.member_id, first.year)
+                     if r.kind == "settle" and r.stands and r.seq >= first.seq])
 
 
 def _standing_on(tx: Transaction, reversal: str) -> list[str]:
