@@ -76,11 +76,19 @@ def test_the_command_line_reads_a_json_claim_by_the_same_contract(tmp_path, tota
 # --- benefits.loads ---------------------------------------------------------------------------
 
 
+def test_loads_reads_a_surrogate_pair_and_an_escaped_backslash():
+    assert benefits.loads('{"a": "\\ud83d\\ude00", "b": "\\\\ud800"}') == {"a": "\U0001f600", "b": "\\ud800"}
+
+
 def test_loads_keeps_numbers_exact():
     assert benefits.loads('{"a": 0.1, "b": 12, "c": -0.0, "d": "0.10", "e": 1E+2}') == {
         "a": D("0.1"), "b": 12, "c": D("-0.0"), "d": "0.10", "e": D("1E+2")}
     assert type(benefits.loads("12")) is int
     assert benefits.loads('{"名": "江门"}'.encode("utf-8")) == {"名": "江门"}
+
+
+LONE = (" is half of a surrogate pair without its other half, not a character (a character beyond U+FFFF is "
+        "written as itself, or escaped as a pair such as \\ud83d\\ude00)")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -92,6 +100,12 @@ def test_loads_keeps_numbers_exact():
     ("9" * 4301, "not valid JSON: a whole number of more than 4300 digits"),
     ('{"a": 1,\n "b": }', "line 2 column 7: not valid JSON: Expecting value"),
     (b"\xff{}", "not UTF-8 text (byte 0)"),
+    # found by a red team: a lone surrogate (half of a UTF-16 pair) was read, and failed as a 500 where the
+    # settlement's JSON or the ledger wrote it
+    ('{"items": [{"id": "x\\ud800"}]}',
+     "line 1 column 21: not valid JSON: the string 'x\\ud800' holds a lone surrogate: U+D800" + LONE),
+    ('{"a":\n ["\\udfff"]}', "line 2 column 4: not valid JSON: the string '\\udfff' holds a lone surrogate: U+DFFF" + LONE),
+    ('{"a": "\ud800"}', "line 1 column 8: not valid JSON: the string '\\ud800' holds a lone surrogate: U+D800" + LONE),
     ("", "line 1 column 1: not valid JSON: Expecting value"),
 ])
 def test_loads_refuses_what_has_no_exact_reading(text, message):

@@ -144,6 +144,7 @@ def test_parse_reads_json_numbers_exactly(client):
     ("id: c1\nbill: {total: [1,\n", 3, "not valid YAML"),
     ('{"id": "c1",\n "bill": {"total" 1.5}}', 2, "not valid JSON"),  # neither JSON nor YAML: JSON's problem
     ("id: c1\nid: c2\n", 2, "id"),
+    ('{"id": "c1",\n "items": [{"id": "\\ud800"}]}', 2, "lone surrogate"),  # was a 500
 ])
 def test_parse_problems_name_the_line(client, text, line, fragment):
     r = client.post("/page/parse", json={"text": text, "name": "claim"})

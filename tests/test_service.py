@@ -232,6 +232,13 @@ def test_transport_problems(stateless):
     big = b'{"pack": "' + b"x" * (4 * 1024 * 1024) + b'"}'
     problem(stateless.post("/calculate", content=big, headers={"content-type": "application/json"}), 413,
             "payload-too-large")
+    # found by a red team: a lone surrogate in a line item was read, then failed to be written (500)
+    lone = json.dumps({"key": "k-lone", "pack": "jiangmen", "claim": claim(bill=None, items=[
+        {"id": "x", "name": "\udfff", "category": "A", "unit_price": "1.00"}])})
+    assert '"\\udfff"' in lone
+    for route in ("/calculate", "/trace", "/settlements/pre-settle", "/settlements"):
+        assert "holds a lone surrogate" in problem(stateless.post(route, content=lone, headers={
+            "content-type": "application/json"}), 400, "malformed-json")["detail"]
     problem(stateless.get("/nowhere"), 404, "not-found")
     refused = stateless.get("/calculate")
     assert problem(refused, 405, "method-not-allowed")["detail"] == "GET is not allowed on /calculate; allowed: POST"

@@ -11,11 +11,13 @@ bounds (size, nesting, values) are refused. Claim files named *.json are read he
 from __future__ import annotations
 
 import json
+import re
 import sys
 from decimal import Decimal
 from typing import Any
 
 from .errors import BenefitsError
+from .surrogates import lone_surrogate, problem
 from .yamlio import MAX_BYTES, MAX_DEPTH, MAX_NODES  # a claim file's bounds: JSON costs no more than YAML
 
 MAX_DIGITS = 4300
@@ -109,4 +111,34 @@ def loads(text: str | bytes) -> Any:
     except RecursionError:  # the parser recurses per level: far deeper than MAX_DEPTH
         raise JsonError(f"not valid JSON: nested more than {MAX_DEPTH} levels deep") from None
     _bounds(data)
+    if _SURROGATE_ESCAPE.search(text) or lone_surrogate(text) is not None:
+        _check_surrogates(text, data)
     return data
+
+
+# An escape of either half of a surrogate pair; a lone one is one not beside its other half (an escaped
+# backslash before it, '\\ud800', is text, not an escape: then only the line given may be off)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_HIGH, _LOW = r"\\u[dD][89abAB][0-9a-fA-F]{2}", r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_LONE_ESCAPE = re.compile(rf"{_HIGH}(?!{_LOW})|(?<!{_HIGH}){_LOW}")
+
+
+def _check_surrogates(text: str, data: object) -> None:
+    """A string holding a lone surrogate (`"\\ud800"`, or the character itself in str input) is refused,
+    naming the string and, where the text shows it, its line and column."""
+    level = [data]
+    while level:
+        for value in level:
+            at = lone_surrogate(value) if isinstance(value, str) else None
+            if at is not None:
+                shown = value if len(value) <= 40 else value[:40] + "..."
+                where = lone_surrogate(text)
+                if where is None:
+                    found = _LONE_ESCAPE.search(text)
+                    where = found.start() if found is not None else None
+                line = None if where is None else text.count("\n", 0, where) + 1
+                column = None if where is None else where - text.rfind("\n", 0, where)
+                raise JsonError(f"not valid JSON: the string {shown!r} holds a lone surrogate: {problem(value, at)}",
+                                line, column)
+        level = [v for x in level if isinstance(x, (dict, list))
+                 for v in ([*x.keys(), *x.values()] if isinstance(x, dict) else x)]

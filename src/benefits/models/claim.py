@@ -15,6 +15,7 @@ from ..dates import Count, Day
 from ..errors import described
 from ..memo import Memo
 from ..money import Money, add_exactly, fmt, parse_decimal
+from ..surrogates import lone_surrogate, problem
 from .checked import Checked
 from .items import LineItems
 
@@ -330,11 +331,23 @@ class BillSplit(_Strict):
         return self
 
 
+def _characters(value: str) -> str:
+    """Text of characters: pydantic's str takes a lone surrogate (an escape such as "\ud800" in data a
+    caller parsed), which no settlement's JSON, ledger or terminal can write."""
+    at = lone_surrogate(value)
+    if at is not None:
+        raise ValueError(problem(value, at))
+    return value
+
+
+Characters = Annotated[str, AfterValidator(_characters)]
+
+
 class LineItem(_Strict):
     """One fee line (费用明细)."""
 
-    id: str = Field(min_length=1)
-    name: str | None = None
+    id: Characters = Field(min_length=1)
+    name: Characters | None = None
     category: Annotated[Category, Word]
     unit_price: Money
     quantity: Annotated[Decimal, Field(gt=0, le=1000000), BeforeValidator(parse_decimal)] = Decimal(1)
