@@ -393,8 +393,10 @@ def explain(ctx: typer.Context, claim: ClaimArg, rules: RulesOpt = None, accumul
 def _cases_in(folder: Path, raw: str) -> list[Path]:
     """The *.yaml and *.yml files in a folder and below; a folder that cannot be searched (e.g. nested
     deeper than the system's longest path) is bad input naming it, not a bug."""
+    from benefits.cases import case_files
+
     try:
-        return sorted(f for f in folder.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+        return case_files(folder)
     except OSError as exc:
         where = str(exc.filename or folder)
         if len(where) > 200:  # a path too long for the system is too long to read: its two ends

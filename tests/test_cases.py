@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 import benefits
-from benefits.cases import check_case, format_mismatches, load_case, rules_dir
+from benefits.cases import case_files, check_case, format_mismatches, load_case, rules_dir
 
 from conftest import RULES
 
 CASES = Path(__file__).parent / "cases"
-FILES = sorted(p for p in CASES.rglob("*.yaml"))
+FILES = case_files(CASES)  # as `benefits check` finds them: a case saved as .yml was passed over
 
 
 @lru_cache(maxsize=None)
@@ -31,3 +31,12 @@ def test_case(path: Path):
     mismatches = check_case(case, _pack(str(rules_dir(case, path, RULES))))
     if mismatches:
         pytest.fail(f"{path.name}: {case.description}\n{format_mismatches(mismatches)}", pytrace=False)
+
+
+def test_the_suite_runs_the_case_files_benefits_check_runs(tmp_path):
+    """Found by a red team: a case saved as .yml was run by `benefits check` but passed over here, so a
+    wrong expected value in one passed CI."""
+    for name in ("a.yaml", "b/c.yml", "d.txt", "e.yaml.bak"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x: 1\n")
+    assert [p.relative_to(tmp_path).as_posix() for p in case_files(tmp_path)] == ["a.yaml", "b/c.yml"]

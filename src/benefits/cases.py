@@ -24,6 +24,15 @@ class Mismatch:
     line: int | None = None  # its line, once located (`locate`)
 
 
+CASE_SUFFIXES = (".yaml", ".yml")
+
+
+def case_files(folder: Path) -> list[Path]:
+    """The case files in a folder and below (*.yaml and *.yml), in order: what `benefits check` runs,
+    and what the test suite runs. OSError when the folder cannot be searched."""
+    return sorted(f for f in folder.rglob("*") if f.suffix in CASE_SUFFIXES and f.is_file())
+
+
 def load_case(path: str | Path) -> CaseFile:
     """Read and validate a case file; errors name the file and the line."""
     return load_case_at(path)[0]
