@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..dates import Count
@@ -31,10 +33,16 @@ class ExpectedItem(Filled):
     policy_range: Money
 
 
+_REFUSAL = re.compile(r"(claim|accumulators)(\.[^\s:]+)*: \S")
+"""An expected refusal: the path of the problem (`claim.diagnoses.0`), a colon, then its words."""
+
+
 class Expected(Filled):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    error: str | None = Field(None, description="the claim is refused with a message containing this")
+    error: str | None = Field(None, description=(
+        "the claim is refused at this path with a message containing these words: "
+        "'claim.visit: pack ... does not cover visit kind'"))
     bill: BillSplit | None = None
     items: dict[str, ExpectedItem] | None = Field(None, description="line items' splits, by item id")
     deductible: Money | None = None
@@ -48,8 +56,11 @@ class Expected(Filled):
     @field_validator("error")
     @classmethod
     def _words(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("give words the refusal's message contains: a blank one is in every message")
+        # A word alone is in many messages: `error: maternity` passed whatever refused a maternity claim.
+        if value is not None and _REFUSAL.match(value) is None:
+            raise ValueError("give the path the claim is refused at, then words its message begins with, as the "
+                             "message writes them: 'claim.visit: pack ... does not cover', 'accumulators.counters."
+                             f"basic.annual: 300000.01 is above'; got {value[:60]!r}")
         return value
 
     @model_validator(mode="after")
