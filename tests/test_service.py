@@ -18,7 +18,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
@@ -1042,3 +1042,25 @@ def test_a_reload_makes_the_servers_folder_again_when_a_cleaner_removed_it(tmp_p
     joined = Packs({"jiangmen": folder}, stamp, joins=True)
     settled = benefits.evaluate(claim(), joined.get("jiangmen"))
     assert str(settled.layers[0].paid) == "12250.00"  # (18500.00 - 1000.00) x 70%
+
+
+def test_a_key_the_library_wrote_is_read_and_reversed_over_http(api, ledger_url):
+    """Found by a red team: `benefits settle --key '结算 9'` was accepted (the ledger takes any printable
+    key) and listed by GET /members, but GET /settlements/{key} and its reverse answered 422: the
+    settlement could be reversed from the command line only. A stored request's key is the ledger's."""
+    packs = benefits.load_rules(PACK_DIRS["jiangmen"])
+    with open_ledger(ledger_url) as ledger:
+        first = ledger.settle("结算 9", claim(id="c-9"), packs)
+        ledger.settle("a/b", claim(id="c-10", admission_date="2021-05-01", discharge_date="2021-05-10"), packs)
+    assert [s["key"] for s in api.get("/members/m1/2021").json()["settlements"]] == ["结算 9", "a/b"]
+    got = api.get("/settlements/" + quote("结算 9"))
+    assert (got.status_code, got.text) == (200, first.body)
+    assert json.loads(api.get("/settlements/a%2Fb").text)["key"] == "a/b"
+    for key, reversal in (("a/b", "r-10"), ("结算 9", "r-9")):  # the later one first: nothing stands on it
+        r = api.post(f"/settlements/{quote(key, safe='')}/reverse", json={"key": reversal})
+        assert r.status_code == 201, r.text
+        assert r.json()["of"] == key
+    assert api.get("/members/m1/2021").json()["accumulators"]["counters"] == {}
+    # a key the ledger cannot hold is still refused, naming it
+    body = problem(api.get("/settlements/" + quote(" k")), 422, "invalid-request")
+    assert paths(body) == [["path", "key"]] and "without surrounding spaces" in body["detail"]

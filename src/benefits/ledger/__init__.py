@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from .errors import AlreadyReversed, HistoryConflict, KeyConflict, LedgerError, NotFound, StoreUnavailable
 from .records import Credited, Entry, Head, MemberYear, Opened, Record, Reversed, Settled
-from .service import Ledger, open_ledger
+from .service import Ledger, key_problem, open_ledger
 
 __all__ = [
     "AlreadyReversed", "Credited", "Entry", "Head", "HistoryConflict", "KeyConflict", "Ledger", "LedgerError", "MemberYear",
-    "NotFound", "Opened", "Record", "Reversed", "Settled", "StoreUnavailable", "open_ledger",
+    "NotFound", "Opened", "Record", "Reversed", "Settled", "StoreUnavailable", "key_problem", "open_ledger",
 ]

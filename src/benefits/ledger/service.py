@@ -95,11 +95,21 @@ def open_ledger(url: str) -> "Ledger":
     return Ledger(SqliteStore(url))
 
 
-def _key(value: object, name: str) -> str:
+def key_problem(value: object) -> str | None:
+    """What keeps `value` from being a request's key, or None: the ledger's grammar, which every key it
+    holds was written in (a service's own new keys are a narrower one, that URLs and headers carry as
+    they are)."""
     if (not isinstance(value, str) or not value or len(value) > MAX_KEY or not value.isprintable()
             or value != value.strip()):
-        raise LedgerError((name,), f"expected a key of 1 to {MAX_KEY} printable characters without surrounding "
-                                   f"spaces (the platform's msgid or settlement id)")
+        return (f"expected a key of 1 to {MAX_KEY} printable characters without surrounding spaces (the "
+                "platform's msgid or settlement id)")
+    return None
+
+
+def _key(value: object, name: str) -> str:
+    problem = key_problem(value)
+    if problem:
+        raise LedgerError((name,), problem)
     return value
 
 

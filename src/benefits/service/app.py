@@ -36,7 +36,7 @@ from typing import Annotated, Any, Mapping
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..calculator import evaluate
 from ..errors import BenefitsError, shown
@@ -335,7 +335,18 @@ def _on_sighup(packs: Packs):
 
 
 Body = Annotated[dict, Depends(json_object)]
-SettlementKey = Annotated[Key, Path(description="the settlement's key (msgid)")]
+def _stored_key(value: str) -> str:
+    from ..ledger import key_problem  # imported when first used, as the ledger is elsewhere in this module
+
+    problem = key_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A stored request's key as the ledger holds it: one the library or the command line wrote may hold any
+# printable character ('结算 9', 'a/b'), percent-encoded in the path; a new request's own key is `Key`.
+SettlementKey = Annotated[str, AfterValidator(_stored_key), Path(description="the settlement's key (msgid)")]
 MemberId = Annotated[str, Path(min_length=1, max_length=MAX_MEMBER_ID, pattern=MEMBER_ID_PATTERN,
                                 description="the member's id (no control or invisible characters)")]
 def _year_text(value: object) -> object:
@@ -457,7 +468,7 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
             done = store.ledger.settle(req.key, req.claim, pack)
         return _answer(done, f"/settlements/{done.key}")
 
-    @app.post("/settlements/{key}/reverse", tags=["settlements"], summary="Reverse a settlement (2208 / 2305)",
+    @app.post("/settlements/{key:path}/reverse", tags=["settlements"], summary="Reverse a settlement (2208 / 2305)",
               response_class=Response, status_code=201,
               responses={201: _stored("reversed now", "ReverseBody"),
                          200: _stored("a replay of the same reversal, byte for byte", "ReverseBody"),
@@ -513,7 +524,7 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
 def _reading_routes(app: FastAPI, store: Store) -> None:
     """GET a stored request, and a member-year's accumulators and entries."""
 
-    @app.get("/settlements/{key}", tags=["settlements"], summary="A settlement or reversal, as answered",
+    @app.get("/settlements/{key:path}", tags=["settlements"], summary="A settlement or reversal, as answered",
              response_class=Response, responses={
                  200: _stored("the request, as answered", "SettleBody", "ReverseBody", "OpeningBody", "CreditBody",
                               "ReverseEntriesBody"),
