@@ -253,11 +253,19 @@ def test_an_opening_is_reversed_only_while_no_settlement_stands_on_it(ledger, le
 
 def test_a_counter_the_engine_refuses_is_corrected_by_reversing_the_opening(ledger, ledger_url, jiangmen):
     """Without a pack the ledger cannot know a cap: 600,000.00 of basic fund is more than the employee
-    annual cap ever allowed (560,000.00, domain.md 7.1), which the engine refuses at the next settlement."""
+    annual cap ever allowed (560,000.00, domain.md 7.1), which the engine refuses at the next settlement.
+    Found by a red team: that refusal was the claim's (422, "accumulators.counters..." of a request that
+    sent none), naming nothing to reverse; it is the ledger's now (409), naming the opening."""
     ledger.open_year("open-1", "e1", 2022, acc(basic__annual="600000.00"))
-    with pytest.raises(ClaimError) as caught:
-        ledger.settle("k1", small(), jiangmen)
-    assert caught.value.problems[0].path == ("accumulators", "counters", "basic.annual")
+    for attempt in (lambda: ledger.settle("k1", small(), jiangmen), lambda: ledger.pre_settle(small(), jiangmen)):
+        with pytest.raises(HistoryConflict) as caught:
+            attempt()
+        assert (caught.value.status, caught.value.problems[0].path) == (409, ("claim", "member", "id"))
+        assert str(caught.value) == (
+            "claim.member.id: member 'e1', 2022: what the ledger holds cannot be settled on under pack 'jiangmen' "
+            "(accumulators.counters.basic.annual: 600000.00 is above the most cap 'basic.annual_cap.employee' has "
+            "ever allowed (560000.00); check the accumulators); written by opening 'open-1': reverse it, and bring "
+            "the counters in again as pack 'jiangmen' keeps them (an opening checked against it)")
     assert count(ledger_url, "settlements") == 1
     ledger.reverse("r1", of="open-1")  # no settlement stands on it
     ledger.open_year("open-2", "e1", 2022, acc(basic__annual="60000.00"))

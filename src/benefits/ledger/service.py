@@ -369,6 +369,30 @@ def _one_pack(tx: Transaction, member: str, year: int, pack: str) -> None:
                                          f"{other!r} requests first")
 
 
+def _on_balances(tx: Transaction, claim: Claim, rules: RulePack, before: Accumulators) -> Settlement:
+    """The claim settled on the member-year's balances. A problem with a balance itself (a counter that an
+    opening checked against no pack brought in, which this pack does not keep or never allowed so high)
+    is the ledger's, not the request's, which sent no accumulators: it names the requests that wrote the
+    counter, to be reversed."""
+    try:
+        return evaluate(claim, rules, before)
+    except ClaimError as exc:
+        held = next((p for p in exc.problems if p.path[:1] == ("accumulators",)), None)
+        if held is None:
+            raise
+        counter = (held.path[2] if held.path[1:2] == ("counters",) and len(held.path) > 2
+                   else ADMISSIONS if held.path[1:] == ("admissions",) else None)
+        keys = {e.settlement_key for e in tx.entries(before.member_id, before.year)
+                if counter is not None and e.accumulator_key == counter}
+        writers = sorted((h for h in map(tx.head, keys) if h is not None), key=lambda h: h.seq)
+        fix = (f"; written by {_listed(writers)}: reverse {'it' if len(writers) == 1 else 'them'}, and bring the "
+               f"counters in again as pack {rules.name!r} keeps them (an opening checked against it)"
+               if writers else "")
+        raise HistoryConflict(("claim", "member", "id"), f"member {before.member_id!r}, {before.year}: what the ledger "
+                                                         f"holds cannot be settled on under pack {rules.name!r} "
+                                                         f"({held}){fix}") from None
+
+
 def claim_member_year(claim: Claim, rules: RulePack) -> tuple[str, int]:
     """Whose accumulators, and of which year, a claim settles against: the year of its deciding date,
     as the engine picks it (domain.md 6.1)."""
@@ -392,12 +416,12 @@ class Ledger:
         claim, rules = _claim(claim), _pack(rules)
         member, year = claim_member_year(claim, rules)
 
-        def read(tx: Transaction) -> Accumulators:
+        def read(tx: Transaction) -> Settlement:
             _settled_once(tx, claim, member, year)
             _one_pack(tx, member, year, rules.name)
-            return balances.accumulators(member, year, tx.sums(member, year))
+            return _on_balances(tx, claim, rules, balances.accumulators(member, year, tx.sums(member, year)))
 
-        return evaluate(claim, rules, self._read(read))
+        return self._read(read)
 
     def settle(self, key: str, claim: Claim | dict, rules: RulePack) -> Settled:
         """Settlement (结算, 2207 / 2304) under the caller's `key`: the claim settled against the member's
@@ -419,7 +443,7 @@ class Ledger:
             _settled_once(tx, claim, member, year)
             _one_pack(tx, member, year, rules.name)
             before = balances.accumulators(member, year, tx.sums(member, year))
-            settlement = evaluate(claim, rules, before)
+            settlement = _on_balances(tx, claim, rules, before)
             fields = settlement.platform_fields()
             body = SettleBody(key=key, member_id=member, year=year, pack=rules.name, pack_hash=rules.content_hash,
                               pack_version=settlement.version, platform_fields=fields,
@@ -510,8 +534,8 @@ class Ledger:
         next settlement starts from them. Their `year` must be `year`, their `member_id` (when given)
         `member_id`. Given `rules`, each counter must be one the pack keeps, written as it keeps it
         (yearly, or per month); without, only names and months are checked, and a counter the pack
-        does not know, or a value above what its caps ever allowed, is refused by the engine at the
-        member's next settlement (reverse the opening and open again).
+        does not know, or a value above what its caps ever allowed, refuses the member's next settlement
+        (HistoryConflict naming the opening: reverse it and open again).
 
         Allowed only as the member-year's first request that stands: HistoryConflict (409, path
         `member_id`) while a settlement, a credit or an earlier opening of the year is not reversed.
