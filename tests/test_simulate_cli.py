@@ -521,3 +521,34 @@ def test_a_run_ended_by_sigterm_removes_its_temporary_folders(tmp_path):
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()
     assert list(scratch.iterdir()) == [] and list(out.glob(".benefits-run-*")) == []
+
+
+STAY_L3 = """claim_id,member_id,visit,level,admission_date,discharge_date,diagnosis,total,fully_self_paid,over_limit,pre_self_paid
+c1,m1,inpatient,level3,2021-03-01,2021-03-10,J18.9,20000.00,1000.00,0,500.00
+"""
+RESIDENT = "member_id,scheme,member_type,groups,age\nm1,resident,adult,,40\n"
+
+
+def test_a_pack_edited_between_two_runs_on_one_scheduler_settles_the_second_under_the_edit(tmp_path):
+    # a worker kept the pack it first loaded from a folder for its whole life: the second run, after the
+    # edit, was paid under the rules of the first, exit 0
+    import shutil
+
+    from conftest import edit
+
+    distributed = pytest.importorskip("distributed")
+    pack = tmp_path / "jiangmen"
+    shutil.copytree(JIANGMEN, pack)
+    claims, members = tmp_path / "claims.csv", tmp_path / "members.csv"
+    claims.write_text(STAY_L3, encoding="utf-8")
+    members.write_text(RESIDENT, encoding="utf-8")
+    # policy range 20000 - 1000 - 0 - 500 = 18500; resident level 3 deductible 1000:
+    # (18500 - 1000) x 65% = 11375.00; after the edit (18500 - 1000) x 50% = 8750.00
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        first = run("simulate", claims, "--members", members, "--rules", pack, "--scheduler", cluster.scheduler_address)
+        edit(pack, "parameters/basic_inpatient.yaml", '2021-01-01: {value: 65%, source: "seed 001: 参保人在三级',
+             '2021-01-01: {value: 50%, source: "seed 001: 参保人在三级')
+        second = run("simulate", claims, "--members", members, "--rules", pack, "--scheduler", cluster.scheduler_address)
+    assert first.exit_code == 0 and second.exit_code == 0, first.stderr + second.stderr
+    assert rows_of(first.stdout, "Summary")["paid.basic"] == ["11375.00"]
+    assert rows_of(second.stdout, "Summary")["paid.basic"] == ["8750.00"]

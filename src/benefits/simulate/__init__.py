@@ -65,13 +65,14 @@ def run(pack_dir: str, claims: Table, members: Table, *, items: Table | None = N
         client: "Client | None" = None, partitions: int | None = None) -> Results:
     """`settle_year` under the pack in folder `pack_dir`, in process or on a dask cluster.
 
-    With `client=None` the pack is loaded here and the year settled in this process. With a
-    `distributed.Client`, members are split into `partitions` (default: 4 per worker) by a stable
-    hash of their id, each with its own claims and items; each worker loads the pack from
-    `pack_dir` itself, once (a loaded pack holds durable-rules C state that cannot be pickled, so
-    the folder path is shipped, never the pack; the folder must be readable by the workers), and
-    settles one partition at a time. Results come back in the claims table's row order, identical
-    to the in-process run.
+    The pack is the folder's files as they are when the call begins (loaded once per version). With
+    `client=None` the year is settled in this process. With a `distributed.Client`, members are
+    split into `partitions` (default: 4 per worker) by a stable hash of their id, each with its own
+    claims and items; each worker loads the pack from `pack_dir` itself, once per version (a loaded
+    pack holds durable-rules C state that cannot be pickled, so the folder path and the pack's
+    content hash are shipped, never the pack; the folder must be readable by the workers and hold
+    the same files there, else PackMismatchError), and settles one partition at a time. Results
+    come back in the claims table's row order, identical to the in-process run.
     """
     from .cluster import run as _run
 

@@ -4,7 +4,9 @@ to `distributed`.
 Members are split by a stable hash of their id (crc32, the same in every process and run), each
 partition with its members' claims and line items, so every member's claims are settled in order
 within one partition. The pack is never shipped: a loaded pack holds durable-rules C state that does
-not pickle (matcher/durable.py), so each worker is sent the pack's folder and loads it once. A worker
+not pickle (matcher/durable.py), so each worker is sent the pack's folder and the content hash of the
+pack the client loaded, and loads it once per hash; files there that hash otherwise (edited since, or
+another host's copy) stop the run (PackMismatchError) rather than settle it under other rules. A worker
 settles one partition at a time, and at most two partitions per worker are in flight, so a worker's
 memory is bounded by the size of a partition, not of the year. Partitions come back in the order
 they were given, each with its rows of the whole claims table: put together they are identical to
@@ -28,22 +30,62 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrays import as_table
-from .errors import ClusterError
+from .errors import ClusterError, PackMismatchError
 from .results import Results
 
-_PACKS: dict[str, Any] = {}  # pack folder -> loaded pack, once per process
+_PACKS: dict[str, Any] = {}  # content hash -> loaded pack, once per process
 _LOCK = threading.Lock()  # one partition at a time in a process (and one load of each pack)
 
 
-def load_pack(pack_dir: str):
-    """The pack in `pack_dir`, loaded once per process."""
+def load_pack(pack_dir: str, content_hash: str):
+    """The pack whose files hash to `content_hash` (RulePack.content_hash), loaded from `pack_dir` once
+    per process. Keyed by the hash, not the folder: a worker outlives runs, and a folder edited between
+    two of them must not settle the second under the first's rules. PackMismatchError when the files
+    in `pack_dir` here hash otherwise."""
+    with _LOCK:
+        pack = _PACKS.get(content_hash)
+        if pack is None:
+            pack = _load(pack_dir)
+            if pack.content_hash != content_hash:
+                raise PackMismatchError(_mismatch(pack_dir, content_hash, pack.content_hash))
+        return pack
+
+
+def _load(pack_dir: str):
+    """The pack in `pack_dir` as its files are now, the cached one if its hash is known (with the
+    vectorised evaluator compiled for it); call with _LOCK held."""
     from ..rules.loader import load_rules
 
+    pack = load_rules(pack_dir)
+    known = _PACKS.get(pack.content_hash)
+    if known is not None:
+        return known
+    # one version a folder: an edit makes the version it replaces one no run loading the folder now
+    # asks for (a run still using it finds its folder edited mid-run, and stops)
+    for stale in [h for h, p in _PACKS.items() if p.directory == pack.directory]:
+        del _PACKS[stale]
+    _PACKS[pack.content_hash] = pack
+    return pack
+
+
+def current_pack(pack_dir: str):
+    """The pack in `pack_dir` as its files are now (loaded once per version): what a run that begins
+    now settles under."""
     with _LOCK:
-        pack = _PACKS.get(pack_dir)
-        if pack is None:
-            pack = _PACKS[pack_dir] = load_rules(pack_dir)
-        return pack
+        return _load(pack_dir)
+
+
+def _mismatch(pack_dir: str, wanted: str, found: str) -> str:
+    try:
+        from distributed import get_worker
+
+        where = f"the Dask worker at {get_worker().address}"
+    except (ImportError, ValueError):  # not in a worker: this process read the folder a second time
+        where = "this process"
+    return (f"rule pack {pack_dir}: the files {where} reads there are not those the run loaded (sha256 "
+            f"{found[:12]}... there, {wanted[:12]}... in the run): the folder was edited after the run began, "
+            "or the copy of it there differs; make the folder the same for every worker, leave it unchanged "
+            "while a run lasts, and run again")
 
 
 def settle(pack, claims: pa.Table, members: pa.Table, items: pa.Table | None, year: int | None,
@@ -69,6 +111,7 @@ class Spec:
     pack_dir: str
     year: int | None
     has_items: bool
+    content_hash: str  # RulePack.content_hash of the pack the client loaded: the rules to settle under
 
 
 def settle_partition(engine: str, specs: list[Spec], *tables: pa.Table) -> list[Results]:
@@ -79,7 +122,7 @@ def settle_partition(engine: str, specs: list[Spec], *tables: pa.Table) -> list[
     for spec in specs:
         claims, members = next(args), next(args)
         items = next(args) if spec.has_items else None
-        pack = load_pack(spec.pack_dir)
+        pack = load_pack(spec.pack_dir, spec.content_hash)
         with _LOCK:
             out.append(settle(pack, claims, members, items, spec.year, engine))
     return out
@@ -307,17 +350,18 @@ def run(pack_dir: str, claims: Any, members: Any, *, items: Any = None, year: in
     pack_dir = str(Path(pack_dir).resolve())
     claims, members = as_table(claims, "claims"), as_table(members, "members")
     items = None if items is None else as_table(items, "items")
+    pack = current_pack(pack_dir)
     if client is None:
-        return settle(load_pack(pack_dir), claims, members, items, year)
+        return settle(pack, claims, members, items, year)
     from .engine import default_year
 
     if year is None:  # decided once for the whole year, not per partition
-        year = default_year(load_pack(pack_dir), claims)
+        year = default_year(pack, claims)
     parts = partitions or 4 * worker_count(client)
-    spec = [Spec(pack_dir, year, items is not None)]
+    spec = [Spec(pack_dir, year, items is not None, pack.content_hash)]
     pieces = ((p.rows, spec, [t for t in (p.claims, p.members, p.items) if t is not None])
               for p in split(claims, members, items, parts))
     results = [renumbered(got[0], rows) for rows, got in on_cluster(client, pieces)]
     if not results:
-        return settle(load_pack(pack_dir), claims, members, items, year)
+        return settle(pack, claims, members, items, year)
     return Results.concat(results)

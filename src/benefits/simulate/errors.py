@@ -28,3 +28,8 @@ class NotVectorisable(Exception):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(reason)
+
+
+class PackMismatchError(BenefitsError):
+    """A worker's rule pack folder does not hold the files the run loaded (edited since the run began,
+    or another host's copy): settling there would use other rules than the run reports."""

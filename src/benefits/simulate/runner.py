@@ -10,10 +10,11 @@ Members are split into partitions by a stable hash of their id (`cluster.split`)
 with its own claims and line items, so that every member's claims are settled in order within one
 partition. Locally the partitions are settled one after another in this process; with `workers` or
 `scheduler`, on a dask.distributed cluster (`cluster.on_cluster`), where each worker loads the pack
-from its folder once. `settle_parts` hands them over one at a time, in partition order, each settled
-under every side (pack A, and pack B when comparing), so that a caller can total and write them and
-let them go: memory is bounded by the partition size, not by the year. `simulate` puts them together
-again: results in the claims table's row order, identical whatever the split.
+from its folder once per version (by content hash: the side's pack, never another). `settle_parts`
+hands them over one at a time, in partition order, each settled under every side (pack A, and pack
+B when comparing), so that a caller can total and write them and let them go: memory is bounded by
+the partition size, not by the year. `simulate` puts them together again: results in the claims
+table's row order, identical whatever the split.
 
 Engines: `vector` is the vectorised evaluator (`benefits.simulate.settle_year`), `scalar` settles
 each claim with `benefits.evaluate` (`simulate.scalar`); `auto` is the vectorised one. Both give the same Results, claim by claim.
@@ -133,7 +134,8 @@ def settle_parts(sides: list[Side], *, engine: str = "auto", workers: int = 1, s
             yield Part(rows, [c for c, _ in tables], [m for _, m in tables], results)
         return
     specs = [cluster.Spec(str(Path(s.pack_dir).resolve()), s.year, s.claims.items_name is not None
-                          if s.source is not None else s.claims.items is not None) for s in sides]
+                          if s.source is not None else s.claims.items is not None, s.pack.content_hash)
+             for s in sides]
 
     def sent():
         for rows, tables in pieces:
