@@ -96,6 +96,22 @@ def test_a_list_of_codes_holding_a_null_is_refused_saying_so(tmp_path, codes):
            "holding a null among its codes" in " ".join(r.stderr.split())
 
 
+@pytest.mark.parametrize("suffix, groups, odd", [
+    (".parquet", ["dibao", None], "a null"), (".parquet", [["dibao"]], "a list"),
+    (".jsonl", ["dibao", None], "a null"), (".jsonl", [["dibao"]], "a list"), (".jsonl", ["dibao", 5], "5"),
+])
+def test_a_list_of_groups_holding_a_null_or_a_list_is_refused_saying_so(tmp_path, suffix, groups, odd):
+    # refused with "expected a list of groups or text such as 'a;b', got a list": a list, yet not of groups
+    claims, members = tmp_path / f"claims{suffix}", tmp_path / f"members{suffix}"
+    _write(claims, [_claim("I10")])
+    _write(members, [{**MEMBER, "groups": groups}])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN)
+    assert r.exit_code == 2, r.stdout
+    said = " ".join(r.stderr.split())
+    assert f"{members} {'row' if suffix == '.parquet' else 'line'} 1 [groups]: expected a list of groups or text " \
+           f"such as 'a;b', got a list holding {odd} among its groups" in said, said
+
+
 @pytest.mark.parametrize("engine", ["vector", "scalar"])
 def test_other_diagnoses_beside_the_primary_are_checked_too(tmp_path, engine):
     # a claims file may give the primary code and the others in two columns; the others were left unread

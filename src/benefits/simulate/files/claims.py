@@ -19,7 +19,7 @@ from ...models.claim import Region, Visit
 from ..columns import BILL_COLUMNS, OTHER_DIAGNOSES
 from .problems import Problems, repeats
 from .raw import Raw, read_raw
-from .reader import INT64, Reader, is_arrow
+from .reader import INT64, Reader, is_arrow, list_holding
 
 BILL = BILL_COLUMNS
 """The bill's parts (domain.md 2): total = fully_self_paid + over_limit + pre_self_paid + policy_range."""
@@ -157,9 +157,7 @@ def _code_lists(r: Reader, column: str) -> list[list[str]]:
     for i, v in enumerate(values):
         codes = _codes(v)
         if codes is None:
-            odd = next((c for c in v if not isinstance(c, str)), None) if isinstance(v, list) else None
-            got = (f"a list holding {'a null' if odd is None else shown(odd)} among its codes" if isinstance(v, list)
-                   else shown(v))
+            got = list_holding(v, "codes") if isinstance(v, list) else shown(v)
             r._bad(i, column, f"expected a list of ICD-10 codes or text such as 'I10;E11.9', got {got}")
             codes = []
         lists.append(codes)

@@ -331,7 +331,8 @@ class Reader:
             elif isinstance(v, list) and all(isinstance(w, str) for w in v):
                 items = [w.strip() for w in v if w.strip()]
             else:
-                self._bad(i, name, f"expected a list of {what} or text such as 'a;b', got {shown(v)}")
+                got = list_holding(v, what) if isinstance(v, list) else shown(v)
+                self._bad(i, name, f"expected a list of {what} or text such as 'a;b', got {got}")
                 out.append([])
                 continue
             if allowed is not None:
@@ -341,6 +342,13 @@ class Reader:
                     items = [w for w in items if w in allowed]
             out.append(items)
         return pa.array(out, pa.list_(pa.string()))
+
+
+def list_holding(values: list, what: str) -> str:
+    """A list that is not all text, as a message names it: by the first value that is not text ('a list
+    holding a null among its codes'); 'got a list' alone would contradict 'expected a list'."""
+    odd = next((v for v in values if not isinstance(v, str)), None)
+    return f"a list holding {'a null' if odd is None else shown(odd)} among its {what}"
 
 
 def money_fen(v: object) -> tuple[int | None, str | None]:
