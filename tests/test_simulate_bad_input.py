@@ -317,3 +317,73 @@ def test_a_scheduler_without_workers_is_named_in_bounded_time(tmp_path):
     assert r.exit_code == 2, r.stderr
     assert f"the Dask scheduler at {cluster.scheduler_address} has no workers" in " ".join(r.stderr.split())
     assert took < 30
+
+
+STAY = {"claim_id": "c1", "member_id": "m1", "visit": "inpatient", "level": "level3", "admission_date": "2021-03-01",
+        "discharge_date": "2021-03-10", "diagnosis": "J18.9", "total": "20000.00", "fully_self_paid": "1000.00",
+        "over_limit": "0.00", "pre_self_paid": "5000.00"}
+
+
+def _renamed(row: dict, old: str, new: str) -> dict:
+    return {(new if k == old else k): v for k, v in row.items()}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("table, old, new, meant", [
+    ("claims", "pre_self_paid", "pre_self_pay", "pre_self_paid"),
+    ("claims", "fully_self_paid", "fully_self_pay", "fully_self_paid"),
+    ("claims", "over_limit", "over_limits", "over_limit"),
+    ("claims", "pre_self_paid", "Pre-Self-Paid", "pre_self_paid"),
+    ("claims", "total", "Total", "total"),
+    ("claims", "level", "Level", "level"),
+    ("members", "opening.basic.annual", "Opening.basic.annual", "opening.basic.annual"),
+    ("members", "opening.basic.annual", "OPENING_basic.annual", "opening.basic.annual"),
+    ("members", "age", "AGE", "age"),
+])
+def test_a_column_read_as_one_of_the_formats_but_spelt_otherwise_is_refused_naming_the_one_meant(
+        tmp_path, suffix, table, old, new, meant):
+    # a note only, exit 0 even with --strict: pre_self_pay left the part at 0 and the derived policy range
+    # took its 5000.00 (basic paid (19000 - 1000) x 65% = 11700.00, not 8450.00); Opening.basic.annual
+    # opened the member at 0, not at the cap used
+    claims, members = tmp_path / f"claims{suffix}", tmp_path / f"members{suffix}"
+    member = {**MEMBER, "age": 40, "opening.basic.annual": "200000.00"}
+    _write(claims, [_renamed(STAY, old, new) if table == "claims" else STAY])
+    _write(members, [_renamed(member, old, new) if table == "members" else member])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--strict")
+    said = " ".join(r.stderr.split())
+    assert r.exit_code == 2, said
+    written = claims if table == "claims" else members
+    assert f"{written} [{new}]: not a column of the format: did you mean {meant}?" in said, said
+    assert "paid.basic" not in r.stdout
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_column_unlike_the_formats_is_still_a_note_and_not_read(tmp_path, suffix):
+    # not refused: a hospital's own columns, however near other words ('tot' is 2 letters from total,
+    # 'portal' 2 from total, 'hospital_notes' nothing like any)
+    claims, members = tmp_path / f"claims{suffix}", tmp_path / f"members{suffix}"
+    _write(claims, [{**STAY, "hospital_notes": "ward 3", "tot": "1", "portal": "web"}])
+    _write(members, [{**MEMBER, "age": 40, "ward": "B"}])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--strict")
+    assert r.exit_code == 0, r.stderr
+    said = " ".join(r.stderr.split())
+    for name in ("hospital_notes", "tot", "portal"):
+        assert f"note: {claims}: column {name!r} is not part of the format and is not read" in said, said
+    assert f"note: {members}: column 'ward' is not part of the format and is not read" in said, said
+    # policy range 20000 - 1000 - 0 - 5000 = 14000; resident level 3: (14000 - 1000) x 65% = 8450.00
+    assert rows_of(r.stdout, "Summary")["paid.basic"] == ["8450.00"]
+
+
+def test_a_line_item_money_column_misspelt_is_refused(tmp_path):
+    # payment_standards was ignored (a note): the line's 20.00 above the standard was paid as if within it
+    claims, members, items = tmp_path / "claims.csv", tmp_path / "members.csv", tmp_path / "items.csv"
+    _write(claims, [{k: v for k, v in STAY.items() if k not in BILL_PARTS}])
+    _write(members, [MEMBER])
+    _write(items, [{"claim_id": "c1", "category": "B", "unit_price": "100.00", "payment_standards": "80.00"}])
+    r = run("simulate", claims, "--members", members, "--items", items, "--rules", JIANGMEN)
+    said = " ".join(r.stderr.split())
+    assert r.exit_code == 2, said
+    assert f"{items} [payment_standards]: not a column of the format: did you mean payment_standard?" in said, said
+
+
+BILL_PARTS = ("total", "fully_self_paid", "over_limit", "pre_self_paid", "policy_range")

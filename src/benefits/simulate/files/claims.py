@@ -17,6 +17,7 @@ from ...errors import shown
 from ...money import trimmed
 from ...models.claim import Region, Visit
 from ..columns import BILL_COLUMNS, OTHER_DIAGNOSES
+from .names import refuse_misnamed
 from .problems import Problems, repeats
 from .raw import Raw, read_raw
 from .reader import INT64, Reader, is_arrow, list_holding
@@ -122,7 +123,8 @@ def claims_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool 
     table = pa.table(cols, schema=CLAIM_SCHEMA)
     _check_claim_rows(r, table, present, unique)
     known = set(CLAIM_COLUMNS) | {"diagnoses", OTHER_DIAGNOSES} | {f"{b}_fen" for b in BILL}
-    ignored = [c for c in raw.columns if c not in known]
+    wrong = refuse_misnamed(problems, raw.columns, known, [*BILL, *(f"{b}_fen" for b in BILL)])
+    ignored = [c for c in raw.columns if c not in known and c not in wrong]
     if own:
         problems.raise_if_any()
     return ClaimTable(raw.name, raw.unit, table, raw.rows, ignored=ignored, bill_given=_raw_given(raw, "total"))
@@ -312,6 +314,8 @@ def item_rows(raw: Raw, ip: Problems) -> tuple[list, np.ndarray, pa.Table]:
     """Check a raw line-items file (or a chunk of it): each row's claim id (None when empty), which
     rows are usable lines, and those lines (ITEM_SCHEMA), in the file's order."""
     r = Reader(raw, ip)
+    money = ("unit_price", "payment_standard")
+    refuse_misnamed(ip, raw.columns, [*ITEM_COLUMNS, *(f"{m}_fen" for m in money)], [*money, *(f"{m}_fen" for m in money)])
     cid = r.text("claim_id", required=True).to_pylist()
     cat = r.word("category", ["A", "B", "C"], required=True).to_pylist()
     price, has_price = r.money("unit_price")

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from ...models.claim import MAX_AGE, MEMBER_TYPE_NAMES, Group, MemberType, Scheme
 from ..columns import OPENING
 from .claims import ClaimTable
+from .names import refuse_misnamed
 from .problems import Problems, repeats
 from .raw import Raw, read_raw
 from .reader import Reader
@@ -109,7 +110,9 @@ def members_from_raw(raw: Raw, problems: Problems | None = None, *, unique: bool
         for i, first in repeats(ids):
             r._bad(i, "member_id", f"member id {ids[i]!r} appears more than once (first at {raw.unit} {r.row(first)})")
     _check_member_types(r, table)
-    ignored = [c for c in raw.columns if c not in MEMBER_COLUMNS and not c.startswith(OPENING)]
+    wrong = refuse_misnamed(problems, raw.columns, [c for c in MEMBER_COLUMNS if not c.startswith(OPENING)], [],
+                            openings=True)
+    ignored = [c for c in raw.columns if c not in MEMBER_COLUMNS and not c.startswith(OPENING) and c not in wrong]
     if own:
         problems.raise_if_any()
     return MemberTable(raw.name, raw.unit, table, raw.rows, ignored=ignored)
