@@ -287,7 +287,9 @@ def test_values_no_column_can_hold_are_problems_of_their_rows_not_crashes(tmp_pa
     lone = tmp_path / "s.jsonl"
     lone.write_text(json.dumps({**OUTPATIENT, "total": "1.00"}).replace('"c1"', '"c\\ud800"') + "\n", encoding="utf-8")
     assert _problems(lambda: read_claims(lone)) == [
-        (1, None, "text with a lone surrogate escape (\\ud800 to \\udfff without its pair): not a character of Unicode")]
+        (1, None, "not a JSON object: the string 'c\\ud800' holds a lone surrogate: U+D800 is half of a surrogate "
+                  "pair without its other half, not a character (a character beyond U+FFFF is written as itself, or "
+                  "escaped as a pair such as \\ud83d\\ude00) (column 16)")]
     # an amount with a line break after it is not an amount
     broken = write_jsonl(tmp_path / "b.jsonl", [{**OUTPATIENT, "total": "12.50\n", "policy_range": "12.50",
                                                  "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00"}])

@@ -6,7 +6,6 @@ shape is collected and left out."""
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,9 +17,6 @@ from ...jsonio import JsonError, loads  # the engine's reader: exact numbers, no
 from .problems import InputFilesError, InputProblem, Problems
 
 # A JSON escape of half a UTF-16 surrogate pair: alone, it makes a str no file or Arrow column can hold.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
 @dataclass
 class Raw:
     """A file read as columns: Arrow arrays (Parquet) or lists of Python values (CSV, JSON Lines),
@@ -164,23 +160,6 @@ def _jsonl_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, str]]:
                 return
 
 
-def _lone_surrogate(record: dict) -> bool:
-    """Whether a key or a text value of the record (at any depth) cannot be written as UTF-8."""
-    stack: list[Any] = [record]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, dict):
-            stack += [*x.keys(), *x.values()]
-        elif isinstance(x, list):
-            stack += x
-        elif isinstance(x, str):
-            try:
-                x.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-    return False
-
-
 def jsonl_keys(path: str | Path) -> list[str]:
     """Every key of the objects of a JSON Lines file, in the order they first appear."""
     names: dict[str, None] = {}
@@ -227,10 +206,6 @@ def _jsonl_chunks(path: Path, name: str, chunk_rows: int | None, structure: Prob
             continue
         if not isinstance(value, dict):
             structure.add(number, None, f"expected a JSON object (one claim or member a line), got {type(value).__name__}")
-            continue
-        if _SURROGATE_ESCAPE.search(line) and _lone_surrogate(value):
-            structure.add(number, None, "text with a lone surrogate escape (\\ud800 to \\udfff without its pair): "
-                                        "not a character of Unicode")
             continue
         records.append(value)
         lines.append(number)
