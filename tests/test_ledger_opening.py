@@ -253,23 +253,63 @@ def test_an_opening_is_reversed_only_while_no_settlement_stands_on_it(ledger, le
 
 def test_a_counter_the_engine_refuses_is_corrected_by_reversing_the_opening(ledger, ledger_url, jiangmen):
     """Without a pack the ledger cannot know a cap: 600,000.00 of basic fund is more than the employee
-    annual cap ever allowed (560,000.00, domain.md 7.1), which the engine refuses at the next settlement.
-    Found by a red team: that refusal was the claim's (422, "accumulators.counters..." of a request that
-    sent none), naming nothing to reverse; it is the ledger's now (409), naming the opening."""
+    annual cap ever allowed (560,000.00, domain.md 7.1), which the engine refuses at the next settlement,
+    saying where the balance comes from (found by a red team: a request that sent no accumulators was
+    told about accumulators.counters.basic.annual, and not which request wrote it)."""
     ledger.open_year("open-1", "e1", 2022, acc(basic__annual="600000.00"))
     for attempt in (lambda: ledger.settle("k1", small(), jiangmen), lambda: ledger.pre_settle(small(), jiangmen)):
-        with pytest.raises(HistoryConflict) as caught:
+        with pytest.raises(ClaimError) as caught:
             attempt()
-        assert (caught.value.status, caught.value.problems[0].path) == (409, ("claim", "member", "id"))
+        assert caught.value.problems[0].path == ("accumulators", "counters", "basic.annual")
         assert str(caught.value) == (
-            "claim.member.id: member 'e1', 2022: what the ledger holds cannot be settled on under pack 'jiangmen' "
-            "(accumulators.counters.basic.annual: 600000.00 is above the most cap 'basic.annual_cap.employee' has "
-            "ever allowed (560000.00); check the accumulators); written by opening 'open-1': reverse it, and bring "
-            "the counters in again as pack 'jiangmen' keeps them (an opening checked against it)")
+            "accumulators.counters.basic.annual: 600000.00 is above the most cap 'basic.annual_cap.employee' has "
+            "ever allowed (560000.00); check the accumulators (the ledger's balance, from opening 'open-1')")
     assert count(ledger_url, "settlements") == 1
     ledger.reverse("r1", of="open-1")  # no settlement stands on it
     ledger.open_year("open-2", "e1", 2022, acc(basic__annual="60000.00"))
     assert ledger.settle("k1", small(), jiangmen).replayed is False
+
+
+def test_a_counter_the_pack_does_not_keep_is_the_ledgers_conflict_naming_what_stands_on_it(ledger, ledger_url,
+                                                                                          jiangmen):
+    """Found by red teams: a counter an opening checked against no pack brought in, which the pack does not
+    keep, refused every later settlement as the claim's error (422 on accumulators the request never sent).
+    It is the ledger's (409), naming the standing requests that wrote it: not an opening reversed since, nor
+    its reversal."""
+    ledger.open_year("o1", "e1", 2022, acc(bogus__thing="5.00"))
+    ledger.reverse("r1", of="o1")
+    ledger.open_year("o2", "e1", 2022, acc(bogus__thing="7.00"))
+    for attempt in (lambda: ledger.settle("k1", small(), jiangmen), lambda: ledger.pre_settle(small(), jiangmen)):
+        with pytest.raises(HistoryConflict) as caught:
+            attempt()
+        assert (caught.value.status, caught.value.problems[0].path) == (409, ("claim", "member", "id"))
+        assert str(caught.value).startswith(
+            "claim.member.id: member 'e1', 2022: the ledger holds a counter pack 'jiangmen' does not keep (unknown "
+            "counter 'bogus.thing'; pack 'jiangmen' keeps: basic.annual,")
+        assert str(caught.value).endswith(
+            "); written by opening 'o2': reverse it, and bring the counters in again as pack 'jiangmen' keeps them "
+            "(an opening checked against it)")
+    assert count(ledger_url, "settlements") == 3
+    ledger.reverse("r2", of="o2")
+    assert ledger.settle("k1", small(), jiangmen).replayed is False
+
+
+def test_a_member_settled_under_one_scheme_then_claiming_under_another_is_the_claims_error(ledger, jiangmen):
+    """Found by a red team: an employee's basic fund of 339,320.00 (within the employee cap, 560,000.00) is
+    above what a resident's cap ever allowed (300,000.00); a resident claim of the same member is the
+    claim's error (its scheme), never advice to reverse the employee's valid settlement."""
+    stay = dict(small(), bill={"total": "400000.00", "fully_self_paid": "0.00", "over_limit": "0.00",
+                               "pre_self_paid": "0.00", "policy_range": "400000.00"})
+    paid = json.loads(ledger.settle("k1", stay, jiangmen).body)["settlement"]["accumulators_after"]
+    resident = dict(small(), id="s2", member={"id": "e1", "scheme": "resident", "member_type": "adult", "groups": []},
+                    admission_date="2022-06-01", discharge_date="2022-06-10")
+    with pytest.raises(ClaimError) as caught:
+        ledger.settle("k2", resident, jiangmen)
+    assert caught.value.problems[0].path == ("accumulators", "counters", "basic.annual")
+    assert str(caught.value) == (
+        f"accumulators.counters.basic.annual: {paid['counters']['basic.annual']} is above the most cap "
+        "'basic.annual_cap.resident' has ever allowed (300000.00); check the accumulators (the ledger's balance, "
+        "from settlement 'k1')")
 
 
 # --- what an opening accepts -------------------------------------------------------------------------

@@ -283,18 +283,22 @@ def _settled_once(tx: Transaction, claim: Claim, member: str, year: int) -> None
                                                f"under key {key!r}: a claim is settled once. To settle it again, "
                                                f"reverse {key!r} first; a retry of that settlement is sent under "
                                                f"{key!r}")
-    _in_its_place(tx, claim, member)
+    _in_its_place(tx, claim, member, year)
     _on_reversed_amounts(tx, member, year)
 
 
-def _in_its_place(tx: Transaction, claim: Claim, member: str) -> None:
+def _in_its_place(tx: Transaction, claim: Claim, member: str, year: int) -> None:
     """A claim reversed while later settlements of its member-year stood (the reversal's `later`) is settled
-    again only once they are reversed too. They were paid on counters that held its amounts (a repeat
-    admission's deductible, the serious-illness bands above it); settled again now, on theirs, it would be
-    paid on the same stretch of the bands once more: two stays of 100,000.00 were paid 6,130.00 above the
-    two settled in order. Settled again after them, each is paid in its place. (Asked in every year: a
-    claim resent with its discharge moved past New Year falls in another member-year.)"""
+    again in that year only once they are reversed too. They were paid on counters that held its amounts
+    (a repeat admission's deductible, the serious-illness bands above it); settled again now, on theirs, it
+    would be paid on the same stretch of the bands once more: two stays of 100,000.00 were paid 6,130.00
+    above the two settled in order. Settled again after them, each is paid in its place. (Another year's
+    counters are its own: a stay resent with its discharge moved past New Year is settled on them.) The
+    refusal of any claim in such a year (`_on_reversed_amounts`) covers this one too; this names it."""
     for reversal in tx.reversals_of_claim(member, claim.id):
+        head = tx.head(reversal)
+        if head is None or head.year != year:
+            continue
         standing = _standing_on(tx, reversal)
         if standing:
             raise HistoryConflict(("claim", "id"), f"claim {claim.id!r} of member {member!r} was reversed under key "
@@ -370,27 +374,44 @@ def _one_pack(tx: Transaction, member: str, year: int, pack: str) -> None:
 
 
 def _on_balances(tx: Transaction, claim: Claim, rules: RulePack, before: Accumulators) -> Settlement:
-    """The claim settled on the member-year's balances. A problem with a balance itself (a counter that an
-    opening checked against no pack brought in, which this pack does not keep or never allowed so high)
-    is the ledger's, not the request's, which sent no accumulators: it names the requests that wrote the
-    counter, to be reversed."""
+    """The claim settled on the member-year's balances. A counter the pack does not keep (brought in by an
+    opening checked against no pack, or under another pack's names) is the ledger's problem, not the
+    request's, which sent no accumulators: a HistoryConflict naming the requests that stand on it, to be
+    reversed. A counter the engine refuses for this claim (above what its member's caps ever allowed: a
+    resident's cap is not an employee's) may be the claim's as much as the ledger's: the claim's error,
+    saying which requests the counter's balance comes from."""
+    for name in before.counters:
+        problem = rules.counter_problem(name, before.year)
+        if problem:
+            writers = _standing_writers(tx, before, name)
+            fix = (f"; written by {_listed(writers)}: reverse {'it' if len(writers) == 1 else 'them'}, and bring the "
+                   f"counters in again as pack {rules.name!r} keeps them (an opening checked against it)"
+                   if writers else "")
+            raise HistoryConflict(("claim", "member", "id"), f"member {before.member_id!r}, {before.year}: the ledger "
+                                                             f"holds a counter pack {rules.name!r} does not keep "
+                                                             f"({problem}){fix}")
     try:
         return evaluate(claim, rules, before)
     except ClaimError as exc:
-        held = next((p for p in exc.problems if p.path[:1] == ("accumulators",)), None)
-        if held is None:
+        if not any(p.path[:2] == ("accumulators", "counters") for p in exc.problems):
             raise
-        counter = (held.path[2] if held.path[1:2] == ("counters",) and len(held.path) > 2
-                   else ADMISSIONS if held.path[1:] == ("admissions",) else None)
-        keys = {e.settlement_key for e in tx.entries(before.member_id, before.year)
-                if counter is not None and e.accumulator_key == counter}
-        writers = sorted((h for h in map(tx.head, keys) if h is not None), key=lambda h: h.seq)
-        fix = (f"; written by {_listed(writers)}: reverse {'it' if len(writers) == 1 else 'them'}, and bring the "
-               f"counters in again as pack {rules.name!r} keeps them (an opening checked against it)"
-               if writers else "")
-        raise HistoryConflict(("claim", "member", "id"), f"member {before.member_id!r}, {before.year}: what the ledger "
-                                                         f"holds cannot be settled on under pack {rules.name!r} "
-                                                         f"({held}){fix}") from None
+        raise ClaimError([_from_ledger(tx, before, p) for p in exc.problems], offending=exc.offending) from None
+
+
+def _from_ledger(tx: Transaction, before: Accumulators, problem: ClaimProblem) -> ClaimProblem:
+    """A problem of a counter, with where the ledger's balance of it comes from."""
+    if problem.path[:2] != ("accumulators", "counters") or len(problem.path) < 3:
+        return problem
+    writers = _standing_writers(tx, before, problem.path[2])
+    return ClaimProblem(problem.path, f"{problem.message} (the ledger's balance, from {_listed(writers)})"
+                        if writers else problem.message)
+
+
+def _standing_writers(tx: Transaction, before: Accumulators, counter: str) -> list[Head]:
+    """The requests that stand (not reversed, not reversals) whose entries make up a counter's balance
+    (`name` or `name@YYYY-MM`), in order."""
+    keys = {e.settlement_key for e in tx.entries(before.member_id, before.year) if e.accumulator_key == counter}
+    return sorted((h for h in map(tx.head, keys) if h is not None and h.stands), key=lambda h: h.seq)
 
 
 def claim_member_year(claim: Claim, rules: RulePack) -> tuple[str, int]:
@@ -534,8 +555,9 @@ class Ledger:
         next settlement starts from them. Their `year` must be `year`, their `member_id` (when given)
         `member_id`. Given `rules`, each counter must be one the pack keeps, written as it keeps it
         (yearly, or per month); without, only names and months are checked, and a counter the pack
-        does not know, or a value above what its caps ever allowed, refuses the member's next settlement
-        (HistoryConflict naming the opening: reverse it and open again).
+        does not keep refuses the member's next settlement (HistoryConflict naming the opening: reverse
+        it and open again), and a value above what its caps ever allowed is refused by the engine, as the
+        claim's error naming where the balance comes from.
 
         Allowed only as the member-year's first request that stands: HistoryConflict (409, path
         `member_id`) while a settlement, a credit or an earlier opening of the year is not reversed.
