@@ -580,6 +580,15 @@ def test_a_member_id_with_a_control_character_is_a_ledger_error_on_either_store(
     with pytest.raises(LedgerError) as exc:  # another member than "m1" to the store
         ledger.accumulators(" m1", 2021)
     assert exc.value.problems[0].path == ("member_id",) and "no space at either end" in str(exc.value)
+    # found by a red team: a lone surrogate (a command line's byte that is not UTF-8 arrives as one) failed
+    # where the opening's body was written, an internal error
+    for call in (lambda: ledger.open_year("o1", "m\udcff", 2021, {"year": 2021}),
+                 lambda: ledger.member_year("m\udcff", 2021)):
+        with pytest.raises(LedgerError) as exc:
+            call()
+        assert exc.value.problems[0].path == ("member_id",)
+        assert exc.value.problems[0].message.startswith(
+            "a member id is text: U+DCFF is half of a surrogate pair without its other half, not a character")
 
 
 def test_a_reversal_under_a_callers_narrow_decimal_context_negates_exactly(ledger, jiangmen):
@@ -739,6 +748,24 @@ def test_no_claim_settles_in_a_year_while_settlements_on_reversed_amounts_stand(
     assert ledger.reverse("r2", of="k2").later == ()
     again = [ledger.settle(f"k{3 + i}", stay(n, month=2 * n, bill=big), jiangmen) for i, n in enumerate((1, 2, 3))]
     assert [fund(done) for done in again] == ["79740.00", "85870.00", "86500.00"]
+
+
+def test_a_claim_reversed_in_one_year_is_settled_on_another_years_counters(ledger, jiangmen):
+    """Found by a red team: stay 1 reversed in 2021 while stay 2 stood, then resent with its discharge moved
+    to 2022-01-02, was refused under its own claim id ("paid on their bands once more") and settled under
+    another: 2022's counters hold nothing of 2021's, so it settles under either, as 2022's first stay:
+    basic (100,000 - 1,000) x 65% = 64,350.00; self-pay 35,650.00, serious illness (35,650 - 10,000) x 60% =
+    15,390.00; funds 79,740.00. 2021 still takes no claim until stay 2 is reversed."""
+    big = {"total": "100000.00", "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00",
+           "policy_range": "100000.00"}
+    ledger.settle("k1", stay(1, month=11, bill=big), jiangmen)
+    ledger.settle("k2", stay(2, month=12, bill=big), jiangmen)
+    assert ledger.reverse("r1", of="k1").later == ("k2",)
+    resent = dict(stay(1, bill=big), admission_date="2021-12-28", discharge_date="2022-01-02")
+    done = ledger.settle("k3", resent, jiangmen)
+    assert (done.year, json.loads(done.body)["settlement"]["fund_total"]) == (2022, "79740.00")
+    with pytest.raises(HistoryConflict):
+        ledger.settle("k4", stay(3, month=12, bill=big), jiangmen)
 
 
 def test_a_claim_is_settled_again_only_after_what_stands_on_later_settlements_reversed_since(ledger, ledger_url,

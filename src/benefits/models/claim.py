@@ -189,6 +189,9 @@ def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> s
         return f"expected a {what} id (text)"
     if len(value) > most:
         return f"a {what} id has at most {most} characters, got {len(value)}"
+    at = lone_surrogate(value)
+    if at is not None:  # a JSON escape, or a byte not UTF-8 in a command line's argument
+        return f"a {what} id is text: {problem(value, at)}"
     if _CONTROL.search(value):
         return f"a {what} id holds no control characters (such as NUL, a tab or a line break)"
     if _INVISIBLE.search(value):
