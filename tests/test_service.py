@@ -1061,6 +1061,9 @@ def test_a_key_the_library_wrote_is_read_and_reversed_over_http(api, ledger_url)
         assert r.status_code == 201, r.text
         assert r.json()["of"] == key
     assert api.get("/members/m1/2021").json()["accumulators"]["counters"] == {}
+    # the reverse route asked with GET is still 405 (found by a red team: it read as the key 'k/reverse')
+    refused = api.get("/settlements/" + quote("结算 9") + "/reverse")
+    assert problem(refused, 405, "method-not-allowed")["detail"].endswith("allowed: POST")
     # a key the ledger cannot hold is still refused, naming it
     body = problem(api.get("/settlements/" + quote(" k")), 422, "invalid-request")
     assert paths(body) == [["path", "key"]] and "without surrounding spaces" in body["detail"]

@@ -36,6 +36,7 @@ from typing import Annotated, Any, Mapping
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..calculator import evaluate
@@ -468,7 +469,7 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
             done = store.ledger.settle(req.key, req.claim, pack)
         return _answer(done, f"/settlements/{done.key}")
 
-    @app.post("/settlements/{key:path}/reverse", tags=["settlements"], summary="Reverse a settlement (2208 / 2305)",
+    @app.post("/settlements/{key:path}" + _REVERSE, tags=["settlements"], summary="Reverse a settlement (2208 / 2305)",
               response_class=Response, status_code=201,
               responses={201: _stored("reversed now", "ReverseBody"),
                          200: _stored("a replay of the same reversal, byte for byte", "ReverseBody"),
@@ -521,6 +522,9 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
         return _answer(done, f"/settlements/{done.key}")
 
 
+_REVERSE = "/reverse"
+
+
 def _reading_routes(app: FastAPI, store: Store) -> None:
     """GET a stored request, and a member-year's accumulators and entries."""
 
@@ -531,8 +535,14 @@ def _reading_routes(app: FastAPI, store: Store) -> None:
                  **responses("not-found", "invalid-request", "store-unavailable")})
     def get_settlement(key: SettlementKey) -> Response:
         """The stored body of a settlement or reversal, byte for byte as it was answered."""
-        record = store.ledger.get(key)
-        return _json(record.body)
+        if key.endswith(_REVERSE):  # the reverse route, asked with GET (unless a stored key ends so)
+            from ..ledger.errors import NotFound
+
+            try:
+                return _json(store.ledger.get(key).body)
+            except NotFound:
+                raise StarletteHTTPException(405, headers={"Allow": "POST"}) from None
+        return _json(store.ledger.get(key).body)
 
     # a member id may hold '/' (the path converter reads it, %2F or not); the year is the last segment
     @app.get("/members/{member_id:path}/{year}", tags=["members"],
