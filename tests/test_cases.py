@@ -40,3 +40,20 @@ def test_the_suite_runs_the_case_files_benefits_check_runs(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x: 1\n")
     assert [p.relative_to(tmp_path).as_posix() for p in case_files(tmp_path)] == ["a.yaml", "b/c.yml"]
+
+
+def test_an_expected_refusal_is_a_problem_at_its_path_whose_message_begins_with_its_words():
+    """Found by red teams: the words were looked for anywhere in the whole message, so a refusal at
+    another field, or words from the middle of another problem, passed."""
+    from benefits.errors import ClaimError, ClaimProblem
+    from benefits.cases import refused_as
+
+    refused = ClaimError([ClaimProblem(("claim", "visit"), "pack 'anyang' does not cover visit kind 'maternity'"),
+                          ClaimProblem(("accumulators", "counters", "basic.annual"), "1.00 is above the most cap")])
+    assert refused_as(refused, "claim.visit: pack 'anyang' does not cover visit kind 'maternity'")
+    assert refused_as(refused, "accumulators.counters.basic.annual: 1.00 is above")
+    assert not refused_as(refused, "claim.visit: does not cover")  # words from the middle
+    assert not refused_as(refused, "claim.level: pack 'anyang' does not cover")  # another field
+    whole = ClaimError("basic: no ratio row of 'mini' applies to this claim")  # a problem of the claim as a whole
+    assert refused_as(whole, "claim: basic: no ratio row of 'mini' applies")
+    assert not refused_as(whole, "claim.visit: basic: no ratio row")

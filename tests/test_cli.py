@@ -413,11 +413,12 @@ def test_check_rules_written_as_a_path_is_the_pack_beside_the_case(cases, writte
 
 @pytest.mark.parametrize("expected, problem", [
     ("{}", "nothing is expected"),
-    ("{error: ' '}", "give the path the claim is refused at, then words its message begins with"),
+    ("{error: ' '}", "give the path the claim is refused at (claim, for the claim as a whole), then words its "
+                     "message begins with"),
     # found by a red team: a word alone is in many messages ('maternity' passed whatever refused the claim)
-    ("{error: maternity}", "give the path the claim is refused at, then words its message begins with, as the "
-                           "message writes them: 'claim.visit: pack ... does not cover', 'accumulators.counters."
-                           "basic.annual: 300000.01 is above'; got 'maternity'"),
+    ("{error: maternity}", "give the path the claim is refused at (claim, for the claim as a whole), then words "
+                           "its message begins with, as the message writes them: 'claim.visit: pack ... does not "
+                           "cover', 'accumulators.counters.basic.annual: 300000.01 is above'; got 'maternity'"),
 ])
 def test_check_a_case_that_would_check_nothing_is_bad_input(cases, expected, problem):
     text = (cases / "a-pass.yaml").read_text(encoding="utf-8")

@@ -41,8 +41,8 @@ class Expected(Filled):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     error: str | None = Field(None, description=(
-        "the claim is refused at this path with a message containing these words: "
-        "'claim.visit: pack ... does not cover visit kind'"))
+        "the claim is refused at this path with a message beginning with these words: "
+        "'claim.visit: pack ... does not cover visit kind'; 'claim: ...' for the claim as a whole"))
     bill: BillSplit | None = None
     items: dict[str, ExpectedItem] | None = Field(None, description="line items' splits, by item id")
     deductible: Money | None = None
@@ -58,9 +58,9 @@ class Expected(Filled):
     def _words(cls, value: str | None) -> str | None:
         # A word alone is in many messages: `error: maternity` passed whatever refused a maternity claim.
         if value is not None and _REFUSAL.match(value) is None:
-            raise ValueError("give the path the claim is refused at, then words its message begins with, as the "
-                             "message writes them: 'claim.visit: pack ... does not cover', 'accumulators.counters."
-                             f"basic.annual: 300000.01 is above'; got {value[:60]!r}")
+            raise ValueError("give the path the claim is refused at (claim, for the claim as a whole), then words "
+                             "its message begins with, as the message writes them: 'claim.visit: pack ... does not "
+                             f"cover', 'accumulators.counters.basic.annual: 300000.01 is above'; got {value[:60]!r}")
         return value
 
     @model_validator(mode="after")
