@@ -120,7 +120,7 @@ def test_chinese_output_is_wholly_chinese(command, name):
 def test_levels_and_schemes_have_chinese_names():
     out = run("explain", "tekun-medical-aid", env={"COLUMNS": "100"}).stdout
     assert "医院等级 = 二级，险种 = 居民" in out
-    assert "按结算日期2022年3月21日，适用2022年1月1日起施行的政策" in out
+    assert "按出院日期2022年3月21日，适用2022年1月1日起施行的政策" in out
 
 
 @pytest.mark.parametrize("columns", ["80", "60"])

@@ -88,7 +88,8 @@ def test_the_diagnosis_step_names_the_disease_list(jiangmen, code, zh, output):
 
 def test_the_version_step_names_the_dates(jiangmen):
     t = steps(benefits.evaluate(claim(), jiangmen))["version"]
-    assert t.explain_zh == "按结算日期2021年3月10日，适用2021年1月1日起施行的政策"
+    assert t.explain_zh == "按出院日期2021年3月10日，适用2021年1月1日起施行的政策"  # a stay settles on its discharge
+    assert t.explain_en == "the discharge date 2021-03-10 selects the version of 2021-01-01"
     assert t.output == "2021-01-01"
 
 
@@ -321,6 +322,8 @@ def test_the_large_amount_subsidy_states_its_cap_left():
     t = steps(s)
     assert t["large_amount.cap"].formula == "max(0, 400000.00 - 350000.00) = 50000.00"
     assert str(s.payouts["large_amount"]) == "50000.00"
+    assert t["large_amount.pay"].explain_en == (  # it read "reached cap annual"
+        "90% of the eligible cost beyond the point where the basic fund reached its annual cap")
 
 
 def test_a_deductible_above_the_policy_range_amount_is_met_up_to_it(jiangmen):
@@ -357,6 +360,9 @@ def test_a_group_named_for_several_identities_says_which_is_the_members():
     s = benefits.evaluate(_stay("province", "300000.00", "300000.00", ["tuopin"], days=("2022-03-01", "2022-04-01")),
                           anyang, _acc(serious_illness__base="10000.00"))
     assert steps(s)["serious_illness.group"].explain_zh == "按对本层最有利的身份计算：特困、低保、脱贫（本人：脱贫）"
+    assert steps(s)["serious_illness.group"].explain_en == (
+        "the group most favourable for this layer applies: extreme poverty (tekun) / subsistence allowance (dibao) / "
+        "lifted out of poverty (tuopin) (member: lifted out of poverty (tuopin))")
 
 
 def test_every_step_naming_a_group_says_the_members_own_identity(jiangmen):
@@ -366,9 +372,20 @@ def test_every_step_naming_a_group_says_the_members_own_identity(jiangmen):
     t = steps(s)
     assert t["medical_aid.pay"].explain_zh == "医疗救助按100%支付特困（本人：孤儿）的剩余合规自付"
     assert t["serious_illness.deductible"].explain_zh == "特困（本人：孤儿）人员起付线降低80%"
+    # found by an audit of the traces: the English named the pack's group id alone ('group tekun', 'group
+    # low_income' for a member who is 脱贫), never the member's own
+    assert t["medical_aid.pay"].explain_en == (
+        "medical aid: 100% of the in-policy self-pay left (extreme poverty (tekun) (member: orphan (guer)))")
+    assert t["serious_illness.deductible"].explain_en == (
+        "extreme poverty (tekun) (member: orphan (guer)): the deductible lowered by 80%")
+    s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", ["tuopin"]), jiangmen)
+    assert steps(s)["medical_aid.pay"].explain_en == ("medical aid: 70% of the in-policy self-pay left (low-income or "
+                                                      "lifted out of poverty (member: lifted out of poverty (tuopin)))")
     # a member the group's name already names is shown as before
     s = benefits.evaluate(_stay("level3", "20000.00", "20000.00", ["tekun"]), jiangmen)
     assert steps(s)["medical_aid.pay"].explain_zh == "医疗救助按100%支付特困的剩余合规自付"
+    assert steps(s)["medical_aid.pay"].explain_en == (
+        "medical aid: 100% of the in-policy self-pay left (extreme poverty (tekun))")
 
 
 def test_a_layer_without_an_aid_deductible_shows_none(jiangmen):
@@ -432,3 +449,17 @@ def test_every_cumulative_step_adds_up_from_the_funds_before_it():
                 assert amounts[1:] == paid[:order.index(step.layer)], (path.name, step.formula, paid)
             assert before + amounts[0] - sum(amounts[1:]) == after == Decimal(step.output), (path.name, step.formula)
     assert seen > 40  # most cases have serious illness or secondary aid
+
+
+def test_the_bill_step_gives_the_default_b_share_only_where_an_item_took_it(jiangmen):
+    """Found by an audit of the traces: the step gave the pack's default share (10%) as its input where
+    every B item had its own, and a cashier re-doing it with 10% got another pre-self-pay. Jiangmen 2021:
+    a B item of 100.00 at its own 20% pre-pays 20.00; a B item of 50.00 at the default 10%, 5.00."""
+    own = claim(bill=None, items=[{"id": "b1", "category": "B", "unit_price": "100.00", "self_pay_share": "0.2"}])
+    t = steps(benefits.evaluate(own, jiangmen))["bill.split"]
+    assert (t.inputs, t.formula) == ({"items": "1"}, "100.00 - 0.00 - 0.00 - 20.00 = 80.00")
+    assert t.citations == []
+    both = claim(bill=None, items=[{"id": "b1", "category": "B", "unit_price": "100.00", "self_pay_share": "0.2"},
+                                   {"id": "b2", "category": "B", "unit_price": "50.00"}])
+    t = steps(benefits.evaluate(both, jiangmen))["bill.split"]
+    assert (t.inputs, t.formula) == ({"items": "2", "default_b_share": "10%"}, "150.00 - 0.00 - 0.00 - 25.00 = 125.00")

@@ -18,10 +18,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .rules.files import Text as PackText  # `Text` below is a renderer's result
 
 NO_CAP = "none"
-DECIDED_BY_ZH = {"settlement": "结算日期", "admission": "入院日期"}
 GROUPS_ZH = {"dibao": "低保", "tekun": "特困", "guer": "孤儿", "tuopin": "脱贫", "dishouru": "低收入",
              "low_income": "低收入、脱贫", "none": "无"}
 """Chinese names of the groups the packs use; a group a pack names otherwise shows its id."""
+GROUPS_EN = {"dibao": "subsistence allowance (dibao)", "tekun": "extreme poverty (tekun)", "guer": "orphan (guer)",
+             "tuopin": "lifted out of poverty (tuopin)", "dishouru": "low-income family (dishouru)",
+             "low_income": "low-income or lifted out of poverty", "none": "no group"}
+"""English names of the groups (the claim's own words beside them); another group shows its id."""
 SCHEMES_ZH = {"resident": "居民", "employee": "职工"}
 LEVELS_ZH = {"level1": "一级", "level2": "二级", "level3": "三级",
              "township": "乡镇", "county": "县级", "city": "市级", "province": "省级"}
@@ -144,10 +147,17 @@ def _points(points) -> str:
 Text = tuple[str, str, dict, str, str]
 
 
+# The claim's date a version is picked by (domain.md 6.1): a stay's discharge (its settlement) or admission,
+# another visit's date
+_DECIDING = {"discharge_date": ("出院日期", "discharge date"), "admission_date": ("入院日期", "admission date"),
+             "date": ("就诊日期", "visit date")}
+
+
 def _version(d: dict, cites: tuple) -> Text:
-    day, start, by = d["day"], d["start"], d["by"]
-    return (f"按{DECIDED_BY_ZH.get(by, by)}{date_text(day, 'zh')}，适用{date_text(start, 'zh')}起施行的政策",
-            f"the deciding date {day} ({by}) selects the version of {start}", {"deciding_date": str(day)}, "", str(start))
+    day, start = d["day"], d["start"]
+    zh, en = _DECIDING[d["field"]]
+    return (f"按{zh}{date_text(day, 'zh')}，适用{date_text(start, 'zh')}起施行的政策",
+            f"the {en} {day} selects the version of {start}", {"deciding_date": str(day)}, "", str(start))
 
 
 def _bill(d: dict, cites: tuple) -> Text:
@@ -155,10 +165,14 @@ def _bill(d: dict, cites: tuple) -> Text:
     formula = f"{total} - {fully} - {over} - {pre} = {policy}"
     if d["items"] is None:
         return "费用已由医疗机构分解", "the bill came already split", {"total": total}, formula, policy
-    return ("逐项分解：丙类全自费；超支付标准部分为超限价自付；乙类按比例先行自付；其余为政策范围内费用（各明细的分解见“费用明细分解”）",
-            "item by item: C fully self-paid; the price above the payment standard is over-limit; "
-            "B pre-pays its share; the rest is the policy-range amount (each item's split: items)",
-            {"items": str(d["items"]), "default_b_share": fmt_units(d["default_share"])}, formula, policy)
+    # the pack's default share is an input only where a B item without its own took it
+    default = {} if d["default_share"] is None else {"default_b_share": fmt_units(d["default_share"])}
+    return ("逐项分解：丙类全自费；超支付标准部分为超限价自付；乙类按其先行自付比例（未给出的按默认比例）先行自付；其余为政策范围内费用"
+            "（各明细的分解见结算单的“费用明细分解”）",
+            "item by item: C fully self-paid; the price above the payment standard is over-limit; B pre-pays its "
+            "share (its own, else the default); the rest is the policy-range amount (each item's split: the "
+            "settlement's line items)",
+            {"items": str(d["items"]), **default}, formula, policy)
 
 
 def _deductible(d: dict, cites: tuple) -> Text:
@@ -212,13 +226,27 @@ def _who(group: str, zh: str | None, member=()) -> str:
     return f"{who}（本人：{'、'.join(named or own)}）"
 
 
+def _who_en(group: str, zh: str | None, member=()) -> str:
+    """A group as an English reader names it (`GROUPS_EN`), with the member's own identity beside it
+    where `_who` gives it in Chinese: 'extreme poverty (tekun) (member: orphan (guer))'."""
+    who = zh or word(group, "zh")
+    parts = who.split("、")
+    name = GROUPS_EN.get(group) or (" / ".join(GROUPS_EN[_IDENTITY_IDS[p]] for p in parts)
+                                    if all(p in _IDENTITY_IDS for p in parts) else group)  # a pack's own id
+    if not member or who in [word(g.value, "zh") for g in member] or not all(p in _IDENTITIES for p in parts):
+        return name
+    named = [g.value for g in member if word(g.value, "zh") in parts] or [g.value for g in member]
+    return f"{name} (member: {', '.join(GROUPS_EN.get(g, g) for g in named)})"
+
+
 _IDENTITIES = frozenset(GROUPS_ZH.values())
+_IDENTITY_IDS = {zh: id_ for id_, zh in GROUPS_ZH.items() if "、" not in zh and id_ != "none"}
 
 
 def _reduction(d: dict, cites: tuple) -> Text:
     g, base, red = d["group"], fmt_fen(d["deductible"]), fmt_units(d["reduction"])
     start = fmt_exact(d["start"], RATIO)
-    return (f"{_who(g, d['zh'], d['member'])}人员起付线降低{red}", f"group {g}: the deductible lowered by {red}",
+    return (f"{_who(g, d['zh'], d['member'])}人员起付线降低{red}", f"{_who_en(g, d['zh'], d['member'])}: the deductible lowered by {red}",
             {"group": g, "deductible": base}, f"{base} x (1 - {red}) = {start}", start)
 
 
@@ -228,13 +256,13 @@ def _points_step(d: dict, cites: tuple) -> Text:
     pieces = [f"{fmt_units(b)} {sign} {size} points = {fmt_units(a)}" for b, a in zip(d["before"], d["after"])]
     after = ", ".join(fmt_units(a) for a in d["after"])
     return (f"{_who(g, d['zh'], d['member'])}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
-            f"group {g}: every band's ratio changed by {pts} points",
+            f"{_who_en(g, d['zh'], d['member'])}: every band's ratio changed by {pts} points",
             {"group": g}, "; ".join(pieces), after)
 
 
 def _no_cap(d: dict, cites: tuple) -> Text:
     g, cap = d["group"], fmt_fen(d["cap"])
-    return (f"{_who(g, d['zh'], d['member'])}人员不设封顶线（一般人员 {cap}）", f"group {g}: no cap (others: {cap})",
+    return (f"{_who(g, d['zh'], d['member'])}人员不设封顶线（一般人员 {cap}）", f"{_who_en(g, d['zh'], d['member'])}: no cap (others: {cap})",
             {"group": g}, "", "no cap")
 
 
@@ -266,8 +294,9 @@ def _basic_pay(d: dict, cites: tuple) -> Text:
 def _group(zh: str, en: str) -> Callable[[dict, tuple], Text]:
     def render(d: dict, cites: tuple) -> Text:
         chosen = d["chosen"]
-        who = _who(chosen, d["names"].get(chosen), d["member"])
-        return f"{zh}：{who}", en, {k: fmt_fen(v) for k, v in d["options"].items()}, f"max -> {chosen}", chosen
+        who, who_en = (f(chosen, d["names"].get(chosen), d["member"]) for f in (_who, _who_en))
+        return (f"{zh}：{who}", f"{en}: {who_en}", {k: fmt_fen(v) for k, v in d["options"].items()}, f"max -> {chosen}",
+                chosen)
     return render
 
 
@@ -318,7 +347,7 @@ def _aid_pay(d: dict, cites: tuple) -> Text:
     formula = _capped(f"{base} x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
     # The kind serves medical aid and a finance share alike (the COVID test's): the layer names the payer.
     return (f"{d['payer']['zh']}按{ratio}支付{_who(g, d['zh'], d['member'])}的剩余合规自付",
-            f"{d['payer']['en']}: {ratio} of the in-policy self-pay left (group {g})",
+            f"{d['payer']['en']}: {ratio} of the in-policy self-pay left ({_who_en(g, d['zh'], d['member'])})",
             # an aid deductible only where the layer has one (a COVID test's finance share has none)
             {**({"policy_range": fmt_fen(d["policy"])} if d["funds"] else {}), "left": left,
              **({"aid_deductible_used": used} if d["deductible"] else {}), "cap_left": _cap(d["cap_left"])},
@@ -338,7 +367,7 @@ def _above_cap_pay(d: dict, cites: tuple) -> Text:
     formula = _capped(f"{ratio} x max(0, {eligible} - {left} / {r}) = {ratio} x {fmt_exact(d['beyond'], d['beyond_den'])} "
                       f"= {fmt_exact(d['raw'], d['den'])}", d["raw"], d["den"], d["cap_left"])
     return (f"基本医疗保险达到最高支付限额后的合规费用，按{ratio}补助",
-            f"{ratio} of the eligible cost beyond the point where the basic fund reached cap {cap}",
+            f"{ratio} of the eligible cost beyond the point where the basic fund reached its {cap} cap",
             {"eligible": eligible, "basic_cap_left": left, "basic_ratio": r, "cap_left": _cap(d["cap_left"])},
             formula + f" -> {paid}", paid)
 

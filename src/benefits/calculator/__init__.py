@@ -127,7 +127,7 @@ def _evaluate(claim, pack: RulePack, accumulators, trace: bool) -> Settlement:
     rec = Recorder() if trace else None
     if rec is not None:
         rec.add("version", "version", _version_rule(pack.name, version.start), None,
-                {"day": day, "start": version.start, "by": pack.meta.deciding_date})
+                {"day": day, "start": version.start, "field": deciding_path(claim, pack)[-1]})
         if claim.diagnoses:
             rec.add("diagnosis", "diagnosis", "claim.diagnoses", None, _diagnosis(pack, claim.diagnoses, disease))
     bill, items = split_bill(claim, pack.param(pack.meta.default_b_share, day), rec)

@@ -88,5 +88,5 @@ def _item_split(row: Row, default: tuple[int, int], default_share: Decimal) -> I
 def _record(rec: Recorder, bill: Bill, items: int | None, share: ParameterValue, cited: bool) -> None:
     rec.add("bill", "bill.split", "claim.bill" if items is None else "bill.items", None,
             {"total": bill.total, "fully": bill.fully_self_paid, "over": bill.over_limit, "pre": bill.pre_self_paid,
-             "policy": bill.policy_range, "items": items, "default_share": share.units},
+             "policy": bill.policy_range, "items": items, "default_share": share.units if cited else None},
             (share,) if cited else ())
