@@ -246,7 +246,8 @@ _IDENTITY_IDS = {zh: id_ for id_, zh in GROUPS_ZH.items() if "、" not in zh and
 def _reduction(d: dict, cites: tuple) -> Text:
     g, base, red = d["group"], fmt_fen(d["deductible"]), fmt_units(d["reduction"])
     start = fmt_exact(d["start"], RATIO)
-    return (f"{_who(g, d['zh'], d['member'])}人员起付线降低{red}", f"{_who_en(g, d['zh'], d['member'])}: the deductible lowered by {red}",
+    return (f"{_who(g, d['zh'], d['member'])}人员起付线降低{red}",
+            f"{_who_en(g, d['zh'], d['member'])}: the deductible lowered by {red}",
             {"group": g, "deductible": base}, f"{base} x (1 - {red}) = {start}", start)
 
 
@@ -262,8 +263,8 @@ def _points_step(d: dict, cites: tuple) -> Text:
 
 def _no_cap(d: dict, cites: tuple) -> Text:
     g, cap = d["group"], fmt_fen(d["cap"])
-    return (f"{_who(g, d['zh'], d['member'])}人员不设封顶线（一般人员 {cap}）", f"{_who_en(g, d['zh'], d['member'])}: no cap (others: {cap})",
-            {"group": g}, "", "no cap")
+    return (f"{_who(g, d['zh'], d['member'])}人员不设封顶线（一般人员 {cap}）",
+            f"{_who_en(g, d['zh'], d['member'])}: no cap (others: {cap})", {"group": g}, "", "no cap")
 
 
 def _adjustment(d: dict, cites: tuple) -> Text:

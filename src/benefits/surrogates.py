@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-_LONE = re.compile("[\ud800-\udfff]")
+_LONE = re.compile(r"[\ud800-\udfff]")
 
 
 def lone_surrogate(text: str) -> int | None:

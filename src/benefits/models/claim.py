@@ -335,7 +335,7 @@ class BillSplit(_Strict):
 
 
 def _characters(value: str) -> str:
-    """Text of characters: pydantic's str takes a lone surrogate (an escape such as "\ud800" in data a
+    """Text of characters: pydantic's str takes a lone surrogate (an escape such as "\\ud800" in data a
     caller parsed), which no settlement's JSON, ledger or terminal can write."""
     at = lone_surrogate(value)
     if at is not None:

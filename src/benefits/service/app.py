@@ -36,8 +36,8 @@ from typing import Annotated, Any, Mapping
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..calculator import evaluate
 from ..errors import BenefitsError, shown
@@ -336,6 +336,8 @@ def _on_sighup(packs: Packs):
 
 
 Body = Annotated[dict, Depends(json_object)]
+
+
 def _stored_key(value: str) -> str:
     from ..ledger import key_problem  # imported when first used, as the ledger is elsewhere in this module
 
@@ -348,6 +350,7 @@ def _stored_key(value: str) -> str:
 # A stored request's key as the ledger holds it: one the library or the command line wrote may hold any
 # printable character ('结算 9', 'a/b'), percent-encoded in the path; a new request's own key is `Key`.
 SettlementKey = Annotated[str, AfterValidator(_stored_key), Path(description="the settlement's key (msgid)")]
+_REVERSE = "/reverse"  # the reverse route's last segment: /settlements/{key}/reverse
 MemberId = Annotated[str, Path(min_length=1, max_length=MAX_MEMBER_ID, pattern=MEMBER_ID_PATTERN,
                                 description="the member's id (no control or invisible characters)")]
 def _year_text(value: object) -> object:
@@ -520,9 +523,6 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
         with store.writing():
             done = store.ledger.credit(req.key, member_id, year, req.counter, req.amount, rules=pack)
         return _answer(done, f"/settlements/{done.key}")
-
-
-_REVERSE = "/reverse"
 
 
 def _reading_routes(app: FastAPI, store: Store) -> None:
