@@ -361,8 +361,9 @@ def test_a_group_named_for_several_identities_says_which_is_the_members():
                           anyang, _acc(serious_illness__base="10000.00"))
     assert steps(s)["serious_illness.group"].explain_zh == "按对本层最有利的身份计算：特困、低保、脱贫（本人：脱贫）"
     assert steps(s)["serious_illness.group"].explain_en == (
-        "the group most favourable for this layer applies: extreme poverty (tekun) / subsistence allowance (dibao) / "
-        "lifted out of poverty (tuopin) (member: lifted out of poverty (tuopin))")
+        # the pack's English name for the group, the member's own beside it
+        "the group most favourable for this layer applies: tekun, dibao and tuopin members (member: lifted out of "
+        "poverty (tuopin))")
 
 
 def test_every_step_naming_a_group_says_the_members_own_identity(jiangmen):

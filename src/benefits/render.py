@@ -214,11 +214,11 @@ def _diagnosis(d: dict, cites: tuple) -> Text:
             {"diagnosis": code, **others}, f"{code} in {ranges}", disease)
 
 
-def _who(group: str, zh: str | None, member=()) -> str:
+def _who(group: str, name: "PackText | None", member=()) -> str:
     """A group as a Chinese reader names it: the name its layer gives it, else the one we know for its
     id; beside it the member's own identity where the name does not say it (a 孤儿 paid as 特困, a
     脱贫 member of the group 特困、低保、脱贫), for a group named by identities."""
-    who = zh or word(group, "zh")
+    who = name.zh if name else word(group, "zh")
     own = [word(g.value, "zh") for g in member]
     if not own or who in own or not all(part in _IDENTITIES for part in who.split("、")):
         return who
@@ -226,13 +226,14 @@ def _who(group: str, zh: str | None, member=()) -> str:
     return f"{who}（本人：{'、'.join(named or own)}）"
 
 
-def _who_en(group: str, zh: str | None, member=()) -> str:
-    """A group as an English reader names it (`GROUPS_EN`), with the member's own identity beside it
-    where `_who` gives it in Chinese: 'extreme poverty (tekun) (member: orphan (guer))'."""
-    who = zh or word(group, "zh")
+def _who_en(group: str, named_as: "PackText | None", member=()) -> str:
+    """A group as an English reader names it: the name its layer gives it, else `GROUPS_EN`'s, with the
+    member's own identity beside it where `_who` gives it in Chinese: 'extreme poverty (tekun)
+    (member: orphan (guer))'."""
+    who = named_as.zh if named_as else word(group, "zh")
     parts = who.split("、")
-    name = GROUPS_EN.get(group) or (" / ".join(GROUPS_EN[_IDENTITY_IDS[p]] for p in parts)
-                                    if all(p in _IDENTITY_IDS for p in parts) else group)  # a pack's own id
+    name = (named_as.en if named_as else None) or GROUPS_EN.get(group) or (
+        " / ".join(GROUPS_EN[_IDENTITY_IDS[p]] for p in parts) if all(p in _IDENTITY_IDS for p in parts) else group)
     if not member or who in [word(g.value, "zh") for g in member] or not all(p in _IDENTITIES for p in parts):
         return name
     named = [g.value for g in member if word(g.value, "zh") in parts] or [g.value for g in member]
@@ -246,8 +247,8 @@ _IDENTITY_IDS = {zh: id_ for id_, zh in GROUPS_ZH.items() if "、" not in zh and
 def _reduction(d: dict, cites: tuple) -> Text:
     g, base, red = d["group"], fmt_fen(d["deductible"]), fmt_units(d["reduction"])
     start = fmt_exact(d["start"], RATIO)
-    return (f"{_who(g, d['zh'], d['member'])}人员起付线降低{red}",
-            f"{_who_en(g, d['zh'], d['member'])}: the deductible lowered by {red}",
+    return (f"{_who(g, d['name'], d['member'])}人员起付线降低{red}",
+            f"{_who_en(g, d['name'], d['member'])}: the deductible lowered by {red}",
             {"group": g, "deductible": base}, f"{base} x (1 - {red}) = {start}", start)
 
 
@@ -256,15 +257,15 @@ def _points_step(d: dict, cites: tuple) -> Text:
     sign, size = ("-" if points < 0 else "+"), f"{points.copy_abs():f}"  # copy_abs: exact, whatever the caller's context
     pieces = [f"{fmt_units(b)} {sign} {size} points = {fmt_units(a)}" for b, a in zip(d["before"], d["after"])]
     after = ", ".join(fmt_units(a) for a in d["after"])
-    return (f"{_who(g, d['zh'], d['member'])}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
-            f"{_who_en(g, d['zh'], d['member'])}: every band's ratio changed by {pts} points",
+    return (f"{_who(g, d['name'], d['member'])}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
+            f"{_who_en(g, d['name'], d['member'])}: every band's ratio changed by {pts} points",
             {"group": g}, "; ".join(pieces), after)
 
 
 def _no_cap(d: dict, cites: tuple) -> Text:
     g, cap = d["group"], fmt_fen(d["cap"])
-    return (f"{_who(g, d['zh'], d['member'])}人员不设封顶线（一般人员 {cap}）",
-            f"{_who_en(g, d['zh'], d['member'])}: no cap (others: {cap})", {"group": g}, "", "no cap")
+    return (f"{_who(g, d['name'], d['member'])}人员不设封顶线（一般人员 {cap}）",
+            f"{_who_en(g, d['name'], d['member'])}: no cap (others: {cap})", {"group": g}, "", "no cap")
 
 
 def _adjustment(d: dict, cites: tuple) -> Text:
@@ -347,8 +348,8 @@ def _aid_pay(d: dict, cites: tuple) -> Text:
     base = f"({base})" if len(parts) > 1 else base
     formula = _capped(f"{base} x {ratio} = {fmt_exact(d['raw'], RATIO)}", d["raw"], RATIO, d["cap_left"])
     # The kind serves medical aid and a finance share alike (the COVID test's): the layer names the payer.
-    return (f"{d['payer']['zh']}按{ratio}支付{_who(g, d['zh'], d['member'])}的剩余合规自付",
-            f"{d['payer']['en']}: {ratio} of the in-policy self-pay left ({_who_en(g, d['zh'], d['member'])})",
+    return (f"{d['payer']['zh']}按{ratio}支付{_who(g, d['name'], d['member'])}的剩余合规自付",
+            f"{d['payer']['en']}: {ratio} of the in-policy self-pay left ({_who_en(g, d['name'], d['member'])})",
             # an aid deductible only where the layer has one (a COVID test's finance share has none)
             {**({"policy_range": fmt_fen(d["policy"])} if d["funds"] else {}), "left": left,
              **({"aid_deductible_used": used} if d["deductible"] else {}), "cap_left": _cap(d["cap_left"])},

@@ -277,19 +277,19 @@ class CumulativeBandsLayer(Kind):
         """The arithmetic of the chosen group's modifiers, each a step a cashier can redo: the first
         band's start lowered by the reduction, every band's ratio raised by the points, the cap lifted."""
         rule = f"{self.id}.groups.{group.id}"
-        zh = group.name.zh if group.name else None
+        name = group.name  # the pack's {zh, en}, or None: the renderer names it by its id
         member = st.claim.member.groups
         if o.reduction is not None:
             st.rec.add("cumulative_bands.reduction", f"{self.id}.deductible", rule, self.id,
-                       {"group": group.id, "zh": zh, "member": member, "deductible": o.deductible,
+                       {"group": group.id, "name": name, "member": member, "deductible": o.deductible,
                         "reduction": o.reduction.units, "start": o.start}, (o.reduction,))
         if o.points is not None:
             st.rec.add("cumulative_bands.points", f"{self.id}.points", rule, self.id,
-                       {"group": group.id, "zh": zh, "member": member, "points": o.points.value, "before": o.base_ratios,
+                       {"group": group.id, "name": name, "member": member, "points": o.points.value, "before": o.base_ratios,
                         "after": tuple(b[2] for b in o.bands)}, (o.points,))
         if group.lift_cap and cap is not None:
             st.rec.add("cumulative_bands.no_cap", f"{self.id}.cap", rule, self.id,
-                       {"group": group.id, "zh": zh, "member": member, "cap": cap.units}, (cap,))
+                       {"group": group.id, "name": name, "member": member, "cap": cap.units}, (cap,))
 
     def _record(self, st: State, options, best: _Option, plan: _Plan, before: int, amount: int, after: int,
                 paid_so_far: int) -> None:
@@ -298,7 +298,7 @@ class CumulativeBandsLayer(Kind):
             st.rec.add("cumulative_bands.group", f"{self.id}.group",
                        f"{self.id}.groups.{best.group.id}" if best.group else self.when_rule, self.id,
                        {"options": {(o.group.id if o.group else "none"): o.paid for o in options}, "chosen": group,
-                        "names": {o.group.id: o.group.name.zh for o in options if o.group and o.group.name},
+                        "names": {o.group.id: o.group.name for o in options if o.group and o.group.name},
                         "member": st.claim.member.groups})
         if best.group is not None and best.plan is not None:
             self._record_modifiers(st, best.group, best.plan, plan.cap)

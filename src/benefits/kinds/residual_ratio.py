@@ -86,7 +86,7 @@ class ResidualRatioLayer(Kind):
             if len(options) > 1:
                 st.rec.add("residual_ratio.group", f"{self.id}.group", rule, self.id,
                            {"options": {o[1].id: o[0] for o in options}, "chosen": g.id,
-                            "names": {o[1].id: o[1].name.zh for o in options if o[1].name},
+                            "names": {o[1].id: o[1].name for o in options if o[1].name},
                             "member": st.claim.member.groups})
             if ded is not None and self.deductible_counter:
                 st.rec.add("residual_ratio.deductible", f"{self.id}.deductible", rule, self.id,
@@ -94,7 +94,7 @@ class ResidualRatioLayer(Kind):
             if cap is not None:
                 record_cap(st, self.id, hit[1], cap, st.counter(self.paid_counter), cap_left)
             st.rec.add("residual_ratio.pay", f"{self.id}.pay", rule, self.id,
-                       {"group": g.id, "zh": g.name.zh if g.name else None, "member": st.claim.member.groups,
+                       {"group": g.id, "name": g.name, "member": st.claim.member.groups,
                         "payer": self.payer,
                         "left": left, "used": used, "deductible": ded is not None,
                         "policy": st.bill.policy_range, "funds": tuple(st.funds_paid),
