@@ -361,15 +361,20 @@ def test_a_column_read_as_one_of_the_formats_but_spelt_otherwise_is_refused_nami
 def test_a_column_unlike_the_formats_is_still_a_note_and_not_read(tmp_path, suffix):
     # not refused: a hospital's own columns, however near other words ('tot' is 2 letters from total,
     # 'portal' 2 from total, 'hospital_notes' nothing like any)
+    # Found by a red team: nor a column beside the one it would mean, which is read ('Level', the level's
+    # display name, beside 'level'; 'policy_range_id' beside 'policy_range'), nor an account's
+    # 'opening_date' (no counter's name after `opening`)
     claims, members = tmp_path / f"claims{suffix}", tmp_path / f"members{suffix}"
-    _write(claims, [{**STAY, "hospital_notes": "ward 3", "tot": "1", "portal": "web"}])
-    _write(members, [{**MEMBER, "age": 40, "ward": "B"}])
+    _write(claims, [{**STAY, "hospital_notes": "ward 3", "tot": "1", "portal": "web", "Level": "三级",
+                     "policy_range": "14000.00", "policy_range_id": "p-1"}])
+    _write(members, [{**MEMBER, "age": 40, "ward": "B", "opening_date": "2021-01-01"}])
     r = run("simulate", claims, "--members", members, "--rules", JIANGMEN, "--strict")
     assert r.exit_code == 0, r.stderr
     said = " ".join(r.stderr.split())
-    for name in ("hospital_notes", "tot", "portal"):
+    for name in ("hospital_notes", "tot", "portal", "Level", "policy_range_id"):
         assert f"note: {claims}: column {name!r} is not part of the format and is not read" in said, said
-    assert f"note: {members}: column 'ward' is not part of the format and is not read" in said, said
+    for name in ("ward", "opening_date"):
+        assert f"note: {members}: column {name!r} is not part of the format and is not read" in said, said
     # policy range 20000 - 1000 - 0 - 5000 = 14000; resident level 3: (14000 - 1000) x 65% = 8450.00
     assert rows_of(r.stdout, "Summary")["paid.basic"] == ["8450.00"]
 
@@ -387,3 +392,16 @@ def test_a_line_item_money_column_misspelt_is_refused(tmp_path):
 
 
 BILL_PARTS = ("total", "fully_self_paid", "over_limit", "pre_self_paid", "policy_range")
+
+
+def test_a_json_lines_file_of_more_keys_than_any_format_has_is_refused_at_once(tmp_path):
+    """Found by a red team: every key is a column read for every line, so 20,000 lines each with a key of
+    its own took 35 s (keys x lines). A file using more than 1,000 keys between its lines is refused."""
+    claims, members = tmp_path / "claims.jsonl", tmp_path / "members.jsonl"
+    claims.write_text("".join(json.dumps({**STAY, "id": f"c{i}", f"note_{i}": "x"}) + "\n" for i in range(1200)),
+                      encoding="utf-8")
+    _write(members, [MEMBER])
+    r = run("simulate", claims, "--members", members, "--rules", JIANGMEN)
+    assert r.exit_code == 2, r.stderr
+    assert (f"{claims}: more than 1,000 keys across its lines (1,02" in " ".join(r.stderr.split())
+            or f"{claims}: more than 1,000 keys across its lines (1,2" in " ".join(r.stderr.split())), r.stderr

@@ -10,12 +10,16 @@ The rule, as docs/simulation.md (section 1) gives it: a name is compared with th
 with letter case ignored and `_`, `-`, `.` and spaces removed; it is refused when it then equals a
 column of the format, or is within one edit (a letter added, dropped or changed, or two neighbours
 swapped) of a money column's name of up to 8 letters (`total`, `totalfen`), two of a longer one; in
-a members file, also when it then starts with `opening`.
+a members file, also when it is `opening` in any case, a separator and a counter's name
+(`Opening.basic.annual`, `OPENING_basic.annual`; not `opening_date`). It is not refused when the
+column it would mean is in the file too (`Level` beside `level`): that one is read, and this one
+stands for something else.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable
 
 from ..columns import OPENING
@@ -25,7 +29,6 @@ if TYPE_CHECKING:
 
 _SEPARATORS = re.compile(r"[\s_.\-]+")
 _SHORT = 8  # letters: a money name this short allows one edit, not two, lest words match it ('portal', 'total')
-_OPENING = "opening"
 
 
 def folded(name: str) -> str:
@@ -57,31 +60,40 @@ def misnamed(columns: Iterable[str], known: Iterable[str], money: Iterable[str],
     (`known`: every column name of the file's format, `<name>_fen` too) but that the rule above
     takes for one of them. `money`: the money columns of `known`; `openings`: a members file, whose
     `opening.<counter>` columns the members reader checks itself."""
-    known = list(known)
+    known, columns = list(known), list(columns)
     by_fold = {folded(k): k for k in known}
+    given = set(columns)
     out = []
-    for column in columns:
+    for column in given:
         if column in known or (openings and column.startswith(OPENING)):
             continue
         f = folded(column)
-        if openings and f.startswith(_OPENING):
-            out.append((column, _opening(column)))
-        elif f in by_fold:
-            out.append((column, by_fold[f]))
-        else:
-            near = [(edits(f, folded(m), _most(m)), i, m) for i, m in enumerate(money)]
-            near = sorted((n, i, m) for n, i, m in near if n <= _most(m))  # the nearest, then the first
-            if near:
-                out.append((column, near[0][2]))
-    return out
+        opening = _OPENING_COLUMN.fullmatch(column) if openings else None
+        meant = (OPENING + opening[1].lower() if opening else by_fold.get(f) or _nearest(f, tuple(money)))
+        # the column meant, given too, is read: this one stands for something else ('Level' beside 'level')
+        if meant is not None and meant not in given:
+            out.append((column, meant))
+    return sorted(out, key=lambda found: columns.index(found[0]))
 
 
-def _opening(column: str) -> str:
-    """The opening column `column` probably means: `opening.` and the rest in lower case
-    (`Opening.basic.annual` -> `opening.basic.annual`); the counter itself is the pack's to check."""
-    start = column.lstrip(" _.-")
-    rest = start[len(_OPENING):].lstrip(" _.-").lower() if start[:len(_OPENING)].casefold() == _OPENING else ""
-    return OPENING + (rest or "<counter>")
+@lru_cache(maxsize=4096)
+def _nearest(f: str, money: tuple[str, ...]) -> str | None:
+    """The money column `f` (a folded name) is within the rule's edits of, the nearest, then the first."""
+    near = []
+    for i, m in enumerate(money):
+        fm, most = folded(m), _most(m)
+        # each edit brings at most one letter `fm` lacks: a cheap bound before the table (names of
+        # ordinary length, thousands of them, cost the full table each otherwise)
+        if len(set(f) - set(fm)) <= most:
+            n = edits(f, fm, most)
+            if n <= most:
+                near.append((n, i, m))
+    return min(near)[2] if near else None
+
+
+# `opening` in any case, a separator, then a counter's name (words joined by '.'): a column the members
+# reader would read, written otherwise. `opening_date` (the account's) is not one.
+_OPENING_COLUMN = re.compile(r"\s*opening[\s._-]+([a-z0-9_]+(?:\.[a-z0-9_]+)+(?:@\d{4}-\d{2})?)\s*", re.IGNORECASE)
 
 
 def misnamed_message(meant: str) -> str:

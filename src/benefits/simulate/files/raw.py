@@ -174,6 +174,12 @@ def jsonl_keys(path: str | Path) -> list[str]:
     return list(names)
 
 
+MAX_KEYS = 1000
+"""The most keys a JSON Lines file's lines may use between them: a column is read for every line, so
+20,000 lines each with a key of its own took 35 s. The format's columns, the openings of every counter
+a pack keeps included, are far fewer."""
+
+
 def _jsonl_chunks(path: Path, name: str, chunk_rows: int | None, structure: Problems,
                   keys: list[str] | None) -> Iterator[Raw]:
     names: dict[str, None] | None = dict.fromkeys(keys) if keys is not None else None
@@ -193,6 +199,9 @@ def _jsonl_chunks(path: Path, name: str, chunk_rows: int | None, structure: Prob
                     if not first:
                         raise NewColumns(name)
                     names.update(dict.fromkeys(r))
+        if len(names) > MAX_KEYS:  # each key a column of every line: keys x lines of work
+            raise InputFilesError([InputProblem(name, None, None, f"more than {MAX_KEYS:,} keys across its lines "
+                                                f"({len(names):,}); a file of the format has a few dozen columns")])
         return Raw(name, "jsonl", {n: [r.get(n) for r in records] for n in names},
                    np.array(lines, dtype=np.int64), "line")
 
