@@ -46,6 +46,7 @@ from ..models.platform_out import feedetail, setldetail, setlinfo
 from ..models.settlement import Settlement
 from ..money import MAX_AMOUNT, fmt_fen, from_fen, parse_money, to_fen
 from ..rules.pack import RulePack
+from ..surrogates import lone_surrogate, problem
 from . import balances
 from .bodies import (
     CreditBody, SettleBody, credit_digest, opening_body, opening_digest, reverse_body, reverse_digest,
@@ -150,10 +151,11 @@ def _check_reversed_balances(tx: Transaction, original: Record, compensating: li
 
 
 def _storable(claim: Claim) -> None:
-    """A claim the ledger can store: no NUL in its items' ids and names (its own id holds no control
-    character: models.claim). PostgreSQL refuses a NUL in text and JSON, and SQLite's JSON functions
-    end the text at one. The engine settles such a claim; the ledger cannot keep it, so it says which
-    field before anything is written."""
+    """A claim the ledger can store: no NUL and no lone surrogate in its items' ids and names (its own id
+    holds no control character: models.claim). PostgreSQL refuses a NUL in text and JSON, and SQLite's
+    JSON functions end the text at one; no JSON holds a lone surrogate (a Python caller's "\\ud800"; the
+    readers refuse one in text). The engine settles such a claim; the ledger cannot keep it, so it says
+    which field before anything is written."""
     texts = []
     if claim.items is not None:
         for i, row in enumerate(claim.items.rows):  # models.items.Row: id, name first
@@ -161,6 +163,9 @@ def _storable(claim: Claim) -> None:
     for path, text in texts:
         if "\0" in text:
             raise ClaimError.at(path, "holds a NUL character (U+0000), which a ledger cannot store")
+        at = lone_surrogate(text)
+        if at is not None:
+            raise ClaimError.at(path, f"is not text: {problem(text, at)}")
 
 
 def _pack(rules: RulePack) -> RulePack:

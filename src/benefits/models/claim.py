@@ -387,6 +387,11 @@ class Claim(Checked, _Strict):
             if not self.items:
                 raise ValueError("`items` is empty: a claim needs at least one line item")
             ids = [row[0] for row in self.items.rows]  # each row's id (items.Row)
+            if not "".join(ids).isascii():  # the fast reader takes any str; an id is in the settlement's JSON
+                for i, id_ in enumerate(ids):
+                    at = lone_surrogate(id_)
+                    if at is not None:
+                        raise ValueError(f"line item {i}'s id {id_!r} is not text: {problem(id_, at)}")
             if len(set(ids)) < len(ids):
                 seen: set[str] = set()
                 for id_ in ids:

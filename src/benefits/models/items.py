@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import Enum
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pydantic import GetCoreSchemaHandler
@@ -26,7 +25,6 @@ from pydantic_core import core_schema
 
 from ..memo import Memo
 from ..money import MAX_AMOUNT, from_fen, is_bounded, parse_decimal, parse_money, to_fen
-from ..surrogates import lone_surrogate
 from .lazy import Lazy
 
 
@@ -50,7 +48,6 @@ class Row(NamedTuple):
     self_pay_share: object
 
 
-_ID, _NAME = itemgetter(0), itemgetter(1)  # a row's id and name
 _KEYS = frozenset(("id", "name", "category", "unit_price", "quantity", "payment_standard", "self_pay_share"))
 _MAX_FEN = to_fen(MAX_AMOUNT)
 _MAX_QUANTITY = 1000000
@@ -184,11 +181,6 @@ class LineItems(Lazy):
                     raise _Slow
             append((id_, name, category, _fen(item.get("unit_price")), qn, qd,  # a Row's fields
                     None if standard is None else _fen(standard), None if share is None else (sn, sd), quantity, share))
-        # A lone surrogate (from an escape such as "\ud800" in data not read by our readers) is no character:
-        # pydantic's str validation refuses it at the item's path. The settlement's JSON could not be written.
-        text = "".join(map(_ID, rows)) + "".join(filter(None, map(_NAME, rows)))
-        if lone_surrogate(text) is not None:
-            raise _Slow
         return LineItems(rows)
 
     @classmethod
