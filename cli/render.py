@@ -39,7 +39,7 @@ ZERO = Decimal("0.00")
 
 WORDS = {
     "zh": {
-        "claim": "理赔", "pack": "统筹地区", "version": "政策版本", "deciding_date": "决定日期",
+        "claim": "就诊", "pack": "统筹地区", "version": "政策版本", "deciding_date": "适用日期",
         "bill": "费用分解", "amount": "金额", "yuan": "金额单位：元",
         "total": "医疗费总额", "fully_self_paid": "全自费", "over_limit": "超限价自付",
         "pre_self_paid": "乙类先行自付", "policy_range": "政策范围内费用",

@@ -115,13 +115,13 @@ ASCII_WORD = re.compile(r"[A-Za-z_]{2,}")
 def test_calc_compare_in_chinese_fits_and_is_wholly_chinese(columns, files, counterfactual):
     out = run(columns, "calc", files / "claim.yaml", "--rules", JIANGMEN, "--compare", counterfactual)
     flat = "".join(out.split())
-    assert "对比：理赔w1" in flat
+    assert "对比：就诊w1" in flat
     assert "基本医疗保险统筹基金（住院）" in out  # the basic layer by its name.zh
     assert cells(out, "基本医疗保险统筹基金", prefix=True)[:3] == ["8000.00", "7500.00", "-500.00"]
     assert cells(out, "基本统筹支付比例") == ["80%", "75%", "-5", "个百分点"]
     assert "居民基本医疗保险年度最高支付限额（住院与门特共用）：300000.00->200000.00" in flat
     assert "住院基金支付比例（职工为在职）（居民，二级）：80%->75%" in flat
-    assert "决定日期2021年8月5日" in flat and "政策版本2021年7月1日起" in flat
+    assert "适用日期2021年8月5日" in flat and "政策版本2021年7月1日起" in flat
     assert "结果不同的计算步骤" in out and "计算步骤" in out
     # nothing English but the pack folders' paths and the sides' letters
     rest = out.replace(str(JIANGMEN), "").replace(str(counterfactual), "")
@@ -135,7 +135,7 @@ def test_calc_compare_on_a_date_in_chinese(columns, files):
     flat = "".join(out.split())
     # before 2021-07-01: the resident cap 200,000 and the level-2 ratio 75%
     assert "居民基本医疗保险年度最高支付限额（住院与门特共用）：300000.00->200000.00" in flat
-    assert "结算日期改为2021年3月16日" in flat and "决定日期2021年3月16日" in flat
+    assert "结算日期改为2021年3月16日" in flat and "适用日期2021年3月16日" in flat
     assert cells(out, "政策版本") == ["2021年7月1日", "2021年1月1日"]
     rest = out.replace(str(JIANGMEN), "")
     assert not ASCII_WORD.findall(rest), ASCII_WORD.findall(rest)

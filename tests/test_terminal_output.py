@@ -158,7 +158,7 @@ def test_check_fits_the_terminal_but_keeps_each_file_name_whole(columns, tmp_pat
 
 
 @pytest.mark.parametrize("command", ["calc", "explain"])
-@pytest.mark.parametrize("lang,label,value", [("zh", "决定日期", "2021年8月16日"), ("en", "deciding date", "2021-08-16")])
+@pytest.mark.parametrize("lang,label,value", [("zh", "适用日期", "2021年8月16日"), ("en", "deciding date", "2021-08-16")])
 def test_the_heading_breaks_between_fields_never_inside_one(command, lang, label, value):
     for columns in range(40, 101, 3):
         r = run(command, "resident-level3", "--lang", lang, env={"COLUMNS": str(columns), "NO_COLOR": None})

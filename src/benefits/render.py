@@ -101,7 +101,7 @@ def basis_text(basis: str, lang: str) -> str:
     return _OUR_RULES.sub("", _DOC_REF.sub("", basis)).strip(" ；;")
 
 INPUTS_ZH = {
-    "deciding_date": "决定日期", "total": "费用总额", "items": "明细条数", "default_b_share": "乙类先行自付比例（默认）",
+    "deciding_date": "适用日期", "total": "费用总额", "items": "明细条数", "default_b_share": "乙类先行自付比例（默认）",
     "admissions_before": "本年此前住院次数", "level": "医院等级", "scheme": "险种", "paid_so_far": "已支付",
     "policy_range": "政策范围内费用", "deductible_applied": "起付线（实际支付）", "ratio": "支付比例", "cap_left": "剩余限额",
     "this_claim": "本次", "before": "本次前累计", "after": "本次后累计", "first_band_start": "首段起点",

@@ -27,7 +27,7 @@
       settling: "正在结算……", done: "已结算", failed: "未能结算", no_claim: "请粘贴、上传或填写结算申请",
       total: "医疗费用总额", patient: "个人负担", cash: "个人现金支付", line: "第 {n} 行",
       claim_id: "单据号", member: "参保人", scheme: "险种", visit: "就诊类型", level: "医院等级",
-      version: "政策版本", deciding_date: "决定日期", admission: "入院日期", discharge: "出院日期", date: "就诊日期",
+      version: "政策版本", deciding_date: "适用日期", admission: "入院日期", discharge: "出院日期", date: "就诊日期",
       item: "项目", code: "代码", amount: "金额（元）", fund_type: "基金类型", name: "名称",
       base: "政策范围内", limit: "本次可支付限额", paid: "支付", no_cap: "不设限额",
       inputs: "输入", formula: "算式", output: "结果", cites: "参数", where: "规则位置", assumed: "（假设，待正式文件）",
