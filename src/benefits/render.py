@@ -214,16 +214,23 @@ def _diagnosis(d: dict, cites: tuple) -> Text:
             {"diagnosis": code, **others}, f"{code} in {ranges}", disease)
 
 
+def _own(who: str, member) -> list[str]:
+    """The member's own groups (ids) to name beside a group named `who` in Chinese: none where the name
+    says it or names no identities; else those of them the name lists, or all of them (a 孤儿 paid as
+    特困, a 脱贫 member of the group 特困、低保、脱贫)."""
+    own = [g.value for g in member]
+    parts = who.split("、")
+    if not own or who in [word(g, "zh") for g in own] or not all(p in _IDENTITIES for p in parts):
+        return []
+    return [g for g in own if word(g, "zh") in parts] or own
+
+
 def _who(group: str, name: "PackText | None", member=()) -> str:
     """A group as a Chinese reader names it: the name its layer gives it, else the one we know for its
-    id; beside it the member's own identity where the name does not say it (a 孤儿 paid as 特困, a
-    脱贫 member of the group 特困、低保、脱贫), for a group named by identities."""
+    id, with the member's own identity beside it where the name does not say it (`_own`)."""
     who = name.zh if name else word(group, "zh")
-    own = [word(g.value, "zh") for g in member]
-    if not own or who in own or not all(part in _IDENTITIES for part in who.split("、")):
-        return who
-    named = [o for o in own if o in who.split("、")]
-    return f"{who}（本人：{'、'.join(named or own)}）"
+    own = _own(who, member)
+    return f"{who}（本人：{'、'.join(word(g, 'zh') for g in own)}）" if own else who
 
 
 def _who_en(group: str, named_as: "PackText | None", member=()) -> str:
@@ -234,10 +241,8 @@ def _who_en(group: str, named_as: "PackText | None", member=()) -> str:
     parts = who.split("、")
     name = (named_as.en if named_as else None) or GROUPS_EN.get(group) or (
         " / ".join(GROUPS_EN[_IDENTITY_IDS[p]] for p in parts) if all(p in _IDENTITY_IDS for p in parts) else group)
-    if not member or who in [word(g.value, "zh") for g in member] or not all(p in _IDENTITIES for p in parts):
-        return name
-    named = [g.value for g in member if word(g.value, "zh") in parts] or [g.value for g in member]
-    return f"{name} (member: {', '.join(GROUPS_EN.get(g, g) for g in named)})"
+    own = _own(who, member)
+    return f"{name} (member: {', '.join(GROUPS_EN.get(g, g) for g in own)})" if own else name
 
 
 _IDENTITIES = frozenset(GROUPS_ZH.values())
