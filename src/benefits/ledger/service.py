@@ -385,7 +385,8 @@ def _on_balances(tx: Transaction, claim: Claim, rules: RulePack, before: Accumul
     reversed. A counter the engine refuses for this claim (above what its member's caps ever allowed: a
     resident's cap is not an employee's) may be the claim's as much as the ledger's: the claim's error,
     saying which requests the counter's balance comes from."""
-    for name in before.counters:
+    # the engine's own memo of counter sets it found the pack's: a member's names recur claim after claim
+    for name in () if rules.counters_known(before.year, before.counters) else before.counters:
         problem = rules.counter_problem(name, before.year)
         if problem:
             writers = _standing_writers(tx, before, name)
