@@ -120,7 +120,7 @@ def test_calc_compare_in_chinese_fits_and_is_wholly_chinese(columns, files, coun
     assert cells(out, "基本医疗保险统筹基金", prefix=True)[:3] == ["8000.00", "7500.00", "-500.00"]
     assert cells(out, "基本统筹支付比例") == ["80%", "75%", "-5", "个百分点"]
     assert "居民基本医疗保险年度最高支付限额（住院与门特共用）：300000.00->200000.00" in flat
-    assert "住院基金支付比例（职工为在职）（居民，二级）：80%->75%" in flat
+    assert "住院基金支付比例（居民，二级）：80%->75%" in flat
     assert "适用日期2021年8月5日" in flat and "政策版本2021年7月1日起" in flat
     assert "结果不同的计算步骤" in out and "计算步骤" in out
     # nothing English but the pack folders' paths and the sides' letters

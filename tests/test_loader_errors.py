@@ -63,7 +63,7 @@ def test_unknown_key(pack):
 
 COUNTER = "description: {zh: 个人账户余额, en: personal-account balance}"
 B_SHARE = 'description: {zh: "乙类先行自付比例（默认）", en: "default pre-self-pay share of category-B items"}'
-RATIO = 'description: {zh: "住院基金支付比例（职工为在职）", en: "inpatient ratio (employees: in service)"}'
+RATIO = 'description: {zh: "住院基金支付比例", en: "inpatient ratio"}'
 
 
 @pytest.mark.parametrize("rel, old, new, where", [
@@ -72,7 +72,7 @@ RATIO = 'description: {zh: "住院基金支付比例（职工为在职）", en: 
      'description: "乙类先行自付比例（默认）/ default pre-self-pay share of category-B items"',
      "bill.b_share_default.description"),
     ("parameters/basic_inpatient.yaml", RATIO,  # a breakdown
-     'description: "住院基金支付比例（职工为在职）/ inpatient ratio (employees: in service)"', "inpatient.ratio.description"),
+     'description: "住院基金支付比例/ inpatient ratio"', "inpatient.ratio.description"),
 ])
 def test_a_description_in_one_string_is_refused_at_its_line(pack, rel, old, new, where):
     edit(pack, rel, old, new)

@@ -368,11 +368,11 @@ def test_rules_diff_command(counterfactual):
     # each description as the parameter file gives it, {zh, en}; a breakdown's combination named in English
     assert [p["description"] for p in doc["parameters"]] == [
         {"zh": "居民基本医疗保险年度最高支付限额（住院与门特共用）", "en": "resident basic annual cap, inpatient and 门特 shared"},
-        {"zh": "住院基金支付比例（职工为在职）", "en": "inpatient ratio (employees: in service) (resident, level2)"}]
+        {"zh": "住院基金支付比例", "en": "inpatient ratio (resident, level2)"}]
     # the text has both halves on the parameter's line
     flat = "".join(run("rules", "diff", JIANGMEN, counterfactual, "--on", "2021-08-01").stdout.split())
-    assert "".join("inpatient.ratio[resident][level2] (percent): 住院基金支付比例（职工为在职）/ inpatient ratio "
-                   "(employees: in service) (resident, level2)".split()) in flat
+    assert "".join("inpatient.ratio[resident][level2] (percent): 住院基金支付比例/ inpatient ratio "
+                   "(resident, level2)".split()) in flat
 
 
 def test_a_dask_scheduler_gives_the_same_totals(data, tmp_path):
