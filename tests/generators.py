@@ -434,7 +434,7 @@ def check_caps_and_counters(p: benefits.RulePack, claim: dict, s: benefits.Settl
         elif isinstance(layer, CumulativeBandsLayer):
             fx.add(layer.base_counter, out.base)
             fx.add(layer.paid_counter, out.paid)
-            lifted = any(g.lift_cap and f"{layer.id}.groups.{g.id}" in rules for g in layer.groups)
+            lifted = any(g.lift_cap is not None and f"{layer.id}.groups.{g.id}" in rules for g in layer.groups)
             row = first_row(layer.id, "caps", layer.caps, rules)
             if row is not None and not lifted:
                 amount = p.param(row.value, day).value

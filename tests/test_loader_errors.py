@@ -641,3 +641,42 @@ def test_a_parameter_name_ending_in_a_line_break_is_not_a_name(pack):
     found = problems(pack)
     assert any(p.message == "expected a parameter name of lower-case words joined by '.', got "
                             "'inpatient.deductible.repeat_factor\\n'" for p in found), [str(p) for p in found]
+
+
+# --- a lifted cap is a policy value: it names its source ------------------------------------------
+
+LIFT = 'lift_cap: {source: "seed 001: 上述人员大病保险不设最高支付限额 (低保, 建档立卡; domain.md section 7.1)"}'
+
+
+def test_a_cap_lifted_without_its_source_is_refused_at_its_line(pack):
+    # `lift_cap: true` lifted the cap with nothing to cite: the trace cited the cap it lifted (240000.00)
+    edit(pack, "layers/serious_illness.yaml", LIFT, "lift_cap: true")
+    p = only(pack)
+    assert p.message.endswith('a lifted cap names the policy text that lifts it: lift_cap: {source: "seed NNN: ..."} '
+                              "(or leave the key out)"), p.message
+    assert p.line == line_of(pack, "layers/serious_illness.yaml", "lift_cap: true")
+
+
+def test_a_lifted_caps_source_says_what_kind_it_is(pack):
+    edit(pack, "layers/serious_illness.yaml", LIFT, 'lift_cap: {source: "上述人员大病保险不设最高支付限额"}')
+    p = only(pack)
+    assert p.message.endswith("a source starts with 'seed NNN:', 'notice <number>:' or 'assumed:'"), p.message
+    assert p.line == line_of(pack, "layers/serious_illness.yaml", "lift_cap: {source: \"上述")
+
+
+def test_a_cap_not_lifted_is_false_or_left_out(pack):
+    # 低保 with `lift_cap: false`: the serious-illness cap binds them again. A 低保 resident with
+    # 239000.00 of serious illness paid this year, a level-3 stay of 100000.00 in policy range: basic
+    # (100000.00 - 1000.00) x 65% = 64350.00; self-pay 35650.00 from 0.00, first band from
+    # 10000.00 x 30% = 3000.00 at 70%: (35650.00 - 3000.00) x 70% = 22855.00, capped at 240000.00 - 239000.00
+    # = 1000.00. Lifted, it pays the 22855.00.
+    claim = {"id": "c-lift", "visit": "inpatient", "level": "level3", "admission_date": "2022-03-01",
+             "discharge_date": "2022-03-05", "diagnoses": ["J18.9"],
+             "member": {"id": "m-lift", "scheme": "resident", "member_type": "adult", "groups": ["dibao"]},
+             "bill": {"total": "100000.00", "fully_self_paid": "0.00", "over_limit": "0.00", "pre_self_paid": "0.00",
+                      "policy_range": "100000.00"}}
+    acc = {"year": 2022, "counters": {"serious_illness.paid": "239000.00"}}
+    lifted = benefits.evaluate(claim, benefits.load_rules(pack), acc)
+    assert lifted.payouts["serious_illness"] == Decimal("22855.00")
+    edit(pack, "layers/serious_illness.yaml", LIFT, "lift_cap: false")
+    assert benefits.evaluate(claim, benefits.load_rules(pack), acc).payouts["serious_illness"] == Decimal("1000.00")

@@ -272,6 +272,11 @@ def test_what_is_left_of_each_layers_cap_is_a_step(jiangmen):
     assert order.index("medical_aid.cap") < order.index("medical_aid.pay")
     # a cap a group lifts has no such step: 低保 has no serious-illness cap
     assert t["serious_illness.cap"].output == "no cap"
+    # and what lifts it is cited, as a parameter's value is: the cap, no cap, and the policy text (it
+    # cited the cap it lifts, 240000.00, and its source, which says the cap is 24万)
+    assert [(c.parameter, c.value, c.source) for c in t["serious_illness.cap"].citations] == [
+        ("serious_illness.annual_cap", "no cap",
+         "seed 001: 上述人员大病保险不设最高支付限额 (低保, 建档立卡; domain.md section 7.1)")]
 
 
 def test_secondary_aid_states_its_cap_left(jiangmen):

@@ -21,9 +21,23 @@ from ..errors import ClaimError
 from ..money import RATIO, fmt_fen, half_up
 from ..rules.files import BREAKDOWN_FIELDS, BandRow, GroupModifier, Name, Row
 from ..rules.refs import split_ref
+from ..trace import Citation
 from .base import Check, CounterBound, Earlier, Kind, Paid, State, most_favourable, record_cap, with_points
 
 SCALE = RATIO * RATIO  # the payout's denominator: an amount in fen x RATIO times a ratio
+
+
+@dataclass(frozen=True, slots=True)
+class _Lifted:
+    """A cap a group lifts, as the trace cites it: the cap's parameter, no cap, and the policy text
+    that lifts it (the cap's own value is in the step's words)."""
+
+    parameter: str
+    source: str
+
+    @property
+    def citation(self) -> Citation:
+        return Citation(self.parameter, "no cap", self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +206,7 @@ class CumulativeBandsLayer(Kind):
     def bounds(self, highest) -> Iterator[CounterBound]:
         # A group that lifts the cap (serious illness for 低保/特困) lets the paid counter pass it
         # legally (domain.md 6.11); secondary aid has none, so its paid counter is bounded.
-        if any(g.lift_cap for g in self.groups):
+        if any(g.lift_cap is not None for g in self.groups):
             return
         for row, rid in zip(self.caps, self.rule_ids("caps", self.caps)):
             yield CounterBound(self.paid_counter, highest(row.value), row.value, "cap", rid if row.when else None)
@@ -256,7 +270,7 @@ class CumulativeBandsLayer(Kind):
         lows = [start] + [b[0].units * RATIO for b in band_params[1:]]
         highs: list[int | None] = lows[1:] + [None]
         bands = [(lo, hi, with_points(b[1].units, points)) for lo, hi, b in zip(lows, highs, band_params, strict=True)]
-        capped = cap is not None and not (group is not None and group.lift_cap)
+        capped = cap is not None and not (group is not None and group.lift_cap is not None)
         return _Bands(group, start, bands, capped, modifiers, deductible.units, red, pts,
                       tuple(b[1].units for b in band_params))
 
@@ -287,9 +301,10 @@ class CumulativeBandsLayer(Kind):
             st.rec.add("cumulative_bands.points", f"{self.id}.points", rule, self.id,
                        {"group": group.id, "name": name, "member": member, "points": o.points.value, "before": o.base_ratios,
                         "after": tuple(b[2] for b in o.bands)}, (o.points,))
-        if group.lift_cap and cap is not None:
+        if group.lift_cap is not None and cap is not None:
             st.rec.add("cumulative_bands.no_cap", f"{self.id}.cap", rule, self.id,
-                       {"group": group.id, "name": name, "member": member, "cap": cap.units}, (cap,))
+                       {"group": group.id, "name": name, "member": member, "cap": cap.units},
+                       (_Lifted(cap.name, group.lift_cap.source),))
 
     def _record(self, st: State, options, best: _Option, plan: _Plan, before: int, amount: int, after: int,
                 paid_so_far: int) -> None:

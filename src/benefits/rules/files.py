@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from ..dates import Count, Day
 from ..errors import described, mapping_of, shown
@@ -66,6 +66,17 @@ def _not_a_truth_value(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError(f"expected a number such as 1000.00 or -10, or a percent such as 65%, got {str(value).lower()}")
     return value
+
+
+SOURCE_KINDS = ("seed ", "notice ", "assumed:")
+"""How a value's source begins: a seed document, a published notice, or an assumption awaiting one."""
+SOURCE_KIND_MISSING = "a source starts with 'seed NNN:', 'notice <number>:' or 'assumed:'"
+
+
+def _source_of_a_kind(text: str) -> str:
+    if not text.startswith(SOURCE_KINDS):
+        raise ValueError(SOURCE_KIND_MISSING)
+    return text
 
 
 @mapping_of("a dated value's keys")
@@ -209,6 +220,25 @@ def decision_tables(node: object, path: tuple = ()) -> Iterator[tuple[tuple, lis
             yield from decision_tables(getattr(node, name), path + (name,))
 
 
+@mapping_of("a lifted cap's keys")
+class LiftedCap(_File):
+    """A group's cap lifted (不设最高支付限额), with the policy text that lifts it: the trace cites it
+    where the cap would have applied, as it cites a parameter's value."""
+
+    source: Annotated[str, AfterValidator(_source_of_a_kind)] = Field(
+        min_length=1, description="`seed NNN: ...`, `notice <number>: ...` or `assumed: <why>`")
+
+
+def _lift_sourced(value: object) -> object:
+    # a policy value like any other: `true` alone would leave the trace citing nothing for it
+    if value is False:
+        return None
+    if value is True:
+        raise ValueError('a lifted cap names the policy text that lifts it: lift_cap: {source: "seed NNN: ..."} '
+                         '(or leave the key out)')
+    return value
+
+
 class GroupModifier(_File):
     """A group's modification of a cumulative layer (serious illness: 倾斜政策)."""
 
@@ -217,7 +247,8 @@ class GroupModifier(_File):
     when: Condition
     deductible_reduction: Name | None = None
     points: Name | None = None
-    lift_cap: StrictBool = False
+    lift_cap: Annotated[LiftedCap | None, BeforeValidator(_lift_sourced)] = Field(
+        None, description="the layer's cap does not bind the group's members (false or left out: it does)")
 
 
 class GroupRatio(_File):

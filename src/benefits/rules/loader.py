@@ -31,7 +31,7 @@ from ..models.claim import MEMBER_TYPE_NAMES
 from ..money import POINT, parse_money, ratio_of, shifted, to_fen, trimmed, units_of
 from ..yamlio import Locator, YamlError, is_dir, load_bytes, read_file
 from ..kinds import KINDS, LayerFile
-from .files import BREAKDOWN_FIELDS, NAME_PATTERN, BreakdownFile, DatedValue, PackFile, ParameterFile, Text
+from .files import BREAKDOWN_FIELDS, NAME_PATTERN, SOURCE_KIND_MISSING, SOURCE_KINDS, BreakdownFile, DatedValue, PackFile, ParameterFile, Text
 from .pack import DiseaseList, Parameter, ParameterValue, RulePack, Version
 from .refs import split_ref
 
@@ -45,7 +45,6 @@ def _adapter(name: str) -> TypeAdapter:
         found = _adapters[name] = TypeAdapter({"layer": LayerFile, "date": Day, "values": Annotated[dict[Day, DatedValue], Field(min_length=1)]}[name])
     return found
 
-SOURCE_KINDS = ("seed ", "notice ", "assumed:")
 
 # Bounds on what a pack may make the loader read and derive, beyond each file's own bounds
 # (yamlio). A real pack is tens of kilobytes with a few versions and a few hundred parameters.
@@ -317,7 +316,7 @@ def _dated(col: _Collector, path: Path, loc: Locator, name: str, description: Te
             col.add(path, loc, where, str(exc))
             continue
         if not dv.source.startswith(SOURCE_KINDS):
-            col.add(path, loc, where + ("source",), "a source starts with 'seed NNN:', 'notice <number>:' or 'assumed:'")
+            col.add(path, loc, where + ("source",), SOURCE_KIND_MISSING)
         if start not in meta.versions:
             col.add(path, loc, where, f"{start} is not one of the pack's version dates {', '.join(map(str, meta.versions))}")
         values.append(ParameterValue(name, description, unit, start, value, dv.source, col.rel(path), loc.line(where), units))

@@ -63,7 +63,7 @@ class CumulativeBands(VectorKind):
             lows = [start] + [s * RATIO for s in starts[1:]]
             highs = lows[1:] + [int(INF)]
             edges = tuple((lo, hi, min(RATIO, max(0, r + points))) for lo, hi, r in zip(lows, highs, ratios))
-            capped = cap != NONE and not (group is not None and group.lift_cap)
+            capped = cap != NONE and not (group is not None and group.lift_cap is not None)
             options.append(Option(holds, edges, capped))
         return Resolved(tuple(options), cap)
 
