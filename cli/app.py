@@ -677,8 +677,10 @@ def lint(directory: DirArg,
             kinds[f.kind] = kinds.get(f.kind, 0) + 1
         n = len(report.findings)
         detail = f" ({', '.join(f'{c} {k}' for k, c in kinds.items())})" if kinds else ""
+        lifts = (f"; {report.lifts_assumed} of {report.lifts} lifted cap{'s' if report.lifts != 1 else ''} assumed"
+                 if report.lifts else "")
         write(wrapped(f"{directory}: {n} finding{'s' if n != 1 else ''}{detail}; {report.assumed} of {report.values} "
-                      "parameter values assumed (source says 'assumed')"))
+                      f"parameter values assumed (source says 'assumed'){lifts}"))
     if strict and report.findings:
         raise typer.Exit(EXIT_FAILED)
 

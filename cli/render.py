@@ -32,6 +32,7 @@ from benefits import PatientPart, RulePack, Settlement
 from benefits.explanation import counter_label, layer_name, shown_step
 from benefits.money import fmt_ratio
 from benefits.render import CATEGORIES_ZH, basis_text, both_languages, date_text
+from benefits.trace import is_assumed
 
 from .text import Paint, money, visible
 
@@ -636,6 +637,12 @@ def pack_overview(pack: RulePack) -> list:
         row = Grid(["", "", ""], "LLl", sizes)
         row.add(layer.id, layer.kind, ", ".join(f"{scheme} {code}" for scheme, code in layer.fund_code.items()) or "-")
         layers += [row, under(f"{layer.name.zh} / {layer.name.en}")]
+        for group in getattr(layer, "groups", ()):  # a lifted cap is a policy value sourced here, not a parameter
+            lift = getattr(group, "lift_cap", None)
+            if lift is not None:
+                assumed = is_assumed(lift.source)
+                layers.append(under(f"no cap for group {group.id}{' *' if assumed else ''}: {lift.source}",
+                                    style="yellow" if assumed else ""))
     return [covers, counters, Group(*layers)]
 
 

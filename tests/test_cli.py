@@ -614,6 +614,16 @@ def test_rules_show_on_a_date_with_sources_and_assumed_marks():
     assert "version 2021-07-01" in after.stdout
 
 
+def test_rules_show_lists_each_lifted_cap_with_its_source():
+    # a group's lifted cap is sourced in its layer, not a parameter: `rules show` listed no source for it,
+    # so an assumed one (Anyang's, domain.md 7.2) was missed by a reader looking for what awaits a document
+    flat = {pack: " ".join(run("rules", "show", RULES / pack, env={"COLUMNS": "200"}).stdout.split())
+            for pack in ("jiangmen", "anyang")}
+    assert "no cap for group dibao: seed 001: 上述人员大病保险不设最高支付限额" in flat["jiangmen"]
+    assert "no cap for group tekun: seed 001:" in flat["jiangmen"]
+    assert "no cap for group aid_groups *: assumed: reference sheet, domain.md section 7.2" in flat["anyang"]
+
+
 def test_rules_show_every_version_and_bad_dates():
     r = run("rules", "show", JIANGMEN)
     assert r.exit_code == 0

@@ -56,7 +56,17 @@ def test_lint_command_on_a_clean_pack():
     r = run("rules", "lint", RULES / "jiangmen", "--strict")
     assert r.exit_code == 0, r.stdout + r.stderr
     assert " ".join(r.stdout.split()) == (  # the summary is wrapped to the width: compared unwrapped
-        f"{RULES / 'jiangmen'}: 0 findings; 37 of 65 parameter values assumed (source says 'assumed')")
+        f"{RULES / 'jiangmen'}: 0 findings; 37 of 65 parameter values assumed (source says 'assumed'); "
+        "0 of 2 lifted caps assumed")
+
+
+def test_lint_counts_a_lifted_caps_assumed_source():
+    # a group's lifted cap is a policy value sourced in its layer, not a parameter: Anyang's lift for 特困, 低保
+    # and 脱贫 residents is assumed (domain.md 7.2), and the count of assumed values left it out
+    r = run("rules", "lint", RULES / "anyang")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert " ".join(r.stdout.split()).endswith("41 of 41 parameter values assumed (source says 'assumed'); "
+                                               "1 of 1 lifted cap assumed")
 
 
 # --- each finding ----------------------------------------------------------------------------------
@@ -361,7 +371,8 @@ def test_lint_command_lists_findings_and_strict_fails(pack):
     finding, *summary = r.stdout.splitlines()
     assert finding == f"{pack}/pack.yaml:{line}: counter 'nobody.uses' is read or written by no layer"  # kept whole
     assert " ".join(" ".join(summary).split()) == (
-        f"{pack}: 1 finding (1 unused-counter); 37 of 65 parameter values assumed (source says 'assumed')")
+        f"{pack}: 1 finding (1 unused-counter); 37 of 65 parameter values assumed (source says 'assumed'); "
+        "0 of 2 lifted caps assumed")
     assert run("rules", "lint", pack, "--strict").exit_code == 1
 
 

@@ -180,6 +180,18 @@ def test_chinese_sources_carry_no_english_remarks(pack):
     assert "重点救助对象住院医疗费用救助比例 80%" in shown or pack == "anyang"
 
 
+def test_a_notices_source_shows_its_number_and_words_in_chinese():
+    # "notice <number>: ..." (README, rule packs) was shown to Chinese readers with its English prefix, where
+    # "seed NNN:" is taken away: the number is the reader's to look up, the word `notice` is not theirs
+    from benefits.render import source_text
+
+    assert source_text("notice 江医保发〔2021〕14号: 上述人员大病保险不设最高支付限额 (domain.md section 7.1)", "zh") == \
+        "文号 江医保发〔2021〕14号：上述人员大病保险不设最高支付限额"
+    assert source_text("notice 12: 比例 80%, from 2021-01-01", "zh") == "文号 12：比例 80%"
+    assert source_text("notice 12: from 2021-01-01", "zh") == ""  # no words of the policy: nothing to show
+    assert source_text("notice 12: 比例 80%", "en") == "notice 12: 比例 80%"
+
+
 def test_a_value_assumed_in_part_is_marked_assumed(tmp_path):
     # Jiangmen's 2022 resident outpatient ratio: "居民普通门诊支付比例最高 75%; at level 1: assumed":
     # at level 1 the value is assumed, and the Chinese reader was shown neither that nor the remark

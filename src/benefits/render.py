@@ -80,18 +80,23 @@ _DOC_REF = re.compile(r"\s*[（(][^（）()]*domain\.md[^（）()]*[)）]")
 _OUR_RULES = re.compile(r"[；;]?\s*结算口径：[^；;]*")
 _PIECES = re.compile(r"\s*(?:[；;]|,\s)\s*")  # "a; b", "a, b"; not the comma of 1,200.00
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_NOTICE = re.compile(r"^notice (\S+?):\s*")
 
 
 def source_text(source: str, lang: str) -> str:
     """A parameter's source as a reader in `lang` is shown it: in Chinese, the policy's own words
-    only, without the project's references (its notes, seed numbers, English remarks); '' when
-    nothing is left, as for an assumed value (the reader is told it is assumed)."""
+    only, without the project's references (its notes, seed numbers, English remarks; a published
+    notice's number stays, as 文号); '' when nothing is left, as for an assumed value (the reader is
+    told it is assumed)."""
     if lang != "zh":
         return source
     if source.startswith("assumed"):
         return ""
-    text = re.sub(r"^seed \d+:\s*", "", _DOC_REF.sub("", source)).strip()
-    return "；".join(piece for piece in _PIECES.split(text) if _CJK.search(piece))
+    text = _DOC_REF.sub("", source)
+    notice = _NOTICE.match(text)
+    text = re.sub(r"^seed \d+:\s*", "", text[notice.end():] if notice else text).strip()
+    words = "；".join(piece for piece in _PIECES.split(text) if _CJK.search(piece))
+    return f"文号 {notice[1]}：{words}" if notice and words else words
 
 
 def basis_text(basis: str, lang: str) -> str:

@@ -32,6 +32,7 @@ from .. import conditions
 from ..errors import BenefitsError
 from ..facts import FieldKind, date_key, field_specs, group_key
 from ..models.claim import MAX_AGE, MEMBER_TYPE_NAMES
+from ..trace import is_assumed
 from ..yamlio import Locator, load_file
 from .files import BREAKDOWN_FIELDS, decision_tables
 from .pack import RulePack
@@ -170,6 +171,8 @@ class Report:
     findings: tuple[Finding, ...]
     assumed: int  # parameter values whose source says 'assumed', in whole or in part (trace.is_assumed)
     values: int  # parameter values in all
+    lifts_assumed: int = 0  # groups' lifted caps (lift_cap) whose source says 'assumed'
+    lifts: int = 0  # groups' lifted caps in all
 
 
 class _Uses:
@@ -263,7 +266,10 @@ def lint(pack: RulePack) -> Report:
 
     values = [v for p in pack.parameters.values() for v in p.values]
     assumed = sum(v.assumed for v in values)
-    return Report(tuple(findings), assumed, len(values))
+    # a lifted cap is a policy value too, sourced where it is written (a layer's group), not a parameter
+    lifts = [lift for layer in pack.layers for g in getattr(layer, "groups", ())
+             if (lift := getattr(g, "lift_cap", None)) is not None]
+    return Report(tuple(findings), assumed, len(values), sum(is_assumed(x.source) for x in lifts), len(lifts))
 
 
 def _named(ref: str, specs) -> set[str]:
