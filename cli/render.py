@@ -637,12 +637,10 @@ def pack_overview(pack: RulePack) -> list:
         row = Grid(["", "", ""], "LLl", sizes)
         row.add(layer.id, layer.kind, ", ".join(f"{scheme} {code}" for scheme, code in layer.fund_code.items()) or "-")
         layers += [row, under(f"{layer.name.zh} / {layer.name.en}")]
-        for group in getattr(layer, "groups", ()):  # a lifted cap is a policy value sourced here, not a parameter
-            lift = getattr(group, "lift_cap", None)
-            if lift is not None:
-                assumed = is_assumed(lift.source)
-                layers.append(under(f"no cap for group {group.id}{' *' if assumed else ''}: {lift.source}",
-                                    style="yellow" if assumed else ""))
+        for lift in (x for x in pack.lifted_caps if x.layer == layer.id):
+            assumed = is_assumed(lift.source)
+            layers.append(under(f"no cap for group {lift.group}{' *' if assumed else ''}: {lift.source}",
+                                style="yellow" if assumed else ""))
     return [covers, counters, Group(*layers)]
 
 

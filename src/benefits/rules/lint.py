@@ -266,9 +266,7 @@ def lint(pack: RulePack) -> Report:
 
     values = [v for p in pack.parameters.values() for v in p.values]
     assumed = sum(v.assumed for v in values)
-    # a lifted cap is a policy value too, sourced where it is written (a layer's group), not a parameter
-    lifts = [lift for layer in pack.layers for g in getattr(layer, "groups", ())
-             if (lift := getattr(g, "lift_cap", None)) is not None]
+    lifts = pack.lifted_caps
     return Report(tuple(findings), assumed, len(values), sum(is_assumed(x.source) for x in lifts), len(lifts))
 
 

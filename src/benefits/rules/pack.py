@@ -8,7 +8,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
-from typing import Callable, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 from ..conditions import Node, fields_of, possible
 from ..facts import MEMBER_FIELDS, VISIT_FIELDS, every_member
@@ -125,6 +125,14 @@ class LayerRun:
     layer: LayerFile | None
 
 
+class LiftedCapAt(NamedTuple):
+    """A group of a layer whose cap it lifts, and the policy text that lifts it."""
+
+    layer: str
+    group: str
+    source: str
+
+
 @dataclass
 class RulePack:
     """Everything `evaluate` needs from one jurisdiction's rule folder."""
@@ -197,6 +205,13 @@ class RulePack:
                 if group.name is not None:
                     found.setdefault(group.id, group.name)
         return found
+
+    @cached_property
+    def lifted_caps(self) -> tuple[LiftedCapAt, ...]:
+        """Each group whose layer's cap it lifts (`lift_cap:`), in paying order: policy values sourced where
+        they are written, in a layer's group, not parameters."""
+        return tuple(LiftedCapAt(layer.id, group.id, lift.source) for layer in self.layers
+                     for group in getattr(layer, "groups", ()) if (lift := getattr(group, "lift_cap", None)) is not None)
 
     @property
     def name(self) -> str:
