@@ -77,11 +77,14 @@ def test_rules_show_fits_the_width_and_keeps_every_value_and_source(name, column
         (at,) = [i for i, line in enumerate(lines) if line.split()[:1] == [c.name]]
         assert bare(block(lines, at)) == bare(f"{c.name} {c.description.zh} / {c.description.en}")
 
-    # every layer: id, kind and fund codes on a row, its name (Chinese and English) under it
+    # every layer: id, kind and fund codes on a row, its name (Chinese and English) under it, then each group
+    # whose cap it lifts with the source (marked * when assumed)
     for layer in pack.layers:
         (at,) = [i for i, line in enumerate(lines) if line.split()[:2] == [layer.id, layer.kind]]
         codes = ", ".join(f"{scheme} {code}" for scheme, code in layer.fund_code.items()) or "-"
-        assert bare(block(lines, at)) == bare(f"{layer.id} {layer.kind} {codes} {layer.name.zh} / {layer.name.en}")
+        lifts = "".join(f" no cap for group {g.id}{' *' if g.lift_cap.source.startswith('assumed') else ''}: "
+                        f"{g.lift_cap.source}" for g in getattr(layer, "groups", ()) if getattr(g, "lift_cap", None))
+        assert bare(block(lines, at)) == bare(f"{layer.id} {layer.kind} {codes} {layer.name.zh} / {layer.name.en}{lifts}")
     assert len(pack.meta.counters) > 5 and len(pack.layers) > 5 and len(pack.parameters) > 30
 
 
