@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind is not on PATH (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
     src = args.src.resolve()
-    env = dict(os.environ, PYTHONPATH=str(src))
+    # string hashing is seeded per process: set orders, and with them a claim's count, moved by up to a few
+    # thousand instructions between two runs of the same commit; a fixed seed makes a count repeat exactly
+    env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0"))
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(src), str(ROOT / "cli")], check=False,
                    capture_output=True)
     no_gc = "; import gc; gc.disable()" if args.no_gc else ""
