@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import atexit
 import shutil
 import tempfile
 import warnings
@@ -51,12 +52,11 @@ APP = create_app(PACK_DIRS, os.path.join(FOLDER, "ledger.db"))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
-# Session scope: the app and its ledger are made when the module is imported, so they must outlive
-# the module's tests however they are ordered (a module fixture ends when a test of another module
-# runs, as under pytest-randomly or hand-picked ids).
-@pytest.fixture(scope="session", autouse=True)
+# When the process that imported the module ends: every process that collects it makes the folder (each
+# pytest-xdist worker, a --collect-only run), whether or not it runs one of its tests; a session fixture
+# of the module ran only where one of its tests did, and the others left their folder behind.
+@atexit.register
 def _cleanup():
-    yield
     APP.state.store.close()
     shutil.rmtree(FOLDER, ignore_errors=True)
 
@@ -112,3 +112,23 @@ def test_calculate_over_http_gives_what_evaluate_gives(client, name, data):
         return
     assert r.status_code == 200, r.text
     assert r.json() == with_blocks(want)
+
+
+def test_a_process_that_only_collects_this_module_leaves_no_folder(tmp_path):
+    # each process that collects the module makes the app's ledger folder (every pytest-xdist worker, a
+    # --collect-only run); one that ran none of its tests left the folder in the temporary directory
+    import subprocess
+    import sys
+
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider",
+                        str(Path(__file__))], cwd=ROOT, env=dict(os.environ, TMPDIR=str(scratch)),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "tests collected" in r.stdout
+    assert [p.name for p in scratch.iterdir()] == []
