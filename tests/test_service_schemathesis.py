@@ -12,14 +12,17 @@ In process (ASGI), with a SQLite ledger in a temporary folder.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import os
-import atexit
 import shutil
+import subprocess
+import sys
 import tempfile
 import warnings
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -35,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 import benefits
 import generators
 from benefits.models.platform_out import with_blocks
+from conftest import ROOT
 from service_fixtures import PACK_DIRS
 
 with warnings.catch_warnings():
@@ -117,13 +121,6 @@ def test_calculate_over_http_gives_what_evaluate_gives(client, name, data):
 def test_a_process_that_only_collects_this_module_leaves_no_folder(tmp_path):
     # each process that collects the module makes the app's ledger folder (every pytest-xdist worker, a
     # --collect-only run); one that ran none of its tests left the folder in the temporary directory
-    import subprocess
-    import sys
-
-    from pathlib import Path
-
-    from conftest import ROOT
-
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider",
