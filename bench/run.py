@@ -85,6 +85,12 @@ TARGET_ZEN = {"pre-split": {"trace on": 1.0, "trace off": 1.5}, "50 lines": {"tr
 TARGET_OVER_FEN = 0.5  # engine (models, trace off) / baseline_fen (items parsed beforehand), claims/s
 # The least a process that uses pydantic models pays after the imports target (d) is measured against.
 ONE_MODEL = "import pydantic, typer, yaml\nclass M(pydantic.BaseModel):\n    x: int\nM(x=1)"
+# A typer command with calc's two path arguments and nothing of ours: typer builds a
+# pydantic TypeAdapter for each parameter when the command runs, so it pays for pydantic's model
+# machinery even where the command validates nothing itself (typer 0.29, as locked).
+TYPER_ALONE = ("import pydantic, typer, yaml\nfrom pathlib import Path\napp = typer.Typer(add_completion=False)\n"
+               "@app.command()\ndef calc(claim: Path, rules: Path = typer.Option(..., '--rules')) -> None:\n    pass\n"
+               "app()")
 TARGET_CALC_OVER_IMPORTS = 1.6  # cold `benefits calc` / `python -c "import pydantic, typer, yaml"`, wall time
 ZEN_CHECK_MIN = 4_000  # claims held equal to the engine before section 9 times anything
 
@@ -772,7 +778,9 @@ def bench_zen(head_cases, packs, args, results: dict) -> None:
             # the stack's floor: a typer command of calc's shape, one small pydantic validation, rich output
             "stack floor": [sys.executable, str(HERE / "cold_floor.py"), EXAMPLE_CLAIM, "--rules", "rules/jiangmen"],
             # below any command: the same imports, then one pydantic model of one field defined and used
-            "one model": [sys.executable, "-c", ONE_MODEL]}
+            "one model": [sys.executable, "-c", ONE_MODEL],
+            # below any command of ours: typer parsing calc's two paths, with no model and no output
+            "typer alone": [sys.executable, "-c", TYPER_ALONE, EXAMPLE_CLAIM, "--rules", "rules/jiangmen"]}
     compile_bytecode()
 
     def wall_ms(cmd: list[str]) -> float:
@@ -792,6 +800,7 @@ def bench_zen(head_cases, packs, args, results: dict) -> None:
     ratio = statistics.median(r["benefits calc"] / r["imports"] for r in runs)
     floor = statistics.median(r["stack floor"] / r["imports"] for r in runs)
     one_model = statistics.median(r["one model"] / r["imports"] for r in runs)
+    typer_alone = statistics.median(r["typer alone"] / r["imports"] for r in runs)
     medians = {label: statistics.median(r[label] for r in runs) for label in pair}
     out(f"  (d) cold `benefits calc {EXAMPLE_CLAIM}` / `python -c \"import pydantic, typer, yaml\"`, wall time, "
         f"median of {len(runs)} paired runs: {ratio:.2f}x   target <= {TARGET_CALC_OVER_IMPORTS:g}x  "
@@ -802,9 +811,13 @@ def bench_zen(head_cases, packs, args, results: dict) -> None:
     out(f"      the same imports, then one pydantic model of one field defined and validated once / the imports: "
         f"{one_model:.2f}x (median {medians['one model']:.0f} ms): the first model in a process loads pydantic's "
         f"model machinery and its plugin loader")
+    out(f"      the same imports, then a typer command of calc's two paths that does nothing / the imports: "
+        f"{typer_alone:.2f}x (median {medians['typer alone']:.0f} ms): typer builds a pydantic TypeAdapter per "
+        f"parameter")
     figures["calc vs imports"] = {"median_ratio": round(ratio, 3), "target": TARGET_CALC_OVER_IMPORTS,
                                   "ok": ratio <= TARGET_CALC_OVER_IMPORTS, "runs": len(runs),
                                   "stack_floor_ratio": round(floor, 3), "one_model_ratio": round(one_model, 3),
+                                  "typer_alone_ratio": round(typer_alone, 3),
                                   "median_ms": {k: round(v, 1) for k, v in medians.items()}}
 
 
