@@ -203,6 +203,27 @@ def test_a_kind_without_a_vectorised_counterpart_is_settled_by_the_scalar_engine
     assert scalar.any() and (~scalar).any()
 
 
+def test_claims_of_the_longest_ids_with_line_items_settle_in_the_scalar_engine_too(monkeypatch):
+    """The scalar engine rebuilds a claim's line items from the columns: their ids must be ones the
+    claim accepts whatever the claim's own id (they were the claim's id and '-1', past 200 characters)."""
+    from benefits.simulate import kinds
+
+    monkeypatch.delitem(kinds.VECTOR_KINDS, "basic_fund")  # every stay goes to the scalar engine
+    pack = benefits.load_rules(RULES / "jiangmen")
+    member = {"id": "m-long", "scheme": "resident", "member_type": "adult", "groups": []}
+    claims = [{"id": f"c{n}-" + "x" * (200 - 3), "member": member, "visit": "inpatient", "level": "level3",
+               "admission_date": f"2021-0{n}-01", "discharge_date": f"2021-0{n}-05", "diagnoses": ["J18.9"],
+               "items": [{"id": "i1", "category": "A", "unit_price": "15000.00"},
+                         {"id": "i2", "category": "B", "unit_price": "100.00", "quantity": "2"}]} for n in (1, 2)]
+    results, expected = check_year(pack, claims, {}, 2021)
+    assert (results.column("engine") == "scalar").all()
+    # by hand, domain.md 6.2-6.3 and 7 (Jiangmen 2021, resident, level 3: deductible 1,000.00, 50% of it on
+    # a repeat admission, ratio 65%; B default share 10%): policy range 15,000.00 + 200.00 - 20.00 = 15,180.00;
+    # stay 1 (15,180.00 - 1,000.00) x 65% = 9,217.00; stay 2 (15,180.00 - 500.00) x 65% = 9,542.00
+    assert [expected[c["id"]]["status"] for c in claims] == ["settled", "settled"]
+    assert results.paid("basic").tolist() == [921700, 954200]
+
+
 def test_amounts_near_the_largest_accepted_stay_exact(packs):
     """Products of fen and ratios beyond int64 (serious-illness bands, the large-amount subsidy) are
     split, never overflowed: huge stays of a 特困 resident (no serious-illness cap) and of an Anyang

@@ -51,6 +51,9 @@ class Row(NamedTuple):
 _KEYS = frozenset(("id", "name", "category", "unit_price", "quantity", "payment_standard", "self_pay_share"))
 _MAX_FEN = to_fen(MAX_AMOUNT)
 _MAX_QUANTITY = 1000000
+MAX_ITEM_ID = 200
+"""The longest line item id (the platform's feedetl_sn, 费用明细流水号): a settlement lists each item's split
+by it, and the ledger stores it."""
 
 
 class _Slow(Exception):
@@ -167,7 +170,8 @@ class LineItems(Lazy):
             name = item.get("name")
             category = item.get("category")
             category = categories.get(category) if type(category) is str or isinstance(category, Enum) else None
-            if type(id_) is not str or not id_ or (name is not None and type(name) is not str) or category is None:
+            if (type(id_) is not str or not 0 < len(id_) <= MAX_ITEM_ID or (name is not None and type(name) is not str)
+                    or category is None):
                 raise _Slow
             quantity = item.get("quantity", 1)
             qn, qd = _fraction(quantity)
@@ -181,6 +185,10 @@ class LineItems(Lazy):
                     raise _Slow
             append((id_, name, category, _fen(item.get("unit_price")), qn, qd,  # a Row's fields
                     None if standard is None else _fen(standard), None if share is None else (sn, sd), quantity, share))
+        ids = "".join([row[0] for row in rows])
+        if not (ids.isascii() and ids.isprintable()) or (" " in ids and any(
+                row[0][0] == " " or row[0][-1] == " " for row in rows)):
+            raise _Slow  # an id of other characters, or a space at an end: `LineItem`'s check decides
         return LineItems(rows)
 
     @classmethod

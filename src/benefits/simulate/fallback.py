@@ -110,11 +110,12 @@ class Fallback:
         rows = self._item_rows.get(row)
         if rows is None:
             return None
-        claim_id = self.claims.claim_id[row].as_py()
         out = []
         for k, i in enumerate(rows):
             i = int(i)
-            item = {"id": f"{claim_id}-{k + 1}", "category": it.category_raw[i].as_py(),
+            # numbered within the claim: an id is unique only there, and the claim's own id and a
+            # suffix could pass the longest id a line item may have
+            item = {"id": str(k + 1), "category": it.category_raw[i].as_py(),
                     "unit_price": _money(it.price, i), "quantity": decimal_text(int(it.qn[i]), int(it.qd[i]))}
             standard = _money(it.standard, i)
             if standard is not None:
