@@ -125,6 +125,13 @@ def calculate_load(url: str, claims, clients: int) -> tuple[float, list[float]]:
     return time.perf_counter() - t0, latencies
 
 
+def warm_copy(body: dict) -> dict:
+    """A claim as a warm-up settles it: under other claim and member ids. A ledger settles a claim id once,
+    whoever's it is, and the timed run must find its claims unsettled and its members untouched (the
+    generator numbers claims by their index, so two batches share ids)."""
+    return {**body, "id": f"warm-{body['id']}", "member": {**body["member"], "id": f"warm-{body['member']['id']}"}}
+
+
 def bench_http(args, folder: Path, pg: Postgres, results: dict) -> None:
     out(f"1. HTTP: benefits serve --workers {args.workers}, {args.clients} concurrent clients, "
         f"{args.settles:,} settles of realistic claims over {args.members} members")
@@ -135,7 +142,7 @@ def bench_http(args, folder: Path, pg: Postgres, results: dict) -> None:
             continue
         log = folder / f"server-{kind}.log"
         with sf.ServerProcess(url, log, workers=args.workers) as server:
-            warm = sf.member_claims(50, 20, seed=args.seed + 1)
+            warm = [sf.Claim(c.pack, warm_copy(c.body)) for c in sf.member_claims(50, 20, seed=args.seed + 1)]
             sf.run_load(server.url, warm, clients=args.clients, duplicate=0, resend=0, reverse=0, conflict=0,
                         prefix="warm")
             res = sf.run_load(server.url, claims, clients=args.clients, duplicate=0, resend=0, reverse=0,
@@ -167,11 +174,7 @@ def bench_ledger(args, folder: Path, pg: Postgres, results: dict) -> None:
     packs = {name: benefits.load_rules(d) for name, d in sf.PACK_DIRS.items()}
     claims = sf.member_claims(args.serial, max(10, args.members // 3), seed=args.seed + 2)
     models = [(benefits.Claim.model_validate(c.body), packs[c.pack]) for c in claims]
-    # The warm-up settles copies of the first 30 claims under other claim and member ids: a ledger
-    # settles a claim once per member, and the timed loop must find its members untouched.
-    warm = [(benefits.Claim.model_validate({**c.body, "id": f"warm-{c.body['id']}",
-                                            "member": {**c.body["member"], "id": f"warm-{c.body['member']['id']}"}}),
-             packs[c.pack]) for c in claims[:30]]
+    warm = [(benefits.Claim.model_validate(warm_copy(c.body)), packs[c.pack]) for c in claims[:30]]
 
     def timed(label: str, key: str, run) -> None:
         for claim, pack in warm:

@@ -98,3 +98,19 @@ def test_both_baselines_settle_parsed_items_as_they_settle_dicts():
         claim, acc = case.claim, case.accumulators
         assert baseline.settle(claim, acc, baseline.parse_items(claim["items"])) == baseline.settle(claim, acc)
         assert baseline_fen.settle(claim, acc, baseline_fen.parse_items(claim["items"])) == baseline_fen.settle(claim, acc)
+
+
+def test_the_service_benchmark_runs_end_to_end(tmp_path):
+    # Its warm-up batch and its timed batch shared claim ids, which the ledger settles once whoever's
+    # they are: every run stopped at the first 409 and printed no figure.
+    import json
+    import subprocess
+
+    out = tmp_path / "figures.json"
+    run = subprocess.run([sys.executable, str(BENCH / "service.py"), "--settles", "60", "--serial", "20",
+                          "--members", "20", "--clients", "3", "--json", str(out)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["http_settle_sqlite"]["n"] == 60 and figures["http_calculate"]["n"] == 60
+    assert figures["ledger_settle_sqlite"]["n"] == 20 and figures["evaluate_trace_on"]["n"] == 20
