@@ -40,6 +40,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import random
 import sys
 from dataclasses import dataclass
@@ -631,9 +632,14 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     batch = {"headline": headline_batch, "mixed": mixed_batch, "inpatient": inpatient_batch,
              "presplit": presplit_batch}[args.kind](args.n, args.seed)
-    for case in batch:
-        sys.stdout.write(json.dumps({"pack": case.pack, "claim": case.claim, "accumulators": case.accumulators},
-                                    ensure_ascii=False) + "\n")
+    try:
+        for case in batch:
+            sys.stdout.write(json.dumps({"pack": case.pack, "claim": case.claim, "accumulators": case.accumulators},
+                                        ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # a reader that stopped early (`| head`): it has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit cannot fail again
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -114,3 +114,14 @@ def test_the_service_benchmark_runs_end_to_end(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["http_settle_sqlite"]["n"] == 60 and figures["http_calculate"]["n"] == 60
     assert figures["ledger_settle_sqlite"]["n"] == 20 and figures["evaluate_trace_on"]["n"] == 20
+
+
+def test_the_generator_stops_quietly_when_its_reader_does():
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, str(BENCH / "generate.py"), "--kind", "mixed", "-n", "3000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(300)  # a reader that stops early, as `| head -c 300` does
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 1
+    assert proc.stderr.read() == b""  # was a BrokenPipeError traceback
