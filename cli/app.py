@@ -656,7 +656,10 @@ def show(directory: DirArg,
     "Find what is valid in a rule pack but probably a mistake.\n\n"
     "Parameters no layer or pack.yaml names, counters no layer reads or writes, rows of a decision table "
     "that can never be chosen (an earlier row holds whenever they do: a row after one without `when:`, "
-    "a repeated condition, rows covered by the earlier ones), and how many values are assumed. "
+    "a repeated condition, rows covered by the earlier ones), tables with no row for some claims the layer "
+    "applies to, caps, adjustments and groups that never apply, layers with caps under which some claims are "
+    "paid with none, two layers that would add one claim to the same counter, and checks not decided (too "
+    "many classes of claims to try); then how many values are assumed. "
     "Exit 0 with the findings listed; with --strict, exit 1 if there is any. Exit 2 if the pack is invalid."
 ))
 def lint(directory: DirArg,

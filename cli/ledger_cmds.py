@@ -61,6 +61,13 @@ CheckRulesOpt = Annotated[Optional[str], typer.Option(
     help="A rule pack folder (e.g. rules/jiangmen) to check the counters against. Optional: without it only "
          "their names and months are checked, and the engine refuses a counter its pack does not keep at the "
          "member's next settlement.")]
+CreditRulesOpt = Annotated[Optional[str], typer.Option(
+    "--rules", "-r", metavar="DIR", envvar="BENEFITS_RULES", show_default=False, show_envvar=True,
+    help="A rule pack folder (e.g. rules/jiangmen): the counter must be one of its personal-account balances. "
+         "Optional: without it, any counter named *.balance is credited.")]
+ShowJsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print the member-year (accumulators, requests and entries) as JSON (amounts as strings) "
+                   "and nothing else.")]
 
 
 def _guard(debug: bool):
@@ -204,7 +211,7 @@ SHOW_HELP = (
 def show(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=False, help="The member's id.")],
          year: Annotated[int, typer.Argument(metavar="YEAR", show_default=False, parser=year,
                                              help="The accumulator year.")],
-         ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+         ledger: LedgerOpt = DEFAULT_LEDGER, as_json: ShowJsonOpt = False, debug: DebugOpt = False) -> None:
     with _guard(debug):
         with _open(ledger) as book:
             found = book.member_year(member, year)
@@ -366,7 +373,7 @@ def credit(member: Annotated[str, typer.Argument(metavar="MEMBER", show_default=
                                             help="The credit's key (the deposit's id). Required.")],
            counter: Annotated[str, typer.Option("--counter", metavar="NAME",
                                                 help="The balance counter.")] = "personal_account.balance",
-           rules: CheckRulesOpt = None, ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False,
+           rules: CreditRulesOpt = None, ledger: LedgerOpt = DEFAULT_LEDGER, as_json: JsonOpt = False,
            debug: DebugOpt = False) -> None:
     from .app import load_pack
 

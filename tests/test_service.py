@@ -199,6 +199,15 @@ def test_request_and_claim_problems_have_paths(stateless):
     assert "no version of the rules covers 2023-01-02" in problem(r, 422, "invalid-claim")["detail"]
     r = stateless.post("/calculate", json={"pack": "jiangmen", "claim": {"id": "c"}})
     assert {("claim", "member"), ("claim", "visit")} <= {tuple(p) for p in paths(problem(r, 422, "invalid-claim"))}
+    # an unknown pack beside a bad claim: both at once (only the claim's were listed, so a client fixed the
+    # claim and only then heard that the pack does not exist)
+    for route, extra in (("/calculate", {}), ("/settlements/pre-settle", {}), ("/settlements", {"key": "k-nowhere"})):
+        r = stateless.post(route, json={"pack": "nowhere", "claim": {"id": "c"}, **extra})
+        body = problem(r, 422, "invalid-request")
+        assert paths(body)[0] == ["pack"] and {("claim", "member"), ("claim", "visit")} <= set(map(tuple, paths(body)))
+        assert body["detail"].startswith("pack: unknown rule pack 'nowhere'; this service has: ")
+    r = stateless.post("/members/m-1/2022/credits", json={"key": "cr-1", "amount": "1.001", "pack": "nowhere"})
+    assert [["pack"], ["amount"]] == paths(problem(r, 422, "invalid-request"))
 
 
 def test_transport_problems(stateless):

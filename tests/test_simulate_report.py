@@ -79,6 +79,23 @@ def test_the_totals_are_the_results_sums(year):
     top = rep.top_changes(report.paired)
     assert [r[0] for r in top.rows] == [a.table.column("claim_id")[int(i)].as_py() for i in order]
     assert [r[7] for r in top.rows] == [int(delta[i]) for i in order]
+    assert top.title == "The 5 claims whose fund payout changed most"
+
+
+def test_the_top_changes_title_counts_the_claims_it_lists(year):
+    # it said "The 2 claims whose fund payout changed most" over an empty table when B refused every claim
+    pack, cf, cf_dir, claims, members = year
+    a = simulate(pack, str(JIANGMEN), claims, members)
+    b = simulate(cf, cf_dir, claims, members)
+    report = rep.Report(pack, cf, top=10**6)  # more than changed: every changed claim is listed
+    report.add(rep.view(pack, a, claims, members), rep.view(cf, b, claims, members))
+    tab = rep.top_changes(report.paired)
+    n = len(tab.rows)
+    assert 0 < n < 10**6 and tab.title == f"The {n} claims whose fund payout changed (every one settled under both)"
+    same = rep.Report(pack, pack, top=3)  # the same pack twice: nothing changed
+    same.add(rep.view(pack, a, claims, members), rep.view(pack, a, claims, members))
+    tab = rep.top_changes(same.paired)
+    assert tab.rows == [] and tab.title == "No claim settled under both packs changed its fund payout"
 
 
 def test_the_report_is_the_same_under_a_callers_narrow_decimal_context(year, tmp_path):

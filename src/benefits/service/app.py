@@ -397,13 +397,31 @@ def _routes(app: FastAPI, packs: Packs, store: Store, admin_token: str | None) -
     _operation_routes(app, packs, store, admin_token)
 
 
+def _with_pack(model: type, body: dict, packs: Packs):
+    """The body as `model`, and the rule pack it names (None where it may name none and does not). A body
+    that names an unknown pack and has other problems is told of all of them at once: told of the claim's
+    alone, a client fixed the claim and only then heard that the pack does not exist."""
+    try:
+        req = validated(model, body)
+    except ServiceProblem as exc:
+        name = body.get("pack") if isinstance(body, dict) else None
+        if not isinstance(name, str) or any(p["path"][:1] == ["pack"] for p in exc.problems):
+            raise
+        try:
+            packs.get(name)
+        except ServiceProblem as unknown:
+            raise ServiceProblem("invalid-request", f"{unknown.detail}; and {exc.detail}",
+                                 [*unknown.problems, *exc.problems]) from None
+        raise
+    return req, (packs.get(req.pack) if req.pack else None)
+
+
 def _calculate_routes(app: FastAPI, packs: Packs) -> None:
     """POST /calculate and POST /trace: the engine alone, nothing recorded."""
     settlement_ok = _settlement_ok()
 
     def calculate(body: dict, trace: bool, explain: bool = False) -> Response:
-        req = validated(CalculateRequest, body)
-        pack = packs.get(req.pack)
+        req, pack = _with_pack(CalculateRequest, body, packs)
         settlement = evaluate(req.claim, pack, req.accumulators, trace=trace)
         return _calculated(settlement, _explained(settlement, pack) if explain else None)
 
@@ -448,8 +466,8 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
               openapi_extra=_body(ClaimRequest, "a pack name and a claim"))
     def pre_settle(body: Body) -> Response:
         """The settlement the claim would get now, from the member's accumulators in the ledger."""
-        req = validated(ClaimRequest, body)
-        return _calculated(store.ledger.pre_settle(req.claim, packs.get(req.pack)))
+        req, pack = _with_pack(ClaimRequest, body, packs)
+        return _calculated(store.ledger.pre_settle(req.claim, pack))
 
     @app.post("/settlements", tags=["settlements"], summary="Settle and record (2207 / 2304), idempotent on the key",
               response_class=Response, status_code=201,
@@ -466,8 +484,7 @@ def _settlement_routes(app: FastAPI, packs: Packs, store: Store) -> None:
         reversed: it no longer counts); the same key with another claim is 409, and
         so is the same claim (id) under another key while its settlement stands (reverse it first), or
         a member-year settled under another pack."""
-        req = validated(SettleRequest, body)
-        pack = packs.get(req.pack)
+        req, pack = _with_pack(SettleRequest, body, packs)
         with store.writing():
             done = store.ledger.settle(req.key, req.claim, pack)
         return _answer(done, f"/settlements/{done.key}")
@@ -502,8 +519,7 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
         """Entries equal to the accumulators given, before the member-year's first settlement here (a
         member coming from another system mid-year, or last year's account balance). Refused (409)
         once the member-year has a standing settlement, credit or opening."""
-        req = validated(OpeningRequest, body)
-        pack = packs.get(req.pack) if req.pack else None
+        req, pack = _with_pack(OpeningRequest, body, packs)
         with store.writing():
             done = store.ledger.open_year(req.key, member_id, year, req.accumulators, rules=pack)
         return _answer(done, f"/settlements/{done.key}")
@@ -518,8 +534,7 @@ def _member_routes(app: FastAPI, packs: Packs, store: Store) -> None:
     def credit(member_id: MemberId, year: Year, body: Body) -> Response:
         """Adds `amount` to the member's balance counter for the year; reversible by
         POST /settlements/{key}/reverse while no later settlement used it."""
-        req = validated(CreditRequest, body)
-        pack = packs.get(req.pack) if req.pack else None
+        req, pack = _with_pack(CreditRequest, body, packs)
         with store.writing():
             done = store.ledger.credit(req.key, member_id, year, req.counter, req.amount, rules=pack)
         return _answer(done, f"/settlements/{done.key}")

@@ -411,10 +411,16 @@ def compare_fund(a: Totals, b: Totals, p: Paired) -> Tab:
 
 def top_changes(p: Paired) -> Tab:
     """The claims whose fund payout changed most (by the size of the change), with the layers that moved."""
-    tab = Tab("top_changes", f"The {p.top} claims whose fund payout changed most",
+    rows = [list(row) for _, _, row in p.changed]
+    n = len(rows)
+    # the title counts the claims listed: fewer than --top changed (or none) when few claims settle under both
+    title = (f"The {n} claims whose fund payout changed most" if n == p.top else
+             "No claim settled under both packs changed its fund payout" if n == 0 else
+             f"The {n} claim{'s' if n != 1 else ''} whose fund payout changed (every one settled under both)")
+    tab = Tab("top_changes", title,
               ["claim_id", "member_id", "visit", "level", "deciding_date", "funds A", "funds B", "B - A", "layers (B - A)"],
               ["text", "text", "text", "text", "text", "money", "money", "money", "text"])
-    tab.rows = [list(row) for _, _, row in p.changed]
+    tab.rows = rows
     return tab
 
 

@@ -136,8 +136,9 @@ def _diagnoses(r: Reader) -> tuple[pa.Array, pa.Array]:
     one too: the engine checks each, so a claim settles only if evaluate would take all of its codes
     (a list of one empty code is refused as `claim.diagnoses.0`)."""
     if r.has("diagnoses") and (r.has("diagnosis") or r.has(OTHER_DIAGNOSES)):
+        # a column of the file (in JSON Lines, a key of any line): one spelling a file, as a CSV's header has
         r.p.add(None, "diagnoses", "give diagnoses (codes, primary first), or diagnosis (the primary code) and "
-                                   f"{OTHER_DIAGNOSES}, not both")
+                                   f"{OTHER_DIAGNOSES}, not both in one file (in JSON Lines, not both among its lines)")
     if r.has("diagnoses"):
         lists = _code_lists(r, "diagnoses")
         return (pa.array([codes[0] if codes else None for codes in lists], pa.string()),
