@@ -1133,6 +1133,23 @@ def test_open_ledger_takes_a_path_or_a_url(tmp_path, jiangmen):
     assert not list(tmp_path.glob("x.db*"))
 
 
+def test_a_validated_claims_rows_changed_in_place_are_refused_before_the_store(ledger_url, jiangmen):
+    # a validated claim is settled as it is; a caller that changed its rows since would have stored a
+    # NUL (PostgreSQL refuses it, a raw error) or a lone surrogate (no JSON holds it)
+    with open_ledger(ledger_url) as ledger:
+        c = benefits.Claim.model_validate({**stay(1), "bill": None, "items": [
+            {"id": "i1", "category": "A", "unit_price": "100.00"}, {"id": "i2", "category": "A", "unit_price": "5.00"}]})
+        rows = c.items.rows
+        for bad, words in (("i\x00", "holds a NUL character (U+0000), which a ledger cannot store"),
+                           ("i\ud800", "is not text: U+D800 is half of a surrogate pair")):
+            rows[1] = (bad, *rows[1][1:])
+            with pytest.raises(ClaimError) as caught:
+                ledger.settle("k-in-place", c, jiangmen)
+            [problem] = caught.value.problems
+            assert problem.path == ("claim", "items", 1, "id") and problem.message.startswith(words)
+        assert count(ledger_url, "settlements") == 0
+
+
 @pytest.mark.parametrize("change, path, message", [
     ({"id": "c\x00x"}, ("claim", "id"), "a claim id holds no control characters (such as NUL, a tab or a line break)"),
     ({"bill": None, "items": [{"id": "i\x001", "category": "A", "unit_price": "100.00"}]}, ("claim", "items", 0, "id"),

@@ -151,16 +151,15 @@ def _check_reversed_balances(tx: Transaction, original: Record, compensating: li
 
 
 def _storable(claim: Claim) -> None:
-    """A claim the ledger can store: no NUL and no lone surrogate in its items' names (its own id and its
-    items' hold no control character: models.claim). PostgreSQL refuses a NUL in text and JSON, and SQLite's
-    JSON functions end the text at one; no JSON holds a lone surrogate (a Python caller's "\\ud800"; the
-    readers refuse one in text). The engine settles such a claim; the ledger cannot keep it, so it says
-    which field before anything is written."""
+    """A claim the ledger can store: no NUL and no lone surrogate in its items' ids and names. PostgreSQL
+    refuses a NUL in text and JSON, and SQLite's JSON functions end the text at one; no JSON holds a lone
+    surrogate (a Python caller's "\\ud800"; the readers refuse one in text). The engine settles a claim with
+    such a name; an id holds neither once validated (models.claim), but a caller may change a validated
+    claim's rows in place. The ledger cannot keep them, so it says which field before anything is written."""
     texts = []
     if claim.items is not None:
         for i, row in enumerate(claim.items.rows):  # models.items.Row: id, name first
-            if row[1]:
-                texts.append((("claim", "items", i, "name"), row[1]))
+            texts += [(("claim", "items", i, "id"), row[0]), (("claim", "items", i, "name"), row[1] or "")]
     for path, text in texts:
         if "\0" in text:
             raise ClaimError.at(path, "holds a NUL character (U+0000), which a ledger cannot store")

@@ -172,6 +172,12 @@ MEMBER_ID_PATTERN = described(f"^([^{_SPACES}{_NEVER}]([^{_NEVER}]*[^{_SPACES}{_
                               "space at either end (and in Unicode's NFKC form: "
                               "composed, without full-width letters, digits or punctuation)")
 """A member id's characters, as a pattern for the schema and the service's path (with its length)."""
+_ITEM_NEVER = _CONTROLS + _INVISIBLE_BMP
+ITEM_ID_PATTERN = described(f"^([^{_SPACES}{_ITEM_NEVER}]([^{_ITEM_NEVER}]*[^{_SPACES}{_ITEM_NEVER}])?)?$",
+                            "a line item id without control characters (such as NUL, a tab or a line break), "
+                            "without invisible characters (such as a zero-width space) and without a space at "
+                            "either end")
+"""A line item's id's characters, as a pattern for the schema (with its length)."""
 EDGE_SPACE = f"^[{_SPACES}]|[{_SPACES}]$"
 """A space that begins or ends an id, an ideographic or no-break one too: 'm-1001　' would be another
 member than 'm-1001' in a ledger."""
@@ -181,7 +187,7 @@ _OTHER_SPACE = re.compile(OTHER_SPACE)
 _LOOKALIKE = re.compile(LOOKALIKE_PUNCTUATION)
 
 
-def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> str | None:
+def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID, forms: bool = True) -> str | None:
     """What keeps `value` from being a member's (or a claim's) id, or None: a ledger stores it as text
     and finds a member or a claim by it (PostgreSQL refuses a NUL in text, an index refuses a key of
     kilobytes, 'c-77 ' would be another claim than 'c-77'), and a line break would split a log line."""
@@ -201,6 +207,8 @@ def id_problem(value: str, what: str = "member", most: int = MAX_MEMBER_ID) -> s
         if not value.strip():
             return f"expected a {what} id (text), got only spaces"
         return f"a {what} id has no space at either end ({value!r} and {value.strip()!r} would be two {what}s)"
+    if not forms:  # the rest keeps two ids that look alike apart, which the ledger finds claims and members by
+        return None
     if _OTHER_SPACE.search(value):
         return (f"a {what} id holds no space but U+0020 (no no-break, ideographic or thin space): {value!r} would "
                 f"look like another {what}")
@@ -248,9 +256,21 @@ def _claim_id(value: str) -> str:
 
 
 def _item_id(value: str) -> str:
-    # Held to a claim's rule: two fee lines whose ids look alike ('i1' and 'i1' with a zero-width
-    # space) would pass as two lines where one was sent twice, and a settlement lists each by its id.
-    return _checked_id(value, "line item", MAX_ITEM_ID)
+    # Text a settlement lists and a ledger stores, and nothing that shows nothing: 'i1' and 'i1' with a
+    # zero-width space would pass as two fee lines where one was sent twice. Unlike a claim's or a member's
+    # id, no ledger finds anything by it, so the forms a hospital's system writes (full-width brackets,
+    # 'Ⅱ', '㎎') are taken as they are.
+    if len(value) <= MAX_ITEM_ID and value.isascii() and value.isprintable() and value[:1] != " " != value[-1:]:
+        return value
+    problem = id_problem(value, "line item", MAX_ITEM_ID, forms=False)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+ItemId = Annotated[str, AfterValidator(_item_id), Field(
+    min_length=1, json_schema_extra={"maxLength": MAX_ITEM_ID, "pattern": ITEM_ID_PATTERN})]
+"""A line item's id (a platform fee line's feedetl_sn, 费用明细流水号)."""
 
 
 def _a(visit: Visit) -> str:
@@ -355,8 +375,7 @@ Characters = Annotated[str, AfterValidator(_characters)]
 class LineItem(_Strict):
     """One fee line (费用明细)."""
 
-    id: Annotated[str, AfterValidator(_item_id)] = Field(
-        min_length=1, json_schema_extra={"maxLength": MAX_ITEM_ID, "pattern": MEMBER_ID_PATTERN})
+    id: ItemId
     name: Characters | None = None
     category: Annotated[Category, Word]
     unit_price: Money

@@ -125,6 +125,13 @@ def _row_of(item) -> tuple:
             None if share is None else share.as_integer_ratio(), item.quantity, share)
 
 
+def _data_of(row: Row) -> dict:
+    """A row as the line item it was read from."""
+    return {"id": row.id, "name": row.name, "category": row.category, "unit_price": from_fen(row.price),
+            "quantity": row.quantity, "payment_standard": None if row.standard is None else from_fen(row.standard),
+            "self_pay_share": row.self_pay_share}
+
+
 class LineItems(Lazy):
     """The line items of a claim: `LineItem`s to readers (made when first read), rows (the
     fields of `Row`) to the calculator."""
@@ -199,8 +206,8 @@ class LineItems(Lazy):
         categories = {c.value: c for c in Category} | {c: c for c in Category}
 
         def validate(value: object, models) -> LineItems:
-            if isinstance(value, LineItems):
-                return value
+            if isinstance(value, LineItems):  # a caller's rows, or another claim's: read again, as data
+                value = [_data_of(Row._make(row)) for row in value.rows]
             try:
                 return cls.fast(value, categories)
             except _Slow:

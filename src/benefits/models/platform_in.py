@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ..errors import ClaimError, ClaimProblem, error_message, error_path
 from ..money import Money, exact, parse_decimal
+from .claim import ItemId
 
 CATEGORY_OF_LEVEL = {"01": "A", "02": "B", "03": "C"}
 """chrgitm_lv (收费项目等级) -> our catalogue category (医保目录类别)."""
@@ -38,7 +39,7 @@ class FeeLine(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    feedetl_sn: str = Field(min_length=1, description="费用明细流水号: the line's id")
+    feedetl_sn: ItemId = Field(description="费用明细流水号: the line's id")
     chrgitm_lv: Literal["01", "02", "03"] = Field(description="收费项目等级: 01 甲类 (A), 02 乙类 (B), 03 丙类 (C)")
     pric: Money = Field(description="单价: the unit price")
     cnt: Annotated[Decimal, Field(gt=0, le=1000000), BeforeValidator(parse_decimal)] = Field(
