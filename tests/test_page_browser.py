@@ -362,6 +362,53 @@ def test_a_failed_settle_takes_the_old_slip_down(server, browser):
     assert "claim.bill.total" in browser.evaluate("document.getElementById('problems').textContent")
 
 
+SHOWN = "!document.getElementById('slip').hidden && !document.getElementById('print').disabled"
+GONE = "document.getElementById('slip').hidden && document.getElementById('print').disabled"
+
+
+def test_an_edit_after_settling_takes_the_slip_down(server, browser):
+    # found by a red team: a total changed in the text after settling left the old slip on screen, printable,
+    # as the new claim's (so did another pack chosen); now every edit takes it down until settled again
+    edits = [
+        "var c = document.getElementById('claim-text'); c.value = c.value.replace('68450.30', '99450.30'); "
+        "c.dispatchEvent(new Event('input', {bubbles: true}))",
+        "var a = document.getElementById('acc-text'); a.value = a.value + ' '; "
+        "a.dispatchEvent(new Event('input', {bubbles: true}))",
+        "var p = document.getElementById('pack'); p.dispatchEvent(new Event('change', {bubbles: true}))",
+        "document.getElementById('tab-form').click()",
+    ]
+    for edit in edits:
+        browser.open(example_url(server, "resident-level3", "lang=en"))
+        browser.wait_for(f"{STATE} === 'done'")
+        assert browser.evaluate(SHOWN)
+        browser.evaluate(edit)
+        assert browser.evaluate(GONE), edit
+        assert browser.evaluate("document.getElementById('status').textContent") == "The claim was changed: settle again"
+    # how the slip prints is no edit of the claim
+    browser.open(example_url(server, "resident-level3", "lang=en"))
+    browser.wait_for(f"{STATE} === 'done'")
+    browser.evaluate("document.getElementById('print-trace').click()")
+    assert browser.evaluate(SHOWN)
+    # an edit while a settle runs: its answer is for the old claim, and is not drawn
+    browser.evaluate(HOLD_FIRST_TRACE)
+    submit(browser, example_text("employee-serious-illness"))
+    browser.wait_for("typeof window.releaseFirst === 'function'")
+    browser.evaluate("var c = document.getElementById('claim-text'); c.value += ' '; "
+                     "c.dispatchEvent(new Event('input', {bubbles: true}))")
+    browser.evaluate("window.releaseFirst(); new Promise(function (done) { setTimeout(done, 500); })")
+    assert browser.evaluate(GONE) and browser.evaluate(f"{STATE}") == "idle"
+
+
+def test_the_basic_funds_ratio_is_shown_as_a_percentage(server, browser):
+    # found by a red team: pool_prop_selfpay's 0.6500 stood in the column of yuan, read as 0.65 yuan
+    ratio = "document.querySelector('#setlinfo tr[data-key=pool_prop_selfpay] td:last-child').textContent"
+    for lang, shown in (("zh", "65%（0.6500）"), ("en", "65% (0.6500)")):
+        browser.open(example_url(server, "resident-level3", f"lang={lang}"))
+        browser.wait_for(f"{STATE} === 'done'")
+        assert browser.evaluate(ratio) == shown
+    assert settle("resident-level3")["ratio"] == "0.65"  # by hand: a level-3 resident stay in 2021, domain.md 7.1
+
+
 def test_the_print_view_of_a_refused_claim_says_why(server, browser):
     # ?print=1 hid the problems and there was no slip: a blank page
     bad = example_text("resident-level3").replace("total: 68450.30", "total: 68450.301")

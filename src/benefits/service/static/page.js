@@ -25,6 +25,7 @@
       resident: "居民", employee: "职工", adult: "成年居民", child: "未成年人", student: "学生",
       in_service: "在职", retired: "退休",
       settling: "正在结算……", done: "已结算", failed: "未能结算", no_claim: "请粘贴、上传或填写结算申请",
+      edited: "申请已修改，请重新结算",
       total: "医疗费用总额", patient: "个人负担", cash: "个人现金支付", line: "第 {n} 行",
       claim_id: "单据号", member: "参保人", scheme: "险种", visit: "就诊类型", level: "医院等级",
       version: "政策版本", deciding_date: "适用日期", admission: "入院日期", discharge: "出院日期", date: "就诊日期",
@@ -50,6 +51,7 @@
       resident: "resident", employee: "employee", adult: "adult", child: "child", student: "student",
       in_service: "in service", retired: "retired",
       settling: "Settling…", done: "Settled", failed: "Not settled", no_claim: "Paste, upload or fill in a claim",
+      edited: "The claim was changed: settle again",
       total: "Total", patient: "Patient's part", cash: "Cash", line: "line {n}",
       claim_id: "Claim", member: "Member", scheme: "Scheme", visit: "Visit", level: "Level",
       version: "Version", deciding_date: "Deciding date", admission: "Admission", discharge: "Discharge", date: "Date",
@@ -223,6 +225,18 @@
       showProblem(err);
       setStatus(t("failed"), "error");
     });
+  }
+
+  /* A slip answers what the form held when it was settled: an edit since (the claim, the accumulators, the
+   * pack, the pane, a file read in) takes it down, and a settle still running is answered for the old
+   * input, so its answer is dropped. An old slip printed as the new claim's would be the wrong money. */
+  function edited(e) {
+    if (e && e.target === $("print-trace")) return;  // how the slip prints, not what it says
+    var busy = document.body.getAttribute("data-state") === "busy";
+    if (!state.result && !busy) return;
+    state.seq++;
+    clearResult();
+    setStatus(t("edited"), "idle");
   }
 
   function clearResult() {
@@ -424,12 +438,25 @@
     node.appendChild(tbody);
   }
 
+  /* setlinfo's one field that is no amount: the basic fund's ratio (0.6500), shown as the percentage it is
+     in a column of yuan, with the platform's value beside it. */
+  var RATIO_FIELD = "pool_prop_selfpay";
+
+  function percent(value) {
+    var m = /^(\d+)\.(\d{4})$/.exec(value || "");
+    if (!m) return value;
+    var hundredths = parseInt(m[1] + m[2], 10);  // 0.6525 -> 6525: 65.25%, exact in integers
+    var whole = Math.floor(hundredths / 100), rest = hundredths % 100;
+    var pct = whole + (rest ? "." + String(rest).padStart(2, "0").replace(/0$/, "") : "");
+    return state.lang === "zh" ? pct + "%（" + value + "）" : pct + "% (" + value + ")";
+  }
+
   /* setlinfo: every field in the platform's order, labelled from GET /packs. */
   function renderSetlinfo(info) {
     table($("setlinfo"), [t("item"), t("code"), t("amount")], Object.keys(info).map(function (key) {
       var label = state.labels[key] || {zh: key, en: key}, value = info[key];
       return {attrs: {"data-key": key, "class": isZero(value) ? "zero" : null},
-              cells: [state.lang === "zh" ? label.zh : label.en, key, value]};
+              cells: [state.lang === "zh" ? label.zh : label.en, key, key === RATIO_FIELD ? percent(value) : value]};
     }));
   }
 
@@ -493,7 +520,7 @@
     input.addEventListener("change", function () {
       var f = input.files && input.files[0];
       if (!f) return;
-      f.text().then(function (text) { $(target).value = text; });
+      f.text().then(function (text) { $(target).value = text; edited(); });
     });
   }
 
@@ -526,8 +553,10 @@
     });
     $("lang-zh").addEventListener("click", function () { setLang("zh"); });
     $("lang-en").addEventListener("click", function () { setLang("en"); });
-    $("tab-text").addEventListener("click", function () { showTab("text"); });
-    $("tab-form").addEventListener("click", function () { showTab("form"); });
+    $("tab-text").addEventListener("click", function () { if ($("pane-text").hidden) edited(); showTab("text"); });
+    $("tab-form").addEventListener("click", function () { if ($("pane-form").hidden) edited(); showTab("form"); });
+    $("claim-form").addEventListener("input", edited);
+    $("claim-form").addEventListener("change", edited);
     $("pack").addEventListener("change", fillPackChoices);
     $("print").addEventListener("click", function () { window.print(); });
     $("claim-form").addEventListener("submit", function (e) { e.preventDefault(); settle(); });
