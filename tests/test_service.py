@@ -995,6 +995,27 @@ def test_a_test_server_whose_chosen_port_was_taken_meanwhile_starts_on_another(t
     assert "address already in use" in server.log().lower()
 
 
+def test_a_client_that_hangs_up_mid_body_is_one_quiet_line(tmp_path):
+    # found by a red team: each left two tracebacks in the log (starlette's ClientDisconnect, then uvicorn's
+    # "Exception in ASGI application"), as if the service had failed
+    import socket
+
+    body = json.dumps({"key": "k-half", "pack": "jiangmen", "claim": claim()}).encode()
+    with ServerProcess(str(tmp_path / "ledger.db"), tmp_path / "server.log", workers=1) as server:
+        for route, sent in (("/calculate", b"{}"), ("/settlements", body[: len(body) // 2])):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+                conn.sendall(f"POST {route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             f"Content-Length: {len(body) + 10}\r\nConnection: close\r\n\r\n".encode() + sent)
+            time.sleep(0.5)  # the worker reads on, then finds the client gone
+        year = httpx.get(server.url + "/members/m1/2021").json()
+        assert year["accumulators"]["admissions"] == 0 and year["accumulators"]["counters"] == {}  # nothing written
+        r = httpx.post(server.url + "/settlements", content=b"", headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["problems"] == [
+            {"path": [], "message": "expected a JSON object, got an empty body"}]
+        log = server.log()
+    assert "Traceback" not in log and "internal error" not in log and "Exception in ASGI" not in log, log[-3000:]
+
+
 # --- the command line --------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from ..errors import described, shown
@@ -47,15 +48,20 @@ async def json_object(request: Request) -> dict:
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise ServiceProblem("payload-too-large", f"the body has {int(declared):,} bytes; at most {MAX_BODY:,} are read")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ServiceProblem("payload-too-large", f"the body has more than {MAX_BODY:,} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise ServiceProblem("payload-too-large", f"the body has more than {MAX_BODY:,} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # nothing was read whole, so nothing is done: an answer no one reads, not an error
+        raise ServiceProblem("malformed-json", f"the client closed the connection after {size:,} bytes of the body, "
+                                               "before its end; nothing was done") from None
     raw = b"".join(chunks)
     _check_charset(content_type, raw)
     if not raw.strip():
-        raise ServiceProblem("malformed-json", "the body is empty; expected a JSON object")
+        raise ServiceProblem("malformed-json", "the body is empty; expected a JSON object",
+                             [item([], "expected a JSON object, got an empty body")])
     try:
         data = loads(raw)
     except JsonError as exc:
