@@ -122,3 +122,33 @@ def test_a_breakdown_over_visit_gives_the_visit_kinds_the_pack_covers(tmp_path):
     edit(pack, "parameters/outpatient_disease.yaml", "    special_outpatient:\n      2022-01-01: {value: 75%, "
          "source: \"assumed: test\"}\n", "")
     assert problems(pack)[0] == "no values for visit 'special_outpatient': a breakdown gives every combination"
+
+
+def test_a_subsidy_whose_cap_the_basic_fund_does_not_hold_refuses_the_claim(tmp_path):
+    # found by a red team: the employee cap renamed `annual_employee` (two caps shared the id `annual`), and
+    # Anyang's large-amount subsidy, which follows `annual`, paid 0.00 on every employee stay past the cap,
+    # with validate and lint silent; medical aid and the patient took its 41,634.78 (tests/cases ay-36)
+    from benefits.cases import load_case
+    from benefits.simulate import settle_year
+    from benefits.simulate.dicts import tables_from_dicts
+
+    folder = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", folder)
+    edit(folder, "layers/basic.yaml", "{id: annual, when: scheme == employee", "{id: annual_employee, when: scheme == employee")
+    pack = benefits.load_rules(folder)
+    [case_file] = (RULES.parent / "tests" / "cases" / "anyang").glob("ay-36-*.yaml")
+    case = load_case(case_file)
+    with pytest.raises(ClaimError) as err:
+        benefits.evaluate(case.claim, pack, case.accumulators)
+    assert str(err.value) == ("pack 'anyang': layer 'large_amount' follows cap 'annual' of the basic fund, but basic-fund "
+                              "layer 'basic' holds no cap 'annual' for this claim; give 'basic' a cap 'annual' on every "
+                              "claim 'large_amount' applies to")
+    # the vectorised simulation sends the claim to the scalar engine, which refuses it alike
+    opening = {case.claim.member.id: case.accumulators.model_dump(mode="json")}
+    claims, members, items = tables_from_dicts([case.claim.model_dump(mode="json", exclude_none=True)], opening)
+    results = settle_year(pack, claims, members, items=items, year=2022)
+    assert results.column("status").tolist() == ["refused"] and results.column("engine").tolist() == ["scalar"]
+    # a resident's stay, which the subsidy does not apply to, settles as before
+    resident = claim(member={"id": "r1", "scheme": "resident", "member_type": "adult"}, level="city",
+                     admission_date="2022-03-01", discharge_date="2022-03-10")
+    assert benefits.evaluate(resident, pack).payouts == benefits.evaluate(resident, benefits.load_rules(RULES / "anyang")).payouts

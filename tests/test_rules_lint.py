@@ -303,6 +303,30 @@ def test_two_layers_adding_one_claim_to_the_same_counter_are_found(pack):
                                    "'serious_illness.base' and can apply to the same claim: each would add the claim to it")
 
 
+def test_two_basic_fund_layers_that_can_apply_to_one_claim_are_found(pack):
+    # found by a red team: the general-outpatient layer widened to COVID tests passed validate and lint, and
+    # every COVID test was then refused at settlement ("both apply to this claim")
+    edit(pack, "layers/basic_outpatient.yaml", "when: visit == general_outpatient\n",
+         "when: visit == general_outpatient or visit == covid_test\n")
+    (f,) = lint(benefits.load_rules(pack)).findings
+    assert (f.kind, f.message) == ("overlapping-basic", "basic-fund layers 'basic_outpatient' and 'basic_covid' both "
+                                   "apply to some claims (visit covid_test): each such claim is refused")
+    assert (f.file, f.line) == ("jiangmen/layers/basic_covid.yaml", line_of(pack, "layers/basic_covid.yaml", "when:"))
+
+
+def test_a_followed_cap_the_basic_fund_does_not_hold_is_found(tmp_path):
+    # found by a red team: Anyang's employee cap renamed `annual_employee` left the large-amount subsidy, which
+    # follows `annual`, paying 0.00 past the cap with validate and lint silent (the engine now refuses the claim)
+    dest = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", dest)
+    edit(dest, "layers/basic.yaml", "{id: annual, when: scheme == employee", "{id: annual_employee, when: scheme == employee")
+    (f,) = lint(benefits.load_rules(dest)).findings
+    assert (f.kind, f.message) == ("unheld-cap", "layer 'large_amount' follows cap 'annual', which basic-fund layer "
+                                   "'basic' does not hold for some claims both apply to (scheme employee, visit "
+                                   "inpatient): each such claim is refused")
+    assert (f.file, f.line) == ("anyang/layers/large_amount.yaml", line_of(dest, "layers/large_amount.yaml", "cap: annual"))
+
+
 def test_a_table_without_a_row_for_some_claims_is_found(pack):
     # the inpatient ratio given for residents only: an employee's stay would be refused ("no ratio row")
     edit(pack, "layers/basic.yaml", '  - {value: "inpatient.ratio[scheme][level]"}',

@@ -15,6 +15,7 @@ from typing import ClassVar, Iterator, Literal
 
 from pydantic import Field
 
+from ..errors import ClaimError
 from ..money import RATIO, half_up
 from ..rules.files import Name, Row
 from .base import Check, CounterBound, Earlier, Kind, Paid, State, record_cap
@@ -24,8 +25,8 @@ class AboveCapLayer(Kind):
     """大额医疗补助: pays a ratio of the eligible cost lying beyond the point where a basic-fund
     cap was reached: ratio x max(0, E - cap_left / basic_ratio)."""
 
-    unmet: ClassVar[tuple[str, str]] = ("本次结算未适用本层所接续限额的基本医疗保险",
-                                        "no basic-fund layer with the cap this layer follows applied to the claim")
+    unmet: ClassVar[tuple[str, str]] = ("本次结算未适用基本医疗保险统筹基金",
+                                        "no basic-fund layer applied to the claim")
 
     kind: Literal["above_cap"]
     cap: Name = Field(description="the id of the basic-fund cap whose exhaustion triggers this layer")
@@ -47,10 +48,16 @@ class AboveCapLayer(Kind):
             yield CounterBound(self.paid_counter, highest(row.value), row.value, "cap", rid if row.when else None)
 
     def pay(self, st: State, earlier: Earlier) -> Paid | None:
-        """None when no basic-fund layer with the named cap applied to the claim."""
+        """None when no basic-fund layer applied to the claim. One that applied without the named cap
+        is the pack's mistake (a cap renamed, or held for fewer claims than this layer pays): paying
+        nothing would have settled the subsidy's share as the patient's, or medical aid's, silently."""
         basic = earlier.basic
-        if basic is None or self.cap not in basic.cap_lefts:
+        if basic is None:
             return None
+        if self.cap not in basic.cap_lefts:
+            raise ClaimError(f"pack {st.pack.name!r}: layer {self.id!r} follows cap {self.cap!r} of the basic fund, "
+                             f"but basic-fund layer {basic.layer!r} holds no cap {self.cap!r} for this claim; give "
+                             f"{basic.layer!r} a cap {self.cap!r} on every claim {self.id!r} applies to")
         ratio = st.param(self.ratio)
         eligible, left, r = basic.eligible, basic.cap_lefts[self.cap], basic.ratio
         # beyond = E - left / r = (E x r - left x RATIO) / r fen; with a zero basic ratio the fund

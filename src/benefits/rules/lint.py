@@ -155,7 +155,7 @@ class _Budget:
 @dataclass(frozen=True)
 class Finding:
     """One thing lint found: its kind (unused-parameter, unused-counter, dead-row, uncovered,
-    never-applies, no-cap, shared-counter, not-decided), where, and what."""
+    never-applies, no-cap, shared-counter, overlapping-basic, unheld-cap, not-decided), where, and what."""
 
     kind: str
     file: str
@@ -256,6 +256,8 @@ def lint(pack: RulePack) -> Report:
         findings += _idle(pack, layer, specs, files, refusals, budget)
         findings += _capless(pack, layer, specs, files, refusals, budget)
     findings += _shared_counters(pack, counters_of, specs, files, budget)
+    findings += _overlapping_basics(pack, specs, files, refusals, budget)
+    findings += _unheld_followed_caps(pack, specs, files, refusals, budget)
     if budget.undecided:
         n, shown = len(budget.undecided), "; ".join(budget.undecided[:5])
         more = f"; and {n - 5} more" if n > 5 else ""
@@ -436,6 +438,62 @@ def _shared_counters(pack: RulePack, counters_of: dict[str, set[str]], specs, fi
         out.append(Finding("shared-counter", files.rel("pack.yaml"), files.line("pack.yaml", ("layers", i)),
                            f"layers {a.id!r} and {b.id!r} both name counter {sorted(shared)[0]!r} and can apply to the "
                            "same claim: each would add the claim to it"))
+    return out
+
+
+def _example(fact: dict, conds: list, specs) -> str:
+    """The fields of a class of claims that `conds` read, as an author would write them."""
+    read, groups_read, _ = conditions.reads(conds, specs)
+    return ", ".join([f"{k} {v}" for k, v in sorted(fact.items()) if k in read]
+                     + [f"groups has {g}" for g in sorted(groups_read) if fact.get(group_key("groups", g))])
+
+
+def _overlapping_basics(pack: RulePack, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
+    """Two basic-fund layers that can apply to one claim: the engine refuses every such claim (one fund
+    reads one deductible, ratio and cap per claim), so the pack cannot settle claims it means to cover."""
+    out: list[Finding] = []
+    basics = [layer for layer in pack.layers if layer.kind == "basic_fund"]
+    for a, b in itertools.combinations(basics, 2):
+        wa, wb = conditions.parse(a.when, specs), conditions.parse(b.when, specs)
+        classes = budget.settled([wa, wb], refusals, specs, pack,
+                                 f"basic-fund layers {a.id!r} and {b.id!r} (whether both apply to a claim)")
+        both = next((f for f in classes or () if conditions.holds(wa, f) and conditions.holds(wb, f)), None)
+        if both is None:
+            continue
+        file, line = pack.sites.get(b.when_rule, (files.rel(f"layers/{b.id}.yaml"), None))
+        out.append(Finding("overlapping-basic", file, line,
+                           f"basic-fund layers {a.id!r} and {b.id!r} both apply to some claims "
+                           f"({_example(both, [wa, wb], specs)}): each such claim is refused"))
+    return out
+
+
+def _unheld_followed_caps(pack: RulePack, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
+    """A layer that follows a basic-fund cap (the large-amount subsidy) on claims where a basic-fund layer
+    applies without that cap (a cap renamed, or held for fewer claims): the engine refuses each such claim."""
+    out: list[Finding] = []
+    basics = [layer for layer in pack.layers if layer.kind == "basic_fund"]
+    for layer in pack.layers:
+        followed = getattr(layer, "follows_cap", None)
+        if not followed:
+            continue
+        lw = conditions.parse(layer.when, specs)
+        for basic in basics:
+            rows = [c for c in basic.caps if c.id == followed]
+            if any(c.when is None for c in rows):
+                continue  # held on every claim the basic fund pays
+            bw = conditions.parse(basic.when, specs)
+            conds = [conditions.parse(c.when, specs) for c in rows]
+            classes = budget.settled([lw, bw, *conds], refusals, specs, pack,
+                                     f"layer {layer.id!r}: cap {followed!r} of basic-fund layer {basic.id!r}")
+            missed = next((f for f in classes or () if conditions.holds(lw, f) and conditions.holds(bw, f)
+                           and not any(conditions.holds(c, f) for c in conds)), None)
+            if missed is None:
+                continue
+            file, _ = pack.sites.get(layer.when_rule, (files.rel(f"layers/{layer.id}.yaml"), None))
+            out.append(Finding("unheld-cap", file, files.line(files.inside(file), ("cap",)),
+                               f"layer {layer.id!r} follows cap {followed!r}, which basic-fund layer {basic.id!r} "
+                               f"does not hold for some claims both apply to ({_example(missed, [lw, bw, *conds], specs)})"
+                               ": each such claim is refused"))
     return out
 
 

@@ -4,7 +4,8 @@
 
 with E the basic fund's eligible cost, r its ratio and `left` what the named cap had left before
 the claim. Exactly: ratio x (E x r - left x RATIO) / (r x RATIO), rounded once (exact.beyond_times).
-It applies where a basic-fund layer applied with the named cap holding; otherwise it is skipped.
+It applies where a basic-fund layer applied with the named cap holding; where none applied it is skipped,
+and where one applied without the cap the claim goes to the scalar engine, which refuses it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from ...money import RATIO
 from ..exact import NONE, beyond_times, paid_from_parts
-from .base import Context, Step, VectorKind, column
+from .base import Context, Scalar, Step, VectorKind, column
 
 
 class AboveCap(VectorKind):
@@ -21,8 +22,10 @@ class AboveCap(VectorKind):
 
     def resolve(self, ctx: Context) -> tuple[int, int] | None:
         layer = self.layer
-        if ctx.basic_layer is None or layer.cap not in ctx.basic_caps:
+        if ctx.basic_layer is None:
             return None
+        if layer.cap not in ctx.basic_caps:  # the pack's mistake, which the scalar engine refuses (kinds/above_cap.py)
+            raise Scalar(f"{layer.id}: basic-fund layer {ctx.basic_layer!r} holds no cap {layer.cap!r}")
         cap = NONE
         hit = ctx.first(layer.caps, layer.rule_ids("caps", layer.caps))
         if hit is not None:
