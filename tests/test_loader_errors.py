@@ -97,6 +97,17 @@ def test_a_description_needs_both_halves_and_nothing_else(pack, new, where, mess
     assert p.where == where and message in p.message and p.line == line_of(pack, "pack.yaml", new)
 
 
+@pytest.mark.parametrize("folder, name, new", [("parameters", "maternity", "maternity.yml"),
+                                               ("layers", "maternity", "maternity.YAML")])
+def test_a_file_of_another_yaml_spelling_is_named_not_read(pack, folder, name, new):
+    # found by a red team: parameters/maternity.yml was passed over in silence, and the author was told that
+    # no file in parameters/ defines the parameters it holds
+    (pack / folder / f"{name}.yaml").rename(pack / folder / new)
+    found = problems(pack)
+    assert [p.message for p in found if p.file.endswith(new)] == [
+        f"not read: a pack reads the files of {folder}/ ending in .yaml; rename it {name}.yaml"]
+
+
 def test_missing_parameter_reference(pack):
     edit(pack, "layers/basic.yaml", "factor: inpatient.deductible.repeat_factor", "factor: inpatient.deductible.repeat_factr")
     p = only(pack)

@@ -238,10 +238,22 @@ def _written(key: object) -> str:
     return repr(key) if isinstance(key, str) else str(key)
 
 
+def _other_spellings(col: _Collector, folder: Path) -> None:
+    """A file a pack folder holds under another spelling of `.yaml` (`.yml`, `.YAML`): never read, so its
+    parameters or layer are missing while its author sees it there."""
+    if not is_dir(folder):
+        return
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
+            col.add(path, None, (), f"not read: a pack reads the files of {folder.name}/ ending in .yaml; rename it "
+                                    f"{path.stem}.yaml")
+
+
 def _parameters(col: _Collector, root: Path, meta: PackFile, specs) -> dict[str, Parameter]:
     params: dict[str, Parameter] = {}
     where_defined: dict[str, str] = {}
     folder = root / "parameters"
+    _other_spellings(col, folder)
     files = sorted(folder.glob("*.yaml")) if is_dir(folder) else []
     if not files:
         col.add(root / "parameters", None, (), "expected a folder parameters/ with at least one .yaml file")
@@ -745,6 +757,7 @@ def _layers(col: _Collector, root: Path, pack_path: Path, loc: Locator, meta: Pa
         layers.append(layer)
     if len(layers) == len(meta.layers):
         _check_order(col, pack_path, loc, layers)
+    _other_spellings(col, layer_dir)
     if is_dir(layer_dir):
         for extra in sorted(set(p.stem for p in layer_dir.glob("*.yaml")) - set(meta.layers)):
             col.add(layer_dir / f"{extra}.yaml", None, (), "layer file not listed under `layers:` in pack.yaml")
