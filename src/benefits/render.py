@@ -62,6 +62,7 @@ def word(value: str, lang: str) -> str:
 _FORMULA_ZH = (
     ("; capped at ", "；以剩余限额为限："), (" points", " 个百分点"), ("max -> ", "取最多 -> "),
     ("0 (no part of the cumulative amount lies in a band)", "0（累计金额未进入任何分段）"), ("no cap", "不设限额"),
+    ("a ratio is at most 100%: ", "比例最高为100%："), ("a ratio is at least 0%: ", "比例最低为0%："),
     ("; ", "；"), (" in ", " 属于 "),
 )
 
@@ -265,7 +266,7 @@ def _reduction(d: dict, cites: tuple) -> Text:
 def _points_step(d: dict, cites: tuple) -> Text:
     g, pts, points = d["group"], _points(d["points"]), d["points"]
     sign, size = ("-" if points < 0 else "+"), f"{points.copy_abs():f}"  # copy_abs: exact, whatever the caller's context
-    pieces = [f"{fmt_units(b)} {sign} {size} points = {fmt_units(a)}" for b, a in zip(d["before"], d["after"])]
+    pieces = [f"{fmt_units(b)} {sign} {size} points = {_bounded(s, a)}" for b, s, a in zip(d["before"], d["sums"], d["after"])]
     after = ", ".join(fmt_units(a) for a in d["after"])
     return (f"{_who(g, d['name'], d['member'])}人员各段支付比例{'降低' if points < 0 else '提高'}{size}个百分点",
             f"{_who_en(g, d['name'], d['member'])}: every band's ratio changed by {pts} points",
@@ -278,10 +279,17 @@ def _no_cap(d: dict, cites: tuple) -> Text:
             f"{_who_en(g, d['name'], d['member'])}: no cap (others: {cap})", {"group": g}, "", "no cap")
 
 
+def _bounded(total: int, kept: int) -> str:
+    """A ratio and its points, as the formula writes it: the sum, and the bound it was kept to (with_points)."""
+    if total == kept:
+        return fmt_units(total)
+    return f"{fmt_units(total)}; a ratio is {'at most 100%' if total > kept else 'at least 0%'}: {fmt_units(kept)}"
+
+
 def _adjustment(d: dict, cites: tuple) -> Text:
     pts, when, after = _points(d["points"]), d["when"], fmt_units(d["after"])
     return (f"支付比例调整 {pts} 个百分点（{cites[0].description.zh}）", f"ratio changed by {pts} points ({when})", {},
-            f"{fmt_units(d['before'])} {pts} points = {after}", after)
+            f"{fmt_units(d['before'])} {pts} points = {_bounded(d['sum'], d['after'])}", after)
 
 
 def _cap_left(d: dict, cites: tuple) -> Text:

@@ -142,7 +142,8 @@ def most_favourable(options: list, paid):
 
 
 def with_points(ratio: int, points: int) -> int:
-    """A ratio changed by percentage points (65% - 10 points = 55%), kept within 0%..100%."""
+    """A ratio changed by percentage points (65% - 10 points = 55%), kept within 0%..100%: no fund pays more
+    than the amount, or takes from the patient (the trace shows the sum and the bound, render._bounded)."""
     return min(RATIO, max(0, ratio + points))
 
 

@@ -140,7 +140,8 @@ class BasicFundLayer(Kind):
                 pts = st.param(adj.points)
                 new = with_points(ratio, pts.units)
                 steps.append(Step("basic_fund.adjustment", f"{self.id}.ratio", arid, self.id,
-                                  {"before": ratio, "points": pts.value, "after": new, "when": adj.when}, (pts,)))
+                                  {"before": ratio, "points": pts.value, "sum": ratio + pts.units, "after": new,
+                                   "when": adj.when}, (pts,)))
                 ratio = new
         caps = tuple(_CapInForce(cap.id, cap.period, cap.counter, st.param(cap.value), crid)
                      for cap, crid in zip(self.caps, self.rule_ids("caps", self.caps))

@@ -300,7 +300,8 @@ class CumulativeBandsLayer(Kind):
         if o.points is not None:
             st.rec.add("cumulative_bands.points", f"{self.id}.points", rule, self.id,
                        {"group": group.id, "name": name, "member": member, "points": o.points.value, "before": o.base_ratios,
-                        "after": tuple(b[2] for b in o.bands)}, (o.points,))
+                        "sums": tuple(r + o.points.units for r in o.base_ratios), "after": tuple(b[2] for b in o.bands)},
+                       (o.points,))
         if group.lift_cap is not None and cap is not None:
             st.rec.add("cumulative_bands.no_cap", f"{self.id}.cap", rule, self.id,
                        {"group": group.id, "name": name, "member": member, "cap": cap.units},
