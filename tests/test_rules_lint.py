@@ -327,6 +327,19 @@ def test_a_followed_cap_the_basic_fund_does_not_hold_is_found(tmp_path):
     assert (f.file, f.line) == ("anyang/layers/large_amount.yaml", line_of(dest, "layers/large_amount.yaml", "cap: annual"))
 
 
+def test_a_layer_working_on_claims_no_basic_fund_layer_applies_to_is_found(pack):
+    # found by a red team: day surgery taken out of the basic fund's `when:` (to give it a layer of its own,
+    # not yet written) passed validate and lint, and serious illness and aid then worked on day surgeries'
+    # whole policy-range amount (case jc-24: the basic fund's 5,861.39 gone, serious illness paying 473.17)
+    edit(pack, "layers/basic.yaml", "when: visit == inpatient or visit == day_surgery\n", "when: visit == inpatient\n")
+    found = lint(benefits.load_rules(pack)).findings
+    assert [(f.kind, f.file) for f in found] == [("no-basic", f"jiangmen/layers/{layer}.yaml") for layer in
+                                                 ("serious_illness", "medical_aid", "secondary_aid")]
+    assert found[0].message == ("layer 'serious_illness' applies to some claims no basic-fund layer applies to "
+                                "(visit day_surgery): it works on their whole policy-range amount")
+    assert found[0].line == line_of(pack, "layers/serious_illness.yaml", "when:")
+
+
 def test_a_table_without_a_row_for_some_claims_is_found(pack):
     # the inpatient ratio given for residents only: an employee's stay would be refused ("no ratio row")
     edit(pack, "layers/basic.yaml", '  - {value: "inpatient.ratio[scheme][level]"}',

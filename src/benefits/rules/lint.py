@@ -155,7 +155,7 @@ class _Budget:
 @dataclass(frozen=True)
 class Finding:
     """One thing lint found: its kind (unused-parameter, unused-counter, dead-row, uncovered,
-    never-applies, no-cap, shared-counter, overlapping-basic, unheld-cap, not-decided), where, and what."""
+    never-applies, no-cap, shared-counter, overlapping-basic, unheld-cap, no-basic, not-decided), where, and what."""
 
     kind: str
     file: str
@@ -258,6 +258,7 @@ def lint(pack: RulePack) -> Report:
     findings += _shared_counters(pack, counters_of, specs, files, budget)
     findings += _overlapping_basics(pack, specs, files, refusals, budget)
     findings += _unheld_followed_caps(pack, specs, files, refusals, budget)
+    findings += _without_basic(pack, specs, files, refusals, budget)
     if budget.undecided:
         n, shown = len(budget.undecided), "; ".join(budget.undecided[:5])
         more = f"; and {n - 5} more" if n > 5 else ""
@@ -494,6 +495,31 @@ def _unheld_followed_caps(pack: RulePack, specs, files: _Files, refusals: list, 
                                f"layer {layer.id!r} follows cap {followed!r}, which basic-fund layer {basic.id!r} "
                                f"does not hold for some claims both apply to ({_example(missed, [lw, bw, *conds], specs)})"
                                ": each such claim is refused"))
+    return out
+
+
+def _without_basic(pack: RulePack, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
+    """A layer that works on what the basic fund left (serious illness, medical aid) on claims no basic-fund
+    layer applies to: it works on the whole policy-range amount, as if the fund had paid nothing (a visit
+    kind taken out of the basic fund's `when:` and given no layer of its own)."""
+    out: list[Finding] = []
+    basics = [conditions.parse(layer.when, specs) for layer in pack.layers if layer.kind == "basic_fund"]
+    if not basics:
+        return out
+    for layer in pack.layers:
+        if layer.kind not in ("cumulative_bands", "residual_ratio"):
+            continue
+        lw = conditions.parse(layer.when, specs)
+        classes = budget.settled([lw, *basics], refusals, specs, pack,
+                                 f"layer {layer.id!r} (claims no basic-fund layer applies to)")
+        alone = next((f for f in classes or () if conditions.holds(lw, f)
+                      and not any(conditions.holds(b, f) for b in basics)), None)
+        if alone is None:
+            continue
+        file, line = pack.sites.get(layer.when_rule, (files.rel(f"layers/{layer.id}.yaml"), None))
+        out.append(Finding("no-basic", file, line,
+                           f"layer {layer.id!r} applies to some claims no basic-fund layer applies to "
+                           f"({_example(alone, [lw, *basics], specs)}): it works on their whole policy-range amount"))
     return out
 
 
