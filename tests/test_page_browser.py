@@ -409,6 +409,23 @@ def test_the_basic_funds_ratio_is_shown_as_a_percentage(server, browser):
     assert settle("resident-level3")["ratio"] == "0.65"  # by hand: a level-3 resident stay in 2021, domain.md 7.1
 
 
+def test_the_slip_reads_on_a_phone_wide_screen(server, browser):
+    # found by a red team: at 360 px the page was 608 px wide, the slip's header values stood one character
+    # a line ('2022-10-04' upright) and the picture's amounts were 5 px tall
+    browser.open(example_url(server, "employee-serious-illness", "lang=zh"))
+    browser.wait_for(f"{STATE} === 'done'")
+    browser.send("Emulation.setDeviceMetricsOverride", {"width": 360, "height": 780, "deviceScaleFactor": 1,
+                                                        "mobile": True}, browser.session)
+    assert browser.evaluate("document.documentElement.scrollWidth") <= 360
+    widest = browser.evaluate("Math.max.apply(null, Array.from(document.querySelectorAll('#slip-meta dd'))"
+                              ".map(function (d) { return d.getBoundingClientRect().height; }))")
+    line = browser.evaluate("parseFloat(getComputedStyle(document.querySelector('#slip-meta dd')).lineHeight)")
+    assert widest <= 2 * line + 1, (widest, line)  # a value on one line, or two: never a character a line
+    tallest = browser.evaluate("Math.max.apply(null, Array.from(document.querySelectorAll('#chart text.amount'))"
+                               ".map(function (t) { return t.getBoundingClientRect().height; }))")
+    assert tallest >= 9, tallest  # the picture's amounts stay readable (the picture scrolls sideways instead)
+
+
 def test_the_print_view_of_a_refused_claim_says_why(server, browser):
     # ?print=1 hid the problems and there was no slip: a blank page
     bad = example_text("resident-level3").replace("total: 68450.30", "total: 68450.301")
