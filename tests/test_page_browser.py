@@ -426,6 +426,17 @@ def test_the_slip_reads_on_a_phone_wide_screen(server, browser):
     assert tallest >= 9, tallest  # the picture's amounts stay readable (the picture scrolls sideways instead)
 
 
+def test_a_refusal_is_titled_in_the_pages_language(server, browser):
+    # found by a red team: the Chinese page said "The claim cannot be settled: ..."; the detail and each
+    # problem stay the engine's words, with the field's path and line
+    bad = example_text("resident-level3").replace("total: 68450.30", "total: 68450.305")
+    for lang, title in (("zh", "该申请无法结算："), ("en", "The claim cannot be settled: ")):
+        browser.open(page_url(server, f"lang={lang}", pack="jiangmen", claim=bad))
+        browser.wait_for(f"{STATE} === 'error'")
+        detail = browser.evaluate("document.querySelector('#problems .detail').textContent")
+        assert detail.startswith(title + "claim.bill.total: an amount has at most two decimals"), detail
+
+
 def test_the_print_view_of_a_refused_claim_says_why(server, browser):
     # ?print=1 hid the problems and there was no slip: a blank page
     bad = example_text("resident-level3").replace("total: 68450.30", "total: 68450.301")

@@ -251,10 +251,24 @@
     document.body.setAttribute("data-state", kind);
   }
 
+  /* A problem's title in the page's language (the service writes it in English); its detail and each
+     problem's message are the engine's own words, with the field's path. */
+  var TITLES_ZH = {
+    "malformed-json": "申请内容无法读取", "payload-too-large": "申请内容过大", "invalid-request": "请求有误",
+    "invalid-claim": "该申请无法结算", "not-found": "未找到", "not-ready": "服务尚未就绪，请稍后再试",
+    "store-unavailable": "暂时无法连接结算台账", "internal-error": "系统内部错误（程序缺陷，并非输入有误）"
+  };
+
+  function problemTitle(p) {
+    var kind = String(p.type || "").split("/").pop();
+    if (state.lang === "zh" && TITLES_ZH[kind]) return TITLES_ZH[kind] + "：";
+    return p.title ? p.title + ": " : "";
+  }
+
   function showProblem(err) {
     var box = $("problems"), p = err.problem || {detail: err.message, problems: []};
     box.textContent = "";
-    box.appendChild(el("p", {"class": "detail"}, (p.title ? p.title + ": " : "") + (p.detail || err.message)));
+    box.appendChild(el("p", {"class": "detail"}, problemTitle(p) + (p.detail || err.message)));
     var ul = el("ul");
     (p.problems || []).forEach(function (item) {
       var path = (item.path || []).join("."), li = el("li", {"class": "problem", "data-path": path});
