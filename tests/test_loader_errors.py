@@ -135,6 +135,26 @@ def test_a_breakdown_reference_needs_every_combination(pack):
                for p in found), found
 
 
+def test_a_breakdown_field_listed_twice_is_one_problem_at_its_line(pack):
+    # found by a red team: `breakdown: [scheme, scheme]` was told "no values for scheme 'employee'" and
+    # "'level1' is not a value of 'scheme'", never that the field is listed twice
+    edit(pack, "parameters/basic_inpatient.yaml", "breakdown: [scheme, level]", "breakdown: [scheme, scheme]")
+    p = only(pack)
+    assert (p.line, p.where, p.message) == (line_of(pack, "parameters/basic_inpatient.yaml", "breakdown: [scheme, scheme]"),
+                                           "inpatient.deductible.breakdown",
+                                           "field 'scheme' is listed twice; list each field once")
+
+
+def test_a_misspelt_field_in_a_reference_is_named(pack):
+    # found by a red team: '[levels]' for '[level]' was read as a value, and the author told only that
+    # 'inpatient.deductible[employee][levels]' is defined by no file
+    edit(pack, "layers/basic.yaml", '"inpatient.deductible[scheme][level]"', '"inpatient.deductible[scheme][levels]"')
+    p = only(pack)
+    assert p.message.endswith("; [levels] is neither a field a parameter is broken down by (scheme, member_type, level, "
+                              "visit, region, disease, service) nor a value of one"), p.message
+    assert p.line == line_of(pack, "layers/basic.yaml", "[levels]")
+
+
 def test_a_reference_with_a_field_the_breakdown_lacks(pack):
     edit(pack, "layers/basic.yaml", '"inpatient.ratio[scheme][level]"', '"inpatient.ratio[level][scheme]"')
     p = only(pack)

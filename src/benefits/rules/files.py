@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from ..dates import Count, Day
 from ..errors import described, mapping_of, shown
@@ -105,6 +105,14 @@ class BreakdownFile(_File):
     unit: Literal["yuan", "percent", "points"]
     breakdown: list[Literal[BREAKDOWN_FIELDS]] = Field(min_length=1, max_length=3)
     values: dict[str, object] = Field(min_length=1)
+
+    @field_validator("breakdown")
+    @classmethod
+    def _each_field_once(cls, fields: list[str]) -> list[str]:
+        twice = next((f for i, f in enumerate(fields) if f in fields[:i]), None)
+        if twice is not None:  # its values would be asked for at two levels of `values`
+            raise ValueError(f"field {twice!r} is listed twice; list each field once")
+        return fields
 
 
 # --- pack.yaml --------------------------------------------------------------------------

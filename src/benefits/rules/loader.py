@@ -413,7 +413,8 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
             allowed = [set(c) for c in choices]
             defined = sum(1 for n in set(params).union(broken) if _one_of(n, base, allowed))
             more = math.prod(len(c) for c in choices) - defined - 1
-            return _undefined(missing, unread, f" (and {more} more of its combinations)" if more else "")
+            return _undefined(missing, unread, f" (and {more} more of its combinations)" if more else "") + _stray(
+                parts, specs, meta)
         name = next((n for n in names() if n in params), None)
         if name is None:  # every combination refused for its own problems
             return None
@@ -423,6 +424,18 @@ def _reference_problem(params: dict[str, Parameter], name: str, unit: str, specs
     if p.unit != unit:
         return f"parameter {name!r} is in {p.unit}; expected one in {unit}"
     return None
+
+
+def _stray(parts: tuple[str, ...], specs, meta: PackFile | None) -> str:
+    """Why a reference's `[part]` may be a slip: a part that is neither a field of a breakdown nor a value of
+    one ('[levels]' for '[level]') is read as a value no parameter is broken down by."""
+    if not specs or meta is None:
+        return ""
+    for part in parts:
+        if part not in BREAKDOWN_FIELDS and not any(part in breakdown_domain(f, specs, meta) for f in BREAKDOWN_FIELDS):
+            return (f"; [{part}] is neither a field a parameter is broken down by ({', '.join(BREAKDOWN_FIELDS)}) nor "
+                    "a value of one")
+    return ""
 
 
 def _undefined(name: str, unread: list[str], more: str = "") -> str:
