@@ -413,9 +413,7 @@ def _capless(pack: RulePack, layer, specs, files: _Files, refusals: list, budget
                    and not any(conditions.holds(c, f) for c in conds)), None)
     if missed is None:
         return []
-    read, groups_read, _ = conditions.reads(conds + [layer_when] + paid, specs)
-    example = ", ".join([f"{k} {v}" for k, v in sorted(missed.items()) if k in read]
-                        + [f"groups has {g}" for g in sorted(groups_read) if missed.get(group_key("groups", g))])
+    example = _example(missed, conds + [layer_when] + paid, specs)
     file, line = pack.sites.get(layer.rule_ids("caps", caps)[0], (files.rel(f"layers/{layer.id}.yaml"), None))
     return [Finding("no-cap", file, line, f"layer {layer.id!r}: no row of caps holds for some claims the layer pays "
                                           f"({example}): such a claim is paid with no cap")]
@@ -449,20 +447,27 @@ def _example(fact: dict, conds: list, specs) -> str:
                      + [f"groups has {g}" for g in sorted(groups_read) if fact.get(group_key("groups", g))])
 
 
+def _basic_funds(pack: RulePack) -> list:
+    return [layer for layer in pack.layers if layer.kind == "basic_fund"]
+
+
+def _when_site(pack: RulePack, layer, files: _Files) -> tuple[str, int | None]:
+    """Where a layer's `when:` is: a finding about the claims the layer applies to is reported there."""
+    return pack.sites.get(layer.when_rule, (files.rel(f"layers/{layer.id}.yaml"), None))
+
+
 def _overlapping_basics(pack: RulePack, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
     """Two basic-fund layers that can apply to one claim: the engine refuses every such claim (one fund
     reads one deductible, ratio and cap per claim), so the pack cannot settle claims it means to cover."""
     out: list[Finding] = []
-    basics = [layer for layer in pack.layers if layer.kind == "basic_fund"]
-    for a, b in itertools.combinations(basics, 2):
+    for a, b in itertools.combinations(_basic_funds(pack), 2):
         wa, wb = conditions.parse(a.when, specs), conditions.parse(b.when, specs)
         classes = budget.settled([wa, wb], refusals, specs, pack,
                                  f"basic-fund layers {a.id!r} and {b.id!r} (whether both apply to a claim)")
         both = next((f for f in classes or () if conditions.holds(wa, f) and conditions.holds(wb, f)), None)
         if both is None:
             continue
-        file, line = pack.sites.get(b.when_rule, (files.rel(f"layers/{b.id}.yaml"), None))
-        out.append(Finding("overlapping-basic", file, line,
+        out.append(Finding("overlapping-basic", *_when_site(pack, b, files),
                            f"basic-fund layers {a.id!r} and {b.id!r} both apply to some claims "
                            f"({_example(both, [wa, wb], specs)}): each such claim is refused"))
     return out
@@ -472,7 +477,7 @@ def _unheld_followed_caps(pack: RulePack, specs, files: _Files, refusals: list, 
     """A layer that follows a basic-fund cap (the large-amount subsidy) on claims where a basic-fund layer
     applies without that cap (a cap renamed, or held for fewer claims): the engine refuses each such claim."""
     out: list[Finding] = []
-    basics = [layer for layer in pack.layers if layer.kind == "basic_fund"]
+    basics = _basic_funds(pack)
     for layer in pack.layers:
         followed = getattr(layer, "follows_cap", None)
         if not followed:
@@ -490,7 +495,7 @@ def _unheld_followed_caps(pack: RulePack, specs, files: _Files, refusals: list, 
                            and not any(conditions.holds(c, f) for c in conds)), None)
             if missed is None:
                 continue
-            file, _ = pack.sites.get(layer.when_rule, (files.rel(f"layers/{layer.id}.yaml"), None))
+            file, _ = _when_site(pack, layer, files)
             out.append(Finding("unheld-cap", file, files.line(files.inside(file), ("cap",)),
                                f"layer {layer.id!r} follows cap {followed!r}, which basic-fund layer {basic.id!r} "
                                f"does not hold for some claims both apply to ({_example(missed, [lw, bw, *conds], specs)})"
@@ -503,7 +508,7 @@ def _without_basic(pack: RulePack, specs, files: _Files, refusals: list, budget:
     layer applies to: it works on the whole policy-range amount, as if the fund had paid nothing (a visit
     kind taken out of the basic fund's `when:` and given no layer of its own)."""
     out: list[Finding] = []
-    basics = [conditions.parse(layer.when, specs) for layer in pack.layers if layer.kind == "basic_fund"]
+    basics = [conditions.parse(layer.when, specs) for layer in _basic_funds(pack)]
     if not basics:
         return out
     for layer in pack.layers:
@@ -516,8 +521,7 @@ def _without_basic(pack: RulePack, specs, files: _Files, refusals: list, budget:
                       and not any(conditions.holds(b, f) for b in basics)), None)
         if alone is None:
             continue
-        file, line = pack.sites.get(layer.when_rule, (files.rel(f"layers/{layer.id}.yaml"), None))
-        out.append(Finding("no-basic", file, line,
+        out.append(Finding("no-basic", *_when_site(pack, layer, files),
                            f"layer {layer.id!r} applies to some claims no basic-fund layer applies to "
                            f"({_example(alone, [lw, *basics], specs)}): it works on their whole policy-range amount"))
     return out
