@@ -659,8 +659,8 @@ def show(directory: DirArg,
     "a repeated condition, rows covered by the earlier ones), tables with no row for some claims the layer "
     "applies to, caps, adjustments and groups that never apply, layers with caps under which some claims are "
     "paid with none, two layers that would add one claim to the same counter, two basic-fund layers that can "
-    "apply to one claim, a followed cap the basic fund does not hold, layers working on what the basic fund "
-    "left on claims no basic-fund layer applies to, and checks not decided (too "
+    "apply to one claim, a followed cap the basic fund does not hold, serious-illness or aid layers on claims "
+    "no basic-fund or fixed-amount layer before them pays, and checks not decided (too "
     "many classes of claims to try); then how many values are assumed. "
     "Exit 0 with the findings listed; with --strict, exit 1 if there is any. Exit 2 if the pack is invalid."
 ))

@@ -106,6 +106,13 @@ def test_a_file_of_another_yaml_spelling_is_named_not_read(pack, folder, name, n
     found = problems(pack)
     assert [p.message for p in found if p.file.endswith(new)] == [
         f"not read: a pack reads the files of {folder}/ ending in .yaml; rename it {name}.yaml"]
+    # beside a file of the name it would take, renaming would overwrite it; a folder or a dangling link is no file
+    shutil.copy(pack / folder / new, pack / folder / f"{name}.yaml")
+    (pack / folder / "old.yml").mkdir()
+    (pack / folder / "gone.yml").symlink_to(pack / "nowhere.yml")
+    assert [(p.file.rpartition("/")[2], p.message) for p in problems(pack) if ".yml" in p.file or ".YAML" in p.file] == [
+        (new, f"not read: a pack reads the files of {folder}/ ending in .yaml; {name}.yaml beside it is read: merge "
+              "what this one holds into it, or remove this one")]
 
 
 def test_missing_parameter_reference(pack):

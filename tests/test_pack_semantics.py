@@ -5,6 +5,7 @@ two disease lists), and a reference whose combinations the loader listed one by 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 import shutil
 
 import pytest
@@ -152,3 +153,19 @@ def test_a_subsidy_whose_cap_the_basic_fund_does_not_hold_refuses_the_claim(tmp_
     resident = claim(member={"id": "r1", "scheme": "resident", "member_type": "adult"}, level="city",
                      admission_date="2022-03-01", discharge_date="2022-03-10")
     assert benefits.evaluate(resident, pack).payouts == benefits.evaluate(resident, benefits.load_rules(RULES / "anyang")).payouts
+
+
+def test_a_subsidy_over_a_basic_fund_with_no_cap_for_the_claim_pays_nothing(tmp_path):
+    # found by a red team of the refusal above: a basic-fund layer holding no cap for a claim never reaches one,
+    # so nothing lies beyond it; that is no mistake of the pack, and the claim settles (it was refused)
+    from benefits.cases import load_case
+
+    folder = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", folder)
+    edit(folder, "layers/basic.yaml", "  - {id: annual, when: scheme == employee, value: basic.annual_cap.employee, "
+                                      "counter: basic.annual}\n", "")
+    [case_file] = (RULES.parent / "tests" / "cases" / "anyang").glob("ay-36-*.yaml")
+    case = load_case(case_file)
+    s = benefits.evaluate(case.claim, benefits.load_rules(folder), case.accumulators)
+    # by hand (ay-36's arithmetic, no cap): basic = (90741.77 - 1200.00) x 87% = 77901.3399 -> 77901.34
+    assert s.payouts["basic"] == Decimal("77901.34") and s.payouts["large_amount"] == Decimal("0.00")

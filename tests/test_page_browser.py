@@ -399,6 +399,16 @@ def test_an_edit_after_settling_takes_the_slip_down(server, browser):
     assert browser.evaluate(GONE) and browser.evaluate(f"{STATE}") == "idle"
 
 
+def test_the_status_line_follows_the_language(server, browser):
+    # found by a red team: "已结算" stayed after English was chosen
+    browser.open(example_url(server, "resident-level3", "lang=zh"))
+    browser.wait_for(f"{STATE} === 'done'")
+    status = "document.getElementById('status').textContent"
+    assert browser.evaluate(status) == "已结算"
+    browser.evaluate("document.getElementById('lang-en').click()")
+    assert browser.evaluate(status) == "Settled" and browser.evaluate(SHOWN)  # the slip stays: nothing was edited
+
+
 def test_the_basic_funds_ratio_is_shown_as_a_percentage(server, browser):
     # found by a red team: pool_prop_selfpay's 0.6500 stood in the column of yuan, read as 0.65 yuan
     ratio = "document.querySelector('#setlinfo tr[data-key=pool_prop_selfpay] td:last-child').textContent"

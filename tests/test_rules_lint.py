@@ -323,7 +323,7 @@ def test_a_followed_cap_the_basic_fund_does_not_hold_is_found(tmp_path):
     (f,) = lint(benefits.load_rules(dest)).findings
     assert (f.kind, f.message) == ("unheld-cap", "layer 'large_amount' follows cap 'annual', which basic-fund layer "
                                    "'basic' does not hold for some claims both apply to (scheme employee, visit "
-                                   "inpatient): each such claim is refused")
+                                   "inpatient), holding another cap: each such claim is refused")
     assert (f.file, f.line) == ("anyang/layers/large_amount.yaml", line_of(dest, "layers/large_amount.yaml", "cap: annual"))
 
 
@@ -335,8 +335,8 @@ def test_a_layer_working_on_claims_no_basic_fund_layer_applies_to_is_found(pack)
     found = lint(benefits.load_rules(pack)).findings
     assert [(f.kind, f.file) for f in found] == [("no-basic", f"jiangmen/layers/{layer}.yaml") for layer in
                                                  ("serious_illness", "medical_aid", "secondary_aid")]
-    assert found[0].message == ("layer 'serious_illness' applies to some claims no basic-fund layer applies to "
-                                "(visit day_surgery): it works on their whole policy-range amount")
+    assert found[0].message == ("layer 'serious_illness' applies to some claims no basic-fund or fixed-amount layer "
+                                "before it applies to (scheme employee, visit day_surgery): it works on their whole policy-range amount")
     assert found[0].line == line_of(pack, "layers/serious_illness.yaml", "when:")
 
 
@@ -561,3 +561,19 @@ def test_a_refusal_of_ages_no_claim_holds_leaves_the_other_findings_alone(tmp_pa
         "refusals:\n", "refusals:\n  - {when: age > 200, message: \"an age no record holds\", citation: \"assumed: a check\"}\n", 1),
         encoding="utf-8")
     assert lint(benefits.load_rules(pack)).findings == ()
+
+
+def test_what_the_basic_fund_checks_do_not_find(pack, tmp_path):
+    # found by a red team of the checks above: aid after maternity's fixed amount works on what it left, and a
+    # city's finance share of COVID tests (a residual ratio paying every member) is no aid: neither is no-basic
+    edit(pack, "layers/medical_aid.yaml", "when: visit != maternity and visit != covid_test", "when: visit != covid_test")
+    (pack / "layers" / "basic_covid.yaml").unlink()
+    edit(pack, "pack.yaml", "basic_covid, ", "")
+    assert [f.kind for f in lint(benefits.load_rules(pack)).findings] == []
+    # a large-amount subsidy over a basic fund holding no cap for the claim pays nothing, as the engine does:
+    # no unheld-cap (no-cap finds the employees' stays paid without a cap)
+    dest = tmp_path / "anyang"
+    shutil.copytree(RULES / "anyang", dest)
+    edit(dest, "layers/basic.yaml", "  - {id: annual, when: scheme == employee, value: basic.annual_cap.employee, "
+                                    "counter: basic.annual}\n", "")
+    assert [f.kind for f in lint(benefits.load_rules(dest)).findings] == ["no-cap"]

@@ -96,6 +96,9 @@ def test_the_top_changes_title_counts_the_claims_it_lists(year):
     same.add(rep.view(pack, a, claims, members), rep.view(pack, a, claims, members))
     tab = rep.top_changes(same.paired)
     assert tab.rows == [] and tab.title == "No claim settled under both packs changed its fund payout"
+    one = rep.Report(pack, cf, top=1)
+    one.add(rep.view(pack, a, claims, members), rep.view(cf, b, claims, members))
+    assert rep.top_changes(one.paired).title == "The claim whose fund payout changed most"
 
 
 def test_the_report_is_the_same_under_a_callers_narrow_decimal_context(year, tmp_path):

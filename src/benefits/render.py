@@ -62,7 +62,7 @@ def word(value: str, lang: str) -> str:
 _FORMULA_ZH = (
     ("; capped at ", "；以剩余限额为限："), (" points", " 个百分点"), ("max -> ", "取最多 -> "),
     ("0 (no part of the cumulative amount lies in a band)", "0（累计金额未进入任何分段）"), ("no cap", "不设限额"),
-    ("a ratio is at most 100%: ", "比例最高为100%："), ("a ratio is at least 0%: ", "比例最低为0%："),
+    (", at most ", "，最高为"), (", at least ", "，最低为"),
     ("; ", "；"), (" in ", " 属于 "),
 )
 
@@ -283,7 +283,7 @@ def _bounded(total: int, kept: int) -> str:
     """A ratio and its points, as the formula writes it: the sum, and the bound it was kept to (with_points)."""
     if total == kept:
         return fmt_units(total)
-    return f"{fmt_units(total)}; a ratio is {'at most 100%' if total > kept else 'at least 0%'}: {fmt_units(kept)}"
+    return f"{fmt_units(total)}, {'at most' if total > kept else 'at least'} {fmt_units(kept)}"
 
 
 def _adjustment(d: dict, cites: tuple) -> Text:

@@ -25,8 +25,8 @@ class AboveCapLayer(Kind):
     """大额医疗补助: pays a ratio of the eligible cost lying beyond the point where a basic-fund
     cap was reached: ratio x max(0, E - cap_left / basic_ratio)."""
 
-    unmet: ClassVar[tuple[str, str]] = ("本次结算未适用基本医疗保险统筹基金",
-                                        "no basic-fund layer applied to the claim")
+    unmet: ClassVar[tuple[str, str]] = ("本次结算未适用设有最高支付限额的基本医疗保险统筹基金",
+                                        "no basic-fund layer with a cap for the claim applied to it")
 
     kind: Literal["above_cap"]
     cap: Name = Field(description="the id of the basic-fund cap whose exhaustion triggers this layer")
@@ -48,11 +48,12 @@ class AboveCapLayer(Kind):
             yield CounterBound(self.paid_counter, highest(row.value), row.value, "cap", rid if row.when else None)
 
     def pay(self, st: State, earlier: Earlier) -> Paid | None:
-        """None when no basic-fund layer applied to the claim. One that applied without the named cap
-        is the pack's mistake (a cap renamed, or held for fewer claims than this layer pays): paying
-        nothing would have settled the subsidy's share as the patient's, or medical aid's, silently."""
+        """None when no basic-fund layer applied to the claim, or one applied with no cap for it (it never
+        reaches a cap, so nothing lies beyond one). One that holds other caps for the claim but not the
+        named one is the pack's mistake (a cap renamed, or held for fewer claims than this layer pays):
+        paying nothing would have settled the subsidy's share as the patient's, or medical aid's, silently."""
         basic = earlier.basic
-        if basic is None:
+        if basic is None or not basic.cap_lefts:
             return None
         if self.cap not in basic.cap_lefts:
             raise ClaimError(f"pack {st.pack.name!r}: layer {self.id!r} follows cap {self.cap!r} of the basic fund, "

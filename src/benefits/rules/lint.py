@@ -485,35 +485,42 @@ def _unheld_followed_caps(pack: RulePack, specs, files: _Files, refusals: list, 
         lw = conditions.parse(layer.when, specs)
         for basic in basics:
             rows = [c for c in basic.caps if c.id == followed]
-            if any(c.when is None for c in rows):
-                continue  # held on every claim the basic fund pays
+            others = [c for c in basic.caps if c.id != followed]
+            if any(c.when is None for c in rows) or not others:
+                continue  # held on every claim the basic fund pays, or the fund holds no other cap
             bw = conditions.parse(basic.when, specs)
             conds = [conditions.parse(c.when, specs) for c in rows]
-            classes = budget.settled([lw, bw, *conds], refusals, specs, pack,
+            other = [conditions.parse(c.when, specs) for c in others if c.when is not None]
+            always = any(c.when is None for c in others)
+            classes = budget.settled([lw, bw, *conds, *other], refusals, specs, pack,
                                      f"layer {layer.id!r}: cap {followed!r} of basic-fund layer {basic.id!r}")
+            # a claim the fund holds another cap for, not this one (with no cap at all, it never reaches one)
             missed = next((f for f in classes or () if conditions.holds(lw, f) and conditions.holds(bw, f)
-                           and not any(conditions.holds(c, f) for c in conds)), None)
+                           and not any(conditions.holds(c, f) for c in conds)
+                           and (always or any(conditions.holds(c, f) for c in other))), None)
             if missed is None:
                 continue
             file, _ = _when_site(pack, layer, files)
             out.append(Finding("unheld-cap", file, files.line(files.inside(file), ("cap",)),
                                f"layer {layer.id!r} follows cap {followed!r}, which basic-fund layer {basic.id!r} "
                                f"does not hold for some claims both apply to ({_example(missed, [lw, bw, *conds], specs)})"
-                               ": each such claim is refused"))
+                               f", holding another cap: each such claim is refused"))
     return out
 
 
 def _without_basic(pack: RulePack, specs, files: _Files, refusals: list, budget: _Budget) -> list[Finding]:
-    """A layer that works on what the basic fund left (serious illness, medical aid) on claims no basic-fund
-    layer applies to: it works on the whole policy-range amount, as if the fund had paid nothing (a visit
-    kind taken out of the basic fund's `when:` and given no layer of its own)."""
+    """Serious illness (cumulative bands) or aid (a residual ratio paying named groups) on claims no basic-fund
+    or fixed-amount layer before it pays: it works on the whole policy-range amount, as if the fund had paid
+    nothing (a visit kind taken out of the basic fund's `when:` and given no layer of its own). A residual
+    ratio paying every member (a city's finance share of a COVID test) is no such layer."""
     out: list[Finding] = []
-    basics = [conditions.parse(layer.when, specs) for layer in _basic_funds(pack)]
-    if not basics:
+    if not _basic_funds(pack):
         return out
-    for layer in pack.layers:
-        if layer.kind not in ("cumulative_bands", "residual_ratio"):
+    for i, layer in enumerate(pack.layers):
+        aid = layer.kind == "residual_ratio" and all(g.when is not None for g in layer.groups)
+        if layer.kind != "cumulative_bands" and not aid:
             continue
+        basics = [conditions.parse(e.when, specs) for e in pack.layers[:i] if e.kind in ("basic_fund", "fixed_amount")]
         lw = conditions.parse(layer.when, specs)
         classes = budget.settled([lw, *basics], refusals, specs, pack,
                                  f"layer {layer.id!r} (claims no basic-fund layer applies to)")
@@ -522,7 +529,8 @@ def _without_basic(pack: RulePack, specs, files: _Files, refusals: list, budget:
         if alone is None:
             continue
         out.append(Finding("no-basic", *_when_site(pack, layer, files),
-                           f"layer {layer.id!r} applies to some claims no basic-fund layer applies to "
+                           f"layer {layer.id!r} applies to some claims no basic-fund or fixed-amount layer before it "
+                           "applies to "
                            f"({_example(alone, [lw, *basics], specs)}): it works on their whole policy-range amount"))
     return out
 

@@ -244,9 +244,12 @@ def _other_spellings(col: _Collector, folder: Path) -> None:
     if not is_dir(folder):
         return
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in (".yml", ".yaml") and path.suffix != ".yaml":
-            col.add(path, None, (), f"not read: a pack reads the files of {folder.name}/ ending in .yaml; rename it "
-                                    f"{path.stem}.yaml")
+        if path.suffix.lower() not in (".yml", ".yaml") or path.suffix == ".yaml" or not path.is_file():
+            continue
+        twin = path.with_suffix(".yaml")
+        advice = (f"{twin.name} beside it is read: merge what this one holds into it, or remove this one"
+                  if _lexists(twin) else f"rename it {twin.name}")
+        col.add(path, None, (), f"not read: a pack reads the files of {folder.name}/ ending in .yaml; {advice}")
 
 
 def _parameters(col: _Collector, root: Path, meta: PackFile, specs) -> dict[str, Parameter]:

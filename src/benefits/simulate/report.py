@@ -414,8 +414,9 @@ def top_changes(p: Paired) -> Tab:
     rows = [list(row) for _, _, row in p.changed]
     n = len(rows)
     # the title counts the claims listed: fewer than --top changed (or none) when few claims settle under both
-    title = (f"The {n} claims whose fund payout changed most" if n == p.top else
-             "No claim settled under both packs changed its fund payout" if n == 0 else
+    title = ("No claim settled under both packs changed its fund payout" if n == 0 else
+             "The claim whose fund payout changed most" if n == p.top == 1 else
+             f"The {n} claims whose fund payout changed most" if n == p.top else
              f"The {n} claim{'s' if n != 1 else ''} whose fund payout changed (every one settled under both)")
     tab = Tab("top_changes", title,
               ["claim_id", "member_id", "visit", "level", "deciding_date", "funds A", "funds B", "B - A", "layers (B - A)"],

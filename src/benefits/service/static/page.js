@@ -110,6 +110,7 @@
     $("lang-zh").classList.toggle("on", state.lang === "zh");
     $("lang-en").classList.toggle("on", state.lang === "en");
     fillPackChoices();
+    $("status").textContent = state.status ? t(state.status) : "";
     if (state.result) render(state.result);
   }
 
@@ -206,7 +207,7 @@
     var pack = $("pack").value, seq = ++state.seq;
     var latest = function () { return seq === state.seq; };
     clearResult();
-    setStatus(t("settling"), "busy");
+    setStatus("settling", "busy");
     $("problems").hidden = true;
     return readInputs().then(function (read) {
       if (!latest()) return null;
@@ -218,12 +219,12 @@
       if (!answers || !latest()) return;
       state.result = {settlement: answers[0], request: answers[1], at: new Date()};
       render(state.result);
-      setStatus(t("done"), "done");
+      setStatus("done", "done");
       $("print").disabled = false;
     }).catch(function (err) {
       if (!latest()) return;
       showProblem(err);
-      setStatus(t("failed"), "error");
+      setStatus("failed", "error");
     });
   }
 
@@ -236,7 +237,7 @@
     if (!state.result && !busy) return;
     state.seq++;
     clearResult();
-    setStatus(t("edited"), "idle");
+    setStatus("edited", "idle");
   }
 
   function clearResult() {
@@ -246,8 +247,10 @@
     $("print").disabled = true;
   }
 
-  function setStatus(text, kind) {
-    $("status").textContent = text;
+  /* The status line, by its key: written again in the other language when the language is switched. */
+  function setStatus(key, kind) {
+    state.status = key;
+    $("status").textContent = key ? t(key) : "";
     document.body.setAttribute("data-state", kind);
   }
 
@@ -586,7 +589,7 @@
       if (wanted && !state.packs.some(function (p) { return p.name === wanted; })) {
         var names = state.packs.map(function (p) { return p.name; }).join(", ");
         showProblem(new Error(tf("unknown_pack", {pack: wanted, packs: names})));
-        setStatus(t("failed"), "error");
+        setStatus("failed", "error");
         return;
       }
       if (wanted) $("pack").value = wanted;
@@ -596,7 +599,7 @@
         if (hash.get("acc")) { $("acc-text").value = hash.get("acc"); $("acc-box").open = true; }
         return settle();
       }
-    }).catch(function (err) { showProblem(err); setStatus(t("failed"), "error"); });
+    }).catch(function (err) { showProblem(err); setStatus("failed", "error"); });
   }
 
   init();

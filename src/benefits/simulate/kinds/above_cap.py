@@ -4,8 +4,9 @@
 
 with E the basic fund's eligible cost, r its ratio and `left` what the named cap had left before
 the claim. Exactly: ratio x (E x r - left x RATIO) / (r x RATIO), rounded once (exact.beyond_times).
-It applies where a basic-fund layer applied with the named cap holding; where none applied it is skipped,
-and where one applied without the cap the claim goes to the scalar engine, which refuses it.
+It applies where a basic-fund layer applied with the named cap holding; where none applied, or one with no
+cap for the claim, it is skipped; where one applied holding other caps but not the named one, the claim goes
+to the scalar engine, which refuses it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class AboveCap(VectorKind):
 
     def resolve(self, ctx: Context) -> tuple[int, int] | None:
         layer = self.layer
-        if ctx.basic_layer is None:
+        if ctx.basic_layer is None or not ctx.basic_caps:  # no basic fund, or one with no cap for the claim
             return None
         if layer.cap not in ctx.basic_caps:  # the pack's mistake, which the scalar engine refuses (kinds/above_cap.py)
             raise Scalar(f"{layer.id}: basic-fund layer {ctx.basic_layer!r} holds no cap {layer.cap!r}")
