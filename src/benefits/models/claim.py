@@ -236,12 +236,12 @@ def member_id_problem(value: str) -> str | None:
     return id_problem(value)
 
 
-def _checked_id(value: str, what: str, most: int) -> str:
+def _checked_id(value: str, what: str, most: int, forms: bool = True) -> str:
     # the common case at once: printable ASCII (a non-ASCII id may hold a character that shows nothing and
     # that Python calls printable, such as a variation selector)
     if len(value) <= most and value.isascii() and value.isprintable() and value[:1] != " " != value[-1:]:
         return value
-    problem = id_problem(value, what, most)
+    problem = id_problem(value, what, most, forms)
     if problem:
         raise ValueError(problem)
     return value
@@ -260,12 +260,7 @@ def _item_id(value: str) -> str:
     # zero-width space would pass as two fee lines where one was sent twice. Unlike a claim's or a member's
     # id, no ledger finds anything by it, so the forms a hospital's system writes (full-width brackets,
     # 'Ⅱ', '㎎') are taken as they are.
-    if len(value) <= MAX_ITEM_ID and value.isascii() and value.isprintable() and value[:1] != " " != value[-1:]:
-        return value
-    problem = id_problem(value, "line item", MAX_ITEM_ID, forms=False)
-    if problem:
-        raise ValueError(problem)
-    return value
+    return _checked_id(value, "line item", MAX_ITEM_ID, forms=False)
 
 
 ItemId = Annotated[str, AfterValidator(_item_id), Field(
